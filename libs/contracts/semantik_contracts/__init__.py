@@ -1,0 +1,37 @@
+"""Every message on Semantik's bus: pydantic v2 models, subject and stream names. No I/O."""
+
+from . import commands, events, search, subjects, views, work
+from .base import Event, Message
+from .enums import (
+    CollectionStatus,
+    ErrorCode,
+    OperationStatus,
+    OperationType,
+    SearchType,
+    SkipReason,
+    SourceKind,
+)
+from .envelope import EventEnvelope
+from .rpc import Reply, RpcError, RpcFailure
+
+__all__ = [
+    "CollectionStatus",
+    "ErrorCode",
+    "Event",
+    "EventEnvelope",
+    "Message",
+    "OperationStatus",
+    "OperationType",
+    "Reply",
+    "RpcError",
+    "RpcFailure",
+    "SearchType",
+    "SkipReason",
+    "SourceKind",
+    "commands",
+    "events",
+    "search",
+    "subjects",
+    "views",
+    "work",
+]

@@ -1,0 +1,115 @@
+"""Commands to the collections service (``semantik.cmd.collections.<Command>``).
+
+``actor`` is the authenticated user id; the collections service enforces ownership.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from pydantic import Field
+
+from .base import Message
+from .enums import OperationType, SourceKind
+
+
+class CreateCollection(Message):
+    actor: str
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=2000)
+    model_name: str | None = Field(None, description="Embedding model; the default if omitted")
+    chunk_size: int | None = Field(None, ge=32, le=8192)
+    chunk_overlap: int | None = Field(None, ge=0, le=4096)
+
+
+class UpdateCollection(Message):
+    actor: str
+    collection_id: UUID
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+
+
+class DeleteCollection(Message):
+    actor: str
+    collection_id: UUID
+
+
+class AddSource(Message):
+    actor: str
+    collection_id: UUID
+    path: str = Field(min_length=1, description="Directory or file on the server")
+    kind: SourceKind = SourceKind.DIRECTORY
+    text_columns: list[str] = Field(default_factory=list)
+    context_columns: list[str] = Field(default_factory=list)
+    id_column: str | None = None
+
+
+class ChangeSourceColumns(Message):
+    actor: str
+    collection_id: UUID
+    source_id: UUID
+    text_columns: list[str]
+    context_columns: list[str] = Field(default_factory=list)
+    id_column: str | None = None
+
+
+class RemoveSource(Message):
+    actor: str
+    collection_id: UUID
+    source_id: UUID
+
+
+class StartOperation(Message):
+    actor: str
+    collection_id: UUID
+    operation_type: OperationType
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class CancelOperation(Message):
+    actor: str
+    operation_id: UUID
+
+
+# -- queries ---------------------------------------------------------------------------
+class GetCollection(Message):
+    actor: str
+    collection_id: UUID
+
+
+class ListCollections(Message):
+    actor: str
+    status: str | None = None
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+
+class GetOperation(Message):
+    actor: str
+    operation_id: UUID
+
+
+class ListOperations(Message):
+    actor: str
+    collection_id: UUID | None = None
+    status: str | None = None
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+
+class ListSources(Message):
+    actor: str
+    collection_id: UUID
+
+
+# -- ingest ----------------------------------------------------------------------------
+class ValidateSource(Message):
+    """Asked of ingest before a source is recorded: is this path allowed and readable?"""
+
+    path: str = Field(min_length=1, max_length=4096)
+
+
+class ValidatedSource(Message):
+    path: str = Field(description="The resolved absolute path")
+    kind: SourceKind

@@ -1,0 +1,67 @@
+"""Closed vocabularies shared by commands, events and views."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CollectionStatus(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    PROCESSING = "processing"
+    REINDEXING = "reindexing"
+    DEGRADED = "degraded"
+    ERROR = "error"
+    DELETING = "deleting"
+
+
+class OperationType(StrEnum):
+    INDEX = "index"
+    APPEND = "append"
+    REINDEX = "reindex"
+    REMOVE_SOURCE = "remove_source"
+    DELETE = "delete"
+
+
+class OperationStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (self.COMPLETED, self.FAILED, self.CANCELLED)
+
+
+class SourceKind(StrEnum):
+    DIRECTORY = "directory"
+    FILE = "file"
+    UPLOAD = "upload"
+
+
+class SkipReason(StrEnum):
+    DUPLICATE = "duplicate"
+    UNCHANGED = "unchanged"
+
+
+class SearchType(StrEnum):
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    SPARSE = "sparse"
+
+
+class ErrorCode(StrEnum):
+    """Typed errors of commands and queries; the gateway maps each to an HTTP status."""
+
+    INVALID = "invalid"  # 400
+    UNAUTHORIZED = "unauthorized"  # 401
+    FORBIDDEN = "forbidden"  # 403
+    NOT_FOUND = "not_found"  # 404
+    CONFLICT = "conflict"  # 409
+    TOO_LARGE = "too_large"  # 413
+    QUOTA_EXCEEDED = "quota_exceeded"  # 409
+    UNAVAILABLE = "unavailable"  # 503
+    TIMEOUT = "timeout"  # 504
+    INTERNAL = "internal"  # 500, never for user input

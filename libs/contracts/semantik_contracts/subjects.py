@@ -1,0 +1,75 @@
+"""Stream names and subject builders: the only place subjects are spelled out."""
+
+from __future__ import annotations
+
+import re
+from uuid import UUID
+
+EVENTS_STREAM = "SEMANTIK_EVENTS"
+EVENTS_SUBJECTS = "semantik.evt.>"
+WORK_STREAM = "SEMANTIK_WORK"
+WORK_SUBJECTS = "semantik.work.>"
+
+#: A duplicate window long enough to cover a relay that restarts after a crash.
+DUPLICATE_WINDOW_SECONDS = 15 * 60
+
+#: Subject token for events that belong to no collection (users, for instance).
+NO_COLLECTION = "_"
+
+COLLECTIONS = "collections"
+INGEST = "ingest"
+VECTORS = "vectors"
+SEARCH_RPC = "semantik.rpc.search"
+VECTOR_COUNT_RPC = "semantik.rpc.vectors.count"
+MODELS_RPC = "semantik.rpc.models.list"
+
+
+def model_slug(model_name: str) -> str:
+    """Subject-safe short name of a model: ``sentence-transformers/all-MiniLM-L6-v2`` →
+    ``all-minilm-l6-v2``."""
+    tail = model_name.rstrip("/").rsplit("/", 1)[-1].lower()
+    return re.sub(r"[^a-z0-9_-]+", "-", tail).strip("-") or "model"
+
+
+def event_subject(
+    collection_id: UUID | None, aggregate_type: str, aggregate_id: UUID, event_type: str
+) -> str:
+    """``semantik.evt.<collection_id>.<aggregate>.<aggregate_id>.<EventName>``."""
+    scope = str(collection_id) if collection_id else NO_COLLECTION
+    return f"semantik.evt.{scope}.{aggregate_type}.{aggregate_id}.{event_type}"
+
+
+def event_filter(
+    collection_id: UUID | None = None,
+    aggregate_type: str | None = None,
+    aggregate_id: UUID | None = None,
+    event_type: str | None = None,
+) -> str:
+    """A subject filter over the events stream; omitted parts match anything."""
+    parts = [
+        str(collection_id) if collection_id else "*",
+        aggregate_type or "*",
+        str(aggregate_id) if aggregate_id else "*",
+        event_type or "*",
+    ]
+    return "semantik.evt." + ".".join(parts)
+
+
+def embed_work_subject(slug: str) -> str:
+    """Work subject of one embedding model; embedders of that model share its consumer."""
+    return f"semantik.work.embed.{slug}"
+
+
+def embed_consumer_name(slug: str) -> str:
+    """Durable pull consumer shared by every embedder of one model (what KEDA reads)."""
+    return f"embedder-{slug}"
+
+
+def embed_query_subject(slug: str) -> str:
+    """Query-embedding RPC of one model."""
+    return f"semantik.rpc.embed.{slug}"
+
+
+def command_subject(service: str, command: str) -> str:
+    """Request/reply subject of a command or query handled by ``service``."""
+    return f"semantik.cmd.{service}.{command}"

@@ -1,0 +1,92 @@
+"""Read models returned by queries (the gateway's ``Public`` schemas build on these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .base import Message
+from .enums import CollectionStatus, OperationStatus, OperationType, SourceKind
+from .work import generation_name
+
+T = TypeVar("T")
+
+
+class CollectionView(Message):
+    id: UUID
+    name: str
+    description: str = ""
+    owner: str
+    model_name: str
+    model_dimension: int
+    status: CollectionStatus
+    status_reason: str = ""
+    chunk_size: int
+    chunk_overlap: int
+    document_count: int = 0
+    chunk_count: int = 0
+    vector_count: int = Field(0, description="Read from the vector store by the gateway")
+    active_generation: int | None = None
+    staging_generation: int | None = None
+    active_operation_id: UUID | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def active_generation_name(self) -> str | None:
+        if self.active_generation is None:
+            return None
+        return generation_name(self.id, self.active_generation)
+
+
+class Failure(Message):
+    path: str
+    reason: str
+
+
+class OperationView(Message):
+    id: UUID
+    collection_id: UUID
+    type: OperationType
+    status: OperationStatus
+    progress: float = 0.0
+    processed: int = 0
+    total: int = 0
+    skipped: int = 0
+    failed: int = 0
+    message: str = ""
+    error: str | None = None
+    stats: dict[str, Any] = Field(default_factory=dict)
+    failures: list[Failure] = Field(default_factory=list)
+    requested_by: str = ""
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class SourceView(Message):
+    id: UUID
+    collection_id: UUID
+    kind: SourceKind
+    path: str
+    text_columns: list[str] = Field(default_factory=list)
+    context_columns: list[str] = Field(default_factory=list)
+    id_column: str | None = None
+    created_at: datetime
+
+
+class SourceAndOperation(Message):
+    source: SourceView
+    operation: OperationView
+
+
+class Page(BaseModel, Generic[T]):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,83 @@
+"""Work items on ``SEMANTIK_WORK`` and vector commands to the embedder (the only writer)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from pydantic import Field
+
+from .base import Message
+
+
+class SparseTerms(Message):
+    """BM25 term weights; the vector store applies IDF."""
+
+    indices: list[int]
+    values: list[float]
+
+
+class ChunkWork(Message):
+    chunk_id: UUID = Field(description="uuid5(document_id, chunk_index): the point id")
+    index: int = Field(ge=0)
+    text: str
+    sparse: SparseTerms
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class EmbedChunks(Message):
+    """Embed one document's chunks into one generation of a collection."""
+
+    work_id: str = Field(description="Stable id, used as Nats-Msg-Id and in ChunksEmbedded")
+    operation_id: UUID
+    collection_id: UUID
+    generation: int = Field(ge=1)
+    model: str
+    document_id: UUID
+    chunks: list[ChunkWork]
+    replaces: list[UUID] = Field(
+        default_factory=list,
+        description="Documents whose points are deleted once these chunks are written",
+    )
+
+
+def generation_name(collection_id: UUID, generation: int) -> str:
+    """Physical collection (server) or shard (Edge) of one generation."""
+    return f"{collection_id}_g{generation}"
+
+
+class CreateGeneration(Message):
+    collection_id: UUID
+    generation: int = Field(ge=1)
+    dimension: int = Field(gt=0)
+
+
+class DropGeneration(Message):
+    collection_id: UUID
+    generation: int = Field(ge=1)
+
+
+class ActivateGeneration(Message):
+    """Moves the server alias ``semantik_<collection_id>`` (outside readers only)."""
+
+    collection_id: UUID
+    generation: int = Field(ge=1)
+
+
+class DeleteDocumentPoints(Message):
+    collection_id: UUID
+    generation: int = Field(ge=1)
+    document_ids: list[UUID]
+
+
+class CountVectors(Message):
+    collection_id: UUID
+    generation: int = Field(ge=1)
+
+
+class VectorCount(Message):
+    count: int = Field(ge=0)
+
+
+class Done(Message):
+    """Empty success result of a command."""

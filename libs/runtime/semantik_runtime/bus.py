@@ -1,0 +1,198 @@
+"""The bus: one NATS connection per process, JetStream streams, typed request/reply.
+
+Built directly on nats-py. faststream was tried first (see the commit that introduced
+this module): its ``request`` to a subject that a stream also captures answers with the
+stream's PubAck, and its batch pull subscriber acks a batch as a whole, where an embedder
+must ack each item only after its vectors are written. The layer we need is small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext, api
+from nats.js.errors import NotFoundError
+from pydantic import BaseModel, ValidationError
+from semantik_contracts import ErrorCode, EventEnvelope, Reply, RpcError, RpcFailure
+from semantik_contracts.subjects import (
+    DUPLICATE_WINDOW_SECONDS,
+    EVENTS_STREAM,
+    EVENTS_SUBJECTS,
+    WORK_STREAM,
+    WORK_SUBJECTS,
+)
+
+from .errors import CommandError
+
+log = logging.getLogger(__name__)
+
+Req = TypeVar("Req", bound=BaseModel)
+Res = TypeVar("Res", bound=BaseModel)
+
+MSG_ID = "Nats-Msg-Id"
+TRACEPARENT = "traceparent"
+
+
+def stream_configs() -> list[api.StreamConfig]:
+    """The two streams of SPEC §2, as this installation declares them."""
+    return [
+        api.StreamConfig(
+            name=EVENTS_STREAM,
+            subjects=[EVENTS_SUBJECTS],
+            retention=api.RetentionPolicy.LIMITS,
+            storage=api.StorageType.FILE,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            description="Every Semantik domain event, retained; replayable from sequence 1",
+        ),
+        api.StreamConfig(
+            name=WORK_STREAM,
+            subjects=[WORK_SUBJECTS],
+            retention=api.RetentionPolicy.WORK_QUEUE,
+            storage=api.StorageType.FILE,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            description="Embedding work, one subject per model",
+        ),
+    ]
+
+
+class Bus:
+    """A NATS connection with its JetStream context and Semantik's conventions."""
+
+    def __init__(self, nc: NATS) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self._subscriptions: list[Subscription] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def connect(cls, url: str, name: str) -> Bus:
+        nc = await nats.connect(
+            servers=[url],
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=5,
+        )
+        return cls(nc)
+
+    async def ensure_streams(self) -> None:
+        """Create or update both streams; safe to call from every process at start-up."""
+        for config in stream_configs():
+            assert config.name is not None
+            try:
+                await self.js.stream_info(config.name)
+            except NotFoundError:
+                try:
+                    await self.js.add_stream(config)
+                    continue
+                except nats.js.errors.BadRequestError:
+                    pass  # another process created it between our two calls
+            await self.js.update_stream(config)
+
+    async def publish_event(self, envelope: EventEnvelope) -> api.PubAck:
+        """Publish to SEMANTIK_EVENTS; the event id de-duplicates republishing."""
+        headers = {MSG_ID: envelope.event_id}
+        if envelope.traceparent:
+            headers[TRACEPARENT] = envelope.traceparent
+        return await self.js.publish(
+            envelope.subject,
+            envelope.model_dump_json().encode(),
+            headers=headers,
+            stream=EVENTS_STREAM,
+        )
+
+    async def publish_work(self, subject: str, message: BaseModel, msg_id: str) -> api.PubAck:
+        return await self.js.publish(
+            subject, message.model_dump_json().encode(), headers={MSG_ID: msg_id}, stream=WORK_STREAM
+        )
+
+    async def request(
+        self, subject: str, message: BaseModel, result_type: type[Res], timeout: float = 10.0
+    ) -> Res:
+        """Send a command or query; return its result or raise ``RpcFailure``."""
+        try:
+            msg = await self.nc.request(subject, message.model_dump_json().encode(), timeout=timeout)
+        except NoRespondersError as exc:
+            raise RpcFailure(
+                RpcError(code=ErrorCode.UNAVAILABLE, message=f"no service answers {subject}")
+            ) from exc
+        except (NatsTimeoutError, TimeoutError) as exc:
+            raise RpcFailure(
+                RpcError(code=ErrorCode.TIMEOUT, message=f"{subject} did not answer in {timeout}s")
+            ) from exc
+        reply = Reply[result_type].model_validate_json(msg.data)  # type: ignore[valid-type]
+        if reply.error is not None:
+            raise RpcFailure(reply.error)
+        if reply.result is None:
+            raise RpcFailure(RpcError(code=ErrorCode.INTERNAL, message=f"{subject}: empty reply"))
+        return reply.result  # type: ignore[no-any-return]
+
+    async def serve(
+        self,
+        subject: str,
+        request_type: type[Req],
+        handler: Callable[[Req], Awaitable[BaseModel]],
+        *,
+        queue: str,
+        concurrency: int = 32,
+    ) -> None:
+        """Answer requests on ``subject`` (a queue group shares them) with typed replies."""
+        limit = asyncio.Semaphore(concurrency)
+
+        async def answer(msg: Msg) -> None:
+            async with limit:
+                reply = await _handle(msg, request_type, handler)
+                if msg.reply:
+                    await msg.respond(reply.encode())
+
+        async def on_message(msg: Msg) -> None:
+            task = asyncio.create_task(answer(msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        self._subscriptions.append(await self.nc.subscribe(subject, queue=queue, cb=on_message))
+
+    async def close(self) -> None:
+        for sub in self._subscriptions:
+            try:
+                await sub.unsubscribe()
+            except Exception:  # noqa: BLE001 - the connection may already be gone
+                pass
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        if not self.nc.is_closed:
+            await self.nc.drain()
+
+
+async def _handle(
+    msg: Msg, request_type: type[Req], handler: Callable[[Req], Awaitable[BaseModel]]
+) -> str:
+    try:
+        request = request_type.model_validate_json(msg.data)
+    except ValidationError as exc:
+        error = RpcError(
+            code=ErrorCode.INVALID,
+            message="invalid request",
+            details={"errors": exc.errors(include_url=False, include_context=False)},
+        )
+        return Reply[Any](error=error).model_dump_json()
+    try:
+        result = await handler(request)
+    except CommandError as exc:
+        return Reply[Any](error=exc.to_rpc()).model_dump_json()
+    except RpcFailure as exc:
+        return Reply[Any](error=exc.error).model_dump_json()
+    except Exception:
+        log.exception("handler of %s failed", msg.subject)
+        error = RpcError(code=ErrorCode.INTERNAL, message=f"internal error in {msg.subject}")
+        return Reply[Any](error=error).model_dump_json()
+    return Reply[Any](result=result.model_dump(mode="json")).model_dump_json()

@@ -1,0 +1,30 @@
+"""Settings base: every process reads its environment here, once, in its composition root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs: the bus, the stores and where to keep local data."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    nats_url: str = Field("nats://127.0.0.1:4222", validation_alias="NATS_URL")
+    database_url: str | None = Field(
+        None, validation_alias="DATABASE_URL", description="PostgreSQL; SQLite files if unset"
+    )
+    qdrant_url: str | None = Field(
+        None, validation_alias="QDRANT_URL", description="Qdrant server; Qdrant Edge if unset"
+    )
+    qdrant_api_key: str | None = Field(None, validation_alias="QDRANT_API_KEY")
+    data_dir: Path = Field(
+        Path(".semantik"), validation_alias=AliasChoices("SEMANTIK_DATA_DIR", "data_dir")
+    )
+    health_port: int = Field(
+        0, validation_alias="SEMANTIK_HEALTH_PORT", description="0 = no health endpoint"
+    )
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")

@@ -1,0 +1,49 @@
+"""``python -m collections_service``: the composition root of the collections service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from semantik_runtime.bus import Bus
+from semantik_runtime.eventstore import event_store_env
+from semantik_runtime.process import configure_logging, serve_until_stopped
+
+from .application import CollectionsApplication
+from .app import CollectionsService
+from .config import CollectionsSettings
+
+
+async def main() -> None:
+    settings = CollectionsSettings()
+    configure_logging(settings.log_level)
+    bus = await Bus.connect(settings.nats_url, "collections")
+    app = CollectionsApplication(
+        env=event_store_env("collections", settings.database_url, settings.data_dir),
+        max_collections_per_user=settings.max_collections_per_user,
+    )
+    service = CollectionsService(
+        app,
+        bus,
+        operation_timeout_seconds=settings.operation_timeout_seconds,
+        progress_interval_seconds=settings.progress_interval_seconds,
+    )
+
+    async def start(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
+        await service.start(stop)
+
+        async def close() -> None:
+            await service.close()
+            await bus.close()
+            app.close()
+
+        return close
+
+    async def bus_connected() -> str | None:
+        return None if bus.nc.is_connected else "not connected to NATS"
+
+    await serve_until_stopped("collections", settings, start, {"nats": bus_connected})
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,152 @@
+"""Bus handlers of the collections service: thin, they decode and call the application.
+
+The application is synchronous (eventsourcing); it runs on one writer thread so that
+commands and the process manager never race on an aggregate and the loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from semantik_contracts import commands, events
+from semantik_contracts.commands import ValidatedSource, ValidateSource
+from semantik_contracts.subjects import COLLECTIONS, INGEST, command_subject, event_filter
+from semantik_contracts.views import CollectionView, Page, SourceView
+from semantik_runtime.bus import Bus
+from semantik_runtime.consumer import follow_events
+from semantik_runtime.relay import OutboxRelay
+
+from .application import CollectionsApplication
+from .process import OperationProcess
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class SourceList(BaseModel):
+    items: list[SourceView]
+
+
+class CollectionsService:
+    def __init__(
+        self,
+        app: CollectionsApplication,
+        bus: Bus,
+        *,
+        operation_timeout_seconds: float,
+        progress_interval_seconds: float = 1.0,
+    ) -> None:
+        self.app = app
+        self.bus = bus
+        self.process = OperationProcess(app)
+        self.relay = OutboxRelay(app, bus)
+        self.timeout = operation_timeout_seconds
+        self.progress_interval = progress_interval_seconds
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="collections-writer")
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.writer, fn, *args)
+
+    async def start(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        self.app.on_saved = lambda: loop.call_soon_threadsafe(self.relay.wake)
+        await self.bus.ensure_streams()
+        await self._serve_commands()
+        follow: list[tuple[str, Callable[[Any], None]]] = [
+            ("ScanStarted", self.process.on_scan_started),
+            ("ScanCompleted", self.process.on_scan_completed),
+            ("DocumentFailed", self.process.on_document_failed),
+            ("ChunksEmbedded", self.process.on_chunks_embedded),
+            ("EmbeddingFailed", self.process.on_embedding_failed),
+        ]
+        for event_type, handler in follow:
+            self._spawn(
+                follow_events(
+                    self.bus,
+                    f"collections-{event_type}",
+                    event_filter(event_type=event_type),
+                    self._event_handler(handler),
+                    stop,
+                )
+            )
+        self._spawn(self.relay.run(stop))
+        self._spawn(self._every(self.progress_interval, self.process.flush_progress, stop))
+        self._spawn(self._every(5.0, lambda: self.process.expire(self.timeout), stop))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        self.tasks.append(asyncio.ensure_future(coro))
+
+    def _event_handler(
+        self, handler: Callable[[Any], None]
+    ) -> Callable[[Any], Awaitable[None]]:
+        async def handle(envelope: Any) -> None:
+            await self.call(handler, envelope.event)
+
+        return handle
+
+    async def _every(self, seconds: float, fn: Callable[[], object], stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), seconds)
+            except TimeoutError:
+                try:
+                    await self.call(fn)
+                except Exception:
+                    log.exception("periodic %s failed", getattr(fn, "__name__", fn))
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.writer.shutdown(wait=True)
+
+    async def _serve_commands(self) -> None:
+        app = self.app
+
+        def direct(fn: Callable[[Any], BaseModel]) -> Callable[[Any], Awaitable[BaseModel]]:
+            async def handle(cmd: Any) -> BaseModel:
+                return await self.call(fn, cmd)
+
+            return handle
+
+        async def list_sources(q: commands.ListSources) -> SourceList:
+            return SourceList(items=await self.call(app.list_sources, q))
+
+        async def add_source(cmd: commands.AddSource) -> BaseModel:
+            # Ingest owns the allowed roots: it resolves the path or says why not.
+            checked = await self.bus.request(
+                command_subject(INGEST, "ValidateSource"),
+                ValidateSource(path=cmd.path),
+                ValidatedSource,
+            )
+            return await self.call(app.add_source, cmd, checked.path, checked.kind.value)
+
+        table: list[tuple[type[BaseModel], Callable[[Any], Awaitable[BaseModel]]]] = [
+            (commands.CreateCollection, direct(app.create_collection)),
+            (commands.UpdateCollection, direct(app.update_collection)),
+            (commands.DeleteCollection, direct(app.delete_collection)),
+            (commands.AddSource, add_source),
+            (commands.StartOperation, direct(app.start_operation)),
+            (commands.CancelOperation, direct(app.cancel_operation)),
+            (commands.GetCollection, direct(app.get_collection)),
+            (commands.ListCollections, direct(app.list_collections)),
+            (commands.GetOperation, direct(app.get_operation)),
+            (commands.ListOperations, direct(app.list_operations)),
+            (commands.ListSources, list_sources),
+        ]
+        for request_type, handler in table:
+            await self.bus.serve(
+                command_subject(COLLECTIONS, request_type.__name__),
+                request_type,
+                handler,
+                queue=COLLECTIONS,
+            )
+
+
+__all__ = ["CollectionView", "CollectionsService", "Page", "SourceList", "events"]

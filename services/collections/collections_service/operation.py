@@ -1,0 +1,202 @@
+"""The Operation aggregate: one long-running job on a collection (SPEC §3). Pure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+from semantik_contracts import ErrorCode, OperationStatus, OperationType
+from semantik_runtime.errors import CommandError
+
+#: Failures kept on the aggregate for the UI; the full list lives in ingest's registry.
+MAX_FAILURES_KEPT = 200
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Operation(Aggregate):
+    @event("OperationRequested")
+    def __init__(
+        self,
+        id: UUID,
+        collection_id: UUID,
+        operation_type: str,
+        params: dict[str, Any],
+        requested_by: str,
+        source_ids: list[UUID],
+        generation: int,
+        model_name: str,
+        chunk_size: int,
+        chunk_overlap: int,
+        requested_at: datetime,
+    ) -> None:
+        self.collection_id = collection_id
+        self.operation_type = OperationType(operation_type)
+        self.params = params
+        self.requested_by = requested_by
+        self.source_ids = source_ids
+        self.generation = generation
+        self.model_name = model_name
+        self.status = OperationStatus.PENDING
+        self.requested_at = requested_at
+        self.started_at: datetime | None = None
+        self.completed_at: datetime | None = None
+        self.scan_stats: dict[str, Any] | None = None
+        self.embedded_chunks = 0
+        self.failed_chunks = 0
+        self.failed_documents = 0
+        self.counted: set[str] = set()
+        self.failures: list[dict[str, str]] = []
+        self.error: str | None = None
+        self.message = "queued"
+        self.stats: dict[str, Any] = {}
+
+    # -- derived -------------------------------------------------------------------
+    @property
+    def expected_chunks(self) -> int | None:
+        return None if self.scan_stats is None else int(self.scan_stats.get("chunks", 0))
+
+    @property
+    def skipped(self) -> int:
+        stats = self.scan_stats or {}
+        return int(stats.get("duplicates_skipped", 0)) + int(stats.get("unchanged_skipped", 0))
+
+    @property
+    def progress(self) -> float:
+        if self.status is OperationStatus.COMPLETED:
+            return 1.0
+        expected = self.expected_chunks
+        if not expected:
+            return 0.0
+        return min(1.0, (self.embedded_chunks + self.failed_chunks) / expected)
+
+    @property
+    def all_work_done(self) -> bool:
+        expected = self.expected_chunks
+        return expected is not None and self.embedded_chunks + self.failed_chunks >= expected
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    # -- commands ------------------------------------------------------------------
+    def start(self) -> None:
+        if self.status is OperationStatus.PENDING:
+            self._started(collection_id=self.collection_id, started_at=_now())
+
+    def record_scan(self, stats: dict[str, Any]) -> None:
+        if self.scan_stats is None and not self.is_terminal:
+            self._scan_tallied(stats=stats)
+
+    def record_embedded(self, key: str, chunk_count: int) -> bool:
+        """Count a document's embedded chunks once, however often the event arrives."""
+        if key in self.counted or self.is_terminal:
+            return False
+        self._chunks_tallied(key=key, chunk_count=chunk_count)
+        return True
+
+    def record_failure(self, key: str, path: str, reason: str, chunk_count: int = 0) -> bool:
+        if key in self.counted or self.is_terminal:
+            return False
+        self._failure_recorded(key=key, path=path, reason=reason, chunk_count=chunk_count)
+        return True
+
+    def report_progress(self) -> None:
+        if self.is_terminal:
+            return
+        self._progressed(
+            collection_id=self.collection_id,
+            status=self.status.value,
+            progress=round(self.progress, 4),
+            processed=self.embedded_chunks,
+            total=self.expected_chunks or 0,
+            skipped=self.skipped,
+            failed=self.failed_documents,
+            message=self.message,
+        )
+
+    def complete(self) -> dict[str, Any]:
+        stats = dict(self.scan_stats or {})
+        stats.update(
+            embedded_chunks=self.embedded_chunks,
+            failed_chunks=self.failed_chunks,
+            failed_documents=self.failed_documents,
+        )
+        self._completed(collection_id=self.collection_id, stats=stats, completed_at=_now())
+        return stats
+
+    def fail(self, error: str) -> None:
+        if self.is_terminal:
+            raise CommandError(ErrorCode.CONFLICT, f"operation {self.id} is already {self.status}")
+        self._failed(collection_id=self.collection_id, error=error, completed_at=_now())
+
+    def cancel(self, reason: str) -> None:
+        if self.is_terminal:
+            raise CommandError(ErrorCode.CONFLICT, f"operation {self.id} is already {self.status}")
+        self._cancelled(collection_id=self.collection_id, reason=reason, completed_at=_now())
+
+    # -- events --------------------------------------------------------------------
+    @event("OperationStarted")
+    def _started(self, collection_id: UUID, started_at: datetime) -> None:
+        self.status = OperationStatus.PROCESSING
+        self.started_at = started_at
+        self.message = "scanning"
+
+    @event("ScanTallied")
+    def _scan_tallied(self, stats: dict[str, Any]) -> None:
+        self.scan_stats = stats
+        self.failed_documents += int(stats.get("failed", 0))
+        self.message = "embedding"
+
+    @event("ChunksTallied")
+    def _chunks_tallied(self, key: str, chunk_count: int) -> None:
+        self.counted.add(key)
+        self.embedded_chunks += chunk_count
+
+    @event("FailureRecorded")
+    def _failure_recorded(self, key: str, path: str, reason: str, chunk_count: int) -> None:
+        self.counted.add(key)
+        self.failed_chunks += chunk_count
+        if chunk_count:
+            self.failed_documents += 1
+        if len(self.failures) < MAX_FAILURES_KEPT:
+            self.failures.append({"path": path, "reason": reason})
+
+    @event("OperationProgressed")
+    def _progressed(
+        self,
+        collection_id: UUID,
+        status: str,
+        progress: float,
+        processed: int,
+        total: int,
+        skipped: int,
+        failed: int,
+        message: str,
+    ) -> None:
+        pass
+
+    @event("OperationCompleted")
+    def _completed(self, collection_id: UUID, stats: dict[str, Any], completed_at: datetime) -> None:
+        self.status = OperationStatus.COMPLETED
+        self.stats = stats
+        self.completed_at = completed_at
+        self.message = "completed"
+
+    @event("OperationFailed")
+    def _failed(self, collection_id: UUID, error: str, completed_at: datetime) -> None:
+        self.status = OperationStatus.FAILED
+        self.error = error
+        self.completed_at = completed_at
+        self.message = "failed"
+
+    @event("OperationCancelled")
+    def _cancelled(self, collection_id: UUID, reason: str, completed_at: datetime) -> None:
+        self.status = OperationStatus.CANCELLED
+        self.error = reason or None
+        self.completed_at = completed_at
+        self.message = "cancelled"

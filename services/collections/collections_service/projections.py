@@ -1,0 +1,160 @@
+"""Read models: the log folded into queryable views (SPEC §3).
+
+The projection keeps its own copies of the aggregates, mutated by each event of the
+notification log in order, plus the indexes that queries need. Dropping it and folding
+the log again gives the same answers: it holds nothing the log does not.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from semantik_contracts import CollectionStatus, OperationStatus
+from semantik_contracts.views import CollectionView, Failure, OperationView, SourceView
+
+from .domain import Collection, Source
+from .operation import Operation
+
+
+class ReadModel:
+    def __init__(self, app: Application[UUID]) -> None:
+        self.app = app
+        self.position = 0
+        self.collections: dict[UUID, Collection] = {}
+        self.operations: dict[UUID, Operation] = {}
+        self.sources: dict[UUID, Source] = {}
+        self._lock = threading.Lock()
+
+    def rebuild(self) -> None:
+        with self._lock:
+            self.position = 0
+            self.collections.clear()
+            self.operations.clear()
+            self.sources.clear()
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Fold every notification after the last one seen."""
+        with self._lock:
+            while True:
+                batch = self.app.recorder.select_notifications(self.position + 1, 500)
+                for notification in batch:
+                    self._apply(self.app.mapper.to_domain_event(notification))
+                    self.position = notification.id
+                if len(batch) < 500:
+                    return
+
+    def _apply(self, domain_event: Any) -> None:
+        originator = domain_event.originator_id
+        current: Aggregate | None = (
+            self.collections.get(originator)
+            or self.operations.get(originator)
+            or self.sources.get(originator)
+        )
+        aggregate = domain_event.mutate(current)
+        if isinstance(aggregate, Collection):
+            self.collections[originator] = aggregate
+        elif isinstance(aggregate, Operation):
+            self.operations[originator] = aggregate
+        elif isinstance(aggregate, Source):
+            self.sources[originator] = aggregate
+
+    # -- queries -------------------------------------------------------------------
+    def collections_of(self, owner: str, status: str | None = None) -> list[Collection]:
+        found = [
+            c
+            for c in self.collections.values()
+            if c.owner == owner and not c.deleted and (status is None or c.status == status)
+        ]
+        return sorted(found, key=lambda c: c.created_on)
+
+    def collection_named(self, owner: str, name: str) -> Collection | None:
+        lowered = name.casefold()
+        return next(
+            (c for c in self.collections_of(owner) if c.name.casefold() == lowered), None
+        )
+
+    def operations_of(
+        self, owner: str, collection_id: UUID | None = None, status: str | None = None
+    ) -> list[Operation]:
+        found = []
+        for op in self.operations.values():
+            collection = self.collections.get(op.collection_id)
+            if collection is None or collection.owner != owner:
+                continue
+            if collection_id is not None and op.collection_id != collection_id:
+                continue
+            if status is not None and op.status != status:
+                continue
+            found.append(op)
+        return sorted(found, key=lambda o: o.created_on, reverse=True)
+
+    def active_operations(self) -> list[Operation]:
+        return [op for op in self.operations.values() if not op.is_terminal]
+
+    def sources_of(self, collection_id: UUID) -> list[Source]:
+        found = [
+            s for s in self.sources.values() if s.collection_id == collection_id and not s.removed
+        ]
+        return sorted(found, key=lambda s: s.created_on)
+
+
+def collection_view(c: Collection) -> CollectionView:
+    return CollectionView(
+        id=c.id,
+        name=c.name,
+        description=c.description,
+        owner=c.owner,
+        model_name=c.model_name,
+        model_dimension=c.model_dimension,
+        status=CollectionStatus(c.status),
+        status_reason=c.status_reason,
+        chunk_size=c.chunk_size,
+        chunk_overlap=c.chunk_overlap,
+        document_count=c.document_count,
+        chunk_count=c.chunk_count,
+        active_generation=c.active_generation,
+        staging_generation=c.staging_generation,
+        active_operation_id=c.active_operation_id,
+        created_at=c.created_on,
+        updated_at=c.modified_on,
+    )
+
+
+def operation_view(op: Operation) -> OperationView:
+    return OperationView(
+        id=op.id,
+        collection_id=op.collection_id,
+        type=op.operation_type,
+        status=OperationStatus(op.status),
+        progress=round(op.progress, 4),
+        processed=op.embedded_chunks,
+        total=op.expected_chunks or 0,
+        skipped=op.skipped,
+        failed=op.failed_documents,
+        message=op.message,
+        error=op.error,
+        stats=op.stats or dict(op.scan_stats or {}),
+        failures=[Failure(**f) for f in op.failures],
+        requested_by=op.requested_by,
+        created_at=op.requested_at,
+        started_at=op.started_at,
+        completed_at=op.completed_at,
+    )
+
+
+def source_view(s: Source) -> SourceView:
+    return SourceView(
+        id=s.id,
+        collection_id=s.collection_id,
+        kind=s.kind,  # type: ignore[arg-type]
+        path=s.path,
+        text_columns=s.text_columns,
+        context_columns=s.context_columns,
+        id_column=s.id_column,
+        created_at=s.created_on,
+    )

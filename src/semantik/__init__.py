@@ -1,0 +1,1 @@
+"""Semantik: self-hosted semantic search."""
