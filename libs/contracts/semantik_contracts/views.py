@@ -90,3 +90,9 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+class SourceList(Message):
+    """Reply of ``ListSources``: every source of one collection, oldest first."""
+
+    items: list[SourceView]

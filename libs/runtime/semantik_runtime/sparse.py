@@ -1,0 +1,113 @@
+"""BM25 sparse vectors, computed here so every Qdrant backend stores the same vectors.
+
+Stored document values are BM25's term-frequency saturation only; the collection's
+IDF modifier (``Modifier.IDF``) multiplies in the inverse document frequency at query
+time, and query values are plain term counts. With stemmed, stop-worded tokens this
+reproduced the NDCG@10 of the ``bm25s`` library on SciFact and NFCorpus.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from hashlib import blake2b
+
+import snowballstemmer
+
+from semantik_runtime.vectors.port import SparseVector
+
+__all__ = ["STOP_WORDS", "document_vector", "query_vector", "term_index", "tokenize"]
+
+# Lucene's English stop set, the one bm25s uses: small on purpose, because a longer
+# list removes words ("not", "between") that still discriminate between passages.
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the "
+    "their then there these they this to was will with".split()
+)
+
+# Words of two or more word characters (any script), as bm25s tokenises; single
+# letters and digits carry almost no retrieval signal and bloat the vectors.
+_WORD = re.compile(r"\b\w\w+\b")
+
+# Stemming is the slow step (pure Python snowball): a corpus repeats a few thousand
+# words endlessly, so each surface form is stemmed and hashed once. The cache maps a
+# lowercase token to (stem, index), or None for a stop word; it is cleared, not
+# evicted entry by entry, when it grows past the bound, which a real vocabulary
+# reaches only after millions of distinct tokens.
+_CACHE_LIMIT = 500_000
+_cache: dict[str, tuple[str, int] | None] = {}
+
+# snowballstemmer's stemmer objects keep state between calls, so each thread gets its own.
+_local = threading.local()
+
+
+def _stemmer() -> snowballstemmer.stemmer:
+    stemmer: snowballstemmer.stemmer | None = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = snowballstemmer.stemmer("english")
+        _local.stemmer = stemmer
+    return stemmer
+
+
+def term_index(term: str) -> int:
+    """Return the sparse dimension of ``term``: a uint32 stable across processes.
+
+    Python's ``hash()`` is salted per process, so the index comes from blake2b.
+    """
+    return int.from_bytes(blake2b(term.encode("utf-8"), digest_size=4).digest(), "little")
+
+
+def _analyse(token: str) -> tuple[str, int] | None:
+    try:
+        return _cache[token]
+    except KeyError:
+        pass
+    if token in STOP_WORDS:
+        result: tuple[str, int] | None = None
+    else:
+        stem = _stemmer().stemWord(token)
+        result = (stem, term_index(stem))
+    if len(_cache) >= _CACHE_LIMIT:
+        _cache.clear()
+    _cache[token] = result
+    return result
+
+
+def _terms(text: str) -> list[tuple[str, int]]:
+    analysed = (_analyse(token) for token in _WORD.findall(text.lower()))
+    return [entry for entry in analysed if entry is not None]
+
+
+def tokenize(text: str) -> list[str]:
+    """Split ``text`` into lowercase, stemmed English tokens without stop words."""
+    return [stem for stem, _ in _terms(text)]
+
+
+def document_vector(
+    text: str, *, avgdl: float = 150.0, k1: float = 1.5, b: float = 0.75
+) -> SparseVector:
+    """Return the BM25 document vector of ``text``: saturated term frequencies.
+
+    Each term's value is ``tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))``,
+    where ``dl`` is the number of tokens kept. ``avgdl`` is a corpus constant rather
+    than a live average so a stored vector never has to be recomputed as the corpus
+    grows. Terms whose indices collide are summed into one dimension.
+    """
+    terms = _terms(text)
+    if not terms:
+        return SparseVector(indices=[], values=[])
+    # Only the length term depends on the document as a whole, so compute it once.
+    norm = k1 * (1.0 - b + b * len(terms) / avgdl)
+    numerator = k1 + 1.0
+    weights: dict[int, float] = {}
+    for (_, index), tf in Counter(terms).items():
+        # Each term saturates on its own; distinct terms sharing an index add up.
+        weights[index] = weights.get(index, 0.0) + tf * numerator / (tf + norm)
+    return SparseVector(indices=list(weights), values=list(weights.values()))
+
+
+def query_vector(text: str) -> SparseVector:
+    """Return the BM25 query vector of ``text``: the count of each term."""
+    counts = Counter(index for _, index in _terms(text))
+    return SparseVector(indices=list(counts), values=[float(c) for c in counts.values()])

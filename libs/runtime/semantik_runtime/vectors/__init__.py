@@ -1,0 +1,43 @@
+"""Vector storage behind one port, with a Qdrant Edge and a Qdrant server adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from semantik_runtime.vectors.port import (
+    GenerationNotFoundError,
+    Hit,
+    Point,
+    SearchMode,
+    SparseVector,
+    VectorStore,
+)
+
+__all__ = [
+    "GenerationNotFoundError",
+    "Hit",
+    "Point",
+    "SearchMode",
+    "SparseVector",
+    "VectorStore",
+    "open_vector_store",
+]
+
+
+def open_vector_store(
+    qdrant_url: str | None, data_dir: Path, *, api_key: str | None = None
+) -> VectorStore:
+    """Open the store the settings ask for: the Qdrant server at ``qdrant_url`` if set,
+    else Qdrant Edge shards under ``data_dir / "qdrant"`` (owned by this process alone).
+    """
+    # Imported here so that importing the port (as semantik_runtime.sparse does) loads
+    # neither engine's client library.
+    if qdrant_url:
+        from qdrant_client import QdrantClient
+
+        from semantik_runtime.vectors.server import QdrantServerVectorStore
+
+        return QdrantServerVectorStore(QdrantClient(url=qdrant_url, api_key=api_key))
+    from semantik_runtime.vectors.edge import EdgeVectorStore
+
+    return EdgeVectorStore(data_dir / "qdrant")

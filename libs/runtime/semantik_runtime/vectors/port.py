@@ -1,0 +1,180 @@
+"""The VectorStore port: what the embedder writes and the search service reads.
+
+The API is synchronous because both engines are (Qdrant Edge is a native library,
+qdrant-client's sync client is the one with a local mode); async callers wrap calls in
+``asyncio.to_thread``. Everything that differs between backends lives in the adapters.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "DENSE_VECTOR",
+    "DOCUMENT_ID_FIELD",
+    "RRF_K",
+    "SPARSE_VECTOR",
+    "DenseVector",
+    "GenerationNotFoundError",
+    "Hit",
+    "Point",
+    "SearchMode",
+    "SparseVector",
+    "VectorStore",
+    "check_generation_name",
+    "check_query",
+]
+
+# Names shared by both adapters, so a generation written by one reads the same in the other.
+DENSE_VECTOR = "dense"
+SPARSE_VECTOR = "bm25"
+DOCUMENT_ID_FIELD = "document_id"
+# RRF's rank constant. qdrant-client defaults to 2; 60 scored higher on SciFact and NFCorpus.
+RRF_K = 60
+
+SearchMode = Literal["dense", "sparse", "hybrid"]
+DenseVector = Sequence[float] | npt.NDArray[np.float32]
+
+# Generation names become directory names (Edge) and collection names (server), so they
+# are restricted to characters that are safe, and mean the same thing, in both.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}")
+
+
+class GenerationNotFoundError(LookupError):
+    """A write or optimize named a generation that does not exist (or was just dropped)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no vector generation {name!r}")
+        self.name = name
+
+
+@dataclass(frozen=True, slots=True)
+class SparseVector:
+    """A sparse vector: parallel lists of unique dimension indices and their values."""
+
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One chunk as stored: a UUID string id, both vectors, and its payload."""
+
+    id: str
+    dense: DenseVector
+    sparse: SparseVector
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result: the point's id, its score in the query's mode, its payload."""
+
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+def check_generation_name(name: str) -> str:
+    """Return ``name`` if it is a valid generation name, else raise ``ValueError``."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"invalid generation name {name!r}: use letters, digits, '_' and '-'")
+    return name
+
+
+def check_query(
+    mode: SearchMode, dense: DenseVector | None, sparse: SparseVector | None, limit: int
+) -> None:
+    """Raise ``ValueError`` unless the vectors that ``mode`` needs are given."""
+    if mode not in ("dense", "sparse", "hybrid"):
+        raise ValueError(f"unknown search mode {mode!r}")
+    if mode in ("dense", "hybrid") and dense is None:
+        raise ValueError(f"{mode} search needs a dense query vector")
+    if mode in ("sparse", "hybrid") and sparse is None:
+        raise ValueError(f"{mode} search needs a sparse query vector")
+    if limit < 1:
+        raise ValueError(f"limit must be positive, got {limit}")
+
+
+class VectorStore(ABC):
+    """Generations of points with a dense and a sparse BM25 vector, and search over them.
+
+    A generation is one physical collection (server) or shard (Edge). Write operations
+    are idempotent, so a redelivered work item can be applied again safely.
+    """
+
+    @abstractmethod
+    def create_generation(self, name: str, dimension: int) -> None:
+        """Create generation ``name`` (cosine dense vectors of ``dimension``, sparse
+        BM25 vectors with the IDF modifier, a keyword index on ``document_id``).
+        Does nothing if it exists."""
+
+    @abstractmethod
+    def drop_generation(self, name: str) -> None:
+        """Delete generation ``name`` and its points. Does nothing if it is missing."""
+
+    @abstractmethod
+    def has_generation(self, name: str) -> bool:
+        """Return whether generation ``name`` exists."""
+
+    @abstractmethod
+    def generations(self) -> list[str]:
+        """Return the names of the existing generations, sorted."""
+
+    @abstractmethod
+    def upsert(self, name: str, points: Sequence[Point]) -> None:
+        """Insert ``points``, overwriting points with the same ids.
+
+        Raises ``GenerationNotFoundError`` if the generation is missing, as do
+        ``delete_points``, ``delete_document``, ``set_alias`` and ``optimize``."""
+
+    @abstractmethod
+    def delete_points(self, name: str, ids: Sequence[str]) -> None:
+        """Delete the points with these ids; unknown ids are ignored."""
+
+    @abstractmethod
+    def delete_document(self, name: str, document_id: str) -> None:
+        """Delete every point whose payload ``document_id`` equals ``document_id``."""
+
+    @abstractmethod
+    def count(self, name: str) -> int:
+        """Return the exact number of points, or 0 if the generation is missing."""
+
+    @abstractmethod
+    def query(
+        self,
+        name: str,
+        *,
+        mode: SearchMode,
+        dense: DenseVector | None,
+        sparse: SparseVector | None,
+        limit: int,
+        filters: Mapping[str, Any] | None = None,
+        prefetch_limit: int = 100,
+    ) -> list[Hit]:
+        """Return the best ``limit`` hits, best first; ``[]`` if the generation is missing.
+
+        ``dense`` ranks by cosine similarity, ``sparse`` by BM25 (only points sharing a
+        term with the query), ``hybrid`` fuses the top ``prefetch_limit`` of each with
+        reciprocal rank fusion (k=60). ``filters`` maps a payload key to a value (exact
+        match) or a list of values (any of them matches); all keys must match.
+        """
+
+    @abstractmethod
+    def set_alias(self, alias: str, name: str) -> None:
+        """Point ``alias`` at generation ``name``, atomically for readers."""
+
+    @abstractmethod
+    def optimize(self, name: str) -> None:
+        """Build search indexes for generation ``name`` after a bulk load."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the engine; the store is unusable afterwards."""

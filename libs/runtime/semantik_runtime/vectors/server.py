@@ -1,0 +1,239 @@
+"""VectorStore on a Qdrant server through qdrant-client: one collection per generation.
+
+The same code runs against qdrant-client's local mode (``QdrantClient(":memory:")``),
+which the tests use as the server's stand-in. Local mode is never a runtime backend:
+its sparse search is pure Python, hundreds of times slower than Qdrant Edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+
+from semantik_runtime.vectors.port import (
+    DENSE_VECTOR,
+    DOCUMENT_ID_FIELD,
+    RRF_K,
+    SPARSE_VECTOR,
+    DenseVector,
+    GenerationNotFoundError,
+    Hit,
+    Point,
+    SearchMode,
+    SparseVector,
+    VectorStore,
+    check_generation_name,
+    check_query,
+)
+
+__all__ = ["QdrantServerVectorStore"]
+
+
+def _filter(filters: Mapping[str, Any] | None) -> models.Filter | None:
+    if not filters:
+        return None
+    conditions: list[models.Condition] = [
+        models.FieldCondition(
+            key=key,
+            match=models.MatchAny(any=list(value))
+            if isinstance(value, list | tuple | set | frozenset)
+            else models.MatchValue(value=value),
+        )
+        for key, value in filters.items()
+    ]
+    return models.Filter(must=conditions)
+
+
+def _dense(vector: DenseVector) -> list[float]:
+    # The REST models validate plain lists; a numpy array has to be converted.
+    return vector.tolist() if isinstance(vector, np.ndarray) else list(vector)
+
+
+def _sparse(vector: SparseVector) -> models.SparseVector:
+    return models.SparseVector(indices=vector.indices, values=vector.values)
+
+
+class QdrantServerVectorStore(VectorStore):
+    """Generations as collections named ``<name>`` on the server behind ``client``.
+
+    ``generations()`` lists every collection on the server, so a server shared with
+    other applications shows theirs too. ``close()`` closes ``client``.
+    """
+
+    def __init__(self, client: QdrantClient) -> None:
+        self._client = client
+
+    def create_generation(self, name: str, dimension: int) -> None:
+        check_generation_name(name)
+        if self._client.collection_exists(name):
+            return
+        try:
+            self._client.create_collection(
+                name,
+                vectors_config={
+                    DENSE_VECTOR: models.VectorParams(
+                        size=dimension, distance=models.Distance.COSINE
+                    )
+                },
+                sparse_vectors_config={
+                    SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
+            )
+        except Exception:
+            # Another writer created it between the check and the call: that is success.
+            if not self._client.collection_exists(name):
+                raise
+        self._client.create_payload_index(
+            name, DOCUMENT_ID_FIELD, models.PayloadSchemaType.KEYWORD, wait=True
+        )
+
+    def drop_generation(self, name: str) -> None:
+        if self._client.collection_exists(name):
+            self._client.delete_collection(name)
+
+    def has_generation(self, name: str) -> bool:
+        return self._client.collection_exists(name)
+
+    def generations(self) -> list[str]:
+        return sorted(c.name for c in self._client.get_collections().collections)
+
+    @contextmanager
+    def _generation(self, name: str) -> Iterator[None]:
+        """Turn a failure on a missing collection into ``GenerationNotFoundError``."""
+        try:
+            yield
+        except Exception as error:
+            # Errors for a missing collection differ (ValueError locally, a 404 response
+            # from a server), so a failed call asks whether the collection exists rather
+            # than paying an extra round trip before every call.
+            if self._client.collection_exists(name):
+                raise
+            raise GenerationNotFoundError(name) from error
+
+    def upsert(self, name: str, points: Sequence[Point]) -> None:
+        if not points:
+            return
+        batch = [
+            models.PointStruct(
+                id=p.id,
+                vector={DENSE_VECTOR: _dense(p.dense), SPARSE_VECTOR: _sparse(p.sparse)},
+                payload=p.payload,
+            )
+            for p in points
+        ]
+        with self._generation(name):
+            self._client.upsert(name, points=batch, wait=True)
+
+    def delete_points(self, name: str, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        with self._generation(name):
+            self._client.delete(name, points_selector=models.PointIdsList(points=list(ids)))
+
+    def delete_document(self, name: str, document_id: str) -> None:
+        where = _filter({DOCUMENT_ID_FIELD: document_id})
+        assert where is not None
+        with self._generation(name):
+            self._client.delete(name, points_selector=models.FilterSelector(filter=where))
+
+    def count(self, name: str) -> int:
+        try:
+            with self._generation(name):
+                return self._client.count(name, exact=True).count
+        except GenerationNotFoundError:
+            return 0
+
+    def query(
+        self,
+        name: str,
+        *,
+        mode: SearchMode,
+        dense: DenseVector | None,
+        sparse: SparseVector | None,
+        limit: int,
+        filters: Mapping[str, Any] | None = None,
+        prefetch_limit: int = 100,
+    ) -> list[Hit]:
+        check_query(mode, dense, sparse, limit)
+        where = _filter(filters)
+        stages: list[models.Prefetch] = []
+        if dense is not None and mode in ("dense", "hybrid"):
+            stages.append(
+                models.Prefetch(query=_dense(dense), using=DENSE_VECTOR, limit=prefetch_limit)
+            )
+        if sparse is not None and sparse.indices and mode in ("sparse", "hybrid"):
+            stages.append(
+                models.Prefetch(query=_sparse(sparse), using=SPARSE_VECTOR, limit=prefetch_limit)
+            )
+        if not stages:
+            return []  # a sparse query whose every word was a stop word matches nothing
+        try:
+            with self._generation(name):
+                response = self._search(name, mode, stages, where, limit)
+        except GenerationNotFoundError:
+            return []
+        # Sparse search only reaches points sharing a term, so a score of 0 means no
+        # match; dropping them keeps a defensive guarantee should the engine change.
+        return [
+            Hit(id=str(p.id), score=p.score, payload=p.payload or {})
+            for p in response.points
+            if mode != "sparse" or p.score > 0
+        ]
+
+    def _search(
+        self,
+        name: str,
+        mode: SearchMode,
+        stages: list[models.Prefetch],
+        where: models.Filter | None,
+        limit: int,
+    ) -> models.QueryResponse:
+        if mode != "hybrid":
+            stage = stages[0]
+            return self._client.query_points(
+                name,
+                query=stage.query,
+                using=stage.using,
+                query_filter=where,
+                limit=limit,
+                with_payload=True,
+            )
+        # Every stage gets the filter too, so the prefetches rank only allowed points.
+        for stage in stages:
+            stage.filter = where
+        return self._client.query_points(
+            name,
+            prefetch=stages,
+            query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
+            query_filter=where,
+            limit=limit,
+            with_payload=True,
+        )
+
+    def set_alias(self, alias: str, name: str) -> None:
+        """Move ``alias`` to collection ``name`` in one request, so readers switch atomically."""
+        if not self._client.collection_exists(name):
+            raise GenerationNotFoundError(name)
+        operations: list[models.AliasOperations] = []
+        if any(a.alias_name == alias for a in self._client.get_aliases().aliases):
+            operations.append(
+                models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias))
+            )
+        operations.append(
+            models.CreateAliasOperation(
+                create_alias=models.CreateAlias(collection_name=name, alias_name=alias)
+            )
+        )
+        self._client.update_collection_aliases(operations)
+
+    def optimize(self, name: str) -> None:
+        """Do nothing but check ``name``: a server builds its indexes in the background."""
+        if not self._client.collection_exists(name):
+            raise GenerationNotFoundError(name)
+
+    def close(self) -> None:
+        self._client.close()

