@@ -43,8 +43,22 @@ ARG TORCH_VERSION
 # nvidia-* wheels, so the image needs only the host's driver (NVIDIA Container Toolkit).
 RUN pip install "torch==${TORCH_VERSION}"
 
-# --------------------------------------------------------------------------- source
-# Only what the packages are built from; see .dockerignore.
+# --------------------------------------------------------------------------- sources
+# The package manifests alone: the dependency layer below is rebuilt only when one of
+# them (or the constraints) changes, not on every code change.
+FROM base AS manifests
+WORKDIR /src
+COPY constraints.txt pyproject.toml ./
+COPY libs/contracts/pyproject.toml libs/contracts/
+COPY libs/runtime/pyproject.toml libs/runtime/
+COPY services/collections/pyproject.toml services/collections/
+COPY services/ingest/pyproject.toml services/ingest/
+COPY services/embedder/pyproject.toml services/embedder/
+COPY services/search/pyproject.toml services/search/
+COPY services/gateway/pyproject.toml services/gateway/
+RUN mkdir -p src
+
+# Everything the packages are built from; see .dockerignore.
 FROM base AS source
 WORKDIR /src
 COPY constraints.txt pyproject.toml ./
@@ -53,29 +67,42 @@ COPY services/ services/
 COPY src/ src/
 
 # --------------------------------------------------------------------------- builders
-# Regular (non-editable) installs, pinned by the same constraints file as `make setup`.
+# Step 1 installs the third-party dependencies (the manifests are enough to resolve
+# them), step 2 the project's own packages without dependencies. Regular, non-editable
+# installs, pinned by the same constraints file as `make setup`.
 FROM torch-cpu AS builder
-COPY --from=source /src /src
+COPY --from=manifests /src /src
 RUN pip install -c /src/constraints.txt \
       /src/libs/contracts /src/libs/runtime \
       /src/services/collections /src/services/ingest /src/services/embedder \
+      /src/services/search /src/services/gateway /src
+COPY --from=source /src /src
+RUN pip install --no-deps --force-reinstall \
+      /src/libs/contracts /src/libs/runtime \
+      /src/services/collections /src/services/ingest /src/services/embedder \
       /src/services/search /src/services/gateway /src \
- && python -c "import torch; assert not torch.version.cuda, torch.version.cuda"
+ && python -c "import torch; assert not torch.version.cuda, torch.version.cuda" \
+ && pip check
 
 FROM torch-cuda AS builder-cuda
-COPY --from=source /src /src
+COPY --from=manifests /src /src
 RUN pip install -c /src/constraints.txt \
       /src/libs/contracts /src/libs/runtime \
       /src/services/collections /src/services/ingest /src/services/embedder \
+      /src/services/search /src/services/gateway /src
+COPY --from=source /src /src
+RUN pip install --no-deps --force-reinstall \
+      /src/libs/contracts /src/libs/runtime \
+      /src/services/collections /src/services/ingest /src/services/embedder \
       /src/services/search /src/services/gateway /src \
- && python -c "import torch; assert torch.version.cuda, 'not a CUDA build'"
+ && python -c "import torch; assert torch.version.cuda, 'not a CUDA build'" \
+ && pip check
 
 # --------------------------------------------------------------------------- runtime base
 FROM base AS runtime-base
-ARG SEMANTIK_UID=10001
 # Fixed numeric ids: Kubernetes' runAsNonRoot can only verify a numeric USER.
-RUN groupadd --system --gid "$SEMANTIK_UID" semantik \
- && useradd --system --uid "$SEMANTIK_UID" --gid semantik --home-dir /home/semantik \
+RUN groupadd --system --gid 10001 semantik \
+ && useradd --system --uid 10001 --gid semantik --home-dir /home/semantik \
       --create-home --shell /usr/sbin/nologin semantik \
  && mkdir -p /data /sources /models \
  && chown semantik:semantik /data /models
@@ -94,7 +121,7 @@ EXPOSE 8080 8081
 # The gateway answers /health on SEMANTIK_PORT; every other service on
 # SEMANTIK_HEALTH_PORT (compose and Kubernetes set it to 8081 for them).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["python", "-c", "import os, urllib.request; port = os.environ.get('SEMANTIK_HEALTH_PORT', '0').strip('0') and os.environ['SEMANTIK_HEALTH_PORT'] or os.environ.get('SEMANTIK_PORT', '8080'); urllib.request.urlopen(f'http://127.0.0.1:{port}/health', timeout=4)"]
+  CMD ["python", "-c", "import os, urllib.request; hp = os.environ.get('SEMANTIK_HEALTH_PORT', ''); port = hp if hp not in ('', '0') else os.environ.get('SEMANTIK_PORT', '8080'); urllib.request.urlopen(f'http://127.0.0.1:{port}/health', timeout=4)"]
 ENTRYPOINT ["python", "-m"]
 CMD ["gateway_service"]
 

@@ -1,7 +1,8 @@
-"""Fixtures shared by every test: real NATS JetStream and real PostgreSQL (see tests/services.py)."""
+"""Fixtures shared by every test: real NATS JetStream and PostgreSQL (tests/services.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -35,10 +36,8 @@ async def bus(nats_url: str) -> AsyncIterator[Bus]:
     """A connected bus with both streams freshly created (the server may be shared)."""
     connection = await Bus.connect(nats_url, "test")
     for stream in (EVENTS_STREAM, WORK_STREAM):
-        try:
+        with contextlib.suppress(Exception):
             await connection.js.delete_stream(stream)
-        except Exception:  # noqa: BLE001 - absent is what we want
-            pass
     await connection.ensure_streams()
     yield connection
     await connection.close()

@@ -125,16 +125,29 @@ def _private_postgres() -> Iterator[str]:
         capture_output=True,
     )
     subprocess.run(
-        [*as_user, pg_ctl, "-D", str(data), "-o", f"-p {port} -k {base} -h 127.0.0.1", "-w",
-         "-l", str(base / "log"), "start"],
+        [
+            *as_user,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-o",
+            f"-p {port} -k {base} -h 127.0.0.1",
+            "-w",
+            "-l",
+            str(base / "log"),
+            "start",
+        ],
         check=True,
         capture_output=True,
     )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"], check=False,
-                       capture_output=True)
+        subprocess.run(
+            [*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"],
+            check=False,
+            capture_output=True,
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -166,7 +179,7 @@ def _container(kind: str) -> Iterator[str]:
         import docker  # type: ignore[import-not-found]
 
         docker.from_env().ping()
-    except Exception:  # noqa: BLE001 - no engine: the service is unavailable
+    except Exception:
         unavailable(kind)
         return
     if kind == "nats":

@@ -25,8 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--url", default=os.environ.get("SEMANTIK_URL", "http://127.0.0.1:8080"))
         p.add_argument("--username", default=os.environ.get("SEMANTIK_USERNAME"))
         p.add_argument("--password", default=os.environ.get("SEMANTIK_PASSWORD"))
-        p.add_argument("--data-dir", type=Path,
-                       default=Path(os.environ.get("SEMANTIK_DATA_DIR", ".semantik")))
+        p.add_argument(
+            "--data-dir", type=Path, default=Path(os.environ.get("SEMANTIK_DATA_DIR", ".semantik"))
+        )
 
     ingest = commands.add_parser("ingest", help="add a directory to a collection and follow it")
     ingest.add_argument("directory", type=Path)
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         from .supervisor import run as run_all
 
         overrides: dict[str, Any] = {
-            k: v for k, v in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir))
+            k: v
+            for k, v in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir))
             if v is not None
         }
         return run_all(RunSettings(**overrides))
@@ -77,11 +79,15 @@ async def ingest_directory(args: argparse.Namespace) -> int:
         await _login(client, args)
         collection = await client.collection_by_name(args.collection)
         if collection is None:
-            collection = await client.call("POST", "/api/v2/collections", json={"name": args.collection})
+            collection = await client.call(
+                "POST", "/api/v2/collections", json={"name": args.collection}
+            )
         cid = collection["id"]
         path = str(args.directory.resolve())
         try:
-            started = await client.call("POST", f"/api/v2/collections/{cid}/sources", json={"path": path})
+            started = await client.call(
+                "POST", f"/api/v2/collections/{cid}/sources", json={"path": path}
+            )
             operation = started["operation"]
         except ApiError as exc:
             if exc.status != 409 or "already a source" not in exc.detail:
@@ -105,9 +111,11 @@ async def ingest_directory(args: argparse.Namespace) -> int:
         bar.n = final.get("processed", 0)
         bar.close()
         stats = final.get("stats", {})
-        print(f"{outcome.removeprefix('Operation').lower()}: {stats.get('new_documents', 0)} new, "
-              f"{final.get('skipped', 0)} skipped, {final.get('failed', 0)} failed, "
-              f"{final.get('processed', 0)} chunks embedded")
+        print(
+            f"{outcome.removeprefix('Operation').lower()}: {stats.get('new_documents', 0)} new, "
+            f"{final.get('skipped', 0)} skipped, {final.get('failed', 0)} failed, "
+            f"{final.get('processed', 0)} chunks embedded"
+        )
         for failure in final.get("failures", []):
             print(f"  failed: {failure['path']}: {failure['reason']}")
         return 0 if outcome == "OperationCompleted" else 1
@@ -124,9 +132,14 @@ async def search_collections(args: argparse.Namespace) -> int:
                 return 1
             ids.append(found["id"])
         response = await client.call(
-            "POST", "/api/v2/search",
-            json={"query": args.query, "collection_ids": ids, "limit": args.limit,
-                  "search_type": args.mode},
+            "POST",
+            "/api/v2/search",
+            json={
+                "query": args.query,
+                "collection_ids": ids,
+                "limit": args.limit,
+                "search_type": args.mode,
+            },
         )
         for warning in response.get("warnings", []):
             print(f"warning: {warning}", file=sys.stderr)

@@ -71,7 +71,9 @@ class SemantikClient:
     async def collection_by_name(self, name: str) -> dict[str, Any] | None:
         offset = 0
         while True:
-            page = await self.call("GET", "/api/v2/collections", params={"limit": 100, "offset": offset})
+            page = await self.call(
+                "GET", "/api/v2/collections", params={"limit": 100, "offset": offset}
+            )
             for item in page["items"]:
                 if item["name"] == name:
                     return dict(item)

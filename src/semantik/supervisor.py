@@ -74,15 +74,21 @@ class Supervisor:
             nats_url = f"nats://127.0.0.1:{port}"
         env = self.service_env(nats_url)
         python = sys.executable
-        services: list[tuple[str, str, list[str]]] = [("collections", "collections_service", ["collections"]),
-                                                      ("ingest", "ingest_service", ["ingest"])]
+        services: list[tuple[str, str, list[str]]] = [
+            ("collections", "collections_service", ["collections"]),
+            ("ingest", "ingest_service", ["ingest"]),
+        ]
         if self.settings.qdrant_url:
-            services += [("embedder", "embedder_service", ["embedder"]),
-                         ("search", "search_service", ["search"])]
+            services += [
+                ("embedder", "embedder_service", ["embedder"]),
+                ("search", "search_service", ["search"]),
+            ]
         else:
             services.append(("vector-host", "semantik.vectorhost", ["embedder", "search"]))
         services.append(("gateway", "gateway_service", ["gateway"]))
-        self.children = [Child(name, [python, "-m", module], pids, env) for name, module, pids in services]
+        self.children = [
+            Child(name, [python, "-m", module], pids, env) for name, module, pids in services
+        ]
 
     def service_env(self, nats_url: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -101,8 +107,10 @@ class Supervisor:
             (self.data_dir / "sources").mkdir(parents=True, exist_ok=True)
             roots = os.pathsep.join(str(r) for r in default_roots)
         env["SEMANTIK_SOURCE_ROOTS"] = roots
-        for key, value in (("DATABASE_URL", self.settings.database_url),
-                           ("QDRANT_URL", self.settings.qdrant_url)):
+        for key, value in (
+            ("DATABASE_URL", self.settings.database_url),
+            ("QDRANT_URL", self.settings.qdrant_url),
+        ):
             if value:
                 env[key] = value
             else:
@@ -113,7 +121,10 @@ class Supervisor:
     def spawn(self, child: Child) -> None:
         logfile = (self.log_dir / f"{child.name}.log").open("ab")
         child.process = subprocess.Popen(
-            child.argv, env=child.env, stdout=logfile, stderr=subprocess.STDOUT,
+            child.argv,
+            env=child.env,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
         logfile.close()
@@ -137,7 +148,7 @@ class Supervisor:
     def gateway_ready(self) -> bool:
         url = f"http://{self.settings.host}:{self.settings.port}/health/ready"
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our own URL
+            with urllib.request.urlopen(url, timeout=1) as response:
                 return bool(response.status == 200)
         except OSError:
             return False
@@ -158,8 +169,12 @@ class Supervisor:
                 continue
             lived = time.monotonic() - child.started_at
             child.backoff = 0.5 if lived > 30 else min(child.backoff * 2, 30.0)
-            log.warning("%s exited with %s; restarting in %.1fs", child.name, process.returncode,
-                        child.backoff)
+            log.warning(
+                "%s exited with %s; restarting in %.1fs",
+                child.name,
+                process.returncode,
+                child.backoff,
+            )
             time.sleep(child.backoff)
             child.restarts += 1
             self.spawn(child)
@@ -184,7 +199,9 @@ class Supervisor:
 
 
 def run(settings: RunSettings) -> int:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(name)s: %(message)s"
+    )
     supervisor = Supervisor(settings)
     stop_requested = False
 

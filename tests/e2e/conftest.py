@@ -54,7 +54,9 @@ def wait_ready(system: RunningSystem, timeout: float = 240.0) -> None:
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     data_dir = tmp_path_factory.mktemp("semantik-data")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL", "QDRANT_URL")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL", "QDRANT_URL")
+    }
     env.update(SEMANTIK_DATA_DIR=str(data_dir), SEMANTIK_PORT=str(port), LOG_LEVEL="INFO")
     semantik = Path(sys.executable).parent / "semantik"
     process = subprocess.Popen(

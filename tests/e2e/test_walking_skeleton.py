@@ -37,8 +37,9 @@ async def login(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}", "token": tokens["access_token"]}
 
 
-async def wait_operation(client: httpx.AsyncClient, headers: dict[str, str], op_id: str,
-                         timeout: float = 240) -> dict[str, Any]:
+async def wait_operation(
+    client: httpx.AsyncClient, headers: dict[str, str], op_id: str, timeout: float = 240
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         op = (await client.get(f"/api/v2/operations/{op_id}", headers=headers)).json()
@@ -48,8 +49,14 @@ async def wait_operation(client: httpx.AsyncClient, headers: dict[str, str], op_
     raise AssertionError(f"operation {op_id} did not finish: {op}")
 
 
-async def follow(url: str, token: str, subscribe: dict[str, Any], until: str,
-                 received: list[dict[str, Any]], timeout: float = 240) -> None:
+async def follow(
+    url: str,
+    token: str,
+    subscribe: dict[str, Any],
+    until: str,
+    received: list[dict[str, Any]],
+    timeout: float = 240,
+) -> None:
     ws_url = url.replace("http", "ws", 1) + f"/ws?token={token}"
     async with websockets.connect(ws_url) as ws:
         await ws.send(json.dumps(subscribe))
@@ -80,14 +87,22 @@ async def test_index_search_and_live_events(system: RunningSystem) -> None:
         assert collection["status"] == "pending"
 
         live: list[dict[str, Any]] = []
-        watcher = asyncio.create_task(follow(
-            system.url, auth["token"],
-            {"type": "subscribe_collection", "collection_id": collection["id"]},
-            "OperationCompleted", live))
+        watcher = asyncio.create_task(
+            follow(
+                system.url,
+                auth["token"],
+                {"type": "subscribe_collection", "collection_id": collection["id"]},
+                "OperationCompleted",
+                live,
+            )
+        )
         await asyncio.sleep(1.0)  # let the subscription start before the work does
 
-        added = await client.post(f"/api/v2/collections/{collection['id']}/sources",
-                                  json={"path": str(folder)}, headers=headers)
+        added = await client.post(
+            f"/api/v2/collections/{collection['id']}/sources",
+            json={"path": str(folder)},
+            headers=headers,
+        )
         assert added.status_code == 202, added.text
         op_id = added.json()["operation"]["id"]
         op = await wait_operation(client, headers, op_id)
@@ -101,9 +116,11 @@ async def test_index_search_and_live_events(system: RunningSystem) -> None:
         assert coll["chunk_count"] >= 3
         assert coll["vector_count"] == coll["chunk_count"]
 
-        found = await client.post(f"/api/v2/collections/{collection['id']}/search",
-                                  json={"query": "when does magma erupt from a volcano"},
-                                  headers=headers)
+        found = await client.post(
+            f"/api/v2/collections/{collection['id']}/search",
+            json={"query": "when does magma erupt from a volcano"},
+            headers=headers,
+        )
         assert found.status_code == 200, found.text
         results = found.json()["results"]
         assert results and results[0]["path"].endswith("volcano.md")
@@ -117,15 +134,25 @@ async def test_index_search_and_live_events(system: RunningSystem) -> None:
         # A client that connects late with last_seq gets exactly what came after it.
         pivot = live[len(live) // 2]
         late: list[dict[str, Any]] = []
-        await follow(system.url, auth["token"],
-                     {"type": "subscribe_collection", "collection_id": collection["id"],
-                      "last_seq": pivot["seq"]}, "OperationCompleted", late, timeout=30)
+        await follow(
+            system.url,
+            auth["token"],
+            {
+                "type": "subscribe_collection",
+                "collection_id": collection["id"],
+                "last_seq": pivot["seq"],
+            },
+            "OperationCompleted",
+            late,
+            timeout=30,
+        )
         expected = [m["seq"] for m in live if m["seq"] > pivot["seq"]]
         assert [m["seq"] for m in late] == expected
 
         # A re-scan of the unchanged folder embeds nothing.
-        again = await client.post(f"/api/v2/collections/{collection['id']}/operations/index",
-                                  headers=headers)
+        again = await client.post(
+            f"/api/v2/collections/{collection['id']}/operations/index", headers=headers
+        )
         assert again.status_code == 202, again.text
         op2 = await wait_operation(client, headers, again.json()["id"])
         assert op2["status"] == "completed" and op2["processed"] == 0
@@ -133,23 +160,39 @@ async def test_index_search_and_live_events(system: RunningSystem) -> None:
 
 
 def test_cli_ingest_and_search(system: RunningSystem) -> None:
-    folder = write_sources(system.sources / "cli", {
-        "tides.md": "Tides are caused by the gravitational pull of the moon on the oceans.",
-        "jazz.txt": "Bebop jazz features fast tempos, complex chord progressions and improvisation.",
-    })
+    folder = write_sources(
+        system.sources / "cli",
+        {
+            "tides.md": "Tides are caused by the gravitational pull of the moon on the oceans.",
+            "jazz.txt": "Bebop jazz features fast tempos, complex chords and improvisation.",
+        },
+    )
     semantik = str(Path(sys.executable).parent / "semantik")
     env = {**os.environ, "SEMANTIK_DATA_DIR": str(system.data_dir)}
     ingest = subprocess.run(
         [semantik, "ingest", str(folder), "--collection", "cli-notes", "--url", system.url],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert ingest.returncode == 0, ingest.stdout + ingest.stderr
     assert "completed: 2 new" in ingest.stdout
     assert "chunk" in ingest.stderr  # the progress bar
     search = subprocess.run(
-        [semantik, "search", "why does the sea rise and fall", "--collection", "cli-notes",
-         "--url", system.url],
-        env=env, capture_output=True, text=True, timeout=120,
+        [
+            semantik,
+            "search",
+            "why does the sea rise and fall",
+            "--collection",
+            "cli-notes",
+            "--url",
+            system.url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert search.returncode == 0, search.stderr
     first = search.stdout.splitlines()[0]
@@ -157,8 +200,28 @@ def test_cli_ingest_and_search(system: RunningSystem) -> None:
 
 
 async def test_embedder_killed_mid_operation_still_completes_exactly(system: RunningSystem) -> None:
-    words = ("river mountain forest desert ocean glacier canyon valley prairie tundra "
-             "lagoon estuary delta plateau savanna wetland reef fjord dune meadow").split()
+    words = [
+        "river",
+        "mountain",
+        "forest",
+        "desert",
+        "ocean",
+        "glacier",
+        "canyon",
+        "valley",
+        "prairie",
+        "tundra",
+        "lagoon",
+        "estuary",
+        "delta",
+        "plateau",
+        "savanna",
+        "wetland",
+        "reef",
+        "fjord",
+        "dune",
+        "meadow",
+    ]
     files = {
         f"doc{i:03d}.txt": " ".join(f"{words[(i + j) % len(words)]} {j}" for j in range(900))
         for i in range(40)
@@ -167,10 +230,14 @@ async def test_embedder_killed_mid_operation_still_completes_exactly(system: Run
     async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
         auth = await login(client, "bob")
         headers = {"Authorization": auth["Authorization"]}
-        collection = (await client.post("/api/v2/collections", json={"name": "bulk"},
-                                        headers=headers)).json()
-        added = await client.post(f"/api/v2/collections/{collection['id']}/sources",
-                                  json={"path": str(folder)}, headers=headers)
+        collection = (
+            await client.post("/api/v2/collections", json={"name": "bulk"}, headers=headers)
+        ).json()
+        added = await client.post(
+            f"/api/v2/collections/{collection['id']}/sources",
+            json={"path": str(folder)},
+            headers=headers,
+        )
         assert added.status_code == 202, added.text
         op_id = added.json()["operation"]["id"]
         embedder_pid = system.pid("embedder")

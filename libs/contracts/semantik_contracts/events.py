@@ -22,7 +22,9 @@ class CollectionCreated(Event):
     name: str = Field(description="Display name, unique per owner")
     description: str = Field("", description="Free text shown in the dashboard")
     owner: str = Field(description="User id of the owner")
-    model_name: str = Field(description="Embedding model", examples=["sentence-transformers/all-MiniLM-L6-v2"])
+    model_name: str = Field(
+        description="Embedding model", examples=["sentence-transformers/all-MiniLM-L6-v2"]
+    )
     model_dimension: int = Field(description="Dimension of the model's dense vectors")
     chunk_size: int = Field(description="Chunk size in model tokens")
     chunk_overlap: int = Field(description="Overlap between chunks in model tokens")
@@ -293,7 +295,7 @@ AnyEvent = Annotated[
 ]
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.model_fields["type"].default: cls  # type: ignore[misc]
+    cls.model_fields["type"].default: cls
     for cls in Event.__subclasses__()
     if "type" in cls.model_fields
 }

@@ -9,6 +9,7 @@ must ack each item only after its vectors are written. The layer we need is smal
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -112,7 +113,10 @@ class Bus:
 
     async def publish_work(self, subject: str, message: BaseModel, msg_id: str) -> api.PubAck:
         return await self.js.publish(
-            subject, message.model_dump_json().encode(), headers={MSG_ID: msg_id}, stream=WORK_STREAM
+            subject,
+            message.model_dump_json().encode(),
+            headers={MSG_ID: msg_id},
+            stream=WORK_STREAM,
         )
 
     async def request(
@@ -120,7 +124,9 @@ class Bus:
     ) -> Res:
         """Send a command or query; return its result or raise ``RpcFailure``."""
         try:
-            msg = await self.nc.request(subject, message.model_dump_json().encode(), timeout=timeout)
+            msg = await self.nc.request(
+                subject, message.model_dump_json().encode(), timeout=timeout
+            )
         except NoRespondersError as exc:
             raise RpcFailure(
                 RpcError(code=ErrorCode.UNAVAILABLE, message=f"no service answers {subject}")
@@ -134,7 +140,7 @@ class Bus:
             raise RpcFailure(reply.error)
         if reply.result is None:
             raise RpcFailure(RpcError(code=ErrorCode.INTERNAL, message=f"{subject}: empty reply"))
-        return reply.result  # type: ignore[no-any-return]
+        return reply.result
 
     async def serve(
         self,
@@ -163,10 +169,8 @@ class Bus:
 
     async def close(self) -> None:
         for sub in self._subscriptions:
-            try:
+            with contextlib.suppress(Exception):
                 await sub.unsubscribe()
-            except Exception:  # noqa: BLE001 - the connection may already be gone
-                pass
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
         if not self.nc.is_closed:

@@ -64,7 +64,7 @@ async def follow_events(
             messages = await sub.fetch(batch, timeout=1.0)
         except (NatsTimeoutError, TimeoutError):
             continue
-        except Exception:  # noqa: BLE001 - reconnecting; the consumer is durable
+        except Exception:
             log.warning("fetch on %s failed; retrying", durable, exc_info=True)
             await asyncio.sleep(0.5)
             continue

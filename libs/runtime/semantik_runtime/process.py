@@ -42,7 +42,7 @@ async def serve_until_stopped(
     close = await start(stop)
     health = HealthServer(name, checks or {})
     if settings.health_port:
-        await health.start("0.0.0.0", settings.health_port)  # noqa: S104 - probes come from outside
+        await health.start("0.0.0.0", settings.health_port)
     logging.getLogger(name).info("%s started", name)
     try:
         await stop.wait()

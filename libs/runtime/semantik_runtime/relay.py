@@ -8,6 +8,7 @@ the stream. Nothing is lost and nothing is duplicated downstream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -45,9 +46,9 @@ def envelope_for(domain_event: DomainEventProtocol[Any]) -> EventEnvelope | None
         aggregate_type=aggregate_type,
         aggregate_id=domain_event.originator_id,
         version=domain_event.originator_version,
-        occurred_at=domain_event.timestamp,
+        occurred_at=state.pop("timestamp"),
         traceparent=state.pop("traceparent", None),
-        event=contract.model_validate(state),  # type: ignore[arg-type]
+        event=contract.model_validate(state),
     )
 
 
@@ -83,17 +84,15 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 published = await self.publish_pending()
-            except Exception:  # noqa: BLE001 - the bus may be reconnecting; try again
+            except Exception:
                 log.warning("relay of %s failed; retrying", self.app.name, exc_info=True)
                 published = 0
                 await asyncio.sleep(self.poll_interval)
             if published:
                 continue
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-            except TimeoutError:
-                pass
 
     async def publish_pending(self) -> int:
         """Publish the next batch of notifications; return how many were read."""

@@ -15,16 +15,17 @@ from hashlib import blake2b
 
 import snowballstemmer
 
-from semantik_runtime.vectors.port import SparseVector
+from .vectors.port import SparseVector
 
 __all__ = ["STOP_WORDS", "document_vector", "query_vector", "term_index", "tokenize"]
 
 # Lucene's English stop set, the one bm25s uses: small on purpose, because a longer
 # list removes words ("not", "between") that still discriminate between passages.
-STOP_WORDS = frozenset(
-    "a an and are as at be but by for if in into is it no not of on or such that the "
-    "their then there these they this to was will with".split()
-)
+_STOP_WORDS_TEXT = """
+    a an and are as at be but by for if in into is it no not of on or such that the
+    their then there these they this to was will with
+"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 # Words of two or more word characters (any script), as bm25s tokenises; single
 # letters and digits carry almost no retrieval signal and bloat the vectors.

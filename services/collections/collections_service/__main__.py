@@ -9,8 +9,8 @@ from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
 from semantik_runtime.process import configure_logging, serve_until_stopped
 
-from .application import CollectionsApplication
 from .app import CollectionsService
+from .application import CollectionsApplication
 from .config import CollectionsSettings
 
 

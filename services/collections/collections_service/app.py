@@ -55,7 +55,11 @@ class CollectionsService:
 
     async def start(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        self.app.on_saved = lambda: loop.call_soon_threadsafe(self.relay.wake)
+
+        def wake_relay() -> None:
+            loop.call_soon_threadsafe(self.relay.wake)
+
+        self.app.on_saved = wake_relay
         await self.bus.ensure_streams()
         await self._serve_commands()
         follow: list[tuple[str, Callable[[Any], None]]] = [
@@ -82,9 +86,7 @@ class CollectionsService:
     def _spawn(self, coro: Awaitable[None]) -> None:
         self.tasks.append(asyncio.ensure_future(coro))
 
-    def _event_handler(
-        self, handler: Callable[[Any], None]
-    ) -> Callable[[Any], Awaitable[None]]:
+    def _event_handler(self, handler: Callable[[Any], None]) -> Callable[[Any], Awaitable[None]]:
         async def handle(envelope: Any) -> None:
             await self.call(handler, envelope.event)
 

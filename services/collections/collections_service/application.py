@@ -56,7 +56,7 @@ class CollectionsApplication(Application[UUID]):
             raise not_found("collection", collection_id)
         if collection.owner != actor:
             raise forbidden("collection", collection_id)
-        return self.repository.get(collection_id)  # type: ignore[no-any-return]
+        return self.repository.get(collection_id)
 
     def owned_operation(self, actor: str, operation_id: UUID) -> Operation:
         op = self.read_model.operations.get(operation_id)
@@ -65,7 +65,7 @@ class CollectionsApplication(Application[UUID]):
         collection = self.read_model.collections.get(op.collection_id)
         if collection is None or collection.owner != actor:
             raise forbidden("operation", operation_id)
-        return self.repository.get(operation_id)  # type: ignore[no-any-return]
+        return self.repository.get(operation_id)
 
     # -- commands ------------------------------------------------------------------
     def create_collection(self, cmd: commands.CreateCollection) -> CollectionView:
@@ -123,7 +123,9 @@ class CollectionsApplication(Application[UUID]):
         self.commit(*changed)
         return collection_view(collection)
 
-    def add_source(self, cmd: commands.AddSource, resolved_path: str, kind: str) -> SourceAndOperation:
+    def add_source(
+        self, cmd: commands.AddSource, resolved_path: str, kind: str
+    ) -> SourceAndOperation:
         collection = self.owned_collection(cmd.actor, cmd.collection_id)
         for existing in self.read_model.sources_of(collection.id):
             if existing.path == resolved_path:

@@ -6,12 +6,10 @@ has no contract counterpart (``OperationAttached``…) are bookkeeping kept in t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
-from semantik_contracts import CollectionStatus, ErrorCode, OperationStatus, OperationType
+from semantik_contracts import CollectionStatus, ErrorCode, OperationType
 from semantik_runtime.errors import CommandError
 
 #: Operations that leave an existing collection readable while they run (SPEC §3).
@@ -61,7 +59,10 @@ class Collection(Aggregate):
         self._check_alive()
         if name is None and description is None:
             return
-        self._updated(name=name or self.name, description=description if description is not None else self.description)
+        self._updated(
+            name=name or self.name,
+            description=description if description is not None else self.description,
+        )
 
     def open_generation(self) -> int:
         """Create the next vector generation with the collection's current settings."""
@@ -76,7 +77,9 @@ class Collection(Aggregate):
         return number
 
     def activate_generation(self, generation: int) -> None:
-        self._generation_activated(generation=generation, previous_generation=self.active_generation)
+        self._generation_activated(
+            generation=generation, previous_generation=self.active_generation
+        )
 
     def attach_source(self, source_id: UUID) -> None:
         self._check_alive()
@@ -137,7 +140,9 @@ class Collection(Aggregate):
 
     def _change_status(self, status: CollectionStatus, reason: str) -> None:
         if status != self.status or reason != self.status_reason:
-            self._status_changed(status=status.value, previous_status=self.status.value, reason=reason)
+            self._status_changed(
+                status=status.value, previous_status=self.status.value, reason=reason
+            )
 
     # -- events --------------------------------------------------------------------
     @event("CollectionUpdated")
@@ -157,7 +162,12 @@ class Collection(Aggregate):
 
     @event("GenerationCreated")
     def _generation_created(
-        self, generation: int, model_name: str, model_dimension: int, chunk_size: int, chunk_overlap: int
+        self,
+        generation: int,
+        model_name: str,
+        model_dimension: int,
+        chunk_size: int,
+        chunk_overlap: int,
     ) -> None:
         self.last_generation = generation
         self.staging_generation = generation

@@ -181,7 +181,9 @@ class Operation(Aggregate):
         pass
 
     @event("OperationCompleted")
-    def _completed(self, collection_id: UUID, stats: dict[str, Any], completed_at: datetime) -> None:
+    def _completed(
+        self, collection_id: UUID, stats: dict[str, Any], completed_at: datetime
+    ) -> None:
         self.status = OperationStatus.COMPLETED
         self.stats = stats
         self.completed_at = completed_at

@@ -74,9 +74,7 @@ class ReadModel:
 
     def collection_named(self, owner: str, name: str) -> Collection | None:
         lowered = name.casefold()
-        return next(
-            (c for c in self.collections_of(owner) if c.name.casefold() == lowered), None
-        )
+        return next((c for c in self.collections_of(owner) if c.name.casefold() == lowered), None)
 
     def operations_of(
         self, owner: str, collection_id: UUID | None = None, status: str | None = None
@@ -151,7 +149,7 @@ def source_view(s: Source) -> SourceView:
     return SourceView(
         id=s.id,
         collection_id=s.collection_id,
-        kind=s.kind,  # type: ignore[arg-type]
+        kind=s.kind,
         path=s.path,
         text_columns=s.text_columns,
         context_columns=s.context_columns,

@@ -38,7 +38,9 @@ class CollectionsApplicationCase:
         cmd = commands.AddSource(actor="u1", collection_id=collection_id, path="/data/docs")
         return app.add_source(cmd, "/data/docs", "directory")
 
-    def test_create_uses_the_default_model_and_its_chunking(self, app: CollectionsApplication) -> None:
+    def test_create_uses_the_default_model_and_its_chunking(
+        self, app: CollectionsApplication
+    ) -> None:
         view = self.create(app)
         assert view.model_name == "sentence-transformers/all-MiniLM-L6-v2"
         assert (view.model_dimension, view.chunk_size, view.chunk_overlap) == (384, 256, 25)
@@ -90,8 +92,12 @@ class CollectionsApplicationCase:
         )
         doc = uuid4()
         embedded = events.ChunksEmbedded(
-            collection_id=view.id, operation_id=op_id, document_id=doc, generation=1,
-            chunk_count=3, work_id="w1",
+            collection_id=view.id,
+            operation_id=op_id,
+            document_id=doc,
+            generation=1,
+            chunk_count=3,
+            work_id="w1",
         )
         process.on_chunks_embedded(embedded)
         process.on_chunks_embedded(embedded)  # redelivered
@@ -102,11 +108,17 @@ class CollectionsApplicationCase:
         )
         op = app.get_operation(commands.GetOperation(actor="u1", operation_id=op_id))
         assert (op.status, op.processed, op.total) == (OperationStatus.PROCESSING, 3, 5)
-        process.on_chunks_embedded(embedded.model_copy(update={"document_id": uuid4(), "chunk_count": 2}))
+        process.on_chunks_embedded(
+            embedded.model_copy(update={"document_id": uuid4(), "chunk_count": 2})
+        )
         op = app.get_operation(commands.GetOperation(actor="u1", operation_id=op_id))
         assert op.status is OperationStatus.COMPLETED and op.progress == 1.0
         coll = app.get_collection(commands.GetCollection(actor="u1", collection_id=view.id))
-        assert (coll.status, coll.document_count, coll.chunk_count) == (CollectionStatus.READY, 2, 5)
+        assert (coll.status, coll.document_count, coll.chunk_count) == (
+            CollectionStatus.READY,
+            2,
+            5,
+        )
         assert coll.active_operation_id is None
 
         before = self.snapshot(app.read_model)

@@ -23,13 +23,20 @@ class Killed(BaseException):
 
 async def stream_events(bus: Bus) -> list[tuple[str | None, EventEnvelope]]:
     sub = await bus.js.pull_subscribe(
-        EVENTS_SUBJECTS, stream=EVENTS_STREAM, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+        EVENTS_SUBJECTS,
+        stream=EVENTS_STREAM,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
     )
     found = []
     info = await bus.js.stream_info(EVENTS_STREAM)
     while len(found) < info.state.messages:
         for msg in await sub.fetch(100, timeout=2):
-            found.append(((msg.headers or {}).get("Nats-Msg-Id"), EventEnvelope.model_validate_json(msg.data)))
+            found.append(
+                (
+                    (msg.headers or {}).get("Nats-Msg-Id"),
+                    EventEnvelope.model_validate_json(msg.data),
+                )
+            )
             await msg.ack()
     await sub.unsubscribe()
     return found
@@ -58,9 +65,7 @@ async def test_relay_killed_between_publish_and_tracking_duplicates_nothing(
     restarted = OutboxRelay(app, bus, batch=4)
     stop = asyncio.Event()
     runner = asyncio.create_task(restarted.run(stop))
-    expected = [
-        n.id for n in app.recorder.select_notifications(1, 1000)
-    ]
+    expected = [n.id for n in app.recorder.select_notifications(1, 1000)]
     for _ in range(100):
         if restarted.position() == expected[-1]:
             break
@@ -73,7 +78,13 @@ async def test_relay_killed_between_publish_and_tracking_duplicates_nothing(
     assert len(ids) == len(set(ids)), "an event appears twice in the stream"
     # Every contract event of the log is there, in log order; bookkeeping events are not.
     types = [envelope.type for _, envelope in published]
-    assert types == ["CollectionCreated", "GenerationCreated", "GenerationActivated", "CollectionUpdated"] * 3
+    assert (
+        types
+        == ["CollectionCreated", "GenerationCreated", "GenerationActivated", "CollectionUpdated"]
+        * 3
+    )
     assert all(msg_id == envelope.event_id for msg_id, envelope in published)
-    assert published[0][1].subject.startswith(f"semantik.evt.{published[0][1].aggregate_id}.collection.")
+    assert published[0][1].subject.startswith(
+        f"semantik.evt.{published[0][1].aggregate_id}.collection."
+    )
     app.close()

@@ -32,7 +32,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def service(bus: Bus, tmp_path: Path) -> AsyncIterator[CollectionsService]:
     app = CollectionsApplication(env=event_store_env("collections", None, tmp_path))
-    svc = CollectionsService(app, bus, operation_timeout_seconds=3600, progress_interval_seconds=0.1)
+    svc = CollectionsService(
+        app, bus, operation_timeout_seconds=3600, progress_interval_seconds=0.1
+    )
     stop = asyncio.Event()
     await svc.start(stop)
 
@@ -71,7 +73,9 @@ async def test_commands_and_the_operation_lifecycle_over_the_bus(
     )
     with pytest.raises(RpcFailure) as err:
         await bus.request(
-            cmd("CreateCollection"), commands.CreateCollection(actor="u1", name="docs"), CollectionView
+            cmd("CreateCollection"),
+            commands.CreateCollection(actor="u1", name="docs"),
+            CollectionView,
         )
     assert err.value.error.code is ErrorCode.CONFLICT
     bad = await bus.nc.request(cmd("CreateCollection"), b'{"actor": "u1"}', timeout=5)
@@ -88,13 +92,19 @@ async def test_commands_and_the_operation_lifecycle_over_the_bus(
     await publish(bus, op_id, events.ScanStarted(collection_id=view.id, operation_id=op_id))
     doc = uuid4()
     embedded = events.ChunksEmbedded(
-        collection_id=view.id, operation_id=op_id, document_id=doc, generation=1, chunk_count=2,
+        collection_id=view.id,
+        operation_id=op_id,
+        document_id=doc,
+        generation=1,
+        chunk_count=2,
         work_id="w",
     )
     await publish(bus, doc, embedded)
     await publish(bus, doc, embedded, version=2)  # a duplicate delivery from another path
     stats = events.ScanStats(total_files_found=1, new_documents=1, chunks=2)
-    await publish(bus, op_id, events.ScanCompleted(collection_id=view.id, operation_id=op_id, stats=stats))
+    await publish(
+        bus, op_id, events.ScanCompleted(collection_id=view.id, operation_id=op_id, stats=stats)
+    )
 
     get = commands.GetOperation(actor="u1", operation_id=op_id)
     for _ in range(100):
@@ -104,16 +114,22 @@ async def test_commands_and_the_operation_lifecycle_over_the_bus(
         await asyncio.sleep(0.05)
     assert op.status is OperationStatus.COMPLETED and (op.processed, op.total) == (2, 2)
     page = await bus.request(
-        cmd("ListOperations"), commands.ListOperations(actor="u1", status="completed"), Page[OperationView]
+        cmd("ListOperations"),
+        commands.ListOperations(actor="u1", status="completed"),
+        Page[OperationView],
     )
     assert [o.id for o in page.items] == [op_id]
     coll = await bus.request(
-        cmd("GetCollection"), commands.GetCollection(actor="u1", collection_id=view.id), CollectionView
+        cmd("GetCollection"),
+        commands.GetCollection(actor="u1", collection_id=view.id),
+        CollectionView,
     )
     assert (coll.status, coll.document_count, coll.chunk_count) == ("ready", 1, 2)
 
     # The relay published the operation's events, in order, on the operation's subject.
-    sub = await bus.js.subscribe(f"semantik.evt.{view.id}.operation.{op_id}.*", ordered_consumer=True)
+    sub = await bus.js.subscribe(
+        f"semantik.evt.{view.id}.operation.{op_id}.*", ordered_consumer=True
+    )
     seen: list[str] = []
     while "OperationCompleted" not in seen:
         msg = await sub.next_msg(timeout=5)

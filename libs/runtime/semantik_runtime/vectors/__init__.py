@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from semantik_runtime.vectors.port import (
+from .port import (
     GenerationNotFoundError,
     Hit,
     Point,
@@ -35,9 +35,9 @@ def open_vector_store(
     if qdrant_url:
         from qdrant_client import QdrantClient
 
-        from semantik_runtime.vectors.server import QdrantServerVectorStore
+        from .server import QdrantServerVectorStore
 
         return QdrantServerVectorStore(QdrantClient(url=qdrant_url, api_key=api_key))
-    from semantik_runtime.vectors.edge import EdgeVectorStore
+    from .edge import EdgeVectorStore
 
     return EdgeVectorStore(data_dir / "qdrant")

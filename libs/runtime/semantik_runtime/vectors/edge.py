@@ -13,12 +13,12 @@ import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import qdrant_edge as qe
 
-from semantik_runtime.vectors.edge_shard import ShardSlot
-from semantik_runtime.vectors.port import (
+from .edge_shard import ShardSlot
+from .port import (
     DENSE_VECTOR,
     DOCUMENT_ID_FIELD,
     RRF_K,
@@ -178,7 +178,7 @@ class EdgeVectorStore(VectorStore):
         if mode == "hybrid":
             request = qe.QueryRequest(
                 limit,
-                query=qe.Fusion.Rrf(k=RRF_K),
+                query=cast(qe.Fusion, qe.Fusion.Rrf(k=RRF_K)),  # stubs omit Rrf from the union
                 prefetches=stages,
                 filter=where,
                 with_payload=True,

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 import qdrant_edge as qe
 
-from semantik_runtime.vectors.port import GenerationNotFoundError
+from .port import GenerationNotFoundError
 
 __all__ = ["ShardSlot"]
 

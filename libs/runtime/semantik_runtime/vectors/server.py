@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from semantik_runtime.vectors.port import (
+from .port import (
     DENSE_VECTOR,
     DOCUMENT_ID_FIELD,
     RRF_K,

@@ -1,0 +1,52 @@
+"""Settings of the gateway, read from the environment once, in the composition root."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
+from semantik_runtime.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    host: str = Field("127.0.0.1", validation_alias="SEMANTIK_HOST")
+    port: int = Field(8080, validation_alias="SEMANTIK_PORT", ge=0, le=65535)
+    jwt_secret: SecretStr | None = Field(
+        None,
+        validation_alias="JWT_SECRET",
+        description="HS256 key; generated once into <data dir>/secrets/jwt_secret if unset",
+    )
+    access_token_minutes: int = Field(30, validation_alias="ACCESS_TOKEN_MINUTES", gt=0)
+    refresh_token_days: int = Field(14, validation_alias="REFRESH_TOKEN_DAYS", gt=0)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="CORS_ORIGINS",
+        description="Comma-separated origins (or a JSON list) allowed by CORS",
+    )
+    request_timeout_seconds: float = Field(
+        10.0, validation_alias="GATEWAY_REQUEST_TIMEOUT_SECONDS", gt=0
+    )
+    search_timeout_seconds: float = Field(30.0, validation_alias="SEARCH_TIMEOUT_SECONDS", gt=0)
+    vector_count_timeout_seconds: float = Field(
+        2.0, validation_alias="VECTOR_COUNT_TIMEOUT_SECONDS", gt=0
+    )
+    ws_send_queue_size: int = Field(
+        512,
+        validation_alias="WS_SEND_QUEUE_SIZE",
+        ge=1,
+        description="Messages buffered per WebSocket client before it is closed with 1013",
+    )
+    ws_heartbeat_seconds: float = Field(20.0, validation_alias="WS_HEARTBEAT_SECONDS", gt=0)
+    ws_max_subscriptions: int = Field(64, validation_alias="WS_MAX_SUBSCRIPTIONS", ge=1)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
