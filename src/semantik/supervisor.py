@@ -42,7 +42,8 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
-    backoff: float = field(default=0.5)
+    backoff: float = field(default=0.25)
+    restart_at: float | None = None
 
 
 class Supervisor:
@@ -162,22 +163,28 @@ class Supervisor:
             self.spawn(child)
 
     def watch_once(self) -> None:
-        """Restart any child that exited; a child that keeps dying backs off."""
+        """Restart any child that exited; one that keeps dying backs off (never blocks)."""
+        now = time.monotonic()
         for child in ([self.nats] if self.nats else []) + self.children:
             process = child.process
-            if process is None or process.poll() is None or self.stopping:
+            if process is None or self.stopping:
                 continue
-            lived = time.monotonic() - child.started_at
-            child.backoff = 0.5 if lived > 30 else min(child.backoff * 2, 30.0)
-            log.warning(
-                "%s exited with %s; restarting in %.1fs",
-                child.name,
-                process.returncode,
-                child.backoff,
-            )
-            time.sleep(child.backoff)
-            child.restarts += 1
-            self.spawn(child)
+            if child.restart_at is None:
+                if process.poll() is None:
+                    continue
+                lived = now - child.started_at
+                child.backoff = 0.5 if lived > 30 else min(child.backoff * 2, 30.0)
+                child.restart_at = now + child.backoff
+                log.warning(
+                    "%s exited with %s; restarting in %.1fs",
+                    child.name,
+                    process.returncode,
+                    child.backoff,
+                )
+            elif now >= child.restart_at:
+                child.restart_at = None
+                child.restarts += 1
+                self.spawn(child)
 
     def stop(self) -> None:
         self.stopping = True

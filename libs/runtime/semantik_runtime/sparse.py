@@ -27,17 +27,19 @@ _STOP_WORDS_TEXT = """
 """
 STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
-# Words of two or more word characters (any script), as bm25s tokenises; single
-# letters and digits carry almost no retrieval signal and bloat the vectors.
-_WORD = re.compile(r"\b\w\w+\b")
+# Runs of two or more word characters (any script), as bm25s tokenises (its
+# ``\b\w\w+\b`` finds the same runs); single letters and digits carry almost no
+# retrieval signal.
+_WORD = re.compile(r"\w\w+")
 
 # Stemming is the slow step (pure Python snowball): a corpus repeats a few thousand
-# words endlessly, so each surface form is stemmed and hashed once. The cache maps a
-# lowercase token to (stem, index), or None for a stop word; it is cleared, not
-# evicted entry by entry, when it grows past the bound, which a real vocabulary
-# reaches only after millions of distinct tokens.
+# words endlessly, so each surface form is stemmed once and each stem hashed once.
+# ``_stems`` maps a lowercase token to its stem ("" for a stop word), ``_indices`` a
+# stem to its index. They are cleared, not evicted entry by entry, when they outgrow
+# the bound, which a real vocabulary reaches only after millions of distinct tokens.
 _CACHE_LIMIT = 500_000
-_cache: dict[str, tuple[str, int] | None] = {}
+_stems: dict[str, str] = {}
+_indices: dict[str, int] = {}
 
 # snowballstemmer's stemmer objects keep state between calls, so each thread gets its own.
 _local = threading.local()
@@ -59,30 +61,37 @@ def term_index(term: str) -> int:
     return int.from_bytes(blake2b(term.encode("utf-8"), digest_size=4).digest(), "little")
 
 
-def _analyse(token: str) -> tuple[str, int] | None:
+def _stem(token: str) -> str:
+    stem = "" if token in STOP_WORDS else _stemmer().stemWord(token)
+    if len(_stems) >= _CACHE_LIMIT:
+        _stems.clear()
+    _stems[token] = stem
+    return stem
+
+
+def _index(stem: str) -> int:
     try:
-        return _cache[token]
+        return _indices[stem]
     except KeyError:
-        pass
-    if token in STOP_WORDS:
-        result: tuple[str, int] | None = None
-    else:
-        stem = _stemmer().stemWord(token)
-        result = (stem, term_index(stem))
-    if len(_cache) >= _CACHE_LIMIT:
-        _cache.clear()
-    _cache[token] = result
-    return result
+        if len(_indices) >= _CACHE_LIMIT:
+            _indices.clear()
+        index = _indices[stem] = term_index(stem)
+        return index
 
 
-def _terms(text: str) -> list[tuple[str, int]]:
-    analysed = (_analyse(token) for token in _WORD.findall(text.lower()))
-    return [entry for entry in analysed if entry is not None]
+def _terms(text: str) -> list[str]:
+    tokens = _WORD.findall(text.lower())
+    try:
+        # Fast path, taken once the vocabulary is warm: one dict lookup per token.
+        stems = [_stems[token] for token in tokens]
+    except KeyError:
+        stems = [_stems[token] if token in _stems else _stem(token) for token in tokens]
+    return [stem for stem in stems if stem]
 
 
 def tokenize(text: str) -> list[str]:
     """Split ``text`` into lowercase, stemmed English tokens without stop words."""
-    return [stem for stem, _ in _terms(text)]
+    return _terms(text)
 
 
 def document_vector(
@@ -102,13 +111,17 @@ def document_vector(
     norm = k1 * (1.0 - b + b * len(terms) / avgdl)
     numerator = k1 + 1.0
     weights: dict[int, float] = {}
-    for (_, index), tf in Counter(terms).items():
+    for stem, tf in Counter(terms).items():
         # Each term saturates on its own; distinct terms sharing an index add up.
+        index = _index(stem)
         weights[index] = weights.get(index, 0.0) + tf * numerator / (tf + norm)
     return SparseVector(indices=list(weights), values=list(weights.values()))
 
 
 def query_vector(text: str) -> SparseVector:
     """Return the BM25 query vector of ``text``: the count of each term."""
-    counts = Counter(index for _, index in _terms(text))
-    return SparseVector(indices=list(counts), values=[float(c) for c in counts.values()])
+    counts: dict[int, float] = {}
+    for stem, tf in Counter(_terms(text)).items():
+        index = _index(stem)
+        counts[index] = counts.get(index, 0.0) + tf
+    return SparseVector(indices=list(counts), values=list(counts.values()))

@@ -7,7 +7,6 @@ import sys
 from hashlib import blake2b
 
 import pytest
-
 from semantik_runtime.sparse import document_vector, query_vector, term_index, tokenize
 
 pytestmark = pytest.mark.unit
@@ -40,9 +39,7 @@ def test_term_index_is_a_stable_uint32() -> None:
 def test_term_index_is_the_same_in_another_process() -> None:
     # Python's hash() is salted per process; the index must not be.
     code = "from semantik_runtime.sparse import term_index; print(term_index('protein'))"
-    other = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(other.stdout) == term_index("protein")
 
 

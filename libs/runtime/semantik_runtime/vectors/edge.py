@@ -4,6 +4,10 @@ generation in ``root_dir/<name>/``.
 Only one process may open a shard: its write-ahead log is locked, and a second opener
 fails. That is why the embedded default hosts the embedder and search in one process.
 Within the process the store is thread-safe (the embedder writes while search reads).
+
+The engine holds the GIL while it upserts and queries (measured: upserting 20k points
+of 384 dimensions stalled other threads for 0.3 s) but releases it in ``optimize()``,
+so callers upsert in modest batches to keep an event loop responsive.
 """
 
 from __future__ import annotations
@@ -13,16 +17,15 @@ import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import qdrant_edge as qe
 
+from .common import check_generation_name, check_query, to_hits
+from .edge_query import document_filter, edge_config, edge_point, edge_request
 from .edge_shard import ShardSlot
 from .port import (
-    DENSE_VECTOR,
     DOCUMENT_ID_FIELD,
-    RRF_K,
-    SPARSE_VECTOR,
     DenseVector,
     GenerationNotFoundError,
     Hit,
@@ -30,30 +33,9 @@ from .port import (
     SearchMode,
     SparseVector,
     VectorStore,
-    check_generation_name,
-    check_query,
 )
 
 __all__ = ["EdgeVectorStore"]
-
-
-def _filter(filters: Mapping[str, Any] | None) -> qe.Filter | None:
-    if not filters:
-        return None
-    conditions: list[Any] = [
-        qe.FieldCondition(
-            key=key,
-            match=qe.MatchAny(list(value))
-            if isinstance(value, list | tuple | set | frozenset)
-            else qe.MatchValue(value),
-        )
-        for key, value in filters.items()
-    ]
-    return qe.Filter(must=conditions)
-
-
-def _sparse(vector: SparseVector) -> qe.SparseVector:
-    return qe.SparseVector(vector.indices, vector.values)
 
 
 class EdgeVectorStore(VectorStore):
@@ -70,11 +52,16 @@ class EdgeVectorStore(VectorStore):
         # Guards the slot table and serialises creating and dropping generations.
         self._lock = threading.Lock()
         self._slots: dict[str, ShardSlot] = {}
-        for entry in sorted(self._root.iterdir()):
-            if entry.name.startswith("."):
-                shutil.rmtree(entry, ignore_errors=True)
-            elif entry.is_dir():
-                self._slots[entry.name] = ShardSlot(qe.EdgeShard.load(str(entry)))
+        try:
+            for entry in sorted(self._root.iterdir()):
+                if entry.name.startswith("."):
+                    shutil.rmtree(entry, ignore_errors=True)
+                elif entry.is_dir():
+                    self._slots[entry.name] = ShardSlot(qe.EdgeShard.load(str(entry)))
+        except BaseException:
+            # Release the shards already opened, or their WAL locks outlive this failure.
+            self.close()
+            raise
 
     def create_generation(self, name: str, dimension: int) -> None:
         check_generation_name(name)
@@ -82,11 +69,7 @@ class EdgeVectorStore(VectorStore):
             if name in self._slots:
                 return
             staging = self._root / f".new-{name}-{uuid.uuid4().hex}"
-            config = qe.EdgeConfig(
-                vectors={DENSE_VECTOR: qe.EdgeVectorParams(dimension, qe.Distance.Cosine)},
-                sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-            )
-            shard = qe.EdgeShard.create(str(staging), config)
+            shard = qe.EdgeShard.create(str(staging), edge_config(dimension))
             try:
                 shard.update(
                     qe.UpdateOperation.create_field_index(
@@ -123,14 +106,7 @@ class EdgeVectorStore(VectorStore):
     def upsert(self, name: str, points: Sequence[Point]) -> None:
         if not points:
             return
-        batch = [
-            qe.Point(
-                p.id,
-                {DENSE_VECTOR: p.dense, SPARSE_VECTOR: _sparse(p.sparse)},  # type: ignore[dict-item]
-                p.payload,
-            )
-            for p in points
-        ]
+        batch = [edge_point(p) for p in points]
         with self._slot(name).use(name) as shard:
             shard.update(qe.UpdateOperation.upsert_points(batch))
 
@@ -141,8 +117,8 @@ class EdgeVectorStore(VectorStore):
             shard.update(qe.UpdateOperation.delete_points(list(ids)))
 
     def delete_document(self, name: str, document_id: str) -> None:
-        condition = _filter({DOCUMENT_ID_FIELD: document_id})
-        assert condition is not None
+        # Served by the keyword index on document_id that every generation gets.
+        condition = document_filter(document_id)
         with self._slot(name).use(name) as shard:
             shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
 
@@ -165,38 +141,12 @@ class EdgeVectorStore(VectorStore):
         prefetch_limit: int = 100,
     ) -> list[Hit]:
         check_query(mode, dense, sparse, limit)
-        where = _filter(filters)
-        stages: list[qe.Prefetch] = []
-        if dense is not None and mode in ("dense", "hybrid"):
-            nearest = qe.Query.Nearest(dense, using=DENSE_VECTOR)  # type: ignore[arg-type]
-            stages.append(qe.Prefetch(prefetch_limit, query=nearest, filter=where))
-        if sparse is not None and sparse.indices and mode in ("sparse", "hybrid"):
-            nearest = qe.Query.Nearest(_sparse(sparse), using=SPARSE_VECTOR)
-            stages.append(qe.Prefetch(prefetch_limit, query=nearest, filter=where))
-        if not stages:
-            return []  # a sparse query whose every word was a stop word matches nothing
-        if mode == "hybrid":
-            request = qe.QueryRequest(
-                limit,
-                query=cast(qe.Fusion, qe.Fusion.Rrf(k=RRF_K)),  # stubs omit Rrf from the union
-                prefetches=stages,
-                filter=where,
-                with_payload=True,
-            )
-        else:
-            request = qe.QueryRequest(limit, query=stages[0].query, filter=where, with_payload=True)
+        request = edge_request(mode, dense, sparse, limit, filters, prefetch_limit)
         slot = self._slots.get(name)
-        if slot is None:
+        if request is None or slot is None:
             return []
         with slot.use_if_open() as shard:
-            found = [] if shard is None else shard.query(request)
-        # Sparse search only reaches points sharing a term, so a score of 0 means no
-        # match; dropping them keeps a defensive guarantee should the engine change.
-        return [
-            Hit(id=str(p.id), score=p.score, payload=p.payload or {})
-            for p in found
-            if mode != "sparse" or p.score > 0
-        ]
+            return [] if shard is None else to_hits(shard.query(request), mode)
 
     def set_alias(self, alias: str, name: str) -> None:
         """Do nothing: aliases exist for readers outside Semantik, and an embedded shard

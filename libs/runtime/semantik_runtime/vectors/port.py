@@ -7,7 +7,6 @@ qdrant-client's sync client is the one with a local mode); async callers wrap ca
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,8 +27,6 @@ __all__ = [
     "SearchMode",
     "SparseVector",
     "VectorStore",
-    "check_generation_name",
-    "check_query",
 ]
 
 # Names shared by both adapters, so a generation written by one reads the same in the other.
@@ -41,10 +38,6 @@ RRF_K = 60
 
 SearchMode = Literal["dense", "sparse", "hybrid"]
 DenseVector = Sequence[float] | npt.NDArray[np.float32]
-
-# Generation names become directory names (Edge) and collection names (server), so they
-# are restricted to characters that are safe, and mean the same thing, in both.
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}")
 
 
 class GenerationNotFoundError(LookupError):
@@ -80,27 +73,6 @@ class Hit:
     id: str
     score: float
     payload: dict[str, Any]
-
-
-def check_generation_name(name: str) -> str:
-    """Return ``name`` if it is a valid generation name, else raise ``ValueError``."""
-    if not _NAME.fullmatch(name):
-        raise ValueError(f"invalid generation name {name!r}: use letters, digits, '_' and '-'")
-    return name
-
-
-def check_query(
-    mode: SearchMode, dense: DenseVector | None, sparse: SparseVector | None, limit: int
-) -> None:
-    """Raise ``ValueError`` unless the vectors that ``mode`` needs are given."""
-    if mode not in ("dense", "sparse", "hybrid"):
-        raise ValueError(f"unknown search mode {mode!r}")
-    if mode in ("dense", "hybrid") and dense is None:
-        raise ValueError(f"{mode} search needs a dense query vector")
-    if mode in ("sparse", "hybrid") and sparse is None:
-        raise ValueError(f"{mode} search needs a sparse query vector")
-    if limit < 1:
-        raise ValueError(f"limit must be positive, got {limit}")
 
 
 class VectorStore(ABC):

@@ -11,13 +11,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 from qdrant_client import QdrantClient, models
 
+from .common import check_generation_name, check_query, to_hits
 from .port import (
     DENSE_VECTOR,
     DOCUMENT_ID_FIELD,
-    RRF_K,
     SPARSE_VECTOR,
     DenseVector,
     GenerationNotFoundError,
@@ -26,35 +25,10 @@ from .port import (
     SearchMode,
     SparseVector,
     VectorStore,
-    check_generation_name,
-    check_query,
 )
+from .server_query import document_filter, run_query, server_point
 
 __all__ = ["QdrantServerVectorStore"]
-
-
-def _filter(filters: Mapping[str, Any] | None) -> models.Filter | None:
-    if not filters:
-        return None
-    conditions: list[models.Condition] = [
-        models.FieldCondition(
-            key=key,
-            match=models.MatchAny(any=list(value))
-            if isinstance(value, list | tuple | set | frozenset)
-            else models.MatchValue(value=value),
-        )
-        for key, value in filters.items()
-    ]
-    return models.Filter(must=conditions)
-
-
-def _dense(vector: DenseVector) -> list[float]:
-    # The REST models validate plain lists; a numpy array has to be converted.
-    return vector.tolist() if isinstance(vector, np.ndarray) else list(vector)
-
-
-def _sparse(vector: SparseVector) -> models.SparseVector:
-    return models.SparseVector(indices=vector.indices, values=vector.values)
 
 
 class QdrantServerVectorStore(VectorStore):
@@ -69,8 +43,14 @@ class QdrantServerVectorStore(VectorStore):
 
     def create_generation(self, name: str, dimension: int) -> None:
         check_generation_name(name)
-        if self._client.collection_exists(name):
-            return
+        if not self._client.collection_exists(name):
+            self._create_collection(name, dimension)
+        # Always (re)applied: it is idempotent, and a crash may have come between the two.
+        self._client.create_payload_index(
+            name, DOCUMENT_ID_FIELD, models.PayloadSchemaType.KEYWORD, wait=True
+        )
+
+    def _create_collection(self, name: str, dimension: int) -> None:
         try:
             self._client.create_collection(
                 name,
@@ -87,9 +67,6 @@ class QdrantServerVectorStore(VectorStore):
             # Another writer created it between the check and the call: that is success.
             if not self._client.collection_exists(name):
                 raise
-        self._client.create_payload_index(
-            name, DOCUMENT_ID_FIELD, models.PayloadSchemaType.KEYWORD, wait=True
-        )
 
     def drop_generation(self, name: str) -> None:
         if self._client.collection_exists(name):
@@ -117,14 +94,7 @@ class QdrantServerVectorStore(VectorStore):
     def upsert(self, name: str, points: Sequence[Point]) -> None:
         if not points:
             return
-        batch = [
-            models.PointStruct(
-                id=p.id,
-                vector={DENSE_VECTOR: _dense(p.dense), SPARSE_VECTOR: _sparse(p.sparse)},
-                payload=p.payload,
-            )
-            for p in points
-        ]
+        batch = [server_point(p) for p in points]
         with self._generation(name):
             self._client.upsert(name, points=batch, wait=True)
 
@@ -135,8 +105,8 @@ class QdrantServerVectorStore(VectorStore):
             self._client.delete(name, points_selector=models.PointIdsList(points=list(ids)))
 
     def delete_document(self, name: str, document_id: str) -> None:
-        where = _filter({DOCUMENT_ID_FIELD: document_id})
-        assert where is not None
+        # Served by the keyword index on document_id that every generation gets.
+        where = document_filter(document_id)
         with self._generation(name):
             self._client.delete(name, points_selector=models.FilterSelector(filter=where))
 
@@ -159,60 +129,14 @@ class QdrantServerVectorStore(VectorStore):
         prefetch_limit: int = 100,
     ) -> list[Hit]:
         check_query(mode, dense, sparse, limit)
-        where = _filter(filters)
-        stages: list[models.Prefetch] = []
-        if dense is not None and mode in ("dense", "hybrid"):
-            stages.append(
-                models.Prefetch(query=_dense(dense), using=DENSE_VECTOR, limit=prefetch_limit)
-            )
-        if sparse is not None and sparse.indices and mode in ("sparse", "hybrid"):
-            stages.append(
-                models.Prefetch(query=_sparse(sparse), using=SPARSE_VECTOR, limit=prefetch_limit)
-            )
-        if not stages:
-            return []  # a sparse query whose every word was a stop word matches nothing
         try:
             with self._generation(name):
-                response = self._search(name, mode, stages, where, limit)
+                found = run_query(
+                    self._client, name, mode, dense, sparse, limit, filters, prefetch_limit
+                )
         except GenerationNotFoundError:
             return []
-        # Sparse search only reaches points sharing a term, so a score of 0 means no
-        # match; dropping them keeps a defensive guarantee should the engine change.
-        return [
-            Hit(id=str(p.id), score=p.score, payload=p.payload or {})
-            for p in response.points
-            if mode != "sparse" or p.score > 0
-        ]
-
-    def _search(
-        self,
-        name: str,
-        mode: SearchMode,
-        stages: list[models.Prefetch],
-        where: models.Filter | None,
-        limit: int,
-    ) -> models.QueryResponse:
-        if mode != "hybrid":
-            stage = stages[0]
-            return self._client.query_points(
-                name,
-                query=stage.query,
-                using=stage.using,
-                query_filter=where,
-                limit=limit,
-                with_payload=True,
-            )
-        # Every stage gets the filter too, so the prefetches rank only allowed points.
-        for stage in stages:
-            stage.filter = where
-        return self._client.query_points(
-            name,
-            prefetch=stages,
-            query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
-            query_filter=where,
-            limit=limit,
-            with_payload=True,
-        )
+        return to_hits(found, mode)
 
     def set_alias(self, alias: str, name: str) -> None:
         """Move ``alias`` to collection ``name`` in one request, so readers switch atomically."""

@@ -1,0 +1,93 @@
+"""Translation of the port's points, filters and queries into Qdrant Edge's types."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+import qdrant_edge as qe
+
+from .port import (
+    DENSE_VECTOR,
+    DOCUMENT_ID_FIELD,
+    RRF_K,
+    SPARSE_VECTOR,
+    DenseVector,
+    Point,
+    SearchMode,
+    SparseVector,
+)
+
+__all__ = ["document_filter", "edge_config", "edge_point", "edge_request"]
+
+
+def edge_config(dimension: int) -> qe.EdgeConfig:
+    """Return the configuration of a new generation's shard."""
+    return qe.EdgeConfig(
+        vectors={DENSE_VECTOR: qe.EdgeVectorParams(dimension, qe.Distance.Cosine)},
+        sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+    )
+
+
+def edge_filter(filters: Mapping[str, Any] | None) -> qe.Filter | None:
+    """Return a filter requiring every key to match its value, or any value of a list."""
+    if not filters:
+        return None
+    conditions: list[Any] = [
+        qe.FieldCondition(
+            key=key,
+            match=qe.MatchAny(list(value))
+            if isinstance(value, list | tuple | set | frozenset)
+            else qe.MatchValue(value),
+        )
+        for key, value in filters.items()
+    ]
+    return qe.Filter(must=conditions)
+
+
+def document_filter(document_id: str) -> qe.Filter:
+    """Return the filter selecting every chunk of one document."""
+    return qe.Filter(
+        must=[qe.FieldCondition(key=DOCUMENT_ID_FIELD, match=qe.MatchValue(document_id))]
+    )
+
+
+def _sparse(vector: SparseVector) -> qe.SparseVector:
+    return qe.SparseVector(vector.indices, vector.values)
+
+
+def edge_point(point: Point) -> qe.Point:
+    """Return ``point`` as Edge stores it; numpy dense vectors are accepted as they are."""
+    vectors = {DENSE_VECTOR: point.dense, SPARSE_VECTOR: _sparse(point.sparse)}
+    return qe.Point(point.id, vectors, point.payload)  # type: ignore[arg-type]
+
+
+def edge_request(
+    mode: SearchMode,
+    dense: DenseVector | None,
+    sparse: SparseVector | None,
+    limit: int,
+    filters: Mapping[str, Any] | None,
+    prefetch_limit: int,
+) -> qe.QueryRequest | None:
+    """Return the request for a checked query, or ``None`` if it can match nothing."""
+    where = edge_filter(filters)
+    stages: list[qe.Prefetch] = []
+    if dense is not None and mode in ("dense", "hybrid"):
+        nearest = qe.Query.Nearest(dense, using=DENSE_VECTOR)  # type: ignore[arg-type]
+        stages.append(qe.Prefetch(prefetch_limit, query=nearest, filter=where))
+    if sparse is not None and sparse.indices and mode in ("sparse", "hybrid"):
+        nearest = qe.Query.Nearest(_sparse(sparse), using=SPARSE_VECTOR)
+        stages.append(qe.Prefetch(prefetch_limit, query=nearest, filter=where))
+    if not stages:
+        return None  # a sparse query whose every word was a stop word matches nothing
+    if mode != "hybrid":
+        return qe.QueryRequest(limit, query=stages[0].query, filter=where, with_payload=True)
+    return qe.QueryRequest(
+        limit,
+        # Fusion happens inside the engine; the stubs leave Fusion.Rrf out of the union.
+        query=cast(qe.Fusion, qe.Fusion.Rrf(k=RRF_K)),
+        prefetches=stages,
+        filter=where,
+        with_payload=True,
+    )

@@ -1,0 +1,115 @@
+"""Translation of the port's points, filters and queries into qdrant-client's models."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+
+from .port import (
+    DENSE_VECTOR,
+    DOCUMENT_ID_FIELD,
+    RRF_K,
+    SPARSE_VECTOR,
+    DenseVector,
+    Point,
+    SearchMode,
+    SparseVector,
+)
+
+__all__ = ["document_filter", "run_query", "server_filter", "server_point"]
+
+
+def server_filter(filters: Mapping[str, Any] | None) -> models.Filter | None:
+    """Return a filter requiring every key to match its value, or any value of a list."""
+    if not filters:
+        return None
+    conditions: list[models.Condition] = [
+        models.FieldCondition(
+            key=key,
+            match=models.MatchAny(any=list(value))
+            if isinstance(value, list | tuple | set | frozenset)
+            else models.MatchValue(value=value),
+        )
+        for key, value in filters.items()
+    ]
+    return models.Filter(must=conditions)
+
+
+def document_filter(document_id: str) -> models.Filter:
+    """Return the filter selecting every chunk of one document."""
+    condition = models.FieldCondition(
+        key=DOCUMENT_ID_FIELD, match=models.MatchValue(value=document_id)
+    )
+    return models.Filter(must=[condition])
+
+
+def _dense(vector: DenseVector) -> list[float]:
+    # The REST models validate plain lists; a numpy array has to be converted.
+    return vector.tolist() if isinstance(vector, np.ndarray) else list(vector)
+
+
+def _sparse(vector: SparseVector) -> models.SparseVector:
+    return models.SparseVector(indices=vector.indices, values=vector.values)
+
+
+def server_point(point: Point) -> models.PointStruct:
+    """Return ``point`` as the REST API stores it."""
+    return models.PointStruct(
+        id=point.id,
+        vector={DENSE_VECTOR: _dense(point.dense), SPARSE_VECTOR: _sparse(point.sparse)},
+        payload=point.payload,
+    )
+
+
+def run_query(
+    client: QdrantClient,
+    name: str,
+    mode: SearchMode,
+    dense: DenseVector | None,
+    sparse: SparseVector | None,
+    limit: int,
+    filters: Mapping[str, Any] | None,
+    prefetch_limit: int,
+) -> list[models.ScoredPoint]:
+    """Run a checked query on collection ``name``; fusion happens on the server."""
+    where = server_filter(filters)
+    # Every stage gets the filter, so the prefetches rank only allowed points.
+    stages: list[models.Prefetch] = []
+    if dense is not None and mode in ("dense", "hybrid"):
+        stages.append(
+            models.Prefetch(
+                query=_dense(dense), using=DENSE_VECTOR, filter=where, limit=prefetch_limit
+            )
+        )
+    if sparse is not None and sparse.indices and mode in ("sparse", "hybrid"):
+        stages.append(
+            models.Prefetch(
+                query=_sparse(sparse), using=SPARSE_VECTOR, filter=where, limit=prefetch_limit
+            )
+        )
+    if not stages:
+        return []  # a sparse query whose every word was a stop word matches nothing
+    if mode != "hybrid":
+        stage = stages[0]
+        response = client.query_points(
+            name,
+            query=stage.query,
+            using=stage.using,
+            query_filter=where,
+            limit=limit,
+            with_payload=True,
+        )
+    else:
+        response = client.query_points(
+            name,
+            prefetch=stages,
+            # Explicit k: FusionQuery(fusion=Fusion.RRF) would use qdrant-client's k=2.
+            query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
+            query_filter=where,
+            limit=limit,
+            with_payload=True,
+        )
+    return response.points

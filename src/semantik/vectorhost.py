@@ -1,0 +1,62 @@
+"""``python -m semantik.vectorhost``: embedder and search in one process (SPEC §5).
+
+An embedded Qdrant Edge shard admits one process, so in the embedded default the only
+writer (the embedder) and the reader (search) share one store object here. With
+``QDRANT_URL`` they run as separate processes instead (``python -m embedder_service``
+and ``python -m search_service``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from embedder_service.app import EmbedderService
+from embedder_service.config import EmbedderSettings
+from embedder_service.model import load_model
+from search_service.app import SearchService
+from semantik_runtime.bus import Bus
+from semantik_runtime.process import configure_logging, serve_until_stopped
+from semantik_runtime.vectors import open_vector_store
+
+
+async def main() -> None:
+    settings = EmbedderSettings()
+    configure_logging(settings.log_level)
+    model = await asyncio.to_thread(load_model, settings.model_name, settings.device)
+    store = open_vector_store(
+        settings.qdrant_url, settings.data_dir, api_key=settings.qdrant_api_key
+    )
+    embed_bus = await Bus.connect(settings.nats_url, "embedder")
+    search_bus = await Bus.connect(settings.nats_url, "search")
+    embedder = EmbedderService(
+        embed_bus,
+        store,
+        model,
+        batch_chunks=settings.batch_chunks,
+        optimize_after=settings.optimize_after_seconds,
+    )
+    search = SearchService(search_bus, store)
+
+    async def start(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
+        await embedder.start(stop)
+        await search.start(stop)
+
+        async def close() -> None:
+            await search.close()
+            await embedder.close()
+            await search_bus.close()
+            await embed_bus.close()
+            store.close()
+
+        return close
+
+    async def bus_connected() -> str | None:
+        connected = embed_bus.nc.is_connected and search_bus.nc.is_connected
+        return None if connected else "not connected to NATS"
+
+    await serve_until_stopped("vector-host", settings, start, {"nats": bus_connected})
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
