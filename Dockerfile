@@ -7,6 +7,9 @@
 # Targets:
 #   runtime        (default) CPU build, torch from the PyTorch CPU wheel index.
 #   embedder-cuda  the embedder with the CUDA build of torch (the default PyPI wheel).
+#                  Also on python:3.11-slim rather than an nvidia/cuda base: the torch
+#                  wheel brings its own CUDA libraries, the host (NVIDIA Container
+#                  Toolkit) the driver, and no nvidia/cuda image ships Python 3.11.
 #
 #   docker build -t semantik:0.1.0 .
 #   docker build --target embedder-cuda -t semantik-embedder-cuda:0.1.0 .
@@ -106,6 +109,8 @@ RUN groupadd --system --gid 10001 semantik \
       --create-home --shell /usr/sbin/nologin semantik \
  && mkdir -p /data /sources /models \
  && chown semantik:semantik /data /models
+# DL3064 reads TOKENIZERS_PARALLELISM as a secret ("TOKEN"); nothing here is one.
+# hadolint ignore=DL3064
 ENV SEMANTIK_DATA_DIR=/data \
     SEMANTIK_HOST=0.0.0.0 \
     SEMANTIK_PORT=8080 \
@@ -135,7 +140,7 @@ USER 10001:10001
 CMD ["embedder_service"]
 
 # Last, so that a plain `docker build .` gives the CPU image.
+# SEMANTIK_EMBED_DEVICE stays unset: the embedder then picks CUDA if present, else CPU.
 FROM runtime-base AS runtime
 COPY --from=builder /opt/venv /opt/venv
-ENV SEMANTIK_EMBED_DEVICE=auto
 USER 10001:10001

@@ -73,3 +73,9 @@ def embed_query_subject(slug: str) -> str:
 def command_subject(service: str, command: str) -> str:
     """Request/reply subject of a command or query handled by ``service``."""
     return f"semantik.cmd.{service}.{command}"
+
+
+def max_deliveries_advisory(stream: str, consumer: str) -> str:
+    """JetStream's advisory for a message that reached ``max_deliver`` unacknowledged
+    (the embedder turns it into ``EmbeddingFailed``: a dead letter, never a silent drop)."""
+    return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}"

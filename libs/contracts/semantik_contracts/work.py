@@ -46,6 +46,11 @@ def generation_name(collection_id: UUID, generation: int) -> str:
     return f"{collection_id}_g{generation}"
 
 
+def collection_alias(collection_id: UUID) -> str:
+    """Server alias of a collection's active generation, for readers outside Semantik."""
+    return f"semantik_{collection_id}"
+
+
 class CreateGeneration(Message):
     collection_id: UUID
     generation: int = Field(ge=1)

@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from semantik_contracts import commands, events
+from semantik_contracts import commands
 from semantik_contracts.commands import ValidatedSource, ValidateSource
 from semantik_contracts.subjects import COLLECTIONS, INGEST, command_subject, event_filter
-from semantik_contracts.views import CollectionView, Page, SourceView
+from semantik_contracts.views import SourceList
 from semantik_runtime.bus import Bus
 from semantik_runtime.consumer import follow_events
 from semantik_runtime.relay import OutboxRelay
@@ -26,10 +26,6 @@ from .process import OperationProcess
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class SourceList(BaseModel):
-    items: list[SourceView]
 
 
 class CollectionsService:
@@ -151,4 +147,3 @@ class CollectionsService:
             )
 
 
-__all__ = ["CollectionView", "CollectionsService", "Page", "SourceList", "events"]

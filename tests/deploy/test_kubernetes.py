@@ -1,0 +1,262 @@
+"""deploy/k8s: both overlays render with kustomize and every object is valid Kubernetes."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import kubernetes_validate
+import pytest
+from semantik_contracts.search import DEFAULT_MODEL
+from semantik_contracts.subjects import WORK_STREAM, embed_consumer_name, model_slug
+
+from tests.deploy.tools import (
+    DATABASE_USERS,
+    GATEWAY_PORT,
+    HEALTH_PORT,
+    K8S,
+    QDRANT_USERS,
+    SERVICES,
+    load_yaml,
+    load_yaml_all,
+    module_exists,
+    run,
+    tool,
+)
+
+pytestmark = pytest.mark.unit
+
+OVERLAYS = ("cpu", "gpu")
+#: The oldest Kubernetes minor still in common support, and the newest schemas shipped.
+KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
+SECRET_NAME = "semantik-secrets"
+SECRET_KEYS = {"DATABASE_URL", "JWT_SECRET", "QDRANT_API_KEY"}
+NAMESPACE = "semantik"
+
+
+@functools.cache
+def render(overlay: str) -> tuple[dict[str, Any], ...]:
+    """`kubectl kustomize` (kustomize built in) of one overlay."""
+    result = run([tool("kubectl"), "kustomize", str(K8S / "overlays" / overlay)])
+    assert result.returncode == 0, result.stderr
+    return tuple(load_yaml_all(result.stdout))
+
+
+def objects(overlay: str, kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in render(overlay) if o["kind"] == kind}
+
+
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1, deployment["metadata"]["name"]
+    return containers[0]  # type: ignore[no-any-return]
+
+
+def validation_errors(document: dict[str, Any]) -> list[str]:
+    errors = []
+    for version in KUBERNETES_VERSIONS:
+        try:
+            kubernetes_validate.validate(document, version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            path = ".".join(str(p) for p in error.path)
+            errors.append(
+                f"{document['kind']}/{document['metadata']['name']} "
+                f"(Kubernetes {version}) {path}: {error.message}"
+            )
+    return errors
+
+
+def is_keda(document: dict[str, Any]) -> bool:
+    return str(document["apiVersion"]).startswith("keda.sh/")
+
+
+def test_every_file_under_deploy_k8s_is_yaml_kustomize_knows() -> None:
+    """A file no kustomization lists is never applied: probably a mistake."""
+    listed = set()
+    for kustomization in K8S.rglob("kustomization.yaml"):
+        spec = load_yaml(kustomization)
+        for entry in spec.get("resources", []) + spec.get("components", []):
+            listed.add((kustomization.parent / entry).resolve())
+        for patch in spec.get("patches", []):
+            if "path" in patch:
+                listed.add((kustomization.parent / patch["path"]).resolve())
+    for path in K8S.rglob("*.yaml"):
+        assert load_yaml_all(path.read_text()), path
+        if path.name != "kustomization.yaml":
+            assert path.resolve() in listed, f"{path} is in no kustomization"
+    for overlay in OVERLAYS:
+        assert (K8S / "overlays" / overlay).resolve() not in listed  # entry points
+
+
+def test_base_resources_are_namespace_agnostic_and_valid() -> None:
+    """Checked file by file, without kustomize: what `kubectl apply -f` would see."""
+    errors = []
+    for path in sorted((K8S / "base").glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for document in load_yaml_all(path.read_text()):
+            assert "namespace" not in document["metadata"], path
+            errors += validation_errors(document)
+    assert errors == []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_renders_valid_kubernetes(overlay: str) -> None:
+    documents = render(overlay)
+    errors = [e for d in documents if not is_keda(d) for e in validation_errors(d)]
+    assert errors == []
+    assert {d["metadata"].get("namespace") for d in documents} == {NAMESPACE}
+    assert {d["kind"] for d in documents} == {
+        "ConfigMap",
+        "Service",
+        "Deployment",
+        "PodDisruptionBudget",
+        "PersistentVolumeClaim",
+        "ScaledObject",
+    }
+    # The operator creates the Secret; no value of it is committed.
+    assert not [d for d in documents if d["kind"] == "Secret"]
+
+
+def test_kubernetes_validate_cannot_check_the_keda_scaledobject() -> None:
+    """ScaledObject is a custom resource: kubernetes-validate ships the schemas of the
+    built-in API groups only, and the CRD's schema lives in KEDA's Helm chart. Hence
+    the checks of its fields in the next test."""
+    (scaled,) = objects("cpu", "ScaledObject").values()
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        kubernetes_validate.validate(scaled, KUBERNETES_VERSIONS[-1], strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_keda_scales_the_embedder_on_its_consumer_lag(overlay: str) -> None:
+    (scaled,) = objects(overlay, "ScaledObject").values()
+    assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+    spec = scaled["spec"]
+    target = spec["scaleTargetRef"]
+    assert target.get("kind", "Deployment") == "Deployment"
+    embedder = objects(overlay, "Deployment")[target["name"]]
+    assert container(embedder)["args"] == ["embedder_service"]
+    # KEDA's HPA owns the replica count.
+    assert "replicas" not in embedder["spec"]
+    # Embedders also answer query embeddings: scaling to zero would stop search.
+    assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "nats-jetstream"
+    metadata = trigger["metadata"]
+    assert all(isinstance(v, str) for v in metadata.values()), "KEDA metadata is strings"
+    assert {"natsServerMonitoringEndpoint", "account", "stream", "consumer", "lagThreshold"} <= set(
+        metadata
+    )
+    assert metadata["stream"] == WORK_STREAM
+    assert metadata["consumer"] == embed_consumer_name(model_slug(DEFAULT_MODEL.name))
+    assert metadata["consumer"] == "embedder-all-minilm-l6-v2"
+    assert metadata["account"] == "$G"
+    assert int(metadata["lagThreshold"]) > 0
+    host, port = metadata["natsServerMonitoringEndpoint"].rsplit(":", 1)
+    # KEDA runs in its own namespace: the NATS Service needs its full name.
+    assert host.endswith(f".{NAMESPACE}.svc.cluster.local") and port == "8222"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_one_deployment_and_service_per_service(overlay: str) -> None:
+    deployments = objects(overlay, "Deployment")
+    services = objects(overlay, "Service")
+    assert set(deployments) == set(SERVICES) == set(services)
+    for name in SERVICES:
+        deployment, service = deployments[name], services[name]
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= pod_labels.items(), name
+        assert service["spec"]["selector"].items() <= pod_labels.items(), name
+        port_names = {p["name"] for p in container(deployment)["ports"]}
+        assert {p["targetPort"] for p in service["spec"]["ports"]} <= port_names, name
+        args = container(deployment)["args"]
+        assert args == [f"{name}_service"] and module_exists(args[0]), name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_gets_its_environment(overlay: str) -> None:
+    (config,) = objects(overlay, "ConfigMap").values()
+    data = config["data"]
+    assert data["NATS_URL"] == "nats://nats:4222"
+    assert data["QDRANT_URL"] == "http://qdrant:6333"
+    assert data["SEMANTIK_HEALTH_PORT"] == str(HEALTH_PORT)
+    assert data["SEMANTIK_PORT"] == str(GATEWAY_PORT)
+    assert data["SEMANTIK_HOST"] == "0.0.0.0"
+    assert "/sources" in data["SEMANTIK_SOURCE_ROOTS"].split(":")
+    # A torch device name (overlays/gpu sets cuda on the embedder); unset would mean auto.
+    assert data["SEMANTIK_EMBED_DEVICE"] == "cpu"
+    assert not SECRET_KEYS & set(data), "secrets belong in the Secret"
+
+    for name, deployment in objects(overlay, "Deployment").items():
+        spec = container(deployment)
+        assert spec["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
+        from_secret = {}
+        for variable in spec.get("env", []):
+            assert variable["name"] not in SECRET_KEYS or "valueFrom" in variable, name
+            reference = variable.get("valueFrom", {}).get("secretKeyRef")
+            if reference:
+                assert reference["name"] == SECRET_NAME, name
+                assert reference["key"] in SECRET_KEYS, name
+                from_secret[variable["name"]] = reference
+        required = {k for k, r in from_secret.items() if not r.get("optional", False)}
+        expected = ({"DATABASE_URL"} if name in DATABASE_USERS else set()) | (
+            {"JWT_SECRET"} if name == "gateway" else set()
+        )
+        assert required == expected, name
+        if name in QDRANT_USERS:
+            assert from_secret["QDRANT_API_KEY"]["optional"] is True
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pods_are_probed_limited_and_unprivileged(overlay: str) -> None:
+    for name, deployment in objects(overlay, "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["runAsUser"] > 0, name
+        spec = container(deployment)
+        security = spec["securityContext"]
+        assert security["allowPrivilegeEscalation"] is False, name
+        assert security["readOnlyRootFilesystem"] is True, name
+        assert security["capabilities"]["drop"] == ["ALL"], name
+        writable = {m["mountPath"] for m in spec["volumeMounts"] if not m.get("readOnly")}
+        assert {"/data", "/tmp"} <= writable, name
+
+        port = GATEWAY_PORT if name == "gateway" else HEALTH_PORT
+        ports = {p["name"]: p["containerPort"] for p in spec["ports"]}
+        for probe, path in (("livenessProbe", "/health"), ("readinessProbe", "/health/ready")):
+            action = spec[probe]["httpGet"]
+            assert action["path"] == path, (name, probe)
+            assert ports.get(action["port"], action["port"]) == port, (name, probe)
+
+        for kind in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(spec["resources"][kind]), (name, kind)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_gateway_and_search_keep_a_pod_through_disruptions(overlay: str) -> None:
+    budgets = objects(overlay, "PodDisruptionBudget")
+    deployments = objects(overlay, "Deployment")
+    assert set(budgets) == {"gateway", "search"}
+    for name, budget in budgets.items():
+        deployment = deployments[name]
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert budget["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+        # A budget as large as the replica count would block every node drain.
+        assert deployment["spec"]["replicas"] > budget["spec"]["minAvailable"], name
+
+
+def test_only_the_gpu_overlay_puts_the_embedder_on_a_gpu() -> None:
+    for overlay in OVERLAYS:
+        for name, deployment in objects(overlay, "Deployment").items():
+            spec = container(deployment)
+            gpus = spec["resources"]["limits"].get("nvidia.com/gpu")
+            env = {v["name"]: v.get("value") for v in spec.get("env", [])}
+            on_gpu = overlay == "gpu" and name == "embedder"
+            assert (gpus == 1) is on_gpu, (overlay, name)
+            assert ("embedder-cuda" in spec["image"]) is on_gpu, (overlay, name)
+            assert (env.get("SEMANTIK_EMBED_DEVICE") == "cuda") is on_gpu, (overlay, name)
+            if on_gpu:
+                tolerations = deployment["spec"]["template"]["spec"]["tolerations"]
+                assert any(t["key"] == "nvidia.com/gpu" for t in tolerations)

