@@ -174,7 +174,11 @@ class Bus:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
         if not self.nc.is_closed:
-            await self.nc.drain()
+            # Not drain(): draining a connection with JetStream pull subscriptions waits
+            # forever in nats-py. Replies were flushed above; pending pulls are redelivered.
+            with contextlib.suppress(Exception):
+                await self.nc.flush(timeout=2)
+            await self.nc.close()
 
 
 async def _handle(
