@@ -223,7 +223,8 @@ async def test_embedder_killed_mid_operation_still_completes_exactly(system: Run
         "meadow",
     ]
     files = {
-        f"doc{i:03d}.txt": " ".join(f"{words[(i + j) % len(words)]} {j}" for j in range(900))
+        f"doc{i:03d}.txt": f"Field report {i}. "
+        + " ".join(f"{words[(i + j) % len(words)]} {j}" for j in range(900))
         for i in range(40)
     }
     folder = write_sources(system.sources / "bulk", files)

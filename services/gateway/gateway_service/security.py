@@ -10,6 +10,7 @@ import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import jwt
@@ -132,9 +133,9 @@ class TokenIssuer:
         payload = {**claims, "iss": ISSUER, "iat": issued, "exp": expires}
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 
-    def _decode(self, token: str, kind: str) -> dict[str, str]:
+    def _decode(self, token: str, kind: str) -> dict[str, Any]:
         try:
-            claims: dict[str, str] = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],

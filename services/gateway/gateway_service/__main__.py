@@ -1,0 +1,46 @@
+"""``python -m gateway_service``: serve the gateway with uvicorn on SEMANTIK_HOST:PORT."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import uvicorn
+from semantik_runtime.process import configure_logging
+
+from .config import GatewaySettings
+from .main import create_app
+
+_TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s\"]+")
+
+
+class RedactTokens(logging.Filter):
+    """uvicorn logs paths with their query: keep ``/ws?token=…`` out of the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    configure_logging(settings.log_level)
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(RedactTokens())
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        ws_ping_interval=settings.ws_heartbeat_seconds,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

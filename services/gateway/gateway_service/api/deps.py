@@ -1,0 +1,66 @@
+"""Dependencies of the routes, as ``Annotated`` aliases (the full-stack template's way)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, status
+from fastapi.requests import HTTPConnection
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..auth import Authenticator
+from ..backend import Backend
+from ..config import GatewaySettings
+from ..context import GatewayContext
+from ..security import AccessClaims, InvalidToken
+
+bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
+
+
+def get_context(connection: HTTPConnection) -> GatewayContext:
+    context: GatewayContext = connection.app.state.context
+    return context
+
+
+ContextDep = Annotated[GatewayContext, Depends(get_context)]
+
+
+def get_settings(context: ContextDep) -> GatewaySettings:
+    return context.settings
+
+
+def get_auth(context: ContextDep) -> Authenticator:
+    return context.auth
+
+
+def get_backend(context: ContextDep) -> Backend:
+    if context.backend is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the gateway is not connected yet")
+    return context.backend
+
+
+SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
+AuthDep = Annotated[Authenticator, Depends(get_auth)]
+BackendDep = Annotated[Backend, Depends(get_backend)]
+
+
+def get_current_user(
+    context: ContextDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> AccessClaims:
+    """The user of a valid access token; its id is the ``actor`` of every command."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthenticated("not authenticated")
+    try:
+        return context.tokens.verify_access(credentials.credentials)
+    except InvalidToken:
+        raise _unauthenticated("invalid or expired access token") from None
+
+
+def _unauthenticated(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+CurrentUser = Annotated[AccessClaims, Depends(get_current_user)]

@@ -1,0 +1,20 @@
+"""Every router of the gateway, under its version prefix."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from .routes import auth, collections, health, operations, search, sources, ws
+
+api_v1 = APIRouter(prefix="/api/v1")
+api_v1.include_router(auth.router)
+
+api_v2 = APIRouter(prefix="/api/v2")
+for module in (collections, sources, operations, search):
+    api_v2.include_router(module.router)
+
+api_router = APIRouter()
+api_router.include_router(api_v1)
+api_router.include_router(api_v2)
+api_router.include_router(health.router)
+api_router.include_router(ws.router)

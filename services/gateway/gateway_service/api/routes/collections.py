@@ -1,0 +1,84 @@
+"""``/api/v2/collections``: create, list, read, rename, delete (SPEC §7, §9)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+from semantik_contracts import CollectionStatus
+from semantik_contracts.commands import (
+    CreateCollection,
+    DeleteCollection,
+    GetCollection,
+    ListCollections,
+    UpdateCollection,
+)
+from semantik_contracts.views import CollectionView, Page
+
+from ...schemas import CollectionCreate, CollectionPublic, CollectionUpdate
+from ..deps import BackendDep, CurrentUser
+
+router = APIRouter(prefix="/collections", tags=["collections"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_collection(
+    body: CollectionCreate, user: CurrentUser, backend: BackendDep
+) -> CollectionPublic:
+    """A new, empty collection (the default model when none is named)."""
+    command = CreateCollection(actor=user.user_id, **body.model_dump())
+    view = await backend.ask(command, CollectionView)
+    # A collection that was just created holds no vectors: no need to ask the store.
+    return CollectionPublic.model_validate(view.model_dump())
+
+
+@router.get("")
+async def list_collections(
+    user: CurrentUser,
+    backend: BackendDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    status: CollectionStatus | None = None,
+) -> Page[CollectionPublic]:
+    query = ListCollections(
+        actor=user.user_id, status=status.value if status else None, limit=limit, offset=offset
+    )
+    page = await backend.ask(query, Page[CollectionView])
+    return await backend.public_page(page)
+
+
+@router.get("/{collection_id}")
+async def get_collection(
+    collection_id: UUID, user: CurrentUser, backend: BackendDep
+) -> CollectionPublic:
+    """404 if there is no such collection, 403 if it belongs to someone else."""
+    view = await backend.ask(
+        GetCollection(actor=user.user_id, collection_id=collection_id), CollectionView
+    )
+    return await backend.public(view)
+
+
+@router.patch("/{collection_id}")
+async def update_collection(
+    collection_id: UUID, body: CollectionUpdate, user: CurrentUser, backend: BackendDep
+) -> CollectionPublic:
+    """Rename or describe; fields left out stay as they are."""
+    command = UpdateCollection(
+        actor=user.user_id,
+        collection_id=collection_id,
+        name=body.name,
+        description=body.description,
+    )
+    return await backend.public(await backend.ask(command, CollectionView))
+
+
+@router.delete("/{collection_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_collection(
+    collection_id: UUID, user: CurrentUser, backend: BackendDep
+) -> Response:
+    """Delete the collection (a running operation on it is cancelled)."""
+    await backend.ask(
+        DeleteCollection(actor=user.user_id, collection_id=collection_id), CollectionView
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

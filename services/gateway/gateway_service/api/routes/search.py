@@ -1,0 +1,33 @@
+"""Search one collection or several (SPEC §6, §9).
+
+The gateway resolves each collection (ownership: 404/403; its model and active
+generation) and the search service does the rest. A collection that fails or times out
+inside the search service is a warning with ``partial: true``, not an error.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from semantik_contracts.search import SearchResponse
+
+from ...schemas import MultiSearchRequest, SearchRequest
+from ..deps import BackendDep, CurrentUser
+
+router = APIRouter(tags=["search"])
+
+
+@router.post("/collections/{collection_id}/search")
+async def search_collection(
+    collection_id: UUID, body: SearchRequest, user: CurrentUser, backend: BackendDep
+) -> SearchResponse:
+    return await backend.search(user.user_id, [collection_id], body)
+
+
+@router.post("/search")
+async def search_collections(
+    body: MultiSearchRequest, user: CurrentUser, backend: BackendDep
+) -> SearchResponse:
+    """Federated search: results of every collection merged by rank."""
+    return await backend.search(user.user_id, body.collection_ids, body)

@@ -1,0 +1,76 @@
+"""Sign-in flows: tokens from ``security`` bound to the sessions kept by ``users``.
+
+Synchronous on purpose (argon2 and the event store block): routes run it in a thread.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from semantik_contracts import ErrorCode
+from semantik_runtime.errors import CommandError
+
+from .schemas import TokenPair
+from .security import InvalidToken, RefreshClaims, TokenIssuer
+from .users import User, UsersApplication, unauthorized
+
+
+class Authenticator:
+    def __init__(self, users: UsersApplication, tokens: TokenIssuer) -> None:
+        self.users = users
+        self.tokens = tokens
+
+    def register(self, username: str, password: str, email: str | None) -> User:
+        return self.users.register(username, password, email)
+
+    def login(self, username: str, password: str) -> TokenPair:
+        user = self.users.authenticate(username, password)
+        refresh = self.tokens.refresh_token(str(user.id))
+        self.users.start_session(user.id, refresh.family_id, refresh.token_id, refresh.expires_at)
+        return self._pair(user, refresh.token)
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotate: a new pair, and the presented refresh token stops working."""
+        claims = self._refresh_claims(refresh_token)
+        issued = self.tokens.refresh_token(claims.user_id, claims.family_id)
+        user = self.users.rotate(
+            _user_uuid(claims),
+            claims.family_id,
+            claims.token_id,
+            issued.token_id,
+            issued.expires_at,
+        )
+        return self._pair(user, issued.token)
+
+    def logout(self, refresh_token: str) -> None:
+        claims = self._refresh_claims(refresh_token)
+        self.users.end_session(_user_uuid(claims), claims.family_id, claims.token_id)
+
+    def current_user(self, user_id: str) -> User:
+        try:
+            user = self.users.find(UUID(user_id))
+        except ValueError:
+            user = None
+        if user is None:
+            raise CommandError(ErrorCode.UNAUTHORIZED, "the user of this token no longer exists")
+        return user
+
+    def _refresh_claims(self, token: str) -> RefreshClaims:
+        try:
+            return self.tokens.verify_refresh(token)
+        except InvalidToken:
+            raise unauthorized("invalid or expired refresh token") from None
+
+    def _pair(self, user: User, refresh_token: str) -> TokenPair:
+        return TokenPair(
+            access_token=self.tokens.access_token(str(user.id), user.username),
+            refresh_token=refresh_token,
+            expires_in=int(self.tokens.access_ttl.total_seconds()),
+        )
+
+
+def _user_uuid(claims: RefreshClaims) -> UUID:
+    try:
+        return UUID(claims.user_id)
+    except ValueError:
+        raise unauthorized("invalid refresh token") from None

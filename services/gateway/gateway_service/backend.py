@@ -1,0 +1,110 @@
+"""The services behind the gateway, reached over the bus.
+
+Every failure comes back as ``RpcFailure`` carrying a typed error; ``errors.py`` turns
+it into an HTTP status. Only the vector count is best-effort: a collection is still
+shown when the embedder is down, with ``vector_count`` 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel
+from semantik_contracts import RpcFailure
+from semantik_contracts.commands import GetCollection, ListCollections
+from semantik_contracts.search import Search, SearchResponse, SearchTarget
+from semantik_contracts.subjects import COLLECTIONS, SEARCH_RPC, VECTOR_COUNT_RPC, command_subject
+from semantik_contracts.views import CollectionView, Page
+from semantik_contracts.work import CountVectors, VectorCount
+from semantik_runtime.bus import Bus
+
+from .config import GatewaySettings
+from .schemas import CollectionPublic, SearchRequest
+
+log = logging.getLogger(__name__)
+R = TypeVar("R", bound=BaseModel)
+
+
+class Backend:
+    def __init__(self, bus: Bus, settings: GatewaySettings) -> None:
+        self.bus = bus
+        self.timeout = settings.request_timeout_seconds
+        self.search_timeout = settings.search_timeout_seconds
+        self.count_timeout = settings.vector_count_timeout_seconds
+
+    async def ask(self, command: BaseModel, result_type: type[R]) -> R:
+        """Send a command or query to the collections service."""
+        subject = command_subject(COLLECTIONS, type(command).__name__)
+        return await self.bus.request(subject, command, result_type, timeout=self.timeout)
+
+    async def vector_count(self, view: CollectionView) -> int:
+        if view.active_generation is None:
+            return 0
+        query = CountVectors(collection_id=view.id, generation=view.active_generation)
+        try:
+            counted = await self.bus.request(
+                VECTOR_COUNT_RPC, query, VectorCount, timeout=self.count_timeout
+            )
+        except RpcFailure as exc:
+            log.debug("no vector count for %s: %s", view.id, exc)
+            return 0
+        return counted.count
+
+    async def public(self, view: CollectionView) -> CollectionPublic:
+        count = await self.vector_count(view)
+        return CollectionPublic.model_validate({**view.model_dump(), "vector_count": count})
+
+    async def public_page(self, page: Page[CollectionView]) -> Page[CollectionPublic]:
+        items = await asyncio.gather(*(self.public(view) for view in page.items))
+        return Page[CollectionPublic](
+            items=list(items), total=page.total, limit=page.limit, offset=page.offset
+        )
+
+    async def search(
+        self, actor: str, collection_ids: Iterable[UUID], request: SearchRequest
+    ) -> SearchResponse:
+        """Resolve each collection (ownership, model, active generation), then search."""
+        unique = list(dict.fromkeys(collection_ids))
+        found = await asyncio.gather(
+            *(
+                self.ask(GetCollection(actor=actor, collection_id=cid), CollectionView)
+                for cid in unique
+            ),
+            return_exceptions=True,
+        )
+        targets: list[SearchTarget] = []
+        for view in found:
+            if isinstance(view, BaseException):
+                raise view
+            targets.append(
+                SearchTarget(
+                    collection_id=view.id,
+                    model_name=view.model_name,
+                    generation=view.active_generation,
+                )
+            )
+        query = Search(
+            query=request.query,
+            targets=targets,
+            limit=request.limit,
+            search_type=request.search_type,
+            rerank=request.rerank,
+            filters=request.filters,
+        )
+        return await self.bus.request(
+            SEARCH_RPC, query, SearchResponse, timeout=self.search_timeout
+        )
+
+    async def collections_answer(self) -> str | None:
+        """Readiness: None when the collections service answers a query, else why not."""
+        probe = ListCollections(actor="_readiness_probe", limit=1)
+        subject = command_subject(COLLECTIONS, "ListCollections")
+        try:
+            await self.bus.request(subject, probe, Page[CollectionView], timeout=2.0)
+        except RpcFailure as exc:
+            return exc.error.message
+        return None

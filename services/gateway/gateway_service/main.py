@@ -1,0 +1,86 @@
+"""The gateway's FastAPI application: ``create_app(settings, bus)``.
+
+Tests and ``semantik run`` hand in a connected ``Bus``; without one, the app connects
+to ``NATS_URL`` in its lifespan (that is how ``python -m gateway_service`` runs it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse
+from semantik_runtime.bus import Bus
+from semantik_runtime.eventstore import event_store_env
+
+from .api.main import api_router
+from .config import GatewaySettings
+from .context import GatewayContext
+from .errors import install_error_handlers
+from .security import TokenIssuer, load_jwt_secret
+from .users import UsersApplication
+
+INDEX_HTML = files("gateway_service").joinpath("static/index.html")
+
+
+def create_app(
+    settings: GatewaySettings, bus: Bus | None = None, *, users: UsersApplication | None = None
+) -> FastAPI:
+    """Build the gateway; a given ``bus`` and ``users`` stay the caller's to close."""
+    owns_users = users is None
+    if users is None:
+        env = event_store_env("gateway", settings.database_url, settings.data_dir)
+        users = UsersApplication(env=env)
+    configured = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    tokens = TokenIssuer(
+        load_jwt_secret(configured, settings.data_dir),
+        settings.access_token_minutes,
+        settings.refresh_token_days,
+    )
+    context = GatewayContext(settings, users, tokens)
+    if bus is not None:
+        context.attach(bus)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        own_bus: Bus | None = None
+        if context.bus is None:
+            own_bus = await Bus.connect(settings.nats_url, "gateway")
+            await own_bus.ensure_streams()
+            context.attach(own_bus)
+        try:
+            yield
+        finally:
+            if own_bus is not None:
+                context.detach()
+                await own_bus.close()
+            if owns_users:
+                context.users.close()
+
+    app = FastAPI(
+        title="Semantik",
+        summary="Self-hosted semantic search: collections, sources, operations, search",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.include_router(api_router)
+    index = INDEX_HTML.read_text(encoding="utf-8")
+
+    @app.get("/", include_in_schema=False)
+    async def web_ui() -> HTMLResponse:
+        return HTMLResponse(index)
+
+    return app

@@ -1,0 +1,216 @@
+"""Live events for one WebSocket client (SPEC §7, §9).
+
+Client → server (JSON text frames)::
+
+    {"type": "subscribe_collection", "collection_id": "…", "last_seq": 41}
+    {"type": "subscribe_operation", "operation_id": "…"}
+    {"type": "unsubscribe", "collection_id": "…"}   (or "operation_id", or "subscription")
+    {"type": "ping"}
+
+Server → client: every domain event as ``{type, seq, timestamp, subscription, data}``
+(``type`` the event name, ``seq`` its JetStream sequence, ``data`` its fields), and
+control messages ``subscribed``, ``unsubscribed``, ``error`` (``data.code``,
+``data.message``), ``heartbeat`` and ``pong``. A subscription is named
+``collection:<id>`` or ``operation:<id>``.
+
+Each subscription is an ephemeral ordered JetStream consumer on SEMANTIK_EVENTS: with
+``last_seq`` it starts at ``last_seq + 1`` (a client that reconnects misses nothing),
+without it at the start of the subject's history. Frames wait in one bounded queue per
+client; a client that lets it fill up is closed with 1013 instead of slowing the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext, api
+from pydantic import ValidationError
+from semantik_contracts import RpcFailure
+from semantik_contracts.subjects import EVENTS_STREAM
+
+from .backend import Backend
+from .config import GatewaySettings
+from .subscriptions import ClientMessage, Ping, Target, Unsubscribe, resolve_target
+
+log = logging.getLogger(__name__)
+
+TRY_AGAIN_LATER = 1013
+#: Seconds an abandoned ephemeral consumer lingers on the server.
+CONSUMER_INACTIVE_SECONDS = 10.0
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def event_frame(msg: Msg, subscription: str) -> str | None:
+    """The client's frame for one message of SEMANTIK_EVENTS, or None if it is no event."""
+    try:
+        envelope = json.loads(msg.data)
+        event = dict(envelope["event"])
+        name = event.pop("type")
+    except (ValueError, KeyError, TypeError):
+        return None
+    frame = {
+        "type": name,
+        "seq": msg.metadata.sequence.stream,
+        "timestamp": envelope.get("occurred_at"),
+        "subscription": subscription,
+        "data": event,
+    }
+    return json.dumps(frame)
+
+
+class LiveSession:
+    """One connected client: its subscriptions, its send queue, its heartbeat."""
+
+    def __init__(
+        self, websocket: WebSocket, backend: Backend, actor: str, settings: GatewaySettings
+    ) -> None:
+        self.websocket = websocket
+        self.backend = backend
+        self.actor = actor
+        self.settings = settings
+        self.outbox: asyncio.Queue[str] = asyncio.Queue(settings.ws_send_queue_size)
+        self.overflowed = asyncio.Event()
+        self.consumers: dict[str, JetStreamContext.PushSubscription] = {}
+
+    async def run(self) -> None:
+        """Serve the client until it leaves or falls behind."""
+        tasks = [
+            asyncio.create_task(self._receive()),
+            asyncio.create_task(self._send()),
+            asyncio.create_task(self.overflowed.wait()),
+        ]
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in [*tasks, heartbeat]:
+                task.cancel()
+            outcomes = await asyncio.gather(*tasks, heartbeat, return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, Exception):
+                    expected = isinstance(outcome, (WebSocketDisconnect, OSError, RuntimeError))
+                    level = logging.DEBUG if expected else logging.WARNING
+                    log.log(level, "WebSocket session ended by %r", outcome, exc_info=outcome)
+            for key in list(self.consumers):
+                await self._stop(key)
+        if self.overflowed.is_set():
+            log.info("closing a WebSocket client that fell behind (%s)", self.actor)
+            with contextlib.suppress(Exception):
+                await self.websocket.close(TRY_AGAIN_LATER, "too slow: send queue full")
+
+    def offer(self, frame: str) -> None:
+        """Queue a frame without waiting; a full queue ends the session."""
+        if self.overflowed.is_set():
+            return
+        try:
+            self.outbox.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.overflowed.set()
+
+    def control(self, kind: str, subscription: str | None = None, **data: Any) -> None:
+        frame: dict[str, Any] = {"type": kind, "timestamp": now_iso(), "data": data}
+        if subscription is not None:
+            frame["subscription"] = subscription
+        self.offer(json.dumps(frame, default=str))
+
+    async def _send(self) -> None:
+        while True:
+            await self.websocket.send_text(await self.outbox.get())
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.ws_heartbeat_seconds)
+            self.control("heartbeat")
+
+    async def _receive(self) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text") or message.get("bytes") or b""
+            await self.handle(raw)
+
+    async def handle(self, raw: str | bytes) -> None:
+        try:
+            request = ClientMessage.validate_json(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors()
+            )
+            self.control("error", code="invalid", message=f"invalid message: {problems}")
+            return
+        if isinstance(request, Ping):
+            self.control("pong")
+        elif isinstance(request, Unsubscribe):
+            key = request.key()
+            await self._stop(key)
+            self.control("unsubscribed", key)
+        else:
+            await self._subscribe(request.target(), request.last_seq)
+
+    async def _subscribe(self, target: Target, last_seq: int | None) -> None:
+        if (
+            target.key not in self.consumers
+            and len(self.consumers) >= self.settings.ws_max_subscriptions
+        ):
+            self.control("error", target.key, code="conflict", message="too many subscriptions")
+            return
+        try:
+            filter_subject = await resolve_target(self.backend, self.actor, target)
+        except RpcFailure as exc:
+            self.control("error", target.key, code=exc.error.code.value, message=exc.error.message)
+            return
+        await self._stop(target.key)
+        # Acknowledged before the consumer exists, so that it precedes every event frame.
+        self.control("subscribed", target.key, last_seq=last_seq, **target.ids())
+        try:
+            self.consumers[target.key] = await self.bus_subscribe(
+                filter_subject, last_seq, self._deliverer(target.key)
+            )
+        except Exception as exc:  # reported to the client; the session lives on
+            log.warning("cannot follow %s: %s", filter_subject, exc)
+            self.control(
+                "error", target.key, code="unavailable", message="cannot follow events now"
+            )
+
+    async def bus_subscribe(
+        self, filter_subject: str, last_seq: int | None, deliver: Callable[[Msg], Any]
+    ) -> JetStreamContext.PushSubscription:
+        config = api.ConsumerConfig(inactive_threshold=CONSUMER_INACTIVE_SECONDS)
+        if last_seq is None:
+            config.deliver_policy = api.DeliverPolicy.ALL
+        else:
+            config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = last_seq + 1
+        return await self.backend.bus.js.subscribe(
+            filter_subject,
+            stream=EVENTS_STREAM,
+            cb=deliver,
+            ordered_consumer=True,
+            config=config,
+        )
+
+    def _deliverer(self, key: str) -> Callable[[Msg], Any]:
+        async def deliver(msg: Msg) -> None:
+            frame = event_frame(msg, key)
+            if frame is not None:
+                self.offer(frame)
+
+        return deliver
+
+    async def _stop(self, key: str) -> None:
+        consumer = self.consumers.pop(key, None)
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await consumer.unsubscribe()

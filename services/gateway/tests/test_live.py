@@ -1,0 +1,177 @@
+"""``/ws`` over a real uvicorn server: subscribe, replay from ``last_seq``, ownership,
+token checks, and a client that falls behind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import uvicorn
+from gateway_service.realtime import LiveSession
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.services import free_port
+
+from .conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+Frame = dict[str, Any]
+
+
+@pytest.fixture
+async def ws_url(stack: Stack) -> AsyncIterator[str]:
+    port = free_port()
+    config = uvicorn.Config(
+        stack.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.01)
+    yield f"ws://127.0.0.1:{port}/ws"
+    server.should_exit = True
+    await task
+
+
+async def read_until(ws: ClientConnection, done: Callable[[Frame], bool]) -> list[Frame]:
+    """Every frame up to and including the first for which ``done`` is true."""
+    frames: list[Frame] = []
+    async with asyncio.timeout(10):
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == "heartbeat":
+                continue
+            frames.append(frame)
+            if done(frame):
+                return frames
+
+
+def token(headers: dict[str, str]) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+async def test_follow_a_collection_then_resume_after_last_seq(stack: Stack, ws_url: str) -> None:
+    alice = await stack.login("alice")
+    docs = await stack.create_collection(alice, "docs")
+    url = f"/api/v2/collections/{docs['id']}"
+    async with connect(f"{ws_url}?token={token(alice)}") as ws:
+        await ws.send(json.dumps({"type": "subscribe_collection", "collection_id": docs["id"]}))
+        history = await read_until(ws, lambda f: f["type"] == "CollectionCreated")
+        assert history[0]["type"] == "subscribed"
+        assert history[0]["subscription"] == f"collection:{docs['id']}"
+        created = history[-1]
+        assert created["data"]["name"] == "docs" and created["data"]["collection_id"] == docs["id"]
+        assert created["seq"] >= 1 and created["timestamp"]
+
+        assert (await stack.client.patch(url, json={"name": "handbook"}, headers=alice)).is_success
+        live = await read_until(ws, lambda f: f["type"] == "CollectionUpdated")
+        updated = live[-1]
+        assert updated["data"]["name"] == "handbook" and updated["seq"] > created["seq"]
+
+    # Missed while away: only what came after last_seq, then live events again.
+    await stack.client.patch(url, json={"name": "manual"}, headers=alice)
+    async with connect(ws_url, subprotocols=[f"access_token.{token(alice)}"]) as ws:  # type: ignore[list-item]
+        since = {"collection_id": docs["id"], "last_seq": updated["seq"]}
+        await ws.send(json.dumps({"type": "subscribe_collection", **since}))
+        frames = await read_until(ws, lambda f: f["type"] == "CollectionUpdated")
+        assert [f["type"] for f in frames] == ["subscribed", "CollectionUpdated"]
+        assert frames[1]["data"]["name"] == "manual" and frames[1]["seq"] > updated["seq"]
+        await stack.client.patch(url, json={"description": "live again"}, headers=alice)
+        again = await read_until(ws, lambda f: f["type"] == "CollectionUpdated")
+        assert again[-1]["data"]["description"] == "live again"
+
+
+async def test_follow_an_operation(stack: Stack, ws_url: str) -> None:
+    alice = await stack.login("alice")
+    docs = await stack.create_collection(alice, "docs")
+    added = await stack.client.post(
+        f"/api/v2/collections/{docs['id']}/sources",
+        json={"path": str(stack.sources / "a")},
+        headers=alice,
+    )
+    op_id = added.json()["operation"]["id"]
+    async with connect(f"{ws_url}?token={token(alice)}") as ws:
+        await ws.send(json.dumps({"type": "subscribe_operation", "operation_id": op_id}))
+        frames = await read_until(ws, lambda f: f["type"] == "OperationRequested")
+        assert frames[0]["type"] == "subscribed"
+        assert frames[0]["subscription"] == f"operation:{op_id}"
+        await stack.client.post(f"/api/v2/operations/{op_id}/cancel", headers=alice)
+        ended = await read_until(ws, lambda f: f["type"] == "OperationCancelled")
+        assert ended[-1]["data"]["operation_id"] == op_id
+        # Only this operation's own events: nothing of the collection in between.
+        assert all(f["data"].get("operation_id") == op_id for f in frames[1:] + ended)
+
+
+async def test_someone_elses_collection_is_refused_and_the_socket_stays(
+    stack: Stack, ws_url: str
+) -> None:
+    alice, bob = await stack.login("alice"), await stack.login("bob")
+    docs = await stack.create_collection(alice, "docs")
+    async with connect(f"{ws_url}?token={token(bob)}") as ws:
+        await ws.send(json.dumps({"type": "subscribe_collection", "collection_id": docs["id"]}))
+        [refused] = await read_until(ws, lambda f: f["type"] == "error")
+        assert refused["data"]["code"] == "forbidden"
+        await ws.send(json.dumps({"type": "subscribe_collection", "collection_id": "nope"}))
+        [invalid] = await read_until(ws, lambda f: f["type"] == "error")
+        assert invalid["data"]["code"] == "invalid"
+        assert "collection_id" in invalid["data"]["message"]
+        await ws.send("not json")
+        await read_until(ws, lambda f: f["type"] == "error")
+        await ws.send(json.dumps({"type": "ping"}))
+        await read_until(ws, lambda f: f["type"] == "pong")
+        # bob's own collection works on the same socket
+        mine = await stack.create_collection(bob, "mine")
+        await ws.send(json.dumps({"type": "subscribe_collection", "collection_id": mine["id"]}))
+        await read_until(ws, lambda f: f["type"] == "CollectionCreated")
+        await ws.send(json.dumps({"type": "unsubscribe", "collection_id": mine["id"]}))
+        await read_until(ws, lambda f: f["type"] == "unsubscribed")
+
+
+@pytest.mark.parametrize("credential", ["", "?token=garbage"])
+async def test_a_missing_or_bad_token_is_closed_with_1008(
+    stack: Stack, ws_url: str, credential: str
+) -> None:
+    async with connect(ws_url + credential) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+class StalledClient:
+    """The server side of a client that stopped reading: no send ever completes."""
+
+    def __init__(self) -> None:
+        self.close_code: int | None = None
+
+    async def send_text(self, text: str) -> None:
+        await asyncio.Event().wait()
+
+    async def receive(self) -> dict[str, Any]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def close(self, code: int, reason: str) -> None:
+        self.close_code = code
+
+
+async def test_a_client_that_falls_behind_is_closed_with_1013(stack: Stack) -> None:
+    alice = await stack.login("alice")
+    docs = await stack.create_collection(alice, "docs")
+    context = stack.app.state.context
+    settings = context.settings.model_copy(update={"ws_send_queue_size": 2})
+    client = StalledClient()
+    session = LiveSession(client, context.backend, docs["owner"], settings)  # type: ignore[arg-type]
+    running = asyncio.create_task(session.run())
+    # "subscribed" plus the collection's history (created, generation created and
+    # activated) is more than one frame in flight and two queued.
+    await session.handle(json.dumps({"type": "subscribe_collection", "collection_id": docs["id"]}))
+    async with asyncio.timeout(10):
+        await running
+    assert client.close_code == 1013
+    assert session.consumers == {}

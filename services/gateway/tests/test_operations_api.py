@@ -1,0 +1,136 @@
+"""Sources, operations and search through the gateway, over the real collections service."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+import pytest
+from semantik_contracts import SearchType
+
+from .conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+
+async def test_adding_a_source_starts_an_operation(stack: Stack) -> None:
+    alice = await stack.login("alice")
+    docs = await stack.create_collection(alice, "docs")
+    base = f"/api/v2/collections/{docs['id']}"
+    reply = await stack.client.post(
+        f"{base}/sources", json={"path": str(stack.sources / "a")}, headers=alice
+    )
+    assert reply.status_code == 202
+    added = reply.json()
+    assert added["source"]["path"] == str((stack.sources / "a").resolve())
+    assert added["source"]["kind"] == "directory"
+    operation = added["operation"]
+    assert operation["type"] == "index" and operation["status"] == "pending"
+    assert operation["collection_id"] == docs["id"]
+
+    listed = (await stack.client.get(f"{base}/sources", headers=alice)).json()
+    assert [s["id"] for s in listed["items"]] == [added["source"]["id"]]
+
+    busy = await stack.client.post(
+        f"{base}/sources", json={"path": str(stack.sources / "b")}, headers=alice
+    )
+    assert busy.status_code == 409 and "active operation" in busy.json()["detail"]
+    missing = await stack.client.post(
+        f"{base}/sources", json={"path": str(stack.sources / "nowhere")}, headers=alice
+    )
+    assert missing.status_code == 400 and "does not exist" in missing.json()["detail"]
+    empty = await stack.client.post(f"{base}/sources", json={"path": ""}, headers=alice)
+    assert empty.status_code == 422
+
+
+async def test_documents_adds_the_first_path_and_lists_the_rest(stack: Stack) -> None:
+    alice = await stack.login("alice")
+    docs = await stack.create_collection(alice, "docs")
+    base = f"/api/v2/collections/{docs['id']}"
+    paths = [str(stack.sources / "a"), str(stack.sources / "b")]
+    reply = await stack.client.post(f"{base}/documents", json={"paths": paths}, headers=alice)
+    assert reply.status_code == 202
+    body = reply.json()
+    assert [a["source"]["path"] for a in body["added"]] == [paths[0]]
+    assert [(r["path"], r["status_code"]) for r in body["not_added"]] == [(paths[1], 409)]
+    assert "active operation" in body["not_added"][0]["detail"]
+
+    nothing = await stack.client.post(
+        f"{base}/documents", json={"paths": [str(stack.sources / "nowhere")]}, headers=alice
+    )
+    assert nothing.status_code == 400
+    assert await stack.status("POST", f"{base}/documents", alice, {"paths": []}) == 422
+
+
+async def test_operations_list_get_cancel_and_restart(stack: Stack) -> None:
+    alice, bob = await stack.login("alice"), await stack.login("bob")
+    docs = await stack.create_collection(alice, "docs")
+    base = f"/api/v2/collections/{docs['id']}"
+    added = await stack.client.post(
+        f"{base}/sources", json={"path": str(stack.sources / "a")}, headers=alice
+    )
+    op_id = added.json()["operation"]["id"]
+
+    in_collection = (await stack.client.get(f"{base}/operations", headers=alice)).json()
+    assert [o["id"] for o in in_collection["items"]] == [op_id]
+    pending = (await stack.client.get("/api/v2/operations?status=pending", headers=alice)).json()
+    assert [o["id"] for o in pending["items"]] == [op_id]
+    assert await stack.status("GET", "/api/v2/operations?status=bogus", alice) == 422
+    got = await stack.client.get(f"/api/v2/operations/{op_id}", headers=alice)
+    assert got.status_code == 200 and got.json()["requested_by"] == docs["owner"]
+    assert await stack.status("GET", f"/api/v2/operations/{op_id}", bob) == 403
+    assert await stack.status("GET", f"/api/v2/operations/{uuid4()}", alice) == 404
+    assert await stack.status("POST", f"/api/v2/operations/{op_id}/cancel", bob) == 403
+
+    busy = await stack.client.post(f"{base}/operations/index", headers=alice)
+    assert busy.status_code == 409
+    cancelled = await stack.client.post(f"/api/v2/operations/{op_id}/cancel", headers=alice)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    still = await stack.client.get("/api/v2/operations?status=pending", headers=alice)
+    assert still.json()["total"] == 0
+
+    again = await stack.client.post(f"{base}/operations/index", headers=alice)
+    assert again.status_code == 202 and again.json()["type"] == "index"
+    reindex = await stack.client.post(f"{base}/operations/reindex", json={}, headers=alice)
+    assert reindex.status_code in (400, 409)  # one operation at a time; reindex needs an index
+
+
+async def test_search_resolves_each_collection_for_the_search_service(stack: Stack) -> None:
+    alice, bob = await stack.login("alice"), await stack.login("bob")
+    docs = await stack.create_collection(alice, "docs")
+    notes = await stack.create_collection(alice, "notes")
+    body = {
+        "query": "what is hybrid search",
+        "collection_ids": [docs["id"], notes["id"], docs["id"]],
+        "limit": 5,
+        "search_type": "dense",
+        "filters": {"path_prefix": "/srv"},
+    }
+    reply = await stack.client.post("/api/v2/search", json=body, headers=alice)
+    assert reply.status_code == 200
+    assert reply.json()["warnings"] == ["stand-in search"] and reply.json()["results"] == []
+    [search] = stack.searches
+    assert [t.collection_id for t in search.targets] == [UUID(docs["id"]), UUID(notes["id"])]
+    assert {t.generation for t in search.targets} == {docs["active_generation"]}
+    assert search.targets[0].model_name == docs["model_name"]
+    assert (search.limit, search.search_type) == (5, SearchType.DENSE)
+    assert search.filters == {"path_prefix": "/srv"}
+
+    one = await stack.client.post(
+        f"/api/v2/collections/{notes['id']}/search", json={"query": "x"}, headers=alice
+    )
+    assert one.status_code == 200
+    assert stack.searches[-1].targets[0].collection_id == UUID(notes["id"])
+    assert await stack.status("POST", "/api/v2/search", bob, body) == 403
+    unknown = {**body, "collection_ids": [str(uuid4())]}
+    assert await stack.status("POST", "/api/v2/search", alice, unknown) == 404
+    for bad in ({**body, "query": ""}, {**body, "collection_ids": []}, {**body, "limit": 0}):
+        assert await stack.status("POST", "/api/v2/search", alice, bad) == 422
+
+
+async def test_health_and_readiness(stack: Stack) -> None:
+    assert (await stack.client.get("/health")).json()["status"] == "ok"
+    ready = await stack.client.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"nats": "ok", "collections": "ok", "event_store": "ok"}
+    page = await stack.client.get("/")
+    assert page.status_code == 200 and "<title>Semantik</title>" in page.text
