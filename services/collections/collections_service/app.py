@@ -145,5 +145,3 @@ class CollectionsService:
                 handler,
                 queue=COLLECTIONS,
             )
-
-

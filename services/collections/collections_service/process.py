@@ -2,7 +2,7 @@
 operations they belong to, and finishes each operation exactly once (SPEC §3).
 
 Every handler is idempotent: redelivered events are recognised by a key the operation
-records (document id and generation), so counts are never doubled.
+records (the work item's id), so counts are never doubled.
 """
 
 from __future__ import annotations
@@ -50,13 +50,15 @@ class OperationProcess:
 
     def on_chunks_embedded(self, e: events.ChunksEmbedded) -> None:
         op = self._operation(e.operation_id)
-        if op is not None and op.record_embedded(f"{e.document_id}:{e.generation}", e.chunk_count):
+        # Keyed by work id: a large document travels as several work items (parts).
+        if op is not None and op.record_embedded(e.work_id, e.chunk_count):
             self._settle(op)
 
     def on_embedding_failed(self, e: events.EmbeddingFailed) -> None:
         op = self._operation(e.operation_id)
-        key = f"{e.document_id}:{e.generation}"
-        if op is not None and op.record_failure(key, str(e.document_id), e.reason, e.chunk_count):
+        if op is not None and op.record_failure(
+            e.work_id, str(e.document_id), e.reason, e.chunk_count
+        ):
             self._settle(op)
 
     def _settle(self, op: Operation) -> None:

@@ -109,7 +109,7 @@ class CollectionsApplicationCase:
         op = app.get_operation(commands.GetOperation(actor="u1", operation_id=op_id))
         assert (op.status, op.processed, op.total) == (OperationStatus.PROCESSING, 3, 5)
         process.on_chunks_embedded(
-            embedded.model_copy(update={"document_id": uuid4(), "chunk_count": 2})
+            embedded.model_copy(update={"document_id": uuid4(), "chunk_count": 2, "work_id": "w2"})
         )
         op = app.get_operation(commands.GetOperation(actor="u1", operation_id=op_id))
         assert op.status is OperationStatus.COMPLETED and op.progress == 1.0

@@ -1,0 +1,51 @@
+"""``python -m ingest_service``: the composition root of the ingest service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from semantik_runtime.bus import Bus
+from semantik_runtime.eventstore import event_store_env
+from semantik_runtime.process import configure_logging, serve_until_stopped
+
+from .app import IngestService
+from .application import IngestApplication
+from .chunking import Chunker, default_tokenizer
+from .config import IngestSettings
+from .sources import SourceRoots
+
+
+async def main() -> None:
+    settings = IngestSettings()
+    configure_logging(settings.log_level)
+    bus = await Bus.connect(settings.nats_url, "ingest")
+    app = IngestApplication(env=event_store_env("ingest", settings.database_url, settings.data_dir))
+    service = IngestService(
+        app,
+        bus,
+        SourceRoots(settings.source_roots),
+        Chunker(default_tokenizer()),
+        max_file_bytes=settings.max_file_bytes,
+        embed_max_pending=settings.embed_max_pending,
+        scan_workers=settings.scan_workers,
+    )
+
+    async def start(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
+        await service.start(stop)
+
+        async def close() -> None:
+            await service.close()
+            await bus.close()
+            app.close()
+
+        return close
+
+    async def bus_connected() -> str | None:
+        return None if bus.nc.is_connected else "not connected to NATS"
+
+    await serve_until_stopped("ingest", settings, start, {"nats": bus_connected})
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

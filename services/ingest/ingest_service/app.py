@@ -1,0 +1,179 @@
+"""Bus handlers of the ingest service: thin, they decode and hand over.
+
+``OperationRequested`` is acked as soon as ``ScanStarted`` is recorded; the scan runs
+as a background task (it may outlast the consumer's ack wait). At start-up every scan
+the event store shows as started and not completed is resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from uuid import UUID
+
+from nats.js.errors import NotFoundError
+from semantik_contracts import ErrorCode, EventEnvelope, OperationType, SourceKind
+from semantik_contracts.commands import ValidatedSource, ValidateSource
+from semantik_contracts.events import OperationRequested, SourceAdded
+from semantik_contracts.subjects import EVENTS_STREAM, INGEST, command_subject, event_filter
+from semantik_contracts.subjects import event_subject as subject_of
+from semantik_runtime.bus import Bus
+from semantik_runtime.consumer import follow_events
+from semantik_runtime.errors import CommandError
+from semantik_runtime.relay import OutboxRelay
+
+from .application import IngestApplication
+from .chunking import Chunker
+from .domain import ScanSource
+from .extract import MIME_TYPES, file_type, is_supported
+from .scan import ScanRunner
+from .sources import SourceRoots
+from .work import WorkGate
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CONSUMER = "ingest-OperationRequested"
+#: Operation types this service scans for; the others are handled elsewhere or later.
+SCANNED = (OperationType.INDEX, OperationType.APPEND)
+_MAX_ATTEMPTS = 5
+
+
+class IngestService:
+    def __init__(
+        self,
+        app: IngestApplication,
+        bus: Bus,
+        roots: SourceRoots,
+        chunker: Chunker,
+        *,
+        max_file_bytes: int,
+        embed_max_pending: int,
+        scan_workers: int = 2,
+    ) -> None:
+        self.app = app
+        self.bus = bus
+        self.roots = roots
+        self.relay = OutboxRelay(app, bus)
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="ingest-writer")
+        self.workers = ThreadPoolExecutor(scan_workers, thread_name_prefix="ingest-scan")
+        self.gates: dict[str, WorkGate] = {}
+        self.runner = ScanRunner(
+            app,
+            bus,
+            roots,
+            chunker,
+            call=self.call,
+            workers=self.workers,
+            gate=lambda subject: self.gates.setdefault(
+                subject, WorkGate(bus, subject, embed_max_pending)
+            ),
+            max_file_bytes=max_file_bytes,
+        )
+        self.scans: dict[UUID, asyncio.Task[None]] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the writer thread: the application is touched by it alone."""
+        return await asyncio.get_running_loop().run_in_executor(self.writer, fn, *args)
+
+    async def start(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+
+        def wake_relay() -> None:
+            loop.call_soon_threadsafe(self.relay.wake)
+
+        self.app.on_saved = wake_relay
+        await self.bus.ensure_streams()
+        await self.bus.serve(
+            command_subject(INGEST, "ValidateSource"),
+            ValidateSource,
+            self.validate_source,
+            queue=INGEST,
+        )
+        for operation_id in await self.call(self.app.open_scans):
+            log.info("resuming scan %s", operation_id)
+            self._launch(operation_id)
+        filter_subject = event_filter(event_type="OperationRequested")
+        follow = follow_events(
+            self.bus, CONSUMER, filter_subject, self.on_operation_requested, stop
+        )
+        self.tasks.append(asyncio.ensure_future(follow))
+        self.tasks.append(asyncio.ensure_future(self.relay.run(stop)))
+
+    async def close(self) -> None:
+        for task in [*self.scans.values(), *self.tasks]:
+            task.cancel()
+        await asyncio.gather(*self.scans.values(), *self.tasks, return_exceptions=True)
+        self.workers.shutdown(wait=True, cancel_futures=True)
+        self.writer.shutdown(wait=True)
+
+    async def idle(self) -> None:
+        """Wait for the scans running now (tests, orderly shutdown)."""
+        while self.scans:
+            await asyncio.gather(*self.scans.values(), return_exceptions=True)
+
+    # -- handlers ------------------------------------------------------------------
+    async def validate_source(self, request: ValidateSource) -> ValidatedSource:
+        resolved = await asyncio.to_thread(self.roots.resolve, request.path)
+        if resolved.kind is SourceKind.FILE and not is_supported(str(resolved.path)):
+            supported = ", ".join(sorted(MIME_TYPES))
+            raise CommandError(
+                ErrorCode.INVALID,
+                f"unsupported file type .{file_type(str(resolved.path))}; supported: {supported}",
+            )
+        return ValidatedSource(path=str(resolved.path), kind=resolved.kind)
+
+    async def on_operation_requested(self, envelope: EventEnvelope) -> None:
+        request = envelope.event
+        if not isinstance(request, OperationRequested) or request.operation_type not in SCANNED:
+            return
+        if request.operation_id in self.scans:
+            return  # a redelivery while its scan runs
+        sources = [await self._source(request.collection_id, sid) for sid in request.source_ids]
+        found = [source for source in sources if source is not None]
+        scan = await self.call(self.app.start_scan, request, found)
+        if not scan.completed and request.operation_id not in self.scans:
+            self._launch(request.operation_id)
+
+    async def _source(self, collection_id: UUID, source_id: UUID) -> ScanSource | None:
+        """The source as its ``SourceAdded`` event describes it; None once removed."""
+        added = await self._last_event(
+            subject_of(collection_id, "source", source_id, "SourceAdded")
+        )
+        if added is None:
+            return ScanSource(source_id, "missing", f"source {source_id}")
+        removed = await self._last_event(
+            subject_of(collection_id, "source", source_id, "SourceRemoved")
+        )
+        if removed is not None or not isinstance(added.event, SourceAdded):
+            return None
+        return ScanSource(source_id, added.event.kind.value, added.event.path)
+
+    async def _last_event(self, subject: str) -> EventEnvelope | None:
+        try:
+            msg = await self.bus.js.get_last_msg(EVENTS_STREAM, subject)
+        except NotFoundError:
+            return None
+        return EventEnvelope.model_validate_json(msg.data or b"")
+
+    # -- scans ---------------------------------------------------------------------
+    def _launch(self, operation_id: UUID) -> None:
+        task = asyncio.ensure_future(self._run(operation_id))
+        self.scans[operation_id] = task
+        task.add_done_callback(lambda _: self.scans.pop(operation_id, None))
+
+    async def _run(self, operation_id: UUID) -> None:
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                await self.runner.run(operation_id)
+                return
+            except Exception:
+                log.exception("scan %s failed (attempt %s)", operation_id, attempt)
+                await asyncio.sleep(min(2.0**attempt, 60.0))
+        log.error(
+            "scan %s gave up after %s attempts; resumed at next start", operation_id, _MAX_ATTEMPTS
+        )

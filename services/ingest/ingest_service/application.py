@@ -1,0 +1,175 @@
+"""The ingest application: scans and documents, decided against the registry.
+
+Synchronous (eventsourcing); the service runs every call on one writer thread, so the
+registry and the aggregates are never touched by two threads at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+from semantik_contracts import SkipReason
+from semantik_contracts.events import OperationRequested, ScanStats
+from semantik_contracts.search import DEFAULT_MODEL
+
+from .domain import ContentAlreadyRegistered, Document, Scan, ScanSource, document_id, scan_id
+from .projections import DocumentRecord, Registry
+
+
+class Action(StrEnum):
+    UNCHANGED = "unchanged"  # this path already holds this content
+    DUPLICATE = "duplicate"  # the content is registered under another path
+    REPUBLISH = "republish"  # this operation registered it already (a resumed scan)
+    NEW = "new"  # register it, superseding what the path held before
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    document_id: UUID
+    #: The document this path held before, with other content.
+    stale: DocumentRecord | None = None
+    #: The registered document (REPUBLISH).
+    record: DocumentRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDocument:
+    source_id: UUID
+    path: str
+    sha256: str
+    size: int
+    mime: str
+    chunk_count: int
+
+
+class IngestApplication(Application[UUID]):
+    name = "ingest"
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "1000", **env})
+        self.registry = Registry(self)
+        self.registry.catch_up()
+        self.on_saved: Callable[[], None] = lambda: None
+
+    def commit(self, *aggregates: Aggregate) -> None:
+        """Save atomically, bring the registry up to date, and wake the relay."""
+        self.save(*aggregates)
+        self.registry.catch_up()
+        self.on_saved()
+
+    # -- scans ---------------------------------------------------------------------
+    def start_scan(self, request: OperationRequested, sources: list[ScanSource]) -> Scan:
+        """Record ``ScanStarted`` once per operation; a redelivered request gets the scan."""
+        chunk_size = request.chunk_size or DEFAULT_MODEL.max_seq_length
+        overlap = request.chunk_overlap if request.chunk_size else chunk_size // 10
+        scan = Scan(
+            id=scan_id(request.operation_id),
+            collection_id=request.collection_id,
+            operation_id=request.operation_id,
+            operation_type=request.operation_type.value,
+            generation=request.generation,
+            model_name=request.model_name or DEFAULT_MODEL.name,
+            chunk_size=chunk_size,
+            chunk_overlap=overlap,
+            sources=[source.to_dict() for source in sources],
+        )
+        try:
+            self.commit(scan)
+        except IntegrityError:
+            return self.get_scan(request.operation_id)
+        return scan
+
+    def get_scan(self, operation_id: UUID) -> Scan:
+        scan: Scan = self.repository.get(scan_id(operation_id))
+        return scan
+
+    def open_scans(self) -> list[UUID]:
+        """Scans started and never completed: the event store says what to resume."""
+        return sorted(self.registry.open_scans)
+
+    def note_skip(
+        self, scan: Scan, source_id: UUID, path: str, reason: SkipReason, document: UUID | None
+    ) -> None:
+        """Record a skip on the scan; saved by the next ``flush`` (batched)."""
+        scan.skip(source_id, path, reason, document)
+
+    def note_failure(
+        self, scan: Scan, source_id: UUID | None, path: str, reason: str, kind: str = "file"
+    ) -> None:
+        scan.fail(source_id, path, reason, kind)
+
+    def flush(self, scan: Scan) -> None:
+        if scan.pending_events:
+            self.commit(scan)
+
+    def complete(self, scan: Scan) -> ScanStats:
+        self.flush(scan)
+        stats = self.registry.stats(scan.operation_id)
+        scan.complete(stats.model_dump())
+        self.commit(scan)
+        return stats
+
+    # -- documents -----------------------------------------------------------------
+    def documents_of_source(self, collection_id: UUID, source_id: UUID) -> list[DocumentRecord]:
+        return self.registry.current_of_source(collection_id, source_id)
+
+    def classify(self, scan: Scan, path: str, sha256: str) -> Decision:
+        """What to do with ``path``, whose content hashes to ``sha256``."""
+        doc_id = document_id(scan.collection_id, sha256)
+        at_path = self.registry.current_at(scan.collection_id, path)
+        doc = self.registry.documents.get(doc_id)
+        if doc is not None and doc.current:
+            if doc.operation_id == scan.operation_id and doc.path == path:
+                return Decision(Action.REPUBLISH, doc_id, record=doc)
+            if at_path is not None and at_path.id == doc_id:
+                return Decision(Action.UNCHANGED, doc_id)
+            return Decision(Action.DUPLICATE, doc_id, stale=at_path)
+        return Decision(Action.NEW, doc_id, stale=at_path)
+
+    def register(self, scan: Scan, new: NewDocument, stale: UUID | None) -> bool:
+        """Register content (superseding ``stale``); False when another registration won."""
+        doc_id = document_id(scan.collection_id, new.sha256)
+        if doc_id in self.registry.documents:
+            doc: Document = self.repository.get(doc_id)
+        else:
+            doc = Document.of_content(scan.collection_id, new.sha256)
+        try:
+            doc.register(
+                operation_id=scan.operation_id,
+                source_id=new.source_id,
+                path=new.path,
+                size=new.size,
+                mime=new.mime,
+                chunk_count=new.chunk_count,
+                replaces=[stale] if stale else [],
+            )
+        except ContentAlreadyRegistered:
+            return False
+        changed: list[Aggregate] = [doc]
+        if stale is not None:
+            previous: Document = self.repository.get(stale)
+            previous.supersede(doc.id, scan.operation_id)
+            changed.append(previous)
+        try:
+            self.commit(*changed)
+        except IntegrityError:
+            self.registry.catch_up()  # someone else saved first: decide again
+            return False
+        return True
+
+    def remove(self, operation_id: UUID, document_ids: list[UUID]) -> None:
+        """Retire documents whose files vanished (their points were deleted first)."""
+        changed = []
+        for doc_id in document_ids:
+            doc: Document = self.repository.get(doc_id)
+            doc.remove(operation_id)
+            changed.append(doc)
+        if changed:
+            self.commit(*changed)

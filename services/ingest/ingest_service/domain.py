@@ -1,0 +1,256 @@
+"""Ingest's aggregates: ``Document`` (the registry of content) and ``Scan``. Pure: no I/O.
+
+A document's id is ``uuid5(collection_id, sha256)``: creating it twice is a version
+conflict in the event store, which is how two scanners registering the same content
+find out atomically. A document whose file changed or vanished is retired; the same
+content seen again later registers the same aggregate anew.
+
+Event names are the contract's; ``DocumentCreated`` (the content's identity, saved
+with its first ``DocumentRegistered``) is bookkeeping and is not published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+from semantik_contracts import SkipReason
+
+
+def document_id(collection_id: UUID, sha256: str) -> UUID:
+    return uuid5(collection_id, sha256)
+
+
+def chunk_id(document: UUID, index: int) -> UUID:
+    """The point id of a chunk: a redelivered work item overwrites, never duplicates."""
+    return uuid5(document, str(index))
+
+
+def scan_id(operation_id: UUID) -> UUID:
+    """The id of an operation's scan: derived from it, never equal to it.
+
+    Event ids are ``<aggregate id>:<version>`` and de-duplicate the events stream, so
+    a scan sharing the operation's id would have its ``ScanStarted`` taken for the
+    operation's ``OperationRequested`` and dropped.
+    """
+    return uuid5(operation_id, "scan")
+
+
+def work_id(operation_id: UUID, document: UUID, generation: int) -> str:
+    """The id of one document's embed work, used as ``Nats-Msg-Id``."""
+    return f"{operation_id}:{document}:g{generation}"
+
+
+class ContentAlreadyRegistered(Exception):
+    """Registering content that is already current in the collection."""
+
+
+class Document(Aggregate):
+    @event("DocumentCreated")
+    def __init__(self, id: UUID, collection_id: UUID, sha256: str) -> None:
+        self.collection_id = collection_id
+        self.sha256 = sha256
+        self.current = False
+        self.operation_id: UUID | None = None
+        self.source_id: UUID | None = None
+        self.path = ""
+        self.size = 0
+        self.mime = ""
+        self.chunk_count = 0
+        self.replaces: list[UUID] = []
+
+    @classmethod
+    def of_content(cls, collection_id: UUID, sha256: str) -> Document:
+        return cls(
+            id=document_id(collection_id, sha256), collection_id=collection_id, sha256=sha256
+        )
+
+    def register(
+        self,
+        operation_id: UUID,
+        source_id: UUID,
+        path: str,
+        size: int,
+        mime: str,
+        chunk_count: int,
+        replaces: list[UUID],
+    ) -> None:
+        if self.current:
+            raise ContentAlreadyRegistered(f"{self.id} is registered at {self.path}")
+        self._registered(
+            collection_id=self.collection_id,
+            operation_id=operation_id,
+            source_id=source_id,
+            path=path,
+            sha256=self.sha256,
+            size=size,
+            mime=mime,
+            chunk_count=chunk_count,
+            replaces=replaces,
+        )
+
+    def supersede(self, successor_id: UUID, operation_id: UUID) -> None:
+        """The file changed: ``successor_id`` holds its new content."""
+        if self.current:
+            self._superseded(
+                collection_id=self.collection_id,
+                document_id=successor_id,
+                previous_id=self.id,
+                operation_id=operation_id,
+                path=self.path,
+                chunk_count=self.chunk_count,
+            )
+
+    def remove(self, operation_id: UUID) -> None:
+        """The file vanished (or now holds content registered elsewhere)."""
+        if self.current:
+            self._removed(
+                collection_id=self.collection_id,
+                operation_id=operation_id,
+                path=self.path,
+                chunk_count=self.chunk_count,
+            )
+
+    @event("DocumentRegistered")
+    def _registered(
+        self,
+        collection_id: UUID,
+        operation_id: UUID,
+        source_id: UUID,
+        path: str,
+        sha256: str,
+        size: int,
+        mime: str,
+        chunk_count: int,
+        replaces: list[UUID],
+    ) -> None:
+        self.current = True
+        self.operation_id = operation_id
+        self.source_id = source_id
+        self.path = path
+        self.size = size
+        self.mime = mime
+        self.chunk_count = chunk_count
+        self.replaces = replaces
+
+    @event("DocumentSuperseded")
+    def _superseded(
+        self,
+        collection_id: UUID,
+        document_id: UUID,
+        previous_id: UUID,
+        operation_id: UUID,
+        path: str,
+        chunk_count: int,
+    ) -> None:
+        self.current = False
+
+    @event("DocumentRemoved")
+    def _removed(
+        self, collection_id: UUID, operation_id: UUID, path: str, chunk_count: int
+    ) -> None:
+        self.current = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSource:
+    source_id: UUID
+    kind: str
+    path: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"source_id": str(self.source_id), "kind": self.kind, "path": self.path}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScanSource:
+        return cls(UUID(str(data["source_id"])), str(data["kind"]), str(data["path"]))
+
+
+class Scan(Aggregate):
+    """One operation's scan of its sources; its id is ``scan_id(operation_id)``."""
+
+    @event("ScanStarted")
+    def __init__(
+        self,
+        id: UUID,
+        collection_id: UUID,
+        operation_id: UUID,
+        operation_type: str,
+        generation: int,
+        model_name: str,
+        chunk_size: int,
+        chunk_overlap: int,
+        sources: list[dict[str, str]],
+    ) -> None:
+        self.collection_id = collection_id
+        self.operation_id = operation_id
+        self.operation_type = operation_type
+        self.generation = generation
+        self.model_name = model_name
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+        self.sources = [ScanSource.from_dict(s) for s in sources]
+        self.handled: set[str] = set()
+        self.completed = False
+
+    def skip(
+        self, source_id: UUID, path: str, reason: SkipReason, document_id: UUID | None
+    ) -> None:
+        """Record a skipped path once, however often a resumed scan meets it."""
+        if path not in self.handled and not self.completed:
+            self._skipped(
+                collection_id=self.collection_id,
+                operation_id=self.operation_id,
+                source_id=source_id,
+                path=path,
+                reason=reason.value,
+                document_id=document_id,
+            )
+
+    def fail(self, source_id: UUID | None, path: str, reason: str, kind: str = "file") -> None:
+        """Record a failure: of a ``file``, a whole ``source``, or a ``removal``."""
+        if path not in self.handled and not self.completed:
+            self._failed(
+                collection_id=self.collection_id,
+                operation_id=self.operation_id,
+                source_id=source_id,
+                path=path,
+                reason=reason,
+                kind=kind,
+            )
+
+    def complete(self, stats: dict[str, int]) -> None:
+        if not self.completed:
+            self._completed(
+                collection_id=self.collection_id, operation_id=self.operation_id, stats=stats
+            )
+
+    @event("DocumentSkipped")
+    def _skipped(
+        self,
+        collection_id: UUID,
+        operation_id: UUID,
+        source_id: UUID,
+        path: str,
+        reason: str,
+        document_id: UUID | None,
+    ) -> None:
+        self.handled.add(path)
+
+    @event("DocumentFailed")
+    def _failed(
+        self,
+        collection_id: UUID,
+        operation_id: UUID,
+        source_id: UUID | None,
+        path: str,
+        reason: str,
+        kind: str,
+    ) -> None:
+        self.handled.add(path)
+
+    @event("ScanCompleted")
+    def _completed(self, collection_id: UUID, operation_id: UUID, stats: dict[str, int]) -> None:
+        self.completed = True

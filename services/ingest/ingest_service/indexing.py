@@ -1,0 +1,218 @@
+"""Indexing a scan's files: read ahead, chunk concurrently, decide in walk order.
+
+Files are read and hashed on worker threads a few ahead. Each file that looks new is
+chunked (with its BM25 terms) on a worker thread at once, then waits for its turn:
+decisions and registrations happen strictly in walk order, so of two equal files the
+first is registered and the other is its duplicate, every time. Its work is published
+after its turn, through the work gate. Every decision is made again against the
+registry in the file's turn, so a resumed scan publishes what this operation already
+registered again (same work ids) instead of calling it a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from semantik_contracts import SkipReason
+from semantik_contracts.work import ChunkWork, EmbedChunks
+
+from .application import Action, Decision, IngestApplication, NewDocument
+from .chunking import Chunker
+from .domain import Scan, ScanSource
+from .extract import DocumentError, Extracted, read_document
+from .projections import DocumentRecord
+from .sources import FoundFile
+from .work import WorkGate, WorkTarget, chunk_work, embed_messages
+
+T = TypeVar("T")
+Call = Callable[..., Awaitable[Any]]
+Remove = Callable[[Scan, list[DocumentRecord]], Awaitable[None]]
+
+#: Skips and failures are saved in batches of this many files.
+_FLUSH_EVERY = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    source: ScanSource
+    files: list[FoundFile]
+
+
+@dataclass(frozen=True, slots=True)
+class FileJob:
+    source: ScanSource
+    found: FoundFile
+    read: Extracted | DocumentError
+
+
+class FileIndexer:
+    def __init__(
+        self,
+        app: IngestApplication,
+        chunker: Chunker,
+        *,
+        call: Call,
+        workers: Executor,
+        remove: Remove,
+        max_file_bytes: int,
+        max_message_bytes: Callable[[], int],
+        prefetch: int = 4,
+        concurrency: int = 8,
+    ) -> None:
+        self.app = app
+        self.chunker = chunker
+        self.call = call
+        self.workers = workers
+        self.remove = remove
+        self.max_file_bytes = max_file_bytes
+        self.max_message_bytes = max_message_bytes
+        self.prefetch = prefetch
+        self.concurrency = concurrency
+
+    async def _work(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.workers, fn, *args)
+
+    async def _read_ahead(self, listings: list[Listing]) -> AsyncIterator[FileJob]:
+        """Each file read and hashed on a worker thread, a few ahead, in walk order."""
+        window: deque[tuple[ScanSource, FoundFile, asyncio.Future[Extracted | DocumentError]]]
+        window = deque()
+        loop = asyncio.get_running_loop()
+        for listing in listings:
+            for found in listing.files:
+                future = loop.run_in_executor(self.workers, self._read, found)
+                window.append((listing.source, found, future))
+                if len(window) >= self.prefetch:
+                    source, first, pending = window.popleft()
+                    yield FileJob(source, first, await pending)
+        while window:
+            source, first, pending = window.popleft()
+            yield FileJob(source, first, await pending)
+
+    def _read(self, found: FoundFile) -> Extracted | DocumentError:
+        if found.size > self.max_file_bytes:
+            limit = self.max_file_bytes
+            return DocumentError(f"file too large ({found.size} bytes; the limit is {limit})")
+        try:
+            return read_document(found.real, self.max_file_bytes)
+        except DocumentError as exc:
+            return exc
+
+    async def index_files(self, scan: Scan, listings: list[Listing], gate: WorkGate) -> None:
+        """Index every file: chunked concurrently, decided and registered in walk order.
+
+        Each file takes its turn after the one before it, so of two equal files the
+        first in walk order is registered and the other is its duplicate, every time.
+        """
+        loop = asyncio.get_running_loop()
+        slots = asyncio.Semaphore(self.concurrency)
+        previous: asyncio.Future[None] = loop.create_future()
+        previous.set_result(None)
+        running: set[asyncio.Task[None]] = set()
+        failures: list[BaseException] = []
+
+        def finished(task: asyncio.Task[None]) -> None:
+            slots.release()
+            running.discard(task)
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                failures.append(error)
+
+        try:
+            handled = 0
+            async for job in self._read_ahead(listings):
+                await slots.acquire()
+                if failures:
+                    raise failures[0]
+                mine: asyncio.Future[None] = loop.create_future()
+                task = asyncio.ensure_future(self._index(scan, job, gate, previous, mine))
+                task.add_done_callback(finished)
+                running.add(task)
+                previous = mine
+                handled += 1
+                if handled % _FLUSH_EVERY == 0:
+                    await self.call(self.app.flush, scan)
+            await asyncio.gather(*running, return_exceptions=True)
+            if failures:
+                raise failures[0]
+        finally:
+            for task in running:
+                task.cancel()
+
+    async def _index(
+        self,
+        scan: Scan,
+        job: FileJob,
+        gate: WorkGate,
+        previous: asyncio.Future[None],
+        mine: asyncio.Future[None],
+    ) -> None:
+        try:
+            items: list[ChunkWork] | None = None
+            if not isinstance(job.read, DocumentError):
+                early = await self.call(self.app.classify, scan, job.found.path, job.read.sha256)
+                if early.action in (Action.NEW, Action.REPUBLISH):  # chunk before our turn
+                    items = await self._work(self._chunk, scan, early.document_id, job)
+            await previous
+            messages = await self._decide(scan, job, items)
+        finally:
+            if not mine.done():
+                mine.set_result(None)
+        for message in messages:
+            await gate.publish(message)
+
+    async def _decide(
+        self, scan: Scan, job: FileJob, items: list[ChunkWork] | None
+    ) -> list[EmbedChunks]:
+        """Record what happens to the file (in its turn); return the work to publish."""
+        sid, path, read = job.source.source_id, job.found.path, job.read
+        if isinstance(read, DocumentError):
+            await self.call(self.app.note_failure, scan, sid, path, read.reason)
+            return []
+        for _ in range(3):  # a lost registration race is decided again
+            decision: Decision = await self.call(self.app.classify, scan, path, read.sha256)
+            doc = decision.document_id
+            if decision.action is Action.UNCHANGED:
+                await self.call(self.app.note_skip, scan, sid, path, SkipReason.UNCHANGED, doc)
+                return []
+            if decision.action is Action.DUPLICATE:
+                if decision.stale is not None:  # this path's old content is gone
+                    await self.remove(scan, [decision.stale])
+                await self.call(self.app.note_skip, scan, sid, path, SkipReason.DUPLICATE, doc)
+                return []
+            if items is None:
+                items = await self._work(self._chunk, scan, doc, job)
+            target = WorkTarget(
+                scan.operation_id, scan.collection_id, scan.generation, scan.model_name, doc
+            )
+            limit = self.max_message_bytes()
+            if decision.action is Action.REPUBLISH:
+                assert decision.record is not None
+                return embed_messages(target, items, decision.record.replaces, limit)
+            if not items:
+                await self.call(self.app.note_failure, scan, sid, path, "empty document")
+                return []
+            stale = decision.stale.id if decision.stale else None
+            new = NewDocument(sid, path, read.sha256, read.size, read.mime, len(items))
+            if await self.call(self.app.register, scan, new, stale):
+                return embed_messages(target, items, [stale] if stale else [], limit)
+        await self.call(self.app.note_failure, scan, sid, path, "registration kept conflicting")
+        return []
+
+    def _chunk(self, scan: Scan, document: UUID, job: FileJob) -> list[ChunkWork]:
+        assert isinstance(job.read, Extracted)
+        chunks = self.chunker.split(job.read.text, scan.chunk_size, scan.chunk_overlap)
+        payload = {
+            "document_id": str(document),
+            "collection_id": str(scan.collection_id),
+            "source_id": str(job.source.source_id),
+            "path": job.found.path,
+            "file_type": job.read.file_type,
+            "mime": job.read.mime,
+        }
+        return chunk_work(document, chunks, payload)

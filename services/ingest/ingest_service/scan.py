@@ -1,0 +1,140 @@
+"""One operation's scan: list its sources, retire vanished files, index the rest.
+
+Every step is idempotent against the event store, so a scan interrupted anywhere
+resumes without duplicating anything: recorded skips and failures are not recorded
+twice, and documents it registered already are published again under the same ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from uuid import UUID
+
+from semantik_contracts import ErrorCode, RpcFailure, SourceKind
+from semantik_contracts.events import ScanStats
+from semantik_contracts.subjects import VECTORS, command_subject, embed_work_subject, model_slug
+from semantik_contracts.work import DeleteDocumentPoints, Done
+from semantik_runtime.bus import Bus
+from semantik_runtime.errors import CommandError
+
+from .application import IngestApplication
+from .chunking import Chunker
+from .domain import Scan, ScanSource
+from .extract import file_type, is_supported
+from .indexing import Call, FileIndexer, Listing
+from .projections import DocumentRecord
+from .sources import SourceRoots
+from .work import WorkGate
+
+log = logging.getLogger(__name__)
+_DELETE_BATCH = 256
+
+
+class ScanRunner:
+    def __init__(
+        self,
+        app: IngestApplication,
+        bus: Bus,
+        roots: SourceRoots,
+        chunker: Chunker,
+        *,
+        call: Call,
+        workers: Executor,
+        gate: Callable[[str], WorkGate],
+        max_file_bytes: int,
+        prefetch: int = 4,
+        concurrency: int = 8,
+        delete_timeout: float = 60.0,
+    ) -> None:
+        self.app = app
+        self.bus = bus
+        self.roots = roots
+        self.call = call
+        self.gate = gate
+        self.delete_timeout = delete_timeout
+        self.indexer = FileIndexer(
+            app,
+            chunker,
+            call=call,
+            workers=workers,
+            remove=self._remove,
+            max_file_bytes=max_file_bytes,
+            max_message_bytes=lambda: bus.nc.max_payload,
+            prefetch=prefetch,
+            concurrency=concurrency,
+        )
+
+    async def run(self, operation_id: UUID) -> ScanStats | None:
+        scan: Scan = await self.call(self.app.get_scan, operation_id)
+        if scan.completed:
+            return None
+        listings = [listing for s in scan.sources if (listing := await self._list(scan, s))]
+        for listing in listings:  # vanished files first: their content may be found again
+            seen = {found.path for found in listing.files}
+            known = await self.call(
+                self.app.documents_of_source, scan.collection_id, listing.source.source_id
+            )
+            await self._remove(scan, [doc for doc in known if doc.path not in seen])
+        gate = self.gate(embed_work_subject(model_slug(scan.model_name)))
+        await self.indexer.index_files(scan, listings, gate)
+        stats: ScanStats = await self.call(self.app.complete, scan)
+        log.info("scan %s completed: %s", operation_id, stats.model_dump())
+        return stats
+
+    async def _list(self, scan: Scan, source: ScanSource) -> Listing | None:
+        """The source's files, or a recorded failure when the source cannot be read."""
+        if source.kind == "missing":
+            reason = "the source is unknown (no SourceAdded event found)"
+            await self.call(
+                self.app.note_failure, scan, source.source_id, source.path, reason, "source"
+            )
+            return None
+        try:
+            resolved = await asyncio.to_thread(self.roots.resolve, source.path)
+            files = await asyncio.to_thread(lambda: list(self.roots.walk(resolved, is_supported)))
+        except (CommandError, OSError) as exc:
+            # Its documents stay: an unmounted disk must not empty the collection.
+            reason = exc.message if isinstance(exc, CommandError) else str(exc)
+            await self.call(
+                self.app.note_failure, scan, source.source_id, source.path, reason, "source"
+            )
+            return None
+        if resolved.kind is SourceKind.FILE and not files:
+            reason = f"unsupported file type .{file_type(source.path)}"
+            await self.call(self.app.note_failure, scan, source.source_id, source.path, reason)
+        return Listing(source, files)
+
+    async def _remove(self, scan: Scan, documents: list[DocumentRecord]) -> None:
+        """Delete the documents' points (the embedder is the only writer), then retire them."""
+        for start in range(0, len(documents), _DELETE_BATCH):
+            batch = documents[start : start + _DELETE_BATCH]
+            command = DeleteDocumentPoints(
+                collection_id=scan.collection_id,
+                generation=scan.generation,
+                document_ids=[doc.id for doc in batch],
+            )
+            try:
+                await self._request_deletion(command)
+            except RpcFailure as exc:
+                reason = f"its vectors could not be deleted: {exc.error.message}"
+                for doc in batch:  # still registered: the next scan tries again
+                    await self.call(
+                        self.app.note_failure, scan, doc.source_id, doc.path, reason, "removal"
+                    )
+                continue
+            await self.call(self.app.remove, scan.operation_id, [doc.id for doc in batch])
+
+    async def _request_deletion(self, command: DeleteDocumentPoints) -> None:
+        subject = command_subject(VECTORS, "DeleteDocumentPoints")
+        for attempt in range(3):
+            try:
+                await self.bus.request(subject, command, Done, timeout=self.delete_timeout)
+                return
+            except RpcFailure as exc:
+                retry = exc.error.code in (ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT)
+                if not retry or attempt == 2:
+                    raise
+                await asyncio.sleep(1.0 + attempt)

@@ -1,0 +1,28 @@
+"""Settings of the ingest service, from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ingest_service.config import IngestSettings
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("SEMANTIK_SOURCE_ROOTS", raising=False)
+    monkeypatch.setenv("SEMANTIK_DATA_DIR", str(tmp_path))
+    settings = IngestSettings()
+    assert settings.source_roots == [tmp_path / "sources", Path.home()]
+    assert settings.max_file_bytes == 50 * 1024 * 1024
+    assert settings.embed_max_pending == 2000
+
+
+def test_roots_and_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEMANTIK_SOURCE_ROOTS", "/srv/docs: ~/notes ::")
+    monkeypatch.setenv("SEMANTIK_MAX_FILE_BYTES", "1024")
+    monkeypatch.setenv("SEMANTIK_EMBED_MAX_PENDING", "50")
+    settings = IngestSettings()
+    assert settings.source_roots == [Path("/srv/docs"), Path.home() / "notes"]
+    assert (settings.max_file_bytes, settings.embed_max_pending) == (1024, 50)

@@ -1,0 +1,262 @@
+"""The ingest service against a real NATS JetStream and its SQLite event store."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import Counter
+from pathlib import Path
+from uuid import UUID, uuid5
+
+import pytest
+from semantik_contracts import ErrorCode, OperationType, RpcFailure, SourceKind
+from semantik_contracts.commands import ValidatedSource, ValidateSource
+from semantik_contracts.events import ScanStats
+from semantik_contracts.subjects import EVENTS_STREAM, INGEST, command_subject, event_filter
+
+from services.ingest.tests.harness import Harness
+
+pytestmark = pytest.mark.integration
+
+ALPHA = b"# Alpha\n\nAlpha particles are helium nuclei emitted in radioactive decay.\n"
+BRAVO = "Bravo is the letter B in the NATO phonetic alphabet.\n"
+CHARLIE = "# Charlie\n\nCharlie writes about chunking markdown by headings.\n"
+
+
+def write_docs(root: Path) -> Path:
+    docs = root / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "a.md").write_bytes(ALPHA)
+    (docs / "b.txt").write_text(BRAVO)
+    (docs / "copy-of-a.md").write_bytes(ALPHA)
+    (docs / "empty.txt").write_bytes(b"")
+    (docs / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
+    (docs / "report.pdf").write_bytes(b"%PDF-1.7")  # not a format of this service yet
+    (docs / "sub" / "c.md").write_text(CHARLIE)
+    return docs
+
+
+def doc_id(h: Harness, data: bytes | str) -> UUID:
+    raw = data.encode() if isinstance(data, str) else data
+    return uuid5(h.collection_id, hashlib.sha256(raw).hexdigest())
+
+
+def stats_of(events: list) -> ScanStats:  # type: ignore[type-arg]
+    completed = [e.event for e in events if e.type == "ScanCompleted"]
+    assert len(completed) == 1
+    return completed[0].stats  # type: ignore[no-any-return]
+
+
+def kinds(events: list) -> Counter[str]:  # type: ignore[type-arg]
+    return Counter(e.type for e in events)
+
+
+async def test_index_rescan_change_and_delete(harness: Harness) -> None:
+    h = harness
+    docs = write_docs(h.root)
+    await h.start()
+    source = await h.add_source(docs)
+
+    # -- first index: three documents, one duplicate, two failures -----------------
+    op1 = await h.request([source])
+    events = await h.scan_events(op1)
+    assert events[0].type == "ScanStarted"
+    assert events[-1].type == "ScanCompleted"
+    assert kinds(events) == {
+        "ScanStarted": 1,
+        "DocumentRegistered": 3,
+        "DocumentSkipped": 1,
+        "DocumentFailed": 2,
+        "ScanCompleted": 1,
+    }
+    skipped = next(e.event for e in events if e.type == "DocumentSkipped")
+    assert (skipped.path, skipped.reason, skipped.document_id) == (
+        str(docs / "copy-of-a.md"),
+        "duplicate",
+        doc_id(h, ALPHA),
+    )
+    failures = {e.event.path: e.event.reason for e in events if e.type == "DocumentFailed"}
+    assert failures == {
+        str(docs / "empty.txt"): "empty document",
+        str(docs / "image.txt"): "binary file",
+    }
+    sizes = len(ALPHA) + len(BRAVO) + len(CHARLIE)
+    assert stats_of(events) == ScanStats(
+        total_files_found=6, new_documents=3, duplicates_skipped=1, failed=2, bytes=sizes, chunks=3
+    )
+
+    work = await h.take_work()
+    assert len(work) == 3
+    by_doc = {message.document_id: (msg_id, message) for msg_id, message in work}
+    assert set(by_doc) == {doc_id(h, ALPHA), doc_id(h, BRAVO), doc_id(h, CHARLIE)}
+    msg_id, alpha = by_doc[doc_id(h, ALPHA)]
+    assert msg_id == alpha.work_id == f"{op1}:{alpha.document_id}:g1"
+    assert (alpha.operation_id, alpha.collection_id, alpha.generation) == (op1, h.collection_id, 1)
+    assert alpha.replaces == []
+    [chunk] = alpha.chunks
+    assert chunk.chunk_id == uuid5(alpha.document_id, "0")
+    assert chunk.text == ALPHA.decode().strip()
+    assert chunk.sparse.indices and len(chunk.sparse.indices) == len(chunk.sparse.values)
+    assert chunk.payload == {
+        "document_id": str(alpha.document_id),
+        "collection_id": str(h.collection_id),
+        "source_id": str(source),
+        "path": str(docs / "a.md"),
+        "chunk_index": 0,
+        "file_type": "md",
+        "mime": "text/markdown",
+    }
+
+    # -- a re-scan of the unchanged source embeds nothing --------------------------
+    op2 = await h.request([source])
+    events = await h.scan_events(op2)
+    assert [e.event.reason for e in events if e.type == "DocumentSkipped"].count("unchanged") == 3
+    assert stats_of(events) == ScanStats(
+        total_files_found=6, duplicates_skipped=1, unchanged_skipped=3, failed=2
+    )
+    assert await h.take_work() == []
+
+    # -- a changed file replaces its old document ----------------------------------
+    changed = "Bravo, changed: the letter B, spoken as bravo.\n"
+    (docs / "b.txt").write_text(changed)
+    op3 = await h.request([source], OperationType.APPEND)
+    events = await h.scan_events(op3)
+    superseded = next(e for e in events if e.type == "DocumentSuperseded")
+    assert superseded.aggregate_id == superseded.event.previous_id == doc_id(h, BRAVO)
+    assert superseded.event.document_id == doc_id(h, changed)
+    assert stats_of(events) == ScanStats(
+        total_files_found=6,
+        new_documents=1,
+        duplicates_skipped=1,
+        unchanged_skipped=2,
+        failed=2,
+        removed=1,
+        removed_chunks=1,
+        bytes=len(changed),
+        chunks=1,
+    )
+    [(_, bravo)] = await h.take_work()
+    assert (bravo.document_id, bravo.replaces) == (doc_id(h, changed), [doc_id(h, BRAVO)])
+
+    # -- a deleted file is removed, its points deleted by the embedder -------------
+    (docs / "sub" / "c.md").unlink()
+    op4 = await h.request([source])
+    events = await h.scan_events(op4)
+    removed = [e.event for e in events if e.type == "DocumentRemoved"]
+    assert [(r.document_id, r.path, r.chunk_count) for r in removed] == [
+        (doc_id(h, CHARLIE), str(docs / "sub" / "c.md"), 1)
+    ]
+    assert [(d.document_ids, d.generation) for d in h.deleted] == [([doc_id(h, CHARLIE)], 1)]
+    stats = stats_of(events)
+    assert (stats.total_files_found, stats.removed, stats.removed_chunks, stats.chunks) == (
+        5,
+        1,
+        1,
+        0,
+    )
+    assert await h.take_work() == []
+
+
+async def test_an_interrupted_scan_resumes_without_duplicating(harness: Harness) -> None:
+    h = harness
+    docs = h.root / "many"
+    docs.mkdir()
+    texts = [f"Document number {n} talks about topic {n * 7}.\n" for n in range(5)]
+    for n, text in enumerate(texts):
+        (docs / f"{n}.txt").write_text(text)
+    # With room for one pending chunk and no embedder, the first document's work is
+    # published and the others wait at the gate, registered: then the service stops.
+    await h.start(max_pending=1)
+    operation_id = await h.request([await h.add_source(docs)])
+    for _ in range(300):
+        if await h.waiting_work() == 1 and len(h.app.registry.documents) == 5:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    assert await h.waiting_work() == 1  # bounded: the gate holds the rest back
+    assert len(h.app.registry.documents) == 5  # four registered and never published
+    await h.shut_down()
+
+    await h.start()  # the event store says the scan is open: it resumes at start-up
+    events = await h.scan_events(operation_id)
+    assert kinds(events) == {"ScanStarted": 1, "DocumentRegistered": 5, "ScanCompleted": 1}
+    assert stats_of(events).chunks == 5
+    work = await h.take_work()
+    assert sorted(message.document_id for _, message in work) == sorted(
+        doc_id(h, text) for text in texts
+    )
+    assert all(msg_id == f"{operation_id}:{m.document_id}:g1" for msg_id, m in work)
+
+
+async def test_work_waits_for_the_embedders_when_too_much_is_pending(harness: Harness) -> None:
+    h = harness
+    docs = h.root / "queue"
+    docs.mkdir()
+    for n in range(6):
+        (docs / f"{n}.md").write_text(f"# Note {n}\n\nA short note, number {n}.\n")
+    await h.start(max_pending=2)
+    operation_id = await h.request([await h.add_source(docs)])
+    for _ in range(300):
+        if await h.waiting_work() == 2:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    assert await h.waiting_work() == 2
+    taken = []
+    for _ in range(100):
+        taken += await h.take_work(limit=1)
+        assert await h.waiting_work() <= 2
+        if len(taken) == 6:
+            break
+    assert len(taken) == 6
+    assert stats_of(await h.scan_events(operation_id)).chunks == 6
+
+
+async def test_a_single_file_source_and_an_unknown_source(harness: Harness) -> None:
+    h = harness
+    (h.root / "one.rst").write_text("Title\n=====\n\nSome reStructuredText.\n")
+    await h.start()
+    file_source = await h.add_source(h.root / "one.rst", SourceKind.FILE)
+    unknown = UUID(int=7)
+    operation_id = await h.request([file_source, unknown])
+    events = await h.scan_events(operation_id)
+    [failed] = [e.event for e in events if e.type == "DocumentFailed"]
+    assert failed.source_id == unknown
+    assert "unknown" in failed.reason
+    stats = stats_of(events)
+    assert (stats.total_files_found, stats.new_documents, stats.failed) == (1, 1, 1)
+    [(_, message)] = await h.take_work()
+    assert message.chunks[0].payload["mime"] == "text/x-rst"
+
+
+async def test_operations_of_other_types_are_ignored(harness: Harness) -> None:
+    h = harness
+    await h.start()
+    reindex = await h.request([], OperationType.REINDEX)
+    index = await h.request([])
+    assert stats_of(await h.scan_events(index)) == ScanStats()
+    scans = [e.event.operation_id for e in await h.events() if e.type == "ScanStarted"]
+    assert scans == [index] and reindex not in scans
+    info = await h.bus.js.consumer_info(EVENTS_STREAM, "ingest-OperationRequested")
+    assert info.config.filter_subject == event_filter(event_type="OperationRequested")
+
+
+async def test_validate_source_answers_over_the_bus(harness: Harness) -> None:
+    h = harness
+    (h.root / "docs").mkdir()
+    (h.root / "docs" / "x.pdf").write_bytes(b"%PDF")
+    await h.start()
+    subject = command_subject(INGEST, "ValidateSource")
+    ok = await h.bus.request(
+        subject, ValidateSource(path=f"{h.root}/docs/../docs"), ValidatedSource
+    )
+    assert ok == ValidatedSource(path=str((h.root / "docs").resolve()), kind=SourceKind.DIRECTORY)
+    for path, expected in [
+        (f"{h.root}/../../etc", "outside the allowed source roots"),
+        (f"{h.root}/missing", "does not exist"),
+        (f"{h.root}/docs/x.pdf", "unsupported file type .pdf"),
+    ]:
+        with pytest.raises(RpcFailure) as caught:
+            await h.bus.request(subject, ValidateSource(path=path), ValidatedSource)
+        assert caught.value.error.code is ErrorCode.INVALID
+        assert expected in caught.value.error.message
