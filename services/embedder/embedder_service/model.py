@@ -16,7 +16,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import torch
-from semantik_contracts import DEFAULT_MODEL, ErrorCode
+from semantik_contracts import ErrorCode
+from semantik_contracts.search import DEFAULT_MODEL
 from semantik_runtime.errors import CommandError
 from sentence_transformers import SentenceTransformer
 
@@ -26,9 +27,9 @@ Vectors = np.ndarray  # float32, shape (n, dimension), each row of unit length
 
 
 def choose_device(override: str | None = None) -> str:
-    """The given device, else CUDA, else Apple's MPS, else the CPU."""
-    if override:
-        return override
+    """The given device, else CUDA, else Apple's MPS, else the CPU (``auto`` = choose)."""
+    if override and override.strip().lower() != "auto":
+        return override.strip()
     if torch.cuda.is_available():
         return "cuda"
     if torch.backends.mps.is_available():
@@ -47,7 +48,7 @@ class EmbeddingModel:
         self.batch_size = batch_size
         self._encoder = encoder
         self.dimension = int(encoder.get_embedding_dimension() or 0)
-        self.max_seq_length = int(encoder.max_seq_length)
+        self.max_seq_length = int(encoder.get_max_seq_length() or 0)
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Encode ``texts`` (blocking; run it in a thread). A CUDA out-of-memory error

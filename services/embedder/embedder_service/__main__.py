@@ -1,0 +1,50 @@
+"""``python -m embedder_service``: the composition root of a stand-alone embedder."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from semantik_runtime.bus import Bus
+from semantik_runtime.process import configure_logging, serve_until_stopped
+from semantik_runtime.vectors import open_vector_store
+
+from .app import EmbedderService
+from .config import EmbedderSettings
+from .model import load_model
+
+
+async def main() -> None:
+    settings = EmbedderSettings()
+    configure_logging(settings.log_level)
+    model = await asyncio.to_thread(load_model, settings.model_name, settings.device)
+    store = open_vector_store(
+        settings.qdrant_url, settings.data_dir, api_key=settings.qdrant_api_key
+    )
+    bus = await Bus.connect(settings.nats_url, "embedder")
+    service = EmbedderService(
+        bus,
+        store,
+        model,
+        batch_chunks=settings.batch_chunks,
+        optimize_after=settings.optimize_after_seconds,
+    )
+
+    async def start(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
+        await service.start(stop)
+
+        async def close() -> None:
+            await service.close()
+            await bus.close()
+            store.close()
+
+        return close
+
+    async def bus_connected() -> str | None:
+        return None if bus.nc.is_connected else "not connected to NATS"
+
+    await serve_until_stopped("embedder", settings, start, {"nats": bus_connected})
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

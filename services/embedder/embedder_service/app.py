@@ -1,0 +1,192 @@
+"""The embedder service: embed work, vector commands, query embeddings, clean-up.
+
+Stateless: what it knows lives in the vector store and in JetStream's durable
+consumers. It is the only writer of the store. Independent of ``__main__`` so that one
+process can host it beside the search service on one embedded store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nats.aio.subscription import Subscription
+from pydantic import BaseModel
+from semantik_contracts import EventEnvelope
+from semantik_contracts.events import CollectionDeleted
+from semantik_contracts.search import EmbedQuery, QueryEmbeddings
+from semantik_contracts.subjects import (
+    VECTOR_COUNT_RPC,
+    VECTORS,
+    command_subject,
+    embed_consumer_name,
+    embed_query_subject,
+    event_filter,
+    model_slug,
+)
+from semantik_contracts.work import (
+    ActivateGeneration,
+    CountVectors,
+    CreateGeneration,
+    DeleteDocumentPoints,
+    Done,
+    DropGeneration,
+    VectorCount,
+    collection_alias,
+    generation_name,
+)
+from semantik_runtime.bus import Bus
+from semantik_runtime.consumer import follow_events
+from semantik_runtime.errors import invalid, not_found
+from semantik_runtime.vectors import GenerationNotFoundError, VectorStore
+
+from .deadletter import follow_dead_letters
+from .model import EmbeddingModel
+from .queries import QueryBatcher
+from .worker import EmbedWorker
+from .writer import VectorWriter
+
+log = logging.getLogger(__name__)
+
+
+class EmbedderService:
+    """Embeds one model's work into ``store`` and answers the vector commands."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        store: VectorStore,
+        model: EmbeddingModel,
+        *,
+        batch_chunks: int | None = None,
+        optimize_after: float = 10.0,
+        ack_wait: float = 120.0,
+        max_deliver: int = 5,
+        query_window: float = 0.003,
+    ) -> None:
+        self.bus = bus
+        self.model = model
+        self.slug = model_slug(model.name)
+        self.writer = VectorWriter(store, optimize_after=optimize_after)
+        self.worker = EmbedWorker(
+            bus,
+            self.writer,
+            model,
+            # Several of the model's own batches per call: fewer, larger writes, and
+            # length-sorting within a call wastes less on padding.
+            batch_chunks=batch_chunks or 4 * model.batch_size,
+            ack_wait=ack_wait,
+            max_deliver=max_deliver,
+        )
+        self.queries = QueryBatcher(model, window=query_window)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._dead_letters: Subscription | None = None
+        # Set by the caller's stop event or by close(), whichever comes first.
+        self._stop = asyncio.Event()
+        self._stop_relay: asyncio.Future[None] | None = None
+
+    async def start(self, stop: asyncio.Event) -> None:
+        self._stop_relay = asyncio.ensure_future(_relay_stop(stop, self._stop))
+        stop = self._stop
+        await self.bus.ensure_streams()
+        await self._serve_commands()
+        await self.bus.serve(
+            embed_query_subject(self.slug),
+            EmbedQuery,
+            self.embed_query,
+            queue=embed_consumer_name(self.slug),
+        )
+        self._dead_letters = await follow_dead_letters(self.bus, self.slug)
+        self._spawn(self.worker.run(stop))
+        self._spawn(self.writer.optimize_quiet(stop))
+        self._spawn(
+            follow_events(
+                self.bus,
+                "embedder-CollectionDeleted",
+                event_filter(event_type="CollectionDeleted"),
+                self.on_collection_deleted,
+                stop,
+            )
+        )
+        await self.bus.nc.flush()  # subscriptions are live on the server once start returns
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+
+    async def close(self) -> None:
+        """Stop consuming (held work is handed back) and release the writer thread."""
+        if self._dead_letters is not None:
+            with contextlib.suppress(Exception):
+                await self._dead_letters.unsubscribe()
+        self._stop.set()
+        if self._stop_relay is not None:
+            self._stop_relay.cancel()
+        # The loops end on the stop event; give them a moment, then cancel the rest.
+        if self._tasks:
+            _, running = await asyncio.wait(self._tasks, timeout=5.0)
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.writer.close()
+
+    async def embed_query(self, request: EmbedQuery) -> QueryEmbeddings:
+        if model_slug(request.model) != self.slug:
+            raise invalid(f"this embedder serves {self.model.name}, not {request.model}")
+        vectors = await self.queries.embed(request.texts)
+        return QueryEmbeddings(
+            model=self.model.name, dimension=self.model.dimension, vectors=vectors.tolist()
+        )
+
+    async def on_collection_deleted(self, envelope: EventEnvelope) -> None:
+        event = envelope.event
+        if isinstance(event, CollectionDeleted):
+            dropped = await self.writer.drop_collection(event.collection_id)
+            log.info("collection %s deleted: dropped %s", event.collection_id, dropped or "nothing")
+
+    async def _serve_commands(self) -> None:
+        writer = self.writer
+
+        async def create(cmd: CreateGeneration) -> Done:
+            await writer.create_generation(
+                generation_name(cmd.collection_id, cmd.generation), cmd.dimension
+            )
+            return Done()
+
+        async def drop(cmd: DropGeneration) -> Done:
+            await writer.drop_generation(generation_name(cmd.collection_id, cmd.generation))
+            return Done()
+
+        async def activate(cmd: ActivateGeneration) -> Done:
+            name = generation_name(cmd.collection_id, cmd.generation)
+            try:
+                await writer.set_alias(collection_alias(cmd.collection_id), name)
+            except GenerationNotFoundError as exc:
+                raise not_found("vector generation", name) from exc
+            return Done()
+
+        async def delete_points(cmd: DeleteDocumentPoints) -> Done:
+            name = generation_name(cmd.collection_id, cmd.generation)
+            await writer.delete_documents(name, [str(d) for d in cmd.document_ids])
+            return Done()
+
+        async def count(query: CountVectors) -> VectorCount:
+            name = generation_name(query.collection_id, query.generation)
+            return VectorCount(count=await writer.count(name))
+
+        table: list[tuple[str, type[BaseModel], Callable[[Any], Awaitable[BaseModel]]]] = [
+            (command_subject(VECTORS, "CreateGeneration"), CreateGeneration, create),
+            (command_subject(VECTORS, "DropGeneration"), DropGeneration, drop),
+            (command_subject(VECTORS, "ActivateGeneration"), ActivateGeneration, activate),
+            (command_subject(VECTORS, "DeleteDocumentPoints"), DeleteDocumentPoints, delete_points),
+            (VECTOR_COUNT_RPC, CountVectors, count),
+        ]
+        for subject, request_type, handler in table:
+            await self.bus.serve(subject, request_type, handler, queue=VECTORS)
+
+
+async def _relay_stop(outer: asyncio.Event, inner: asyncio.Event) -> None:
+    await outer.wait()
+    inner.set()

@@ -1,0 +1,71 @@
+"""Chunks fetched and waiting for the model, and the signals the pipeline loops wait on."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from .jobs import Job
+
+
+class WorkBuffer:
+    """Jobs with chunks not yet taken into an encoding batch, first come first served.
+
+    It holds about two batches: enough that the next batch is ready the moment the
+    model is free, little enough that other embedders of the model get work too and
+    nothing waits here long enough to run out its ack wait.
+    """
+
+    def __init__(self, batch_chunks: int) -> None:
+        self.batch_chunks = batch_chunks
+        self._jobs: deque[Job] = deque()
+        self.chunks = 0  # chunks not yet taken
+        self._per_message = 8.0  # running average, to size fetches
+        self.has_work = asyncio.Event()
+        self.has_batch = asyncio.Event()
+        self.has_room = asyncio.Event()
+        self._signal()
+
+    def _signal(self) -> None:
+        (self.has_work.set if self._jobs else self.has_work.clear)()
+        (self.has_batch.set if self.chunks >= self.batch_chunks else self.has_batch.clear)()
+        (self.has_room.set if self.chunks < 2 * self.batch_chunks else self.has_room.clear)()
+
+    def fetch_size(self) -> int:
+        """How many messages to ask for: about what fills the buffer."""
+        room = 2 * self.batch_chunks - self.chunks
+        return max(1, min(64, round(room / self._per_message)))
+
+    def add(self, job: Job) -> None:
+        self._per_message = 0.9 * self._per_message + 0.1 * max(1, job.size)
+        self._jobs.append(job)
+        self.chunks += job.size - job.taken
+        self._signal()
+
+    def take(self) -> tuple[list[str], list[tuple[Job, int]]]:
+        """The next batch: its texts, and how many of them each job contributed."""
+        texts: list[str] = []
+        segments: list[tuple[Job, int]] = []
+        while self._jobs and len(texts) < self.batch_chunks:
+            job = self._jobs[0]
+            n = min(job.size - job.taken, self.batch_chunks - len(texts))
+            texts.extend(chunk.text for chunk in job.work.chunks[job.taken : job.taken + n])
+            segments.append((job, n))
+            job.taken += n
+            if job.taken == job.size:
+                self._jobs.popleft()
+        self.chunks -= len(texts)
+        self._signal()
+        return texts, segments
+
+    def remove(self, job: Job) -> None:
+        """Drop a failed job's chunks that were not taken yet."""
+        if job in self._jobs:
+            self._jobs.remove(job)
+            self.chunks -= job.size - job.taken
+            self._signal()
+
+    def clear(self) -> None:
+        self._jobs.clear()
+        self.chunks = 0
+        self._signal()

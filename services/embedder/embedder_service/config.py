@@ -1,0 +1,26 @@
+"""Settings of the embedder service."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from semantik_contracts.search import DEFAULT_MODEL
+from semantik_runtime.settings import ServiceSettings
+
+
+class EmbedderSettings(ServiceSettings):
+    model_name: str = Field(DEFAULT_MODEL.name, validation_alias="SEMANTIK_EMBED_MODEL")
+    device: str | None = Field(
+        None, validation_alias="SEMANTIK_EMBED_DEVICE", description="cuda, mps, cpu; auto if unset"
+    )
+    batch_chunks: int | None = Field(
+        None,
+        validation_alias="SEMANTIK_EMBED_BATCH",
+        gt=0,
+        description="Chunks per encode call; 4 model batches (128 on CPU, 512 on CUDA) if unset",
+    )
+    optimize_after_seconds: float = Field(
+        10.0,
+        validation_alias="SEMANTIK_OPTIMIZE_AFTER_SECONDS",
+        gt=0,
+        description="Quiet time after a bulk write before a generation's index is built",
+    )

@@ -1,0 +1,46 @@
+"""``python -m search_service``: the composition root of a stand-alone search service.
+
+It only reads the vector store; with Qdrant Edge (no ``QDRANT_URL``) the store admits
+one process, which the embedder holds, so stand-alone search needs a Qdrant server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from semantik_runtime.bus import Bus
+from semantik_runtime.process import configure_logging, serve_until_stopped
+from semantik_runtime.settings import ServiceSettings
+from semantik_runtime.vectors import open_vector_store
+
+from .app import SearchService
+
+
+async def main() -> None:
+    settings = ServiceSettings()
+    configure_logging(settings.log_level)
+    store = open_vector_store(
+        settings.qdrant_url, settings.data_dir, api_key=settings.qdrant_api_key
+    )
+    bus = await Bus.connect(settings.nats_url, "search")
+    service = SearchService(bus, store)
+
+    async def start(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
+        await service.start(stop)
+
+        async def close() -> None:
+            await service.close()
+            await bus.close()
+            store.close()
+
+        return close
+
+    async def bus_connected() -> str | None:
+        return None if bus.nc.is_connected else "not connected to NATS"
+
+    await serve_until_stopped("search", settings, start, {"nats": bus_connected})
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,162 @@
+"""The search service: federated hybrid search over the vector store (reads only).
+
+Each target collection is searched in parallel within its own timeout; a collection
+that fails or times out becomes a warning (``partial: true``) while the rest answer.
+A collection's chunks are aggregated to documents (best chunk) before the limit, and
+collections are merged by reciprocal rank fusion, never by raw scores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from semantik_contracts import ErrorCode, RpcFailure, SearchType
+from semantik_contracts.search import (
+    EmbedQuery,
+    QueryEmbeddings,
+    Search,
+    SearchResponse,
+    SearchTarget,
+)
+from semantik_contracts.subjects import SEARCH_RPC, embed_query_subject, model_slug
+from semantik_contracts.work import generation_name
+from semantik_runtime.bus import Bus
+from semantik_runtime.sparse import query_vector
+from semantik_runtime.vectors import Hit, SparseVector, VectorStore
+
+from .fusion import RankedList, best_chunk_per_document, fuse, to_result
+
+log = logging.getLogger(__name__)
+
+#: Queue group of search instances (they share requests).
+SEARCH = "search"
+
+RERANK_UNAVAILABLE = (
+    "Reranking was requested, but no reranker is installed; "
+    "results are ordered by reciprocal rank fusion."
+)
+
+# Chunks fetched per document asked for: a document may have several matching chunks.
+CHUNKS_PER_DOCUMENT = 4
+MAX_FETCH = 1000
+
+
+class SearchService:
+    def __init__(self, bus: Bus, store: VectorStore) -> None:
+        self.bus = bus
+        self.store = store
+
+    async def start(self, stop: asyncio.Event) -> None:
+        await self.bus.serve(SEARCH_RPC, Search, self.search, queue=SEARCH)
+        await self.bus.nc.flush()  # the subscription is live on the server once start returns
+
+    async def close(self) -> None:
+        """Nothing to release: the bus and the store belong to the composition root."""
+
+    async def search(self, request: Search) -> SearchResponse:
+        started = time.perf_counter()
+        warnings = [RERANK_UNAVAILABLE] if request.rerank else []
+        targets = [t for t in request.targets if t.generation is not None]
+        sparse = None if request.search_type == SearchType.DENSE else query_vector(request.query)
+        # One query embedding per model, however many collections use it.
+        embeddings: dict[str, asyncio.Task[list[float]]] = {}
+        if request.search_type != SearchType.SPARSE:
+            for model in {t.model_name for t in targets}:
+                embeddings[model] = asyncio.create_task(self._embed(model, request))
+                embeddings[model].add_done_callback(_retrieve)
+        timeout = request.timeout_ms / 1000
+        outcomes = await asyncio.gather(
+            *(
+                asyncio.wait_for(
+                    self._search_collection(target, request, embeddings, sparse), timeout
+                )
+                for target in targets
+            ),
+            return_exceptions=True,
+        )
+        lists: list[RankedList] = []
+        for target, outcome in zip(targets, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                warnings.append(_describe(target, outcome, request.timeout_ms))
+            else:
+                lists.append(outcome)
+        results = [
+            to_result(collection_id, hit, score, rank)
+            for rank, (collection_id, hit, score) in enumerate(fuse(lists, request.limit), 1)
+        ]
+        return SearchResponse(
+            results=results,
+            warnings=warnings,
+            partial=len(lists) < len(targets),
+            took_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    async def _embed(self, model_name: str, request: Search) -> list[float]:
+        reply = await self.bus.request(
+            embed_query_subject(model_slug(model_name)),
+            EmbedQuery(model=model_name, texts=[request.query]),
+            QueryEmbeddings,
+            timeout=request.timeout_ms / 1000,
+        )
+        return reply.vectors[0]
+
+    async def _search_collection(
+        self,
+        target: SearchTarget,
+        request: Search,
+        embeddings: dict[str, asyncio.Task[list[float]]],
+        sparse: SparseVector | None,
+    ) -> RankedList:
+        assert target.generation is not None
+        embedding = embeddings.get(target.model_name)
+        # Shielded: another collection of the same model may still be waiting for it.
+        dense = await asyncio.shield(embedding) if embedding is not None else None
+        name = generation_name(target.collection_id, target.generation)
+        fetch = min(request.limit * CHUNKS_PER_DOCUMENT, MAX_FETCH)
+        while True:
+            hits = await asyncio.to_thread(self._query, name, request, dense, sparse, fetch)
+            documents = best_chunk_per_document(hits, request.limit)
+            # Too few documents among a full page of chunks: more may lie further down.
+            if len(documents) == request.limit or len(hits) < fetch or fetch >= MAX_FETCH:
+                return RankedList(target.collection_id, documents)
+            fetch = min(fetch * 4, MAX_FETCH)
+
+    def _query(
+        self,
+        name: str,
+        request: Search,
+        dense: list[float] | None,
+        sparse: SparseVector | None,
+        fetch: int,
+    ) -> list[Hit]:
+        return self.store.query(
+            name,
+            mode=request.search_type.value,
+            dense=dense,
+            sparse=sparse,
+            limit=fetch,
+            filters=request.filters or None,
+            prefetch_limit=max(100, fetch),
+        )
+
+
+def _retrieve(task: asyncio.Task[list[float]]) -> None:
+    """Mark a shared embedding's failure as seen (each collection reports it itself)."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _describe(target: SearchTarget, error: BaseException, timeout_ms: int) -> str:
+    """A warning a user can act on."""
+    collection = f"Collection {target.collection_id}"
+    timed_out = isinstance(error, RpcFailure) and error.error.code == ErrorCode.TIMEOUT
+    if isinstance(error, TimeoutError) or timed_out:
+        return f"{collection} did not answer within {timeout_ms} ms and was left out."
+    if isinstance(error, RpcFailure) and error.error.code == ErrorCode.UNAVAILABLE:
+        return f"{collection} was left out: no embedder for model {target.model_name} is running."
+    if isinstance(error, RpcFailure):
+        return f"{collection} was left out: {error.error.message}."
+    log.error("searching %s failed", target.collection_id, exc_info=error)
+    return f"{collection} was left out: its search failed ({type(error).__name__})."

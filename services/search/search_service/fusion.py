@@ -1,0 +1,71 @@
+"""Pure ranking steps of search: documents from chunks, and fusion across collections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from semantik_contracts.search import SearchResult
+from semantik_runtime.vectors import Hit
+
+#: Rank constant of reciprocal rank fusion across collections (as inside Qdrant).
+RRF_K = 60
+
+# Payload keys that become fields of a result; the rest of the payload is its metadata.
+_LIFTED = frozenset({"text", "path", "document_id", "collection_id"})
+
+
+@dataclass(frozen=True)
+class RankedList:
+    """One collection's documents, best first, each represented by its best chunk."""
+
+    collection_id: UUID
+    hits: list[Hit]
+
+
+def best_chunk_per_document(hits: list[Hit], limit: int) -> list[Hit]:
+    """Keep each document's best chunk (hits come best first), then the first ``limit``."""
+    seen: set[object] = set()
+    documents: list[Hit] = []
+    for hit in hits:
+        document = hit.payload.get("document_id")
+        if document is None or document in seen:
+            continue  # no document_id: not a point the embedder wrote
+        seen.add(document)
+        documents.append(hit)
+        if len(documents) == limit:
+            break
+    return documents
+
+
+def fuse(lists: list[RankedList], limit: int) -> list[tuple[UUID, Hit, float]]:
+    """Merge the collections' lists by reciprocal rank fusion, never by their raw scores
+    (each collection may use another model). With one list, its own scores are kept.
+
+    Equal fused scores (the same rank in two collections) keep the order of ``lists``.
+    """
+    if len(lists) == 1:
+        only = lists[0]
+        return [(only.collection_id, hit, hit.score) for hit in only.hits[:limit]]
+    fused = [
+        (1.0 / (RRF_K + rank), order, ranked.collection_id, hit)
+        for order, ranked in enumerate(lists)
+        for rank, hit in enumerate(ranked.hits, start=1)
+    ]
+    fused.sort(key=lambda entry: (-entry[0], entry[1]))
+    return [(collection_id, hit, score) for score, _, collection_id, hit in fused[:limit]]
+
+
+def to_result(collection_id: UUID, hit: Hit, score: float, rank: int) -> SearchResult:
+    payload: dict[str, Any] = hit.payload
+    return SearchResult(
+        collection_id=collection_id,
+        document_id=UUID(str(payload["document_id"])),
+        chunk_id=UUID(hit.id),
+        path=str(payload.get("path", "")),
+        text=str(payload.get("text", "")),
+        score=score,
+        rank=rank,
+        metadata={k: v for k, v in payload.items() if k not in _LIFTED},
+    )

@@ -1,0 +1,144 @@
+"""Fixtures of the search tests: a Qdrant Edge store holding two small collections
+(encoded with the real model), a private NATS server, an embedder answering query
+embeddings on the same store (as in the embedded default), and the search service."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from embedder_service.app import EmbedderService
+from embedder_service.model import EmbeddingModel, load_model
+from search_service.app import SearchService
+from semantik_contracts.work import generation_name
+from semantik_runtime.bus import Bus
+from semantik_runtime.sparse import document_vector
+from semantik_runtime.vectors import Point, VectorStore
+from semantik_runtime.vectors.edge import EdgeVectorStore
+
+ASTRONOMY = [
+    "The telescope observed a distant spiral galaxy through the night.",
+    "Astronomers measured the redshift of the galaxy with a large telescope.",
+    "Each galaxy holds billions of stars bound together by gravity.",
+]
+BAKING = [
+    "Knead the bread dough until it is smooth, then let the yeast rise.",
+    "Bake the sourdough loaf in a hot oven until the crust is brown.",
+]
+COMPILERS = [
+    "A compiler translates source code into machine instructions.",
+    "The parser builds a syntax tree before the compiler emits code.",
+]
+GARDENING = [
+    "Tomatoes need full sun, rich soil and regular watering in the garden.",
+    "Prune the roses in early spring and mulch the garden beds.",
+]
+PLANETS = ["Through a backyard telescope the planets Jupiter and Saturn show their moons."]
+INTEREST = ["Central banks raise interest rates to slow inflation and cool lending."]
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Two collections: ``first`` (generation 1) and ``second`` (generation 2)."""
+
+    first: uuid.UUID
+    second: uuid.UUID
+    documents: dict[str, uuid.UUID]  # short name → document id
+
+
+@pytest.fixture(scope="session")
+def model() -> EmbeddingModel:
+    return load_model(device="cpu")
+
+
+def _write(
+    store: VectorStore,
+    model: EmbeddingModel,
+    collection: uuid.UUID,
+    generation: int,
+    documents: dict[str, list[str]],
+    ids: dict[str, uuid.UUID],
+) -> None:
+    name = generation_name(collection, generation)
+    store.create_generation(name, model.dimension)
+    for short, texts in documents.items():
+        document = ids[short]
+        vectors = model.encode(texts)
+        store.upsert(
+            name,
+            [
+                Point(
+                    id=str(uuid.uuid5(document, str(index))),
+                    dense=vectors[index],
+                    sparse=document_vector(text),
+                    payload={
+                        "path": f"/data/{short}.md",
+                        "source_id": "s1",
+                        "text": text,
+                        "document_id": str(document),
+                        "collection_id": str(collection),
+                        "chunk_index": index,
+                    },
+                )
+                for index, text in enumerate(texts)
+            ],
+        )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[VectorStore]:
+    edge = EdgeVectorStore(tmp_path / "qdrant")
+    yield edge
+    edge.close()
+
+
+@pytest.fixture
+def corpus(store: VectorStore, model: EmbeddingModel) -> Corpus:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    names = ["astronomy", "baking", "compilers", "gardening", "planets", "interest"]
+    ids = {short: uuid.uuid4() for short in names}
+    _write(
+        store,
+        model,
+        first,
+        1,
+        {"astronomy": ASTRONOMY, "baking": BAKING, "compilers": COMPILERS},
+        ids,
+    )
+    _write(
+        store,
+        model,
+        second,
+        2,
+        {"gardening": GARDENING, "planets": PLANETS, "interest": INTEREST},
+        ids,
+    )
+    return Corpus(first, second, ids)
+
+
+@pytest.fixture
+async def private_bus(private_nats_url: str) -> AsyncIterator[Bus]:
+    connection = await Bus.connect(private_nats_url, "search-test")
+    await connection.ensure_streams()
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def search(
+    private_bus: Bus, store: VectorStore, model: EmbeddingModel, corpus: Corpus
+) -> AsyncIterator[SearchService]:
+    """Search and the embedder on one store and one connection, as one process hosts them."""
+    stop = asyncio.Event()
+    embedder = EmbedderService(private_bus, store, model)
+    service = SearchService(private_bus, store)
+    await embedder.start(stop)
+    await service.start(stop)
+    yield service
+    stop.set()
+    await service.close()
+    await embedder.close()

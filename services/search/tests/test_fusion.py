@@ -1,0 +1,71 @@
+"""Ranking steps of search, without I/O: documents from chunks, fusion, results."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from search_service.fusion import RankedList, best_chunk_per_document, fuse, to_result
+from semantik_runtime.vectors import Hit
+
+pytestmark = pytest.mark.unit
+
+A, B, C = (str(uuid.uuid4()) for _ in range(3))
+
+
+def hit(document: str, score: float, index: int = 0, **payload: object) -> Hit:
+    chunk = str(uuid.uuid5(uuid.UUID(document), str(index)))
+    return Hit(chunk, score, {"document_id": document, "chunk_index": index, **payload})
+
+
+def test_a_document_is_represented_by_its_best_chunk() -> None:
+    hits = [hit(A, 0.9, 2), hit(B, 0.8), hit(A, 0.7, 0), hit(C, 0.6), hit(B, 0.5, 1)]
+    documents = best_chunk_per_document(hits, limit=10)
+    assert [(h.payload["document_id"], h.score) for h in documents] == [
+        (A, 0.9),
+        (B, 0.8),
+        (C, 0.6),
+    ]
+    assert best_chunk_per_document(hits, limit=2) == documents[:2]
+
+
+def test_points_without_a_document_are_not_results() -> None:
+    stray = Hit(str(uuid.uuid4()), 1.0, {"text": "written by someone else"})
+    assert best_chunk_per_document([stray, hit(A, 0.5)], limit=5) == [hit(A, 0.5)]
+
+
+def test_one_collection_keeps_its_own_scores() -> None:
+    first = uuid.uuid4()
+    fused = fuse([RankedList(first, [hit(A, 0.9), hit(B, 0.4)])], limit=5)
+    assert [(c, h.payload["document_id"], s) for c, h, s in fused] == [
+        (first, A, 0.9),
+        (first, B, 0.4),
+    ]
+
+
+def test_collections_merge_by_rank_whatever_their_scores() -> None:
+    # The second collection's model scores everything low; rank decides, not score.
+    first, second = uuid.uuid4(), uuid.uuid4()
+    fused = fuse(
+        [
+            RankedList(first, [hit(A, 0.95), hit(B, 0.94), hit(C, 0.93)]),
+            RankedList(second, [hit(C, 0.02), hit(A, 0.01)]),
+        ],
+        limit=4,
+    )
+    assert [(c, h.score) for c, h, _ in fused] == [
+        (first, 0.95),
+        (second, 0.02),
+        (first, 0.94),
+        (second, 0.01),
+    ]
+    assert [s for _, _, s in fused] == pytest.approx([1 / 61, 1 / 61, 1 / 62, 1 / 62])
+
+
+def test_a_result_lifts_the_known_fields_and_keeps_the_rest_as_metadata() -> None:
+    collection = uuid.uuid4()
+    found = hit(A, 0.5, 3, text="chunk text", path="/a.csv", collection_id=str(collection), row=7)
+    result = to_result(collection, found, 0.5, rank=1)
+    assert (result.document_id, str(result.chunk_id)) == (uuid.UUID(A), found.id)
+    assert (result.path, result.text, result.score, result.rank) == ("/a.csv", "chunk text", 0.5, 1)
+    assert result.metadata == {"chunk_index": 3, "row": 7}
