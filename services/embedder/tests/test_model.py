@@ -34,6 +34,7 @@ def test_a_model_that_is_not_installed_is_a_typed_error() -> None:
 def test_the_device_can_be_chosen_or_detected() -> None:
     assert choose_device("cpu") == "cpu"
     assert choose_device(None) in ("cuda", "mps", "cpu")
+    assert choose_device("auto") == choose_device(None)
     assert (choose_device(None) == "cuda") == torch.cuda.is_available()
 
 
