@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -59,17 +60,23 @@ async def follow_events(
         stream=EVENTS_STREAM,
         config=durable_config(durable, filter_subject),
     )
-    while not stop.is_set():
-        try:
-            messages = await sub.fetch(batch, timeout=1.0)
-        except (NatsTimeoutError, TimeoutError):
-            continue
-        except Exception:
-            log.warning("fetch on %s failed; retrying", durable, exc_info=True)
-            await asyncio.sleep(0.5)
-            continue
-        for msg in messages:
-            await _deliver(msg, handler, durable)
+    try:
+        while not stop.is_set():
+            try:
+                messages = await sub.fetch(batch, timeout=1.0)
+            except (NatsTimeoutError, TimeoutError):
+                continue
+            except Exception:
+                # Reconnecting: the consumer is durable, nothing is lost.
+                log.warning("fetch on %s failed; retrying", durable, exc_info=True)
+                await asyncio.sleep(0.5)
+                continue
+            for msg in messages:
+                await _deliver(msg, handler, durable)
+    finally:
+        # The durable consumer stays on the server; only this client's interest ends.
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
 
 
 async def _deliver(msg: Msg, handler: EventHandler, durable: str) -> None:
