@@ -9,7 +9,6 @@ and ``python -m search_service``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from embedder_service.app import EmbedderService
 from embedder_service.config import EmbedderSettings
@@ -38,24 +37,13 @@ async def main() -> None:
     )
     search = SearchService(search_bus, store)
 
-    async def start(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
-        await embedder.start(stop)
-        await search.start(stop)
-
-        async def close() -> None:
-            await search.close()
-            await embedder.close()
-            await search_bus.close()
-            await embed_bus.close()
-            store.close()
-
-        return close
-
-    async def bus_connected() -> str | None:
-        connected = embed_bus.nc.is_connected and search_bus.nc.is_connected
-        return None if connected else "not connected to NATS"
-
-    await serve_until_stopped("vector-host", settings, start, {"nats": bus_connected})
+    await serve_until_stopped(
+        "vector-host",
+        settings,
+        [embedder, search],
+        buses=[embed_bus, search_bus],
+        resources=[store],
+    )
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
+from typing import Protocol
 
+from .bus import Bus
 from .health import Check, HealthServer
 from .settings import ServiceSettings
 
@@ -26,26 +28,53 @@ def install_stop_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+class Service(Protocol):
+    """What a composition root runs: started with the stop event, closed at the end."""
+
+    async def start(self, stop: asyncio.Event) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Resource(Protocol):
+    """Something opened by the composition root and closed synchronously (a store)."""
+
+    def close(self) -> None: ...
+
+
 async def serve_until_stopped(
     name: str,
     settings: ServiceSettings,
-    start: Callable[[asyncio.Event], Awaitable[Callable[[], Awaitable[None]]]],
+    services: Sequence[Service],
+    *,
+    buses: Sequence[Bus],
+    resources: Sequence[Resource] = (),
     checks: dict[str, Check] | None = None,
 ) -> None:
-    """Start a service, serve its health endpoint, and shut it down on SIGTERM/SIGINT.
-
-    ``start`` receives the stop event and returns the coroutine function that closes
-    what it opened.
-    """
+    """Start the services of one process, serve its health endpoint, and on SIGTERM or
+    SIGINT close, in order: the services (last started first), the buses, the rest."""
     stop = asyncio.Event()
     install_stop_signals(stop)
-    close = await start(stop)
-    health = HealthServer(name, checks or {})
-    if settings.health_port:
-        await health.start("0.0.0.0", settings.health_port)
-    logging.getLogger(name).info("%s started", name)
+
+    async def nats() -> str | None:
+        connected = all(bus.nc.is_connected for bus in buses)
+        return None if connected else "not connected to NATS"
+
+    health = HealthServer(name, {"nats": nats, **(checks or {})})
+    started: list[Service] = []
     try:
+        for service in services:
+            await service.start(stop)
+            started.append(service)
+        if settings.health_port:
+            await health.start("0.0.0.0", settings.health_port)
+        logging.getLogger(name).info("%s started", name)
         await stop.wait()
     finally:
         await health.close()
-        await close()
+        for service in reversed(started):
+            await service.close()
+        for bus in buses:
+            await bus.close()
+        for resource in resources:
+            resource.close()

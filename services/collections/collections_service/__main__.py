@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
@@ -29,20 +28,7 @@ async def main() -> None:
         progress_interval_seconds=settings.progress_interval_seconds,
     )
 
-    async def start(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
-        await service.start(stop)
-
-        async def close() -> None:
-            await service.close()
-            await bus.close()
-            app.close()
-
-        return close
-
-    async def bus_connected() -> str | None:
-        return None if bus.nc.is_connected else "not connected to NATS"
-
-    await serve_until_stopped("collections", settings, start, {"nats": bus_connected})
+    await serve_until_stopped("collections", settings, [service], buses=[bus], resources=[app])
 
 
 if __name__ == "__main__":

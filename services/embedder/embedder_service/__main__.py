@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from semantik_runtime.bus import Bus
 from semantik_runtime.process import configure_logging, serve_until_stopped
@@ -30,20 +29,7 @@ async def main() -> None:
         optimize_after=settings.optimize_after_seconds,
     )
 
-    async def start(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
-        await service.start(stop)
-
-        async def close() -> None:
-            await service.close()
-            await bus.close()
-            store.close()
-
-        return close
-
-    async def bus_connected() -> str | None:
-        return None if bus.nc.is_connected else "not connected to NATS"
-
-    await serve_until_stopped("embedder", settings, start, {"nats": bus_connected})
+    await serve_until_stopped("embedder", settings, [service], buses=[bus], resources=[store])
 
 
 if __name__ == "__main__":

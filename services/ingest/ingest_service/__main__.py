@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
@@ -31,20 +30,7 @@ async def main() -> None:
         scan_workers=settings.scan_workers,
     )
 
-    async def start(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
-        await service.start(stop)
-
-        async def close() -> None:
-            await service.close()
-            await bus.close()
-            app.close()
-
-        return close
-
-    async def bus_connected() -> str | None:
-        return None if bus.nc.is_connected else "not connected to NATS"
-
-    await serve_until_stopped("ingest", settings, start, {"nats": bus_connected})
+    await serve_until_stopped("ingest", settings, [service], buses=[bus], resources=[app])
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ one process, which the embedder holds, so stand-alone search needs a Qdrant serv
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from semantik_runtime.bus import Bus
 from semantik_runtime.process import configure_logging, serve_until_stopped
@@ -26,20 +25,7 @@ async def main() -> None:
     bus = await Bus.connect(settings.nats_url, "search")
     service = SearchService(bus, store)
 
-    async def start(stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
-        await service.start(stop)
-
-        async def close() -> None:
-            await service.close()
-            await bus.close()
-            store.close()
-
-        return close
-
-    async def bus_connected() -> str | None:
-        return None if bus.nc.is_connected else "not connected to NATS"
-
-    await serve_until_stopped("search", settings, start, {"nats": bus_connected})
+    await serve_until_stopped("search", settings, [service], buses=[bus], resources=[store])
 
 
 if __name__ == "__main__":
