@@ -34,6 +34,7 @@ async def main() -> None:
         model,
         batch_chunks=settings.batch_chunks,
         optimize_after=settings.optimize_after_seconds,
+        ack_wait=settings.ack_wait_seconds,
     )
     search = SearchService(search_bus, store)
 

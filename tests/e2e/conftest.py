@@ -57,7 +57,13 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     env = {
         k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL", "QDRANT_URL")
     }
-    env.update(SEMANTIK_DATA_DIR=str(data_dir), SEMANTIK_PORT=str(port), LOG_LEVEL="INFO")
+    env.update(
+        SEMANTIK_DATA_DIR=str(data_dir),
+        SEMANTIK_PORT=str(port),
+        LOG_LEVEL="INFO",
+        # Work held by a killed embedder comes back after this; keeps the kill test short.
+        SEMANTIK_EMBED_ACK_WAIT_SECONDS="8",
+    )
     semantik = Path(sys.executable).parent / "semantik"
     process = subprocess.Popen(
         [str(semantik), "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -52,10 +52,6 @@ class VectorStoreContract:
     """What every adapter must do; subclasses override the ``store`` fixture."""
 
     @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[VectorStore]:
-        raise NotImplementedError
-
-    @pytest.fixture
     def filled(self, store: VectorStore) -> VectorStore:
         store.create_generation(GEN, DIM)
         store.upsert(GEN, ALL)

@@ -22,10 +22,6 @@ class CollectionsApplicationCase:
     """Subclasses provide ``env``: the eventsourcing environment of one store."""
 
     @pytest.fixture
-    def env(self) -> dict[str, str]:
-        raise NotImplementedError
-
-    @pytest.fixture
     def app(self, env: dict[str, str]) -> Iterator[CollectionsApplication]:
         application = CollectionsApplication(env=env, max_collections_per_user=3)
         yield application

@@ -27,6 +27,7 @@ async def main() -> None:
         model,
         batch_chunks=settings.batch_chunks,
         optimize_after=settings.optimize_after_seconds,
+        ack_wait=settings.ack_wait_seconds,
     )
 
     await serve_until_stopped("embedder", settings, [service], buses=[bus], resources=[store])

@@ -63,7 +63,7 @@ class EmbedderService:
         *,
         batch_chunks: int | None = None,
         optimize_after: float = 10.0,
-        ack_wait: float = 120.0,
+        ack_wait: float = 30.0,
         max_deliver: int = 5,
         query_window: float = 0.003,
     ) -> None:

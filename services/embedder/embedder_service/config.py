@@ -24,3 +24,12 @@ class EmbedderSettings(ServiceSettings):
         gt=0,
         description="Quiet time after a bulk write before a generation's index is built",
     )
+    ack_wait_seconds: float = Field(
+        30.0,
+        validation_alias="SEMANTIK_EMBED_ACK_WAIT_SECONDS",
+        ge=5,
+        description=(
+            "How long work held by an embedder that died waits before another gets it; "
+            "a live embedder extends it every quarter of this while it works"
+        ),
+    )

@@ -52,7 +52,7 @@ class EmbedWorker:
         *,
         batch_chunks: int = 128,
         max_wait: float = 0.02,
-        ack_wait: float = 120.0,
+        ack_wait: float = 30.0,
         max_deliver: int = 5,
         max_ack_pending: int = 1000,
     ) -> None:

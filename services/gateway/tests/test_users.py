@@ -19,9 +19,7 @@ LATER = datetime.now(UTC) + timedelta(days=1)
 
 
 class UsersContract:
-    @pytest.fixture
-    def users(self) -> Iterator[UsersApplication]:
-        raise NotImplementedError
+    """Subclasses provide the ``users`` fixture: the application on one event store."""
 
     def test_a_name_is_registered_once_in_any_letter_case(self, users: UsersApplication) -> None:
         user = users.register("Alice", "correct horse", None)

@@ -39,9 +39,7 @@ def new(path: str, sha: str, chunks: int = 2) -> NewDocument:
 
 
 class IngestApplicationCase:
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        raise NotImplementedError
+    """Subclasses provide the ``env`` fixture: the eventsourcing environment of one store."""
 
     @pytest.fixture
     def app(self, env: dict[str, str]) -> Iterator[IngestApplication]:
