@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from semantik.settings import RunSettings
-from semantik.supervisor import Child, Supervisor
+from semantik.supervisor import Child, StartError, Supervisor, run
 
 pytestmark = pytest.mark.unit
 
@@ -74,3 +75,18 @@ def test_a_process_that_dies_is_restarted_and_its_pid_file_follows(tmp_path: Pat
         assert (supervisor.run_dir / f"{name}.pid").read_text().strip() == str(child.process.pid)
     supervisor.stop()
     assert not list(supervisor.run_dir.glob("*.pid"))
+
+
+def test_a_taken_port_or_a_second_instance_is_refused_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert run(RunSettings(data_dir=tmp_path / "a", port=port)) == 1
+        assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
+    first = Supervisor(RunSettings(data_dir=tmp_path / "b", port=port))
+    first.preflight()
+    with pytest.raises(StartError, match="another `semantik run` already uses"):
+        Supervisor(RunSettings(data_dir=tmp_path / "b", port=port)).preflight()

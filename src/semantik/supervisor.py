@@ -9,6 +9,7 @@ its pid is kept in ``<data dir>/run/<service>.pid``.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import signal
@@ -19,6 +20,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from .settings import RunSettings
 
@@ -46,6 +48,10 @@ class Child:
     restart_at: float | None = None
 
 
+class StartError(Exception):
+    """A reason ``semantik run`` cannot start, said to the user as it is."""
+
+
 class Supervisor:
     def __init__(self, settings: RunSettings) -> None:
         self.settings = settings
@@ -55,6 +61,7 @@ class Supervisor:
         self.children: list[Child] = []
         self.nats: Child | None = None
         self.stopping = False
+        self._lock: IO[str] | None = None
 
     # -- building the process table ------------------------------------------------
     def plan(self) -> None:
@@ -154,7 +161,29 @@ class Supervisor:
         except OSError:
             return False
 
+    def preflight(self) -> None:
+        """Refuse to start what cannot work, with a message instead of a restart loop."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = (self.run_dir / "semantik.lock").open("w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StartError(
+                f"another `semantik run` already uses {self.data_dir}; stop it first "
+                "or choose another SEMANTIK_DATA_DIR"
+            ) from None
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                probe.bind((self.settings.host, self.settings.port))
+            except OSError as exc:
+                raise StartError(
+                    f"cannot serve on {self.settings.host}:{self.settings.port} ({exc.strerror}); "
+                    "set SEMANTIK_PORT or --port to a free port"
+                ) from None
+
     def start(self) -> None:
+        """Start nats-server (when ours) and every service; ``preflight`` comes first."""
         self.plan()
         if self.nats is not None:
             self.spawn(self.nats)
@@ -210,6 +239,11 @@ def run(settings: RunSettings) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(name)s: %(message)s"
     )
     supervisor = Supervisor(settings)
+    try:
+        supervisor.preflight()
+    except StartError as exc:
+        print(f"semantik run: {exc}", file=sys.stderr)
+        return 1
     stop_requested = False
 
     def request_stop(signum: int, _frame: object) -> None:
