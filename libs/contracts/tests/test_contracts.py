@@ -114,3 +114,37 @@ def test_events_ignore_unknown_fields_but_commands_reject_them() -> None:
     assert event.collection_id == cid
     with pytest.raises(pydantic.ValidationError):
         CreateCollection.model_validate({"actor": "u", "name": "x", "bogus": True})
+
+
+def test_the_asyncapi_document_covers_the_catalogue_and_its_refs_resolve() -> None:
+    from semantik_contracts.asyncapi import REQUESTS, asyncapi_document
+
+    doc = asyncapi_document()
+    assert doc["asyncapi"] == "3.0.0"
+    schemas = doc["components"]["schemas"]
+    assert set(events.EVENT_TYPES) <= set(schemas)
+
+    def refs(node: object) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+            return found + [r for value in node.values() for r in refs(value)]
+        if isinstance(node, list):
+            return [r for value in node for r in refs(value)]
+        return []
+
+    def resolve(ref: str) -> object:
+        node: object = doc
+        for part in ref.removeprefix("#/").split("/"):
+            assert isinstance(node, dict) and part in node, f"dangling {ref}"
+            node = node[part]
+        return node
+
+    all_refs = refs(doc)
+    assert len(all_refs) > 100
+    for ref in all_refs:
+        resolve(ref)
+    addresses = {channel["address"] for channel in doc["channels"].values()}
+    assert {request.address for request in REQUESTS} <= addresses
+    assert "semantik.cmd.collections.CreateCollection" in addresses
+    replies = [op["reply"] for op in doc["operations"].values() if "reply" in op]
+    assert len(replies) == len(REQUESTS)

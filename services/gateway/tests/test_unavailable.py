@@ -50,3 +50,13 @@ async def test_not_yet_connected_is_503(tmp_path: Path) -> None:
         ready = await client.get("/health/ready")
         assert ready.status_code == 503 and ready.json()["checks"]["nats"] != "ok"
     app.state.context.users.close()
+
+
+async def test_the_bus_is_described_without_any_service(lonely: httpx.AsyncClient) -> None:
+    document = await lonely.get("/api/asyncapi.json")
+    assert document.status_code == 200
+    body = document.json()
+    assert body["asyncapi"] == "3.0.0"
+    assert "OperationProgressed" in body["components"]["schemas"]
+    addresses = {channel["address"] for channel in body["channels"].values()}
+    assert "semantik.rpc.search" in addresses

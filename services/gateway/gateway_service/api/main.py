@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .routes import auth, collections, health, operations, search, sources, ws
+from .routes import asyncapi, auth, collections, health, operations, search, sources, ws
 
 api_v1 = APIRouter(prefix="/api/v1")
 api_v1.include_router(auth.router)
@@ -18,3 +18,4 @@ api_router.include_router(api_v1)
 api_router.include_router(api_v2)
 api_router.include_router(health.router)
 api_router.include_router(ws.router)
+api_router.include_router(asyncapi.router)

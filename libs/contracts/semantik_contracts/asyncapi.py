@@ -1,0 +1,143 @@
+"""The bus described as an AsyncAPI 3.0 document, built from the catalogue itself.
+
+Every subject of SPEC §2 with the message it carries and, for requests, the reply; the
+gateway serves it at ``/api/asyncapi.json`` so that an outside consumer of
+``SEMANTIK_EVENTS`` knows the schemas without reading our code.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from . import commands, events, search, views, work
+from .envelope import EventEnvelope
+from .subjects import COLLECTIONS, INGEST, SEARCH_RPC, VECTOR_COUNT_RPC, VECTORS, command_subject
+
+REF = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request/reply subject: what is asked and what comes back."""
+
+    address: str
+    request: type[BaseModel]
+    reply: type[BaseModel]
+    description: str
+
+
+def _collections(cmd: type[BaseModel], reply: type[BaseModel]) -> Request:
+    return Request(command_subject(COLLECTIONS, cmd.__name__), cmd, reply, cmd.__doc__ or "")
+
+
+def _vectors(cmd: type[BaseModel], reply: type[BaseModel] = work.Done) -> Request:
+    return Request(command_subject(VECTORS, cmd.__name__), cmd, reply, cmd.__doc__ or "")
+
+
+REQUESTS: list[Request] = [
+    _collections(commands.CreateCollection, views.CollectionView),
+    _collections(commands.UpdateCollection, views.CollectionView),
+    _collections(commands.DeleteCollection, views.CollectionView),
+    _collections(commands.AddSource, views.SourceAndOperation),
+    _collections(commands.StartOperation, views.OperationView),
+    _collections(commands.CancelOperation, views.OperationView),
+    _collections(commands.GetCollection, views.CollectionView),
+    _collections(commands.ListCollections, views.Page[views.CollectionView]),
+    _collections(commands.GetOperation, views.OperationView),
+    _collections(commands.ListOperations, views.Page[views.OperationView]),
+    _collections(commands.ListSources, views.SourceList),
+    Request(
+        command_subject(INGEST, "ValidateSource"),
+        commands.ValidateSource,
+        commands.ValidatedSource,
+        "Resolve a path under the allowed source roots",
+    ),
+    _vectors(work.CreateGeneration),
+    _vectors(work.DropGeneration),
+    _vectors(work.ActivateGeneration),
+    _vectors(work.DeleteDocumentPoints),
+    Request(VECTOR_COUNT_RPC, work.CountVectors, work.VectorCount, "Points in one generation"),
+    Request(SEARCH_RPC, search.Search, search.SearchResponse, "Federated hybrid search"),
+    Request(
+        "semantik.rpc.embed.{model}",
+        search.EmbedQuery,
+        search.QueryEmbeddings,
+        "Query embedding by one model's embedders (micro-batched)",
+    ),
+]
+
+
+def asyncapi_document(version: str = "0.1.0") -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of the bus."""
+    event_types = typing.get_args(typing.get_args(events.AnyEvent)[0])
+    models: list[type[BaseModel]] = [EventEnvelope, work.EmbedChunks, *event_types]
+    for request in REQUESTS:
+        models += [request.request, request.reply]
+    unique = list(dict.fromkeys(models))
+    refs, schema = models_json_schema([(model, "validation") for model in unique], ref_template=REF)
+    key = {model: refs[(model, "validation")]["$ref"].rsplit("/", 1)[-1] for model in unique}
+
+    def _message(model: type[BaseModel]) -> dict[str, Any]:
+        return {"name": key[model], "title": model.__name__, "payload": refs[(model, "validation")]}
+
+    channels: dict[str, Any] = {
+        "events": {
+            "address": "semantik.evt.{collection_id}.{aggregate}.{aggregate_id}.{event}",
+            "description": "Stream SEMANTIK_EVENTS: every domain event in an EventEnvelope, "
+            "retained; Nats-Msg-Id is the event id. Replay from sequence 1 with a durable "
+            "consumer of your own.",
+            "messages": {"EventEnvelope": _message(EventEnvelope)},
+        },
+        "embed-work": {
+            "address": "semantik.work.embed.{model}",
+            "description": "Stream SEMANTIK_WORK (work queue): one model's embedding work, "
+            "pulled by its embedders' shared durable consumer.",
+            "messages": {"EmbedChunks": _message(work.EmbedChunks)},
+        },
+    }
+    operations: dict[str, Any] = {
+        "publishEvent": {"action": "send", "channel": {"$ref": "#/channels/events"}},
+        "pullEmbedWork": {"action": "receive", "channel": {"$ref": "#/channels/embed-work"}},
+    }
+    for request in REQUESTS:
+        channel = request.address.replace(".", "-").replace("{", "").replace("}", "")
+        channels[channel] = {
+            "address": request.address,
+            "description": request.description.strip().splitlines()[0]
+            if request.description
+            else "",
+            "messages": {
+                key[request.request]: _message(request.request),
+                key[request.reply]: _message(request.reply),
+            },
+        }
+        operations[key[request.request]] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{channel}"},
+            "messages": [{"$ref": f"#/channels/{channel}/messages/{key[request.request]}"}],
+            "reply": {
+                "channel": {"$ref": f"#/channels/{channel}"},
+                "messages": [{"$ref": f"#/channels/{channel}/messages/{key[request.reply]}"}],
+            },
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Semantik bus",
+            "version": version,
+            "description": "NATS JetStream subjects of Semantik (SPEC §2). Request replies are "
+            "wrapped as {result} or {error: {code, message, details}}.",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {
+            "messages": {key[model]: _message(model) for model in unique},
+            "schemas": schema.get("$defs", {}),
+        },
+    }
