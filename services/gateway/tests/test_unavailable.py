@@ -60,3 +60,6 @@ async def test_the_bus_is_described_without_any_service(lonely: httpx.AsyncClien
     assert "OperationProgressed" in body["components"]["schemas"]
     addresses = {channel["address"] for channel in body["channels"].values()}
     assert "semantik.rpc.search" in addresses
+    openapi = (await lonely.get("/openapi.json")).json()
+    assert "/api/v2/collections" in openapi["paths"]
+    assert (await lonely.get("/docs")).status_code == 200
