@@ -142,6 +142,19 @@ class Bus:
             raise RpcFailure(RpcError(code=ErrorCode.INTERNAL, message=f"{subject}: empty reply"))
         return reply.result
 
+    async def answers(self, subject: str, timeout: float = 2.0) -> str | None:
+        """Readiness probe: None when some service answers ``subject``, else why not.
+
+        It sends an empty request; a typed "invalid request" reply is an answer too.
+        """
+        try:
+            await self.nc.request(subject, b"{}", timeout=timeout)
+        except NoRespondersError:
+            return f"nothing answers {subject}"
+        except (NatsTimeoutError, TimeoutError):
+            return f"{subject} did not answer in {timeout}s"
+        return None
+
     async def serve(
         self,
         subject: str,

@@ -6,6 +6,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from semantik_contracts import SearchType
+from semantik_contracts.search import EmbedQuery, QueryEmbeddings
 
 from .conftest import Stack
 
@@ -129,8 +130,26 @@ async def test_search_resolves_each_collection_for_the_search_service(stack: Sta
 
 async def test_health_and_readiness(stack: Stack) -> None:
     assert (await stack.client.get("/health")).json()["status"] == "ok"
+    waiting = await stack.client.get("/health/ready")
+    assert waiting.status_code == 503  # no embedder of the default model answers yet
+    assert waiting.json()["checks"]["embedder"] == (
+        "nothing answers semantik.rpc.embed.all-minilm-l6-v2"
+    )
+
+    async def embed(request: EmbedQuery) -> QueryEmbeddings:
+        return QueryEmbeddings(model=request.model, dimension=1, vectors=[[1.0]])
+
+    await stack.embedder.serve("semantik.rpc.embed.all-minilm-l6-v2", EmbedQuery, embed, queue="e")
     ready = await stack.client.get("/health/ready")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"nats": "ok", "collections": "ok", "event_store": "ok"}
+    assert set(ready.json()["checks"].values()) == {"ok"}
+    assert set(ready.json()["checks"]) == {
+        "nats",
+        "collections",
+        "ingest",
+        "search",
+        "embedder",
+        "event_store",
+    }
     page = await stack.client.get("/")
     assert page.status_code == 200 and "<title>Semantik</title>" in page.text

@@ -39,6 +39,7 @@ async def test_a_missing_collections_service_is_503(lonely: httpx.AsyncClient) -
     assert ready.status_code == 503
     checks = ready.json()["checks"]
     assert checks["nats"] == "ok" and checks["collections"] != "ok"
+    assert checks["search"] == "nothing answers semantik.rpc.search"
     assert (await lonely.get("/health")).status_code == 200
 
 

@@ -7,6 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from semantik_contracts.search import DEFAULT_MODEL
+from semantik_contracts.subjects import (
+    INGEST,
+    SEARCH_RPC,
+    command_subject,
+    embed_query_subject,
+    model_slug,
+)
 
 from ..deps import ContextDep
 
@@ -22,8 +30,8 @@ async def live() -> dict[str, str]:
 
 @router.get("/ready", responses={503: {"description": "Names the parts that failed"}})
 async def ready(context: ContextDep) -> JSONResponse:
-    """200 when NATS is connected, the collections service answers and the user store
-    reads; otherwise 503 with what failed."""
+    """200 when NATS is connected, the collections, ingest and search services and an
+    embedder answer, and the user store reads; otherwise 503 with what failed."""
     checks: dict[str, str] = {}
     bus, backend = context.bus, context.backend
     if bus is None or backend is None or not bus.nc.is_connected:
@@ -32,6 +40,15 @@ async def ready(context: ContextDep) -> JSONResponse:
     else:
         checks["nats"] = OK
         checks["collections"] = await backend.collections_answer() or OK
+        # Search, and an embedder of the default model (query embedding); later models
+        # are checked when collections use them.
+        probes = {
+            "ingest": command_subject(INGEST, "ValidateSource"),
+            "search": SEARCH_RPC,
+            "embedder": embed_query_subject(model_slug(DEFAULT_MODEL.name)),
+        }
+        answers = await asyncio.gather(*(bus.answers(s) for s in probes.values()))
+        checks.update({name: answer or OK for name, answer in zip(probes, answers, strict=True)})
     try:
         await asyncio.wait_for(asyncio.to_thread(context.users.recorder.max_notification_id), 3.0)
         checks["event_store"] = OK
