@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -19,7 +18,7 @@ from semantik_contracts.subjects import COLLECTIONS, INGEST, command_subject, ev
 from semantik_contracts.views import SourceList
 from semantik_runtime.bus import Bus
 from semantik_runtime.consumer import follow_events
-from semantik_runtime.relay import OutboxRelay
+from semantik_runtime.writer import WriterThread
 
 from .application import CollectionsApplication
 from .process import OperationProcess
@@ -40,22 +39,17 @@ class CollectionsService:
         self.app = app
         self.bus = bus
         self.process = OperationProcess(app)
-        self.relay = OutboxRelay(app, bus)
+        self.writer = WriterThread(app, bus, "collections")
+        self.relay = self.writer.relay
         self.timeout = operation_timeout_seconds
         self.progress_interval = progress_interval_seconds
-        self.writer = ThreadPoolExecutor(1, thread_name_prefix="collections-writer")
         self.tasks: list[asyncio.Task[None]] = []
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.writer, fn, *args)
+        return await self.writer.call(fn, *args)
 
     async def start(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-
-        def wake_relay() -> None:
-            loop.call_soon_threadsafe(self.relay.wake)
-
-        self.app.on_saved = wake_relay
+        self.writer.attach(self.app)
         await self.bus.ensure_streams()
         await self._serve_commands()
         follow: list[tuple[str, Callable[[Any], None]]] = [
@@ -102,7 +96,7 @@ class CollectionsService:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        self.writer.shutdown(wait=True)
+        self.writer.shutdown()
 
     async def _serve_commands(self) -> None:
         app = self.app

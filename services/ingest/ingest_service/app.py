@@ -23,7 +23,7 @@ from semantik_contracts.subjects import event_subject as subject_of
 from semantik_runtime.bus import Bus
 from semantik_runtime.consumer import follow_events
 from semantik_runtime.errors import CommandError
-from semantik_runtime.relay import OutboxRelay
+from semantik_runtime.writer import WriterThread
 
 from .application import IngestApplication
 from .chunking import Chunker
@@ -57,8 +57,8 @@ class IngestService:
         self.app = app
         self.bus = bus
         self.roots = roots
-        self.relay = OutboxRelay(app, bus)
-        self.writer = ThreadPoolExecutor(1, thread_name_prefix="ingest-writer")
+        self.writer = WriterThread(app, bus, "ingest")
+        self.relay = self.writer.relay
         self.workers = ThreadPoolExecutor(scan_workers, thread_name_prefix="ingest-scan")
         self.gates: dict[str, WorkGate] = {}
         self.runner = ScanRunner(
@@ -78,15 +78,10 @@ class IngestService:
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` on the writer thread: the application is touched by it alone."""
-        return await asyncio.get_running_loop().run_in_executor(self.writer, fn, *args)
+        return await self.writer.call(fn, *args)
 
     async def start(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-
-        def wake_relay() -> None:
-            loop.call_soon_threadsafe(self.relay.wake)
-
-        self.app.on_saved = wake_relay
+        self.writer.attach(self.app)
         await self.bus.ensure_streams()
         await self.bus.serve(
             command_subject(INGEST, "ValidateSource"),
@@ -109,7 +104,7 @@ class IngestService:
             task.cancel()
         await asyncio.gather(*self.scans.values(), *self.tasks, return_exceptions=True)
         self.workers.shutdown(wait=True, cancel_futures=True)
-        self.writer.shutdown(wait=True)
+        self.writer.shutdown()
 
     async def idle(self) -> None:
         """Wait for the scans running now (tests, orderly shutdown)."""
