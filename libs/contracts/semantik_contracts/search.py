@@ -10,6 +10,11 @@ from pydantic import Field
 from .base import Message
 from .enums import SearchType
 
+#: A payload filter matches one value exactly, or any value of a list.
+FilterScalar = str | int | bool
+FilterValue = FilterScalar | list[FilterScalar]
+Filters = dict[str, FilterValue]
+
 
 class SearchTarget(Message):
     """One collection to search, resolved by the gateway (ownership, active generation)."""
@@ -25,7 +30,9 @@ class Search(Message):
     limit: int = Field(10, ge=1, le=100)
     search_type: SearchType = SearchType.HYBRID
     rerank: bool = False
-    filters: dict[str, Any] = Field(default_factory=dict)
+    filters: Filters = Field(
+        default_factory=dict, description="Payload key → value, or list of values (any of)"
+    )
     timeout_ms: int = Field(5000, ge=50, le=60000, description="Per-collection timeout")
 
 

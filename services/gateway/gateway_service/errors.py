@@ -8,6 +8,7 @@ to validate, or a reply that does not parse, is a bug and is left to be a 500.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from semantik_contracts import ErrorCode, RpcError, RpcFailure
 from semantik_runtime.errors import CommandError
@@ -47,6 +48,18 @@ async def _command_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.to_rpc())
 
 
+async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    """422 naming each field and what is wrong, without echoing the input back: it may
+    be a password, or text that cannot even be encoded in the response."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(RpcFailure, _rpc_failure)
     app.add_exception_handler(CommandError, _command_error)

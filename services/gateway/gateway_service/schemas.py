@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from semantik_contracts import SearchType
+from semantik_contracts.search import Filters
 from semantik_contracts.views import CollectionView, SourceAndOperation
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$"
@@ -20,19 +21,53 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 ServerPath = Annotated[str, Field(min_length=1, max_length=4096)]
 
 
+def _unencodable(value: Any, path: str) -> str | None:
+    """The path of the first string that UTF-8 cannot carry (an unpaired surrogate)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "body"
+        return None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _unencodable(key, path) or _unencodable(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
+class RequestBody(BaseModel):
+    """A client's JSON body. JSON may escape an unpaired surrogate (``\\ud800``) that no
+    UTF-8 message, store or response can carry: refuse it here as a 422."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        where = _unencodable(data, "")
+        if where is not None:
+            raise ValueError(f"{where}: text must be valid Unicode (unpaired surrogate)")
+        return data
+
+
 # -- auth ------------------------------------------------------------------------------
-class UserCreate(BaseModel):
+class UserCreate(RequestBody):
     username: str = Field(min_length=3, max_length=64, pattern=USERNAME_PATTERN)
     password: str = Field(min_length=8, max_length=256)
     email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
 
 
-class UserLogin(BaseModel):
+class UserLogin(RequestBody):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(RequestBody):
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
@@ -51,7 +86,7 @@ class UserPublic(BaseModel):
 
 
 # -- collections ------------------------------------------------------------------------
-class CollectionCreate(BaseModel):
+class CollectionCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
     model_name: str | None = Field(None, min_length=1, max_length=200)
@@ -59,7 +94,7 @@ class CollectionCreate(BaseModel):
     chunk_overlap: int | None = Field(None, ge=0, le=4096)
 
 
-class CollectionUpdate(BaseModel):
+class CollectionUpdate(RequestBody):
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
 
@@ -68,14 +103,14 @@ class CollectionPublic(CollectionView):
     """A collection as clients see it; ``vector_count`` is read from the vector store."""
 
 
-class SourceCreate(BaseModel):
+class SourceCreate(RequestBody):
     path: ServerPath = Field(description="Directory or file on the server")
     text_columns: list[str] = Field(default_factory=list, max_length=200)
     context_columns: list[str] = Field(default_factory=list, max_length=200)
     id_column: str | None = Field(None, min_length=1, max_length=200)
 
 
-class DocumentsCreate(BaseModel):
+class DocumentsCreate(RequestBody):
     paths: list[ServerPath] = Field(min_length=1, max_length=100)
 
 
@@ -92,19 +127,19 @@ class DocumentsAdded(BaseModel):
     )
 
 
-class ReindexRequest(BaseModel):
+class ReindexRequest(RequestBody):
     model_name: str | None = Field(None, min_length=1, max_length=200)
     chunk_size: int | None = Field(None, ge=32, le=8192)
     chunk_overlap: int | None = Field(None, ge=0, le=4096)
 
 
 # -- search ------------------------------------------------------------------------------
-class SearchRequest(BaseModel):
+class SearchRequest(RequestBody):
     query: str = Field(min_length=1, max_length=4000)
     limit: int = Field(10, ge=1, le=100)
     search_type: SearchType = SearchType.HYBRID
     rerank: bool = False
-    filters: dict[str, Any] = Field(default_factory=dict)
+    filters: Filters = Field(default_factory=dict)
 
 
 class MultiSearchRequest(SearchRequest):

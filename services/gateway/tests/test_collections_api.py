@@ -115,3 +115,31 @@ async def test_the_vector_count_is_0_when_the_embedder_does_not_answer(stack: St
 async def me(stack: Stack, headers: dict[str, str]) -> str:
     user_id: str = (await stack.client.get("/api/v1/auth/me", headers=headers)).json()["id"]
     return user_id
+
+
+async def test_unencodable_text_and_nested_filters_are_422_without_echo(stack: Stack) -> None:
+    alice = await stack.login("alice")
+    collection = await stack.create_collection(alice, "notes")
+    json_headers = {**alice, "Content-Type": "application/json"}
+    surrogate_bodies = [
+        ("/api/v2/collections", b'{"name": "ok\\ud800"}'),
+        ("/api/v2/collections", b'{"name": "\\u0000\\ud800"}'),
+        ("/api/v1/auth/register", b'{"username": "eve\\udfff", "password": "a long password"}'),
+        (f"/api/v2/collections/{collection['id']}/search", b'{"query": "\\ud800"}'),
+    ]
+    for url, raw in surrogate_bodies:
+        reply = await stack.client.post(url, content=raw, headers=json_headers)
+        assert reply.status_code == 422, (url, reply.text)
+        assert "valid Unicode" in reply.text
+    secret = await stack.client.post(
+        "/api/v1/auth/register", json={"username": "eve", "password": "short1"}
+    )
+    assert secret.status_code == 422
+    assert "short1" not in secret.text  # a refused password is not echoed back
+    assert secret.json()["detail"][0]["loc"] == ["body", "password"]
+    nested = await stack.client.post(
+        f"/api/v2/collections/{collection['id']}/search",
+        json={"query": "hello", "filters": {"a": {"b": 1}}},
+        headers=alice,
+    )
+    assert nested.status_code == 422
