@@ -103,6 +103,23 @@ class ListSources(Message):
     collection_id: UUID
 
 
+class GetAudit(Message):
+    """The actor's audit log, newest first."""
+
+    actor: str
+    outcome: str | None = Field(None, description="accepted, rejected, completed or failed")
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+
+class GetUsage(Message):
+    actor: str
+
+
+class RebuildProjections(Message):
+    """Drop the read models and fold the whole event log again (operators' command)."""
+
+
 # -- ingest ----------------------------------------------------------------------------
 class ValidateSource(Message):
     """Asked of ingest before a source is recorded: is this path allowed and readable?"""

@@ -26,6 +26,9 @@ class EventEnvelope(Message):
     aggregate_type: str = Field(description="collection, operation, source, document, scan, work")
     aggregate_id: UUID
     version: int = Field(ge=0, description="Aggregate version the event created")
+    schema_version: int = Field(
+        1, ge=1, description="Version of the event's schema; older ones are upcast on load"
+    )
     occurred_at: datetime
     traceparent: str | None = Field(None, description="W3C trace context of the cause")
     event: AnyEvent

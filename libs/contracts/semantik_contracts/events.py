@@ -50,6 +50,7 @@ class CollectionCountsChanged(Event):
     collection_id: CollectionId
     document_count: int = Field(ge=0)
     chunk_count: int = Field(ge=0)
+    size_bytes: int = Field(0, ge=0, description="Bytes of the documents (since schema v2)")
 
 
 class GenerationCreated(Event):
@@ -233,6 +234,10 @@ class ScanStats(Event):
     bytes: int = 0
     chunks: int = Field(0, description="Chunks published for embedding by this scan")
     removed_chunks: int = 0
+    removed_bytes: int = Field(0, description="Bytes of the documents this scan removed")
+    stopped: bool = Field(
+        False, description="The scan stopped early: its operation was cancelled or failed"
+    )
 
 
 class ScanCompleted(Event):

@@ -28,6 +28,7 @@ class CollectionView(Message):
     chunk_overlap: int
     document_count: int = 0
     chunk_count: int = 0
+    size_bytes: int = Field(0, description="Bytes of the documents it holds")
     vector_count: int = Field(0, description="Read from the vector store by the gateway")
     active_generation: int | None = None
     staging_generation: int | None = None
@@ -96,3 +97,46 @@ class SourceList(Message):
     """Reply of ``ListSources``: every source of one collection, oldest first."""
 
     items: list[SourceView]
+
+
+class AuditEntry(Message):
+    """One line of the audit log: who, when, what, and how it ended."""
+
+    id: UUID
+    at: datetime
+    actor: str = Field(description="User id, or 'system' for what the system did")
+    action: str = Field(examples=["collection.create", "operation.cancel", "operation.failed"])
+    outcome: str = Field(description="accepted, rejected, completed or failed")
+    collection_id: UUID | None = None
+    target_id: UUID | None = None
+    code: str | None = Field(None, description="Error code of a rejected command")
+    message: str = ""
+
+
+class Usage(Message):
+    """What one user holds, against the quotas."""
+
+    collections: int
+    max_collections: int
+    documents: int
+    chunks: int
+    size_bytes: int
+    collection_size_limit_bytes: int
+    active_operations: int
+
+
+class ProjectionsRebuilt(Message):
+    """Reply of ``RebuildProjections``: the read models before and after."""
+
+    position: int = Field(description="Last notification folded")
+    collections: int
+    operations: int
+    sources: int
+    audit_entries: int
+    digest_before: str
+    digest_after: str
+    seconds: float
+
+    @property
+    def unchanged(self) -> bool:
+        return self.digest_before == self.digest_after

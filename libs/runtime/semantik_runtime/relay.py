@@ -46,6 +46,7 @@ def envelope_for(domain_event: DomainEventProtocol[Any]) -> EventEnvelope | None
         aggregate_type=aggregate_type,
         aggregate_id=domain_event.originator_id,
         version=domain_event.originator_version,
+        schema_version=getattr(type(domain_event), "class_version", 1),
         occurred_at=state.pop("timestamp"),
         traceparent=state.pop("traceparent", None),
         event=contract.model_validate(state),

@@ -11,6 +11,7 @@ from semantik_runtime.process import configure_logging, serve_until_stopped
 from .app import CollectionsService
 from .application import CollectionsApplication
 from .config import CollectionsSettings
+from .quota import Quotas
 
 
 async def main() -> None:
@@ -19,7 +20,7 @@ async def main() -> None:
     bus = await Bus.connect(settings.nats_url, "collections")
     app = CollectionsApplication(
         env=event_store_env("collections", settings.database_url, settings.data_dir),
-        max_collections_per_user=settings.max_collections_per_user,
+        quotas=Quotas(settings.max_collections_per_user, settings.collection_size_limit_gb),
     )
     service = CollectionsService(
         app,

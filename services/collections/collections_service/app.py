@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from semantik_contracts import commands
+from semantik_contracts import ErrorCode, RpcFailure, commands
 from semantik_contracts.commands import ValidatedSource, ValidateSource
 from semantik_contracts.subjects import COLLECTIONS, INGEST, command_subject, event_filter
 from semantik_contracts.views import SourceList
 from semantik_runtime.bus import Bus
 from semantik_runtime.consumer import follow_events
+from semantik_runtime.errors import CommandError
 from semantik_runtime.writer import WriterThread
 
 from .application import CollectionsApplication
@@ -100,6 +101,7 @@ class CollectionsService:
 
     async def _serve_commands(self) -> None:
         app = self.app
+        queries = app.queries
 
         def direct(fn: Callable[[Any], BaseModel]) -> Callable[[Any], Awaitable[BaseModel]]:
             async def handle(cmd: Any) -> BaseModel:
@@ -108,15 +110,21 @@ class CollectionsService:
             return handle
 
         async def list_sources(q: commands.ListSources) -> SourceList:
-            return SourceList(items=await self.call(app.list_sources, q))
+            return SourceList(items=await self.call(queries.list_sources, q))
 
         async def add_source(cmd: commands.AddSource) -> BaseModel:
             # Ingest owns the allowed roots: it resolves the path or says why not.
-            checked = await self.bus.request(
-                command_subject(INGEST, "ValidateSource"),
-                ValidateSource(path=cmd.path),
-                ValidatedSource,
-            )
+            try:
+                checked = await self.bus.request(
+                    command_subject(INGEST, "ValidateSource"),
+                    ValidateSource(path=cmd.path),
+                    ValidatedSource,
+                )
+            except RpcFailure as exc:
+                if exc.error.code in (ErrorCode.INVALID, ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND):
+                    refused = CommandError(exc.error.code, exc.error.message)
+                    await self.call(app.record_rejection, cmd, refused)
+                raise
             return await self.call(app.add_source, cmd, checked.path, checked.kind.value)
 
         table: list[tuple[type[BaseModel], Callable[[Any], Awaitable[BaseModel]]]] = [
@@ -124,13 +132,18 @@ class CollectionsService:
             (commands.UpdateCollection, direct(app.update_collection)),
             (commands.DeleteCollection, direct(app.delete_collection)),
             (commands.AddSource, add_source),
+            (commands.ChangeSourceColumns, direct(app.change_source_columns)),
+            (commands.RemoveSource, direct(app.remove_source)),
             (commands.StartOperation, direct(app.start_operation)),
             (commands.CancelOperation, direct(app.cancel_operation)),
-            (commands.GetCollection, direct(app.get_collection)),
-            (commands.ListCollections, direct(app.list_collections)),
-            (commands.GetOperation, direct(app.get_operation)),
-            (commands.ListOperations, direct(app.list_operations)),
+            (commands.GetCollection, direct(queries.get_collection)),
+            (commands.ListCollections, direct(queries.list_collections)),
+            (commands.GetOperation, direct(queries.get_operation)),
+            (commands.ListOperations, direct(queries.list_operations)),
             (commands.ListSources, list_sources),
+            (commands.GetAudit, direct(queries.get_audit)),
+            (commands.GetUsage, direct(queries.get_usage)),
+            (commands.RebuildProjections, direct(queries.rebuild)),
         ]
         for request_type, handler in table:
             await self.bus.serve(

@@ -1,28 +1,51 @@
-"""Commands → aggregates → events. Runs on one writer thread (see ``app.py``)."""
+"""Commands → aggregates → events. Runs on one writer thread (see ``app.py``).
+
+Every command is audited: its entry is saved with its effects, or alone when it is
+rejected (``audited``). Queries live in ``queries.py``.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from semantik_contracts import ErrorCode, OperationType, commands
+from pydantic import BaseModel
+from semantik_contracts import ErrorCode, OperationStatus, OperationType, commands
 from semantik_contracts.search import DEFAULT_MODEL, ModelInfo
-from semantik_contracts.views import (
-    CollectionView,
-    OperationView,
-    Page,
-    SourceAndOperation,
-    SourceView,
-)
+from semantik_contracts.views import CollectionView, OperationView, SourceAndOperation
 from semantik_runtime.errors import CommandError, forbidden, not_found
 
+from .audit import ACCEPTED, ACTIONS, REJECTED, AuditRecord, target_of
 from .domain import Collection, Source
 from .operation import Operation
 from .projections import ReadModel, collection_view, operation_view, source_view
+from .queries import Queries
+from .quota import Quotas
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def audited(method: F) -> F:
+    """Record the command in the audit log, accepted (with its effects) or rejected."""
+
+    @functools.wraps(method)
+    def run(self: CollectionsApplication, cmd: BaseModel, *args: Any) -> Any:
+        self._command = cmd
+        try:
+            return method(self, cmd, *args)
+        except CommandError as exc:
+            self._command = None
+            self.record_rejection(cmd, exc)
+            raise
+        finally:
+            self._command = None
+
+    return run  # type: ignore[return-value]
 
 
 class CollectionsApplication(Application[UUID]):
@@ -35,58 +58,98 @@ class CollectionsApplication(Application[UUID]):
         env: dict[str, str],
         models: dict[str, ModelInfo] | None = None,
         max_collections_per_user: int = 10,
+        quotas: Quotas | None = None,
     ) -> None:
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "2000", **env})
         self.models = models or {DEFAULT_MODEL.name: DEFAULT_MODEL}
-        self.max_collections_per_user = max_collections_per_user
+        self.quotas = quotas or Quotas(max_collections_per_user=max_collections_per_user)
         self.read_model = ReadModel(self)
         self.read_model.catch_up()
+        self.queries = Queries(self.read_model, self.quotas)
         self.on_saved: Callable[[], None] = lambda: None
+        self._command: BaseModel | None = None
 
     def commit(self, *aggregates: Aggregate) -> None:
-        """Save atomically, bring the read model up to date, and wake the relay."""
+        """Save atomically (with the audit entry of the command being run), bring the
+        read model up to date, and wake the relay."""
+        if self._command is not None:
+            aggregates = (*aggregates, self._audit_entry(self._command, ACCEPTED, aggregates))
+            self._command = None  # one entry per command
         self.save(*aggregates)
         self.read_model.catch_up()
         self.on_saved()
 
+    def record_rejection(self, cmd: BaseModel, error: CommandError) -> None:
+        """A refused command is in the audit log too (seeds 002/004)."""
+        if type(cmd) in ACTIONS:
+            self.commit(self._audit_entry(cmd, REJECTED, (), error))
+
+    def _audit_entry(
+        self,
+        cmd: BaseModel,
+        outcome: str,
+        changed: tuple[Aggregate, ...],
+        error: CommandError | None = None,
+    ) -> AuditRecord:
+        collection_id, target = target_of(cmd)
+        if collection_id is None:  # a new collection, or a command naming an operation
+            found = next((a for a in changed if isinstance(a, Collection)), None)
+            collection_id = found.id if found else None
+            target = target or collection_id
+        return AuditRecord(
+            id=uuid4(),
+            actor=str(getattr(cmd, "actor", "")),
+            action=ACTIONS[type(cmd)],
+            outcome=outcome,
+            collection_id=collection_id,
+            target_id=target,
+            code=error.code.value if error else None,
+            message=error.message if error else "",
+        )
+
     # -- lookups with ownership ----------------------------------------------------
     def owned_collection(self, actor: str, collection_id: UUID) -> Collection:
-        collection = self.read_model.collections.get(collection_id)
-        if collection is None or collection.deleted:
-            raise not_found("collection", collection_id)
-        if collection.owner != actor:
-            raise forbidden("collection", collection_id)
-        return self.repository.get(collection_id)
+        """The collection to change: 404 when there is none, 403 when not the actor's."""
+        self.read_model.owned_collection(actor, collection_id)
+        collection: Collection = self.repository.get(collection_id)
+        return collection
 
     def owned_operation(self, actor: str, operation_id: UUID) -> Operation:
-        op = self.read_model.operations.get(operation_id)
-        if op is None:
-            raise not_found("operation", operation_id)
-        collection = self.read_model.collections.get(op.collection_id)
-        if collection is None or collection.owner != actor:
-            raise forbidden("operation", operation_id)
-        return self.repository.get(operation_id)
+        self.read_model.owned_operation(actor, operation_id)
+        operation: Operation = self.repository.get(operation_id)
+        return operation
 
-    # -- commands ------------------------------------------------------------------
-    def create_collection(self, cmd: commands.CreateCollection) -> CollectionView:
-        model = self.models.get(cmd.model_name or DEFAULT_MODEL.name)
+    def owned_source(self, actor: str, collection_id: UUID, source_id: UUID) -> Source:
+        self.read_model.owned_collection(actor, collection_id)
+        found = self.read_model.sources.get(source_id)
+        if found is None or found.removed:
+            raise not_found("source", source_id)
+        if found.collection_id != collection_id:
+            owner = self.read_model.collections.get(found.collection_id)
+            if owner is not None and owner.owner != actor:
+                raise forbidden("source", source_id)
+            raise not_found("source", f"{source_id} in collection {collection_id}")
+        source: Source = self.repository.get(source_id)
+        return source
+
+    def _model(self, name: str | None) -> ModelInfo:
+        model = self.models.get(name or DEFAULT_MODEL.name)
         if model is None:
             raise CommandError(
                 ErrorCode.INVALID,
-                f"unknown model {cmd.model_name!r}; available: {', '.join(sorted(self.models))}",
+                f"unknown model {name!r}; available: {', '.join(sorted(self.models))}",
                 available=sorted(self.models),
             )
+        return model
+
+    # -- commands ------------------------------------------------------------------
+    @audited
+    def create_collection(self, cmd: commands.CreateCollection) -> CollectionView:
+        model = self._model(cmd.model_name)
         if self.read_model.collection_named(cmd.actor, cmd.name) is not None:
             raise CommandError(ErrorCode.CONFLICT, f"a collection named {cmd.name!r} exists")
-        if len(self.read_model.collections_of(cmd.actor)) >= self.max_collections_per_user:
-            raise CommandError(
-                ErrorCode.QUOTA_EXCEEDED,
-                f"quota reached: at most {self.max_collections_per_user} collections per user",
-            )
-        chunk_size = cmd.chunk_size or model.max_seq_length
-        overlap = cmd.chunk_overlap if cmd.chunk_overlap is not None else chunk_size // 10
-        if overlap >= chunk_size:
-            raise CommandError(ErrorCode.INVALID, "chunk_overlap must be smaller than chunk_size")
+        self.quotas.check_new_collection(len(self.read_model.collections_of(cmd.actor)))
+        chunk_size, overlap = chunking(model, cmd.chunk_size, cmd.chunk_overlap)
         collection = Collection(
             id=uuid4(),
             name=cmd.name,
@@ -101,6 +164,7 @@ class CollectionsApplication(Application[UUID]):
         self.commit(collection)
         return collection_view(collection)
 
+    @audited
     def update_collection(self, cmd: commands.UpdateCollection) -> CollectionView:
         collection = self.owned_collection(cmd.actor, cmd.collection_id)
         if cmd.name is not None:
@@ -111,18 +175,26 @@ class CollectionsApplication(Application[UUID]):
         self.commit(collection)
         return collection_view(collection)
 
+    @audited
     def delete_collection(self, cmd: commands.DeleteCollection) -> CollectionView:
+        """Delete now, as a ``delete`` operation; a running operation is cancelled first.
+        The embedder drops the vectors when it sees ``CollectionDeleted``."""
         collection = self.owned_collection(cmd.actor, cmd.collection_id)
         changed: list[Aggregate] = [collection]
         if collection.active_operation_id is not None:
-            op: Operation = self.repository.get(collection.active_operation_id)
-            if not op.is_terminal:
-                op.cancel("the collection was deleted")
-                changed.append(op)
+            running: Operation = self.repository.get(collection.active_operation_id)
+            changed += self.end_operation(
+                running, OperationStatus.CANCELLED, "the collection was deleted", collection
+            )
+        deletion = self._new_operation(collection, OperationType.DELETE, cmd.actor, [], {})
+        deletion.start()
+        deletion.complete()
+        collection.operation_finished(deletion.id, OperationStatus.COMPLETED)
         collection.delete(cmd.actor)
-        self.commit(*changed)
+        self.commit(*changed, deletion)
         return collection_view(collection)
 
+    @audited
     def add_source(
         self, cmd: commands.AddSource, resolved_path: str, kind: str
     ) -> SourceAndOperation:
@@ -135,6 +207,7 @@ class CollectionsApplication(Application[UUID]):
                     "start an index operation to re-scan it",
                     source_id=str(existing.id),
                 )
+        self.quotas.check_room(collection.name, collection.size_bytes)
         source = Source(
             id=uuid4(),
             collection_id=collection.id,
@@ -150,25 +223,102 @@ class CollectionsApplication(Application[UUID]):
         self.commit(collection, source, operation)
         return SourceAndOperation(source=source_view(source), operation=operation_view(operation))
 
+    @audited
+    def change_source_columns(self, cmd: commands.ChangeSourceColumns) -> SourceAndOperation:
+        """New columns re-embed the source (an ``index`` of it alone, seed 002)."""
+        source = self.owned_source(cmd.actor, cmd.collection_id, cmd.source_id)
+        collection: Collection = self.repository.get(cmd.collection_id)
+        params = {"columns_changed": True}
+        operation = self._new_operation(
+            collection, OperationType.INDEX, cmd.actor, [source.id], params
+        )
+        source.change_columns(list(cmd.text_columns), list(cmd.context_columns), cmd.id_column)
+        self.commit(collection, source, operation)
+        return SourceAndOperation(source=source_view(source), operation=operation_view(operation))
+
+    @audited
+    def remove_source(self, cmd: commands.RemoveSource) -> SourceAndOperation:
+        """Remove a source and, by a ``remove_source`` operation, its documents' points."""
+        source = self.owned_source(cmd.actor, cmd.collection_id, cmd.source_id)
+        collection: Collection = self.repository.get(cmd.collection_id)
+        operation = self._new_operation(
+            collection, OperationType.REMOVE_SOURCE, cmd.actor, [source.id], {}
+        )
+        source.remove()
+        collection.detach_source(source.id)
+        self.commit(collection, source, operation)
+        return SourceAndOperation(source=source_view(source), operation=operation_view(operation))
+
+    @audited
     def start_operation(self, cmd: commands.StartOperation) -> OperationView:
         collection = self.owned_collection(cmd.actor, cmd.collection_id)
-        if cmd.operation_type is not OperationType.INDEX:
-            raise CommandError(
-                ErrorCode.INVALID, f"{cmd.operation_type} cannot be started directly yet"
+        if cmd.operation_type is OperationType.REINDEX:
+            operation = self._new_reindex(collection, cmd)
+        elif cmd.operation_type is OperationType.INDEX:
+            self.quotas.check_room(collection.name, collection.size_bytes)
+            operation = self._new_operation(
+                collection, cmd.operation_type, cmd.actor, list(collection.source_ids), {}
             )
-        operation = self._new_operation(
-            collection, cmd.operation_type, cmd.actor, list(collection.source_ids), cmd.params
-        )
+        else:
+            raise CommandError(
+                ErrorCode.INVALID,
+                f"{cmd.operation_type} is started by its own request "
+                "(adding, removing a source or deleting the collection), not directly",
+            )
         self.commit(collection, operation)
         return operation_view(operation)
 
+    @audited
     def cancel_operation(self, cmd: commands.CancelOperation) -> OperationView:
         operation = self.owned_operation(cmd.actor, cmd.operation_id)
-        operation.cancel(f"cancelled by {cmd.actor}")
-        collection: Collection = self.repository.get(operation.collection_id)
-        collection.operation_finished(operation.id, succeeded=False, reason="operation cancelled")
-        self.commit(operation, collection)
+        self.commit(
+            *self.end_operation(operation, OperationStatus.CANCELLED, f"cancelled by {cmd.actor}")
+        )
         return operation_view(operation)
+
+    # -- shared by commands and the process manager --------------------------------
+    def end_operation(
+        self,
+        operation: Operation,
+        outcome: OperationStatus,
+        reason: str,
+        collection: Collection | None = None,
+    ) -> list[Aggregate]:
+        """Cancel or fail an operation. What its work already did is kept: the counts
+        of work done so far are applied now, later ones when they land (``settle``)."""
+        if outcome is OperationStatus.CANCELLED:
+            operation.cancel(reason)
+        else:
+            operation.fail(reason)
+        collection = collection or self.repository.get(operation.collection_id)
+        counts = operation.settle() if operation.all_work_done else None
+        collection.operation_finished(
+            operation.id, outcome, f"last operation {outcome}: {reason}", counts
+        )
+        return [operation, collection]
+
+    def _new_reindex(self, collection: Collection, cmd: commands.StartOperation) -> Operation:
+        """Preflight of a blue-green reindex (model, chunking, room), then the staging
+        generation the operation writes to; activation happens when it completes."""
+        name, size, overlap = reindex_params(cmd.params)
+        model = self._model(name or collection.model_name)
+        if model.name == collection.model_name and size is None:
+            size = collection.chunk_size
+            overlap = collection.chunk_overlap if overlap is None else overlap
+        chunk_size, overlap = chunking(model, size, overlap)
+        self.quotas.check_reindex_reservation(collection.name, collection.size_bytes)
+        operation_id = uuid4()
+        collection.attach_operation(operation_id, OperationType.REINDEX)
+        staging = collection.open_generation(model.name, model.dimension, chunk_size, overlap)
+        return self._operation(
+            operation_id,
+            collection,
+            OperationType.REINDEX,
+            cmd.actor,
+            cmd.params,
+            staging,
+            list(collection.source_ids),
+        )
 
     def _new_operation(
         self,
@@ -180,7 +330,22 @@ class CollectionsApplication(Application[UUID]):
     ) -> Operation:
         operation_id = uuid4()
         collection.attach_operation(operation_id, op_type)
-        generation = collection.active_generation or collection.last_generation
+        generation = collection.active_generation or 1
+        return self._operation(
+            operation_id, collection, op_type, actor, params, generation, source_ids
+        )
+
+    def _operation(
+        self,
+        operation_id: UUID,
+        collection: Collection,
+        op_type: OperationType,
+        actor: str,
+        params: dict[str, Any],
+        generation: int,
+        source_ids: list[UUID],
+    ) -> Operation:
+        settings = collection.generations.get(generation)
         return Operation(
             id=operation_id,
             collection_id=collection.id,
@@ -189,31 +354,28 @@ class CollectionsApplication(Application[UUID]):
             requested_by=actor,
             source_ids=source_ids,
             generation=generation,
-            model_name=collection.model_name,
-            chunk_size=collection.chunk_size,
-            chunk_overlap=collection.chunk_overlap,
+            model_name=settings.model_name if settings else collection.model_name,
+            chunk_size=settings.chunk_size if settings else collection.chunk_size,
+            chunk_overlap=settings.chunk_overlap if settings else collection.chunk_overlap,
             requested_at=datetime.now(UTC),
         )
 
-    # -- queries -------------------------------------------------------------------
-    def get_collection(self, q: commands.GetCollection) -> CollectionView:
-        return collection_view(self.owned_collection(q.actor, q.collection_id))
 
-    def list_collections(self, q: commands.ListCollections) -> Page[CollectionView]:
-        found = self.read_model.collections_of(q.actor, q.status)
-        items = [collection_view(c) for c in found[q.offset : q.offset + q.limit]]
-        return Page[CollectionView](items=items, total=len(found), limit=q.limit, offset=q.offset)
+def reindex_params(params: dict[str, Any]) -> tuple[str | None, int | None, int | None]:
+    """``model_name``, ``chunk_size``, ``chunk_overlap`` of a reindex, each optional."""
+    name, size, overlap = (params.get(k) for k in ("model_name", "chunk_size", "chunk_overlap"))
+    if name is not None and not isinstance(name, str):
+        raise CommandError(ErrorCode.INVALID, "model_name must be a string")
+    for key, value in (("chunk_size", size), ("chunk_overlap", overlap)):
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise CommandError(ErrorCode.INVALID, f"{key} must be a non-negative integer")
+    return name, size, overlap
 
-    def get_operation(self, q: commands.GetOperation) -> OperationView:
-        return operation_view(self.owned_operation(q.actor, q.operation_id))
 
-    def list_operations(self, q: commands.ListOperations) -> Page[OperationView]:
-        if q.collection_id is not None:
-            self.owned_collection(q.actor, q.collection_id)
-        found = self.read_model.operations_of(q.actor, q.collection_id, q.status)
-        items = [operation_view(o) for o in found[q.offset : q.offset + q.limit]]
-        return Page[OperationView](items=items, total=len(found), limit=q.limit, offset=q.offset)
-
-    def list_sources(self, q: commands.ListSources) -> list[SourceView]:
-        self.owned_collection(q.actor, q.collection_id)
-        return [source_view(s) for s in self.read_model.sources_of(q.collection_id)]
+def chunking(model: ModelInfo, size: int | None, overlap: int | None) -> tuple[int, int]:
+    """Chunk size and overlap, defaulting to the model's length and ~10 % (SPEC §4)."""
+    chunk_size = size or model.max_seq_length
+    chunk_overlap = overlap if overlap is not None else chunk_size // 10
+    if chunk_overlap >= chunk_size:
+        raise CommandError(ErrorCode.INVALID, "chunk_overlap must be smaller than chunk_size")
+    return chunk_size, chunk_overlap

@@ -6,23 +6,56 @@ has no contract counterpart (``OperationAttached``…) are bookkeeping kept in t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
-from semantik_contracts import CollectionStatus, ErrorCode, OperationType
+from semantik_contracts import CollectionStatus, ErrorCode, OperationStatus, OperationType
 from semantik_runtime.errors import CommandError
 
-#: Operations that leave an existing collection readable while they run (SPEC §3).
-_RUNNING_STATUS = {
-    OperationType.INDEX: CollectionStatus.PROCESSING,
-    OperationType.APPEND: CollectionStatus.PROCESSING,
-    OperationType.REMOVE_SOURCE: CollectionStatus.PROCESSING,
-    OperationType.REINDEX: CollectionStatus.REINDEXING,
-    OperationType.DELETE: CollectionStatus.DELETING,
-}
+from .status import (
+    IllegalTransition,
+    check_admission,
+    check_collection_transition,
+    finished_status,
+    running_status,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationSettings:
+    """What a vector generation was (or is being) built with."""
+
+    model_name: str
+    model_dimension: int
+    chunk_size: int
+    chunk_overlap: int
+
+
+@dataclass(frozen=True, slots=True)
+class CountDelta:
+    """How an operation changed a collection's documents, chunks and bytes."""
+
+    documents: int = 0
+    chunks: int = 0
+    size_bytes: int = 0
 
 
 class Collection(Aggregate):
+    class CollectionCountsChanged(Aggregate.Event):
+        """v2 added ``size_bytes`` (the collection size quota); v1 events count 0 bytes,
+        the size of what they describe being unknown to the log."""
+
+        class_version = 2
+        document_count: int
+        chunk_count: int
+        size_bytes: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["size_bytes"] = 0
+
     @event("CollectionCreated")
     def __init__(
         self,
@@ -44,14 +77,19 @@ class Collection(Aggregate):
         self.chunk_overlap = chunk_overlap
         self.status = CollectionStatus.PENDING
         self.status_reason = ""
+        #: The status to return to when the running operation is cancelled.
+        self.resting_status = CollectionStatus.PENDING
         self.active_generation: int | None = None
         self.staging_generation: int | None = None
         self.last_generation = 0
+        self.generations: dict[int, GenerationSettings] = {}
         self.source_ids: list[UUID] = []
         self.active_operation_id: UUID | None = None
+        self.active_operation_type: OperationType | None = None
         self.indexed_once = False
         self.document_count = 0
         self.chunk_count = 0
+        self.size_bytes = 0
         self.deleted = False
 
     # -- commands ------------------------------------------------------------------
@@ -64,22 +102,53 @@ class Collection(Aggregate):
             description=description if description is not None else self.description,
         )
 
-    def open_generation(self) -> int:
-        """Create the next vector generation with the collection's current settings."""
+    def open_generation(
+        self,
+        model_name: str | None = None,
+        model_dimension: int | None = None,
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+    ) -> int:
+        """Create the next vector generation (staging until activated); its settings
+        default to the collection's current ones."""
+        self._check_alive()
+        if self.staging_generation is not None:
+            raise IllegalTransition(
+                f"collection {self.name!r} already has staging generation "
+                f"{self.staging_generation}",
+                staging_generation=self.staging_generation,
+            )
         number = self.last_generation + 1
         self._generation_created(
             generation=number,
-            model_name=self.model_name,
-            model_dimension=self.model_dimension,
-            chunk_size=self.chunk_size,
-            chunk_overlap=self.chunk_overlap,
+            model_name=model_name or self.model_name,
+            model_dimension=model_dimension or self.model_dimension,
+            chunk_size=chunk_size or self.chunk_size,
+            chunk_overlap=self.chunk_overlap if chunk_overlap is None else chunk_overlap,
         )
         return number
 
     def activate_generation(self, generation: int) -> None:
+        """Make ``generation`` the one search reads (atomic: one event). The collection
+        takes on its model and chunking; the previous one waits to be dropped."""
+        if generation != self.staging_generation:
+            raise IllegalTransition(
+                f"generation {generation} of collection {self.name!r} is not staging",
+                staging_generation=self.staging_generation,
+            )
         self._generation_activated(
             generation=generation, previous_generation=self.active_generation
         )
+
+    def drop_generation(self, generation: int) -> None:
+        """Record that a generation's vectors are gone (never the active one)."""
+        if generation == self.active_generation:
+            raise IllegalTransition(
+                f"generation {generation} is active in collection {self.name!r}; "
+                "activate another before dropping it"
+            )
+        if generation in self.generations:
+            self._generation_dropped(generation=generation)
 
     def attach_source(self, source_id: UUID) -> None:
         self._check_alive()
@@ -93,42 +162,57 @@ class Collection(Aggregate):
         """Admit one operation at a time (SPEC §3); a second is a 409."""
         self._check_alive()
         if self.active_operation_id is not None:
-            raise CommandError(
-                ErrorCode.CONFLICT,
-                f"collection {self.name!r} already has an active operation",
+            running = self.active_operation_type or "another operation"
+            raise IllegalTransition(
+                f"collection {self.name!r} already has an active operation ({running}); "
+                "wait for it to finish or cancel it",
                 active_operation_id=str(self.active_operation_id),
             )
         if operation_type is OperationType.REINDEX and not self.indexed_once:
-            raise CommandError(ErrorCode.CONFLICT, "reindex needs a first completed index")
+            raise IllegalTransition(
+                f"reindex of collection {self.name!r} needs a first completed index"
+            )
+        check_admission(self.name, self.status, operation_type)
         self._operation_attached(operation_id=operation_id, operation_type=operation_type.value)
 
     def operation_started(self, operation_type: OperationType) -> None:
-        if self.indexed_once or operation_type is OperationType.DELETE:
-            self._change_status(_RUNNING_STATUS[operation_type], "")
+        if operation_type is not OperationType.DELETE:
+            self._change_status(running_status(operation_type, self.indexed_once), "")
 
     def operation_finished(
         self,
         operation_id: UUID,
-        succeeded: bool,
+        outcome: OperationStatus,
         reason: str = "",
-        documents_delta: int = 0,
-        chunks_delta: int = 0,
+        counts: CountDelta | None = None,
     ) -> None:
+        """The attached operation ended: counts, generations and status follow."""
         if self.active_operation_id != operation_id:
             return
+        finished_type = self.active_operation_type
+        reindex = finished_type is OperationType.REINDEX
+        resting = self.resting_status
         self._operation_detached(operation_id=operation_id)
-        if documents_delta or chunks_delta:
-            self._counts_changed(
-                document_count=max(0, self.document_count + documents_delta),
-                chunk_count=max(0, self.chunk_count + chunks_delta),
-            )
-        if succeeded:
+        if finished_type is OperationType.DELETE:
+            return  # the collection goes with it (``delete``)
+        if counts is not None:
+            self.apply_counts(counts)
+        if reindex and self.staging_generation is not None:
+            if outcome is OperationStatus.COMPLETED:
+                self.activate_generation(self.staging_generation)
+            else:  # the old generation keeps serving; the staging one goes
+                self.drop_generation(self.staging_generation)
+        if outcome is OperationStatus.COMPLETED and not self.indexed_once and not reindex:
             self._indexed()
-            self._change_status(CollectionStatus.READY, reason)
-        elif self.indexed_once:
-            self._change_status(CollectionStatus.DEGRADED, reason)
-        else:
-            self._change_status(CollectionStatus.ERROR, reason)
+        self._change_status(finished_status(outcome, self.indexed_once, resting), reason)
+
+    def apply_counts(self, counts: CountDelta) -> None:
+        if counts.documents or counts.chunks or counts.size_bytes:
+            self._counts_changed(
+                document_count=max(0, self.document_count + counts.documents),
+                chunk_count=max(0, self.chunk_count + counts.chunks),
+                size_bytes=max(0, self.size_bytes + counts.size_bytes),
+            )
 
     def delete(self, deleted_by: str) -> None:
         self._check_alive()
@@ -139,6 +223,7 @@ class Collection(Aggregate):
             raise CommandError(ErrorCode.NOT_FOUND, f"collection {self.id} was deleted")
 
     def _change_status(self, status: CollectionStatus, reason: str) -> None:
+        check_collection_transition(self.status, status)
         if status != self.status or reason != self.status_reason:
             self._status_changed(
                 status=status.value, previous_status=self.status.value, reason=reason
@@ -155,10 +240,11 @@ class Collection(Aggregate):
         self.status = CollectionStatus(status)
         self.status_reason = reason
 
-    @event("CollectionCountsChanged")
-    def _counts_changed(self, document_count: int, chunk_count: int) -> None:
+    @event(CollectionCountsChanged)
+    def _counts_changed(self, document_count: int, chunk_count: int, size_bytes: int) -> None:
         self.document_count = document_count
         self.chunk_count = chunk_count
+        self.size_bytes = size_bytes
 
     @event("GenerationCreated")
     def _generation_created(
@@ -171,10 +257,23 @@ class Collection(Aggregate):
     ) -> None:
         self.last_generation = generation
         self.staging_generation = generation
+        self.generations[generation] = GenerationSettings(
+            model_name, model_dimension, chunk_size, chunk_overlap
+        )
 
     @event("GenerationActivated")
     def _generation_activated(self, generation: int, previous_generation: int | None) -> None:
         self.active_generation = generation
+        if self.staging_generation == generation:
+            self.staging_generation = None
+        settings = self.generations.get(generation)
+        if settings is not None:  # the collection now searches with these settings
+            self.model_name, self.model_dimension = settings.model_name, settings.model_dimension
+            self.chunk_size, self.chunk_overlap = settings.chunk_size, settings.chunk_overlap
+
+    @event("GenerationDropped")
+    def _generation_dropped(self, generation: int) -> None:
+        self.generations.pop(generation, None)
         if self.staging_generation == generation:
             self.staging_generation = None
 
@@ -189,10 +288,13 @@ class Collection(Aggregate):
     @event("OperationAttached")
     def _operation_attached(self, operation_id: UUID, operation_type: str) -> None:
         self.active_operation_id = operation_id
+        self.active_operation_type = OperationType(operation_type)
+        self.resting_status = self.status
 
     @event("OperationDetached")
     def _operation_detached(self, operation_id: UUID) -> None:
         self.active_operation_id = None
+        self.active_operation_type = None
 
     @event("CollectionIndexed")
     def _indexed(self) -> None:
@@ -201,6 +303,12 @@ class Collection(Aggregate):
     @event("CollectionDeleted")
     def _deleted(self, deleted_by: str) -> None:
         self.deleted = True
+
+    @property
+    def retired_generations(self) -> list[int]:
+        """Generations neither active nor staging whose vectors are not dropped yet."""
+        keep = {self.active_generation, self.staging_generation}
+        return sorted(g for g in self.generations if g not in keep)
 
 
 class Source(Aggregate):
@@ -223,9 +331,38 @@ class Source(Aggregate):
         self.id_column = id_column
         self.removed = False
 
+    def change_columns(
+        self, text_columns: list[str], context_columns: list[str], id_column: str | None
+    ) -> None:
+        """A new column preference set (seed 002); the caller re-embeds the source."""
+        if self.removed:
+            raise CommandError(ErrorCode.NOT_FOUND, f"source {self.id} was removed")
+        if self.kind == "directory":
+            raise CommandError(
+                ErrorCode.INVALID, "columns apply to record files, not to a directory source"
+            )
+        self._columns_changed(
+            collection_id=self.collection_id,
+            text_columns=text_columns,
+            context_columns=context_columns,
+            id_column=id_column,
+        )
+
     def remove(self) -> None:
         if not self.removed:
             self._removed(collection_id=self.collection_id)
+
+    @event("SourceColumnsChanged")
+    def _columns_changed(
+        self,
+        collection_id: UUID,
+        text_columns: list[str],
+        context_columns: list[str],
+        id_column: str | None,
+    ) -> None:
+        self.text_columns = text_columns
+        self.context_columns = context_columns
+        self.id_column = id_column
 
     @event("SourceRemoved")
     def _removed(self, collection_id: UUID) -> None:

@@ -7,8 +7,10 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
-from semantik_contracts import ErrorCode, OperationStatus, OperationType
-from semantik_runtime.errors import CommandError
+from semantik_contracts import OperationStatus, OperationType
+
+from .domain import CountDelta
+from .status import check_operation_transition
 
 #: Failures kept on the aggregate for the UI; the full list lives in ingest's registry.
 MAX_FAILURES_KEPT = 200
@@ -54,6 +56,8 @@ class Operation(Aggregate):
         self.error: str | None = None
         self.message = "queued"
         self.stats: dict[str, Any] = {}
+        #: Its effect on the collection's counts is applied (once, at the end of its work).
+        self.settled = False
 
     # -- derived -------------------------------------------------------------------
     @property
@@ -83,24 +87,42 @@ class Operation(Aggregate):
     def is_terminal(self) -> bool:
         return self.status.is_terminal
 
+    @property
+    def counting(self) -> bool:
+        """Still folding its work's events: until settled, even after a cancellation,
+        because work queued before it still lands in the collection (kept, SPEC §3)."""
+        return not self.settled
+
+    def count_delta(self) -> CountDelta:
+        """What this operation's work changed in the collection, as far as it is known."""
+        stats = self.scan_stats or {}
+        embedding_failures = self.failed_documents - int(stats.get("failed", 0))
+        return CountDelta(
+            documents=int(stats.get("new_documents", 0))
+            - int(stats.get("removed", 0))
+            - embedding_failures,
+            chunks=self.embedded_chunks - int(stats.get("removed_chunks", 0)),
+            size_bytes=int(stats.get("bytes", 0)) - int(stats.get("removed_bytes", 0)),
+        )
+
     # -- commands ------------------------------------------------------------------
     def start(self) -> None:
         if self.status is OperationStatus.PENDING:
             self._started(collection_id=self.collection_id, started_at=_now())
 
     def record_scan(self, stats: dict[str, Any]) -> None:
-        if self.scan_stats is None and not self.is_terminal:
+        if self.scan_stats is None and self.counting:
             self._scan_tallied(stats=stats)
 
     def record_embedded(self, key: str, chunk_count: int) -> bool:
         """Count a document's embedded chunks once, however often the event arrives."""
-        if key in self.counted or self.is_terminal:
+        if key in self.counted or not self.counting:
             return False
         self._chunks_tallied(key=key, chunk_count=chunk_count)
         return True
 
     def record_failure(self, key: str, path: str, reason: str, chunk_count: int = 0) -> bool:
-        if key in self.counted or self.is_terminal:
+        if key in self.counted or not self.counting:
             return False
         self._failure_recorded(key=key, path=path, reason=reason, chunk_count=chunk_count)
         return True
@@ -120,6 +142,8 @@ class Operation(Aggregate):
         )
 
     def complete(self) -> dict[str, Any]:
+        self.start()  # a scan may report its end before its start was seen
+        check_operation_transition(self.id, self.status, OperationStatus.COMPLETED)
         stats = dict(self.scan_stats or {})
         stats.update(
             embedded_chunks=self.embedded_chunks,
@@ -130,14 +154,18 @@ class Operation(Aggregate):
         return stats
 
     def fail(self, error: str) -> None:
-        if self.is_terminal:
-            raise CommandError(ErrorCode.CONFLICT, f"operation {self.id} is already {self.status}")
+        check_operation_transition(self.id, self.status, OperationStatus.FAILED)
         self._failed(collection_id=self.collection_id, error=error, completed_at=_now())
 
     def cancel(self, reason: str) -> None:
-        if self.is_terminal:
-            raise CommandError(ErrorCode.CONFLICT, f"operation {self.id} is already {self.status}")
+        check_operation_transition(self.id, self.status, OperationStatus.CANCELLED)
         self._cancelled(collection_id=self.collection_id, reason=reason, completed_at=_now())
+
+    def settle(self) -> CountDelta:
+        """Close the books: the delta to apply to the collection, exactly once."""
+        delta = self.count_delta()
+        self._settled(documents=delta.documents, chunks=delta.chunks, size_bytes=delta.size_bytes)
+        return delta
 
     # -- events --------------------------------------------------------------------
     @event("OperationStarted")
@@ -188,6 +216,11 @@ class Operation(Aggregate):
         self.stats = stats
         self.completed_at = completed_at
         self.message = "completed"
+        self.settled = True  # all its work is in: the counts go with this event's commit
+
+    @event("OperationSettled")
+    def _settled(self, documents: int, chunks: int, size_bytes: int) -> None:
+        self.settled = True
 
     @event("OperationFailed")
     def _failed(self, collection_id: UUID, error: str, completed_at: datetime) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from semantik_contracts import events
+from semantik_contracts import OperationStatus, events
 
 from .application import CollectionsApplication
 from .domain import Collection
@@ -26,11 +26,11 @@ class OperationProcess:
         if operation_id not in self.app.read_model.operations:
             return None
         op: Operation = self.app.repository.get(operation_id)
-        return None if op.is_terminal else op
+        return op if op.counting else None
 
     def on_scan_started(self, e: events.ScanStarted) -> None:
         op = self._operation(e.operation_id)
-        if op is None or op.started_at is not None:
+        if op is None or op.is_terminal or op.started_at is not None:
             return
         op.start()
         collection: Collection = self.app.repository.get(op.collection_id)
@@ -62,22 +62,23 @@ class OperationProcess:
             self._settle(op)
 
     def _settle(self, op: Operation) -> None:
-        """Finish the operation when all its work is accounted for, else mark progress."""
+        """Finish the operation when all its work is accounted for, else mark progress.
+
+        An operation cancelled or failed before its work was all in keeps counting what
+        lands afterwards (work already queued is kept) and settles the collection's
+        counts once it is all in, so they never drift from what the store holds.
+        """
         if not op.all_work_done:
-            self.dirty.add(op.id)
+            if not op.is_terminal:
+                self.dirty.add(op.id)
             self.app.commit(op)
             return
-        stats = op.complete()
         collection: Collection = self.app.repository.get(op.collection_id)
-        embedding_failures = op.failed_documents - int(stats.get("failed", 0))
-        collection.operation_finished(
-            op.id,
-            succeeded=True,
-            documents_delta=int(stats.get("new_documents", 0))
-            - int(stats.get("removed", 0))
-            - embedding_failures,
-            chunks_delta=op.embedded_chunks - int(stats.get("removed_chunks", 0)),
-        )
+        if op.is_terminal:
+            collection.apply_counts(op.settle())
+        else:
+            op.complete()
+            collection.operation_finished(op.id, OperationStatus.COMPLETED, counts=op.count_delta())
         self.dirty.discard(op.id)
         self.app.commit(op, collection)
 
@@ -98,11 +99,9 @@ class OperationProcess:
             if now - view.requested_at < timedelta(seconds=timeout_seconds):
                 continue
             op = self._operation(view.id)
-            if op is None:
+            if op is None or op.is_terminal:
                 continue
-            op.fail(f"timed out after {timeout_seconds:.0f} s without finishing")
-            collection: Collection = self.app.repository.get(op.collection_id)
-            collection.operation_finished(op.id, succeeded=False, reason="last operation timed out")
-            self.app.commit(op, collection)
+            reason = f"timed out after {timeout_seconds:g} s (OPERATION_TIMEOUT_SECONDS)"
+            self.app.commit(*self.app.end_operation(op, OperationStatus.FAILED, reason))
             expired.append(op.id)
         return expired

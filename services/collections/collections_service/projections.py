@@ -7,17 +7,29 @@ the log again gives the same answers: it holds nothing the log does not.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from semantik_contracts import CollectionStatus, OperationStatus
-from semantik_contracts.views import CollectionView, Failure, OperationView, SourceView
+from semantik_contracts.views import (
+    AuditEntry,
+    CollectionView,
+    Failure,
+    OperationView,
+    SourceView,
+)
+from semantik_runtime.errors import forbidden, not_found
 
+from .audit import AuditRecord
 from .domain import Collection, Source
 from .operation import Operation
+
+#: Operation outcomes the audit log shows as done by the system.
+_SYSTEM_OUTCOMES = {"OperationCompleted": "completed", "OperationFailed": "failed"}
 
 
 class ReadModel:
@@ -27,14 +39,17 @@ class ReadModel:
         self.collections: dict[UUID, Collection] = {}
         self.operations: dict[UUID, Operation] = {}
         self.sources: dict[UUID, Source] = {}
+        self.audit: list[AuditEntry] = []
         self._lock = threading.Lock()
 
     def rebuild(self) -> None:
+        """Drop every read model and fold the whole log again."""
         with self._lock:
             self.position = 0
             self.collections.clear()
             self.operations.clear()
             self.sources.clear()
+            self.audit.clear()
         self.catch_up()
 
     def catch_up(self) -> None:
@@ -60,8 +75,44 @@ class ReadModel:
             self.collections[originator] = aggregate
         elif isinstance(aggregate, Operation):
             self.operations[originator] = aggregate
+            outcome = _SYSTEM_OUTCOMES.get(type(domain_event).__name__)
+            if outcome is not None:
+                self.audit.append(system_entry(aggregate, outcome, domain_event.originator_version))
         elif isinstance(aggregate, Source):
             self.sources[originator] = aggregate
+        elif isinstance(aggregate, AuditRecord):
+            self.audit.append(audit_entry(aggregate))
+
+    def digest(self) -> str:
+        """A fingerprint of every answer the read models give (equal models, equal digest)."""
+        views: list[Any] = [
+            *sorted((collection_view(c) for c in self.collections.values()), key=_by_id),
+            *sorted((operation_view(o) for o in self.operations.values()), key=_by_id),
+            *sorted((source_view(s) for s in self.sources.values()), key=_by_id),
+            *self.audit,
+        ]
+        hashed = hashlib.sha256()
+        for view in views:
+            hashed.update(view.model_dump_json().encode())
+        return hashed.hexdigest()
+
+    # -- ownership (SPEC §7: unknown id → 404, someone else's → 403) ---------------
+    def owned_collection(self, actor: str, collection_id: UUID) -> Collection:
+        collection = self.collections.get(collection_id)
+        if collection is None or collection.deleted:
+            raise not_found("collection", collection_id)
+        if collection.owner != actor:
+            raise forbidden("collection", collection_id)
+        return collection
+
+    def owned_operation(self, actor: str, operation_id: UUID) -> Operation:
+        operation = self.operations.get(operation_id)
+        if operation is None:
+            raise not_found("operation", operation_id)
+        collection = self.collections.get(operation.collection_id)
+        if collection is None or collection.owner != actor:
+            raise forbidden("operation", operation_id)
+        return operation
 
     # -- queries -------------------------------------------------------------------
     def collections_of(self, owner: str, status: str | None = None) -> list[Collection]:
@@ -100,6 +151,48 @@ class ReadModel:
         ]
         return sorted(found, key=lambda s: s.created_on)
 
+    def audit_of(self, actor: str, outcome: str | None = None) -> list[AuditEntry]:
+        """The actor's entries and the system's on the actor's collections, newest first."""
+        owned = {c.id for c in self.collections.values() if c.owner == actor}
+        found = [
+            e
+            for e in self.audit
+            if (e.actor == actor or (e.actor == "system" and e.collection_id in owned))
+            and (outcome is None or e.outcome == outcome)
+        ]
+        return found[::-1]
+
+
+def _by_id(view: Any) -> str:
+    return str(view.id)
+
+
+def audit_entry(record: AuditRecord) -> AuditEntry:
+    return AuditEntry(
+        id=record.id,
+        at=record.created_on,
+        actor=record.actor,
+        action=record.action,
+        outcome=record.outcome,
+        collection_id=record.collection_id,
+        target_id=record.target_id,
+        code=record.code,
+        message=record.message,
+    )
+
+
+def system_entry(op: Operation, outcome: str, version: int) -> AuditEntry:
+    return AuditEntry(
+        id=uuid5(op.id, str(version)),
+        at=op.modified_on,
+        actor="system",
+        action=f"operation.{outcome}",
+        outcome=outcome,
+        collection_id=op.collection_id,
+        target_id=op.id,
+        message=op.error or f"{op.operation_type} {outcome}",
+    )
+
 
 def collection_view(c: Collection) -> CollectionView:
     return CollectionView(
@@ -115,6 +208,7 @@ def collection_view(c: Collection) -> CollectionView:
         chunk_overlap=c.chunk_overlap,
         document_count=c.document_count,
         chunk_count=c.chunk_count,
+        size_bytes=c.size_bytes,
         active_generation=c.active_generation,
         staging_generation=c.staging_generation,
         active_operation_id=c.active_operation_id,

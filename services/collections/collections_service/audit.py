@@ -1,0 +1,64 @@
+"""The audit log's entries (seeds 002/004): who did what, when, and how it ended. Pure.
+
+Every command leaves one entry in the event log: accepted ones in the same transaction
+as their effects, rejected ones on their own. The audit read model folds them, so the
+log holds the audit trail too and a rebuild gives it back unchanged.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+from pydantic import BaseModel
+from semantik_contracts import commands
+
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+
+#: What each command is called in the audit log.
+ACTIONS: dict[type[BaseModel], str] = {
+    commands.CreateCollection: "collection.create",
+    commands.UpdateCollection: "collection.update",
+    commands.DeleteCollection: "collection.delete",
+    commands.AddSource: "source.add",
+    commands.ChangeSourceColumns: "source.change_columns",
+    commands.RemoveSource: "source.remove",
+    commands.StartOperation: "operation.start",
+    commands.CancelOperation: "operation.cancel",
+}
+
+
+class AuditRecord(Aggregate):
+    """One audited command; its single event is the entry."""
+
+    @event("CommandAudited")
+    def __init__(
+        self,
+        id: UUID,
+        actor: str,
+        action: str,
+        outcome: str,
+        collection_id: UUID | None,
+        target_id: UUID | None,
+        code: str | None,
+        message: str,
+    ) -> None:
+        self.actor = actor
+        self.action = action
+        self.outcome = outcome
+        self.collection_id = collection_id
+        self.target_id = target_id
+        self.code = code
+        self.message = message
+
+
+def target_of(command: BaseModel) -> tuple[UUID | None, UUID | None]:
+    """The collection a command is about and its most specific target."""
+    collection_id = getattr(command, "collection_id", None)
+    target = (
+        getattr(command, "source_id", None)
+        or getattr(command, "operation_id", None)
+        or collection_id
+    )
+    return collection_id, target

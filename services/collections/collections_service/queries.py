@@ -1,0 +1,83 @@
+"""Queries: answered from the read models alone, with the same ownership rules as
+commands (unknown id → 404, someone else's → 403)."""
+
+from __future__ import annotations
+
+import time
+
+from semantik_contracts import commands
+from semantik_contracts.views import (
+    AuditEntry,
+    CollectionView,
+    OperationView,
+    Page,
+    ProjectionsRebuilt,
+    SourceView,
+    Usage,
+)
+
+from .projections import ReadModel, collection_view, operation_view, source_view
+from .quota import Quotas
+
+
+class Queries:
+    def __init__(self, read_model: ReadModel, quotas: Quotas) -> None:
+        self.read_model = read_model
+        self.quotas = quotas
+
+    def get_collection(self, q: commands.GetCollection) -> CollectionView:
+        return collection_view(self.read_model.owned_collection(q.actor, q.collection_id))
+
+    def list_collections(self, q: commands.ListCollections) -> Page[CollectionView]:
+        found = self.read_model.collections_of(q.actor, q.status)
+        items = [collection_view(c) for c in found[q.offset : q.offset + q.limit]]
+        return Page[CollectionView](items=items, total=len(found), limit=q.limit, offset=q.offset)
+
+    def get_operation(self, q: commands.GetOperation) -> OperationView:
+        return operation_view(self.read_model.owned_operation(q.actor, q.operation_id))
+
+    def list_operations(self, q: commands.ListOperations) -> Page[OperationView]:
+        if q.collection_id is not None:
+            self.read_model.owned_collection(q.actor, q.collection_id)
+        found = self.read_model.operations_of(q.actor, q.collection_id, q.status)
+        items = [operation_view(o) for o in found[q.offset : q.offset + q.limit]]
+        return Page[OperationView](items=items, total=len(found), limit=q.limit, offset=q.offset)
+
+    def list_sources(self, q: commands.ListSources) -> list[SourceView]:
+        self.read_model.owned_collection(q.actor, q.collection_id)
+        return [source_view(s) for s in self.read_model.sources_of(q.collection_id)]
+
+    def get_audit(self, q: commands.GetAudit) -> Page[AuditEntry]:
+        found = self.read_model.audit_of(q.actor, q.outcome)
+        items = found[q.offset : q.offset + q.limit]
+        return Page[AuditEntry](items=items, total=len(found), limit=q.limit, offset=q.offset)
+
+    def get_usage(self, q: commands.GetUsage) -> Usage:
+        owned = self.read_model.collections_of(q.actor)
+        active = [op for op in self.read_model.operations_of(q.actor) if not op.is_terminal]
+        return Usage(
+            collections=len(owned),
+            max_collections=self.quotas.max_collections_per_user,
+            documents=sum(c.document_count for c in owned),
+            chunks=sum(c.chunk_count for c in owned),
+            size_bytes=sum(c.size_bytes for c in owned),
+            collection_size_limit_bytes=self.quotas.size_limit_bytes,
+            active_operations=len(active),
+        )
+
+    def rebuild(self, _: commands.RebuildProjections | None = None) -> ProjectionsRebuilt:
+        """Drop the read models and fold the log again; report both fingerprints."""
+        began = time.perf_counter()
+        before = self.read_model.digest()
+        self.read_model.rebuild()
+        model = self.read_model
+        return ProjectionsRebuilt(
+            position=model.position,
+            collections=len(model.collections),
+            operations=len(model.operations),
+            sources=len(model.sources),
+            audit_entries=len(model.audit),
+            digest_before=before,
+            digest_after=model.digest(),
+            seconds=round(time.perf_counter() - began, 3),
+        )
