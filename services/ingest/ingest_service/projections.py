@@ -46,6 +46,7 @@ class Tally:
     failed_files: int = 0
     removed: int = 0
     removed_chunks: int = 0
+    removed_bytes: int = 0
 
     def stats(self) -> ScanStats:
         found = (
@@ -64,6 +65,7 @@ class Tally:
             bytes=self.bytes,
             chunks=self.chunks,
             removed_chunks=self.removed_chunks,
+            removed_bytes=self.removed_bytes,
         )
 
 
@@ -141,6 +143,7 @@ class Registry:
             tally = self._tally(e.operation_id)
             tally.removed += 1
             tally.removed_chunks += e.chunk_count
+            tally.removed_bytes += doc.size
         elif name == "ScanStarted":
             self.open_scans.add(e.operation_id)
         elif name == "DocumentSkipped":

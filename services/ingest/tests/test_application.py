@@ -146,6 +146,8 @@ class IngestApplicationCase:
             "bytes": 100,
             "chunks": 4,
             "removed_chunks": 0,
+            "removed_bytes": 0,
+            "stopped": False,
         }
         assert app.open_scans() == []
         before = (dict(app.registry.paths), app.registry.stats(scan.operation_id))

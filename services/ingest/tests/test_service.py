@@ -132,6 +132,7 @@ async def test_index_rescan_change_and_delete(harness: Harness) -> None:
         failed=2,
         removed=1,
         removed_chunks=1,
+        removed_bytes=len(BRAVO),
         bytes=len(changed),
         chunks=1,
     )
