@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CONSUMER = "ingest-OperationRequested"
+#: Events that end an operation; a scan of an ended operation stops at the next file.
+ENDINGS = ("OperationCancelled", "OperationFailed")
 #: Operation types this service scans for; the others are handled elsewhere or later.
 SCANNED = (OperationType.INDEX, OperationType.APPEND)
 _MAX_ATTEMPTS = 5
@@ -97,6 +99,15 @@ class IngestService:
             self.bus, CONSUMER, filter_subject, self.on_operation_requested, stop
         )
         self.tasks.append(asyncio.ensure_future(follow))
+        for ending in ENDINGS:
+            follow = follow_events(
+                self.bus,
+                f"ingest-{ending}",
+                event_filter(aggregate_type="operation", event_type=ending),
+                self.on_operation_ended,
+                stop,
+            )
+            self.tasks.append(asyncio.ensure_future(follow))
         self.tasks.append(asyncio.ensure_future(self.relay.run(stop)))
 
     async def close(self) -> None:
@@ -128,11 +139,32 @@ class IngestService:
             return
         if request.operation_id in self.scans:
             return  # a redelivery while its scan runs
+        if await self._ended(request.collection_id, request.operation_id):
+            return  # cancelled (or failed) before its scan began: nothing to do
         sources = [await self._source(request.collection_id, sid) for sid in request.source_ids]
         found = [source for source in sources if source is not None]
         scan = await self.call(self.app.start_scan, request, found)
         if not scan.completed and request.operation_id not in self.scans:
             self._launch(request.operation_id)
+
+    async def on_operation_ended(self, envelope: EventEnvelope) -> None:
+        """Stop the operation's scan: the files under way finish, so what is registered
+        has its work published (kept, and counted by the collections service), and the
+        scan completes with ``stopped`` statistics. A scan that is not running here (an
+        interrupted one) is resumed just to be stopped the same way."""
+        operation_id = envelope.aggregate_id
+        # Marked first: a scan starting this very moment stops at its first file.
+        self.runner.stopping.add(operation_id)
+        open_scan = await self.call(self.app.is_open_scan, operation_id)
+        if open_scan and operation_id not in self.scans:  # checked after the await
+            self._launch(operation_id)
+
+    async def _ended(self, collection_id: UUID, operation_id: UUID) -> bool:
+        for ending in ENDINGS:
+            subject = subject_of(collection_id, "operation", operation_id, ending)
+            if await self._last_event(subject) is not None:
+                return True
+        return False
 
     async def _source(self, collection_id: UUID, source_id: UUID) -> ScanSource | None:
         """The source as its ``SourceAdded`` event describes it; None once removed."""

@@ -90,6 +90,10 @@ class IngestApplication(Application[UUID]):
         scan: Scan = self.repository.get(scan_id(operation_id))
         return scan
 
+    def is_open_scan(self, operation_id: UUID) -> bool:
+        """Started and not completed."""
+        return operation_id in self.registry.open_scans
+
     def open_scans(self) -> list[UUID]:
         """Scans started and never completed: the event store says what to resume."""
         return sorted(self.registry.open_scans)
@@ -109,9 +113,10 @@ class IngestApplication(Application[UUID]):
         if scan.pending_events:
             self.commit(scan)
 
-    def complete(self, scan: Scan) -> ScanStats:
+    def complete(self, scan: Scan, stopped: bool = False) -> ScanStats:
+        """End the scan with its statistics; ``stopped``: it ended early (cancelled)."""
         self.flush(scan)
-        stats = self.registry.stats(scan.operation_id)
+        stats = self.registry.stats(scan.operation_id).model_copy(update={"stopped": stopped})
         scan.complete(stats.model_dump())
         self.commit(scan)
         return stats

@@ -103,11 +103,19 @@ class FileIndexer:
         except DocumentError as exc:
             return exc
 
-    async def index_files(self, scan: Scan, listings: list[Listing], gate: WorkGate) -> None:
+    async def index_files(
+        self,
+        scan: Scan,
+        listings: list[Listing],
+        gate: WorkGate,
+        stopped: Callable[[], bool] = lambda: False,
+    ) -> None:
         """Index every file: chunked concurrently, decided and registered in walk order.
 
         Each file takes its turn after the one before it, so of two equal files the
         first in walk order is registered and the other is its duplicate, every time.
+        Once ``stopped`` says so, no further file is started; the files under way finish,
+        so every document registered has its work published.
         """
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(self.concurrency)
@@ -126,6 +134,8 @@ class FileIndexer:
         try:
             handled = 0
             async for job in self._read_ahead(listings):
+                if stopped():
+                    break
                 await slots.acquire()
                 if failures:
                     raise failures[0]

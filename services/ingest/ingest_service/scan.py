@@ -55,6 +55,8 @@ class ScanRunner:
         self.call = call
         self.gate = gate
         self.delete_timeout = delete_timeout
+        #: Operations cancelled or failed: their scans stop at the next file.
+        self.stopping: set[UUID] = set()
         self.indexer = FileIndexer(
             app,
             chunker,
@@ -71,16 +73,22 @@ class ScanRunner:
         scan: Scan = await self.call(self.app.get_scan, operation_id)
         if scan.completed:
             return None
+
+        def stopped() -> bool:
+            return operation_id in self.stopping
+
         listings = [listing for s in scan.sources if (listing := await self._list(scan, s))]
-        for listing in listings:  # vanished files first: their content may be found again
+        # Vanished files first (their content may be found again); none once stopped.
+        for listing in [] if stopped() else listings:
             seen = {found.path for found in listing.files}
             known = await self.call(
                 self.app.documents_of_source, scan.collection_id, listing.source.source_id
             )
             await self._remove(scan, [doc for doc in known if doc.path not in seen])
         gate = self.gate(embed_work_subject(model_slug(scan.model_name)))
-        await self.indexer.index_files(scan, listings, gate)
-        stats: ScanStats = await self.call(self.app.complete, scan)
+        await self.indexer.index_files(scan, listings, gate, stopped)
+        stats: ScanStats = await self.call(self.app.complete, scan, stopped())
+        self.stopping.discard(operation_id)
         log.info("scan %s completed: %s", operation_id, stats.model_dump())
         return stats
 

@@ -79,12 +79,14 @@ class Harness:
         subject = command_subject(VECTORS, "DeleteDocumentPoints")
         await self.bus.serve(subject, DeleteDocumentPoints, delete, queue=VECTORS)
 
-    async def publish(self, aggregate: str, aggregate_id: UUID, event: AnyEvent) -> None:
+    async def publish(
+        self, aggregate: str, aggregate_id: UUID, event: AnyEvent, version: int = 1
+    ) -> None:
         envelope = EventEnvelope(
-            event_id=f"{aggregate_id}:1",
+            event_id=f"{aggregate_id}:{version}",
             aggregate_type=aggregate,
             aggregate_id=aggregate_id,
-            version=1,
+            version=version,
             occurred_at=datetime.now(UTC),
             event=event,
         )

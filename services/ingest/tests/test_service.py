@@ -6,13 +6,14 @@ import asyncio
 import hashlib
 from collections import Counter
 from pathlib import Path
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 
 import pytest
 from semantik_contracts import ErrorCode, OperationType, RpcFailure, SourceKind
 from semantik_contracts.commands import ValidatedSource, ValidateSource
-from semantik_contracts.events import ScanStats
+from semantik_contracts.events import OperationCancelled, OperationRequested, ScanStats
 from semantik_contracts.subjects import EVENTS_STREAM, INGEST, command_subject, event_filter
+from semantik_contracts.work import EmbedChunks
 
 from services.ingest.tests.harness import Harness
 
@@ -261,3 +262,75 @@ async def test_validate_source_answers_over_the_bus(harness: Harness) -> None:
             await h.bus.request(subject, ValidateSource(path=path), ValidatedSource)
         assert caught.value.error.code is ErrorCode.INVALID
         assert expected in caught.value.error.message
+
+
+async def drain(h: Harness, operation_id: UUID) -> list[tuple[str, EmbedChunks]]:
+    """Take work as an embedder would until the operation's scan completed."""
+    taken = []
+    for _ in range(200):
+        taken += await h.take_work(limit=1)
+        events = await h.events()
+        done = any(
+            e.type == "ScanCompleted" and e.event.operation_id == operation_id for e in events
+        )
+        if done and not await h.waiting_work():
+            return taken
+    raise AssertionError(f"the scan of {operation_id} did not complete")
+
+
+async def test_a_cancelled_scan_stops_and_keeps_what_it_registered(harness: Harness) -> None:
+    h = harness
+    docs = h.root / "many"
+    docs.mkdir()
+    for n in range(20):
+        (docs / f"{n:02}.md").write_text(f"# Note {n}\n\nA short note, number {n}.\n")
+    await h.start(max_pending=2)
+    source = await h.add_source(docs)
+    operation_id = await h.request([source])
+    for _ in range(300):  # the scan is under way, held back by the pending work
+        if await h.waiting_work() == 2:
+            break
+        await asyncio.sleep(0.05)
+    cancel = OperationCancelled(collection_id=h.collection_id, operation_id=operation_id)
+    await h.publish("operation", operation_id, cancel, version=2)
+    taken = await drain(h, operation_id)
+    stats = stats_of(await h.scan_events(operation_id))
+    assert stats.stopped
+    assert 0 < stats.new_documents < 20
+    # Everything it registered has its work published: nothing is half-done.
+    assert len(taken) == stats.new_documents == stats.chunks
+
+    # The next index picks up where it stopped; what was registered is unchanged.
+    again = await h.request([source])
+    assert len(await drain(h, again)) == 20 - stats.new_documents
+    rest = stats_of(await h.scan_events(again))
+    assert not rest.stopped
+    assert (rest.new_documents, rest.unchanged_skipped) == (
+        20 - stats.new_documents,
+        stats.new_documents,
+    )
+
+
+async def test_an_operation_cancelled_before_its_scan_is_not_scanned(harness: Harness) -> None:
+    h = harness
+    docs = h.root / "few"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nSome text.\n")
+    await h.start()
+    source = await h.add_source(docs)
+    cancelled = uuid4()
+    ended = OperationCancelled(collection_id=h.collection_id, operation_id=cancelled)
+    await h.publish("operation", cancelled, ended, version=2)
+    event = OperationRequested(
+        collection_id=h.collection_id,
+        operation_id=cancelled,
+        operation_type=OperationType.INDEX,
+        requested_by="u1",
+        source_ids=[source],
+    )
+    await h.publish("operation", cancelled, event)
+    later = await h.request([source])
+    assert stats_of(await h.scan_events(later)).new_documents == 1
+    assert cancelled not in {
+        e.event.operation_id for e in await h.events() if e.type == "ScanStarted"
+    }

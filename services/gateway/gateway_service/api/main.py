@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .routes import asyncapi, auth, collections, health, operations, search, sources, ws
+from .routes import asyncapi, audit, auth, collections, health, operations, search, sources, ws
 
 api_v1 = APIRouter(prefix="/api/v1")
 api_v1.include_router(auth.router)
 
 api_v2 = APIRouter(prefix="/api/v2")
-for module in (collections, sources, operations, search):
+for module in (collections, sources, operations, search, audit):
     api_v2.include_router(module.router)
 
 api_router = APIRouter()
