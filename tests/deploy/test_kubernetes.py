@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
+from urllib.parse import urlparse
 
+import cloudcoil.models.keda.v1alpha1 as keda
 import kubernetes_validate
+import pydantic
 import pytest
 from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.subjects import WORK_STREAM, embed_consumer_name, model_slug
 
+from tests.deploy.settings import DATABASE_USERS, QDRANT_USERS
 from tests.deploy.tools import (
-    DATABASE_USERS,
     GATEWAY_PORT,
     HEALTH_PORT,
     K8S,
-    QDRANT_USERS,
     SERVICES,
     load_yaml,
     load_yaml_all,
@@ -118,44 +121,100 @@ def test_overlay_renders_valid_kubernetes(overlay: str) -> None:
     assert not [d for d in documents if d["kind"] == "Secret"]
 
 
-def test_kubernetes_validate_cannot_check_the_keda_scaledobject() -> None:
-    """ScaledObject is a custom resource: kubernetes-validate ships the schemas of the
-    built-in API groups only, and the CRD's schema lives in KEDA's Helm chart. Hence
-    the checks of its fields in the next test."""
-    (scaled,) = objects("cpu", "ScaledObject").values()
-    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
-        kubernetes_validate.validate(scaled, KUBERNETES_VERSIONS[-1], strict=True)
+def keda_schema_errors(document: dict[str, Any]) -> list[str]:
+    """A KEDA object against KEDA's CRD schema. kubernetes-validate ships the schemas of
+    the built-in API groups only; cloudcoil-models-keda has pydantic models generated
+    from KEDA's CRDs. Unknown fields are ignored by the models, so a field that does not
+    survive the round trip is one the schema lacks (a typo)."""
+    kinds = {"ScaledObject": keda.ScaledObject, "TriggerAuthentication": keda.TriggerAuthentication}
+    try:
+        model = kinds[document["kind"]].model_validate(document)
+    except pydantic.ValidationError as error:
+        return [f"{e['loc']}: {e['msg']}" for e in error.errors()]
+    kept = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return [] if kept == document else [f"fields unknown to KEDA: {unknown(document, kept)}"]
+
+
+def unknown(document: Any, kept: Any, path: str = "") -> list[str]:
+    """Paths present in ``document`` and missing from ``kept``."""
+    if isinstance(document, list) and isinstance(kept, list):
+        document, kept = dict(enumerate(document)), dict(enumerate(kept))
+    if not (isinstance(document, dict) and isinstance(kept, dict)):
+        return []
+    found = []
+    for key, value in document.items():
+        where = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}"
+        found += [where] if key not in kept else unknown(value, kept[key], where)
+    return found
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_keda_scales_the_embedder_on_its_consumer_lag(overlay: str) -> None:
-    (scaled,) = objects(overlay, "ScaledObject").values()
-    assert scaled["apiVersion"] == "keda.sh/v1alpha1"
-    spec = scaled["spec"]
-    target = spec["scaleTargetRef"]
-    assert target.get("kind", "Deployment") == "Deployment"
-    embedder = objects(overlay, "Deployment")[target["name"]]
-    assert container(embedder)["args"] == ["embedder_service"]
-    # KEDA's HPA owns the replica count.
-    assert "replicas" not in embedder["spec"]
-    # Embedders also answer query embeddings: scaling to zero would stop search.
-    assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+def test_keda_objects_match_kedas_schema(overlay: str) -> None:
+    documents = [d for d in render(overlay) if is_keda(d)]
+    assert documents
+    for document in documents:
+        with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+            kubernetes_validate.validate(document, KUBERNETES_VERSIONS[-1], strict=True)
+        assert keda_schema_errors(document) == []
 
-    (trigger,) = spec["triggers"]
-    assert trigger["type"] == "nats-jetstream"
-    metadata = trigger["metadata"]
-    assert all(isinstance(v, str) for v in metadata.values()), "KEDA metadata is strings"
-    assert {"natsServerMonitoringEndpoint", "account", "stream", "consumer", "lagThreshold"} <= set(
-        metadata
-    )
-    assert metadata["stream"] == WORK_STREAM
-    assert metadata["consumer"] == embed_consumer_name(model_slug(DEFAULT_MODEL.name))
-    assert metadata["consumer"] == "embedder-all-minilm-l6-v2"
-    assert metadata["account"] == "$G"
-    assert int(metadata["lagThreshold"]) > 0
-    host, port = metadata["natsServerMonitoringEndpoint"].rsplit(":", 1)
-    # KEDA runs in its own namespace: the NATS Service needs its full name.
-    assert host.endswith(f".{NAMESPACE}.svc.cluster.local") and port == "8222"
+
+def test_the_keda_schema_check_rejects_mistakes() -> None:
+    (scaled,) = objects("cpu", "ScaledObject").values()
+    misspelt = copy.deepcopy(scaled)
+    misspelt["spec"]["minReplicas"] = misspelt["spec"].pop("minReplicaCount")
+    assert keda_schema_errors(misspelt) == ["fields unknown to KEDA: ['.spec.minReplicas']"]
+    mistyped = copy.deepcopy(scaled)
+    mistyped["spec"]["maxReplicaCount"] = "eight"
+    assert keda_schema_errors(mistyped)
+
+
+def embedder_model(deployment: dict[str, Any]) -> str:
+    """The model an embedder Deployment serves: SEMANTIK_EMBED_MODEL, else the default."""
+    env = {v["name"]: v.get("value") for v in container(deployment).get("env", [])}
+    return env.get("SEMANTIK_EMBED_MODEL") or DEFAULT_MODEL.name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_keda_scales_each_embedder_on_its_models_consumer_lag(overlay: str) -> None:
+    """One ScaledObject per embedder Deployment (one per model), reading the lag of the
+    durable consumer that the embedders of that model share on the work stream."""
+    deployments = objects(overlay, "Deployment")
+    embedders = {
+        n: d for n, d in deployments.items() if container(d)["args"] == ["embedder_service"]
+    }
+    scaled_objects = objects(overlay, "ScaledObject").values()
+    targets = [s["spec"]["scaleTargetRef"] for s in scaled_objects]
+    assert sorted(t["name"] for t in targets) == sorted(embedders)
+    assert embedder_model(embedders["embedder"]) == DEFAULT_MODEL.name
+    (config,) = objects(overlay, "ConfigMap").values()
+    nats_host = urlparse(config["data"]["NATS_URL"]).hostname
+
+    for scaled in scaled_objects:
+        spec = scaled["spec"]
+        assert spec["scaleTargetRef"].get("kind", "Deployment") == "Deployment"
+        embedder = embedders[spec["scaleTargetRef"]["name"]]
+        # KEDA's HPA owns the replica count.
+        assert "replicas" not in embedder["spec"]
+        # Embedders also answer query embeddings: scaling to zero would stop search.
+        assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+
+        (trigger,) = spec["triggers"]
+        assert trigger["type"] == "nats-jetstream"
+        metadata = trigger["metadata"]
+        assert all(isinstance(v, str) for v in metadata.values()), "KEDA metadata is strings"
+        assert metadata["stream"] == WORK_STREAM
+        slug = model_slug(embedder_model(embedder))
+        assert metadata["consumer"] == embed_consumer_name(slug)
+        assert metadata["account"] == "$G"
+        assert int(metadata["lagThreshold"]) > 0
+        host, port = metadata["natsServerMonitoringEndpoint"].rsplit(":", 1)
+        # KEDA runs in its own namespace: the NATS Service needs its full name, the
+        # same Service the pods reach as NATS_URL.
+        assert host == f"{nats_host}.{NAMESPACE}.svc.cluster.local" and port == "8222"
+
+
+def test_the_default_models_consumer_is_the_one_the_docs_name() -> None:
+    assert embed_consumer_name(model_slug(DEFAULT_MODEL.name)) == "embedder-all-minilm-l6-v2"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -232,6 +291,12 @@ def test_pods_are_probed_limited_and_unprivileged(overlay: str) -> None:
 
         for kind in ("requests", "limits"):
             assert {"cpu", "memory"} <= set(spec["resources"][kind]), (name, kind)
+
+        # Prometheus finds /metrics on the port that serves the probes.
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/port"] == str(port), name
+        assert annotations["prometheus.io/path"] == "/metrics", name
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -24,10 +24,6 @@ K8S = REPO / "deploy" / "k8s"
 
 #: The five services: compose service, Deployment and ``<name>_service`` module alike.
 SERVICES = ("collections", "ingest", "embedder", "search", "gateway")
-#: Services whose event store is PostgreSQL (DATABASE_URL).
-DATABASE_USERS = {"collections", "ingest", "gateway"}
-#: Services that talk to the Qdrant server (QDRANT_URL).
-QDRANT_USERS = {"embedder", "search"}
 #: Every service but the gateway serves /health, /health/ready, /metrics on this port.
 HEALTH_PORT = 8081
 GATEWAY_PORT = 8080
@@ -54,6 +50,24 @@ def run(args: list[str], *, env: dict[str, str] | None = None) -> subprocess.Com
     return subprocess.run(
         args, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+#: What an operator puts into .env before `docker compose up` (docs/deploy.md).
+COMPOSE_ENV = {"POSTGRES_PASSWORD": "pw-from-env", "GRAFANA_ADMIN_PASSWORD": "gf-from-env"}
+
+
+def compose_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment without Compose/Docker settings, plus the .env values."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
+    return env | COMPOSE_ENV | overrides
+
+
+def compose_config(*profiles: str) -> subprocess.CompletedProcess[str]:
+    """`docker compose config`: the real loader (schema, interpolation, references)."""
+    args = [tool("docker-compose")]
+    for profile in profiles:
+        args += ["--profile", profile]
+    return run([*args, "config", "--format", "json"], env=compose_environment())
 
 
 def load_yaml(path: Path) -> Any:
