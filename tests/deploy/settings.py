@@ -41,10 +41,19 @@ DEPLOYMENT_SETTINGS = {
     "host",
     "port",
     "source_roots_value",
+    # <data dir>/models by default: each container's own volume, so the collections
+    # service (which checks model names) and the embedders would see different models.
+    "models_dir",
 }
 
 #: Variables read by libraries rather than by a settings class (set by the image, too).
-LIBRARY_VARIABLES = {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM"}
+LIBRARY_VARIABLES = {
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "TOKENIZERS_PARALLELISM",
+    # OpenTelemetry's SDK: traces are exported over OTLP when this is set.
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+}
 
 
 def env_names(cls: type[ServiceSettings], field: str) -> set[str]:
