@@ -40,6 +40,9 @@ format: setup
 	$(BIN)/ruff format .
 
 bench: setup
+	# The core on SQLite, and on PostgreSQL when DATABASE_URL names one.
+	$(BIN)/semantik bench core --database-url ""
+	if [ -n "$$DATABASE_URL" ]; then $(BIN)/semantik bench core; fi
 	$(BIN)/semantik bench ingest
 	$(BIN)/semantik bench search
 

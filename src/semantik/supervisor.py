@@ -80,6 +80,8 @@ class Supervisor:
                 dict(os.environ),
             )
             nats_url = f"nats://127.0.0.1:{port}"
+            # For the CLI's operator commands (`semantik projections rebuild`).
+            (self.run_dir / "nats.url").write_text(nats_url + "\n")
         env = self.service_env(nats_url)
         python = sys.executable
         services: list[tuple[str, str, list[str]]] = [

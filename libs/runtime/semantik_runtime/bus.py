@@ -101,15 +101,37 @@ class Bus:
 
     async def publish_event(self, envelope: EventEnvelope) -> api.PubAck:
         """Publish to SEMANTIK_EVENTS; the event id de-duplicates republishing."""
-        headers = {MSG_ID: envelope.event_id}
-        if envelope.traceparent:
-            headers[TRACEPARENT] = envelope.traceparent
         return await self.js.publish(
             envelope.subject,
             envelope.model_dump_json().encode(),
-            headers=headers,
+            headers=_event_headers(envelope),
             stream=EVENTS_STREAM,
         )
+
+    async def publish_event_pipelined(self, envelope: EventEnvelope) -> asyncio.Future[api.PubAck]:
+        """Send to SEMANTIK_EVENTS without waiting for the ack: the returned future has it.
+
+        Messages go out in the order of these calls, so a batch keeps its order in the
+        stream while its acks come back together (a relay's throughput).
+        """
+        return await self.js.publish_async(
+            envelope.subject,
+            envelope.model_dump_json().encode(),
+            headers=_event_headers(envelope),
+            stream=EVENTS_STREAM,
+        )
+
+    async def has_event(self, envelope: EventEnvelope) -> bool:
+        """Is this event (or a later one of its aggregate and type) in SEMANTIK_EVENTS?"""
+        try:
+            last = await self.js.get_last_msg(EVENTS_STREAM, envelope.subject)
+        except NotFoundError:
+            return False
+        try:
+            stored = EventEnvelope.model_validate_json(last.data or b"")
+        except ValidationError:
+            return False
+        return stored.aggregate_id == envelope.aggregate_id and stored.version >= envelope.version
 
     async def publish_work(self, subject: str, message: BaseModel, msg_id: str) -> api.PubAck:
         return await self.js.publish(
@@ -192,6 +214,13 @@ class Bus:
             with contextlib.suppress(Exception):
                 await self.nc.flush(timeout=2)
             await self.nc.close()
+
+
+def _event_headers(envelope: EventEnvelope) -> dict[str, str]:
+    headers = {MSG_ID: envelope.event_id}
+    if envelope.traceparent:
+        headers[TRACEPARENT] = envelope.traceparent
+    return headers
 
 
 async def _handle(

@@ -3,6 +3,14 @@
 The position is recorded only after JetStream acknowledged the publish; a relay killed
 between the two republishes, and ``Nats-Msg-Id`` (the event id) makes that a no-op in
 the stream. Nothing is lost and nothing is duplicated downstream.
+
+``Nats-Msg-Id`` only de-duplicates within the stream's duplicate window, and a relay may
+be down for longer. So after a start or a failure, the events past the recorded position
+are checked against the stream until the first one that is not there: each event's
+subject names its aggregate and type, and the last message on that subject tells whether
+this version is there. A relay publishes in log order, so what it published before it
+stopped is a prefix of what follows the position: after the first event missing from the
+stream, none of the later ones is there either, and checking stops.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
+from nats.js.api import PubAck
 from semantik_contracts import EventEnvelope
 from semantik_contracts.events import EVENT_TYPES
 
@@ -64,15 +73,19 @@ class OutboxRelay:
         *,
         batch: int = 200,
         poll_interval: float = 0.5,
+        ack_timeout: float = 10.0,
     ) -> None:
         self.app = app
         self.bus = bus
         self.translate = translate
         self.batch = batch
         self.poll_interval = poll_interval
+        self.ack_timeout = ack_timeout
         self.tracking = app.factory.tracking_recorder()
         self.tracking_name = f"{app.name}.relay"
         self._wake = asyncio.Event()
+        #: What follows the position may have been published before (start, failure).
+        self._uncertain = True
 
     def wake(self) -> None:
         """Called after the application saved something: publish without waiting."""
@@ -87,6 +100,7 @@ class OutboxRelay:
                 published = await self.publish_pending()
             except Exception:
                 log.warning("relay of %s failed; retrying", self.app.name, exc_info=True)
+                self._uncertain = True
                 published = 0
                 await asyncio.sleep(self.poll_interval)
             if published:
@@ -101,10 +115,21 @@ class OutboxRelay:
         notifications = await asyncio.to_thread(
             self.app.recorder.select_notifications, start, self.batch
         )
+        acks: list[asyncio.Future[PubAck]] = []
         for notification in notifications:
             envelope = self.translate(self.app.mapper.to_domain_event(notification))
-            if envelope is not None:
-                await self.bus.publish_event(envelope)
+            if envelope is None:
+                continue
+            if self._uncertain:
+                if await self.bus.has_event(envelope):
+                    continue
+                self._uncertain = False  # the first one missing: the rest is new
+            acks.append(await self.bus.publish_event_pipelined(envelope))
+        if acks:  # every one acknowledged, or the batch is retried (a failure raises)
+            acked = asyncio.gather(*acks)
+            # Its outcome is read even when the relay is stopped while waiting for it.
+            acked.add_done_callback(lambda done: done.cancelled() or done.exception())
+            await asyncio.wait_for(acked, self.ack_timeout)
         if notifications:
             last = notifications[-1].id
             await asyncio.to_thread(

@@ -75,8 +75,7 @@ class CollectionsApplication(Application[UUID]):
         if self._command is not None:
             aggregates = (*aggregates, self._audit_entry(self._command, ACCEPTED, aggregates))
             self._command = None  # one entry per command
-        self.save(*aggregates)
-        self.read_model.catch_up()
+        self.read_model.record(self.save(*aggregates))
         self.on_saved()
 
     def record_rejection(self, cmd: BaseModel, error: CommandError) -> None:

@@ -14,6 +14,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Recording
 from semantik_contracts import CollectionStatus, OperationStatus
 from semantik_contracts.views import (
     AuditEntry,
@@ -62,6 +63,18 @@ class ReadModel:
                     self.position = notification.id
                 if len(batch) < 500:
                     return
+
+    def record(self, recordings: list[Recording[UUID]]) -> None:
+        """Fold what this process just saved, without reading it back when it follows
+        what was folded; otherwise (another writer in between) catch up from the log."""
+        with self._lock:
+            ids = [r.notification.id for r in recordings]
+            if ids and ids == list(range(self.position + 1, self.position + 1 + len(ids))):
+                for recording in recordings:
+                    self._apply(recording.domain_event)
+                self.position = ids[-1]
+                return
+        self.catch_up()
 
     def _apply(self, domain_event: Any) -> None:
         originator = domain_event.originator_id

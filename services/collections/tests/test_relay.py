@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import signal
+import sys
 from pathlib import Path
 
 import pytest
 from collections_service.application import CollectionsApplication
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
 from semantik_contracts import EventEnvelope, commands
 from semantik_contracts.subjects import EVENTS_STREAM, EVENTS_SUBJECTS
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
-from semantik_runtime.relay import OutboxRelay
+from semantik_runtime.relay import OutboxRelay, envelope_for
 
 pytestmark = pytest.mark.integration
 
@@ -87,4 +90,78 @@ async def test_relay_killed_between_publish_and_tracking_duplicates_nothing(
     assert published[0][1].subject.startswith(
         f"semantik.evt.{published[0][1].aggregate_id}.collection."
     )
+    app.close()
+
+
+#: A relay process that publishes everything and is SIGKILLed before it records where
+#: it got to: its tracking write stops at the marker until the test kills it.
+RELAY_PROCESS = """
+import asyncio, pathlib, sys, time
+from collections_service.application import CollectionsApplication
+from semantik_runtime.bus import Bus
+from semantik_runtime.eventstore import event_store_env
+from semantik_runtime.relay import OutboxRelay
+
+async def main(nats_url, data_dir, marker):
+    app = CollectionsApplication(env=event_store_env("collections", None, pathlib.Path(data_dir)))
+    bus = await Bus.connect(nats_url, "relay")
+    relay = OutboxRelay(app, bus, batch=10_000)
+
+    def held(_tracking):
+        pathlib.Path(marker).write_text("published")
+        time.sleep(600)
+
+    relay.tracking.insert_tracking = held
+    await relay.publish_pending()
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_relay_sigkilled_after_publishing_past_the_duplicate_window(
+    bus: Bus, nats_url: str, tmp_path: Path
+) -> None:
+    """Nats-Msg-Id de-duplicates only within the stream's duplicate window; a relay down
+    for longer must still publish each event once. The window here is one second."""
+    info = await bus.js.stream_info(EVENTS_STREAM)
+    config: StreamConfig = info.config
+    await bus.js.update_stream(dataclasses.replace(config, duplicate_window=1.0))
+    app = CollectionsApplication(env=event_store_env("collections", None, tmp_path))
+    for user in range(5):
+        for name in ("a", "b", "c"):
+            view = app.create_collection(commands.CreateCollection(actor=f"u{user}", name=name))
+            app.update_collection(
+                commands.UpdateCollection(actor=f"u{user}", collection_id=view.id, description="d")
+            )
+    app.close()
+
+    marker = tmp_path / "published"
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", RELAY_PROCESS, nats_url, str(tmp_path), str(marker)
+    )
+    try:
+        for _ in range(600):
+            if marker.exists() or child.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert marker.exists(), "the relay process did not publish"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+    await asyncio.sleep(1.5)  # past the duplicate window: Nats-Msg-Id alone would not help now
+
+    app = CollectionsApplication(env=event_store_env("collections", None, tmp_path))
+    restarted = OutboxRelay(app, bus, batch=50)
+    assert restarted.position() == 0  # the killed relay recorded nothing
+    while await restarted.publish_pending():
+        pass
+    log = [
+        envelope_for(app.mapper.to_domain_event(n))
+        for n in app.recorder.select_notifications(1, 10_000)
+    ]
+    expected = [e.event_id for e in log if e is not None]
+    published = await stream_events(bus)
+    ids = [msg_id for msg_id, _ in published]
+    assert len(expected) == 60
+    assert ids == expected  # each once, none missing, in log order
     app.close()
