@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from collections_service.app import CollectionsService
 from collections_service.application import CollectionsApplication
-from semantik.bench_core import bench_core
-from semantik.cli import main, rebuild_projections
 from semantik_contracts import commands
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
+
+from semantik.bench_core import bench_core
+from semantik.cli import main, rebuild_projections
 
 pytestmark = pytest.mark.integration
 
