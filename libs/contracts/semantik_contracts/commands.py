@@ -122,9 +122,13 @@ class RebuildProjections(Message):
 
 # -- ingest ----------------------------------------------------------------------------
 class ValidateSource(Message):
-    """Asked of ingest before a source is recorded: is this path allowed and readable?"""
+    """Asked of ingest before a source is recorded: is this path allowed and readable, and
+    (for a record file) are the named columns in it?"""
 
     path: str = Field(min_length=1, max_length=4096)
+    text_columns: list[str] = Field(default_factory=list)
+    context_columns: list[str] = Field(default_factory=list)
+    id_column: str | None = None
 
 
 class ValidatedSource(Message):

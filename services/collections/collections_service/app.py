@@ -117,7 +117,12 @@ class CollectionsService:
             try:
                 checked = await self.bus.request(
                     command_subject(INGEST, "ValidateSource"),
-                    ValidateSource(path=cmd.path),
+                    ValidateSource(
+                        path=cmd.path,
+                        text_columns=cmd.text_columns,
+                        context_columns=cmd.context_columns,
+                        id_column=cmd.id_column,
+                    ),
                     ValidatedSource,
                 )
             except RpcFailure as exc:

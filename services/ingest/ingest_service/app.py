@@ -17,7 +17,7 @@ from uuid import UUID
 from nats.js.errors import NotFoundError
 from semantik_contracts import ErrorCode, EventEnvelope, OperationType, SourceKind
 from semantik_contracts.commands import ValidatedSource, ValidateSource
-from semantik_contracts.events import OperationRequested, SourceAdded
+from semantik_contracts.events import OperationRequested, SourceAdded, SourceColumnsChanged
 from semantik_contracts.subjects import EVENTS_STREAM, INGEST, command_subject, event_filter
 from semantik_contracts.subjects import event_subject as subject_of
 from semantik_runtime.bus import Bus
@@ -28,9 +28,11 @@ from semantik_runtime.writer import WriterThread
 from .application import IngestApplication
 from .chunking import Chunker
 from .domain import ScanSource
-from .extract import MIME_TYPES, file_type, is_supported
+from .extract import DocumentError, file_type
 from .scan import ScanRunner
 from .sources import SourceRoots
+from .tables import is_record_file
+from .units import SUPPORTED_TYPES, is_supported, read_record_file
 from .work import WorkGate
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class IngestService:
         self.app = app
         self.bus = bus
         self.roots = roots
+        self.max_file_bytes = max_file_bytes
         self.writer = WriterThread(app, bus, "ingest")
         self.relay = self.writer.relay
         self.workers = ThreadPoolExecutor(scan_workers, thread_name_prefix="ingest-scan")
@@ -126,12 +129,29 @@ class IngestService:
     async def validate_source(self, request: ValidateSource) -> ValidatedSource:
         resolved = await asyncio.to_thread(self.roots.resolve, request.path)
         if resolved.kind is SourceKind.FILE and not is_supported(str(resolved.path)):
-            supported = ", ".join(sorted(MIME_TYPES))
+            supported = ", ".join(sorted(SUPPORTED_TYPES))
             raise CommandError(
                 ErrorCode.INVALID,
                 f"unsupported file type .{file_type(str(resolved.path))}; supported: {supported}",
             )
+        if resolved.kind is SourceKind.FILE and is_record_file(str(resolved.path)):
+            source = ScanSource(
+                UUID(int=0),
+                resolved.kind.value,
+                str(resolved.path),
+                tuple(request.text_columns),
+                tuple(request.context_columns),
+                request.id_column,
+            )
+            await asyncio.to_thread(self._check_columns, source)
         return ValidatedSource(path=str(resolved.path), kind=resolved.kind)
+
+    def _check_columns(self, source: ScanSource) -> None:
+        """A record file whose named columns are missing is refused now, not at scan time."""
+        try:
+            read_record_file(source.path, source.path, source, self.max_file_bytes)
+        except DocumentError as exc:
+            raise CommandError(ErrorCode.INVALID, f"{source.path}: {exc.reason}") from None
 
     async def on_operation_requested(self, envelope: EventEnvelope) -> None:
         request = envelope.event
@@ -178,7 +198,20 @@ class IngestService:
         )
         if removed is not None or not isinstance(added.event, SourceAdded):
             return None
-        return ScanSource(source_id, added.event.kind.value, added.event.path)
+        source = added.event
+        columns = await self._last_event(
+            subject_of(collection_id, "source", source_id, "SourceColumnsChanged")
+        )
+        chosen = columns.event if columns is not None else source
+        assert isinstance(chosen, SourceAdded | SourceColumnsChanged)
+        return ScanSource(
+            source_id,
+            source.kind.value,
+            source.path,
+            tuple(chosen.text_columns),
+            tuple(chosen.context_columns),
+            chosen.id_column,
+        )
 
     async def _last_event(self, subject: str) -> EventEnvelope | None:
         try:

@@ -47,6 +47,8 @@ class NewDocument:
     size: int
     mime: str
     chunk_count: int
+    #: The record file a row comes from; empty for a document that is a whole file.
+    file: str = ""
 
 
 class IngestApplication(Application[UUID]):
@@ -138,6 +140,61 @@ class IngestApplication(Application[UUID]):
             return Decision(Action.DUPLICATE, doc_id, stale=at_path)
         return Decision(Action.NEW, doc_id, stale=at_path)
 
+    def classify_many(self, scan: Scan, items: list[tuple[str, str]]) -> list[Decision]:
+        """``classify`` for each (path, sha256), in one call."""
+        return [self.classify(scan, path, sha256) for path, sha256 in items]
+
+    def note_skips(
+        self, scan: Scan, skips: list[tuple[UUID, str, SkipReason, UUID | None]]
+    ) -> None:
+        for source_id, path, reason, document in skips:
+            scan.skip(source_id, path, reason, document)
+
+    def register_many(self, scan: Scan, batch: list[tuple[NewDocument, UUID | None]]) -> list[bool]:
+        """Register many documents in one atomic save (rows of a record file).
+
+        Anything unusual (content registered meanwhile, twice in the batch, a concurrent
+        save) makes the batch fall back to one registration at a time.
+        """
+        changed: list[Aggregate] = []
+        seen: set[UUID] = set()
+        for new, stale in batch:
+            doc_id = document_id(scan.collection_id, new.sha256)
+            if doc_id in seen or (stale is not None and stale in seen):
+                break
+            seen.update((doc_id, *([stale] if stale else [])))
+            known = self.registry.documents.get(doc_id)
+            if known is not None and known.current:
+                break
+            doc = (
+                self.repository.get(doc_id)
+                if known is not None
+                else Document.of_content(scan.collection_id, new.sha256)
+            )
+            doc.register(
+                operation_id=scan.operation_id,
+                source_id=new.source_id,
+                path=new.path,
+                size=new.size,
+                mime=new.mime,
+                chunk_count=new.chunk_count,
+                replaces=[stale] if stale else [],
+                file=new.file,
+            )
+            changed.append(doc)
+            if stale is not None:
+                previous: Document = self.repository.get(stale)
+                previous.supersede(doc.id, scan.operation_id)
+                changed.append(previous)
+        else:
+            try:
+                self.commit(*changed)
+                return [True] * len(batch)
+            except IntegrityError:
+                self.registry.catch_up()
+        # The aggregates above were changed in memory only (the cache hands out copies).
+        return [self.register(scan, new, stale) for new, stale in batch]
+
     def register(self, scan: Scan, new: NewDocument, stale: UUID | None) -> bool:
         """Register content (superseding ``stale``); False when another registration won."""
         doc_id = document_id(scan.collection_id, new.sha256)
@@ -154,6 +211,7 @@ class IngestApplication(Application[UUID]):
                 mime=new.mime,
                 chunk_count=new.chunk_count,
                 replaces=[stale] if stale else [],
+                file=new.file,
             )
         except ContentAlreadyRegistered:
             return False

@@ -60,6 +60,7 @@ class Document(Aggregate):
         self.mime = ""
         self.chunk_count = 0
         self.replaces: list[UUID] = []
+        self.file = ""
 
     @classmethod
     def of_content(cls, collection_id: UUID, sha256: str) -> Document:
@@ -76,7 +77,9 @@ class Document(Aggregate):
         mime: str,
         chunk_count: int,
         replaces: list[UUID],
+        file: str = "",
     ) -> None:
+        """Register this content at ``path``; ``file`` is the record file a row comes from."""
         if self.current:
             raise ContentAlreadyRegistered(f"{self.id} is registered at {self.path}")
         self._registered(
@@ -89,6 +92,7 @@ class Document(Aggregate):
             mime=mime,
             chunk_count=chunk_count,
             replaces=replaces,
+            file=file or path,
         )
 
     def supersede(self, successor_id: UUID, operation_id: UUID) -> None:
@@ -125,6 +129,7 @@ class Document(Aggregate):
         mime: str,
         chunk_count: int,
         replaces: list[UUID],
+        file: str = "",
     ) -> None:
         self.current = True
         self.operation_id = operation_id
@@ -134,6 +139,7 @@ class Document(Aggregate):
         self.mime = mime
         self.chunk_count = chunk_count
         self.replaces = replaces
+        self.file = file or path
 
     @event("DocumentSuperseded")
     def _superseded(
@@ -156,16 +162,35 @@ class Document(Aggregate):
 
 @dataclass(frozen=True, slots=True)
 class ScanSource:
+    """A source as a scan sees it: where it is, and its column preferences for records."""
+
     source_id: UUID
     kind: str
     path: str
+    text_columns: tuple[str, ...] = ()
+    context_columns: tuple[str, ...] = ()
+    id_column: str | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"source_id": str(self.source_id), "kind": self.kind, "path": self.path}
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source_id": str(self.source_id),
+            "kind": self.kind,
+            "path": self.path,
+            "text_columns": list(self.text_columns),
+            "context_columns": list(self.context_columns),
+            "id_column": self.id_column,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScanSource:
-        return cls(UUID(str(data["source_id"])), str(data["kind"]), str(data["path"]))
+        return cls(
+            UUID(str(data["source_id"])),
+            str(data["kind"]),
+            str(data["path"]),
+            tuple(data.get("text_columns") or ()),
+            tuple(data.get("context_columns") or ()),
+            data.get("id_column"),
+        )
 
 
 class Scan(Aggregate):
@@ -182,7 +207,7 @@ class Scan(Aggregate):
         model_name: str,
         chunk_size: int,
         chunk_overlap: int,
-        sources: list[dict[str, str]],
+        sources: list[dict[str, Any]],
     ) -> None:
         self.collection_id = collection_id
         self.operation_id = operation_id

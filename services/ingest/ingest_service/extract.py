@@ -55,13 +55,9 @@ def file_type(path: str) -> str:
     return os.path.splitext(path)[1].lower().lstrip(".")
 
 
-def is_supported(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in MIME_TYPES
-
-
 def read_document(path: str, max_bytes: int) -> Extracted:
     """Read, hash and decode one file; raise ``DocumentError`` when it cannot be indexed."""
-    data = _read_bytes(path, max_bytes)
+    data = read_bytes(path, max_bytes)
     if not data:
         raise DocumentError("empty document")
     text, encoding = decode(data)
@@ -78,7 +74,7 @@ def read_document(path: str, max_bytes: int) -> Extracted:
     )
 
 
-def _read_bytes(path: str, max_bytes: int) -> bytes:
+def read_bytes(path: str, max_bytes: int) -> bytes:
     try:
         # O_NONBLOCK: a FIFO swapped in after the walk must not hang the reader.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))

@@ -12,6 +12,7 @@ registered again (same work ids) instead of calling it a duplicate.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
@@ -25,11 +26,17 @@ from semantik_contracts.work import ChunkWork, EmbedChunks
 from .application import Action, Decision, IngestApplication, NewDocument
 from .chunking import Chunker
 from .domain import Scan, ScanSource
-from .extract import DocumentError, Extracted, read_document
+from .extract import DocumentError, read_document
 from .projections import DocumentRecord
+from .record_indexing import RecordIndexer
 from .sources import FoundFile
+from .tables import is_record_file
+from .units import RecordFile, Unit, document_unit, read_record_file
 from .work import WorkGate, WorkTarget, chunk_work, embed_messages
 
+log = logging.getLogger(__name__)
+#: What reading a file gives: a document, the records of a record file, or why not.
+Read = Unit | RecordFile | DocumentError
 T = TypeVar("T")
 Call = Callable[..., Awaitable[Any]]
 Remove = Callable[[Scan, list[DocumentRecord]], Awaitable[None]]
@@ -48,7 +55,7 @@ class Listing:
 class FileJob:
     source: ScanSource
     found: FoundFile
-    read: Extracted | DocumentError
+    read: Read
 
 
 class FileIndexer:
@@ -74,18 +81,18 @@ class FileIndexer:
         self.max_message_bytes = max_message_bytes
         self.prefetch = prefetch
         self.concurrency = concurrency
+        self.records = RecordIndexer(self)
 
     async def _work(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.workers, fn, *args)
 
     async def _read_ahead(self, listings: list[Listing]) -> AsyncIterator[FileJob]:
         """Each file read and hashed on a worker thread, a few ahead, in walk order."""
-        window: deque[tuple[ScanSource, FoundFile, asyncio.Future[Extracted | DocumentError]]]
-        window = deque()
+        window: deque[tuple[ScanSource, FoundFile, asyncio.Future[Read]]] = deque()
         loop = asyncio.get_running_loop()
         for listing in listings:
             for found in listing.files:
-                future = loop.run_in_executor(self.workers, self._read, found)
+                future = loop.run_in_executor(self.workers, self._read, listing.source, found)
                 window.append((listing.source, found, future))
                 if len(window) >= self.prefetch:
                     source, first, pending = window.popleft()
@@ -94,14 +101,19 @@ class FileIndexer:
             source, first, pending = window.popleft()
             yield FileJob(source, first, await pending)
 
-    def _read(self, found: FoundFile) -> Extracted | DocumentError:
+    def _read(self, source: ScanSource, found: FoundFile) -> Read:
         if found.size > self.max_file_bytes:
             limit = self.max_file_bytes
             return DocumentError(f"file too large ({found.size} bytes; the limit is {limit})")
         try:
-            return read_document(found.real, self.max_file_bytes)
+            if is_record_file(found.path):
+                return read_record_file(found.path, found.real, source, self.max_file_bytes)
+            return document_unit(found.path, read_document(found.real, self.max_file_bytes))
         except DocumentError as exc:
             return exc
+        except Exception as exc:  # a reader's bug must fail the file, not the scan
+            log.exception("reading %s failed", found.path)
+            return DocumentError(f"cannot read: {type(exc).__name__}: {exc}")
 
     async def index_files(
         self,
@@ -162,30 +174,35 @@ class FileIndexer:
         previous: asyncio.Future[None],
         mine: asyncio.Future[None],
     ) -> None:
+        sid, read = job.source.source_id, job.read
         try:
-            items: list[ChunkWork] | None = None
-            if not isinstance(job.read, DocumentError):
-                early = await self.call(self.app.classify, scan, job.found.path, job.read.sha256)
+            if isinstance(read, RecordFile):
+                await previous
+                messages = await self.records.index(scan, sid, read)
+            elif isinstance(read, DocumentError):
+                await previous
+                await self.call(self.app.note_failure, scan, sid, job.found.path, read.reason)
+                messages = []
+            else:
+                items: list[ChunkWork] | None = None
+                early = await self.call(self.app.classify, scan, read.path, read.sha256)
                 if early.action in (Action.NEW, Action.REPUBLISH):  # chunk before our turn
-                    items = await self._work(self._chunk, scan, early.document_id, job)
-            await previous
-            messages = await self._decide(scan, job, items)
+                    items = await self._work(self.chunk, scan, early.document_id, sid, read)
+                await previous
+                messages = await self.decide(scan, sid, read, items)
         finally:
             if not mine.done():
                 mine.set_result(None)
         for message in messages:
             await gate.publish(message)
 
-    async def _decide(
-        self, scan: Scan, job: FileJob, items: list[ChunkWork] | None
+    async def decide(
+        self, scan: Scan, sid: UUID, unit: Unit, items: list[ChunkWork] | None
     ) -> list[EmbedChunks]:
-        """Record what happens to the file (in its turn); return the work to publish."""
-        sid, path, read = job.source.source_id, job.found.path, job.read
-        if isinstance(read, DocumentError):
-            await self.call(self.app.note_failure, scan, sid, path, read.reason)
-            return []
+        """Record what happens to one unit (in its turn); return the work to publish."""
+        path = unit.path
         for _ in range(3):  # a lost registration race is decided again
-            decision: Decision = await self.call(self.app.classify, scan, path, read.sha256)
+            decision: Decision = await self.call(self.app.classify, scan, path, unit.sha256)
             doc = decision.document_id
             if decision.action is Action.UNCHANGED:
                 await self.call(self.app.note_skip, scan, sid, path, SkipReason.UNCHANGED, doc)
@@ -196,33 +213,41 @@ class FileIndexer:
                 await self.call(self.app.note_skip, scan, sid, path, SkipReason.DUPLICATE, doc)
                 return []
             if items is None:
-                items = await self._work(self._chunk, scan, doc, job)
-            target = WorkTarget(
-                scan.operation_id, scan.collection_id, scan.generation, scan.model_name, doc
-            )
-            limit = self.max_message_bytes()
+                items = await self._work(self.chunk, scan, doc, sid, unit)
             if decision.action is Action.REPUBLISH:
                 assert decision.record is not None
-                return embed_messages(target, items, decision.record.replaces, limit)
+                return self.messages(scan, doc, items, decision.record.replaces)
             if not items:
                 await self.call(self.app.note_failure, scan, sid, path, "empty document")
                 return []
             stale = decision.stale.id if decision.stale else None
-            new = NewDocument(sid, path, read.sha256, read.size, read.mime, len(items))
-            if await self.call(self.app.register, scan, new, stale):
-                return embed_messages(target, items, [stale] if stale else [], limit)
+            if await self.call(self.app.register, scan, self.new(sid, unit, items), stale):
+                return self.messages(scan, doc, items, [stale] if stale else [])
         await self.call(self.app.note_failure, scan, sid, path, "registration kept conflicting")
         return []
 
-    def _chunk(self, scan: Scan, document: UUID, job: FileJob) -> list[ChunkWork]:
-        assert isinstance(job.read, Extracted)
-        chunks = self.chunker.split(job.read.text, scan.chunk_size, scan.chunk_overlap)
+    def messages(
+        self, scan: Scan, document: UUID, items: list[ChunkWork], replaces: list[UUID]
+    ) -> list[EmbedChunks]:
+        target = WorkTarget(
+            scan.operation_id, scan.collection_id, scan.generation, scan.model_name, document
+        )
+        return embed_messages(target, items, replaces, self.max_message_bytes())
+
+    @staticmethod
+    def new(sid: UUID, unit: Unit, items: list[ChunkWork]) -> NewDocument:
+        file = unit.file if unit.file != unit.path else ""
+        return NewDocument(sid, unit.path, unit.sha256, unit.size, unit.mime, len(items), file)
+
+    def chunk(self, scan: Scan, document: UUID, sid: UUID, unit: Unit) -> list[ChunkWork]:
+        chunks = self.chunker.split(unit.text, scan.chunk_size, scan.chunk_overlap)
         payload = {
+            **unit.payload,
             "document_id": str(document),
             "collection_id": str(scan.collection_id),
-            "source_id": str(job.source.source_id),
-            "path": job.found.path,
-            "file_type": job.read.file_type,
-            "mime": job.read.mime,
+            "source_id": str(sid),
+            "path": unit.path,
+            "file_type": unit.file_type,
+            "mime": unit.mime,
         }
         return chunk_work(document, chunks, payload)

@@ -31,6 +31,8 @@ class DocumentRecord:
     size: int = 0
     chunk_count: int = 0
     replaces: list[UUID] = field(default_factory=list)
+    #: The file the document comes from: its path, or the record file of a row.
+    file: str = ""
 
 
 @dataclass(slots=True)
@@ -130,6 +132,7 @@ class Registry:
             doc.current, doc.operation_id, doc.source_id = True, e.operation_id, e.source_id
             doc.path, doc.size, doc.chunk_count = e.path, e.size, e.chunk_count
             doc.replaces = list(e.replaces)
+            doc.file = getattr(e, "file", "") or e.path
             self.paths[(doc.collection_id, doc.path)] = doc.id
             tally = self._tally(e.operation_id)
             tally.new_documents += 1

@@ -23,10 +23,11 @@ from semantik_runtime.errors import CommandError
 from .application import IngestApplication
 from .chunking import Chunker
 from .domain import Scan, ScanSource
-from .extract import file_type, is_supported
+from .extract import file_type
 from .indexing import Call, FileIndexer, Listing
 from .projections import DocumentRecord
 from .sources import SourceRoots
+from .units import is_supported
 from .work import WorkGate
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class ScanRunner:
             known = await self.call(
                 self.app.documents_of_source, scan.collection_id, listing.source.source_id
             )
-            await self._remove(scan, [doc for doc in known if doc.path not in seen])
+            await self._remove(scan, [doc for doc in known if doc.file not in seen])
         gate = self.gate(embed_work_subject(model_slug(scan.model_name)))
         await self.indexer.index_files(scan, listings, gate, stopped)
         stats: ScanStats = await self.call(self.app.complete, scan, stopped())

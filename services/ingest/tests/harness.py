@@ -19,7 +19,12 @@ from ingest_service.sources import SourceRoots
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from semantik_contracts import EventEnvelope, OperationType, SourceKind
-from semantik_contracts.events import AnyEvent, OperationRequested, SourceAdded
+from semantik_contracts.events import (
+    AnyEvent,
+    OperationRequested,
+    SourceAdded,
+    SourceColumnsChanged,
+)
 from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.subjects import (
     EVENTS_STREAM,
@@ -92,13 +97,43 @@ class Harness:
         )
         await self.bus.publish_event(envelope)
 
-    async def add_source(self, path: Path, kind: SourceKind = SourceKind.DIRECTORY) -> UUID:
+    async def add_source(
+        self,
+        path: Path,
+        kind: SourceKind = SourceKind.DIRECTORY,
+        text_columns: list[str] | None = None,
+        context_columns: list[str] | None = None,
+        id_column: str | None = None,
+    ) -> UUID:
         source_id = uuid4()
         event = SourceAdded(
-            collection_id=self.collection_id, source_id=source_id, kind=kind, path=str(path)
+            collection_id=self.collection_id,
+            source_id=source_id,
+            kind=kind,
+            path=str(path),
+            text_columns=text_columns or [],
+            context_columns=context_columns or [],
+            id_column=id_column,
         )
         await self.publish("source", source_id, event)
         return source_id
+
+    async def change_columns(
+        self,
+        source_id: UUID,
+        version: int,
+        text_columns: list[str],
+        context_columns: list[str] | None = None,
+        id_column: str | None = None,
+    ) -> None:
+        event = SourceColumnsChanged(
+            collection_id=self.collection_id,
+            source_id=source_id,
+            text_columns=text_columns,
+            context_columns=context_columns or [],
+            id_column=id_column,
+        )
+        await self.publish("source", source_id, event, version)
 
     async def request(
         self, source_ids: list[UUID], operation_type: OperationType = OperationType.INDEX

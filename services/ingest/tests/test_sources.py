@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from ingest_service.extract import is_supported
 from ingest_service.sources import SourceRoots
+from ingest_service.units import is_supported
 from semantik_contracts import ErrorCode, SourceKind
 from semantik_runtime.errors import CommandError
 

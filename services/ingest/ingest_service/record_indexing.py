@@ -1,0 +1,101 @@
+"""Indexing a record file's rows: decided, chunked and registered in batches.
+
+A record file may hold thousands of rows, each a document. The rows are classified in
+one call, skips are recorded together, new rows are chunked on a worker and registered
+in atomic batches; anything unusual (a duplicate, a row this operation registered
+before it was interrupted, a lost race) goes through the file path's one-by-one
+decision. Rows that vanished from the file, or that now fail, lose their documents.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from semantik_contracts import SkipReason
+from semantik_contracts.work import ChunkWork, EmbedChunks
+
+from .application import Action, NewDocument
+from .domain import Scan
+from .units import RecordFile, Unit
+
+if TYPE_CHECKING:
+    from .indexing import FileIndexer
+
+#: Rows registered in one atomic save.
+REGISTER_BATCH = 500
+
+
+class RecordIndexer:
+    def __init__(self, files: FileIndexer) -> None:
+        self.files = files
+
+    async def index(self, scan: Scan, sid: UUID, read: RecordFile) -> list[EmbedChunks]:
+        """Decide every row of one record file; return the work to publish."""
+        files, app = self.files, self.files.app
+        for path, reason in read.failures:
+            await files.call(app.note_failure, scan, sid, path, reason)
+        units = read.units
+        decisions = await files.call(
+            app.classify_many, scan, [(unit.path, unit.sha256) for unit in units]
+        )
+        skips = []
+        fresh: list[tuple[Unit, UUID, UUID | None]] = []
+        unusual: list[Unit] = []
+        for unit, decision in zip(units, decisions, strict=True):
+            if decision.action is Action.UNCHANGED:
+                skips.append((sid, unit.path, SkipReason.UNCHANGED, decision.document_id))
+            elif decision.action is Action.NEW:
+                stale = decision.stale.id if decision.stale else None
+                fresh.append((unit, decision.document_id, stale))
+            else:
+                unusual.append(unit)
+        await files.call(app.note_skips, scan, skips)
+        messages: list[EmbedChunks] = []
+        for start in range(0, len(fresh), REGISTER_BATCH):
+            batch = fresh[start : start + REGISTER_BATCH]
+            chunked = await files._work(self._chunk_all, scan, sid, batch)
+            messages.extend(await self._register(scan, sid, batch, chunked))
+        for unit in unusual:
+            messages.extend(await files.decide(scan, sid, unit, None))
+        await self._retire_vanished(scan, sid, read)
+        await files.call(app.flush, scan)
+        return messages
+
+    def _chunk_all(
+        self, scan: Scan, sid: UUID, batch: list[tuple[Unit, UUID, UUID | None]]
+    ) -> list[list[ChunkWork]]:
+        return [self.files.chunk(scan, doc, sid, unit) for unit, doc, _ in batch]
+
+    async def _register(
+        self,
+        scan: Scan,
+        sid: UUID,
+        batch: list[tuple[Unit, UUID, UUID | None]],
+        chunked: list[list[ChunkWork]],
+    ) -> list[EmbedChunks]:
+        files = self.files
+        news: list[tuple[NewDocument, UUID | None]] = []
+        kept: list[tuple[UUID, list[ChunkWork], UUID | None]] = []
+        for (unit, doc, stale), items in zip(batch, chunked, strict=True):
+            if not items:
+                await files.call(files.app.note_failure, scan, sid, unit.path, "empty document")
+                continue
+            news.append((files.new(sid, unit, items), stale))
+            kept.append((doc, items, stale))
+        outcomes = await files.call(files.app.register_many, scan, news)
+        messages: list[EmbedChunks] = []
+        for (new, _), (doc, items, stale), registered in zip(news, kept, outcomes, strict=True):
+            if registered:
+                messages.extend(files.messages(scan, doc, items, [stale] if stale else []))
+            else:  # lost a race, or a duplicate within the batch: decide it alone
+                unit = next(u for u, d, _ in batch if d == doc and u.path == new.path)
+                messages.extend(await files.decide(scan, sid, unit, items))
+        return messages
+
+    async def _retire_vanished(self, scan: Scan, sid: UUID, read: RecordFile) -> None:
+        present = {unit.path for unit in read.units}
+        known = await self.files.call(self.files.app.documents_of_source, scan.collection_id, sid)
+        gone = [doc for doc in known if doc.file == read.path and doc.path not in present]
+        if gone:
+            await self.files.remove(scan, gone)
