@@ -10,8 +10,8 @@ from semantik_runtime.process import configure_logging, serve_until_stopped
 
 from .app import IngestService
 from .application import IngestApplication
-from .chunking import Chunker, default_tokenizer
 from .config import IngestSettings
+from .pool import ExtractionPool
 from .sources import SourceRoots
 
 
@@ -19,18 +19,19 @@ async def main() -> None:
     settings = IngestSettings()
     configure_logging(settings.log_level)
     bus = await Bus.connect(settings.nats_url, "ingest")
+    pool = ExtractionPool(settings.extract_workers, settings.extract_niceness)
     app = IngestApplication(env=event_store_env("ingest", settings.database_url, settings.data_dir))
     service = IngestService(
         app,
         bus,
         SourceRoots(settings.source_roots),
-        Chunker(default_tokenizer()),
+        pool,
         max_file_bytes=settings.max_file_bytes,
         embed_max_pending=settings.embed_max_pending,
         scan_workers=settings.scan_workers,
     )
 
-    await serve_until_stopped("ingest", settings, [service], buses=[bus], resources=[app])
+    await serve_until_stopped("ingest", settings, [service], buses=[bus], resources=[app, pool])
 
 
 if __name__ == "__main__":

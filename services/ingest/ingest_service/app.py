@@ -26,13 +26,14 @@ from semantik_runtime.errors import CommandError
 from semantik_runtime.writer import WriterThread
 
 from .application import IngestApplication
-from .chunking import Chunker
 from .domain import ScanSource
 from .extract import DocumentError, file_type
+from .formats import SUPPORTED_TYPES, is_supported
+from .pool import ExtractionPool
 from .scan import ScanRunner
 from .sources import SourceRoots
 from .tables import is_record_file
-from .units import SUPPORTED_TYPES, is_supported, read_record_file
+from .units import read_record_file
 from .work import WorkGate
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class IngestService:
         app: IngestApplication,
         bus: Bus,
         roots: SourceRoots,
-        chunker: Chunker,
+        pool: ExtractionPool,
         *,
         max_file_bytes: int,
         embed_max_pending: int,
@@ -70,7 +71,7 @@ class IngestService:
             app,
             bus,
             roots,
-            chunker,
+            pool,
             call=self.call,
             workers=self.workers,
             gate=lambda subject: self.gates.setdefault(

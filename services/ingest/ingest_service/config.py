@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -22,7 +23,20 @@ class IngestSettings(ServiceSettings):
         description="Chunks published for embedding and not yet taken by an embedder",
     )
     scan_workers: int = Field(
-        2, validation_alias="SEMANTIK_SCAN_WORKERS", ge=1, description="Reading/chunking threads"
+        2, validation_alias="SEMANTIK_SCAN_WORKERS", ge=1, description="File reading threads"
+    )
+    extract_workers: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1),
+        validation_alias="SEMANTIK_EXTRACT_WORKERS",
+        ge=1,
+        description="Extraction processes (parsing, chunking)",
+    )
+    extract_niceness: int = Field(
+        10,
+        validation_alias="SEMANTIK_EXTRACT_NICENESS",
+        ge=0,
+        le=19,
+        description="How much lower the extraction processes' CPU priority is",
     )
 
     @property

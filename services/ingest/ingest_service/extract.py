@@ -1,18 +1,19 @@
-"""Reading a document: its bytes, their SHA-256, and its text with the encoding detected.
+"""Reading a file's bytes safely, and decoding text with its encoding detected.
 
 Per-document problems (binary, empty, too large, unreadable) are ``DocumentError``s with
-a reason the user sees in the operation's failures; they never stop a scan.
+a reason the user sees in the operation's failures; they never stop a scan. Encodings:
+a byte-order mark wins, then strict UTF-8, then ``charset-normalizer`` (the detector
+``requests`` uses; it knows the legacy code pages and CJK encodings), then cp1252.
 """
 
 from __future__ import annotations
 
 import codecs
-import hashlib
 import os
 import stat
-from dataclasses import dataclass
+import unicodedata
 
-#: Extension → MIME type of the formats this service reads.
+#: Extension → MIME type of the plain-text formats.
 MIME_TYPES = {
     ".txt": "text/plain",
     ".text": "text/plain",
@@ -40,38 +41,9 @@ class DocumentError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Extracted:
-    text: str
-    sha256: str
-    size: int
-    mime: str
-    file_type: str
-    encoding: str
-
-
 def file_type(path: str) -> str:
     """The lowercase extension without its dot (``md``), as stored in chunk payloads."""
     return os.path.splitext(path)[1].lower().lstrip(".")
-
-
-def read_document(path: str, max_bytes: int) -> Extracted:
-    """Read, hash and decode one file; raise ``DocumentError`` when it cannot be indexed."""
-    data = read_bytes(path, max_bytes)
-    if not data:
-        raise DocumentError("empty document")
-    text, encoding = decode(data)
-    if not text.strip():
-        raise DocumentError("empty document")
-    ext = os.path.splitext(path)[1].lower()
-    return Extracted(
-        text=text,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        mime=MIME_TYPES.get(ext, "text/plain"),
-        file_type=ext.lstrip("."),
-        encoding=encoding,
-    )
 
 
 def read_bytes(path: str, max_bytes: int) -> bytes:
@@ -96,7 +68,8 @@ def read_bytes(path: str, max_bytes: int) -> bytes:
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """Text and encoding name: a BOM wins, then UTF-8, then Windows-1252/Latin-1.
+    """Text and encoding name: a BOM wins, then UTF-8, then the detected encoding, then
+    Windows-1252 and Latin-1.
 
     NUL bytes mean binary, unless they fall in the pattern of BOM-less UTF-16.
     """
@@ -112,10 +85,36 @@ def decode(data: bytes) -> tuple[str, str]:
         return _checked(data.decode("utf-8")), "utf-8"
     except UnicodeDecodeError:
         pass
+    detected = _detected(data)
+    if detected is not None:
+        return detected
     try:
         return _checked(data.decode("cp1252")), "cp1252"
     except UnicodeDecodeError:
         return _checked(data.decode("latin-1")), "latin-1"
+
+
+def _detected(data: bytes) -> tuple[str, str] | None:
+    """The text in the encoding ``charset-normalizer`` finds in the first 64 KiB, when
+    that is a non-Latin script (Cyrillic, Greek, CJK, ...) seen in a few words at least.
+
+    Between the Latin code pages (cp1250, cp1252, Mac Roman, ...) detection on short
+    text is a coin toss, so text in Latin script is left to the Western default.
+    """
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:65536]).best()
+    if best is None or best.encoding in ("ascii", "utf_8"):
+        return None
+    encoding = codecs.lookup(best.encoding).name
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+    letters = [ch for ch in text[:8192] if ch.isalpha() and ord(ch) > 0x7F]
+    if len(letters) < 8 or all(unicodedata.name(ch, "").startswith("LATIN") for ch in letters):
+        return None
+    return _checked(text), encoding
 
 
 def _utf16_without_bom(data: bytes) -> str | None:

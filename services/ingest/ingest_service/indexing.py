@@ -24,15 +24,16 @@ from semantik_contracts import SkipReason
 from semantik_contracts.work import ChunkWork, EmbedChunks
 
 from .application import Action, Decision, IngestApplication, NewDocument
-from .chunking import Chunker
 from .domain import Scan, ScanSource
-from .extract import DocumentError, read_document
+from .extract import DocumentError
+from .pool import ExtractionPool
+from .preparation import ChunkJob, chunk_jobs, read_file, read_records
 from .projections import DocumentRecord
 from .record_indexing import RecordIndexer
 from .sources import FoundFile
 from .tables import is_record_file
-from .units import RecordFile, Unit, document_unit, read_record_file
-from .work import WorkGate, WorkTarget, chunk_work, embed_messages
+from .units import RecordFile, Unit
+from .work import WorkGate, WorkTarget, embed_messages
 
 log = logging.getLogger(__name__)
 #: What reading a file gives: a document, the records of a record file, or why not.
@@ -62,7 +63,7 @@ class FileIndexer:
     def __init__(
         self,
         app: IngestApplication,
-        chunker: Chunker,
+        pool: ExtractionPool,
         *,
         call: Call,
         workers: Executor,
@@ -73,7 +74,7 @@ class FileIndexer:
         concurrency: int = 8,
     ) -> None:
         self.app = app
-        self.chunker = chunker
+        self.pool = pool
         self.call = call
         self.workers = workers
         self.remove = remove
@@ -87,12 +88,11 @@ class FileIndexer:
         return await asyncio.get_running_loop().run_in_executor(self.workers, fn, *args)
 
     async def _read_ahead(self, listings: list[Listing]) -> AsyncIterator[FileJob]:
-        """Each file read and hashed on a worker thread, a few ahead, in walk order."""
+        """Each file read and hashed (a record file parsed), a few ahead, in walk order."""
         window: deque[tuple[ScanSource, FoundFile, asyncio.Future[Read]]] = deque()
-        loop = asyncio.get_running_loop()
         for listing in listings:
             for found in listing.files:
-                future = loop.run_in_executor(self.workers, self._read, listing.source, found)
+                future = asyncio.ensure_future(self._read(listing.source, found))
                 window.append((listing.source, found, future))
                 if len(window) >= self.prefetch:
                     source, first, pending = window.popleft()
@@ -101,19 +101,16 @@ class FileIndexer:
             source, first, pending = window.popleft()
             yield FileJob(source, first, await pending)
 
-    def _read(self, source: ScanSource, found: FoundFile) -> Read:
-        if found.size > self.max_file_bytes:
-            limit = self.max_file_bytes
+    async def _read(self, source: ScanSource, found: FoundFile) -> Read:
+        limit = self.max_file_bytes
+        if found.size > limit:
             return DocumentError(f"file too large ({found.size} bytes; the limit is {limit})")
         try:
             if is_record_file(found.path):
-                return read_record_file(found.path, found.real, source, self.max_file_bytes)
-            return document_unit(found.path, read_document(found.real, self.max_file_bytes))
-        except DocumentError as exc:
+                return await self.pool.run(read_records, found.path, found.real, source, limit)
+            return await self._work(read_file, found.path, found.real, limit)
+        except DocumentError as exc:  # the pool's: the file crashed a parser
             return exc
-        except Exception as exc:  # a reader's bug must fail the file, not the scan
-            log.exception("reading %s failed", found.path)
-            return DocumentError(f"cannot read: {type(exc).__name__}: {exc}")
 
     async def index_files(
         self,
@@ -184,10 +181,10 @@ class FileIndexer:
                 await self.call(self.app.note_failure, scan, sid, job.found.path, read.reason)
                 messages = []
             else:
-                items: list[ChunkWork] | None = None
+                items: list[ChunkWork] | DocumentError | None = None
                 early = await self.call(self.app.classify, scan, read.path, read.sha256)
                 if early.action in (Action.NEW, Action.REPUBLISH):  # chunk before our turn
-                    items = await self._work(self.chunk, scan, early.document_id, sid, read)
+                    [items] = await self.prepare(scan, sid, [(read, early.document_id)])
                 await previous
                 messages = await self.decide(scan, sid, read, items)
         finally:
@@ -197,7 +194,7 @@ class FileIndexer:
             await gate.publish(message)
 
     async def decide(
-        self, scan: Scan, sid: UUID, unit: Unit, items: list[ChunkWork] | None
+        self, scan: Scan, sid: UUID, unit: Unit, items: list[ChunkWork] | DocumentError | None
     ) -> list[EmbedChunks]:
         """Record what happens to one unit (in its turn); return the work to publish."""
         path = unit.path
@@ -213,7 +210,10 @@ class FileIndexer:
                 await self.call(self.app.note_skip, scan, sid, path, SkipReason.DUPLICATE, doc)
                 return []
             if items is None:
-                items = await self._work(self.chunk, scan, doc, sid, unit)
+                [items] = await self.prepare(scan, sid, [(unit, doc)])
+            if isinstance(items, DocumentError):
+                await self.call(self.app.note_failure, scan, sid, path, items.reason)
+                return []
             if decision.action is Action.REPUBLISH:
                 assert decision.record is not None
                 return self.messages(scan, doc, items, decision.record.replaces)
@@ -239,15 +239,15 @@ class FileIndexer:
         file = unit.file if unit.file != unit.path else ""
         return NewDocument(sid, unit.path, unit.sha256, unit.size, unit.mime, len(items), file)
 
-    def chunk(self, scan: Scan, document: UUID, sid: UUID, unit: Unit) -> list[ChunkWork]:
-        chunks = self.chunker.split(unit.text, scan.chunk_size, scan.chunk_overlap)
-        payload = {
-            **unit.payload,
-            "document_id": str(document),
-            "collection_id": str(scan.collection_id),
-            "source_id": str(sid),
-            "path": unit.path,
-            "file_type": unit.file_type,
-            "mime": unit.mime,
-        }
-        return chunk_work(document, chunks, payload)
+    async def prepare(
+        self, scan: Scan, sid: UUID, units: list[tuple[Unit, UUID]]
+    ) -> list[list[ChunkWork] | DocumentError]:
+        """Extract and chunk units (with their document ids) in the extraction processes."""
+        payload = {"collection_id": str(scan.collection_id), "source_id": str(sid)}
+        jobs = [
+            ChunkJob(unit, doc, payload, scan.chunk_size, scan.chunk_overlap) for unit, doc in units
+        ]
+        try:
+            return await self.pool.run(chunk_jobs, jobs)
+        except DocumentError as exc:
+            return [exc] * len(jobs)

@@ -17,6 +17,7 @@ from semantik_contracts.work import ChunkWork, EmbedChunks
 
 from .application import Action, NewDocument
 from .domain import Scan
+from .extract import DocumentError
 from .units import RecordFile, Unit
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class RecordIndexer:
         messages: list[EmbedChunks] = []
         for start in range(0, len(fresh), REGISTER_BATCH):
             batch = fresh[start : start + REGISTER_BATCH]
-            chunked = await files._work(self._chunk_all, scan, sid, batch)
+            chunked = await files.prepare(scan, sid, [(unit, doc) for unit, doc, _ in batch])
             messages.extend(await self._register(scan, sid, batch, chunked))
         for unit in unusual:
             messages.extend(await files.decide(scan, sid, unit, None))
@@ -62,24 +63,20 @@ class RecordIndexer:
         await files.call(app.flush, scan)
         return messages
 
-    def _chunk_all(
-        self, scan: Scan, sid: UUID, batch: list[tuple[Unit, UUID, UUID | None]]
-    ) -> list[list[ChunkWork]]:
-        return [self.files.chunk(scan, doc, sid, unit) for unit, doc, _ in batch]
-
     async def _register(
         self,
         scan: Scan,
         sid: UUID,
         batch: list[tuple[Unit, UUID, UUID | None]],
-        chunked: list[list[ChunkWork]],
+        chunked: list[list[ChunkWork] | DocumentError],
     ) -> list[EmbedChunks]:
         files = self.files
         news: list[tuple[NewDocument, UUID | None]] = []
         kept: list[tuple[UUID, list[ChunkWork], UUID | None]] = []
         for (unit, doc, stale), items in zip(batch, chunked, strict=True):
-            if not items:
-                await files.call(files.app.note_failure, scan, sid, unit.path, "empty document")
+            if isinstance(items, DocumentError) or not items:
+                reason = items.reason if isinstance(items, DocumentError) else "empty document"
+                await files.call(files.app.note_failure, scan, sid, unit.path, reason)
                 continue
             news.append((files.new(sid, unit, items), stale))
             kept.append((doc, items, stale))

@@ -21,13 +21,13 @@ from semantik_runtime.bus import Bus
 from semantik_runtime.errors import CommandError
 
 from .application import IngestApplication
-from .chunking import Chunker
 from .domain import Scan, ScanSource
 from .extract import file_type
+from .formats import is_supported
 from .indexing import Call, FileIndexer, Listing
+from .pool import ExtractionPool
 from .projections import DocumentRecord
 from .sources import SourceRoots
-from .units import is_supported
 from .work import WorkGate
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class ScanRunner:
         app: IngestApplication,
         bus: Bus,
         roots: SourceRoots,
-        chunker: Chunker,
+        pool: ExtractionPool,
         *,
         call: Call,
         workers: Executor,
@@ -60,7 +60,7 @@ class ScanRunner:
         self.stopping: set[UUID] = set()
         self.indexer = FileIndexer(
             app,
-            chunker,
+            pool,
             call=call,
             workers=workers,
             remove=self._remove,

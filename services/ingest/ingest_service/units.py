@@ -6,25 +6,24 @@ too, so the scan's loop only decides and publishes.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from .domain import ScanSource
-from .extract import MIME_TYPES, DocumentError, Extracted, file_type, read_bytes
+from .extract import DocumentError, file_type, read_bytes
+from .formats import mime_of
 from .records import ColumnSelection, Record, RecordFailure, row_records
-from .tables import RECORD_TYPES, read_table
-
-#: Every extension a scan reads, with its MIME type.
-SUPPORTED_TYPES = {**MIME_TYPES, **RECORD_TYPES}
-
-
-def is_supported(path: str) -> bool:
-    return f".{file_type(path)}" in SUPPORTED_TYPES
+from .tables import read_table
 
 
 @dataclass(frozen=True, slots=True)
 class Unit:
-    """One document to be: its path (``<file>#<key>`` for a record), content and payload."""
+    """One document to be: its path (``<file>#<key>`` for a record), content and payload.
+
+    A whole file carries its bytes (``data``): its text is extracted only when it is
+    to be indexed, so an unchanged file is hashed and skipped, never parsed.
+    """
 
     path: str
     file: str
@@ -32,7 +31,8 @@ class Unit:
     size: int
     mime: str
     file_type: str
-    text: str
+    text: str = ""
+    data: bytes = b""
     payload: dict[str, Any] = field(default_factory=dict)
 
 
@@ -54,15 +54,19 @@ def record_path(file: str, key: str) -> str:
     return f"{file}#{key}"
 
 
-def document_unit(path: str, extracted: Extracted) -> Unit:
+def read_file_unit(path: str, real: str, max_bytes: int) -> Unit:
+    """A whole file as a unit: its bytes and their SHA-256 (text extracted later)."""
+    data = read_bytes(real, max_bytes)
+    if not data:
+        raise DocumentError("empty document")
     return Unit(
         path=path,
         file=path,
-        sha256=extracted.sha256,
-        size=extracted.size,
-        mime=extracted.mime,
-        file_type=extracted.file_type,
-        text=extracted.text,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        mime=mime_of(path),
+        file_type=file_type(path),
+        data=data,
     )
 
 
@@ -73,7 +77,7 @@ def read_record_file(path: str, real: str, source: ScanSource, max_bytes: int) -
         raise DocumentError("empty document")
     table = read_table(path, data)
     kind = file_type(path)
-    mime = RECORD_TYPES.get(f".{kind}", "application/octet-stream")
+    mime = mime_of(path)
     units: list[Unit] = []
     failures: list[tuple[str, str]] = []
     for record in row_records(table, selection_of(source)):

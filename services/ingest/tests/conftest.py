@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from ingest_service.pool import ExtractionPool
 from semantik_runtime.bus import Bus
 
 from services.ingest.tests.harness import Harness
 
 
+@pytest.fixture(scope="session")
+def extraction_pool() -> Iterator[ExtractionPool]:
+    """Real extraction processes, started once for every test of the session."""
+    pool = ExtractionPool(2, niceness=0)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-async def harness(private_nats_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+async def harness(
+    private_nats_url: str, tmp_path: Path, extraction_pool: ExtractionPool
+) -> AsyncIterator[Harness]:
     bus = await Bus.connect(private_nats_url, "test")
     await bus.ensure_streams()
-    h = Harness(bus, private_nats_url, tmp_path)
+    h = Harness(bus, private_nats_url, tmp_path, extraction_pool)
     await h.serve_deletions()
     try:
         yield h

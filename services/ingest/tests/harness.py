@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
-from ingest_service.chunking import Chunker, default_tokenizer
+from ingest_service.pool import ExtractionPool
 from ingest_service.sources import SourceRoots
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -42,8 +42,9 @@ WORK_SUBJECT = embed_work_subject(model_slug(DEFAULT_MODEL.name))
 
 
 class Harness:
-    def __init__(self, bus: Bus, nats_url: str, tmp_path: Path) -> None:
+    def __init__(self, bus: Bus, nats_url: str, tmp_path: Path, pool: ExtractionPool) -> None:
         self.bus = bus
+        self.pool = pool
         self.nats_url = nats_url
         self.root = tmp_path / "sources"
         self.root.mkdir()
@@ -60,7 +61,7 @@ class Harness:
             self.app,
             self.service_bus,
             SourceRoots([self.root]),
-            Chunker(default_tokenizer()),
+            self.pool,
             max_file_bytes=1 << 20,
             embed_max_pending=max_pending,
         )

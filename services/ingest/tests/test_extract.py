@@ -7,7 +7,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from ingest_service.extract import DocumentError, read_document
+from ingest_service.extract import DocumentError, decode
+from ingest_service.formats import document_text
+from ingest_service.units import read_file_unit
 
 pytestmark = pytest.mark.unit
 
@@ -19,17 +21,19 @@ def read(
 ) -> tuple[str, str]:
     path = tmp_path / name
     path.write_bytes(data)
-    extracted = read_document(str(path), limit)
-    assert extracted.sha256 == hashlib.sha256(data).hexdigest()
-    assert extracted.size == len(data)
-    return extracted.text, extracted.encoding
+    unit = read_file_unit(str(path), str(path), limit)
+    assert unit.sha256 == hashlib.sha256(data).hexdigest()
+    assert unit.size == len(data)
+    text = document_text(str(path), unit.data)
+    assert text == decode(unit.data)[0]
+    return decode(unit.data)
 
 
 def failure(tmp_path: Path, data: bytes, limit: int = 1 << 20) -> str:
     path = tmp_path / "doc.md"
     path.write_bytes(data)
     with pytest.raises(DocumentError) as caught:
-        read_document(str(path), limit)
+        document_text(str(path), read_file_unit(str(path), str(path), limit).data)
     return caught.value.reason
 
 
@@ -62,8 +66,8 @@ def test_line_endings_are_normalised(tmp_path: Path) -> None:
 def test_type_and_mime_come_from_the_extension(tmp_path: Path) -> None:
     path = tmp_path / "Notes.MARKDOWN"
     path.write_text("# hi")
-    extracted = read_document(str(path), 100)
-    assert (extracted.file_type, extracted.mime) == ("markdown", "text/markdown")
+    unit = read_file_unit(str(path), str(path), 100)
+    assert (unit.file_type, unit.mime) == ("markdown", "text/markdown")
 
 
 def test_nul_bytes_mean_a_binary_file(tmp_path: Path) -> None:
@@ -81,3 +85,22 @@ def test_empty_documents_fail(tmp_path: Path, data: bytes) -> None:
 
 def test_files_over_the_limit_fail(tmp_path: Path) -> None:
     assert failure(tmp_path, b"x" * 101, limit=100).startswith("file too large")
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("Привет! Это тестовый текст на русском языке, для поиска.", "cp1251"),
+        ("これは日本語のテキストです。検索エンジンのテストをします。", "shift_jis"),
+        ("Ελληνικό κείμενο για τη δοκιμή της αναζήτησης εγγράφων.", "cp1253"),  # noqa: RUF001
+    ],
+)
+def test_legacy_encodings_of_other_scripts_are_detected(
+    tmp_path: Path, text: str, encoding: str
+) -> None:
+    assert read(tmp_path, text.encode(encoding))[0] == text
+
+
+def test_latin_1_text_is_read_as_western_text(tmp_path: Path) -> None:
+    text = "Grüße aus München, schöne Straße, naïve Café-Kultur"
+    assert read(tmp_path, text.encode("latin-1")) == (text, "cp1252")

@@ -32,7 +32,8 @@ def write_docs(root: Path) -> Path:
     (docs / "copy-of-a.md").write_bytes(ALPHA)
     (docs / "empty.txt").write_bytes(b"")
     (docs / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
-    (docs / "report.pdf").write_bytes(b"%PDF-1.7")  # not a format of this service yet
+    (docs / "report.pdf").write_bytes(b"%PDF-1.7")  # a PDF cut off after its header
+    (docs / "photo.jpeg").write_bytes(b"\xff\xd8\xff\xe0")  # not a format of ours
     (docs / "sub" / "c.md").write_text(CHARLIE)
     return docs
 
@@ -67,7 +68,7 @@ async def test_index_rescan_change_and_delete(harness: Harness) -> None:
         "ScanStarted": 1,
         "DocumentRegistered": 3,
         "DocumentSkipped": 1,
-        "DocumentFailed": 2,
+        "DocumentFailed": 3,
         "ScanCompleted": 1,
     }
     skipped = next(e.event for e in events if e.type == "DocumentSkipped")
@@ -80,10 +81,11 @@ async def test_index_rescan_change_and_delete(harness: Harness) -> None:
     assert failures == {
         str(docs / "empty.txt"): "empty document",
         str(docs / "image.txt"): "binary file",
+        str(docs / "report.pdf"): "corrupt PDF: Stream has ended unexpectedly",
     }
     sizes = len(ALPHA) + len(BRAVO) + len(CHARLIE)
     assert stats_of(events) == ScanStats(
-        total_files_found=6, new_documents=3, duplicates_skipped=1, failed=2, bytes=sizes, chunks=3
+        total_files_found=7, new_documents=3, duplicates_skipped=1, failed=3, bytes=sizes, chunks=3
     )
 
     work = await h.take_work()
@@ -113,7 +115,7 @@ async def test_index_rescan_change_and_delete(harness: Harness) -> None:
     events = await h.scan_events(op2)
     assert [e.event.reason for e in events if e.type == "DocumentSkipped"].count("unchanged") == 3
     assert stats_of(events) == ScanStats(
-        total_files_found=6, duplicates_skipped=1, unchanged_skipped=3, failed=2
+        total_files_found=7, duplicates_skipped=1, unchanged_skipped=3, failed=3
     )
     assert await h.take_work() == []
 
@@ -126,11 +128,11 @@ async def test_index_rescan_change_and_delete(harness: Harness) -> None:
     assert superseded.aggregate_id == superseded.event.previous_id == doc_id(h, BRAVO)
     assert superseded.event.document_id == doc_id(h, changed)
     assert stats_of(events) == ScanStats(
-        total_files_found=6,
+        total_files_found=7,
         new_documents=1,
         duplicates_skipped=1,
         unchanged_skipped=2,
-        failed=2,
+        failed=3,
         removed=1,
         removed_chunks=1,
         removed_bytes=len(BRAVO),
@@ -151,7 +153,7 @@ async def test_index_rescan_change_and_delete(harness: Harness) -> None:
     assert [(d.document_ids, d.generation) for d in h.deleted] == [([doc_id(h, CHARLIE)], 1)]
     stats = stats_of(events)
     assert (stats.total_files_found, stats.removed, stats.removed_chunks, stats.chunks) == (
-        5,
+        6,
         1,
         1,
         0,
@@ -246,7 +248,7 @@ async def test_operations_of_other_types_are_ignored(harness: Harness) -> None:
 async def test_validate_source_answers_over_the_bus(harness: Harness) -> None:
     h = harness
     (h.root / "docs").mkdir()
-    (h.root / "docs" / "x.pdf").write_bytes(b"%PDF")
+    (h.root / "docs" / "x.exe").write_bytes(b"MZ")
     await h.start()
     subject = command_subject(INGEST, "ValidateSource")
     ok = await h.bus.request(
@@ -256,7 +258,7 @@ async def test_validate_source_answers_over_the_bus(harness: Harness) -> None:
     for path, expected in [
         (f"{h.root}/../../etc", "outside the allowed source roots"),
         (f"{h.root}/missing", "does not exist"),
-        (f"{h.root}/docs/x.pdf", "unsupported file type .pdf"),
+        (f"{h.root}/docs/x.exe", "unsupported file type .exe"),
     ]:
         with pytest.raises(RpcFailure) as caught:
             await h.bus.request(subject, ValidateSource(path=path), ValidatedSource)

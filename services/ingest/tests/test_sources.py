@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from ingest_service.formats import is_supported
 from ingest_service.sources import SourceRoots
-from ingest_service.units import is_supported
 from semantik_contracts import ErrorCode, SourceKind
 from semantik_runtime.errors import CommandError
 
@@ -84,7 +84,7 @@ def test_walk_is_sorted_and_skips_hidden_and_unsupported_files(root: Path) -> No
     docs = root / "docs"
     (docs / "c.rst").write_text("c")
     (docs / "B.markdown").write_text("b")
-    (docs / "report.pdf").write_bytes(b"%PDF")
+    (docs / "photo.png").write_bytes(b"\x89PNG")
     (docs / ".hidden.md").write_text("h")
     (docs / ".git").mkdir()
     (docs / ".git" / "x.md").write_text("x")

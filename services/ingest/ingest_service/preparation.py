@@ -1,0 +1,102 @@
+"""What runs in the extraction processes: parsing record files, extracting text, chunking.
+
+Everything here is CPU-bound Python (parsers, the tokenizer's offsets, BM25 terms), so
+it runs in a pool of processes at a lower scheduling priority than the embedders: a
+large scan slows down itself, not the embedding or the service's event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from semantik_contracts.work import ChunkWork
+
+from .chunking import Chunker, default_tokenizer
+from .domain import ScanSource
+from .extract import DocumentError
+from .formats import document_text
+from .units import RecordFile, Unit, read_file_unit, read_record_file
+from .work import chunk_work
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkJob:
+    unit: Unit
+    document: UUID
+    payload: dict[str, Any]
+    chunk_size: int
+    chunk_overlap: int
+
+
+def start_worker(niceness: int) -> None:
+    """Initializer of each extraction process: yield the CPU to the embedders."""
+    if niceness:
+        with contextlib.suppress(OSError):  # not permitted here: the normal priority
+            os.nice(niceness)
+
+
+@lru_cache(maxsize=1)
+def worker_chunker() -> Chunker:
+    return Chunker(default_tokenizer())
+
+
+def _failure(path: str, exc: Exception) -> DocumentError:
+    """A reader's unexpected error fails its file with a reason, never the scan."""
+    log.warning("reading %s failed", path, exc_info=True)
+    return DocumentError(f"cannot read: {type(exc).__name__}: {str(exc)[:200]}")
+
+
+def read_file(path: str, real: str, max_bytes: int) -> Unit | DocumentError:
+    try:
+        return read_file_unit(path, real, max_bytes)
+    except DocumentError as exc:
+        return exc
+    except Exception as exc:
+        return _failure(path, exc)
+
+
+def read_records(
+    path: str, real: str, source: ScanSource, max_bytes: int
+) -> RecordFile | DocumentError:
+    try:
+        return read_record_file(path, real, source, max_bytes)
+    except DocumentError as exc:
+        return exc
+    except Exception as exc:
+        return _failure(path, exc)
+
+
+def chunk_jobs(jobs: list[ChunkJob]) -> list[list[ChunkWork] | DocumentError]:
+    """Each job's chunks with their point ids, BM25 terms and payload; or why not."""
+    results: list[list[ChunkWork] | DocumentError] = []
+    for job in jobs:
+        try:
+            results.append(_chunk(job))
+        except DocumentError as exc:
+            results.append(exc)
+        except Exception as exc:
+            results.append(_failure(job.unit.path, exc))
+    return results
+
+
+def _chunk(job: ChunkJob) -> list[ChunkWork]:
+    unit = job.unit
+    text = unit.text or document_text(unit.path, unit.data)
+    chunks = worker_chunker().split(text, job.chunk_size, job.chunk_overlap)
+    payload = {
+        **unit.payload,
+        **job.payload,
+        "document_id": str(job.document),
+        "path": unit.path,
+        "file_type": unit.file_type,
+        "mime": unit.mime,
+    }
+    return chunk_work(job.document, chunks, payload)

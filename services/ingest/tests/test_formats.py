@@ -1,0 +1,155 @@
+"""Every document format becomes text with its headings; files written by the test."""
+
+from __future__ import annotations
+
+import io
+from email.message import EmailMessage
+
+import docx
+import pytest
+from fpdf import FPDF
+from ingest_service.extract import DocumentError
+from ingest_service.formats import document_text
+from pptx import Presentation
+from pptx.util import Inches
+from pypdf import PdfReader, PdfWriter
+
+pytestmark = pytest.mark.unit
+
+
+def pdf_bytes(*pages: str) -> bytes:
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 10, text)
+    return bytes(pdf.output())
+
+
+def encrypted(data: bytes, user_password: str) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password=user_password, owner_password="owner")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def docx_bytes() -> bytes:
+    document = docx.Document()
+    document.add_heading("Field guide", level=0)
+    document.add_heading("Volcanoes", level=1)
+    document.add_paragraph("Magma rises through the crust.")
+    table = document.add_table(rows=2, cols=2)
+    for r, row in enumerate([["Name", "Height"], ["Etna", "3357 m"]]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    document.add_heading("Glaciers", level=2)
+    document.add_paragraph("Ice flows slowly downhill.")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def pptx_bytes() -> bytes:
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[1])
+    assert slide.shapes.title is not None
+    slide.shapes.title.text = "Quarterly results"
+    slide.placeholders[1].text_frame.text = "Revenue grew by a tenth."
+    box = slide.shapes.add_textbox(Inches(1), Inches(5), Inches(4), Inches(1))
+    box.text_frame.text = "Footnote: unaudited."
+    slide.notes_slide.notes_text_frame.text = "Mention the new office."
+    blank = deck.slides.add_slide(deck.slide_layouts[6])
+    blank.shapes.add_textbox(Inches(1), Inches(1), Inches(4), Inches(1)).text_frame.text = "Q&A"
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def test_pdf_pages_become_text() -> None:
+    text = document_text("a.pdf", pdf_bytes("Page one is about tides.", "Page two: orbits."))
+    assert text == "Page one is about tides.\n\nPage two: orbits."
+
+
+def test_a_pdf_encrypted_with_an_owner_password_only_is_read() -> None:
+    data = encrypted(pdf_bytes("Readable without a password."), user_password="")
+    assert document_text("a.pdf", data) == "Readable without a password."
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (lambda: encrypted(pdf_bytes("Secret."), "s3cret"), "encrypted PDF: it needs a password"),
+        (lambda: pdf_bytes("x")[:200], "corrupt PDF"),
+        (lambda: b"%PDF-1.4\n" + b"\x00garbage" * 50, "corrupt PDF"),
+        (lambda: pdf_bytes(""), "the PDF has no text"),
+    ],
+)
+def test_bad_pdfs_fail_with_a_reason(data: object, reason: str) -> None:
+    with pytest.raises(DocumentError) as caught:
+        document_text("a.pdf", data())  # type: ignore[operator]
+    assert caught.value.reason.startswith(reason)
+
+
+def test_docx_headings_paragraphs_and_tables() -> None:
+    assert document_text("a.docx", docx_bytes()) == (
+        "# Field guide\n\n# Volcanoes\n\nMagma rises through the crust.\n\n"
+        "Name | Height\n\nEtna | 3357 m\n\n## Glaciers\n\nIce flows slowly downhill."
+    )
+
+
+def test_pptx_slides_titles_text_and_notes() -> None:
+    assert document_text("a.pptx", pptx_bytes()) == (
+        "# Slide 1: Quarterly results\n\nRevenue grew by a tenth.\n\nFootnote: unaudited."
+        "\n\nNotes: Mention the new office.\n\n# Slide 2\n\nQ&A"
+    )
+
+
+@pytest.mark.parametrize("name", ["a.docx", "a.pptx"])
+def test_corrupt_office_files_fail_with_a_reason(name: str) -> None:
+    with pytest.raises(DocumentError, match="corrupt"):
+        document_text(name, b"PK\x03\x04 not really a zip")
+
+
+def test_html_keeps_headings_and_drops_scripts() -> None:
+    page = (
+        "<html><head><title>Trail notes</title><style>p{color:red}</style></head><body>"
+        "<nav>Home</nav><h1>Trail notes</h1><p>The path climbs&nbsp;steeply.</p>"
+        "<script>var x = 1;</script><h2>Water</h2><ul><li>Spring at km 3</li>"
+        "<li>Lake at km 9</li></ul><table><tr><td>a</td><td>b</td></tr></table></body></html>"
+    )
+    assert document_text("a.html", page.encode()) == (
+        "Home\n\n# Trail notes\n\nThe path climbs\xa0steeply.\n\n## Water\n\n"
+        "Spring at km 3\nLake at km 9\n\na | b"
+    )
+
+
+def test_html_title_is_its_first_heading_when_the_body_has_none() -> None:
+    page = b"<title>Only a title</title><p>Body text.</p>"
+    assert document_text("a.htm", page) == "# Only a title\n\nBody text."
+
+
+def test_eml_headers_and_plain_body() -> None:
+    message = EmailMessage()
+    message["Subject"] = "Meeting moved"
+    message["From"] = "ana@example.org"
+    message["To"] = "team@example.org"
+    message.set_content("The meeting is on Thursday now.\nBring the report.")
+    message.add_alternative("<p>The meeting is on <b>Thursday</b> now.</p>", subtype="html")
+    message.add_attachment(b"%PDF", maintype="application", subtype="pdf", filename="r.pdf")
+    assert document_text("a.eml", message.as_bytes()) == (
+        "# Meeting moved\n\nFrom: ana@example.org\nTo: team@example.org\n"
+        "Attachments: r.pdf\n\nThe meeting is on Thursday now.\nBring the report."
+    )
+
+
+def test_eml_with_only_html_and_a_latin_1_body() -> None:
+    message = EmailMessage()
+    message["Subject"] = "Grüße"
+    message.set_content("<h1>Café</h1><p>Crème brûlée</p>", subtype="html", charset="latin-1")
+    assert document_text("a.eml", message.as_bytes()) == ("# Grüße\n\n\n# Café\n\nCrème brûlée")
+
+
+def test_not_an_email_fails() -> None:
+    with pytest.raises(DocumentError, match="not an e-mail"):
+        document_text("a.eml", b"just some words without any header line")

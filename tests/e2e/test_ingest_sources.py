@@ -1,0 +1,108 @@
+"""Sources and formats as a new user meets them: HTTP only, the whole system running."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import RunningSystem
+from .test_walking_skeleton import login, wait_operation
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CORPUS = [
+    {
+        "_id": "geo-1",
+        "title": "Volcanoes",
+        "text": "Magma rises and erupts as lava.",
+        "kind": "geo",
+    },
+    {
+        "_id": "food-1",
+        "title": "Bread",
+        "text": "Sourdough needs a starter and time.",
+        "kind": "food",
+    },
+    {
+        "_id": "geo-2",
+        "title": "Glaciers",
+        "text": "Ice flows downhill carving valleys.",
+        "kind": "geo",
+    },
+    {
+        "_id": "space-1",
+        "title": "Orbits",
+        "text": "Planets move on elliptical orbits.",
+        "kind": "space",
+    },
+]
+
+
+async def search(
+    client: httpx.AsyncClient, headers: dict[str, str], collection_id: str, body: dict[str, Any]
+) -> list[dict[str, Any]]:
+    reply = await client.post(
+        f"/api/v2/collections/{collection_id}/search", json=body, headers=headers
+    )
+    assert reply.status_code == 200, reply.text
+    results: list[dict[str, Any]] = reply.json()["results"]
+    return results
+
+
+async def test_a_beir_corpus_as_a_record_source(system: RunningSystem) -> None:
+    folder = system.sources / "beir"
+    folder.mkdir(parents=True)
+    corpus = folder / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(row) + "\n" for row in CORPUS))
+    async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
+        auth = await login(client, "rita")
+        headers = {"Authorization": auth["Authorization"]}
+        collection = (
+            await client.post("/api/v2/collections", json={"name": "beir"}, headers=headers)
+        ).json()
+        base = f"/api/v2/collections/{collection['id']}"
+
+        wrong = await client.post(
+            f"{base}/sources",
+            json={"path": str(corpus), "text_columns": ["title", "body"], "id_column": "_id"},
+            headers=headers,
+        )
+        assert wrong.status_code == 400
+        assert "'body' not found; the columns are: _id, title, text, kind" in wrong.text
+
+        added = await client.post(
+            f"{base}/sources",
+            json={
+                "path": str(corpus),
+                "text_columns": ["title", "text"],
+                "context_columns": ["kind"],
+                "id_column": "_id",
+            },
+            headers=headers,
+        )
+        assert added.status_code == 202, added.text
+        assert added.json()["source"]["text_columns"] == ["title", "text"]
+        op = await wait_operation(client, headers, added.json()["operation"]["id"])
+        assert op["status"] == "completed", op
+        assert op["stats"]["new_documents"] == len(CORPUS)
+        coll = (await client.get(base, headers=headers)).json()
+        assert coll["document_count"] == len(CORPUS)
+        assert coll["vector_count"] == coll["chunk_count"] == len(CORPUS)
+
+        results = await search(client, headers, collection["id"], {"query": "lava eruption"})
+        top = results[0]
+        assert top["metadata"]["record_id"] == "geo-1"
+        assert top["metadata"]["columns"] == {"kind": "geo"}
+        assert top["path"] == f"{corpus}#geo-1"
+        assert top["text"] == "Volcanoes\n\nMagma rises and erupts as lava."
+
+        only_geo = await search(
+            client,
+            headers,
+            collection["id"],
+            {"query": "things that move", "filters": {"columns.kind": "geo"}},
+        )
+        assert {r["metadata"]["record_id"] for r in only_geo} == {"geo-1", "geo-2"}
