@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from services.ingest.tests.corpus import good_documents, write_bad_corpus
+
 from .conftest import RunningSystem
 from .test_walking_skeleton import login, wait_operation
 
@@ -106,3 +108,48 @@ async def test_a_beir_corpus_as_a_record_source(system: RunningSystem) -> None:
             {"query": "things that move", "filters": {"columns.kind": "geo"}},
         )
         assert {r["metadata"]["record_id"] for r in only_geo} == {"geo-1", "geo-2"}
+
+
+async def test_every_format_and_bad_input_through_the_api(system: RunningSystem) -> None:
+    folder = system.sources / "inbox"
+    folder.mkdir(parents=True)
+    good = good_documents()
+    for name, (data, _) in good.items():
+        (folder / name).write_bytes(data)
+    bad = write_bad_corpus(folder / "bad", 50 * 1024 * 1024)
+    async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
+        auth = await login(client, "gus")
+        headers = {"Authorization": auth["Authorization"]}
+        collection = (
+            await client.post("/api/v2/collections", json={"name": "inbox"}, headers=headers)
+        ).json()
+        base = f"/api/v2/collections/{collection['id']}"
+        added = await client.post(f"{base}/sources", json={"path": str(folder)}, headers=headers)
+        assert added.status_code == 202, added.text
+        op = await wait_operation(client, headers, added.json()["operation"]["id"])
+        assert op["status"] == "completed", op
+        failures = {f["path"].rsplit("/", 1)[1]: f["reason"] for f in op["failures"]}
+        assert set(failures) == set(bad)
+        for name, reason in bad.items():
+            assert failures[name].startswith(reason), (name, failures[name])
+        assert op["stats"]["new_documents"] == len(good)
+        assert op["stats"]["failed"] == len(bad)
+
+        for name, (_, phrase) in good.items():
+            results = await search(client, headers, collection["id"], {"query": phrase})
+            assert results[0]["path"] == str(folder / name), (name, results[:2])
+            assert phrase in results[0]["text"]
+
+        # A changed file is found with its new text only; a deleted one is gone.
+        (folder / "bread.txt").write_text("Rye bread is dense and dark.\n")
+        (folder / "volcano.md").unlink()
+        again = await client.post(f"{base}/operations/index", headers=headers)
+        assert again.status_code == 202, again.text
+        op = await wait_operation(client, headers, again.json()["id"])
+        assert op["status"] == "completed", op
+        assert (op["stats"]["new_documents"], op["stats"]["removed"]) == (1, 2)
+        results = await search(client, headers, collection["id"], {"query": "sourdough starter"})
+        assert all("Sourdough" not in r["text"] for r in results)
+        assert all(not r["path"].endswith("volcano.md") for r in results)
+        rye = await search(client, headers, collection["id"], {"query": "dense dark rye bread"})
+        assert rye[0]["path"] == str(folder / "bread.txt")

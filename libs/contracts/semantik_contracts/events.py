@@ -240,6 +240,17 @@ class ScanStats(Event):
     )
 
 
+class ScanProgressed(Event):
+    """A long scan's progress, at most about once a second while it runs."""
+
+    type: Literal["ScanProgressed"] = "ScanProgressed"
+    collection_id: CollectionId
+    operation_id: OperationId
+    files_found: int = Field(description="Files listed in the scan's sources")
+    files_done: int = Field(description="Files decided so far (indexed, skipped or failed)")
+    stats: ScanStats = Field(description="The scan's statistics so far")
+
+
 class ScanCompleted(Event):
     type: Literal["ScanCompleted"] = "ScanCompleted"
     collection_id: CollectionId
@@ -293,6 +304,7 @@ AnyEvent = Annotated[
     | DocumentSuperseded
     | DocumentRemoved
     | ScanStarted
+    | ScanProgressed
     | ScanCompleted
     | ChunksEmbedded
     | EmbeddingFailed,

@@ -30,7 +30,7 @@ from .domain import ScanSource
 from .extract import DocumentError, file_type
 from .formats import SUPPORTED_TYPES, is_supported
 from .pool import ExtractionPool
-from .scan import ScanRunner
+from .scan import REMOVED, ScanRunner
 from .sources import SourceRoots
 from .tables import is_record_file
 from .units import read_record_file
@@ -43,7 +43,7 @@ CONSUMER = "ingest-OperationRequested"
 #: Events that end an operation; a scan of an ended operation stops at the next file.
 ENDINGS = ("OperationCancelled", "OperationFailed")
 #: Operation types this service scans for; the others are handled elsewhere or later.
-SCANNED = (OperationType.INDEX, OperationType.APPEND)
+SCANNED = (OperationType.INDEX, OperationType.APPEND, OperationType.REMOVE_SOURCE)
 _MAX_ATTEMPTS = 5
 
 
@@ -162,8 +162,12 @@ class IngestService:
             return  # a redelivery while its scan runs
         if await self._ended(request.collection_id, request.operation_id):
             return  # cancelled (or failed) before its scan began: nothing to do
-        sources = [await self._source(request.collection_id, sid) for sid in request.source_ids]
-        found = [source for source in sources if source is not None]
+        if request.operation_type is OperationType.REMOVE_SOURCE:
+            # The source is gone already; what ingest needs is its id: its documents go.
+            found = [ScanSource(sid, REMOVED, "") for sid in request.source_ids]
+        else:
+            sources = [await self._source(request.collection_id, s) for s in request.source_ids]
+            found = [source for source in sources if source is not None]
         scan = await self.call(self.app.start_scan, request, found)
         if not scan.completed and request.operation_id not in self.scans:
             self._launch(request.operation_id)

@@ -115,6 +115,14 @@ class IngestApplication(Application[UUID]):
         if scan.pending_events:
             self.commit(scan)
 
+    def report_progress(self, scan: Scan, files_found: int, files_done: int) -> ScanStats:
+        """Save what is pending and record the scan's progress so far."""
+        self.flush(scan)
+        stats = self.registry.stats(scan.operation_id)
+        scan.progress(files_found, files_done, stats.model_dump())
+        self.commit(scan)
+        return stats
+
     def complete(self, scan: Scan, stopped: bool = False) -> ScanStats:
         """End the scan with its statistics; ``stopped``: it ended early (cancelled)."""
         self.flush(scan)

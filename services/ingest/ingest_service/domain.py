@@ -246,6 +246,16 @@ class Scan(Aggregate):
                 kind=kind,
             )
 
+    def progress(self, files_found: int, files_done: int, stats: dict[str, int]) -> None:
+        if not self.completed:
+            self._progressed(
+                collection_id=self.collection_id,
+                operation_id=self.operation_id,
+                files_found=files_found,
+                files_done=files_done,
+                stats=stats,
+            )
+
     def complete(self, stats: dict[str, int]) -> None:
         if not self.completed:
             self._completed(
@@ -275,6 +285,17 @@ class Scan(Aggregate):
         kind: str,
     ) -> None:
         self.handled.add(path)
+
+    @event("ScanProgressed")
+    def _progressed(
+        self,
+        collection_id: UUID,
+        operation_id: UUID,
+        files_found: int,
+        files_done: int,
+        stats: dict[str, int],
+    ) -> None:
+        pass
 
     @event("ScanCompleted")
     def _completed(self, collection_id: UUID, operation_id: UUID, stats: dict[str, int]) -> None:

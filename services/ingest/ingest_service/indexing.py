@@ -52,6 +52,14 @@ class Listing:
     files: list[FoundFile]
 
 
+@dataclass(slots=True)
+class Progress:
+    """How far a scan is: read by its progress reports while the files are indexed."""
+
+    files_found: int = 0
+    files_done: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class FileJob:
     source: ScanSource
@@ -117,6 +125,7 @@ class FileIndexer:
         scan: Scan,
         listings: list[Listing],
         gate: WorkGate,
+        progress: Progress,
         stopped: Callable[[], bool] = lambda: False,
     ) -> None:
         """Index every file: chunked concurrently, decided and registered in walk order.
@@ -134,6 +143,7 @@ class FileIndexer:
         failures: list[BaseException] = []
 
         def finished(task: asyncio.Task[None]) -> None:
+            progress.files_done += 1
             slots.release()
             running.discard(task)
             error = None if task.cancelled() else task.exception()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from uuid import UUID
 
-from semantik_contracts import ErrorCode, RpcFailure, SourceKind
+from semantik_contracts import ErrorCode, OperationType, RpcFailure, SourceKind
 from semantik_contracts.events import ScanStats
 from semantik_contracts.subjects import VECTORS, command_subject, embed_work_subject, model_slug
 from semantik_contracts.work import DeleteDocumentPoints, Done
@@ -24,13 +24,15 @@ from .application import IngestApplication
 from .domain import Scan, ScanSource
 from .extract import file_type
 from .formats import is_supported
-from .indexing import Call, FileIndexer, Listing
+from .indexing import Call, FileIndexer, Listing, Progress
 from .pool import ExtractionPool
 from .projections import DocumentRecord
 from .sources import SourceRoots
 from .work import WorkGate
 
 log = logging.getLogger(__name__)
+#: The kind of a source a ``remove_source`` operation removes (it has no path any more).
+REMOVED = "removed"
 _DELETE_BATCH = 256
 
 
@@ -49,6 +51,7 @@ class ScanRunner:
         prefetch: int = 4,
         concurrency: int = 8,
         delete_timeout: float = 60.0,
+        progress_interval: float = 1.0,
     ) -> None:
         self.app = app
         self.bus = bus
@@ -58,6 +61,7 @@ class ScanRunner:
         self.delete_timeout = delete_timeout
         #: Operations cancelled or failed: their scans stop at the next file.
         self.stopping: set[UUID] = set()
+        self.progress_interval = progress_interval
         self.indexer = FileIndexer(
             app,
             pool,
@@ -78,6 +82,13 @@ class ScanRunner:
         def stopped() -> bool:
             return operation_id in self.stopping
 
+        if scan.operation_type == OperationType.REMOVE_SOURCE:
+            for source in scan.sources:  # exactly that source's documents, nothing else
+                known = await self.call(
+                    self.app.documents_of_source, scan.collection_id, source.source_id
+                )
+                await self._remove(scan, known)
+            return await self._complete(scan, stopped())
         listings = [listing for s in scan.sources if (listing := await self._list(scan, s))]
         # Vanished files first (their content may be found again); none once stopped.
         for listing in [] if stopped() else listings:
@@ -87,10 +98,30 @@ class ScanRunner:
             )
             await self._remove(scan, [doc for doc in known if doc.file not in seen])
         gate = self.gate(embed_work_subject(model_slug(scan.model_name)))
-        await self.indexer.index_files(scan, listings, gate, stopped)
-        stats: ScanStats = await self.call(self.app.complete, scan, stopped())
-        self.stopping.discard(operation_id)
-        log.info("scan %s completed: %s", operation_id, stats.model_dump())
+        progress = Progress(files_found=sum(len(listing.files) for listing in listings))
+        reporter = asyncio.ensure_future(self._report(scan, progress))
+        try:
+            await self.indexer.index_files(scan, listings, gate, progress, stopped)
+        finally:
+            reporter.cancel()
+            await asyncio.gather(reporter, return_exceptions=True)
+        return await self._complete(scan, stopped())
+
+    async def _report(self, scan: Scan, progress: Progress) -> None:
+        """``ScanProgressed`` every ``progress_interval`` seconds while the scan runs."""
+        while True:
+            await asyncio.sleep(self.progress_interval)
+            try:
+                await self.call(
+                    self.app.report_progress, scan, progress.files_found, progress.files_done
+                )
+            except Exception:  # a report is not worth failing the scan for
+                log.warning("progress report of scan %s failed", scan.operation_id, exc_info=True)
+
+    async def _complete(self, scan: Scan, stopped: bool) -> ScanStats:
+        stats: ScanStats = await self.call(self.app.complete, scan, stopped)
+        self.stopping.discard(scan.operation_id)
+        log.info("scan %s completed: %s", scan.operation_id, stats.model_dump())
         return stats
 
     async def _list(self, scan: Scan, source: ScanSource) -> Listing | None:

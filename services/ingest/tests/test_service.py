@@ -50,7 +50,8 @@ def stats_of(events: list) -> ScanStats:  # type: ignore[type-arg]
 
 
 def kinds(events: list) -> Counter[str]:  # type: ignore[type-arg]
-    return Counter(e.type for e in events)
+    """How many events of each type, leaving out progress reports (they come by time)."""
+    return Counter(e.type for e in events if e.type != "ScanProgressed")
 
 
 async def test_index_rescan_change_and_delete(harness: Harness) -> None:
@@ -336,3 +337,53 @@ async def test_an_operation_cancelled_before_its_scan_is_not_scanned(harness: Ha
     assert cancelled not in {
         e.event.operation_id for e in await h.events() if e.type == "ScanStarted"
     }
+
+
+async def test_remove_source_removes_exactly_that_sources_documents(harness: Harness) -> None:
+    h = harness
+    first, second = h.root / "first", h.root / "second"
+    for folder, words in ((first, "alpha beta"), (second, "gamma delta")):
+        folder.mkdir()
+        for n in range(3):
+            (folder / f"{n}.txt").write_text(f"{words} number {n}\n")
+    (second / "same-as-first.txt").write_text("alpha beta number 0\n")  # a duplicate
+    await h.start()
+    keep, drop = await h.add_source(first), await h.add_source(second)
+    await h.scan_events(await h.request([keep, drop]))
+    await h.take_work()
+
+    operation_id = await h.request([drop], OperationType.REMOVE_SOURCE)
+    events = await h.scan_events(operation_id)
+    removed = sorted(e.event.path for e in events if e.type == "DocumentRemoved")
+    assert removed == [str(second / f"{n}.txt") for n in range(3)]
+    gone = {doc for command in h.deleted for doc in command.document_ids}
+    assert gone == {doc_id(h, f"gamma delta number {n}\n") for n in range(3)}
+    stats = stats_of(events)
+    assert (stats.removed, stats.removed_chunks, stats.chunks) == (3, 3, 0)
+    left = h.app.documents_of_source(h.collection_id, keep)
+    assert [d.path for d in left] == [str(first / f"{n}.txt") for n in range(3)]
+    assert h.app.documents_of_source(h.collection_id, drop) == []
+
+
+async def test_a_long_scan_reports_progress_every_second(harness: Harness) -> None:
+    h = harness
+    docs = h.root / "slow"
+    docs.mkdir()
+    for n in range(4):
+        (docs / f"{n}.txt").write_text(f"Note {n}: waiting for an embedder that is slow.\n")
+    await h.start(max_pending=1)  # no embedder takes work: the scan waits at the gate
+    operation_id = await h.request([await h.add_source(docs)])
+    await asyncio.sleep(3.5)
+    reports = [
+        e.event
+        for e in await h.events()
+        if e.type == "ScanProgressed" and e.event.operation_id == operation_id
+    ]
+    assert len(reports) >= 2
+    assert all(r.files_found == 4 and r.files_done < 4 for r in reports)
+    assert reports[-1].stats.new_documents >= 1
+    taken = []
+    while len(taken) < 4:
+        taken += await h.take_work(limit=1)
+    stats = stats_of(await h.scan_events(operation_id))
+    assert stats.new_documents == 4
