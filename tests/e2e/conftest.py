@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,9 +51,9 @@ def wait_ready(system: RunningSystem, timeout: float = 240.0) -> None:
     pytest.fail(f"semantik run did not become ready\n{logs}")
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    data_dir = tmp_path_factory.mktemp("semantik-data")
+@contextlib.contextmanager
+def semantik_run(data_dir: Path, **settings: str) -> Iterator[RunningSystem]:
+    """``semantik run`` in ``data_dir`` with extra settings, until the block ends."""
     port = free_port()
     env = {
         k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL", "QDRANT_URL")
@@ -63,6 +64,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
         LOG_LEVEL="INFO",
         # Work held by a killed embedder comes back after this; keeps the kill test short.
         SEMANTIK_EMBED_ACK_WAIT_SECONDS="8",
+        **settings,
     )
     semantik = Path(sys.executable).parent / "semantik"
     process = subprocess.Popen(
@@ -78,3 +80,9 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
             process.wait(40)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    with semantik_run(tmp_path_factory.mktemp("semantik-data")) as running:
+        yield running
