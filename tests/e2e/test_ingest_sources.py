@@ -153,3 +153,55 @@ async def test_every_format_and_bad_input_through_the_api(system: RunningSystem)
         assert all(not r["path"].endswith("volcano.md") for r in results)
         rye = await search(client, headers, collection["id"], {"query": "dense dark rye bread"})
         assert rye[0]["path"] == str(folder / "bread.txt")
+
+
+async def test_change_columns_then_remove_the_source(system: RunningSystem) -> None:
+    table = system.sources / "tools.csv"
+    table.write_text(
+        "sku,name,blurb\n1,Hammer,Drives nails into wood\n2,Saw,Cuts planks to length\n"
+    )
+    async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
+        auth = await login(client, "tom")
+        headers = {"Authorization": auth["Authorization"]}
+        collection = (
+            await client.post("/api/v2/collections", json={"name": "tools"}, headers=headers)
+        ).json()
+        base = f"/api/v2/collections/{collection['id']}"
+        body = {"path": str(table), "text_columns": ["name"], "id_column": "sku"}
+        added = (await client.post(f"{base}/sources", json=body, headers=headers)).json()
+        source_id = added["source"]["id"]
+        assert (await wait_operation(client, headers, added["operation"]["id"]))["status"] == (
+            "completed"
+        )
+        hits = await search(client, headers, collection["id"], {"query": "hammer"})
+        assert hits[0]["text"] == "Hammer"
+
+        bad = await client.patch(
+            f"{base}/sources/{source_id}", json={"text_columns": ["nope"]}, headers=headers
+        )
+        assert bad.status_code == 400 and "'nope' not found" in bad.text
+        changed = await client.patch(
+            f"{base}/sources/{source_id}",
+            json={"text_columns": ["name", "blurb"], "id_column": "sku"},
+            headers=headers,
+        )
+        assert changed.status_code == 202, changed.text
+        refused = await client.delete(f"{base}/sources/{source_id}", headers=headers)
+        assert refused.status_code == 409, refused.text  # it is being embedded
+        op = await wait_operation(client, headers, changed.json()["operation"]["id"])
+        assert op["status"] == "completed" and op["stats"]["new_documents"] == 2
+        hits = await search(client, headers, collection["id"], {"query": "drives nails"})
+        assert hits[0]["text"] == "Hammer\n\nDrives nails into wood"
+        assert {h["text"] for h in hits} == {
+            "Hammer\n\nDrives nails into wood",
+            "Saw\n\nCuts planks to length",
+        }  # the old vectors are gone once the new are written
+
+        removed = await client.delete(f"{base}/sources/{source_id}", headers=headers)
+        assert removed.status_code == 202, removed.text
+        assert removed.json()["operation"]["type"] == "remove_source"
+        op = await wait_operation(client, headers, removed.json()["operation"]["id"])
+        assert op["status"] == "completed" and op["stats"]["removed"] == 2
+        assert await search(client, headers, collection["id"], {"query": "hammer"}) == []
+        coll = (await client.get(base, headers=headers)).json()
+        assert (coll["document_count"], coll["vector_count"]) == (0, 0)

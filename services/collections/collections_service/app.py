@@ -55,6 +55,7 @@ class CollectionsService:
         await self._serve_commands()
         follow: list[tuple[str, Callable[[Any], None]]] = [
             ("ScanStarted", self.process.on_scan_started),
+            ("ScanProgressed", self.process.on_scan_progressed),
             ("ScanCompleted", self.process.on_scan_completed),
             ("DocumentFailed", self.process.on_document_failed),
             ("ChunksEmbedded", self.process.on_chunks_embedded),

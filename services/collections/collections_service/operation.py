@@ -114,6 +114,13 @@ class Operation(Aggregate):
         if self.scan_stats is None and self.counting:
             self._scan_tallied(stats=stats)
 
+    def record_scan_progress(
+        self, files_done: int, files_found: int, stats: dict[str, Any]
+    ) -> None:
+        """How far ingest's scan is, while it runs (its ``ScanProgressed``, about 1/s)."""
+        if self.scan_stats is None and not self.is_terminal:
+            self._scan_advanced(files_done=files_done, files_found=files_found, stats=stats)
+
     def record_embedded(self, key: str, chunk_count: int) -> bool:
         """Count a document's embedded chunks once, however often the event arrives."""
         if key in self.counted or not self.counting:
@@ -179,6 +186,15 @@ class Operation(Aggregate):
         self.scan_stats = stats
         self.failed_documents += int(stats.get("failed", 0))
         self.message = "embedding"
+
+    @event("ScanAdvanced")
+    def _scan_advanced(self, files_done: int, files_found: int, stats: dict[str, Any]) -> None:
+        skipped = int(stats.get("duplicates_skipped", 0)) + int(stats.get("unchanged_skipped", 0))
+        self.message = (
+            f"scanning: {files_done} of {files_found} files; "
+            f"{stats.get('new_documents', 0)} new, {skipped} skipped, "
+            f"{stats.get('failed', 0)} failed"
+        )
 
     @event("ChunksTallied")
     def _chunks_tallied(self, key: str, chunk_count: int) -> None:

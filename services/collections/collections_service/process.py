@@ -42,6 +42,13 @@ class OperationProcess:
         if op is not None and op.record_failure(f"failed:{e.path}", e.path, e.reason):
             self._settle(op)
 
+    def on_scan_progressed(self, e: events.ScanProgressed) -> None:
+        op = self._operation(e.operation_id)
+        if op is not None and not op.is_terminal and op.scan_stats is None:
+            op.record_scan_progress(e.files_done, e.files_found, e.stats.model_dump())
+            self.dirty.add(op.id)  # published by the next flush_progress (coalesced)
+            self.app.commit(op)
+
     def on_scan_completed(self, e: events.ScanCompleted) -> None:
         op = self._operation(e.operation_id)
         if op is not None and op.scan_stats is None:

@@ -241,6 +241,34 @@ class CollectionsApplicationCase:
         ]
         assert names.count("OperationProgressed") == 1  # coalesced
 
+    def test_a_scan_in_progress_is_reported_on_its_operation(
+        self, app: CollectionsApplication
+    ) -> None:
+        view = self.create(app)
+        op_id = self.add_source(app, view.id).operation.id
+        process = OperationProcess(app)
+        process.on_scan_started(events.ScanStarted(collection_id=view.id, operation_id=op_id))
+        so_far = events.ScanStats(new_documents=2, unchanged_skipped=1)
+        process.on_scan_progressed(
+            events.ScanProgressed(
+                collection_id=view.id,
+                operation_id=op_id,
+                files_found=10,
+                files_done=3,
+                stats=so_far,
+            )
+        )
+        process.flush_progress()
+        op = self.operation(app, op_id)
+        assert op.message == "scanning: 3 of 10 files; 2 new, 1 skipped, 0 failed"
+        assert op.status is OperationStatus.PROCESSING
+        self.finish(app, view, op_id)
+        late = events.ScanProgressed(
+            collection_id=view.id, operation_id=op_id, files_found=10, files_done=9, stats=so_far
+        )
+        process.on_scan_progressed(late)  # after its scan completed: nothing changes
+        assert self.operation(app, op_id).message == "completed"
+
     def test_the_size_limit_stops_new_data_and_a_reindex_without_room(
         self, app: CollectionsApplication
     ) -> None:

@@ -17,7 +17,13 @@ from pydantic import BaseModel
 from semantik_contracts import RpcFailure
 from semantik_contracts.commands import GetCollection, ListCollections
 from semantik_contracts.search import Search, SearchResponse, SearchTarget
-from semantik_contracts.subjects import COLLECTIONS, SEARCH_RPC, VECTOR_COUNT_RPC, command_subject
+from semantik_contracts.subjects import (
+    COLLECTIONS,
+    INGEST,
+    SEARCH_RPC,
+    VECTOR_COUNT_RPC,
+    command_subject,
+)
 from semantik_contracts.views import CollectionView, Page
 from semantik_contracts.work import CountVectors, VectorCount
 from semantik_runtime.bus import Bus
@@ -39,6 +45,11 @@ class Backend:
     async def ask(self, command: BaseModel, result_type: type[R]) -> R:
         """Send a command or query to the collections service."""
         subject = command_subject(COLLECTIONS, type(command).__name__)
+        return await self.bus.request(subject, command, result_type, timeout=self.timeout)
+
+    async def ask_ingest(self, command: BaseModel, result_type: type[R]) -> R:
+        """Send a command or query to the ingest service."""
+        subject = command_subject(INGEST, type(command).__name__)
         return await self.bus.request(subject, command, result_type, timeout=self.timeout)
 
     async def vector_count(self, view: CollectionView) -> int:

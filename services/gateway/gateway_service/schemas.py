@@ -110,6 +110,14 @@ class SourceCreate(RequestBody):
     id_column: str | None = Field(None, min_length=1, max_length=200)
 
 
+class SourceColumnsUpdate(RequestBody):
+    """A record source's new column preference set; the source is embedded again."""
+
+    text_columns: list[str] = Field(max_length=200, description="Columns to embed")
+    context_columns: list[str] = Field(default_factory=list, max_length=200)
+    id_column: str | None = Field(None, min_length=1, max_length=200)
+
+
 class DocumentsCreate(RequestBody):
     paths: list[ServerPath] = Field(min_length=1, max_length=100)
 

@@ -13,12 +13,25 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, status
-from semantik_contracts import ErrorCode, RpcError, RpcFailure
-from semantik_contracts.commands import AddSource, ListSources
+from semantik_contracts import ErrorCode, RpcError, RpcFailure, SourceKind
+from semantik_contracts.commands import (
+    AddSource,
+    ChangeSourceColumns,
+    ListSources,
+    RemoveSource,
+    ValidatedSource,
+    ValidateSource,
+)
 from semantik_contracts.views import SourceAndOperation, SourceList
 
 from ...errors import status_of
-from ...schemas import DocumentsAdded, DocumentsCreate, PathRefused, SourceCreate
+from ...schemas import (
+    DocumentsAdded,
+    DocumentsCreate,
+    PathRefused,
+    SourceColumnsUpdate,
+    SourceCreate,
+)
 from ..deps import BackendDep, CurrentUser
 
 router = APIRouter(prefix="/collections/{collection_id}", tags=["sources"])
@@ -33,6 +46,46 @@ async def add_source(
 ) -> SourceAndOperation:
     """Add a directory or file on the server; 202 with the operation that indexes it."""
     command = AddSource(actor=user.user_id, collection_id=collection_id, **body.model_dump())
+    return await backend.ask(command, SourceAndOperation)
+
+
+@router.delete("/sources/{source_id}", status_code=status.HTTP_202_ACCEPTED)
+async def remove_source(
+    collection_id: UUID, source_id: UUID, user: CurrentUser, backend: BackendDep
+) -> SourceAndOperation:
+    """Remove a source; its ``remove_source`` operation deletes exactly its documents.
+
+    Refused with 409 while the collection runs an operation (the source may be being
+    embedded): wait for it to finish, or cancel it.
+    """
+    command = RemoveSource(actor=user.user_id, collection_id=collection_id, source_id=source_id)
+    return await backend.ask(command, SourceAndOperation)
+
+
+@router.patch("/sources/{source_id}", status_code=status.HTTP_202_ACCEPTED)
+async def change_source_columns(
+    collection_id: UUID,
+    source_id: UUID,
+    body: SourceColumnsUpdate,
+    user: CurrentUser,
+    backend: BackendDep,
+) -> SourceAndOperation:
+    """New column preferences for a record source: its rows are embedded again, and the
+    previous vectors stay searchable until each row's new ones are written."""
+    listed = await backend.ask(
+        ListSources(actor=user.user_id, collection_id=collection_id), SourceList
+    )
+    source = next((s for s in listed.items if s.id == source_id), None)
+    if source is None:
+        raise RpcFailure(
+            RpcError(code=ErrorCode.NOT_FOUND, message=f"source {source_id} not found")
+        )
+    if source.kind is not SourceKind.DIRECTORY:  # a record file: its columns are checked now
+        check = ValidateSource(path=source.path, **body.model_dump())
+        await backend.ask_ingest(check, ValidatedSource)
+    command = ChangeSourceColumns(
+        actor=user.user_id, collection_id=collection_id, source_id=source_id, **body.model_dump()
+    )
     return await backend.ask(command, SourceAndOperation)
 
 
