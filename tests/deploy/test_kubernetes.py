@@ -270,6 +270,9 @@ def test_every_service_gets_its_environment(overlay: str) -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_pods_are_probed_limited_and_unprivileged(overlay: str) -> None:
+    assert "SEMANTIK_EXTRACT_WORKERS" in {
+        v["name"] for v in container(objects(overlay, "Deployment")["ingest"])["env"]
+    }
     for name, deployment in objects(overlay, "Deployment").items():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, name
@@ -291,6 +294,12 @@ def test_pods_are_probed_limited_and_unprivileged(overlay: str) -> None:
 
         for kind in ("requests", "limits"):
             assert {"cpu", "memory"} <= set(spec["resources"][kind]), (name, kind)
+        env = {v["name"]: v.get("value") for v in spec.get("env", [])}
+        if "SEMANTIK_EXTRACT_WORKERS" in env:
+            # A process pool sized by the node's CPUs would oversubscribe the limit.
+            limit = str(spec["resources"]["limits"]["cpu"])
+            cpu_limit = float(limit[:-1]) / 1000 if limit.endswith("m") else float(limit)
+            assert int(env["SEMANTIK_EXTRACT_WORKERS"]) <= cpu_limit, name
 
         # Prometheus finds /metrics on the port that serves the probes.
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
