@@ -189,6 +189,16 @@ class CollectionsApplicationCase:
         process = OperationProcess(app)
         process.on_scan_started(events.ScanStarted(collection_id=view.id, operation_id=op_id))
         assert self.operation(app, op_id).status is OperationStatus.PROCESSING
+        so_far = events.ScanProgressed(
+            collection_id=view.id,
+            operation_id=op_id,
+            files_found=2,
+            files_done=1,
+            stats=events.ScanStats(new_documents=1, chunks=3),
+        )
+        process.on_scan_progressed(so_far)
+        process.on_scan_progressed(so_far)  # redelivered: no news, nothing recorded
+        assert self.operation(app, op_id).message == "scanning: 1 of 2 files"
         embedded = events.ChunksEmbedded(
             collection_id=view.id,
             operation_id=op_id,
