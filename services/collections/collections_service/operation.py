@@ -110,14 +110,6 @@ class Operation(Aggregate):
         if self.status is OperationStatus.PENDING:
             self._started(collection_id=self.collection_id, started_at=_now())
 
-    def note_scan(self, files_done: int, files_found: int) -> bool:
-        """How far a long scan got (before its totals are known); False if no news."""
-        message = f"scanning: {files_done} of {files_found} files"
-        if self.is_terminal or self.scan_stats is not None or message == self.message:
-            return False
-        self._scan_noted(files_done=files_done, files_found=files_found, message=message)
-        return True
-
     def record_scan(self, stats: dict[str, Any]) -> None:
         if self.scan_stats is None and self.counting:
             self._scan_tallied(stats=stats)
@@ -188,10 +180,6 @@ class Operation(Aggregate):
         self.status = OperationStatus.PROCESSING
         self.started_at = started_at
         self.message = "scanning"
-
-    @event("ScanNoted")
-    def _scan_noted(self, files_done: int, files_found: int, message: str) -> None:
-        self.message = message
 
     @event("ScanTallied")
     def _scan_tallied(self, stats: dict[str, Any]) -> None:

@@ -37,13 +37,6 @@ class OperationProcess:
         collection.operation_started(op.operation_type)
         self.app.commit(op, collection)
 
-    def on_scan_progressed(self, e: events.ScanProgressed) -> None:
-        """A long scan's progress reaches the user before its totals are known."""
-        op = self._operation(e.operation_id)
-        if op is not None and op.note_scan(e.files_done, e.files_found):
-            self.dirty.add(op.id)
-            self.app.commit(op)
-
     def on_document_failed(self, e: events.DocumentFailed) -> None:
         op = self._operation(e.operation_id)
         if op is not None and op.record_failure(f"failed:{e.path}", e.path, e.reason):
