@@ -205,3 +205,56 @@ async def test_change_columns_then_remove_the_source(system: RunningSystem) -> N
         assert await search(client, headers, collection["id"], {"query": "hammer"}) == []
         coll = (await client.get(base, headers=headers)).json()
         assert (coll["document_count"], coll["vector_count"]) == (0, 0)
+
+
+async def test_uploaded_files_are_versioned_sources(system: RunningSystem) -> None:
+    rows = b"sku,name,blurb\n1,Lantern,Lights the campsite at night\n2,Compass,Points north\n"
+    async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
+        auth = await login(client, "uma")
+        headers = {"Authorization": auth["Authorization"]}
+        collection = (
+            await client.post("/api/v2/collections", json={"name": "gear"}, headers=headers)
+        ).json()
+        base = f"/api/v2/collections/{collection['id']}"
+        form = {"text_columns": ["name", "blurb"], "id_column": "sku"}
+        first = await client.post(
+            f"{base}/sources/upload",
+            files={"file": ("gear list.csv", rows, "text/csv")},
+            data=form,
+            headers=headers,
+        )
+        assert first.status_code == 202, first.text
+        source = first.json()["source"]
+        assert source["kind"] == "upload" and source["path"].endswith("/gear list.csv")
+        op = await wait_operation(client, headers, first.json()["operation"]["id"])
+        assert op["status"] == "completed" and op["stats"]["new_documents"] == 2, op
+        hits = await search(client, headers, collection["id"], {"query": "light at night"})
+        assert hits[0]["metadata"]["record_id"] == "1"
+
+        changed = rows.replace(b"Points north", b"Points to magnetic north")
+        second = await client.post(
+            f"{base}/sources/upload",
+            files={"file": ("gear list.csv", changed, "text/csv")},
+            data=form,
+            headers=headers,
+        )
+        assert second.status_code == 202, second.text
+        assert second.json()["source"]["path"].endswith("/gear list_v2.csv")
+        op = await wait_operation(client, headers, second.json()["operation"]["id"])
+        assert op["status"] == "completed", op
+        assert (op["stats"]["new_documents"], op["stats"]["duplicates_skipped"]) == (1, 1)
+
+        wrong = await client.post(
+            f"{base}/sources/upload",
+            files={"file": ("gear.csv", rows, "text/csv")},
+            data={"text_columns": "title"},
+            headers=headers,
+        )
+        assert wrong.status_code == 400 and "'title' not found" in wrong.text
+        other = await login(client, "vic")
+        foreign = await client.post(
+            f"{base}/sources/upload",
+            files={"file": ("x.txt", b"x", "text/plain")},
+            headers={"Authorization": other["Authorization"]},
+        )
+        assert foreign.status_code == 403

@@ -15,6 +15,10 @@ DUPLICATE_WINDOW_SECONDS = 15 * 60
 
 #: Subject token for events that belong to no collection (users, for instance).
 NO_COLLECTION = "_"
+#: JetStream object store of uploaded files: ``<collection_id>/<versioned file name>``.
+UPLOADS_BUCKET = "SEMANTIK_UPLOADS"
+#: A source path naming an uploaded file: ``upload://<collection_id>/<file name>``.
+UPLOAD_SCHEME = "upload://"
 
 COLLECTIONS = "collections"
 INGEST = "ingest"

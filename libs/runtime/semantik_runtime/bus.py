@@ -22,12 +22,14 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
+from nats.js.object_store import ObjectStore
 from pydantic import BaseModel, ValidationError
 from semantik_contracts import ErrorCode, EventEnvelope, Reply, RpcError, RpcFailure
 from semantik_contracts.subjects import (
     DUPLICATE_WINDOW_SECONDS,
     EVENTS_STREAM,
     EVENTS_SUBJECTS,
+    UPLOADS_BUCKET,
     WORK_STREAM,
     WORK_SUBJECTS,
 )
@@ -98,6 +100,19 @@ class Bus:
                 except nats.js.errors.BadRequestError:
                     pass  # another process created it between our two calls
             await self.js.update_stream(config)
+
+    async def upload_store(self) -> ObjectStore:
+        """The object store of uploaded files, created on first use (file storage)."""
+        try:
+            return await self.js.object_store(UPLOADS_BUCKET)
+        except nats.js.errors.BucketNotFoundError:
+            config = api.ObjectStoreConfig(
+                description="Files uploaded as sources", storage=api.StorageType.FILE
+            )
+            try:
+                return await self.js.create_object_store(UPLOADS_BUCKET, config)
+            except nats.js.errors.BadRequestError:  # created by another process meanwhile
+                return await self.js.object_store(UPLOADS_BUCKET)
 
     async def publish_event(self, envelope: EventEnvelope) -> api.PubAck:
         """Publish to SEMANTIK_EVENTS; the event id de-duplicates republishing."""

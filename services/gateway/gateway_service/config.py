@@ -29,6 +29,12 @@ class GatewaySettings(ServiceSettings):
         10.0, validation_alias="GATEWAY_REQUEST_TIMEOUT_SECONDS", gt=0
     )
     search_timeout_seconds: float = Field(30.0, validation_alias="SEARCH_TIMEOUT_SECONDS", gt=0)
+    upload_max_bytes: int = Field(
+        50 * 1024 * 1024,
+        validation_alias="SEMANTIK_UPLOAD_MAX_BYTES",
+        gt=0,
+        description="Largest file accepted by POST .../sources/upload",
+    )
     vector_count_timeout_seconds: float = Field(
         2.0, validation_alias="VECTOR_COUNT_TIMEOUT_SECONDS", gt=0
     )

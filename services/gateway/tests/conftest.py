@@ -86,6 +86,8 @@ async def serve_stand_ins(stack_bus: Bus, embedder: Bus, stack: Stack) -> None:
         return ValidatedSource(path=str(path.resolve()), kind=kind)
 
     async def validate(request: ValidateSource) -> ValidatedSource:
+        if request.path.startswith("upload://"):  # ingest fetches it from the object store
+            return ValidatedSource(path=request.path, kind=SourceKind.UPLOAD)
         return await asyncio.to_thread(check, Path(request.path))
 
     async def count(request: CountVectors) -> VectorCount:

@@ -13,6 +13,7 @@ from .application import IngestApplication
 from .config import IngestSettings
 from .pool import ExtractionPool
 from .sources import SourceRoots
+from .uploaded import UploadedFiles
 
 
 async def main() -> None:
@@ -26,6 +27,7 @@ async def main() -> None:
         bus,
         SourceRoots(settings.source_roots),
         pool,
+        UploadedFiles(bus, settings.data_dir / "uploads"),
         max_file_bytes=settings.max_file_bytes,
         embed_max_pending=settings.embed_max_pending,
         scan_workers=settings.scan_workers,

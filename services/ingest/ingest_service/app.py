@@ -18,7 +18,13 @@ from nats.js.errors import NotFoundError
 from semantik_contracts import ErrorCode, EventEnvelope, OperationType, SourceKind
 from semantik_contracts.commands import ValidatedSource, ValidateSource
 from semantik_contracts.events import OperationRequested, SourceAdded, SourceColumnsChanged
-from semantik_contracts.subjects import EVENTS_STREAM, INGEST, command_subject, event_filter
+from semantik_contracts.subjects import (
+    EVENTS_STREAM,
+    INGEST,
+    UPLOAD_SCHEME,
+    command_subject,
+    event_filter,
+)
 from semantik_contracts.subjects import event_subject as subject_of
 from semantik_runtime.bus import Bus
 from semantik_runtime.consumer import follow_events
@@ -34,6 +40,7 @@ from .scan import REMOVED, ScanRunner
 from .sources import SourceRoots
 from .tables import is_record_file
 from .units import read_record_file
+from .uploaded import UploadedFiles
 from .work import WorkGate
 
 log = logging.getLogger(__name__)
@@ -54,6 +61,7 @@ class IngestService:
         bus: Bus,
         roots: SourceRoots,
         pool: ExtractionPool,
+        uploads: UploadedFiles,
         *,
         max_file_bytes: int,
         embed_max_pending: int,
@@ -61,7 +69,10 @@ class IngestService:
     ) -> None:
         self.app = app
         self.bus = bus
+        # Local copies of uploads are read like any other path source.
+        roots = SourceRoots([*roots.roots, uploads.directory])
         self.roots = roots
+        self.uploads = uploads
         self.max_file_bytes = max_file_bytes
         self.writer = WriterThread(app, bus, "ingest")
         self.relay = self.writer.relay
@@ -72,6 +83,7 @@ class IngestService:
             bus,
             roots,
             pool,
+            uploads,
             call=self.call,
             workers=self.workers,
             gate=lambda subject: self.gates.setdefault(
@@ -128,7 +140,10 @@ class IngestService:
 
     # -- handlers ------------------------------------------------------------------
     async def validate_source(self, request: ValidateSource) -> ValidatedSource:
-        resolved = await asyncio.to_thread(self.roots.resolve, request.path)
+        path = request.path
+        if path.startswith(UPLOAD_SCHEME):  # fetched from the object store first
+            path = str(await self.uploads.fetch(path))
+        resolved = await asyncio.to_thread(self.roots.resolve, path)
         if resolved.kind is SourceKind.FILE and not is_supported(str(resolved.path)):
             supported = ", ".join(sorted(SUPPORTED_TYPES))
             raise CommandError(
@@ -145,7 +160,9 @@ class IngestService:
                 request.id_column,
             )
             await asyncio.to_thread(self._check_columns, source)
-        return ValidatedSource(path=str(resolved.path), kind=resolved.kind)
+        uploaded = self.uploads.name_of(str(resolved.path)) is not None
+        kind = SourceKind.UPLOAD if uploaded else resolved.kind
+        return ValidatedSource(path=str(resolved.path), kind=kind)
 
     def _check_columns(self, source: ScanSource) -> None:
         """A record file whose named columns are missing is refused now, not at scan time."""

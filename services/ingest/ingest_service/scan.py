@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import Executor
 from uuid import UUID
@@ -28,6 +29,7 @@ from .indexing import Call, FileIndexer, Listing, Progress
 from .pool import ExtractionPool
 from .projections import DocumentRecord
 from .sources import SourceRoots
+from .uploaded import UploadedFiles
 from .work import WorkGate
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class ScanRunner:
         bus: Bus,
         roots: SourceRoots,
         pool: ExtractionPool,
+        uploads: UploadedFiles,
         *,
         call: Call,
         workers: Executor,
@@ -56,6 +59,7 @@ class ScanRunner:
         self.app = app
         self.bus = bus
         self.roots = roots
+        self.uploads = uploads
         self.call = call
         self.gate = gate
         self.delete_timeout = delete_timeout
@@ -133,6 +137,9 @@ class ScanRunner:
             )
             return None
         try:
+            name = self.uploads.name_of(source.path)
+            if name is not None and not await asyncio.to_thread(os.path.exists, source.path):
+                await self.uploads.restore(name)  # a new machine: fetched again
             resolved = await asyncio.to_thread(self.roots.resolve, source.path)
             files = await asyncio.to_thread(lambda: list(self.roots.walk(resolved, is_supported)))
         except (CommandError, OSError) as exc:

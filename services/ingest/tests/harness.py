@@ -16,6 +16,7 @@ from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
 from ingest_service.pool import ExtractionPool
 from ingest_service.sources import SourceRoots
+from ingest_service.uploaded import UploadedFiles
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from semantik_contracts import EventEnvelope, OperationType, SourceKind
@@ -62,6 +63,7 @@ class Harness:
             self.service_bus,
             SourceRoots([self.root]),
             self.pool,
+            UploadedFiles(self.service_bus, self.data_dir / "uploads"),
             max_file_bytes=1 << 20,
             embed_max_pending=max_pending,
         )

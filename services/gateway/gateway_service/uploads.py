@@ -1,0 +1,143 @@
+"""Uploaded source files: received as a multipart stream onto disk, size-limited, and
+kept in the bus's object store under a versioned name that ingest fetches.
+
+The body is parsed while it arrives (never held in memory), and reading stops as
+soon as it passes the limit: a 413 without reading the rest. A file uploaded again
+under a name the collection already has is stored as ``name_v2.ext``, ``name_v3.ext``:
+an upload never overwrites an earlier one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from uuid import UUID
+
+from nats.js.errors import NotFoundError
+from nats.js.object_store import ObjectStore
+from python_multipart import create_form_parser
+from python_multipart.multipart import Field as FormField
+from python_multipart.multipart import File as FormFile
+from semantik_contracts import ErrorCode, RpcError, RpcFailure
+from semantik_contracts.subjects import UPLOAD_SCHEME
+
+#: Room for the multipart envelope and the form fields beside the file.
+_ENVELOPE_BYTES = 1 << 20
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def _refuse(code: ErrorCode, message: str) -> RpcFailure:
+    return RpcFailure(RpcError(code=code, message=message))
+
+
+@dataclass
+class ReceivedUpload:
+    """One uploaded file on disk (removed by ``discard``) and the form's other fields."""
+
+    filename: str
+    path: Path
+    size: int
+    fields: dict[str, list[str]] = field(default_factory=dict)
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def safe_name(filename: str) -> str:
+    """The base name of a client's file name, without path parts or odd characters."""
+    base = os.path.basename(filename.replace("\\", "/")).strip()
+    cleaned = _UNSAFE.sub("_", base).strip(" .")
+    return cleaned[:200] or "upload"
+
+
+async def receive_upload(
+    content_type: str, body: AsyncIterator[bytes], limit: int, spool: Path
+) -> ReceivedUpload:
+    """Parse a ``multipart/form-data`` body with exactly one file field, ``file``."""
+    await asyncio.to_thread(spool.mkdir, parents=True, exist_ok=True)
+    files: list[FormFile] = []
+    fields: dict[str, list[str]] = {}
+
+    def on_field(item: FormField) -> None:
+        name = (item.field_name or b"").decode(errors="replace")
+        fields.setdefault(name, []).append((item.value or b"").decode(errors="replace"))
+
+    config = {"UPLOAD_DIR": str(spool), "MAX_MEMORY_FILE_SIZE": 1 << 20, "UPLOAD_DELETE_TMP": False}
+    parser = create_form_parser(
+        {"Content-Type": content_type.encode()}, on_field, files.append, config
+    )
+    received = 0
+    try:
+        async for chunk in body:
+            received += len(chunk)
+            if received > limit + _ENVELOPE_BYTES:
+                raise _too_large(limit)
+            parser.write(chunk)
+        parser.finalize()
+    except RpcFailure:
+        _drop(files)
+        raise
+    except Exception as exc:  # the parser's errors for a malformed body
+        _drop(files)
+        raise _refuse(ErrorCode.INVALID, f"malformed multipart body: {exc}") from None
+    if len(files) != 1:
+        _drop(files)
+        raise _refuse(ErrorCode.INVALID, "send exactly one file, in the form field 'file'")
+    upload = files[0]
+    if upload.size > limit:
+        _drop(files)
+        raise _too_large(limit)
+    return ReceivedUpload(
+        safe_name((upload.file_name or b"").decode(errors="replace")),
+        _on_disk(upload, spool),
+        upload.size,
+        fields,
+    )
+
+
+def _too_large(limit: int) -> RpcFailure:
+    return _refuse(
+        ErrorCode.TOO_LARGE,
+        f"the upload is larger than {limit} bytes (SEMANTIK_UPLOAD_MAX_BYTES)",
+    )
+
+
+def _on_disk(upload: FormFile, spool: Path) -> Path:
+    """Where the file is: small ones are still in memory and are written out now."""
+    if not upload.in_memory and upload.actual_file_name:
+        upload.file_object.close()
+        return Path(upload.actual_file_name.decode())
+    handle, name = tempfile.mkstemp(dir=spool)
+    with os.fdopen(handle, "wb") as out:
+        upload.file_object.seek(0)
+        out.write(upload.file_object.read())
+    upload.file_object.close()
+    return Path(name)
+
+
+def _drop(files: list[FormFile]) -> None:
+    for upload in files:
+        upload.file_object.close()
+        if upload.actual_file_name:
+            Path(upload.actual_file_name.decode()).unlink(missing_ok=True)
+
+
+async def store_upload(store: ObjectStore, collection_id: UUID, upload: ReceivedUpload) -> str:
+    """Keep the file under a name this collection has not used; its source path."""
+    try:
+        taken = {info.name for info in await store.list()}
+    except NotFoundError:  # an empty store
+        taken = set()
+    stem, ext = os.path.splitext(upload.filename)
+    name, version = upload.filename, 1
+    while f"{collection_id}/{name}" in taken:
+        version += 1
+        name = f"{stem}_v{version}{ext}"
+    with upload.path.open("rb") as data:
+        await store.put(f"{collection_id}/{name}", data)
+    return f"{UPLOAD_SCHEME}{collection_id}/{name}"

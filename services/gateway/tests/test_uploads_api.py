@@ -1,0 +1,76 @@
+"""Uploads through the gateway: streamed, size-limited, versioned in the object store."""
+
+from __future__ import annotations
+
+import pytest
+from semantik_contracts.subjects import UPLOAD_SCHEME
+
+from .conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+
+async def test_an_upload_is_stored_under_a_new_version_each_time(stack: Stack) -> None:
+    alice = await stack.login("alice")
+    docs = await stack.create_collection(alice, "docs")
+    url = f"/api/v2/collections/{docs['id']}/sources/upload"
+    reply = await stack.client.post(
+        url,
+        files={"file": ("../../etc/notes.md", b"# Notes\n\nFirst version.\n", "text/markdown")},
+        data={"text_columns": "a, b", "context_columns": ["c", "d"], "id_column": "id"},
+        headers=alice,
+    )
+    assert reply.status_code == 202, reply.text
+    source = reply.json()["source"]
+    assert source["path"] == f"{UPLOAD_SCHEME}{docs['id']}/notes.md"  # no path parts kept
+    assert (source["kind"], source["text_columns"], source["context_columns"]) == (
+        "upload",
+        ["a", "b"],
+        ["c", "d"],
+    )
+    assert source["id_column"] == "id"
+    store = await stack.bus.upload_store()
+    stored = await store.get(f"{docs['id']}/notes.md")
+    assert stored.data == b"# Notes\n\nFirst version.\n"
+
+    await stack.client.post(
+        f"/api/v2/operations/{reply.json()['operation']['id']}/cancel", headers=alice
+    )
+    again = await stack.client.post(
+        url, files={"file": ("notes.md", b"Second.", "text/markdown")}, headers=alice
+    )
+    assert again.status_code == 202, again.text
+    assert again.json()["source"]["path"].endswith("/notes_v2.md")
+    assert (await store.get(f"{docs['id']}/notes_v2.md")).data == b"Second."
+
+
+async def test_bad_uploads_are_refused_with_a_reason(stack: Stack) -> None:
+    alice = await stack.login("alice")
+    docs = await stack.create_collection(alice, "docs")
+    url = f"/api/v2/collections/{docs['id']}/sources/upload"
+    stack.app.state.context.settings.upload_max_bytes = 1000
+    big = await stack.client.post(
+        url, files={"file": ("big.txt", b"x" * 1001, "text/plain")}, headers=alice
+    )
+    assert big.status_code == 413 and "larger than 1000 bytes" in big.json()["detail"]
+    huge = await stack.client.post(
+        url, files={"file": ("huge.txt", b"x" * (2 << 20), "text/plain")}, headers=alice
+    )
+    assert huge.status_code == 413
+    none = await stack.client.post(url, files={"text_columns": (None, "a")}, headers=alice)
+    assert none.status_code == 400 and "exactly one file" in none.json()["detail"]
+    json_body = await stack.client.post(url, json={"path": "/x"}, headers=alice)
+    assert json_body.status_code == 400 and "multipart/form-data" in json_body.json()["detail"]
+    broken = await stack.client.post(
+        url,
+        content=b'--xyz\r\nContent-Disposition: form-data; name="file"\r\n\r\nno end',
+        headers={**alice, "Content-Type": "multipart/form-data; boundary=xyz"},
+    )
+    assert broken.status_code == 400
+    spool = stack.app.state.context.settings.data_dir / "spool"
+    assert not any(spool.iterdir())  # nothing refused is left on disk
+    bob = await stack.login("bob")
+    foreign = await stack.client.post(
+        url, files={"file": ("a.txt", b"a", "text/plain")}, headers=bob
+    )
+    assert foreign.status_code == 403
