@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -134,6 +135,19 @@ async def test_every_format_and_bad_input_through_the_api(system: RunningSystem)
             assert failures[name].startswith(reason), (name, failures[name])
         assert op["stats"]["new_documents"] == len(good)
         assert op["stats"]["failed"] == len(bad)
+
+        listed: dict[str, Any] = {}
+        for _ in range(50):  # ingest hears of the embedders' writes a moment later
+            listed = (await client.get(f"{base}/documents?limit=100", headers=headers)).json()
+            if all(d["status"] != "pending" for d in listed["items"]):
+                break
+            await asyncio.sleep(0.2)
+        assert listed["total"] == len(good) + len(bad)
+        by_name = {d["path"].rsplit("/", 1)[1]: d for d in listed["items"]}
+        assert {n for n, d in by_name.items() if d["status"] == "indexed"} == set(good)
+        assert by_name["encrypted.pdf"]["reason"] == bad["encrypted.pdf"]
+        failed = (await client.get(f"{base}/documents?status=failed", headers=headers)).json()
+        assert {d["path"].rsplit("/", 1)[1] for d in failed["items"]} == set(bad)
 
         for name, (_, phrase) in good.items():
             results = await search(client, headers, collection["id"], {"query": phrase})

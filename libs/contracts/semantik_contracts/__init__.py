@@ -4,6 +4,7 @@ from . import commands, events, search, subjects, views, work
 from .base import Event, Message
 from .enums import (
     CollectionStatus,
+    DocumentStatus,
     ErrorCode,
     OperationStatus,
     OperationType,
@@ -16,6 +17,7 @@ from .rpc import Reply, RpcError, RpcFailure
 
 __all__ = [
     "CollectionStatus",
+    "DocumentStatus",
     "ErrorCode",
     "Event",
     "EventEnvelope",

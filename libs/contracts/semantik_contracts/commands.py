@@ -11,7 +11,7 @@ from uuid import UUID
 from pydantic import Field
 
 from .base import Message
-from .enums import OperationType, SourceKind
+from .enums import DocumentStatus, OperationType, SourceKind
 
 
 class CreateCollection(Message):
@@ -134,3 +134,15 @@ class ValidateSource(Message):
 class ValidatedSource(Message):
     path: str = Field(description="The resolved absolute path")
     kind: SourceKind
+
+
+class ListDocuments(Message):
+    """Asked of ingest (after the gateway checked ownership): a collection's documents."""
+
+    collection_id: UUID
+    source_ids: list[UUID] | None = Field(
+        None, description="Only these sources' documents and failures (the live sources)"
+    )
+    status: DocumentStatus | None = None
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)

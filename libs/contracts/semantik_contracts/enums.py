@@ -41,6 +41,12 @@ class SourceKind(StrEnum):
     UPLOAD = "upload"
 
 
+class DocumentStatus(StrEnum):
+    PENDING = "pending"  # registered, its chunks not all embedded yet
+    INDEXED = "indexed"  # every chunk embedded: found by search
+    FAILED = "failed"  # could not be read, or its embedding failed (see reason)
+
+
 class SkipReason(StrEnum):
     DUPLICATE = "duplicate"
     UNCHANGED = "unchanged"

@@ -9,7 +9,13 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from .base import Message
-from .enums import CollectionStatus, OperationStatus, OperationType, SourceKind
+from .enums import (
+    CollectionStatus,
+    DocumentStatus,
+    OperationStatus,
+    OperationType,
+    SourceKind,
+)
 from .work import generation_name
 
 T = TypeVar("T")
@@ -91,6 +97,21 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+class DocumentView(Message):
+    """A document of a collection, or a file of a source that failed to become one."""
+
+    id: UUID | None = Field(None, description="uuid5(collection_id, sha256); none if failed")
+    path: str = Field(description="File path, or <file>#<record key> for a row")
+    source_id: UUID | None = None
+    status: DocumentStatus
+    reason: str = Field("", description="Why it failed, in words the user can act on")
+    size: int = 0
+    mime: str = ""
+    chunk_count: int = 0
+    embedded_chunks: int = 0
+    operation_id: UUID | None = Field(None, description="The operation that last indexed it")
 
 
 class SourceList(Message):

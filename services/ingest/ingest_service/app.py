@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from uuid import UUID
 
 from nats.js.errors import NotFoundError
 from semantik_contracts import ErrorCode, EventEnvelope, OperationType, SourceKind
-from semantik_contracts.commands import ValidatedSource, ValidateSource
+from semantik_contracts.commands import ListDocuments, ValidatedSource, ValidateSource
 from semantik_contracts.events import OperationRequested, SourceAdded, SourceColumnsChanged
 from semantik_contracts.subjects import (
     EVENTS_STREAM,
@@ -26,6 +26,7 @@ from semantik_contracts.subjects import (
     event_filter,
 )
 from semantik_contracts.subjects import event_subject as subject_of
+from semantik_contracts.views import DocumentView, Page
 from semantik_runtime.bus import Bus
 from semantik_runtime.consumer import follow_events
 from semantik_runtime.errors import CommandError
@@ -110,6 +111,24 @@ class IngestService:
         for operation_id in await self.call(self.app.open_scans):
             log.info("resuming scan %s", operation_id)
             self._launch(operation_id)
+        await self.bus.serve(
+            command_subject(INGEST, "ListDocuments"),
+            ListDocuments,
+            self.list_documents,
+            queue=INGEST,
+        )
+        for event_type, note in (
+            ("ChunksEmbedded", self.app.note_embedded),
+            ("EmbeddingFailed", self.app.note_embedding_failed),
+        ):
+            follow_embedding = follow_events(
+                self.bus,
+                f"ingest-{event_type}",
+                event_filter(event_type=event_type),
+                self._noting(note),
+                stop,
+            )
+            self.tasks.append(asyncio.ensure_future(follow_embedding))
         filter_subject = event_filter(event_type="OperationRequested")
         follow = follow_events(
             self.bus, CONSUMER, filter_subject, self.on_operation_requested, stop
@@ -139,6 +158,17 @@ class IngestService:
             await asyncio.gather(*self.scans.values(), return_exceptions=True)
 
     # -- handlers ------------------------------------------------------------------
+    async def list_documents(self, query: ListDocuments) -> Page[DocumentView]:
+        return await self.call(self.app.list_documents, query)
+
+    def _noting(self, note: Callable[[Any], None]) -> Callable[[EventEnvelope], Awaitable[None]]:
+        """A handler recording what the embedders report about documents."""
+
+        async def handle(envelope: EventEnvelope) -> None:
+            await self.call(note, envelope.event)
+
+        return handle
+
     async def validate_source(self, request: ValidateSource) -> ValidatedSource:
         path = request.path
         if path.startswith(UPLOAD_SCHEME):  # fetched from the object store first

@@ -15,9 +15,17 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from semantik_contracts import SkipReason
-from semantik_contracts.events import OperationRequested, ScanStats
+from semantik_contracts.commands import ListDocuments
+from semantik_contracts.events import (
+    ChunksEmbedded,
+    EmbeddingFailed,
+    OperationRequested,
+    ScanStats,
+)
 from semantik_contracts.search import DEFAULT_MODEL
+from semantik_contracts.views import DocumentView, Page
 
+from .documents import documents_page
 from .domain import ContentAlreadyRegistered, Document, Scan, ScanSource, document_id, scan_id
 from .projections import DocumentRecord, Registry
 
@@ -26,6 +34,7 @@ class Action(StrEnum):
     UNCHANGED = "unchanged"  # this path already holds this content
     DUPLICATE = "duplicate"  # the content is registered under another path
     REPUBLISH = "republish"  # this operation registered it already (a resumed scan)
+    RETRY = "retry"  # registered here, but its embedding failed: publish it again
     NEW = "new"  # register it, superseding what the path held before
 
 
@@ -144,9 +153,32 @@ class IngestApplication(Application[UUID]):
             if doc.operation_id == scan.operation_id and doc.path == path:
                 return Decision(Action.REPUBLISH, doc_id, record=doc)
             if at_path is not None and at_path.id == doc_id:
+                if doc.embed_error:
+                    return Decision(Action.RETRY, doc_id, record=doc)
                 return Decision(Action.UNCHANGED, doc_id)
             return Decision(Action.DUPLICATE, doc_id, stale=at_path)
         return Decision(Action.NEW, doc_id, stale=at_path)
+
+    def retry(self, scan: Scan, document: UUID) -> None:
+        doc: Document = self.repository.get(document)
+        doc.retry(scan.operation_id)
+        self.commit(doc)
+
+    # -- what the embedders report -------------------------------------------------
+    def note_embedded(self, e: ChunksEmbedded) -> None:
+        if e.document_id in self.registry.documents:
+            doc: Document = self.repository.get(e.document_id)
+            if doc.embedded(e.operation_id, e.work_id, e.chunk_count):
+                self.commit(doc)
+
+    def note_embedding_failed(self, e: EmbeddingFailed) -> None:
+        if e.document_id in self.registry.documents:
+            doc: Document = self.repository.get(e.document_id)
+            if doc.embedding_failed(e.operation_id, e.work_id, e.reason):
+                self.commit(doc)
+
+    def list_documents(self, query: ListDocuments) -> Page[DocumentView]:
+        return documents_page(self.registry, query)
 
     def classify_many(self, scan: Scan, items: list[tuple[str, str]]) -> list[Decision]:
         """``classify`` for each (path, sha256), in one call."""

@@ -61,6 +61,8 @@ class Document(Aggregate):
         self.chunk_count = 0
         self.replaces: list[UUID] = []
         self.file = ""
+        self.work_done: set[str] = set()
+        self.embed_error = ""
 
     @classmethod
     def of_content(cls, collection_id: UUID, sha256: str) -> Document:
@@ -93,6 +95,29 @@ class Document(Aggregate):
             chunk_count=chunk_count,
             replaces=replaces,
             file=file or path,
+        )
+
+    def embedded(self, operation_id: UUID, work_id: str, chunk_count: int) -> bool:
+        """The embedder wrote (part of) this registration's chunks; once per work item."""
+        if not self.current or operation_id != self.operation_id or work_id in self.work_done:
+            return False
+        self._embedded(work_id=work_id, chunk_count=chunk_count)
+        return True
+
+    def embedding_failed(self, operation_id: UUID, work_id: str, reason: str) -> bool:
+        """Its chunks could not be embedded: the previous vectors stay; a scan retries."""
+        if not self.current or operation_id != self.operation_id or work_id in self.work_done:
+            return False
+        self._embedding_failed(collection_id=self.collection_id, work_id=work_id, reason=reason)
+        return True
+
+    def retry(self, operation_id: UUID) -> None:
+        """Publish the failed embedding again, in ``operation_id``."""
+        self._retried(
+            collection_id=self.collection_id,
+            operation_id=operation_id,
+            chunk_count=self.chunk_count,
+            replaces=self.replaces,
         )
 
     def supersede(self, successor_id: UUID, operation_id: UUID) -> None:
@@ -140,6 +165,25 @@ class Document(Aggregate):
         self.chunk_count = chunk_count
         self.replaces = replaces
         self.file = file or path
+        self.work_done = set()
+        self.embed_error = ""
+
+    @event("DocumentEmbedded")
+    def _embedded(self, work_id: str, chunk_count: int) -> None:
+        self.work_done.add(work_id)
+
+    @event("DocumentEmbeddingFailed")
+    def _embedding_failed(self, collection_id: UUID, work_id: str, reason: str) -> None:
+        self.work_done.add(work_id)
+        self.embed_error = reason
+
+    @event("DocumentRetried")
+    def _retried(
+        self, collection_id: UUID, operation_id: UUID, chunk_count: int, replaces: list[UUID]
+    ) -> None:
+        self.operation_id = operation_id
+        self.work_done = set()
+        self.embed_error = ""
 
     @event("DocumentSuperseded")
     def _superseded(

@@ -42,6 +42,8 @@ T = TypeVar("T")
 Call = Callable[..., Awaitable[Any]]
 Remove = Callable[[Scan, list[DocumentRecord]], Awaitable[None]]
 
+#: Decisions whose chunks are prepared before the file's turn comes.
+_PREPARED = (Action.NEW, Action.REPUBLISH, Action.RETRY)
 #: Skips and failures are saved in batches of this many files.
 _FLUSH_EVERY = 100
 
@@ -193,7 +195,7 @@ class FileIndexer:
             else:
                 items: list[ChunkWork] | DocumentError | None = None
                 early = await self.call(self.app.classify, scan, read.path, read.sha256)
-                if early.action in (Action.NEW, Action.REPUBLISH):  # chunk before our turn
+                if early.action in _PREPARED:  # chunk before our turn
                     [items] = await self.prepare(scan, sid, [(read, early.document_id)])
                 await previous
                 messages = await self.decide(scan, sid, read, items)
@@ -224,8 +226,10 @@ class FileIndexer:
             if isinstance(items, DocumentError):
                 await self.call(self.app.note_failure, scan, sid, path, items.reason)
                 return []
-            if decision.action is Action.REPUBLISH:
+            if decision.action in (Action.REPUBLISH, Action.RETRY):
                 assert decision.record is not None
+                if decision.action is Action.RETRY:
+                    await self.call(self.app.retry, scan, doc)
                 return self.messages(scan, doc, items, decision.record.replaces)
             if not items:
                 await self.call(self.app.note_failure, scan, sid, path, "empty document")

@@ -33,6 +33,19 @@ class DocumentRecord:
     replaces: list[UUID] = field(default_factory=list)
     #: The file the document comes from: its path, or the record file of a row.
     file: str = ""
+    mime: str = ""
+    embedded_chunks: int = 0
+    embed_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FileFailure:
+    """A file of a source that the last scan could not index, and why."""
+
+    source_id: UUID | None
+    path: str
+    reason: str
+    operation_id: UUID
 
 
 @dataclass(slots=True)
@@ -79,6 +92,8 @@ class Registry:
         self.paths: dict[tuple[UUID, str], UUID] = {}
         self.open_scans: set[UUID] = set()
         self.tallies: dict[UUID, Tally] = {}
+        #: (collection, path) → the failure of the file there, until it is indexed.
+        self.failures: dict[tuple[UUID, str], FileFailure] = {}
         self._lock = threading.Lock()
 
     def rebuild(self) -> None:
@@ -88,6 +103,7 @@ class Registry:
             self.paths.clear()
             self.open_scans.clear()
             self.tallies.clear()
+            self.failures.clear()
         self.catch_up()
 
     def catch_up(self) -> None:
@@ -133,7 +149,9 @@ class Registry:
             doc.path, doc.size, doc.chunk_count = e.path, e.size, e.chunk_count
             doc.replaces = list(e.replaces)
             doc.file = getattr(e, "file", "") or e.path
+            doc.mime, doc.embedded_chunks, doc.embed_error = e.mime, 0, ""
             self.paths[(doc.collection_id, doc.path)] = doc.id
+            self.failures.pop((doc.collection_id, doc.path), None)
             tally = self._tally(e.operation_id)
             tally.new_documents += 1
             tally.chunks += e.chunk_count
@@ -149,7 +167,18 @@ class Registry:
             tally.removed_bytes += doc.size
         elif name == "ScanStarted":
             self.open_scans.add(e.operation_id)
+        elif name == "DocumentEmbedded":
+            self.documents[e.originator_id].embedded_chunks += e.chunk_count
+        elif name == "DocumentEmbeddingFailed":
+            self.documents[e.originator_id].embed_error = e.reason
+        elif name == "DocumentRetried":
+            doc = self.documents[e.originator_id]
+            doc.operation_id, doc.embedded_chunks, doc.embed_error = e.operation_id, 0, ""
+            tally = self._tally(e.operation_id)
+            tally.new_documents += 1  # its first registration's embedding never counted
+            tally.chunks += e.chunk_count
         elif name == "DocumentSkipped":
+            self.failures.pop((e.collection_id, e.path), None)
             tally = self._tally(e.operation_id)
             if e.reason == "duplicate":
                 tally.duplicates_skipped += 1
@@ -159,5 +188,8 @@ class Registry:
             tally = self._tally(e.operation_id)
             tally.failed += 1
             tally.failed_files += e.kind == "file"
+            if e.kind == "file":
+                key = (e.collection_id, e.path)
+                self.failures[key] = FileFailure(e.source_id, e.path, e.reason, e.operation_id)
         elif name == "ScanCompleted":
             self.open_scans.discard(e.operation_id)

@@ -10,20 +10,28 @@ first path's error.
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request, status
-from semantik_contracts import ErrorCode, RpcError, RpcFailure, SourceKind
+from fastapi import APIRouter, Query, Request, status
+from semantik_contracts import DocumentStatus, ErrorCode, RpcError, RpcFailure, SourceKind
 from semantik_contracts.commands import (
     AddSource,
     ChangeSourceColumns,
     GetCollection,
+    ListDocuments,
     ListSources,
     RemoveSource,
     ValidatedSource,
     ValidateSource,
 )
-from semantik_contracts.views import CollectionView, SourceAndOperation, SourceList
+from semantik_contracts.views import (
+    CollectionView,
+    DocumentView,
+    Page,
+    SourceAndOperation,
+    SourceList,
+)
 
 from ...errors import status_of
 from ...schemas import (
@@ -167,6 +175,30 @@ async def list_sources(collection_id: UUID, user: CurrentUser, backend: BackendD
     return await backend.ask(
         ListSources(actor=user.user_id, collection_id=collection_id), SourceList
     )
+
+
+@router.get("/documents")
+async def list_documents(
+    collection_id: UUID,
+    user: CurrentUser,
+    backend: BackendDep,
+    document_status: Annotated[DocumentStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[DocumentView]:
+    """The collection's documents with their status (``pending``, ``indexed``, ``failed``)
+    and, for failures, the reason: files that could not be read are listed too."""
+    listed = await backend.ask(
+        ListSources(actor=user.user_id, collection_id=collection_id), SourceList
+    )  # ownership: 404 or 403 here
+    query = ListDocuments(
+        collection_id=collection_id,
+        source_ids=[source.id for source in listed.items],
+        status=document_status,
+        limit=limit,
+        offset=offset,
+    )
+    return await backend.ask_ingest(query, Page[DocumentView])
 
 
 @router.post("/documents", status_code=status.HTTP_202_ACCEPTED)
