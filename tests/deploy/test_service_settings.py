@@ -32,10 +32,10 @@ from tests.deploy.tools import (
     HEALTH_PORT,
     REPO,
     SERVICES,
+    compose_command,
     compose_config,
     compose_environment,
     run,
-    tool,
 )
 
 pytestmark = pytest.mark.unit
@@ -110,7 +110,7 @@ def test_compose_sets_no_password_of_its_own(compose_model: dict[str, Any]) -> N
 
 def test_compose_refuses_to_start_without_the_passwords() -> None:
     env = {k: v for k, v in compose_environment().items() if k not in COMPOSE_ENV}
-    result = run([tool("docker-compose"), "config", "--quiet"], env=env)
+    result = run([*compose_command(), "config", "--quiet"], env=env)
     assert result.returncode != 0
     assert "POSTGRES_PASSWORD" in result.stderr
 

@@ -62,9 +62,14 @@ def compose_environment(**overrides: str) -> dict[str, str]:
     return env | COMPOSE_ENV | overrides
 
 
+def compose_command() -> list[str]:
+    """docker-compose that ignores an operator's .env beside compose.yaml."""
+    return [tool("docker-compose"), "--env-file", os.devnull]
+
+
 def compose_config(*profiles: str) -> subprocess.CompletedProcess[str]:
     """`docker compose config`: the real loader (schema, interpolation, references)."""
-    args = [tool("docker-compose")]
+    args = compose_command()
     for profile in profiles:
         args += ["--profile", profile]
     return run([*args, "config", "--format", "json"], env=compose_environment())
