@@ -90,6 +90,7 @@ class IngestService:
             gate=lambda subject: self.gates.setdefault(
                 subject, WorkGate(bus, subject, embed_max_pending)
             ),
+            lookup=self._source,
             max_file_bytes=max_file_bytes,
         )
         self.scans: dict[UUID, asyncio.Task[None]] = {}

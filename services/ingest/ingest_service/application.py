@@ -180,6 +180,11 @@ class IngestApplication(Application[UUID]):
     def list_documents(self, query: ListDocuments) -> Page[DocumentView]:
         return documents_page(self.registry, query)
 
+    def duplicate_holders(self, documents: set[UUID]) -> set[UUID]:
+        """The sources that hold a duplicate of any of ``documents``."""
+        held = (self.registry.duplicates.get(doc, set()) for doc in documents)
+        return set().union(*held)
+
     def classify_many(self, scan: Scan, items: list[tuple[str, str]]) -> list[Decision]:
         """``classify`` for each (path, sha256), in one call."""
         return [self.classify(scan, path, sha256) for path, sha256 in items]

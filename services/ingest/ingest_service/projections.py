@@ -94,6 +94,8 @@ class Registry:
         self.tallies: dict[UUID, Tally] = {}
         #: (collection, path) → the failure of the file there, until it is indexed.
         self.failures: dict[tuple[UUID, str], FileFailure] = {}
+        #: document → the sources holding a duplicate of it (skipped, not indexed).
+        self.duplicates: dict[UUID, set[UUID]] = {}
         self._lock = threading.Lock()
 
     def rebuild(self) -> None:
@@ -104,6 +106,7 @@ class Registry:
             self.open_scans.clear()
             self.tallies.clear()
             self.failures.clear()
+            self.duplicates.clear()
         self.catch_up()
 
     def catch_up(self) -> None:
@@ -182,6 +185,8 @@ class Registry:
             tally = self._tally(e.operation_id)
             if e.reason == "duplicate":
                 tally.duplicates_skipped += 1
+                if e.document_id is not None:
+                    self.duplicates.setdefault(e.document_id, set()).add(e.source_id)
             else:
                 tally.unchanged_skipped += 1
         elif name == "DocumentFailed":

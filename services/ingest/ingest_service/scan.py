@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from uuid import UUID
 
@@ -33,6 +33,8 @@ from .uploaded import UploadedFiles
 from .work import WorkGate
 
 log = logging.getLogger(__name__)
+#: The source of a collection as its events describe it; None once removed.
+Lookup = Callable[[UUID, UUID], Awaitable[ScanSource | None]]
 #: The kind of a source a ``remove_source`` operation removes (it has no path any more).
 REMOVED = "removed"
 _DELETE_BATCH = 256
@@ -50,6 +52,7 @@ class ScanRunner:
         call: Call,
         workers: Executor,
         gate: Callable[[str], WorkGate],
+        lookup: Lookup,
         max_file_bytes: int,
         prefetch: int = 4,
         concurrency: int = 8,
@@ -62,6 +65,7 @@ class ScanRunner:
         self.uploads = uploads
         self.call = call
         self.gate = gate
+        self.lookup = lookup
         self.delete_timeout = delete_timeout
         #: Operations cancelled or failed: their scans stop at the next file.
         self.stopping: set[UUID] = set()
@@ -87,11 +91,19 @@ class ScanRunner:
             return operation_id in self.stopping
 
         if scan.operation_type == OperationType.REMOVE_SOURCE:
+            removed: set[UUID] = set()
             for source in scan.sources:  # exactly that source's documents, nothing else
                 known = await self.call(
                     self.app.documents_of_source, scan.collection_id, source.source_id
                 )
                 await self._remove(scan, known)
+                removed.update(doc.id for doc in known)
+            # Content the removed source held may have been skipped elsewhere as its
+            # duplicate: those sources are scanned again, so it is found there now.
+            holders = await self.call(self.app.duplicate_holders, removed)
+            gone = {source.source_id for source in scan.sources}
+            looked_up = [await self.lookup(scan.collection_id, s) for s in holders - gone]
+            await self._index(scan, [s for s in looked_up if s is not None], stopped)
             return await self._complete(scan, stopped())
         listings = [listing for s in scan.sources if (listing := await self._list(scan, s))]
         # Vanished files first (their content may be found again); none once stopped.
@@ -101,6 +113,18 @@ class ScanRunner:
                 self.app.documents_of_source, scan.collection_id, listing.source.source_id
             )
             await self._remove(scan, [doc for doc in known if doc.file not in seen])
+        await self._index_listed(scan, listings, stopped)
+        return await self._complete(scan, stopped())
+
+    async def _index(
+        self, scan: Scan, sources: list[ScanSource], stopped: Callable[[], bool]
+    ) -> None:
+        listings = [listing for s in sources if (listing := await self._list(scan, s))]
+        await self._index_listed(scan, listings, stopped)
+
+    async def _index_listed(
+        self, scan: Scan, listings: list[Listing], stopped: Callable[[], bool]
+    ) -> None:
         gate = self.gate(embed_work_subject(model_slug(scan.model_name)))
         progress = Progress(files_found=sum(len(listing.files) for listing in listings))
         reporter = asyncio.ensure_future(self._report(scan, progress))
@@ -109,7 +133,6 @@ class ScanRunner:
         finally:
             reporter.cancel()
             await asyncio.gather(reporter, return_exceptions=True)
-        return await self._complete(scan, stopped())
 
     async def _report(self, scan: Scan, progress: Progress) -> None:
         """``ScanProgressed`` every ``progress_interval`` seconds while the scan runs."""

@@ -54,7 +54,7 @@ class Harness:
         self.deleted: list[DeleteDocumentPoints] = []
         self.service: IngestService | None = None
 
-    async def start(self, max_pending: int = 2000) -> IngestService:
+    async def start(self, max_pending: int = 2000, max_file_bytes: int = 1 << 20) -> IngestService:
         self.service_bus = await Bus.connect(self.nats_url, "ingest")
         self.app = IngestApplication(env=event_store_env("ingest", None, self.data_dir))
         self.stop = asyncio.Event()
@@ -64,7 +64,7 @@ class Harness:
             SourceRoots([self.root]),
             self.pool,
             UploadedFiles(self.service_bus, self.data_dir / "uploads"),
-            max_file_bytes=1 << 20,
+            max_file_bytes=max_file_bytes,
             embed_max_pending=max_pending,
         )
         await self.service.start(self.stop)

@@ -347,9 +347,15 @@ async def test_remove_source_removes_exactly_that_sources_documents(harness: Har
         for n in range(3):
             (folder / f"{n}.txt").write_text(f"{words} number {n}\n")
     (second / "same-as-first.txt").write_text("alpha beta number 0\n")  # a duplicate
+    later = h.root / "later"
+    later.mkdir()
+    (later / "copy.txt").write_text("gamma delta number 1\n")  # held back as a duplicate
     await h.start()
     keep, drop = await h.add_source(first), await h.add_source(second)
     await h.scan_events(await h.request([keep, drop]))
+    copy_holder = await h.add_source(later)
+    stats = stats_of(await h.scan_events(await h.request([copy_holder])))
+    assert stats.duplicates_skipped == 1
     await h.take_work()
 
     operation_id = await h.request([drop], OperationType.REMOVE_SOURCE)
@@ -358,8 +364,13 @@ async def test_remove_source_removes_exactly_that_sources_documents(harness: Har
     assert removed == [str(second / f"{n}.txt") for n in range(3)]
     gone = {doc for command in h.deleted for doc in command.document_ids}
     assert gone == {doc_id(h, f"gamma delta number {n}\n") for n in range(3)}
+    # The copy the other source held is indexed there now: its content stays findable.
+    [found_again] = [e.event for e in events if e.type == "DocumentRegistered"]
+    assert (found_again.path, found_again.source_id) == (str(later / "copy.txt"), copy_holder)
+    [(_, work)] = await h.take_work()
+    assert work.document_id == doc_id(h, "gamma delta number 1\n")
     stats = stats_of(events)
-    assert (stats.removed, stats.removed_chunks, stats.chunks) == (3, 3, 0)
+    assert (stats.removed, stats.removed_chunks, stats.new_documents, stats.chunks) == (3, 3, 1, 1)
     left = h.app.documents_of_source(h.collection_id, keep)
     assert [d.path for d in left] == [str(first / f"{n}.txt") for n in range(3)]
     assert h.app.documents_of_source(h.collection_id, drop) == []
