@@ -12,7 +12,6 @@ class CollectionStatus(StrEnum):
     REINDEXING = "reindexing"
     DEGRADED = "degraded"
     ERROR = "error"
-    DELETING = "deleting"
 
 
 class OperationType(StrEnum):

@@ -24,7 +24,6 @@ COLLECTION_TRANSITIONS: dict[CollectionStatus, frozenset[CollectionStatus]] = {
     _C.DEGRADED: frozenset({_C.PROCESSING, _C.REINDEXING}),
     _C.PROCESSING: frozenset({_C.READY, _C.DEGRADED}),
     _C.REINDEXING: frozenset({_C.READY, _C.DEGRADED}),
-    _C.DELETING: frozenset(),
 }
 
 OPERATION_TRANSITIONS: dict[OperationStatus, frozenset[OperationStatus]] = {

@@ -51,6 +51,10 @@ async def test_quota_conflicts_cancel_and_the_audit_log(stack: Stack) -> None:
     assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
     collection = (await stack.client.get(base, headers=alice)).json()
     assert (collection["status"], collection["active_operation_id"]) == ("pending", None)
+    outside = await stack.client.post(
+        f"{base}/sources", json={"path": str(stack.sources / "nowhere")}, headers=alice
+    )
+    assert outside.status_code == 400  # refused by ingest's check of the path
     retry = await stack.client.post(
         f"{base}/sources", json={"path": str(stack.sources / "b")}, headers=alice
     )
@@ -58,8 +62,9 @@ async def test_quota_conflicts_cancel_and_the_audit_log(stack: Stack) -> None:
 
     audit = (await stack.client.get("/api/v2/audit", headers=alice)).json()
     lines = [(e["action"], e["outcome"], e.get("code")) for e in audit["items"]]
-    assert lines[:7] == [
+    assert lines[:8] == [
         ("source.add", "accepted", None),
+        ("source.add", "rejected", "invalid"),
         ("operation.cancel", "rejected", "conflict"),
         ("operation.cancel", "accepted", None),
         ("operation.cancel", "rejected", "not_found"),
