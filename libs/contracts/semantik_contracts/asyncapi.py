@@ -51,6 +51,11 @@ REQUESTS: list[Request] = [
     _collections(commands.GetOperation, views.OperationView),
     _collections(commands.ListOperations, views.Page[views.OperationView]),
     _collections(commands.ListSources, views.SourceList),
+    _collections(commands.ChangeSourceColumns, views.SourceAndOperation),
+    _collections(commands.RemoveSource, views.SourceAndOperation),
+    _collections(commands.GetAudit, views.Page[views.AuditEntry]),
+    _collections(commands.GetUsage, views.Usage),
+    _collections(commands.RebuildProjections, views.ProjectionsRebuilt),
     Request(
         command_subject(INGEST, "ValidateSource"),
         commands.ValidateSource,
