@@ -5,8 +5,11 @@ did is kept and counted), ownership, and the audit log."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -118,3 +121,21 @@ async def test_quota_conflict_cancel_and_audit(small_quota: RunningSystem) -> No
             assert expected in seen
         theirs = (await client.get("/api/v2/audit", headers=bob)).json()["items"]
         assert [(e["action"], e["code"]) for e in theirs] == [("operation.cancel", "forbidden")]
+
+    # The operator rebuilds the read models from the log: the same answers as before.
+    rebuild = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "semantik"),
+        "projections",
+        "rebuild",
+        "--data-dir",
+        str(small_quota.data_dir),
+        stdout=asyncio.subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if k != "NATS_URL"},
+    )
+    out, _ = await rebuild.communicate()
+    assert rebuild.returncode == 0
+    assert "2 collections, 2 operations, 1 sources" in out.decode()
+    assert "the same answers as before" in out.decode()
+    async with httpx.AsyncClient(base_url=small_quota.url, timeout=30) as client:
+        after = (await client.get(base, headers=alice)).json()
+    assert after == collection

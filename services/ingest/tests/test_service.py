@@ -11,7 +11,12 @@ from uuid import UUID, uuid4, uuid5
 import pytest
 from semantik_contracts import ErrorCode, OperationType, RpcFailure, SourceKind
 from semantik_contracts.commands import ValidatedSource, ValidateSource
-from semantik_contracts.events import OperationCancelled, OperationRequested, ScanStats
+from semantik_contracts.events import (
+    OperationCancelled,
+    OperationFailed,
+    OperationRequested,
+    ScanStats,
+)
 from semantik_contracts.subjects import EVENTS_STREAM, INGEST, command_subject, event_filter
 from semantik_contracts.work import EmbedChunks
 
@@ -281,7 +286,11 @@ async def drain(h: Harness, operation_id: UUID) -> list[tuple[str, EmbedChunks]]
     raise AssertionError(f"the scan of {operation_id} did not complete")
 
 
-async def test_a_cancelled_scan_stops_and_keeps_what_it_registered(harness: Harness) -> None:
+@pytest.mark.parametrize("ending", ["cancelled", "timed out"])
+async def test_an_ended_operations_scan_stops_and_keeps_what_it_registered(
+    harness: Harness, ending: str
+) -> None:
+    """Cancelled, or failed by OPERATION_TIMEOUT_SECONDS: the scan stops either way."""
     h = harness
     docs = h.root / "many"
     docs.mkdir()
@@ -294,8 +303,16 @@ async def test_a_cancelled_scan_stops_and_keeps_what_it_registered(harness: Harn
         if await h.waiting_work() == 2:
             break
         await asyncio.sleep(0.05)
-    cancel = OperationCancelled(collection_id=h.collection_id, operation_id=operation_id)
-    await h.publish("operation", operation_id, cancel, version=2)
+    ended: OperationCancelled | OperationFailed = (
+        OperationCancelled(collection_id=h.collection_id, operation_id=operation_id)
+        if ending == "cancelled"
+        else OperationFailed(
+            collection_id=h.collection_id,
+            operation_id=operation_id,
+            error="timed out after 60 s (OPERATION_TIMEOUT_SECONDS)",
+        )
+    )
+    await h.publish("operation", operation_id, ended, version=2)
     taken = await drain(h, operation_id)
     stats = stats_of(await h.scan_events(operation_id))
     assert stats.stopped
