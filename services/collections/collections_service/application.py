@@ -7,6 +7,7 @@ rejected (``audited``). Queries live in ``queries.py``.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from .queries import Queries
 from .quota import Quotas
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 
 def audited(method: F) -> F:
@@ -79,9 +81,14 @@ class CollectionsApplication(Application[UUID]):
         self.on_saved()
 
     def record_rejection(self, cmd: BaseModel, error: CommandError) -> None:
-        """A refused command is in the audit log too (seeds 002/004)."""
-        if type(cmd) in ACTIONS:
+        """A refused command is in the audit log too (seeds 002/004). The user still gets
+        the typed error if the entry cannot be written (the store is down, say)."""
+        if type(cmd) not in ACTIONS:
+            return
+        try:
             self.commit(self._audit_entry(cmd, REJECTED, (), error))
+        except Exception:
+            log.exception("audit entry of a rejected %s not written", type(cmd).__name__)
 
     def _audit_entry(
         self,

@@ -403,6 +403,17 @@ class CollectionsApplicationCase:
             ("collection.delete", "forbidden", view.id)  # queries are not audited
         ]
 
+    def test_a_rejection_that_cannot_be_audited_still_reaches_the_user(
+        self, app: CollectionsApplication, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        self.create(app, "a")
+
+        def store_down(*_: object) -> None:
+            raise OSError("the event store is down")
+
+        monkeypatch.setattr(app, "save", store_down)
+        assert code_of(lambda: self.create(app, "A")) is ErrorCode.CONFLICT
+
     def test_events_written_by_an_earlier_build_load_upcast(
         self, app: CollectionsApplication
     ) -> None:
