@@ -20,6 +20,15 @@ from semantik_runtime.relay import OutboxRelay, envelope_for
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The event store the relay follows: "" for SQLite, else a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return ""
+    url: str = request.getfixturevalue("database_url")
+    return url
+
+
 class Killed(BaseException):
     """Stands for SIGKILL: nothing after it runs."""
 
@@ -46,9 +55,9 @@ async def stream_events(bus: Bus) -> list[tuple[str | None, EventEnvelope]]:
 
 
 async def test_relay_killed_between_publish_and_tracking_duplicates_nothing(
-    bus: Bus, tmp_path: Path
+    bus: Bus, tmp_path: Path, store_url: str
 ) -> None:
-    app = CollectionsApplication(env=event_store_env("collections", None, tmp_path))
+    app = CollectionsApplication(env=event_store_env("collections", store_url, tmp_path))
     for name in ("a", "b", "c"):
         view = app.create_collection(commands.CreateCollection(actor="u1", name=name))
         app.update_collection(
@@ -102,8 +111,9 @@ from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
 from semantik_runtime.relay import OutboxRelay
 
-async def main(nats_url, data_dir, marker):
-    app = CollectionsApplication(env=event_store_env("collections", None, pathlib.Path(data_dir)))
+async def main(nats_url, store_url, data_dir, marker):
+    env = event_store_env("collections", store_url, pathlib.Path(data_dir))
+    app = CollectionsApplication(env=env)
     bus = await Bus.connect(nats_url, "relay")
     relay = OutboxRelay(app, bus, batch=10_000)
 
@@ -119,14 +129,14 @@ asyncio.run(main(*sys.argv[1:]))
 
 
 async def test_relay_sigkilled_after_publishing_past_the_duplicate_window(
-    bus: Bus, nats_url: str, tmp_path: Path
+    bus: Bus, nats_url: str, tmp_path: Path, store_url: str
 ) -> None:
     """Nats-Msg-Id de-duplicates only within the stream's duplicate window; a relay down
     for longer must still publish each event once. The window here is one second."""
     info = await bus.js.stream_info(EVENTS_STREAM)
     config: StreamConfig = info.config
     await bus.js.update_stream(dataclasses.replace(config, duplicate_window=1.0))
-    app = CollectionsApplication(env=event_store_env("collections", None, tmp_path))
+    app = CollectionsApplication(env=event_store_env("collections", store_url, tmp_path))
     for user in range(5):
         for name in ("a", "b", "c"):
             view = app.create_collection(commands.CreateCollection(actor=f"u{user}", name=name))
@@ -137,7 +147,7 @@ async def test_relay_sigkilled_after_publishing_past_the_duplicate_window(
 
     marker = tmp_path / "published"
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", RELAY_PROCESS, nats_url, str(tmp_path), str(marker)
+        sys.executable, "-c", RELAY_PROCESS, nats_url, store_url, str(tmp_path), str(marker)
     )
     try:
         for _ in range(600):
@@ -150,7 +160,7 @@ async def test_relay_sigkilled_after_publishing_past_the_duplicate_window(
         await child.wait()
     await asyncio.sleep(1.5)  # past the duplicate window: Nats-Msg-Id alone would not help now
 
-    app = CollectionsApplication(env=event_store_env("collections", None, tmp_path))
+    app = CollectionsApplication(env=event_store_env("collections", store_url, tmp_path))
     restarted = OutboxRelay(app, bus, batch=50)
     assert restarted.position() == 0  # the killed relay recorded nothing
     while await restarted.publish_pending():
