@@ -15,6 +15,7 @@ from embedder_service.config import EmbedderSettings
 from embedder_service.model import load_model
 from search_service.app import SearchService
 from semantik_runtime.bus import Bus
+from semantik_runtime.metrics import observe_consumer_lag
 from semantik_runtime.process import configure_logging, serve_until_stopped
 from semantik_runtime.vectors import open_vector_store
 
@@ -44,6 +45,7 @@ async def main() -> None:
         [embedder, search],
         buses=[embed_bus, search_bus],
         resources=[store],
+        scrape=lambda: observe_consumer_lag(embed_bus.js),
     )
 
 

@@ -1,12 +1,19 @@
 """The bus described as an AsyncAPI 3.0 document, built from the catalogue itself.
 
 Every subject of SPEC §2 with the message it carries and, for requests, the reply; the
-gateway serves it at ``/api/asyncapi.json`` so that an outside consumer of
-``SEMANTIK_EVENTS`` knows the schemas without reading our code.
+gateway serves it at ``/asyncapi`` so that an outside consumer of ``SEMANTIK_EVENTS``
+knows the schemas without reading our code. It is also committed as
+``docs/asyncapi.json``: ``python -m semantik_contracts.asyncapi > docs/asyncapi.json``
+writes it again after a contract changed (a test compares the two).
+
+Our own generator rather than faststream's: the bus is nats-py (see
+``semantik_runtime.bus`` for why), so there are no faststream declarations to read;
+the catalogue below is the declaration, and a test checks it covers every event.
 """
 
 from __future__ import annotations
 
+import json
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +26,18 @@ from .envelope import EventEnvelope
 from .subjects import COLLECTIONS, INGEST, SEARCH_RPC, VECTOR_COUNT_RPC, VECTORS, command_subject
 
 REF = "#/components/schemas/{model}"
+
+#: NATS headers of the stream messages: de-duplication id and W3C trace context.
+STREAM_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "Nats-Msg-Id": {"type": "string", "description": "Stable id; JetStream de-duplicates"},
+        "traceparent": {
+            "type": "string",
+            "description": "W3C trace context of the request that caused the message",
+        },
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -96,13 +115,13 @@ def asyncapi_document(version: str = "0.1.0") -> dict[str, Any]:
             "description": "Stream SEMANTIK_EVENTS: every domain event in an EventEnvelope, "
             "retained; Nats-Msg-Id is the event id. Replay from sequence 1 with a durable "
             "consumer of your own.",
-            "messages": {"EventEnvelope": _message(EventEnvelope)},
+            "messages": {"EventEnvelope": {**_message(EventEnvelope), "headers": STREAM_HEADERS}},
         },
         "embed-work": {
             "address": "semantik.work.embed.{model}",
             "description": "Stream SEMANTIK_WORK (work queue): one model's embedding work, "
             "pulled by its embedders' shared durable consumer.",
-            "messages": {"EmbedChunks": _message(work.EmbedChunks)},
+            "messages": {"EmbedChunks": {**_message(work.EmbedChunks), "headers": STREAM_HEADERS}},
         },
     }
     operations: dict[str, Any] = {
@@ -146,3 +165,12 @@ def asyncapi_document(version: str = "0.1.0") -> dict[str, Any]:
             "schemas": schema.get("$defs", {}),
         },
     }
+
+
+def main() -> None:
+    """Print the document as committed in ``docs/asyncapi.json``."""
+    print(json.dumps(asyncapi_document(), indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

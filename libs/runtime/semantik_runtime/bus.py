@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import nats
@@ -23,6 +24,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ValidationError
 from semantik_contracts import ErrorCode, EventEnvelope, Reply, RpcError, RpcFailure
 from semantik_contracts.subjects import (
@@ -34,6 +36,7 @@ from semantik_contracts.subjects import (
     WORK_SUBJECTS,
 )
 
+from . import metrics, telemetry
 from .errors import CommandError
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,7 @@ Req = TypeVar("Req", bound=BaseModel)
 Res = TypeVar("Res", bound=BaseModel)
 
 MSG_ID = "Nats-Msg-Id"
-TRACEPARENT = "traceparent"
+TRACEPARENT = telemetry.TRACEPARENT
 
 
 def stream_configs() -> list[api.StreamConfig]:
@@ -70,8 +73,10 @@ def stream_configs() -> list[api.StreamConfig]:
 class Bus:
     """A NATS connection with its JetStream context and Semantik's conventions."""
 
-    def __init__(self, nc: NATS) -> None:
+    def __init__(self, nc: NATS, name: str = "semantik") -> None:
         self.nc = nc
+        #: The process this bus belongs to: it names the spans it makes.
+        self.name = name
         self.js: JetStreamContext = nc.jetstream()
         self._subscriptions: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -85,7 +90,7 @@ class Bus:
             reconnect_time_wait=0.5,
             connect_timeout=5,
         )
-        return cls(nc)
+        return cls(nc, name)
 
     async def ensure_streams(self) -> None:
         """Create or update both streams; safe to call from every process at start-up."""
@@ -116,12 +121,30 @@ class Bus:
 
     async def publish_event(self, envelope: EventEnvelope) -> api.PubAck:
         """Publish to SEMANTIK_EVENTS; the event id de-duplicates republishing."""
-        return await self.js.publish(
-            envelope.subject,
-            envelope.model_dump_json().encode(),
-            headers=_event_headers(envelope),
-            stream=EVENTS_STREAM,
-        )
+        with self._publishing(envelope) as headers:
+            return await self.js.publish(
+                envelope.subject,
+                envelope.model_dump_json().encode(),
+                headers=headers,
+                stream=EVENTS_STREAM,
+            )
+
+    @contextlib.contextmanager
+    def _publishing(self, envelope: EventEnvelope) -> Iterator[dict[str, str]]:
+        """The headers of one event, inside its producer span; once sent, it is counted.
+
+        Its ``traceparent`` is the trace of the command that caused it (stored with the
+        event), else the trace running now."""
+        headers = _event_headers(envelope)
+        with telemetry.span(
+            f"publish {envelope.type}",
+            self.name,
+            kind=SpanKind.PRODUCER,
+            parent=telemetry.parent_context(headers),
+            attributes={"messaging.destination.name": envelope.subject},
+        ):
+            yield telemetry.with_trace(headers)
+        metrics.observe_event(envelope)
 
     async def publish_event_pipelined(self, envelope: EventEnvelope) -> asyncio.Future[api.PubAck]:
         """Send to SEMANTIK_EVENTS without waiting for the ack: the returned future has it.
@@ -129,12 +152,13 @@ class Bus:
         Messages go out in the order of these calls, so a batch keeps its order in the
         stream while its acks come back together (a relay's throughput).
         """
-        return await self.js.publish_async(
-            envelope.subject,
-            envelope.model_dump_json().encode(),
-            headers=_event_headers(envelope),
-            stream=EVENTS_STREAM,
-        )
+        with self._publishing(envelope) as headers:
+            return await self.js.publish_async(
+                envelope.subject,
+                envelope.model_dump_json().encode(),
+                headers=headers,
+                stream=EVENTS_STREAM,
+            )
 
     async def has_event(self, envelope: EventEnvelope) -> bool:
         """Is this event (or a later one of its aggregate and type) in SEMANTIK_EVENTS?"""
@@ -149,20 +173,41 @@ class Bus:
         return stored.aggregate_id == envelope.aggregate_id and stored.version >= envelope.version
 
     async def publish_work(self, subject: str, message: BaseModel, msg_id: str) -> api.PubAck:
-        return await self.js.publish(
-            subject,
-            message.model_dump_json().encode(),
-            headers={MSG_ID: msg_id},
-            stream=WORK_STREAM,
-        )
+        with telemetry.span(f"publish {subject}", self.name, kind=SpanKind.PRODUCER):
+            return await self.js.publish(
+                subject,
+                message.model_dump_json().encode(),
+                headers=telemetry.with_trace({MSG_ID: msg_id}),
+                stream=WORK_STREAM,
+            )
 
     async def request(
         self, subject: str, message: BaseModel, result_type: type[Res], timeout: float = 10.0
     ) -> Res:
         """Send a command or query; return its result or raise ``RpcFailure``."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            with telemetry.span(f"request {subject}", self.name, kind=SpanKind.CLIENT):
+                result = await self._request(subject, message, result_type, timeout)
+            outcome = "ok"
+            return result
+        except RpcFailure as exc:
+            outcome = exc.error.code.value
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.BUS_REQUEST_SECONDS.labels(subject, outcome).observe(elapsed)
+
+    async def _request(
+        self, subject: str, message: BaseModel, result_type: type[Res], timeout: float
+    ) -> Res:
         try:
             msg = await self.nc.request(
-                subject, message.model_dump_json().encode(), timeout=timeout
+                subject,
+                message.model_dump_json().encode(),
+                timeout=timeout,
+                headers=telemetry.with_trace({}),
             )
         except NoRespondersError as exc:
             raise RpcFailure(
@@ -206,9 +251,18 @@ class Bus:
 
         async def answer(msg: Msg) -> None:
             async with limit:
-                reply = await _handle(msg, request_type, handler)
-                if msg.reply:
-                    await msg.respond(reply.encode())
+                started = time.perf_counter()
+                with telemetry.span(
+                    f"handle {subject}",
+                    self.name,
+                    kind=SpanKind.SERVER,
+                    parent=telemetry.parent_context(msg.headers),
+                ):
+                    reply, outcome = await _handle(msg, request_type, handler)
+                    if msg.reply:
+                        await msg.respond(reply.encode())
+                elapsed = time.perf_counter() - started
+                metrics.BUS_HANDLER_SECONDS.labels(subject, outcome).observe(elapsed)
 
         async def on_message(msg: Msg) -> None:
             task = asyncio.create_task(answer(msg))
@@ -240,7 +294,8 @@ def _event_headers(envelope: EventEnvelope) -> dict[str, str]:
 
 async def _handle(
     msg: Msg, request_type: type[Req], handler: Callable[[Req], Awaitable[BaseModel]]
-) -> str:
+) -> tuple[str, str]:
+    """The reply to send, and its outcome (``ok`` or an error code) for the metrics."""
     try:
         request = request_type.model_validate_json(msg.data)
     except ValidationError as exc:
@@ -249,15 +304,16 @@ async def _handle(
             message="invalid request",
             details={"errors": exc.errors(include_url=False, include_context=False)},
         )
-        return Reply[Any](error=error).model_dump_json()
+        return Reply[Any](error=error).model_dump_json(), error.code.value
     try:
         result = await handler(request)
     except CommandError as exc:
-        return Reply[Any](error=exc.to_rpc()).model_dump_json()
+        error = exc.to_rpc()
     except RpcFailure as exc:
-        return Reply[Any](error=exc.error).model_dump_json()
+        error = exc.error
     except Exception:
         log.exception("handler of %s failed", msg.subject)
         error = RpcError(code=ErrorCode.INTERNAL, message=f"internal error in {msg.subject}")
-        return Reply[Any](error=error).model_dump_json()
-    return Reply[Any](result=result.model_dump(mode="json")).model_dump_json()
+    else:
+        return Reply[Any](result=result.model_dump(mode="json")).model_dump_json(), "ok"
+    return Reply[Any](error=error).model_dump_json(), error.code.value

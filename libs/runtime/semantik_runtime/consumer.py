@@ -10,10 +10,12 @@ from collections.abc import Awaitable, Callable
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from semantik_contracts import EventEnvelope
 from semantik_contracts.subjects import EVENTS_STREAM
 
+from . import telemetry
 from .bus import Bus
 
 log = logging.getLogger(__name__)
@@ -72,14 +74,14 @@ async def follow_events(
                 await asyncio.sleep(0.5)
                 continue
             for msg in messages:
-                await _deliver(msg, handler, durable)
+                await _deliver(msg, handler, durable, bus.name)
     finally:
         # The durable consumer stays on the server; only this client's interest ends.
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
 
 
-async def _deliver(msg: Msg, handler: EventHandler, durable: str) -> None:
+async def _deliver(msg: Msg, handler: EventHandler, durable: str, service: str) -> None:
     try:
         envelope = EventEnvelope.model_validate_json(msg.data)
     except ValidationError:
@@ -87,7 +89,15 @@ async def _deliver(msg: Msg, handler: EventHandler, durable: str) -> None:
         await msg.term()
         return
     try:
-        await handler(envelope)
+        # The span continues the trace of the event's cause (its header).
+        with telemetry.span(
+            f"process {envelope.type}",
+            service,
+            kind=SpanKind.CONSUMER,
+            parent=telemetry.parent_context(msg.headers, envelope.traceparent),
+            attributes={"messaging.consumer.group.name": durable},
+        ):
+            await handler(envelope)
     except Exception:
         delivered = msg.metadata.num_delivered if msg.metadata else 1
         log.exception("%s: handling %s failed (delivery %s)", durable, envelope.type, delivered)

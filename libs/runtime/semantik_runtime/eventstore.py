@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from .telemetry import MAPPER_TOPIC
+
 
 def event_store_env(app_name: str, database_url: str | None, data_dir: Path) -> dict[str, str]:
     """eventsourcing's environment for one application.
@@ -12,7 +14,12 @@ def event_store_env(app_name: str, database_url: str | None, data_dir: Path) -> 
     SQLite gets one file per application (its table names would collide otherwise);
     PostgreSQL applications share a database and get their own tables. A ``schema``
     query parameter on the URL selects a PostgreSQL schema (tests use one per run).
+    Every application stores the trace of each event's cause with it.
     """
+    return {"MAPPER_TOPIC": MAPPER_TOPIC, **_store_env(app_name, database_url, data_dir)}
+
+
+def _store_env(app_name: str, database_url: str | None, data_dir: Path) -> dict[str, str]:
     if not database_url:
         path = data_dir / "eventstore" / f"{app_name}.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)

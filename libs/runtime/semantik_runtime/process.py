@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from .bus import Bus
-from .health import Check, HealthServer
+from .health import Check, HealthServer, Scrape
 from .settings import ServiceSettings
+from .telemetry import configure_tracing
 
 
 def configure_logging(level: str) -> None:
@@ -50,17 +51,21 @@ async def serve_until_stopped(
     buses: Sequence[Bus],
     resources: Sequence[Resource] = (),
     checks: dict[str, Check] | None = None,
+    scrape: Scrape | None = None,
 ) -> None:
-    """Start the services of one process, serve its health endpoint, and on SIGTERM or
-    SIGINT close, in order: the services (last started first), the buses, the rest."""
+    """Start the services of one process, serve its health endpoint (``/health``,
+    ``/health/ready``, ``/metrics``; ``scrape`` refreshes gauges before ``/metrics``
+    answers), and on SIGTERM or SIGINT close, in order: the services (last started
+    first), the buses, the rest."""
     stop = asyncio.Event()
     install_stop_signals(stop)
+    configure_tracing(name, settings.otlp_endpoint)
 
     async def nats() -> str | None:
         connected = all(bus.nc.is_connected for bus in buses)
         return None if connected else "not connected to NATS"
 
-    health = HealthServer(name, {"nats": nats, **(checks or {})})
+    health = HealthServer(name, {"nats": nats, **(checks or {})}, scrape=scrape)
     started: list[Service] = []
     try:
         for service in services:

@@ -28,3 +28,8 @@ class ServiceSettings(BaseSettings):
         0, validation_alias="SEMANTIK_HEALTH_PORT", description="0 = no health endpoint"
     )
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description="OTLP/HTTP collector (http://host:4318): traces are exported there",
+    )

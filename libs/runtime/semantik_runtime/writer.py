@@ -8,6 +8,7 @@ of at its next poll.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
@@ -42,8 +43,13 @@ class WriterThread:
         committing.on_saved = wake_relay
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn`` on the writer thread: the application is touched by it alone."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        """Run ``fn`` on the writer thread: the application is touched by it alone.
+
+        It runs in the caller's context, so the events it saves carry the caller's trace
+        (``telemetry.TracingMapper``)."""
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, context.run, fn, *args)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from semantik_runtime.bus import Bus
+from semantik_runtime.metrics import observe_consumer_lag
 from semantik_runtime.process import configure_logging, serve_until_stopped
 from semantik_runtime.vectors import open_vector_store
 
@@ -30,7 +31,14 @@ async def main() -> None:
         ack_wait=settings.ack_wait_seconds,
     )
 
-    await serve_until_stopped("embedder", settings, [service], buses=[bus], resources=[store])
+    await serve_until_stopped(
+        "embedder",
+        settings,
+        [service],
+        buses=[bus],
+        resources=[store],
+        scrape=lambda: observe_consumer_lag(bus.js),
+    )
 
 
 if __name__ == "__main__":

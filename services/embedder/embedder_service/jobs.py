@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -30,6 +31,7 @@ class Job:
     taken: int = 0  # chunks handed to an encoding batch
     pieces: list[np.ndarray] = field(default_factory=list)
     failed: bool = False
+    accepted_at: float = field(default_factory=time.time)  # start of its trace span
 
     @property
     def size(self) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable
 
@@ -30,6 +31,7 @@ from semantik_contracts.subjects import (
     model_slug,
 )
 from semantik_contracts.work import EmbedChunks
+from semantik_runtime import metrics, telemetry
 from semantik_runtime.bus import TRACEPARENT, Bus
 from semantik_runtime.vectors import Point
 
@@ -172,6 +174,7 @@ class EmbedWorker:
             texts, segments = self._buffer.take()
             if not texts:
                 continue  # the waiting jobs failed meanwhile
+            started = time.perf_counter()
             try:
                 vectors = await asyncio.to_thread(self.model.encode, texts)
             except Exception as exc:
@@ -179,6 +182,8 @@ class EmbedWorker:
                 for job in {job for job, _ in segments}:
                     await self._fail(job, f"encoding failed: {exc}")
                 continue
+            elapsed = time.perf_counter() - started
+            metrics.EMBED_BATCH_SECONDS.labels(self.slug).observe(elapsed)
             done: list[Job] = []
             start = 0
             for job, n in segments:
@@ -228,6 +233,15 @@ class EmbedWorker:
             await job.msg.ack()
             self.embedded_messages += 1
             self.embedded_chunks += job.size
+            if publish:
+                metrics.EMBEDDED_CHUNKS.labels(self.slug).inc(job.size)
+                telemetry.record_span(
+                    f"embed {job.work.document_id}",
+                    self.bus.name,
+                    job.traceparent,
+                    job.accepted_at,
+                    {"semantik.chunks": job.size, "semantik.model": self.slug},
+                )
         except Exception:
             log.warning("completing %s failed; it will be redelivered", job.work.work_id)
             await self._settle(job.msg.nak(delay=1.0))

@@ -7,6 +7,7 @@ import re
 
 import uvicorn
 from semantik_runtime.process import configure_logging
+from semantik_runtime.telemetry import configure_tracing
 
 from .config import GatewaySettings
 from .main import create_app
@@ -29,6 +30,7 @@ class RedactTokens(logging.Filter):
 def main() -> None:
     settings = GatewaySettings()
     configure_logging(settings.log_level)
+    configure_tracing("gateway", settings.otlp_endpoint)
     for name in ("uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).addFilter(RedactTokens())
     uvicorn.run(

@@ -46,6 +46,21 @@ class GatewaySettings(ServiceSettings):
     )
     ws_heartbeat_seconds: float = Field(20.0, validation_alias="WS_HEARTBEAT_SECONDS", gt=0)
     ws_max_subscriptions: int = Field(64, validation_alias="WS_MAX_SUBSCRIPTIONS", ge=1)
+    auth_rate_per_minute: int = Field(
+        30,
+        validation_alias="AUTH_RATE_LIMIT_PER_MINUTE",
+        ge=0,
+        description="Sign-in requests (register, login, refresh, logout) per client address "
+        "a minute; 0 = unlimited",
+    )
+    auth_rate_burst: int = Field(10, validation_alias="AUTH_RATE_LIMIT_BURST", ge=1)
+    search_rate_per_minute: int = Field(
+        600,
+        validation_alias="SEARCH_RATE_LIMIT_PER_MINUTE",
+        ge=0,
+        description="Searches per user a minute; 0 = unlimited",
+    )
+    search_rate_burst: int = Field(60, validation_alias="SEARCH_RATE_LIMIT_BURST", ge=1)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from .api.main import api_router
 from .config import GatewaySettings
 from .context import GatewayContext
 from .errors import install_error_handlers
+from .observability import RequestTelemetry
 from .security import TokenIssuer, load_jwt_secret
 from .users import UsersApplication
 
@@ -76,6 +77,7 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    app.add_middleware(RequestTelemetry)
     app.include_router(api_router)
     index = INDEX_HTML.read_text(encoding="utf-8")
 

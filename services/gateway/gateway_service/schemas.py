@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from semantik_contracts import SearchType
 from semantik_contracts.search import Filters
 from semantik_contracts.views import CollectionView, SourceAndOperation
@@ -57,17 +57,37 @@ class RequestBody(BaseModel):
 
 # -- auth ------------------------------------------------------------------------------
 class UserCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "alice",
+                    "password": "correct horse battery",
+                    "email": "alice@example.org",
+                }
+            ]
+        }
+    )
+
     username: str = Field(min_length=3, max_length=64, pattern=USERNAME_PATTERN)
     password: str = Field(min_length=8, max_length=256)
     email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
 
 
 class UserLogin(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"username": "alice", "password": "correct horse battery"}]}
+    )
+
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
 class RefreshRequest(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"refresh_token": "eyJhbGciOiJIUzI1NiIs..."}]}
+    )
+
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
@@ -87,6 +107,19 @@ class UserPublic(BaseModel):
 
 # -- collections ------------------------------------------------------------------------
 class CollectionCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Engineering Docs",
+                    "description": "Technical documentation",
+                    "chunk_size": 256,
+                    "chunk_overlap": 25,
+                }
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
     model_name: str | None = Field(None, min_length=1, max_length=200)
@@ -95,6 +128,14 @@ class CollectionCreate(RequestBody):
 
 
 class CollectionUpdate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "Engineering handbook", "description": "Design notes and runbooks"}
+            ]
+        }
+    )
+
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
 
@@ -104,6 +145,20 @@ class CollectionPublic(CollectionView):
 
 
 class SourceCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"path": "/srv/docs/handbook"},
+                {
+                    "path": "/srv/data/tickets.csv",
+                    "text_columns": ["title", "body"],
+                    "context_columns": ["team"],
+                    "id_column": "ticket_id",
+                },
+            ]
+        }
+    )
+
     path: ServerPath = Field(description="Directory or file on the server")
     text_columns: list[str] = Field(default_factory=list, max_length=200)
     context_columns: list[str] = Field(default_factory=list, max_length=200)
@@ -119,6 +174,10 @@ class SourceColumnsUpdate(RequestBody):
 
 
 class DocumentsCreate(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"paths": ["/srv/docs/handbook", "/srv/docs/runbooks"]}]}
+    )
+
     paths: list[ServerPath] = Field(min_length=1, max_length=100)
 
 
@@ -136,6 +195,10 @@ class DocumentsAdded(BaseModel):
 
 
 class ReindexRequest(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"chunk_size": 200, "chunk_overlap": 20}]}
+    )
+
     model_name: str | None = Field(None, min_length=1, max_length=200)
     chunk_size: int | None = Field(None, ge=32, le=8192)
     chunk_overlap: int | None = Field(None, ge=0, le=4096)
@@ -143,6 +206,14 @@ class ReindexRequest(RequestBody):
 
 # -- search ------------------------------------------------------------------------------
 class SearchRequest(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"query": "how do I rotate the signing key?", "limit": 10, "search_type": "hybrid"}
+            ]
+        }
+    )
+
     query: str = Field(min_length=1, max_length=4000)
     limit: int = Field(10, ge=1, le=100)
     search_type: SearchType = SearchType.HYBRID
@@ -151,4 +222,17 @@ class SearchRequest(RequestBody):
 
 
 class MultiSearchRequest(SearchRequest):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "query": "incident runbook",
+                    "collection_ids": ["3f2a1c9e-8b7d-4e6f-a5c4-1d2e3f4a5b6c"],
+                    "limit": 20,
+                    "rerank": False,
+                }
+            ]
+        }
+    )
+
     collection_ids: list[UUID] = Field(min_length=1, max_length=50)

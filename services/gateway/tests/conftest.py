@@ -6,7 +6,8 @@ the vector count, search)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+import uvicorn
 from collections_service.app import CollectionsService
 from collections_service.application import CollectionsApplication
 from fastapi import FastAPI
@@ -27,6 +29,11 @@ from semantik_contracts.work import CountVectors, VectorCount
 from semantik_runtime.bus import Bus
 from semantik_runtime.errors import CommandError
 from semantik_runtime.eventstore import event_store_env
+from websockets.asyncio.client import ClientConnection
+
+from tests.services import free_port
+
+Frame = dict[str, Any]
 
 
 def gateway_settings(tmp_path: Path, nats_url: str, **overrides: Any) -> GatewaySettings:
@@ -136,3 +143,36 @@ async def stack(tmp_path: Path, nats_url: str) -> AsyncIterator[Stack]:
         await each.close()
     collections.close()
     app.state.context.users.close()
+
+
+@pytest.fixture
+async def ws_url(stack: Stack) -> AsyncIterator[str]:
+    port = free_port()
+    config = uvicorn.Config(
+        stack.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.01)
+    yield f"ws://127.0.0.1:{port}/ws"
+    server.should_exit = True
+    await task
+
+
+async def read_until(ws: ClientConnection, done: Callable[[Frame], bool]) -> list[Frame]:
+    """Every frame up to and including the first for which ``done`` is true."""
+    frames: list[Frame] = []
+    async with asyncio.timeout(10):
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == "heartbeat":
+                continue
+            frames.append(frame)
+            if done(frame):
+                return frames
+
+
+def token(headers: dict[str, str]) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")

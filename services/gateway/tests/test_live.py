@@ -5,55 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-import uvicorn
 from gateway_service.realtime import LiveSession
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.services import free_port
-
-from .conftest import Stack
+from .conftest import Stack, read_until, token
 
 pytestmark = pytest.mark.integration
-
-Frame = dict[str, Any]
-
-
-@pytest.fixture
-async def ws_url(stack: Stack) -> AsyncIterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        stack.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-            await asyncio.sleep(0.01)
-    yield f"ws://127.0.0.1:{port}/ws"
-    server.should_exit = True
-    await task
-
-
-async def read_until(ws: ClientConnection, done: Callable[[Frame], bool]) -> list[Frame]:
-    """Every frame up to and including the first for which ``done`` is true."""
-    frames: list[Frame] = []
-    async with asyncio.timeout(10):
-        while True:
-            frame = json.loads(await ws.recv())
-            if frame["type"] == "heartbeat":
-                continue
-            frames.append(frame)
-            if done(frame):
-                return frames
-
-
-def token(headers: dict[str, str]) -> str:
-    return headers["Authorization"].removeprefix("Bearer ")
 
 
 async def test_follow_a_collection_then_resume_after_last_seq(stack: Stack, ws_url: str) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
-from fastapi.requests import HTTPConnection
+from fastapi.requests import HTTPConnection, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..auth import Authenticator
 from ..backend import Backend
 from ..config import GatewaySettings
 from ..context import GatewayContext
+from ..ratelimit import RateLimiter
 from ..security import AccessClaims, InvalidToken
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
@@ -64,3 +65,28 @@ def _unauthenticated(detail: str) -> HTTPException:
 
 
 CurrentUser = Annotated[AccessClaims, Depends(get_current_user)]
+
+
+def _limited(limiter: RateLimiter, key: str, what: str) -> None:
+    wait = limiter.retry_after(key)
+    if wait:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many {what} requests; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def limit_sign_in(request: Request, context: ContextDep) -> None:
+    """Sign-in requests per client address (429 with ``Retry-After`` beyond the limit)."""
+    address = request.client.host if request.client else "unknown"
+    _limited(context.sign_in_limit, address, "sign-in")
+
+
+def limit_search(user: CurrentUser, context: ContextDep) -> None:
+    """Searches per user (429 with ``Retry-After`` beyond the limit)."""
+    _limited(context.search_limit, user.user_id, "search")
+
+
+SignInLimit = Depends(limit_sign_in)
+SearchLimit = Depends(limit_search)

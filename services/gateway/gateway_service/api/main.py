@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .routes import asyncapi, audit, auth, collections, health, operations, search, sources, ws
+from .routes import (
+    asyncapi,
+    audit,
+    auth,
+    collections,
+    health,
+    metrics,
+    operations,
+    search,
+    sources,
+    ws,
+)
 
 api_v1 = APIRouter(prefix="/api/v1")
 api_v1.include_router(auth.router)
@@ -19,3 +30,4 @@ api_router.include_router(api_v2)
 api_router.include_router(health.router)
 api_router.include_router(ws.router)
 api_router.include_router(asyncapi.router)
+api_router.include_router(metrics.router)

@@ -10,9 +10,11 @@ from fastapi import APIRouter, status
 
 from ...schemas import RefreshRequest, TokenPair, UserCreate, UserLogin, UserPublic
 from ...users import User
-from ..deps import AuthDep, CurrentUser
+from ..deps import AuthDep, CurrentUser, SignInLimit
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+#: Only the sign-in routes are limited (``/me`` is an ordinary authenticated read).
+limited = APIRouter(dependencies=[SignInLimit], responses={429: {"description": "Too many"}})
 
 
 def user_public(user: User) -> UserPublic:
@@ -21,26 +23,26 @@ def user_public(user: User) -> UserPublic:
     )
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED)
+@limited.post("/register", status_code=status.HTTP_201_CREATED)
 def register(body: UserCreate, auth: AuthDep) -> UserPublic:
     """Create an account; 409 if the name is taken (letter case does not matter)."""
     return user_public(auth.register(body.username, body.password, body.email))
 
 
-@router.post("/login")
+@limited.post("/login")
 def login(body: UserLogin, auth: AuthDep) -> TokenPair:
     """A new access token and the first refresh token of a new session."""
     return auth.login(body.username, body.password)
 
 
-@router.post("/refresh")
+@limited.post("/refresh")
 def refresh(body: RefreshRequest, auth: AuthDep) -> TokenPair:
     """A new pair; the refresh token presented is revoked (presenting it again ends the
     whole session)."""
     return auth.refresh(body.refresh_token)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@limited.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(body: RefreshRequest, auth: AuthDep) -> None:
     """Revoke the session of this refresh token."""
     auth.logout(body.refresh_token)
@@ -49,3 +51,6 @@ def logout(body: RefreshRequest, auth: AuthDep) -> None:
 @router.get("/me")
 def me(user: CurrentUser, auth: AuthDep) -> UserPublic:
     return user_public(auth.current_user(user.user_id))
+
+
+router.include_router(limited)

@@ -13,9 +13,13 @@ from fastapi import APIRouter
 from semantik_contracts.search import SearchResponse
 
 from ...schemas import MultiSearchRequest, SearchRequest
-from ..deps import BackendDep, CurrentUser
+from ..deps import BackendDep, CurrentUser, SearchLimit
 
-router = APIRouter(tags=["search"])
+router = APIRouter(
+    tags=["search"],
+    dependencies=[SearchLimit],
+    responses={429: {"description": "Too many searches; see Retry-After"}},
+)
 
 
 @router.post("/collections/{collection_id}/search")
