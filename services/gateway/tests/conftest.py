@@ -85,7 +85,14 @@ class Stack:
         return body
 
 
-async def serve_stand_ins(stack_bus: Bus, embedder: Bus, stack: Stack) -> None:
+async def serve_stand_ins(
+    stack_bus: Bus,
+    embedder: Bus,
+    vector_counts: dict[UUID, int],
+    searches: list[Search],
+    *,
+    validate_sources: bool = True,
+) -> None:
     def check(path: Path) -> ValidatedSource:
         if not path.exists():
             raise CommandError(ErrorCode.INVALID, f"{path} does not exist")
@@ -98,15 +105,16 @@ async def serve_stand_ins(stack_bus: Bus, embedder: Bus, stack: Stack) -> None:
         return await asyncio.to_thread(check, Path(request.path))
 
     async def count(request: CountVectors) -> VectorCount:
-        return VectorCount(count=stack.vector_counts.get(request.collection_id, 0))
+        return VectorCount(count=vector_counts.get(request.collection_id, 0))
 
     async def search(request: Search) -> SearchResponse:
-        stack.searches.append(request)
+        searches.append(request)
         return SearchResponse(results=[], warnings=["stand-in search"], took_ms=1.0)
 
-    await stack_bus.serve(
-        command_subject(INGEST, "ValidateSource"), ValidateSource, validate, queue="ingest"
-    )
+    if validate_sources:
+        await stack_bus.serve(
+            command_subject(INGEST, "ValidateSource"), ValidateSource, validate, queue="ingest"
+        )
     await stack_bus.serve(SEARCH_RPC, Search, search, queue="search")
     await embedder.serve(VECTOR_COUNT_RPC, CountVectors, count, queue="vectors")
 
@@ -135,7 +143,7 @@ async def stack(tmp_path: Path, nats_url: str) -> AsyncIterator[Stack]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
         stack = Stack(app=app, client=client, bus=bus, embedder=embedder, sources=sources)
-        await serve_stand_ins(collections_bus, embedder, stack)
+        await serve_stand_ins(collections_bus, embedder, stack.vector_counts, stack.searches)
         yield stack
     stop.set()
     await service.close()
