@@ -49,6 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     core.add_argument("--commands", type=int, default=2000)
     core.add_argument("--concurrency", type=int, default=16)
     core.add_argument("--json", action="store_true")
+    api = benches.add_parser(
+        "api", help="requests/s, p50 and p95 of the gateway under concurrent clients"
+    )
+    api.add_argument("--clients", type=int, default=50)
+    api.add_argument("--seconds", type=float, default=60.0, help="per workload")
+    api.add_argument("--documents", type=int, default=200, help="in the searched collection")
+    api.add_argument("--json", action="store_true")
+    client_options(api)
 
     sources = benches.add_parser(
         "sources", help="extraction documents/s and the re-scan of an unchanged source"
@@ -71,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "bench" and args.bench == "sources":
         return bench_sources_command(args)
+    if args.command == "bench" and args.bench == "api":
+        return asyncio.run(bench_api_command(args))
     if args.command == "bench":
         return bench_core_command(args)
     if args.command == "projections":
@@ -224,6 +234,40 @@ def bench_sources_command(args: argparse.Namespace) -> int:
             f"({rescan['first_chunks_embedded']} chunks embedded), unchanged re-scan "
             f"{rescan['rescan_seconds']} s ({rescan['rescan_embedded']} chunks embedded)"
         )
+    return 0
+
+
+async def bench_api_command(args: argparse.Namespace) -> int:
+    import json
+
+    import httpx
+
+    from .bench_api import bench_api
+
+    async with SemantikClient(args.url) as signing_in:
+        await _login(signing_in, args)
+        token = signing_in.token
+    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        base_url=args.url, headers=headers, limits=limits, timeout=60.0
+    ) as client:
+        result = await bench_api(
+            client,
+            args.data_dir / "sources" / "bench-api",
+            clients=args.clients,
+            seconds=args.seconds,
+            documents=args.documents,
+        )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for name in ("list_collections", "search"):
+            w = result[name]
+            print(
+                f"{name}: {w['rps']} requests/s, p50 {w['p50_ms']} ms, p95 {w['p95_ms']} ms "
+                f"({w['requests']} ok, {w['errors']} errors, {result['clients']} clients)"
+            )
     return 0
 
 
