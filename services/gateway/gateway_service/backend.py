@@ -14,7 +14,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
-from semantik_contracts import RpcFailure
+from semantik_contracts import ErrorCode, RpcFailure
 from semantik_contracts.commands import GetCollection, ListCollections
 from semantik_contracts.search import Search, SearchResponse, SearchTarget
 from semantik_contracts.subjects import (
@@ -109,6 +109,17 @@ class Backend:
         return await self.bus.request(
             SEARCH_RPC, query, SearchResponse, timeout=self.search_timeout
         )
+
+    async def vector_store_answers(self) -> str | None:
+        """Readiness: None when the vector store answers a count (through the embedder,
+        its only owner), else why not. An unknown generation counts as an answer."""
+        probe = CountVectors(collection_id=UUID(int=0), generation=1)
+        try:
+            await self.bus.request(VECTOR_COUNT_RPC, probe, VectorCount, timeout=2.0)
+        except RpcFailure as exc:
+            if exc.error.code is not ErrorCode.NOT_FOUND:
+                return exc.error.message
+        return None
 
     async def collections_answer(self) -> str | None:
         """Readiness: None when the collections service answers a query, else why not."""

@@ -136,3 +136,14 @@ async def test_a_client_that_falls_behind_is_closed_with_1013(stack: Stack) -> N
         await running
     assert client.close_code == 1013
     assert session.consumers == {}
+
+
+async def test_an_idle_socket_gets_heartbeats(stack: Stack, ws_url: str) -> None:
+    alice = await stack.login("alice")
+    context = stack.app.state.context
+    context.settings = context.settings.model_copy(update={"ws_heartbeat_seconds": 0.05})
+    async with connect(f"{ws_url}?token={token(alice)}") as ws:
+        async with asyncio.timeout(5):
+            beats = [json.loads(await ws.recv()) for _ in range(2)]
+    assert [beat["type"] for beat in beats] == ["heartbeat", "heartbeat"]
+    assert all(beat["timestamp"] for beat in beats)

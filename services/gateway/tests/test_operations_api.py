@@ -5,8 +5,10 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 import pytest
+from nats.js.api import ConsumerConfig
 from semantik_contracts import SearchType
 from semantik_contracts.search import EmbedQuery, QueryEmbeddings
+from semantik_contracts.subjects import WORK_STREAM, embed_consumer_name, embed_work_subject
 
 from .conftest import Stack
 
@@ -146,10 +148,24 @@ async def test_health_and_readiness(stack: Stack) -> None:
     assert set(ready.json()["checks"]) == {
         "nats",
         "collections",
+        "vector_store",
         "ingest",
         "search",
         "embedder",
         "event_store",
     }
+    # A second model in use (its embedders made its work queue) needs an embedder too.
+    await stack.bus.js.add_consumer(
+        WORK_STREAM,
+        ConsumerConfig(
+            durable_name=embed_consumer_name("other-model"),
+            filter_subject=embed_work_subject("other-model"),
+        ),
+    )
+    missing = await stack.client.get("/health/ready")
+    assert missing.status_code == 503
+    assert missing.json()["checks"]["embedder:other-model"] == (
+        "nothing answers semantik.rpc.embed.other-model"
+    )
     page = await stack.client.get("/")
     assert page.status_code == 200 and "<title>Semantik</title>" in page.text

@@ -11,10 +11,13 @@ from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.subjects import (
     INGEST,
     SEARCH_RPC,
+    WORK_STREAM,
     command_subject,
     embed_query_subject,
+    embed_work_subject,
     model_slug,
 )
+from semantik_runtime.bus import Bus
 
 from ..deps import ContextDep
 
@@ -30,8 +33,10 @@ async def live() -> dict[str, str]:
 
 @router.get("/ready", responses={503: {"description": "Names the parts that failed"}})
 async def ready(context: ContextDep) -> JSONResponse:
-    """200 when NATS is connected, the collections, ingest and search services and an
-    embedder answer, and the user store reads; otherwise 503 with what failed."""
+    """200 when NATS is connected, the collections, ingest and search services answer,
+    an embedder of every model in use answers (``embedder`` for the default model,
+    ``embedder:<model>`` for others), the vector store answers through them, and the
+    user store reads; otherwise 503 with what failed."""
     checks: dict[str, str] = {}
     bus, backend = context.bus, context.backend
     if bus is None or backend is None or not bus.nc.is_connected:
@@ -40,13 +45,16 @@ async def ready(context: ContextDep) -> JSONResponse:
     else:
         checks["nats"] = OK
         checks["collections"] = await backend.collections_answer() or OK
-        # Search, and an embedder of the default model (query embedding); later models
-        # are checked when collections use them.
+        checks["vector_store"] = await backend.vector_store_answers() or OK
+        # Search, and an embedder of each model in use (query embedding).
         probes = {
             "ingest": command_subject(INGEST, "ValidateSource"),
             "search": SEARCH_RPC,
             "embedder": embed_query_subject(model_slug(DEFAULT_MODEL.name)),
         }
+        for slug in await models_in_use(bus):
+            probes.setdefault(f"embedder:{slug}", embed_query_subject(slug))
+        probes.pop(f"embedder:{model_slug(DEFAULT_MODEL.name)}", None)
         answers = await asyncio.gather(*(bus.answers(s) for s in probes.values()))
         checks.update({name: answer or OK for name, answer in zip(probes, answers, strict=True)})
     try:
@@ -57,3 +65,14 @@ async def ready(context: ContextDep) -> JSONResponse:
     healthy = all(value == OK for value in checks.values())
     body: dict[str, Any] = {"status": "ready" if healthy else "unavailable", "checks": checks}
     return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+async def models_in_use(bus: Bus) -> list[str]:
+    """The models that have embed work queues: each got one when an embedder started."""
+    prefix = embed_work_subject("")
+    try:
+        consumers = await bus.js.consumers_info(WORK_STREAM)
+    except Exception:  # no stream yet: nothing is in use
+        return []
+    subjects = (info.config.filter_subject or "" for info in consumers)
+    return sorted({s.removeprefix(prefix) for s in subjects if s.startswith(prefix)} - {""})
