@@ -81,6 +81,9 @@ class GetCollection(Message):
 class ListCollections(Message):
     actor: str
     status: str | None = None
+    name: str | None = Field(
+        None, max_length=200, description="Only names containing this, in any letter case"
+    )
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0)
 
@@ -94,6 +97,7 @@ class ListOperations(Message):
     actor: str
     collection_id: UUID | None = None
     status: str | None = None
+    operation_type: str | None = Field(None, description="index, append, reindex, …")
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0)
 

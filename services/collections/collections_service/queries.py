@@ -30,6 +30,9 @@ class Queries:
 
     def list_collections(self, q: commands.ListCollections) -> Page[CollectionView]:
         found = self.read_model.collections_of(q.actor, q.status)
+        if q.name:
+            wanted = q.name.casefold()
+            found = [c for c in found if wanted in c.name.casefold()]
         items = [collection_view(c) for c in found[q.offset : q.offset + q.limit]]
         return Page[CollectionView](items=items, total=len(found), limit=q.limit, offset=q.offset)
 
@@ -40,6 +43,8 @@ class Queries:
         if q.collection_id is not None:
             self.read_model.owned_collection(q.actor, q.collection_id)
         found = self.read_model.operations_of(q.actor, q.collection_id, q.status)
+        if q.operation_type:
+            found = [o for o in found if o.operation_type == q.operation_type]
         items = [operation_view(o) for o in found[q.offset : q.offset + q.limit]]
         return Page[OperationView](items=items, total=len(found), limit=q.limit, offset=q.offset)
 

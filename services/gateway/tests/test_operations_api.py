@@ -169,3 +169,29 @@ async def test_health_and_readiness(stack: Stack) -> None:
     )
     page = await stack.client.get("/")
     assert page.status_code == 200 and "<title>Semantik</title>" in page.text
+
+
+async def test_lists_page_and_filter(stack: Stack) -> None:
+    alice = await stack.login("alice")
+    names = ["Engineering docs", "Sales notes", "engineering runbooks"]
+    made = [await stack.create_collection(alice, name) for name in names]
+    page = (await stack.client.get("/api/v2/collections?limit=2&offset=1", headers=alice)).json()
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+    assert [c["name"] for c in page["items"]] == names[1:]
+    found = await stack.client.get("/api/v2/collections?name=ENGINEER", headers=alice)
+    assert [c["name"] for c in found.json()["items"]] == [names[0], names[2]]
+    assert await stack.status("GET", "/api/v2/collections?limit=0", alice) == 422
+
+    added = await stack.client.post(
+        f"/api/v2/collections/{made[0]['id']}/sources",
+        json={"path": str(stack.sources / "a")},
+        headers=alice,
+    )
+    op_id = added.json()["operation"]["id"]
+    indexing = await stack.client.get("/api/v2/operations?type=index", headers=alice)
+    assert [o["id"] for o in indexing.json()["items"]] == [op_id]
+    reindexing = await stack.client.get("/api/v2/operations?type=reindex", headers=alice)
+    assert reindexing.json()["total"] == 0
+    both = await stack.client.get("/api/v2/operations?type=index&status=pending", headers=alice)
+    assert both.json()["total"] == 1
+    assert await stack.status("GET", "/api/v2/operations?type=bogus", alice) == 422

@@ -40,9 +40,17 @@ async def list_collections(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     status: CollectionStatus | None = None,
+    name: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Name contains this")
+    ] = None,
 ) -> Page[CollectionPublic]:
+    """The user's collections, oldest first, filtered by status and by name."""
     query = ListCollections(
-        actor=user.user_id, status=status.value if status else None, limit=limit, offset=offset
+        actor=user.user_id,
+        status=status.value if status else None,
+        name=name,
+        limit=limit,
+        offset=offset,
     )
     page = await backend.ask(query, Page[CollectionView])
     return await backend.public_page(page)

@@ -22,6 +22,7 @@ router = APIRouter(tags=["operations"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0)]
+TypeFilter = Annotated[OperationType | None, Query(alias="type", description="Operation type")]
 
 
 @router.post("/collections/{collection_id}/operations/index", status_code=status.HTTP_202_ACCEPTED)
@@ -57,11 +58,14 @@ async def list_collection_operations(
     limit: Limit = 50,
     offset: Offset = 0,
     status: OperationStatus | None = None,
+    operation_type: TypeFilter = None,
 ) -> Page[OperationView]:
+    """The collection's operations, newest first, filtered by status and type."""
     query = ListOperations(
         actor=user.user_id,
         collection_id=collection_id,
         status=status.value if status else None,
+        operation_type=operation_type.value if operation_type else None,
         limit=limit,
         offset=offset,
     )
@@ -75,10 +79,16 @@ async def list_operations(
     limit: Limit = 50,
     offset: Offset = 0,
     status: OperationStatus | None = None,
+    operation_type: TypeFilter = None,
 ) -> Page[OperationView]:
-    """Every operation on the user's collections, newest first."""
+    """Every operation on the user's collections, newest first (``?status=processing``,
+    ``?type=index``)."""
     query = ListOperations(
-        actor=user.user_id, status=status.value if status else None, limit=limit, offset=offset
+        actor=user.user_id,
+        status=status.value if status else None,
+        operation_type=operation_type.value if operation_type else None,
+        limit=limit,
+        offset=offset,
     )
     return await backend.ask(query, Page[OperationView])
 
