@@ -1,10 +1,17 @@
 """Sign-in flows: tokens from ``security`` bound to the sessions kept by ``users``.
 
 Synchronous on purpose (argon2 and the event store block): routes run it in a thread.
+
+An access token names its session (the refresh family it was issued with). When a
+session ends here (logout, or a replayed refresh token), its access tokens are refused
+from then on by this gateway process; elsewhere they lapse within the access token's
+lifetime (``ACCESS_TOKEN_MINUTES``), as no new one can be had.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from uuid import UUID
 
 from semantik_contracts import ErrorCode
@@ -19,6 +26,23 @@ class Authenticator:
     def __init__(self, users: UsersApplication, tokens: TokenIssuer) -> None:
         self.users = users
         self.tokens = tokens
+        self._ended: dict[str, float] = {}  # session id → when its access tokens lapse
+        self._lock = threading.Lock()
+
+    def session_ended(self, session_id: str | None) -> bool:
+        """Was this access token's session ended (logout, replayed refresh token)?"""
+        if session_id is None:
+            return False
+        with self._lock:
+            lapses = self._ended.get(session_id)
+            return lapses is not None and lapses > time.monotonic()
+
+    def _end(self, session_id: UUID) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for ended in [s for s, lapses in self._ended.items() if lapses <= now]:
+                del self._ended[ended]
+            self._ended[str(session_id)] = now + self.tokens.access_ttl.total_seconds()
 
     def register(self, username: str, password: str, email: str | None) -> User:
         return self.users.register(username, password, email)
@@ -27,24 +51,29 @@ class Authenticator:
         user = self.users.authenticate(username, password)
         refresh = self.tokens.refresh_token(str(user.id))
         self.users.start_session(user.id, refresh.family_id, refresh.token_id, refresh.expires_at)
-        return self._pair(user, refresh.token)
+        return self._pair(user, refresh.token, refresh.family_id)
 
     def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate: a new pair, and the presented refresh token stops working."""
         claims = self._refresh_claims(refresh_token)
         issued = self.tokens.refresh_token(claims.user_id, claims.family_id)
-        user = self.users.rotate(
-            _user_uuid(claims),
-            claims.family_id,
-            claims.token_id,
-            issued.token_id,
-            issued.expires_at,
-        )
-        return self._pair(user, issued.token)
+        try:
+            user = self.users.rotate(
+                _user_uuid(claims),
+                claims.family_id,
+                claims.token_id,
+                issued.token_id,
+                issued.expires_at,
+            )
+        except CommandError:
+            self._end(claims.family_id)  # revoked (a replay) or unknown: ended either way
+            raise
+        return self._pair(user, issued.token, claims.family_id)
 
     def logout(self, refresh_token: str) -> None:
         claims = self._refresh_claims(refresh_token)
         self.users.end_session(_user_uuid(claims), claims.family_id, claims.token_id)
+        self._end(claims.family_id)
 
     def current_user(self, user_id: str) -> User:
         try:
@@ -61,9 +90,9 @@ class Authenticator:
         except InvalidToken:
             raise unauthorized("invalid or expired refresh token") from None
 
-    def _pair(self, user: User, refresh_token: str) -> TokenPair:
+    def _pair(self, user: User, refresh_token: str, session_id: UUID) -> TokenPair:
         return TokenPair(
-            access_token=self.tokens.access_token(str(user.id), user.username),
+            access_token=self.tokens.access_token(str(user.id), user.username, session_id),
             refresh_token=refresh_token,
             expires_in=int(self.tokens.access_ttl.total_seconds()),
         )

@@ -80,6 +80,7 @@ class InvalidToken(Exception):
 class AccessClaims:
     user_id: str
     username: str
+    session_id: str | None = None  # the refresh family it was issued with
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,11 @@ class TokenIssuer:
         self.access_ttl = timedelta(minutes=access_minutes)
         self.refresh_ttl = timedelta(days=refresh_days)
 
-    def access_token(self, user_id: str, username: str) -> str:
+    def access_token(self, user_id: str, username: str, session_id: UUID | None = None) -> str:
         now = datetime.now(UTC)
         claims = {"sub": user_id, "name": username, "type": ACCESS}
+        if session_id is not None:
+            claims["sid"] = str(session_id)
         return self._encode(claims, now, now + self.access_ttl)
 
     def refresh_token(self, user_id: str, family_id: UUID | None = None) -> IssuedRefresh:
@@ -120,7 +123,12 @@ class TokenIssuer:
 
     def verify_access(self, token: str) -> AccessClaims:
         claims = self._decode(token, ACCESS)
-        return AccessClaims(user_id=claims["sub"], username=str(claims.get("name", "")))
+        session = claims.get("sid")
+        return AccessClaims(
+            user_id=claims["sub"],
+            username=str(claims.get("name", "")),
+            session_id=session if isinstance(session, str) else None,
+        )
 
     def verify_refresh(self, token: str) -> RefreshClaims:
         claims = self._decode(token, REFRESH)

@@ -111,8 +111,11 @@ async def test_refresh_rotates_and_a_replayed_token_ends_the_session(
     assert (await client.get("/api/v1/auth/me", headers=bearer(second["access_token"]))).is_success
 
     assert (await refresh(client, first)).status_code == 401
-    # The old token came back: someone else may hold the family, so all of it is revoked.
+    # The old token came back: someone else may hold the family, so all of it is revoked,
+    # and the session's access tokens with it.
     assert (await refresh(client, second)).status_code == 401
+    revoked = await client.get("/api/v1/auth/me", headers=bearer(second["access_token"]))
+    assert revoked.status_code == 401 and "session has ended" in revoked.json()["detail"]
     # Other sessions (another login) are untouched.
     other = await login(client)
     assert (await refresh(client, other)).status_code == 200
@@ -121,8 +124,13 @@ async def test_refresh_rotates_and_a_replayed_token_ends_the_session(
 async def test_logout_revokes_the_refresh_token(client: httpx.AsyncClient) -> None:
     await client.post("/api/v1/auth/register", json=ALICE)
     pair = await login(client)
+    other = await login(client)
     body = {"refresh_token": pair["refresh_token"]}
     assert (await client.post("/api/v1/auth/logout", json=body)).status_code == 204
+    signed_out = await client.get("/api/v1/auth/me", headers=bearer(pair["access_token"]))
+    assert signed_out.status_code == 401
+    # Only that session ended: another login of the same user goes on.
+    assert (await client.get("/api/v1/auth/me", headers=bearer(other["access_token"]))).is_success
     assert (await client.post("/api/v1/auth/refresh", json=body)).status_code == 401
     assert (await client.post("/api/v1/auth/logout", json=body)).status_code == 401
     garbage = await client.post("/api/v1/auth/refresh", json={"refresh_token": "not-a-jwt"})

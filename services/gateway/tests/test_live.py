@@ -147,3 +147,16 @@ async def test_an_idle_socket_gets_heartbeats(stack: Stack, ws_url: str) -> None
             beats = [json.loads(await ws.recv()) for _ in range(2)]
     assert [beat["type"] for beat in beats] == ["heartbeat", "heartbeat"]
     assert all(beat["timestamp"] for beat in beats)
+
+
+async def test_a_signed_out_sessions_token_opens_no_socket(stack: Stack, ws_url: str) -> None:
+    account = {"username": "dora", "password": "correct horse"}
+    await stack.client.post("/api/v1/auth/register", json=account)
+    pair = (await stack.client.post("/api/v1/auth/login", json=account)).json()
+    logout = {"refresh_token": pair["refresh_token"]}
+    assert (await stack.client.post("/api/v1/auth/logout", json=logout)).status_code == 204
+    async with connect(f"{ws_url}?token={pair['access_token']}") as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert "signed out" in closed.value.rcvd.reason

@@ -53,9 +53,12 @@ def get_current_user(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthenticated("not authenticated")
     try:
-        return context.tokens.verify_access(credentials.credentials)
+        claims = context.tokens.verify_access(credentials.credentials)
     except InvalidToken:
         raise _unauthenticated("invalid or expired access token") from None
+    if context.auth.session_ended(claims.session_id):
+        raise _unauthenticated("this session has ended (signed out)")
+    return claims
 
 
 def _unauthenticated(detail: str) -> HTTPException:

@@ -39,6 +39,9 @@ async def live_events(websocket: WebSocket, context: ContextDep, token: str | No
     except InvalidToken:
         await websocket.close(POLICY_VIOLATION, "a valid access token is required")
         return
+    if context.auth.session_ended(claims.session_id):
+        await websocket.close(POLICY_VIOLATION, "this session has ended (signed out)")
+        return
     if context.backend is None:
         await websocket.close(TRY_AGAIN_LATER, "the gateway is not connected yet")
         return
