@@ -24,7 +24,7 @@ from gateway_service.config import GatewaySettings
 from gateway_service.main import create_app
 from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
-from ingest_service.chunking import Chunker, default_tokenizer
+from ingest_service.pool import ExtractionPool
 from ingest_service.sources import SourceRoots
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -55,6 +55,7 @@ async def system(tmp_path: Path, private_nats_url: str) -> AsyncIterator[httpx.A
     collections_app = CollectionsApplication(env=event_store_env("collections", None, tmp_path))
     ingest_app = IngestApplication(env=event_store_env("ingest", None, tmp_path))
     store = EdgeVectorStore(tmp_path / "qdrant")
+    pool = ExtractionPool(1, niceness=0)
     model = await asyncio.to_thread(load_model, device="cpu")
     services: list[Any] = [
         CollectionsService(collections_app, buses["collections"], operation_timeout_seconds=600),
@@ -62,7 +63,7 @@ async def system(tmp_path: Path, private_nats_url: str) -> AsyncIterator[httpx.A
             ingest_app,
             buses["ingest"],
             SourceRoots([tmp_path / "sources"]),
-            Chunker(default_tokenizer()),
+            pool,
             max_file_bytes=1 << 20,
             embed_max_pending=1000,
         ),
@@ -80,7 +81,7 @@ async def system(tmp_path: Path, private_nats_url: str) -> AsyncIterator[httpx.A
         await service.close()
     for bus in buses.values():
         await bus.close()
-    for resource in (collections_app, ingest_app, store, app.state.context.users):
+    for resource in (collections_app, ingest_app, store, pool, app.state.context.users):
         resource.close()
 
 

@@ -27,7 +27,7 @@ from gateway_service.main import create_app
 from hypothesis import HealthCheck, settings
 from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
-from ingest_service.chunking import Chunker, default_tokenizer
+from ingest_service.pool import ExtractionPool
 from ingest_service.sources import SourceRoots
 from schemathesis.checks import not_a_server_error
 from semantik_runtime.bus import Bus
@@ -50,13 +50,14 @@ async def serve(data: Path, nats_url: str, port: int, up: threading.Event, down:
     buses = [await Bus.connect(nats_url, name) for name in names]
     collections = CollectionsApplication(env=event_store_env("collections", None, data))
     ingest = IngestApplication(env=event_store_env("ingest", None, data))
+    pool = ExtractionPool(1, niceness=0)
     services = [
         CollectionsService(collections, buses[0], operation_timeout_seconds=3600),
         IngestService(
             ingest,
             buses[1],
             SourceRoots([data]),
-            Chunker(default_tokenizer()),
+            pool,
             max_file_bytes=1 << 20,
             embed_max_pending=100,
         ),
@@ -79,7 +80,7 @@ async def serve(data: Path, nats_url: str, port: int, up: threading.Event, down:
         await service.close()
     for bus in buses:
         await bus.close()
-    for store in (collections, ingest, app.state.context.users):
+    for store in (collections, ingest, pool, app.state.context.users):
         store.close()
 
 
