@@ -26,6 +26,7 @@ from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
 from ingest_service.pool import ExtractionPool
 from ingest_service.sources import SourceRoots
+from ingest_service.uploaded import UploadedFiles
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from semantik_runtime.bus import Bus
@@ -64,6 +65,7 @@ async def system(tmp_path: Path, private_nats_url: str) -> AsyncIterator[httpx.A
             buses["ingest"],
             SourceRoots([tmp_path / "sources"]),
             pool,
+            UploadedFiles(buses["ingest"], tmp_path / "uploads"),
             max_file_bytes=1 << 20,
             embed_max_pending=1000,
         ),

@@ -29,6 +29,7 @@ from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
 from ingest_service.pool import ExtractionPool
 from ingest_service.sources import SourceRoots
+from ingest_service.uploaded import UploadedFiles
 from schemathesis.checks import not_a_server_error
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
@@ -58,6 +59,7 @@ async def serve(data: Path, nats_url: str, port: int, up: threading.Event, down:
             buses[1],
             SourceRoots([data]),
             pool,
+            UploadedFiles(buses[1], data / "uploads"),
             max_file_bytes=1 << 20,
             embed_max_pending=100,
         ),
