@@ -51,8 +51,6 @@ LIBRARY_VARIABLES = {
     "HF_HUB_OFFLINE",
     "TRANSFORMERS_OFFLINE",
     "TOKENIZERS_PARALLELISM",
-    # OpenTelemetry's SDK: traces are exported over OTLP when this is set.
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
 }
 
 
