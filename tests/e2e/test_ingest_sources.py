@@ -44,6 +44,18 @@ CORPUS = [
 ]
 
 
+async def new_collection(
+    client: httpx.AsyncClient, username: str, name: str
+) -> tuple[dict[str, str], dict[str, Any], str]:
+    """A new user's headers, their new collection, and its URL."""
+    auth = await login(client, username)
+    headers = {"Authorization": auth["Authorization"]}
+    reply = await client.post("/api/v2/collections", json={"name": name}, headers=headers)
+    assert reply.status_code == 201, reply.text
+    collection: dict[str, Any] = reply.json()
+    return headers, collection, f"/api/v2/collections/{collection['id']}"
+
+
 async def search(
     client: httpx.AsyncClient, headers: dict[str, str], collection_id: str, body: dict[str, Any]
 ) -> list[dict[str, Any]]:
@@ -61,12 +73,7 @@ async def test_a_beir_corpus_as_a_record_source(system: RunningSystem) -> None:
     corpus = folder / "corpus.jsonl"
     corpus.write_text("".join(json.dumps(row) + "\n" for row in CORPUS))
     async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
-        auth = await login(client, "rita")
-        headers = {"Authorization": auth["Authorization"]}
-        collection = (
-            await client.post("/api/v2/collections", json={"name": "beir"}, headers=headers)
-        ).json()
-        base = f"/api/v2/collections/{collection['id']}"
+        headers, collection, base = await new_collection(client, "rita", "beir")
 
         wrong = await client.post(
             f"{base}/sources",
@@ -119,12 +126,7 @@ async def test_every_format_and_bad_input_through_the_api(system: RunningSystem)
         (folder / name).write_bytes(data)
     bad = write_bad_corpus(folder / "bad", 50 * 1024 * 1024)
     async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
-        auth = await login(client, "gus")
-        headers = {"Authorization": auth["Authorization"]}
-        collection = (
-            await client.post("/api/v2/collections", json={"name": "inbox"}, headers=headers)
-        ).json()
-        base = f"/api/v2/collections/{collection['id']}"
+        headers, collection, base = await new_collection(client, "gus", "inbox")
         added = await client.post(f"{base}/sources", json={"path": str(folder)}, headers=headers)
         assert added.status_code == 202, added.text
         op = await wait_operation(client, headers, added.json()["operation"]["id"])
@@ -175,12 +177,7 @@ async def test_change_columns_then_remove_the_source(system: RunningSystem) -> N
         "sku,name,blurb\n1,Hammer,Drives nails into wood\n2,Saw,Cuts planks to length\n"
     )
     async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
-        auth = await login(client, "tom")
-        headers = {"Authorization": auth["Authorization"]}
-        collection = (
-            await client.post("/api/v2/collections", json={"name": "tools"}, headers=headers)
-        ).json()
-        base = f"/api/v2/collections/{collection['id']}"
+        headers, collection, base = await new_collection(client, "tom", "tools")
         body = {"path": str(table), "text_columns": ["name"], "id_column": "sku"}
         added = (await client.post(f"{base}/sources", json=body, headers=headers)).json()
         source_id = added["source"]["id"]
@@ -224,12 +221,7 @@ async def test_change_columns_then_remove_the_source(system: RunningSystem) -> N
 async def test_uploaded_files_are_versioned_sources(system: RunningSystem) -> None:
     rows = b"sku,name,blurb\n1,Lantern,Lights the campsite at night\n2,Compass,Points north\n"
     async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
-        auth = await login(client, "uma")
-        headers = {"Authorization": auth["Authorization"]}
-        collection = (
-            await client.post("/api/v2/collections", json={"name": "gear"}, headers=headers)
-        ).json()
-        base = f"/api/v2/collections/{collection['id']}"
+        headers, collection, base = await new_collection(client, "uma", "gear")
         form = {"text_columns": ["name", "blurb"], "id_column": "sku"}
         first = await client.post(
             f"{base}/sources/upload",

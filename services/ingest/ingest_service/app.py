@@ -40,7 +40,7 @@ from .pool import ExtractionPool
 from .scan import REMOVED, ScanRunner
 from .sources import SourceRoots
 from .tables import is_record_file
-from .units import read_record_file
+from .units import check_record_columns
 from .uploaded import UploadedFiles
 from .work import WorkGate
 
@@ -198,7 +198,7 @@ class IngestService:
     def _check_columns(self, source: ScanSource) -> None:
         """A record file whose named columns are missing is refused now, not at scan time."""
         try:
-            read_record_file(source.path, source.path, source, self.max_file_bytes)
+            check_record_columns(source.path, source, self.max_file_bytes)
         except DocumentError as exc:
             raise CommandError(ErrorCode.INVALID, f"{source.path}: {exc.reason}") from None
 

@@ -211,26 +211,7 @@ class IngestApplication(Application[UUID]):
             known = self.registry.documents.get(doc_id)
             if known is not None and known.current:
                 break
-            doc = (
-                self.repository.get(doc_id)
-                if known is not None
-                else Document.of_content(scan.collection_id, new.sha256)
-            )
-            doc.register(
-                operation_id=scan.operation_id,
-                source_id=new.source_id,
-                path=new.path,
-                size=new.size,
-                mime=new.mime,
-                chunk_count=new.chunk_count,
-                replaces=[stale] if stale else [],
-                file=new.file,
-            )
-            changed.append(doc)
-            if stale is not None:
-                previous: Document = self.repository.get(stale)
-                previous.supersede(doc.id, scan.operation_id)
-                changed.append(previous)
+            changed.extend(self._registration(scan, new, stale))
         else:
             try:
                 self.commit(*changed)
@@ -242,35 +223,40 @@ class IngestApplication(Application[UUID]):
 
     def register(self, scan: Scan, new: NewDocument, stale: UUID | None) -> bool:
         """Register content (superseding ``stale``); False when another registration won."""
-        doc_id = document_id(scan.collection_id, new.sha256)
-        if doc_id in self.registry.documents:
-            doc: Document = self.repository.get(doc_id)
-        else:
-            doc = Document.of_content(scan.collection_id, new.sha256)
         try:
-            doc.register(
-                operation_id=scan.operation_id,
-                source_id=new.source_id,
-                path=new.path,
-                size=new.size,
-                mime=new.mime,
-                chunk_count=new.chunk_count,
-                replaces=[stale] if stale else [],
-                file=new.file,
-            )
+            changed = self._registration(scan, new, stale)
         except ContentAlreadyRegistered:
             return False
-        changed: list[Aggregate] = [doc]
-        if stale is not None:
-            previous: Document = self.repository.get(stale)
-            previous.supersede(doc.id, scan.operation_id)
-            changed.append(previous)
         try:
             self.commit(*changed)
         except IntegrityError:
             self.registry.catch_up()  # someone else saved first: decide again
             return False
         return True
+
+    def _registration(self, scan: Scan, new: NewDocument, stale: UUID | None) -> list[Aggregate]:
+        """The registered document and the one it supersedes, changed but not saved."""
+        doc_id = document_id(scan.collection_id, new.sha256)
+        if doc_id in self.registry.documents:
+            doc: Document = self.repository.get(doc_id)
+        else:
+            doc = Document.of_content(scan.collection_id, new.sha256)
+        doc.register(
+            operation_id=scan.operation_id,
+            source_id=new.source_id,
+            path=new.path,
+            size=new.size,
+            mime=new.mime,
+            chunk_count=new.chunk_count,
+            replaces=[stale] if stale else [],
+            file=new.file,
+        )
+        changed: list[Aggregate] = [doc]
+        if stale is not None:
+            previous: Document = self.repository.get(stale)
+            previous.supersede(doc.id, scan.operation_id)
+            changed.append(previous)
+        return changed
 
     def remove(self, operation_id: UUID, document_ids: list[UUID]) -> None:
         """Retire documents whose files vanished (their points were deleted first)."""

@@ -14,7 +14,7 @@ from .domain import ScanSource
 from .extract import DocumentError, file_type, read_bytes
 from .formats import mime_of
 from .records import ColumnSelection, Record, RecordFailure, row_records
-from .tables import read_table
+from .tables import Table, read_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +72,7 @@ def read_file_unit(path: str, real: str, max_bytes: int) -> Unit:
 
 def read_record_file(path: str, real: str, source: ScanSource, max_bytes: int) -> RecordFile:
     """Parse a record file into units under the source's column preferences."""
-    data = read_bytes(real, max_bytes)
-    if not data:
-        raise DocumentError("empty document")
-    table = read_table(path, data)
+    table = _table(path, real, max_bytes)
     kind = file_type(path)
     mime = mime_of(path)
     units: list[Unit] = []
@@ -86,6 +83,18 @@ def read_record_file(path: str, real: str, source: ScanSource, max_bytes: int) -
         else:
             units.append(_record_unit(path, kind, mime, record))
     return RecordFile(path, units, failures, table.notes)
+
+
+def check_record_columns(path: str, source: ScanSource, max_bytes: int) -> None:
+    """``DocumentError`` unless the record file has every column the source names."""
+    selection_of(source).check(_table(path, path, max_bytes))
+
+
+def _table(path: str, real: str, max_bytes: int) -> Table:
+    data = read_bytes(real, max_bytes)
+    if not data:
+        raise DocumentError("empty document")
+    return read_table(path, data)
 
 
 def _record_unit(file: str, kind: str, mime: str, record: Record) -> Unit:

@@ -7,31 +7,15 @@ from email.message import EmailMessage
 
 import docx
 import pytest
-from fpdf import FPDF
 from ingest_service.extract import DocumentError
 from ingest_service.formats import document_text
 from pptx import Presentation
 from pptx.util import Inches
-from pypdf import PdfReader, PdfWriter
+
+from services.ingest.tests.corpus import encrypted_pdf as encrypted
+from services.ingest.tests.corpus import pdf_bytes
 
 pytestmark = pytest.mark.unit
-
-
-def pdf_bytes(*pages: str) -> bytes:
-    pdf = FPDF()
-    pdf.set_font("helvetica", size=12)
-    for text in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 10, text)
-    return bytes(pdf.output())
-
-
-def encrypted(data: bytes, user_password: str) -> bytes:
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
-    writer.encrypt(user_password=user_password, owner_password="owner")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def docx_bytes() -> bytes:

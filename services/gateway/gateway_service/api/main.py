@@ -9,11 +9,13 @@ from .routes import (
     audit,
     auth,
     collections,
+    documents,
     health,
     metrics,
     operations,
     search,
     sources,
+    uploads,
     ws,
 )
 
@@ -21,7 +23,7 @@ api_v1 = APIRouter(prefix="/api/v1")
 api_v1.include_router(auth.router)
 
 api_v2 = APIRouter(prefix="/api/v2")
-for module in (collections, sources, operations, search, audit):
+for module in (collections, sources, uploads, documents, operations, search, audit):
     api_v2.include_router(module.router)
 
 api_router = APIRouter()
