@@ -30,17 +30,15 @@ class ColumnSelection:
     context_columns: tuple[str, ...] = ()
     id_column: str | None = None
 
-    def check(self, table: Table) -> None:
-        """Every named column must exist in the table."""
+    def check(self, columns: list[str]) -> None:
+        """Every named column must be one of ``columns`` (a table's)."""
         named = [*self.text_columns, *self.context_columns]
         if self.id_column:
             named.append(self.id_column)
-        missing = [name for name in dict.fromkeys(named) if name not in table.columns]
+        missing = [name for name in dict.fromkeys(named) if name not in columns]
         if missing:
             quoted = ", ".join(repr(name) for name in missing)
-            raise DocumentError(
-                f"column {quoted} not found; the columns are: {', '.join(table.columns)}"
-            )
+            raise DocumentError(f"column {quoted} not found; the columns are: {', '.join(columns)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +86,7 @@ def payload_value(value: Any) -> Any:
 
 def row_records(table: Table, selection: ColumnSelection) -> Iterator[Record | RecordFailure]:
     """Each row of ``table`` as a record, or as the reason it cannot be one."""
-    selection.check(table)
+    selection.check(table.columns)
     context_columns = selection.context_columns
     text_columns: Sequence[str] = selection.text_columns
     labelled = not text_columns  # without a choice every other column is embedded, named

@@ -41,6 +41,8 @@ MAX_EXPANDED_BYTES = 512 * 1024 * 1024
 
 #: A row: its label as the user finds it in the file ("row 5", "line 12"), and its values.
 Row = tuple[str, dict[str, Any]]
+#: How much of a large csv is read to learn its columns.
+_HEAD_BYTES = 1 << 20
 
 
 @dataclass(slots=True)
@@ -73,6 +75,16 @@ def read_table(path: str, data: bytes) -> Table:
     except Exception as exc:  # every library has its own errors for a corrupt file
         raise DocumentError(f"cannot read the {ext.lstrip('.')} file: {_brief(exc)}") from None
     raise DocumentError(f"unsupported record format {ext}")
+
+
+def read_columns(path: str, data: bytes) -> list[str]:
+    """The usable columns of a record file; for csv and tsv from its first lines only,
+    so checking a large table's columns when a source is added takes no time."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext in (".csv", ".tsv") and len(data) > _HEAD_BYTES:
+        cut = data.rfind(b"\n", 0, _HEAD_BYTES)
+        data = data[: cut + 1] if cut > 0 else data
+    return read_table(path, data).columns
 
 
 def usable_columns(headers: Sequence[Any]) -> tuple[list[tuple[int, str]], list[str]]:

@@ -14,7 +14,7 @@ from .domain import ScanSource
 from .extract import DocumentError, file_type, read_bytes
 from .formats import mime_of
 from .records import ColumnSelection, Record, RecordFailure, row_records
-from .tables import Table, read_table
+from .tables import read_columns, read_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,10 @@ def read_file_unit(path: str, real: str, max_bytes: int) -> Unit:
 
 def read_record_file(path: str, real: str, source: ScanSource, max_bytes: int) -> RecordFile:
     """Parse a record file into units under the source's column preferences."""
-    table = _table(path, real, max_bytes)
+    data = read_bytes(real, max_bytes)
+    if not data:
+        raise DocumentError("empty document")
+    table = read_table(path, data)
     kind = file_type(path)
     mime = mime_of(path)
     units: list[Unit] = []
@@ -87,14 +90,10 @@ def read_record_file(path: str, real: str, source: ScanSource, max_bytes: int) -
 
 def check_record_columns(path: str, source: ScanSource, max_bytes: int) -> None:
     """``DocumentError`` unless the record file has every column the source names."""
-    selection_of(source).check(_table(path, path, max_bytes))
-
-
-def _table(path: str, real: str, max_bytes: int) -> Table:
-    data = read_bytes(real, max_bytes)
+    data = read_bytes(path, max_bytes)
     if not data:
         raise DocumentError("empty document")
-    return read_table(path, data)
+    selection_of(source).check(read_columns(path, data))
 
 
 def _record_unit(file: str, kind: str, mime: str, record: Record) -> Unit:

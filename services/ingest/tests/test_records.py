@@ -17,7 +17,7 @@ import xlwt
 from ingest_service.domain import ScanSource
 from ingest_service.extract import DocumentError
 from ingest_service.records import ColumnSelection, Record, RecordFailure, row_records
-from ingest_service.tables import MAX_COLUMNS, read_table
+from ingest_service.tables import MAX_COLUMNS, read_columns, read_table
 from ingest_service.units import read_record_file
 
 pytestmark = pytest.mark.unit
@@ -181,3 +181,11 @@ def test_a_record_file_becomes_units_named_by_file_and_key(tmp_path: Path) -> No
         (f"{path}#c", "z", {"file": str(path), "row": "line 3", "record_id": "c"}),
     ]
     assert read.failures == [(f"{path}#b", "line 2: no text in the columns title, text")]
+
+
+def test_a_large_csvs_columns_come_from_its_first_lines() -> None:
+    rows = b"".join(b"%d,some text of row %d,\xc3\xa9t\xc3\xa9\n" % (n, n) for n in range(100_000))
+    data = b"id,text,season\n" + rows
+    assert len(data) > 3 << 20
+    assert read_columns("big.csv", data) == ["id", "text", "season"]
+    assert read_columns("big.csv", b"only a header\n") == ["only a header"]
