@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import nats
 from nats.aio.client import Client as NATS
@@ -217,7 +217,7 @@ class Bus:
             raise RpcFailure(
                 RpcError(code=ErrorCode.TIMEOUT, message=f"{subject} did not answer in {timeout}s")
             ) from exc
-        reply = Reply[result_type].model_validate_json(msg.data)  # type: ignore[valid-type]
+        reply = _reply_type(result_type).model_validate_json(msg.data)
         if reply.error is not None:
             raise RpcFailure(reply.error)
         if reply.result is None:
@@ -283,6 +283,18 @@ class Bus:
             with contextlib.suppress(Exception):
                 await self.nc.flush(timeout=2)
             await self.nc.close()
+
+
+_REPLY_TYPES: dict[type[BaseModel], type[Reply[Any]]] = {}
+
+
+def _reply_type(result_type: type[Res]) -> type[Reply[Res]]:
+    """``Reply[result_type]``, made once: parametrizing a generic model costs about as
+    much as validating a small reply."""
+    found = _REPLY_TYPES.get(result_type)
+    if found is None:
+        found = _REPLY_TYPES[result_type] = Reply[result_type]  # type: ignore[valid-type]
+    return cast(type[Reply[Res]], found)
 
 
 def _event_headers(envelope: EventEnvelope) -> dict[str, str]:

@@ -25,6 +25,7 @@ from .security import TokenIssuer, load_jwt_secret
 from .users import UsersApplication
 
 INDEX_HTML = files("gateway_service").joinpath("static/index.html")
+UNTRACED = frozenset({"/health", "/health/ready", "/metrics"})
 
 
 def create_app(
@@ -62,6 +63,16 @@ def create_app(
                 context.users.close()
 
     app = FastAPI(
+        # FastAPI's own OpenTelemetry: one server span per request (the parent of the
+        # bus spans). No per-dependency spans, no OpenTelemetry metrics (Prometheus has
+        # them), no log records of validation failures (they could carry a password),
+        # and probes and scrapes untraced.
+        telemetry={
+            "operation_spans": False,
+            "metrics": False,
+            "logs": False,
+            "exclude": lambda scope: scope.get("path") in UNTRACED,
+        },
         title="Semantik",
         summary="Self-hosted semantic search: collections, sources, operations, search",
         version="0.1.0",
