@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +50,28 @@ CONSUMER_INACTIVE_SECONDS = 10.0
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+class FrameCache:
+    """Frames of recent events: the clients following one collection or operation get
+    the same frame, so it is encoded once, not per client. The key holds the message
+    itself, so a stream that was recreated (sequences start again) cannot match."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._frames: OrderedDict[tuple[int, str, bytes], str | None] = OrderedDict()
+
+    def frame(self, msg: Msg, subscription: str) -> str | None:
+        key = (msg.metadata.sequence.stream, subscription, msg.data)
+        if key in self._frames:
+            return self._frames[key]
+        frame = self._frames[key] = event_frame(msg, subscription)
+        if len(self._frames) > self.capacity:
+            self._frames.popitem(last=False)
+        return frame
+
+
+FRAMES = FrameCache()
 
 
 def event_frame(msg: Msg, subscription: str) -> str | None:
@@ -203,7 +226,7 @@ class LiveSession:
 
     def _deliverer(self, key: str) -> Callable[[Msg], Any]:
         async def deliver(msg: Msg) -> None:
-            frame = event_frame(msg, key)
+            frame = FRAMES.frame(msg, key)
             if frame is not None:
                 self.offer(frame)
 

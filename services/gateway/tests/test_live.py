@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from gateway_service.realtime import LiveSession
+from gateway_service.realtime import FrameCache, LiveSession
+from nats.aio.msg import Msg
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -160,3 +161,20 @@ async def test_a_signed_out_sessions_token_opens_no_socket(stack: Stack, ws_url:
             await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     assert "signed out" in closed.value.rcvd.reason
+
+
+def _event_msg(seq: int, name: str) -> Msg:
+    envelope = {"occurred_at": "2026-01-01T00:00:00Z", "event": {"type": "X", "name": name}}
+    reply = f"$JS.ACK.SEMANTIK_EVENTS.c.1.{seq}.{seq}.1700000000000000000.0"
+    return Msg(cast(Any, None), subject="s", reply=reply, data=json.dumps(envelope).encode())
+
+
+def test_frames_are_shared_by_subscribers_but_never_across_streams() -> None:
+    cache = FrameCache(capacity=2)
+    first = cache.frame(_event_msg(5, "a"), "collection:1")
+    assert cache.frame(_event_msg(5, "a"), "collection:1") is first  # encoded once
+    again = cache.frame(_event_msg(5, "b"), "collection:1")  # a recreated stream's seq 5
+    assert again is not None and json.loads(again)["data"]["name"] == "b"
+    other = cache.frame(_event_msg(5, "a"), "operation:2")
+    assert other is not None and json.loads(other)["subscription"] == "operation:2"
+    assert json.loads(first or "")["seq"] == 5
