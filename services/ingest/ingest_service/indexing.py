@@ -184,14 +184,14 @@ class FileIndexer:
         mine: asyncio.Future[None],
     ) -> None:
         sid, read = job.source.source_id, job.read
+        messages: list[EmbedChunks] = []
         try:
             if isinstance(read, RecordFile):
                 await previous
-                messages = await self.records.index(scan, sid, read)
+                await self.records.index(scan, sid, read, gate)  # publishes as it goes
             elif isinstance(read, DocumentError):
                 await previous
                 await self.call(self.app.note_failure, scan, sid, job.found.path, read.reason)
-                messages = []
             else:
                 items: list[ChunkWork] | DocumentError | None = None
                 early = await self.call(self.app.classify, scan, read.path, read.sha256)
@@ -261,7 +261,14 @@ class FileIndexer:
         jobs = [
             ChunkJob(unit, doc, payload, scan.chunk_size, scan.chunk_overlap) for unit, doc in units
         ]
+        # Many units (rows) are shared out, so every extraction process works on them.
+        size = max(1, -(-len(jobs) // self.pool.workers))
+        parts = [jobs[start : start + size] for start in range(0, len(jobs), size)]
+        results = await asyncio.gather(*(self._prepare_part(part) for part in parts))
+        return [result for part in results for result in part]
+
+    async def _prepare_part(self, jobs: list[ChunkJob]) -> list[list[ChunkWork] | DocumentError]:
         try:
             return await self.pool.run(chunk_jobs, jobs)
-        except DocumentError as exc:
+        except DocumentError as exc:  # the part crashed its process twice
             return [exc] * len(jobs)

@@ -19,6 +19,7 @@ from .application import Action, NewDocument
 from .domain import Scan
 from .extract import DocumentError
 from .units import RecordFile, Unit
+from .work import WorkGate
 
 if TYPE_CHECKING:
     from .indexing import FileIndexer
@@ -31,8 +32,9 @@ class RecordIndexer:
     def __init__(self, files: FileIndexer) -> None:
         self.files = files
 
-    async def index(self, scan: Scan, sid: UUID, read: RecordFile) -> list[EmbedChunks]:
-        """Decide every row of one record file; return the work to publish."""
+    async def index(self, scan: Scan, sid: UUID, read: RecordFile, gate: WorkGate) -> None:
+        """Decide every row of one record file, publishing each batch's work at once (the
+        embedders start on the first rows while the rest are chunked)."""
         files, app = self.files, self.files.app
         for path, reason in read.failures:
             await files.call(app.note_failure, scan, sid, path, reason)
@@ -52,16 +54,16 @@ class RecordIndexer:
             else:
                 unusual.append(unit)
         await files.call(app.note_skips, scan, skips)
-        messages: list[EmbedChunks] = []
         for start in range(0, len(fresh), REGISTER_BATCH):
             batch = fresh[start : start + REGISTER_BATCH]
             chunked = await files.prepare(scan, sid, [(unit, doc) for unit, doc, _ in batch])
-            messages.extend(await self._register(scan, sid, batch, chunked))
+            for message in await self._register(scan, sid, batch, chunked):
+                await gate.publish(message)
         for unit in unusual:
-            messages.extend(await files.decide(scan, sid, unit, None))
+            for message in await files.decide(scan, sid, unit, None):
+                await gate.publish(message)
         await self._retire_vanished(scan, sid, read)
         await files.call(app.flush, scan)
-        return messages
 
     async def _register(
         self,
