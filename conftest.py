@@ -6,11 +6,13 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from semantik_contracts.subjects import EVENTS_STREAM, WORK_STREAM
 from semantik_runtime.bus import Bus
 
+from tests.models import build_tiny_model
 from tests.services import nats_service, postgres_service, private_nats
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -41,6 +43,14 @@ async def bus(nats_url: str) -> AsyncIterator[Bus]:
     await connection.ensure_streams()
     yield connection
     await connection.close()
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``SEMANTIK_MODELS_DIR`` holding one extra model, ``acme/tiny-bert`` (tests/models.py)."""
+    directory = tmp_path_factory.mktemp("models")
+    build_tiny_model(directory)
+    return directory
 
 
 @pytest.fixture(scope="session")

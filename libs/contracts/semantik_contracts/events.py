@@ -238,6 +238,9 @@ class ScanStats(Event):
     stopped: bool = Field(
         False, description="The scan stopped early: its operation was cancelled or failed"
     )
+    reindexed_documents: int = Field(
+        0, description="Unchanged documents a reindex embedded again into its new generation"
+    )
 
 
 class ScanProgressed(Event):

@@ -84,5 +84,17 @@ class VectorCount(Message):
     count: int = Field(ge=0)
 
 
+class SampleChunks(Message):
+    """A few chunk texts of one generation: the queries that validate a reindex."""
+
+    collection_id: UUID
+    generation: int = Field(ge=1)
+    limit: int = Field(5, ge=1, le=100)
+
+
+class SampledChunks(Message):
+    texts: list[str]
+
+
 class Done(Message):
     """Empty success result of a command."""

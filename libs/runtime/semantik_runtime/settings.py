@@ -24,6 +24,11 @@ class ServiceSettings(BaseSettings):
     data_dir: Path = Field(
         Path(".semantik"), validation_alias=AliasChoices("SEMANTIK_DATA_DIR", "data_dir")
     )
+    models_dir: Path | None = Field(
+        None,
+        validation_alias="SEMANTIK_MODELS_DIR",
+        description="Extra sentence-transformers model directories; <data dir>/models if unset",
+    )
     health_port: int = Field(
         0, validation_alias="SEMANTIK_HEALTH_PORT", description="0 = no health endpoint"
     )
@@ -33,3 +38,8 @@ class ServiceSettings(BaseSettings):
         validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
         description="OTLP/HTTP collector (http://host:4318): traces are exported there",
     )
+
+    @property
+    def models_path(self) -> Path:
+        """Where model directories are looked for (``SEMANTIK_MODELS_DIR``)."""
+        return self.models_dir or self.data_dir / "models"

@@ -221,6 +221,15 @@ class VectorStoreContract:
         with pytest.raises(GenerationNotFoundError):
             store.set_alias("semantik_c9", "c9_g1")
 
+    def test_sample_returns_stored_points_with_payloads(self, filled: VectorStore) -> None:
+        sampled = filled.sample(GEN, 2)
+        assert len(sampled) == 2
+        stored = {p.id: p.payload["text"] for p in ALL}
+        assert all(stored[hit.id] == hit.payload["text"] for hit in sampled)
+        assert [h.id for h in filled.sample(GEN, 2)] == [h.id for h in sampled]
+        assert len(filled.sample(GEN, 100)) == len(ALL)
+        assert filled.sample("c9_g1", 5) == []
+
     def test_set_alias_and_optimize_keep_the_generation_searchable(
         self, filled: VectorStore
     ) -> None:

@@ -6,6 +6,7 @@ import asyncio
 
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
+from semantik_runtime.models import available_infos
 from semantik_runtime.process import configure_logging, serve_until_stopped
 
 from .app import CollectionsService
@@ -21,12 +22,15 @@ async def main() -> None:
     app = CollectionsApplication(
         env=event_store_env("collections", settings.database_url, settings.data_dir),
         quotas=Quotas(settings.max_collections_per_user, settings.collection_size_limit_gb),
+        find_models=lambda: available_infos(settings.models_path),
     )
     service = CollectionsService(
         app,
         bus,
         operation_timeout_seconds=settings.operation_timeout_seconds,
         progress_interval_seconds=settings.progress_interval_seconds,
+        reindex_grace_seconds=settings.reindex_grace_seconds,
+        reindex_min_overlap=settings.reindex_min_overlap,
     )
 
     await serve_until_stopped("collections", settings, [service], buses=[bus], resources=[app])

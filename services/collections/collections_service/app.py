@@ -23,6 +23,7 @@ from semantik_runtime.writer import WriterThread
 
 from .application import CollectionsApplication
 from .process import OperationProcess
+from .reindex_flow import ReindexFlow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,6 +37,8 @@ class CollectionsService:
         *,
         operation_timeout_seconds: float,
         progress_interval_seconds: float = 1.0,
+        reindex_grace_seconds: float = 300.0,
+        reindex_min_overlap: float = 0.5,
     ) -> None:
         self.app = app
         self.bus = bus
@@ -45,6 +48,13 @@ class CollectionsService:
         self.timeout = operation_timeout_seconds
         self.progress_interval = progress_interval_seconds
         self.tasks: list[asyncio.Task[None]] = []
+        self.reindex = ReindexFlow(
+            app,
+            bus,
+            self.call,
+            grace_seconds=reindex_grace_seconds,
+            min_overlap=reindex_min_overlap,
+        )
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await self.writer.call(fn, *args)
@@ -74,6 +84,7 @@ class CollectionsService:
         self._spawn(self.relay.run(stop))
         self._spawn(self._every(self.progress_interval, self.process.flush_progress, stop))
         self._spawn(self._every(5.0, lambda: self.process.expire(self.timeout), stop))
+        self._spawn(self._reindex_ticks(stop))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         self.tasks.append(asyncio.ensure_future(coro))
@@ -93,6 +104,16 @@ class CollectionsService:
                     await self.call(fn)
                 except Exception:
                     log.exception("periodic %s failed", getattr(fn, "__name__", fn))
+
+    async def _reindex_ticks(self, stop: asyncio.Event, seconds: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), seconds)
+            except TimeoutError:
+                try:
+                    await self.reindex.tick()
+                except Exception:
+                    log.exception("the reindex flow failed; trying again")
 
     async def close(self) -> None:
         for task in self.tasks:

@@ -61,9 +61,17 @@ class CollectionsApplication(Application[UUID]):
         models: dict[str, ModelInfo] | None = None,
         max_collections_per_user: int = 10,
         quotas: Quotas | None = None,
+        find_models: Callable[[], dict[str, ModelInfo]] | None = None,
     ) -> None:
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "2000", **env})
-        self.models = models or {DEFAULT_MODEL.name: DEFAULT_MODEL}
+        # The model registry (semantik_runtime.models), read again when a name is
+        # unknown, so a model directory added while running is found.
+        self.find_models = find_models
+        self.models = (
+            models
+            or (find_models() if find_models else None)
+            or {DEFAULT_MODEL.name: DEFAULT_MODEL}
+        )
         self.quotas = quotas or Quotas(max_collections_per_user=max_collections_per_user)
         self.read_model = ReadModel(self)
         self.read_model.catch_up()
@@ -139,6 +147,8 @@ class CollectionsApplication(Application[UUID]):
         return source
 
     def _model(self, name: str | None) -> ModelInfo:
+        if (name or DEFAULT_MODEL.name) not in self.models and self.find_models is not None:
+            self.models = self.find_models()
         model = self.models.get(name or DEFAULT_MODEL.name)
         if model is None:
             raise CommandError(

@@ -15,3 +15,16 @@ class CollectionsSettings(ServiceSettings):
         6 * 3600, validation_alias="OPERATION_TIMEOUT_SECONDS", gt=0
     )
     progress_interval_seconds: float = Field(1.0, validation_alias="PROGRESS_INTERVAL_SECONDS")
+    reindex_grace_seconds: float = Field(
+        300.0,
+        validation_alias="SEMANTIK_REINDEX_GRACE_SECONDS",
+        ge=0,
+        description="How long a reindex keeps the replaced generation before dropping it",
+    )
+    reindex_min_overlap: float = Field(
+        0.5,
+        validation_alias="SEMANTIK_REINDEX_MIN_OVERLAP",
+        ge=0,
+        le=1,
+        description="Share of documents sampled queries must find in both generations",
+    )

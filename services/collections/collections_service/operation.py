@@ -55,6 +55,7 @@ class Operation(Aggregate):
         self.failures: list[dict[str, str]] = []
         self.error: str | None = None
         self.message = "queued"
+        self.checkpoint: str | None = None  # a reindex's stage (seed 004)
         self.stats: dict[str, Any] = {}
         #: Its effect on the collection's counts is applied (once, at the end of its work).
         self.settled = False
@@ -148,6 +149,14 @@ class Operation(Aggregate):
             message=self.message,
         )
 
+    def reach_checkpoint(self, checkpoint: str, detail: str = "") -> None:
+        """Record a reindex checkpoint (preflight, staging, reprocessing, validation,
+        activation, cleanup); progress events carry it as their message."""
+        if not self.is_terminal and checkpoint != self.checkpoint:
+            self._checkpoint_reached(
+                collection_id=self.collection_id, checkpoint=checkpoint, detail=detail
+            )
+
     def complete(self) -> dict[str, Any]:
         self.start()  # a scan may report its end before its start was seen
         check_operation_transition(self.id, self.status, OperationStatus.COMPLETED)
@@ -175,6 +184,11 @@ class Operation(Aggregate):
         return delta
 
     # -- events --------------------------------------------------------------------
+    @event("ReindexCheckpointReached")
+    def _checkpoint_reached(self, collection_id: UUID, checkpoint: str, detail: str) -> None:
+        self.checkpoint = checkpoint
+        self.message = f"{checkpoint}: {detail}" if detail else checkpoint
+
     @event("OperationStarted")
     def _started(self, collection_id: UUID, started_at: datetime) -> None:
         self.status = OperationStatus.PROCESSING

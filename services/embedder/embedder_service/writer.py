@@ -90,6 +90,11 @@ class VectorWriter:
     async def count(self, name: str) -> int:
         return await asyncio.to_thread(self.store.count, name)
 
+    async def optimize_now(self, name: str) -> None:
+        """Build the index of ``name`` now if it was written since it was last built."""
+        if self._written.pop(name, None) is not None:
+            await asyncio.to_thread(self.store.optimize, name)
+
     async def optimize_quiet(self, stop: asyncio.Event, poll: float = 1.0) -> None:
         """Optimize each generation once its writes have been quiet for ``optimize_after``
         seconds: Edge builds its HNSW index then, which bulk upserts would keep undoing."""

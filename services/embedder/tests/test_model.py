@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +12,9 @@ from embedder_service.model import EmbeddingModel, choose_device, load_model
 from semantik_contracts import ErrorCode
 from semantik_contracts.search import DEFAULT_MODEL
 from semantik_runtime.errors import CommandError
+from semantik_runtime.models import installed_models
+
+from tests.models import TINY_DIMENSION, TINY_MAX_SEQ, TINY_MODEL
 
 
 @pytest.mark.integration
@@ -28,6 +34,77 @@ def test_a_model_that_is_not_installed_is_a_typed_error() -> None:
         load_model("acme/not-installed")
     assert error.value.code == ErrorCode.INVALID
     assert DEFAULT_MODEL.name in error.value.message
+
+
+@pytest.mark.integration
+def test_the_registry_lists_the_packaged_model_and_model_directories(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    (models_dir / "notes").mkdir(exist_ok=True)  # not a model: ignored
+    found = {name: m.info for name, m in installed_models(models_dir).items()}
+    assert found == {
+        DEFAULT_MODEL.name: DEFAULT_MODEL,
+        TINY_MODEL: found[TINY_MODEL],
+    }
+    assert (found[TINY_MODEL].dimension, found[TINY_MODEL].max_seq_length) == (
+        TINY_DIMENSION,
+        TINY_MAX_SEQ,
+    )
+    assert set(installed_models(tmp_path / "missing")) == {DEFAULT_MODEL.name}
+
+
+@pytest.mark.integration
+def test_a_model_directory_loads_by_name(models_dir: Path) -> None:
+    tiny = load_model(TINY_MODEL, "cpu", models_dir)
+    vectors = tiny.encode(["one text", "another text"])
+    assert vectors.shape == (2, TINY_DIMENSION)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    with pytest.raises(CommandError) as error:
+        load_model(TINY_MODEL, "cpu", None)  # not in the default places
+    assert error.value.details["available"] == [DEFAULT_MODEL.name]
+
+
+class SmallGpu:
+    """The real encoder on a pretend GPU that holds at most ``fits`` texts per batch:
+    a larger batch raises the out-of-memory error CUDA raises (there is no GPU here)."""
+
+    def __init__(self, encoder: Any, fits: int) -> None:
+        self.encoder = encoder
+        self.fits = fits
+        self.tried: list[int] = []
+
+    def encode(self, texts: list[str], batch_size: int, **options: Any) -> Any:
+        self.tried.append(batch_size)
+        if batch_size > self.fits:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.encoder.encode(texts, batch_size=batch_size, **options)
+
+    def get_embedding_dimension(self) -> int:
+        return int(self.encoder.get_embedding_dimension())
+
+    def get_max_seq_length(self) -> int:
+        return int(self.encoder.get_max_seq_length())
+
+
+@pytest.mark.integration
+def test_out_of_memory_halves_the_batch_and_keeps_the_size_that_fits(
+    model: EmbeddingModel,
+) -> None:
+    gpu = SmallGpu(model._encoder, fits=12)
+    pretend = EmbeddingModel(model.name, gpu, "cuda", batch_size=64)  # type: ignore[arg-type]
+    texts = [f"text number {i} about galaxies" for i in range(30)]
+    vectors = pretend.encode(texts)
+    assert gpu.tried == [64, 32, 16, 8]
+    assert pretend.batch_size == 8  # the next call starts with what worked
+    assert np.allclose(vectors, model.encode(texts), atol=1e-5)
+    pretend.encode(texts[:3])
+    assert gpu.tried[-1] == 8
+    # Even one text at a time does not fit: the error reaches the caller (the worker
+    # then retries the work later, and reports it failed after its last delivery).
+    gpu.fits = 0
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        pretend.encode(texts[:2])
+    assert gpu.tried[-1] == 1
 
 
 @pytest.mark.unit

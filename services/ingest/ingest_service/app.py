@@ -51,7 +51,12 @@ CONSUMER = "ingest-OperationRequested"
 #: Events that end an operation; a scan of an ended operation stops at the next file.
 ENDINGS = ("OperationCancelled", "OperationFailed")
 #: Operation types this service scans for; the others are handled elsewhere or later.
-SCANNED = (OperationType.INDEX, OperationType.APPEND, OperationType.REMOVE_SOURCE)
+SCANNED = (
+    OperationType.INDEX,
+    OperationType.APPEND,
+    OperationType.REMOVE_SOURCE,
+    OperationType.REINDEX,
+)
 _MAX_ATTEMPTS = 5
 
 

@@ -120,6 +120,12 @@ class IngestApplication(Application[UUID]):
     ) -> None:
         scan.fail(source_id, path, reason, kind)
 
+    def note_resubmitted(
+        self, scan: Scan, source_id: UUID, path: str, document: UUID, chunk_count: int
+    ) -> None:
+        """Record a reindexed document; saved by the next ``flush`` (batched)."""
+        scan.resubmit(source_id, path, document, chunk_count)
+
     def flush(self, scan: Scan) -> None:
         if scan.pending_events:
             self.commit(scan)

@@ -300,6 +300,23 @@ class Scan(Aggregate):
                 stats=stats,
             )
 
+    def resubmit(self, source_id: UUID, path: str, document_id: UUID, chunk_count: int) -> None:
+        """Record that a reindex embeds an unchanged document again (into its staging
+        generation, with the operation's chunking), once per path."""
+        if path not in self.handled and not self.completed:
+            self._resubmitted(
+                collection_id=self.collection_id,
+                operation_id=self.operation_id,
+                source_id=source_id,
+                path=path,
+                document_id=document_id,
+                chunk_count=chunk_count,
+            )
+
+    @property
+    def is_reindex(self) -> bool:
+        return self.operation_type == "reindex"
+
     def complete(self, stats: dict[str, int]) -> None:
         if not self.completed:
             self._completed(
@@ -340,6 +357,18 @@ class Scan(Aggregate):
         stats: dict[str, int],
     ) -> None:
         pass
+
+    @event("DocumentResubmitted")
+    def _resubmitted(
+        self,
+        collection_id: UUID,
+        operation_id: UUID,
+        source_id: UUID,
+        path: str,
+        document_id: UUID,
+        chunk_count: int,
+    ) -> None:
+        self.handled.add(path)
 
     @event("ScanCompleted")
     def _completed(self, collection_id: UUID, operation_id: UUID, stats: dict[str, int]) -> None:

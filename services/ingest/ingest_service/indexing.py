@@ -195,7 +195,9 @@ class FileIndexer:
             else:
                 items: list[ChunkWork] | DocumentError | None = None
                 early = await self.call(self.app.classify, scan, read.path, read.sha256)
-                if early.action in _PREPARED:  # chunk before our turn
+                if early.action in _PREPARED or (
+                    scan.is_reindex and early.action is Action.UNCHANGED
+                ):  # chunk before our turn
                     [items] = await self.prepare(scan, sid, [(read, early.document_id)])
                 await previous
                 messages = await self.decide(scan, sid, read, items)
@@ -213,6 +215,8 @@ class FileIndexer:
         for _ in range(3):  # a lost registration race is decided again
             decision: Decision = await self.call(self.app.classify, scan, path, unit.sha256)
             doc = decision.document_id
+            if decision.action is Action.UNCHANGED and scan.is_reindex:
+                return await self.resubmit(scan, sid, unit, doc, items)
             if decision.action is Action.UNCHANGED:
                 await self.call(self.app.note_skip, scan, sid, path, SkipReason.UNCHANGED, doc)
                 return []
@@ -239,6 +243,24 @@ class FileIndexer:
                 return self.messages(scan, doc, items, [stale] if stale else [])
         await self.call(self.app.note_failure, scan, sid, path, "registration kept conflicting")
         return []
+
+    async def resubmit(
+        self,
+        scan: Scan,
+        sid: UUID,
+        unit: Unit,
+        doc: UUID,
+        items: list[ChunkWork] | DocumentError | None,
+    ) -> list[EmbedChunks]:
+        """A reindex embeds an unchanged document again, into the scan's (staging)
+        generation with the scan's chunking; its registration stays as it is."""
+        if items is None:
+            [items] = await self.prepare(scan, sid, [(unit, doc)])
+        if isinstance(items, DocumentError):
+            await self.call(self.app.note_failure, scan, sid, unit.path, items.reason)
+            return []
+        await self.call(self.app.note_resubmitted, scan, sid, unit.path, doc, len(items))
+        return self.messages(scan, doc, items, [])
 
     def messages(
         self, scan: Scan, document: UUID, items: list[ChunkWork], replaces: list[UUID]

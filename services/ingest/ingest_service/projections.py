@@ -62,6 +62,7 @@ class Tally:
     removed: int = 0
     removed_chunks: int = 0
     removed_bytes: int = 0
+    reindexed: int = 0
 
     def stats(self) -> ScanStats:
         found = (
@@ -69,6 +70,7 @@ class Tally:
             + self.duplicates_skipped
             + self.unchanged_skipped
             + self.failed_files
+            + self.reindexed
         )
         return ScanStats(
             total_files_found=found,
@@ -81,6 +83,7 @@ class Tally:
             chunks=self.chunks,
             removed_chunks=self.removed_chunks,
             removed_bytes=self.removed_bytes,
+            reindexed_documents=self.reindexed,
         )
 
 
@@ -189,6 +192,10 @@ class Registry:
                     self.duplicates.setdefault(e.document_id, set()).add(e.source_id)
             else:
                 tally.unchanged_skipped += 1
+        elif name == "DocumentResubmitted":
+            tally = self._tally(e.operation_id)
+            tally.reindexed += 1
+            tally.chunks += e.chunk_count
         elif name == "DocumentFailed":
             tally = self._tally(e.operation_id)
             tally.failed += 1

@@ -46,7 +46,7 @@ class RecordIndexer:
         fresh: list[tuple[Unit, UUID, UUID | None]] = []
         unusual: list[Unit] = []
         for unit, decision in zip(units, decisions, strict=True):
-            if decision.action is Action.UNCHANGED:
+            if decision.action is Action.UNCHANGED and not scan.is_reindex:
                 skips.append((sid, unit.path, SkipReason.UNCHANGED, decision.document_id))
             elif decision.action is Action.NEW:
                 stale = decision.stale.id if decision.stale else None

@@ -139,7 +139,13 @@ class Harness:
         await self.publish("source", source_id, event, version)
 
     async def request(
-        self, source_ids: list[UUID], operation_type: OperationType = OperationType.INDEX
+        self,
+        source_ids: list[UUID],
+        operation_type: OperationType = OperationType.INDEX,
+        *,
+        generation: int = 1,
+        chunk_size: int = 128,
+        chunk_overlap: int = 12,
     ) -> UUID:
         operation_id = uuid4()
         event = OperationRequested(
@@ -148,10 +154,10 @@ class Harness:
             operation_type=operation_type,
             requested_by="u1",
             source_ids=source_ids,
-            generation=1,
+            generation=generation,
             model_name=DEFAULT_MODEL.name,
-            chunk_size=128,
-            chunk_overlap=12,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
         )
         await self.publish("operation", operation_id, event)
         return operation_id

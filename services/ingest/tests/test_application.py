@@ -148,6 +148,7 @@ class IngestApplicationCase:
             "removed_chunks": 0,
             "removed_bytes": 0,
             "stopped": False,
+            "reindexed_documents": 0,
         }
         assert app.open_scans() == []
         before = (dict(app.registry.paths), app.registry.stats(scan.operation_id))

@@ -242,13 +242,46 @@ async def test_a_single_file_source_and_an_unknown_source(harness: Harness) -> N
 async def test_operations_of_other_types_are_ignored(harness: Harness) -> None:
     h = harness
     await h.start()
-    reindex = await h.request([], OperationType.REINDEX)
+    delete = await h.request([], OperationType.DELETE)
     index = await h.request([])
     assert stats_of(await h.scan_events(index)) == ScanStats()
     scans = [e.event.operation_id for e in await h.events() if e.type == "ScanStarted"]
-    assert scans == [index] and reindex not in scans
+    assert scans == [index] and delete not in scans
     info = await h.bus.js.consumer_info(EVENTS_STREAM, "ingest-OperationRequested")
     assert info.config.filter_subject == event_filter(event_type="OperationRequested")
+
+
+async def test_a_reindex_embeds_every_document_again_into_its_generation(
+    harness: Harness,
+) -> None:
+    h = harness
+    docs = write_docs(h.root)
+    await h.start()
+    source = await h.add_source(docs)
+    first = stats_of(await h.scan_events(await h.request([source])))
+    await h.take_work()
+    (docs / "b.txt").write_text(BRAVO + "Bravo changed before the reindex.\n")
+
+    reindex = await h.request(
+        [source], OperationType.REINDEX, generation=2, chunk_size=8, chunk_overlap=0
+    )
+    events = await h.scan_events(reindex)
+    stats = stats_of(events)
+    work = [message for _, message in await h.take_work()]
+    # Unchanged documents are embedded again (not skipped), the changed one is new.
+    assert (stats.reindexed_documents, stats.new_documents) == (2, 1)
+    assert stats.unchanged_skipped == 0 and stats.duplicates_skipped == 1
+    assert {m.document_id for m in work} == {
+        doc_id(h, ALPHA),
+        doc_id(h, CHARLIE),
+        doc_id(h, BRAVO + "Bravo changed before the reindex.\n"),
+    }
+    assert all(m.generation == 2 for m in work)
+    # The new chunking: smaller chunks, so more of them, and the totals agree.
+    assert stats.chunks == sum(len(m.chunks) for m in work) > first.chunks
+    # A later index of the same content skips it again: the registry did not change.
+    again = stats_of(await h.scan_events(await h.request([source])))
+    assert (again.new_documents, again.unchanged_skipped) == (0, 3)
 
 
 async def test_validate_source_answers_over_the_bus(harness: Harness) -> None:

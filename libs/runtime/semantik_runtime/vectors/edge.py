@@ -148,6 +148,16 @@ class EdgeVectorStore(VectorStore):
         with slot.use_if_open() as shard:
             return [] if shard is None else to_hits(shard.query(request), mode)
 
+    def sample(self, name: str, limit: int) -> list[Hit]:
+        slot = self._slots.get(name)
+        if slot is None or limit < 1:
+            return []
+        with slot.use_if_open() as shard:
+            if shard is None:
+                return []
+            records, _ = shard.scroll(qe.ScrollRequest(limit=limit, with_payload=True))
+        return [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
+
     def set_alias(self, alias: str, name: str) -> None:
         """Do nothing: aliases exist for readers outside Semantik, and an embedded shard
         has none (its one process resolves the active generation from the event log)."""

@@ -140,6 +140,11 @@ class VectorStore(ABC):
         """
 
     @abstractmethod
+    def sample(self, name: str, limit: int) -> list[Hit]:
+        """Return up to ``limit`` points with their payloads (score 0), the same ones on
+        every call while the generation is unchanged; ``[]`` if it is missing."""
+
+    @abstractmethod
     def set_alias(self, alias: str, name: str) -> None:
         """Point ``alias`` at generation ``name``, atomically for readers."""
 

@@ -138,6 +138,16 @@ class QdrantServerVectorStore(VectorStore):
             return []
         return to_hits(found, mode)
 
+    def sample(self, name: str, limit: int) -> list[Hit]:
+        if limit < 1:
+            return []
+        try:
+            with self._generation(name):
+                records, _ = self._client.scroll(name, limit=limit, with_payload=True)
+        except GenerationNotFoundError:
+            return []
+        return [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
+
     def set_alias(self, alias: str, name: str) -> None:
         """Move ``alias`` to collection ``name`` in one request, so readers switch atomically."""
         if not self._client.collection_exists(name):

@@ -1,0 +1,158 @@
+"""Every service of Semantik in this process, as ``semantik run`` composes them, on a
+private NATS server, SQLite event stores and the vector store a test gives (Qdrant Edge,
+or qdrant-client's local mode standing in for a server). Driven over HTTP through the
+real gateway, as a user would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from collections_service.app import CollectionsService
+from collections_service.application import CollectionsApplication
+from embedder_service.app import EmbedderService
+from embedder_service.model import EmbeddingModel
+from gateway_service.config import GatewaySettings
+from gateway_service.main import create_app
+from ingest_service.app import IngestService
+from ingest_service.application import IngestApplication
+from ingest_service.chunking import Chunker, default_tokenizer
+from ingest_service.sources import SourceRoots
+from search_service.app import SearchService
+from semantik_runtime.bus import Bus
+from semantik_runtime.eventstore import event_store_env
+from semantik_runtime.models import available_infos
+from semantik_runtime.vectors import VectorStore
+
+
+@dataclass
+class System:
+    client: httpx.AsyncClient
+    store: VectorStore
+    sources: Path
+    headers: dict[str, str] = field(default_factory=dict)
+
+    async def call(self, method: str, url: str, **options: Any) -> Any:
+        reply = await self.client.request(method, url, headers=self.headers, **options)
+        assert reply.status_code < 300, f"{method} {url}: {reply.status_code} {reply.text}"
+        return reply.json()
+
+    async def login(self, username: str = "ada") -> None:
+        body = {"username": username, "password": "correct horse battery"}
+        await self.client.post("/api/v1/auth/register", json=body)
+        reply = await self.client.post("/api/v1/auth/login", json=body)
+        assert reply.status_code == 200, reply.text
+        self.headers = {"Authorization": f"Bearer {reply.json()['access_token']}"}
+
+    async def operation_done(self, operation_id: str, timeout: float = 90.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            op: dict[str, Any] = await self.call("GET", f"/api/v2/operations/{operation_id}")
+            if op["status"] in ("completed", "failed", "cancelled"):
+                return op
+            assert time.monotonic() < deadline, f"operation still {op['status']}: {op}"
+            await asyncio.sleep(0.1)
+
+    async def indexed_collection(self, name: str, files: dict[str, str]) -> dict[str, Any]:
+        """A collection holding ``files`` (written under its own folder), indexed."""
+        folder = self.sources / name
+        folder.mkdir(parents=True)
+        for file_name, text in files.items():
+            (folder / file_name).write_text(text)
+        collection = await self.call("POST", "/api/v2/collections", json={"name": name})
+        added = await self.call(
+            "POST", f"/api/v2/collections/{collection['id']}/sources", json={"path": str(folder)}
+        )
+        done = await self.operation_done(added["operation"]["id"])
+        assert done["status"] == "completed", done
+        result: dict[str, Any] = await self.call("GET", f"/api/v2/collections/{collection['id']}")
+        return result
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"not reached within {timeout}s"
+        await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def running_system(
+    tmp_path: Path,
+    nats_url: str,
+    store: VectorStore,
+    models: list[EmbeddingModel],
+    models_dir: Path,
+    **collections_options: Any,
+) -> AsyncIterator[System]:
+    """Start collections, ingest, an embedder per model, search and the gateway."""
+    stop = asyncio.Event()
+    buses: list[Bus] = []
+    services: list[Any] = []
+
+    async def bus(name: str) -> Bus:
+        buses.append(await Bus.connect(nats_url, name))
+        return buses[-1]
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    collections_app = CollectionsApplication(
+        env=event_store_env("collections", None, tmp_path / "collections"),
+        find_models=lambda: available_infos(models_dir),
+    )
+    ingest_app = IngestApplication(env=event_store_env("ingest", None, tmp_path / "ingest"))
+    services.append(
+        CollectionsService(
+            collections_app,
+            await bus("collections"),
+            operation_timeout_seconds=600,
+            progress_interval_seconds=0.2,
+            **collections_options,
+        )
+    )
+    services.append(
+        IngestService(
+            ingest_app,
+            await bus("ingest"),
+            SourceRoots([sources]),
+            Chunker(default_tokenizer()),
+            max_file_bytes=1 << 20,
+            embed_max_pending=2000,
+        )
+    )
+    for model in models:
+        services.append(
+            EmbedderService(
+                await bus("embedder"), store, model, batch_chunks=32, optimize_after=1.0
+            )
+        )
+    services.append(SearchService(await bus("search"), store))
+    gateway_bus = await bus("gateway")
+    settings = GatewaySettings(
+        data_dir=tmp_path / "gateway", nats_url=nats_url, database_url=None, jwt_secret=None
+    )
+    app = create_app(settings, gateway_bus)
+    try:
+        for service in services:
+            await service.start(stop)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            system = System(client, store, sources)
+            await system.login()
+            yield system
+    finally:
+        stop.set()
+        for service in reversed(services):
+            with contextlib.suppress(Exception):
+                await service.close()
+        for each in buses:
+            await each.close()
+        collections_app.close()
+        ingest_app.close()
+        app.state.context.users.close()

@@ -1,0 +1,90 @@
+"""Which vector generations the event log still refers to, and the orphan sweep.
+
+A generation is referred to from its ``GenerationCreated`` until its
+``GenerationDropped`` or its collection's ``CollectionDeleted``: that covers the active
+one, a staging one and one waiting out its grace period after a reindex. Anything else
+in the store that is named like a generation of a known collection is an orphan (say,
+work for a dropped staging generation that arrived after an embedder restarted and
+created it again). Generations of collections the log does not know are left alone:
+a log with a retention limit may have forgotten them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import api
+from pydantic import ValidationError
+from semantik_contracts import EventEnvelope
+from semantik_contracts.events import CollectionDeleted, GenerationCreated, GenerationDropped
+from semantik_contracts.subjects import EVENTS_STREAM, event_filter
+from semantik_runtime.bus import Bus
+
+log = logging.getLogger(__name__)
+
+_GENERATION = re.compile(r"(?P<collection>[0-9a-f-]{36})_g(?P<number>[0-9]+)")
+
+
+@dataclass
+class GenerationFacts:
+    """The log's generations per collection, folded from the collection events."""
+
+    live: dict[UUID, set[int]] = field(default_factory=dict)
+    deleted: set[UUID] = field(default_factory=set)
+
+    def fold(self, envelope: EventEnvelope) -> None:
+        event = envelope.event
+        if isinstance(event, GenerationCreated):
+            self.live.setdefault(event.collection_id, set()).add(event.generation)
+        elif isinstance(event, GenerationDropped):
+            self.live.setdefault(event.collection_id, set()).discard(event.generation)
+        elif isinstance(event, CollectionDeleted):
+            self.deleted.add(event.collection_id)
+
+    def orphans(self, names: list[str]) -> list[str]:
+        """The names among ``names`` that no generation of a known collection refers to."""
+        found = []
+        for name in names:
+            match = _GENERATION.fullmatch(name)
+            if match is None:
+                continue
+            collection = UUID(match["collection"])
+            known = self.live.get(collection)
+            if collection in self.deleted or (
+                known is not None and int(match["number"]) not in known
+            ):
+                found.append(name)
+        return found
+
+
+async def read_generation_facts(bus: Bus, batch: int = 512) -> GenerationFacts:
+    """Fold every collection event in the log, up to its end now."""
+    facts = GenerationFacts()
+    sub = await bus.js.pull_subscribe(
+        event_filter(aggregate_type="collection"),
+        stream=EVENTS_STREAM,
+        config=api.ConsumerConfig(
+            ack_policy=api.AckPolicy.NONE,
+            deliver_policy=api.DeliverPolicy.ALL,
+            inactive_threshold=30.0,
+        ),
+    )
+    try:
+        while True:
+            try:
+                messages = await sub.fetch(batch, timeout=1.0)
+            except (NatsTimeoutError, TimeoutError):
+                return facts  # nothing (more) to read
+            for msg in messages:
+                try:
+                    facts.fold(EventEnvelope.model_validate_json(msg.data))
+                except ValidationError:
+                    continue  # an event type this version does not know
+            if not messages or messages[-1].metadata.num_pending == 0:
+                return facts
+    finally:
+        await sub.unsubscribe()
