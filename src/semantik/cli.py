@@ -65,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     sources.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     sources.add_argument("--files", type=int, default=1000, help="files of the re-scanned source")
     sources.add_argument("--json", action="store_true")
+    bench_ingest = benches.add_parser(
+        "ingest", help="ingest a generated corpus through the whole system vs bare encoding"
+    )
+    bench_ingest.add_argument("--documents", type=int, default=400)
+    bench_ingest.add_argument("--words", type=int, default=170, help="words per document")
+    bench_ingest.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
     projections = commands.add_parser("projections", help="the read models")
     projection_commands = projections.add_subparsers(dest="projections", required=True)
@@ -81,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return bench_sources_command(args)
     if args.command == "bench" and args.bench == "api":
         return asyncio.run(bench_api_command(args))
+    if args.command == "bench" and args.bench == "ingest":
+        return bench_ingest_command(args)
     if args.command == "bench":
         return bench_core_command(args)
     if args.command == "projections":
@@ -192,6 +200,21 @@ async def search_collections(args: argparse.Namespace) -> int:
         if not response["results"]:
             print("no results")
         return 0
+
+
+def bench_ingest_command(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from .bench_ingest import run_ingest_bench
+
+    result = dataclasses.asdict(run_ingest_bench(args.documents, args.words))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>22}: {value}")
+    return 0
 
 
 def bench_core_command(args: argparse.Namespace) -> int:

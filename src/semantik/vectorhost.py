@@ -1,7 +1,8 @@
 """``python -m semantik.vectorhost``: embedder and search in one process (SPEC §5).
 
 An embedded Qdrant Edge shard admits one process, so in the embedded default the only
-writer (the embedder) and the reader (search) share one store object here. With
+writer (the embedders, one per model in use: modelhost.py) and the reader (search)
+share one store object here. With
 ``QDRANT_URL`` they run as separate processes instead (``python -m embedder_service``
 and ``python -m search_service``).
 """
@@ -12,12 +13,14 @@ import asyncio
 
 from embedder_service.app import EmbedderService
 from embedder_service.config import EmbedderSettings
-from embedder_service.model import load_model
+from embedder_service.model import EmbeddingModel, load_model
 from search_service.app import SearchService
 from semantik_runtime.bus import Bus
 from semantik_runtime.metrics import observe_consumer_lag
 from semantik_runtime.process import configure_logging, serve_until_stopped
 from semantik_runtime.vectors import open_vector_store
+
+from .modelhost import ModelHost
 
 
 async def main() -> None:
@@ -31,21 +34,31 @@ async def main() -> None:
     )
     embed_bus = await Bus.connect(settings.nats_url, "embedder")
     search_bus = await Bus.connect(settings.nats_url, "search")
-    embedder = EmbedderService(
-        embed_bus,
-        store,
-        model,
-        batch_chunks=settings.batch_chunks,
-        optimize_after=settings.optimize_after_seconds,
-        ack_wait=settings.ack_wait_seconds,
-        orphan_sweep_seconds=settings.orphan_sweep_seconds,
+
+    def embedder(bus: Bus, model: EmbeddingModel) -> EmbedderService:
+        return EmbedderService(
+            bus,
+            store,
+            model,
+            batch_chunks=settings.batch_chunks,
+            optimize_after=settings.optimize_after_seconds,
+            ack_wait=settings.ack_wait_seconds,
+            orphan_sweep_seconds=settings.orphan_sweep_seconds,
+        )
+
+    models = ModelHost(
+        settings.nats_url,
+        embedder(embed_bus, model),
+        embedder,
+        device=settings.device,
+        models_dir=settings.models_path,
     )
     search = SearchService(search_bus, store)
 
     await serve_until_stopped(
         "vector-host",
         settings,
-        [embedder, search],
+        [models, search],
         buses=[embed_bus, search_bus],
         resources=[store],
         scrape=lambda: observe_consumer_lag(embed_bus.js),

@@ -83,6 +83,9 @@ def semantik_run(data_dir: Path, **settings: str) -> Iterator[RunningSystem]:
 
 
 @pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    with semantik_run(tmp_path_factory.mktemp("semantik-data")) as running:
+def system(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[RunningSystem]:
+    data_dir = tmp_path_factory.mktemp("semantik-data")
+    # models_dir holds acme/tiny-bert (tests/models.py), a second model to reindex into.
+    settings = {"SEMANTIK_MODELS_DIR": str(models_dir), "SEMANTIK_REINDEX_GRACE_SECONDS": "1"}
+    with semantik_run(data_dir, **settings) as running:
         yield running

@@ -258,3 +258,52 @@ async def test_embedder_killed_mid_operation_still_completes_exactly(system: Run
         coll = (await client.get(f"/api/v2/collections/{collection['id']}", headers=headers)).json()
         assert coll["document_count"] == 40
         assert coll["vector_count"] == coll["chunk_count"] == op["total"]
+
+
+async def test_reindex_into_another_model_while_search_answers(system: RunningSystem) -> None:
+    """The vector host starts the new model's embedder itself (one process owns the
+    Edge shards); search answers throughout and from the new generation after."""
+    folder = write_sources(system.sources / "reindexed", TOPICS)
+    async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
+        headers = {"Authorization": (await login(client, "rita"))["Authorization"]}
+        created = await client.post("/api/v2/collections", json={"name": "r"}, headers=headers)
+        cid = created.json()["id"]
+        added = await client.post(
+            f"/api/v2/collections/{cid}/sources", json={"path": str(folder)}, headers=headers
+        )
+        assert (await wait_operation(client, headers, added.json()["operation"]["id"]))[
+            "status"
+        ] == "completed"
+        reindex = await client.post(
+            f"/api/v2/collections/{cid}/operations/reindex",
+            json={"model_name": "acme/tiny-bert", "chunk_size": 32, "chunk_overlap": 0},
+            headers=headers,
+        )
+        assert reindex.status_code == 202, reindex.text
+        failed_searches = 0
+        while True:
+            found = await client.post(
+                f"/api/v2/collections/{cid}/search", json={"query": "magma"}, headers=headers
+            )
+            failed_searches += found.status_code != 200 or not found.json()["results"]
+            op = (
+                await client.get(f"/api/v2/operations/{reindex.json()['id']}", headers=headers)
+            ).json()
+            if op["status"] != "processing" and op["status"] != "pending":
+                break
+            await asyncio.sleep(0.2)
+        assert op["status"] == "completed", op
+        assert failed_searches == 0
+        coll = (await client.get(f"/api/v2/collections/{cid}", headers=headers)).json()
+        assert (coll["model_name"], coll["active_generation"], coll["chunk_size"]) == (
+            "acme/tiny-bert",
+            2,
+            32,
+        )
+        assert coll["vector_count"] == coll["chunk_count"] >= 3
+        found = await client.post(
+            f"/api/v2/collections/{cid}/search",
+            json={"query": "magma", "search_type": "sparse"},
+            headers=headers,
+        )
+        assert found.json()["results"][0]["path"].endswith("volcano.md")

@@ -1,0 +1,184 @@
+"""``semantik bench ingest``: ingest throughput of the whole system against bare encoding.
+
+A corpus of generated English-like documents is written into a temporary data dir,
+``semantik run`` is started on it, and the corpus is ingested over the REST API as a
+user would; then the unchanged folder is scanned again. After the system is stopped,
+the same chunks (the ingest service's chunker, the collection's chunking) are encoded
+with the same model and call size as the embedder. ``efficiency`` = end-to-end
+chunks/s ÷ bare-encode chunks/s (SPEC §10: ≥ 0.85).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .client import SemantikClient
+from .supervisor import free_port
+
+
+@dataclass(frozen=True)
+class IngestBenchResult:
+    chunks: int
+    e2e_chunks_per_s: float
+    encode_chunks_per_s: float
+    efficiency: float
+    rescan_embedded: int
+    rescan_seconds: float
+    first_ingest_seconds: float
+
+
+def _vocabulary() -> list[str]:
+    """Whole English words of the default model's vocabulary (no hub, no word list)."""
+    from ingest_service.chunking import default_tokenizer
+
+    words = [w for w in default_tokenizer().get_vocab() if w.isalpha() and len(w) > 2]
+    return sorted(words)
+
+
+def write_corpus(folder: Path, documents: int, words: int, seed: int = 7) -> None:
+    """``documents`` files of about ``words`` words each, in sentences and paragraphs."""
+    vocabulary = _vocabulary()
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(documents):
+        sentences, count = [], 0
+        while count < words:
+            length = rng.randint(6, 18)
+            sentence = " ".join(rng.choices(vocabulary, k=length))
+            sentences.append(sentence.capitalize() + ".")
+            count += length
+        paragraphs = [" ".join(sentences[i : i + 4]) for i in range(0, len(sentences), 4)]
+        (folder / f"doc-{n:05d}.md").write_text(f"# Document {n}\n\n" + "\n\n".join(paragraphs))
+
+
+@contextlib.contextmanager
+def running_semantik(data_dir: Path) -> Iterator[str]:
+    """``semantik run`` on ``data_dir`` (own NATS, SQLite, Qdrant Edge); its URL."""
+    port = free_port()
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL", "QDRANT_URL")
+    }
+    env.update(SEMANTIK_DATA_DIR=str(data_dir), SEMANTIK_PORT=str(port), LOG_LEVEL="WARNING")
+    semantik = Path(sys.executable).parent / "semantik"
+    process = subprocess.Popen(
+        [str(semantik), "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"semantik run did not become ready; see {data_dir}/logs")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def _finish(client: SemantikClient, operation_id: str) -> dict[str, Any]:
+    while True:
+        op: dict[str, Any] = await client.call("GET", f"/api/v2/operations/{operation_id}")
+        if op["status"] in ("completed", "failed", "cancelled"):
+            if op["status"] != "completed":
+                raise RuntimeError(f"the benchmark's operation {op['status']}: {op.get('error')}")
+            return op
+        await asyncio.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class Ingested:
+    collection: dict[str, Any]
+    first: dict[str, Any]
+    first_seconds: float
+    rescan: dict[str, Any]
+    rescan_seconds: float
+
+
+async def _ingest(url: str, folder: Path) -> Ingested:
+    """Index ``folder`` into a new collection, then re-scan it unchanged; both timed
+    from the request to the operation's completion as the API reports it."""
+    async with SemantikClient(url) as client:
+        await client.login("bench", "bench-password-123", register=True)
+        collection = await client.call("POST", "/api/v2/collections", json={"name": "bench"})
+        cid = collection["id"]
+        started = time.perf_counter()
+        added = await client.call(
+            "POST", f"/api/v2/collections/{cid}/sources", json={"path": str(folder)}
+        )
+        first = await _finish(client, added["operation"]["id"])
+        first_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        again = await client.call("POST", f"/api/v2/collections/{cid}/operations/index")
+        rescan = await _finish(client, again["id"])
+        return Ingested(collection, first, first_seconds, rescan, time.perf_counter() - started)
+
+
+def bare_encode_seconds(folder: Path, chunk_size: int, chunk_overlap: int) -> tuple[int, float]:
+    """Chunk the corpus as ingest does and encode it as the embedder does."""
+    from embedder_service.model import load_model
+    from ingest_service.chunking import Chunker, default_tokenizer
+    from ingest_service.extract import read_document
+
+    chunker = Chunker(default_tokenizer())
+    texts = [
+        chunk.text
+        for path in sorted(folder.iterdir())
+        for chunk in chunker.split(
+            read_document(str(path), 1 << 30).text, chunk_size, chunk_overlap
+        )
+    ]
+    model = load_model()
+    call = 4 * model.batch_size  # the embedder's chunks per encode call
+    model.encode(texts[:call])  # warm-up, as the running embedder is warm
+    started = time.perf_counter()
+    for start in range(0, len(texts), call):
+        model.encode(texts[start : start + call])
+    return len(texts), time.perf_counter() - started
+
+
+def run_ingest_bench(documents: int = 400, words: int = 170) -> IngestBenchResult:
+    with tempfile.TemporaryDirectory(prefix="semantik-bench-") as tmp:
+        data_dir = Path(tmp)
+        folder = data_dir / "sources" / "corpus"
+        write_corpus(folder, documents, words)
+        with running_semantik(data_dir) as url:
+            ingested = asyncio.run(_ingest(url, folder))
+        collection = ingested.collection
+        chunks = int(ingested.first["processed"])
+        counted, encode_seconds = bare_encode_seconds(
+            folder, collection["chunk_size"], collection["chunk_overlap"]
+        )
+    if counted != chunks:
+        raise RuntimeError(f"the system embedded {chunks} chunks, the bare run made {counted}")
+    e2e = chunks / ingested.first_seconds
+    encode = chunks / encode_seconds
+    return IngestBenchResult(
+        chunks=chunks,
+        e2e_chunks_per_s=round(e2e, 2),
+        encode_chunks_per_s=round(encode, 2),
+        efficiency=round(e2e / encode, 3),
+        rescan_embedded=int(ingested.rescan["processed"]),
+        rescan_seconds=round(ingested.rescan_seconds, 2),
+        first_ingest_seconds=round(ingested.first_seconds, 2),
+    )
