@@ -101,12 +101,12 @@ class ReindexFlow:
             await self.validate(op, collection)
         except ValidationFailed as exc:
             log.warning("reindex %s failed validation: %s", operation_id, exc)
-            await self.call(self._fail, operation_id, f"validation failed: {exc}")
+            await self.call(fail_reindex, self.app, operation_id, f"validation failed: {exc}")
             return
         await self._request(
             ActivateGeneration(collection_id=op.collection_id, generation=staging), Done
         )
-        activated = await self.call(self._activate, operation_id)
+        activated = await self.call(activate_reindex, self.app, operation_id)
         if not activated and old is not None:
             # Cancelled meanwhile: the alias goes back to the generation still active.
             await self._request(
@@ -181,28 +181,6 @@ class ReindexFlow:
         op: Operation = self.app.repository.get(operation_id)
         return op, self.app.repository.get(op.collection_id)
 
-    def _fail(self, operation_id: UUID, reason: str) -> None:
-        op, _ = self._load(operation_id)
-        if not op.is_terminal:  # the staging generation is dropped with it (domain)
-            self.app.commit(*self.app.end_operation(op, OperationStatus.FAILED, reason))
-
-    def _activate(self, operation_id: UUID) -> bool:
-        """Checkpoint 5, in one commit: the operation completes and the collection
-        activates the staging generation (its model and chunking with it)."""
-        op, collection = self._load(operation_id)
-        if op.is_terminal or collection.active_operation_id != op.id:
-            return False
-        op.reach_checkpoint("activation", f"generation {op.generation} is active")
-        op.complete()
-        delta = op.count_delta()
-        # The new generation holds every chunk embedded now, not old ones plus these.
-        counts = CountDelta(
-            delta.documents, op.embedded_chunks - collection.chunk_count, delta.size_bytes
-        )
-        collection.operation_finished(op.id, OperationStatus.COMPLETED, counts=counts)
-        self.app.commit(op, collection)
-        return True
-
     def _expired(self) -> list[tuple[UUID, int]]:
         """Replaced generations whose grace period is over. It is counted from when this
         process first saw them replaced: a restart makes them wait a little longer."""
@@ -226,3 +204,28 @@ class ReindexFlow:
         if generation in collection.retired_generations:
             collection.drop_generation(generation)
             self.app.commit(collection)
+
+
+def fail_reindex(app: CollectionsApplication, operation_id: UUID, reason: str) -> None:
+    """The reindex fails; its staging generation is dropped with it (domain)."""
+    op: Operation = app.repository.get(operation_id)
+    if not op.is_terminal:
+        app.commit(*app.end_operation(op, OperationStatus.FAILED, reason))
+
+
+def activate_reindex(app: CollectionsApplication, operation_id: UUID) -> bool:
+    """Checkpoint 5, in one commit: the operation completes and the collection activates
+    the staging generation (its model and chunking with it). False if it ended first."""
+    op: Operation = app.repository.get(operation_id)
+    collection: Collection = app.repository.get(op.collection_id)
+    if op.is_terminal or collection.active_operation_id != op.id:
+        return False
+    op.reach_checkpoint("activation", f"generation {op.generation} is active")
+    op.complete()
+    delta = op.count_delta()
+    # The new generation holds every chunk embedded now, not the old ones plus these.
+    chunks = op.embedded_chunks - collection.chunk_count
+    counts = CountDelta(delta.documents, chunks, delta.size_bytes)
+    collection.operation_finished(op.id, OperationStatus.COMPLETED, counts=counts)
+    app.commit(op, collection)
+    return True

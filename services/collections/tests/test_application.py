@@ -14,6 +14,7 @@ from collections_service.domain import Collection
 from collections_service.process import OperationProcess
 from collections_service.projections import ReadModel
 from collections_service.quota import GIB, Quotas
+from collections_service.reindex_flow import activate_reindex
 from eventsourcing.persistence import StoredEvent
 from semantik_contracts import CollectionStatus, ErrorCode, OperationStatus, commands, events
 from semantik_runtime.errors import CommandError
@@ -315,8 +316,15 @@ class CollectionsApplicationCase:
         assert collection.generations[2].chunk_size == 128
         assert collection.generations[2].chunk_overlap == 12
         self.finish(app, view, op.id, size=0)
+        # All work is in: the reindex waits for validation; search still reads generation 1.
+        assert self.operation(app, op.id).message.startswith("validation")
+        coll = self.collection(app, view)
+        assert (coll.active_generation, coll.staging_generation) == (1, 2)
+        assert activate_reindex(app, op.id)  # validated (reindex_flow.py)
+        assert not activate_reindex(app, op.id)
         coll = self.collection(app, view)
         assert (coll.active_generation, coll.staging_generation, coll.chunk_size) == (2, None, 128)
+        assert coll.chunk_count == 5  # the new generation's chunks, not old plus new
         assert coll.status is CollectionStatus.READY
         bad = start.model_copy(update={"params": {"chunk_size": "big"}})
         assert code_of(lambda: app.start_operation(bad)) is ErrorCode.INVALID
