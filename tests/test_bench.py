@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from semantik.bench import write_corpus
+from semantik.bench_ingest import write_corpus
 
 pytestmark = pytest.mark.unit
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,17 +138,20 @@ async def _ingest(url: str, folder: Path) -> Ingested:
 def bare_encode_seconds(folder: Path, chunk_size: int, chunk_overlap: int) -> tuple[int, float]:
     """Chunk the corpus as ingest does and encode it as the embedder does."""
     from embedder_service.model import load_model
-    from ingest_service.chunking import Chunker, default_tokenizer
-    from ingest_service.extract import read_document
+    from ingest_service.preparation import ChunkJob, chunk_jobs
+    from ingest_service.units import read_file_unit
 
-    chunker = Chunker(default_tokenizer())
-    texts = [
-        chunk.text
-        for path in sorted(folder.iterdir())
-        for chunk in chunker.split(
-            read_document(str(path), 1 << 30).text, chunk_size, chunk_overlap
+    jobs = [
+        ChunkJob(
+            read_file_unit(str(p), str(p), 1 << 30), uuid.uuid4(), {}, chunk_size, chunk_overlap
         )
+        for p in sorted(folder.iterdir())
     ]
+    texts = []
+    for chunks in chunk_jobs(jobs):
+        if isinstance(chunks, Exception):
+            raise chunks
+        texts += [chunk.text for chunk in chunks]
     model = load_model()
     call = 4 * model.batch_size  # the embedder's chunks per encode call
     model.encode(texts[:call])  # warm-up, as the running embedder is warm
