@@ -31,6 +31,7 @@ from semantik_contracts.subjects import SEARCH_RPC, VECTOR_COUNT_RPC, VECTORS, c
 from semantik_contracts.work import (
     ActivateGeneration,
     CountVectors,
+    CreateGeneration,
     Done,
     SampleChunks,
     SampledChunks,
@@ -103,6 +104,12 @@ class ReindexFlow:
             log.warning("reindex %s failed validation: %s", operation_id, exc)
             await self.call(fail_reindex, self.app, operation_id, f"validation failed: {exc}")
             return
+        # A reindex of an empty collection wrote nothing: its generation must exist too.
+        dimension = collection.generations[staging].model_dimension
+        create = CreateGeneration(
+            collection_id=op.collection_id, generation=staging, dimension=dimension
+        )
+        await self._request(create, Done)
         await self._request(
             ActivateGeneration(collection_id=op.collection_id, generation=staging), Done
         )

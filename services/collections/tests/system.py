@@ -22,7 +22,7 @@ from gateway_service.config import GatewaySettings
 from gateway_service.main import create_app
 from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
-from ingest_service.chunking import Chunker, default_tokenizer
+from ingest_service.pool import ExtractionPool
 from ingest_service.sources import SourceRoots
 from search_service.app import SearchService
 from semantik_runtime.bus import Bus
@@ -89,6 +89,7 @@ async def running_system(
     store: VectorStore,
     models: list[EmbeddingModel],
     models_dir: Path,
+    pool: ExtractionPool,
     **collections_options: Any,
 ) -> AsyncIterator[System]:
     """Start collections, ingest, an embedder per model, search and the gateway."""
@@ -121,7 +122,7 @@ async def running_system(
             ingest_app,
             await bus("ingest"),
             SourceRoots([sources]),
-            Chunker(default_tokenizer()),
+            pool,
             max_file_bytes=1 << 20,
             embed_max_pending=2000,
         )

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from embedder_service.model import EmbeddingModel, load_model
+from ingest_service.pool import ExtractionPool
 from qdrant_client import QdrantClient
 from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.work import generation_name
@@ -65,6 +66,13 @@ def tiny_model(models_dir: Path) -> EmbeddingModel:
     return load_model(TINY_MODEL, "cpu", models_dir)
 
 
+@pytest.fixture(scope="module")
+def extraction_pool() -> Iterator[ExtractionPool]:
+    pool = ExtractionPool(1, niceness=0)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(params=["edge", "qdrant-local"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
     opened: VectorStore
@@ -84,6 +92,7 @@ async def system(
     default_model: EmbeddingModel,
     tiny_model: EmbeddingModel,
     models_dir: Path,
+    extraction_pool: ExtractionPool,
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[System]:
     options: dict[str, Any] = getattr(request, "param", {})
@@ -94,6 +103,7 @@ async def system(
         store,
         models,
         models_dir,
+        extraction_pool,
         reindex_grace_seconds=options.get("grace", 1.0),
         reindex_min_overlap=options.get("min_overlap", 0.5),
     ) as running:
@@ -268,6 +278,21 @@ async def test_models_are_checked_against_the_registry(system: System) -> None:
         f"/api/v2/collections/{tiny['id']}/operations/reindex", json={}, headers=system.headers
     )
     assert reply.status_code == 409  # never indexed: nothing to reindex
+    # An empty collection (an empty folder indexed) reindexes into another model too.
+    empty = await system.indexed_collection("empty", {})
+    operation = await system.call(
+        "POST",
+        f"/api/v2/collections/{empty['id']}/operations/reindex",
+        json={"model_name": TINY_MODEL},
+    )
+    assert (await system.operation_done(operation["id"]))["status"] == "completed"
+    after = await system.call("GET", f"/api/v2/collections/{empty['id']}")
+    assert (after["active_generation"], after["model_name"], after["vector_count"]) == (
+        2,
+        TINY_MODEL,
+        0,
+    )
+    assert system.store.has_generation(generation_name(_uuid(empty["id"]), 2))
 
 
 async def _at_least(items: list[Any], n: int) -> bool:
