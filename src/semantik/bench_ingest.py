@@ -104,7 +104,7 @@ async def _finish(client: SemantikClient, operation_id: str) -> dict[str, Any]:
             if op["status"] != "completed":
                 raise RuntimeError(f"the benchmark's operation {op['status']}: {op.get('error')}")
             return op
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # polling is work for the system too: not faster
 
 
 @dataclass(frozen=True)
