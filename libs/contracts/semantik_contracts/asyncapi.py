@@ -86,6 +86,12 @@ REQUESTS: list[Request] = [
     _vectors(work.ActivateGeneration),
     _vectors(work.DeleteDocumentPoints),
     Request(VECTOR_COUNT_RPC, work.CountVectors, work.VectorCount, "Points in one generation"),
+    Request(
+        command_subject(VECTORS, "SampleChunks"),
+        work.SampleChunks,
+        work.SampledChunks,
+        "Chunk texts of one generation: the queries that validate a reindex",
+    ),
     Request(SEARCH_RPC, search.Search, search.SearchResponse, "Federated hybrid search"),
     Request(
         "semantik.rpc.embed.{model}",

@@ -24,6 +24,7 @@ from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
 from ingest_service.pool import ExtractionPool
 from ingest_service.sources import SourceRoots
+from ingest_service.uploaded import UploadedFiles
 from search_service.app import SearchService
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
@@ -117,12 +118,14 @@ async def running_system(
             **collections_options,
         )
     )
+    ingest_bus = await bus("ingest")
     services.append(
         IngestService(
             ingest_app,
-            await bus("ingest"),
+            ingest_bus,
             SourceRoots([sources]),
             pool,
+            UploadedFiles(ingest_bus, tmp_path / "uploads"),
             max_file_bytes=1 << 20,
             embed_max_pending=2000,
         )
