@@ -242,26 +242,35 @@ class CollectionsApplication(Application[UUID]):
     @audited
     def change_source_columns(self, cmd: commands.ChangeSourceColumns) -> SourceAndOperation:
         """New columns re-embed the source (an ``index`` of it alone, seed 002)."""
-        source = self.owned_source(cmd.actor, cmd.collection_id, cmd.source_id)
-        collection: Collection = self.repository.get(cmd.collection_id)
+
+        def change(source: Source, _: Collection) -> None:
+            source.change_columns(list(cmd.text_columns), list(cmd.context_columns), cmd.id_column)
+
         params = {"columns_changed": True}
-        operation = self._new_operation(
-            collection, OperationType.INDEX, cmd.actor, [source.id], params
-        )
-        source.change_columns(list(cmd.text_columns), list(cmd.context_columns), cmd.id_column)
-        self.commit(collection, source, operation)
-        return SourceAndOperation(source=source_view(source), operation=operation_view(operation))
+        return self._source_operation(cmd, OperationType.INDEX, params, change)
 
     @audited
     def remove_source(self, cmd: commands.RemoveSource) -> SourceAndOperation:
         """Remove a source and, by a ``remove_source`` operation, its documents' points."""
+
+        def remove(source: Source, collection: Collection) -> None:
+            source.remove()
+            collection.detach_source(source.id)
+
+        return self._source_operation(cmd, OperationType.REMOVE_SOURCE, {}, remove)
+
+    def _source_operation(
+        self,
+        cmd: commands.ChangeSourceColumns | commands.RemoveSource,
+        op_type: OperationType,
+        params: dict[str, Any],
+        change: Callable[[Source, Collection], None],
+    ) -> SourceAndOperation:
+        """An operation on one source of an owned collection, with the source's change."""
         source = self.owned_source(cmd.actor, cmd.collection_id, cmd.source_id)
         collection: Collection = self.repository.get(cmd.collection_id)
-        operation = self._new_operation(
-            collection, OperationType.REMOVE_SOURCE, cmd.actor, [source.id], {}
-        )
-        source.remove()
-        collection.detach_source(source.id)
+        operation = self._new_operation(collection, op_type, cmd.actor, [source.id], params)
+        change(source, collection)
         self.commit(collection, source, operation)
         return SourceAndOperation(source=source_view(source), operation=operation_view(operation))
 

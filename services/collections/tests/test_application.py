@@ -76,6 +76,14 @@ class CollectionsApplicationCase:
             )
         )
 
+    def scanning(self, app: CollectionsApplication) -> tuple[Any, UUID, OperationProcess]:
+        """A new collection whose first index has started scanning."""
+        view = self.create(app)
+        op_id = self.add_source(app, view.id).operation.id
+        process = OperationProcess(app)
+        process.on_scan_started(events.ScanStarted(collection_id=view.id, operation_id=op_id))
+        return view, op_id, process
+
     def collection(self, app: CollectionsApplication, view: Any, actor: str = "u1") -> Any:
         return app.queries.get_collection(
             commands.GetCollection(actor=actor, collection_id=view.id)
@@ -254,10 +262,7 @@ class CollectionsApplicationCase:
     def test_a_scan_in_progress_is_reported_on_its_operation(
         self, app: CollectionsApplication
     ) -> None:
-        view = self.create(app)
-        op_id = self.add_source(app, view.id).operation.id
-        process = OperationProcess(app)
-        process.on_scan_started(events.ScanStarted(collection_id=view.id, operation_id=op_id))
+        view, op_id, process = self.scanning(app)
         so_far = events.ScanStats(new_documents=2, unchanged_skipped=1)
         process.on_scan_progressed(
             events.ScanProgressed(
@@ -332,10 +337,7 @@ class CollectionsApplicationCase:
     def test_cancel_keeps_work_already_done_and_timeout_fails(
         self, app: CollectionsApplication
     ) -> None:
-        view = self.create(app)
-        op_id = self.add_source(app, view.id).operation.id
-        process = OperationProcess(app)
-        process.on_scan_started(events.ScanStarted(collection_id=view.id, operation_id=op_id))
+        view, op_id, process = self.scanning(app)
         cancelled = app.cancel_operation(commands.CancelOperation(actor="u1", operation_id=op_id))
         assert cancelled.status is OperationStatus.CANCELLED
         assert cancelled.error == "cancelled by u1"
