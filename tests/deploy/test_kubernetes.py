@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -14,7 +16,7 @@ import pytest
 from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.subjects import WORK_STREAM, embed_consumer_name, model_slug
 
-from tests.deploy.settings import DATABASE_USERS, QDRANT_USERS
+from tests.deploy.settings import DATABASE_USERS, QDRANT_USERS, fields_read
 from tests.deploy.tools import (
     GATEWAY_PORT,
     HEALTH_PORT,
@@ -334,3 +336,38 @@ def test_only_the_gpu_overlay_puts_the_embedder_on_a_gpu() -> None:
             if on_gpu:
                 tolerations = deployment["spec"]["template"]["spec"]["tolerations"]
                 assert any(t["key"] == "nvidia.com/gpu" for t in tolerations)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_models_volume_component_shares_models_with_every_registry_reader(
+    overlay: str, tmp_path: Path
+) -> None:
+    """components/models-volume: an overlay that adds it mounts one ReadWriteMany claim
+    read-only at SEMANTIK_MODELS_DIR in collections and the embedders (they may run on
+    any node); without it, no pod waits for a claim that most clusters can't bind."""
+    k8s = Path(os.path.relpath(K8S, tmp_path))
+    (tmp_path / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"namespace: {NAMESPACE}\nresources:\n  - {k8s}/overlays/{overlay}\n"
+        f"components:\n  - {k8s}/components/models-volume\n"
+    )
+    result = run([tool("kubectl"), "kustomize", str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    documents = load_yaml_all(result.stdout)
+    assert [e for d in documents if not is_keda(d) for e in validation_errors(d)] == []
+    (claim,) = [d for d in documents if d["metadata"]["name"] == "semantik-models"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    (config,) = objects(overlay, "ConfigMap").values()
+    models_dir = config["data"]["SEMANTIK_MODELS_DIR"]
+    for deployment in (d for d in documents if d["kind"] == "Deployment"):
+        name = deployment["metadata"]["name"]
+        mounts = {m["mountPath"]: m for m in container(deployment)["volumeMounts"]}
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        reads_registry = "models_dir" in fields_read(name)
+        assert (models_dir in mounts) is reads_registry, name
+        if reads_registry:
+            mount = mounts[models_dir]
+            assert mount["readOnly"] is True
+            assert volumes[mount["name"]]["persistentVolumeClaim"]["claimName"] == "semantik-models"
+    for deployment in objects(overlay, "Deployment").values():
+        assert models_dir not in {m["mountPath"] for m in container(deployment)["volumeMounts"]}
