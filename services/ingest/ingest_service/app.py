@@ -33,11 +33,11 @@ from semantik_runtime.errors import CommandError
 from semantik_runtime.writer import WriterThread
 
 from .application import IngestApplication
-from .domain import ScanSource
 from .extract import DocumentError, file_type
 from .formats import SUPPORTED_TYPES, is_supported
 from .pool import ExtractionPool
 from .scan import REMOVED, ScanRunner
+from .scanning import ScanSource
 from .sources import SourceRoots
 from .tables import is_record_file
 from .units import check_record_columns

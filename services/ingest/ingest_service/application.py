@@ -26,8 +26,9 @@ from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.views import DocumentView, Page
 
 from .documents import documents_page
-from .domain import ContentAlreadyRegistered, Document, Scan, ScanSource, document_id, scan_id
+from .domain import ContentAlreadyRegistered, Document, document_id, scan_id
 from .projections import DocumentRecord, Registry
+from .scanning import Scan, ScanSource
 
 
 class Action(StrEnum):

@@ -24,12 +24,12 @@ from semantik_contracts import SkipReason
 from semantik_contracts.work import ChunkWork, EmbedChunks
 
 from .application import Action, Decision, IngestApplication, NewDocument
-from .domain import Scan, ScanSource
 from .extract import DocumentError
 from .pool import ExtractionPool
 from .preparation import ChunkJob, chunk_jobs, read_file, read_records
 from .projections import DocumentRecord
 from .record_indexing import RecordIndexer
+from .scanning import Scan, ScanSource
 from .sources import FoundFile
 from .tables import is_record_file
 from .units import RecordFile, Unit

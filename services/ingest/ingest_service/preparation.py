@@ -18,9 +18,9 @@ from uuid import UUID
 from semantik_contracts.work import ChunkWork
 
 from .chunking import Chunker, default_tokenizer
-from .domain import ScanSource
 from .extract import DocumentError
 from .formats import document_text
+from .scanning import ScanSource
 from .units import RecordFile, Unit, read_file_unit, read_record_file
 from .work import chunk_work
 

@@ -16,8 +16,8 @@ from semantik_contracts import SkipReason
 from semantik_contracts.work import ChunkWork, EmbedChunks
 
 from .application import Action, NewDocument
-from .domain import Scan
 from .extract import DocumentError
+from .scanning import Scan
 from .units import RecordFile, Unit
 from .work import WorkGate
 

@@ -22,12 +22,12 @@ from semantik_runtime.bus import Bus
 from semantik_runtime.errors import CommandError
 
 from .application import IngestApplication
-from .domain import Scan, ScanSource
 from .extract import file_type
 from .formats import is_supported
 from .indexing import Call, FileIndexer, Listing, Progress
 from .pool import ExtractionPool
 from .projections import DocumentRecord
+from .scanning import Scan, ScanSource
 from .sources import SourceRoots
 from .uploaded import UploadedFiles
 from .work import WorkGate

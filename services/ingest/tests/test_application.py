@@ -8,8 +8,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.utils import resolve_topic
 from ingest_service.application import Action, IngestApplication, NewDocument
-from ingest_service.domain import Scan, ScanSource, document_id, scan_id
+from ingest_service.domain import document_id, scan_id
+from ingest_service.scanning import Scan, ScanSource
 from semantik_contracts import OperationType, SkipReason
 from semantik_contracts.events import OperationRequested
 from semantik_runtime.eventstore import event_store_env
@@ -192,3 +194,9 @@ class TestIngestApplicationOnPostgreSQL(IngestApplicationCase):
     @pytest.fixture
     def env(self, database_url: str, tmp_path: Path) -> dict[str, str]:
         return event_store_env("ingest", database_url, tmp_path)
+
+
+@pytest.mark.unit
+def test_scan_events_stored_under_their_old_module_still_load() -> None:
+    assert resolve_topic("ingest_service.domain:Scan.ScanStarted") is Scan.ScanStarted
+    assert resolve_topic("ingest_service.domain:Scan.DocumentFailed") is Scan.DocumentFailed
