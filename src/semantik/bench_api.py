@@ -88,23 +88,22 @@ async def load(
 ) -> dict[str, Any]:
     """Run ``request`` from ``clients`` concurrent loops for ``seconds``."""
     latencies: list[float] = []
-    errors = 0
+    errors: dict[str, int] = {}  # HTTP status or exception → count
     counter = itertools.count()
     deadline = time.perf_counter() + seconds
 
     async def loop() -> None:
-        nonlocal errors
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
                 reply = await request(client, next(counter))
-                ok = reply.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            if ok:
+                outcome = str(reply.status_code)
+            except httpx.HTTPError as exc:
+                outcome = type(exc).__name__
+            if outcome == "200":
                 latencies.append(time.perf_counter() - started)
             else:
-                errors += 1
+                errors[outcome] = errors.get(outcome, 0) + 1
 
     started = time.perf_counter()
     await asyncio.gather(*(loop() for _ in range(clients)))
@@ -112,7 +111,8 @@ async def load(
     ordered = sorted(latencies) or [0.0]
     return {
         "requests": len(latencies),
-        "errors": errors,
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
         "rps": round(len(latencies) / elapsed, 1),
         "p50_ms": round(statistics.median(ordered) * 1000, 1),
         "p95_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000, 1),
