@@ -178,3 +178,28 @@ def test_frames_are_shared_by_subscribers_but_never_across_streams() -> None:
     other = cache.frame(_event_msg(5, "a"), "operation:2")
     assert other is not None and json.loads(other)["subscription"] == "operation:2"
     assert json.loads(first or "")["seq"] == 5
+
+
+async def test_a_stalled_client_does_not_hold_up_the_others(stack: Stack, ws_url: str) -> None:
+    alice = await stack.login("alice")
+    docs = await stack.create_collection(alice, "docs")
+    url = f"/api/v2/collections/{docs['id']}"
+    context = stack.app.state.context
+    settings = context.settings.model_copy(update={"ws_send_queue_size": 3})
+    stalled = StalledClient()
+    session = LiveSession(stalled, context.backend, docs["owner"], settings)  # type: ignore[arg-type]
+    running = asyncio.create_task(session.run())
+    subscribe = json.dumps({"type": "subscribe_collection", "collection_id": docs["id"]})
+    async with connect(f"{ws_url}?token={token(alice)}") as ws:
+        await ws.send(subscribe)
+        await session.handle(subscribe)
+        await read_until(ws, lambda f: f["type"] == "CollectionCreated")
+        for n in range(5):
+            await stack.client.patch(url, json={"description": f"v{n}"}, headers=alice)
+        frames = await read_until(ws, lambda f: f["data"].get("description") == "v4")
+        assert [f["data"]["description"] for f in frames if f["type"] == "CollectionUpdated"] == [
+            f"v{n}" for n in range(5)
+        ]
+    async with asyncio.timeout(10):
+        await running
+    assert stalled.close_code == 1013
