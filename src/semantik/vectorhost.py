@@ -15,6 +15,8 @@ from embedder_service.app import EmbedderService
 from embedder_service.config import EmbedderSettings
 from embedder_service.model import EmbeddingModel, load_model
 from search_service.app import SearchService
+from search_service.config import SearchSettings
+from search_service.rerank import load_reranker
 from semantik_runtime.bus import Bus
 from semantik_runtime.metrics import observe_consumer_lag
 from semantik_runtime.process import configure_logging, serve_until_stopped
@@ -53,7 +55,11 @@ async def main() -> None:
         device=settings.device,
         models_dir=settings.models_path,
     )
-    search = SearchService(search_bus, store)
+    search_settings = SearchSettings()
+    reranker, problem = await asyncio.to_thread(
+        load_reranker, search_settings.reranker_path, search_settings.reranker_device
+    )
+    search = SearchService(search_bus, store, reranker, problem)
 
     await serve_until_stopped(
         "vector-host",

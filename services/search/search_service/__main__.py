@@ -10,20 +10,24 @@ import asyncio
 
 from semantik_runtime.bus import Bus
 from semantik_runtime.process import configure_logging, serve_until_stopped
-from semantik_runtime.settings import ServiceSettings
 from semantik_runtime.vectors import open_vector_store
 
 from .app import SearchService
+from .config import SearchSettings
+from .rerank import load_reranker
 
 
 async def main() -> None:
-    settings = ServiceSettings()
+    settings = SearchSettings()
     configure_logging(settings.log_level)
     store = open_vector_store(
         settings.qdrant_url, settings.data_dir, api_key=settings.qdrant_api_key
     )
     bus = await Bus.connect(settings.nats_url, "search")
-    service = SearchService(bus, store)
+    reranker, problem = await asyncio.to_thread(
+        load_reranker, settings.reranker_path, settings.reranker_device
+    )
+    service = SearchService(bus, store, reranker, problem)
 
     await serve_until_stopped("search", settings, [service], buses=[bus], resources=[store])
 

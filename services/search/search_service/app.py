@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from uuid import UUID
 
 from semantik_contracts import ErrorCode, RpcFailure, SearchType
 from semantik_contracts.search import (
@@ -27,6 +28,7 @@ from semantik_runtime.sparse import query_vector
 from semantik_runtime.vectors import Hit, SparseVector, VectorStore
 
 from .fusion import RankedList, best_chunk_per_document, fuse, to_result
+from .rerank import RERANK_CANDIDATES, Reranker
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 SEARCH = "search"
 
 RERANK_UNAVAILABLE = (
-    "Reranking was requested, but no reranker is installed; "
+    "Reranking was requested, but no reranker is installed (set SEMANTIK_RERANKER_PATH); "
     "results are ordered by reciprocal rank fusion."
 )
 
@@ -44,9 +46,18 @@ MAX_FETCH = 1000
 
 
 class SearchService:
-    def __init__(self, bus: Bus, store: VectorStore) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        store: VectorStore,
+        reranker: Reranker | None = None,
+        reranker_problem: str | None = None,
+    ) -> None:
         self.bus = bus
         self.store = store
+        self.reranker = reranker
+        # Why a configured reranker is missing, told to whoever asks for reranking.
+        self.reranker_problem = reranker_problem
 
     async def start(self, stop: asyncio.Event) -> None:
         await self.bus.serve(SEARCH_RPC, Search, self.search, queue=SEARCH)
@@ -57,7 +68,12 @@ class SearchService:
 
     async def search(self, request: Search) -> SearchResponse:
         started = time.perf_counter()
-        warnings = [RERANK_UNAVAILABLE] if request.rerank else []
+        warnings: list[str] = []
+        reranker = self.reranker if request.rerank else None
+        if request.rerank and reranker is None:
+            warnings.append(_rerank_unavailable(self.reranker_problem))
+        # The cross-encoder reorders a wider pool than the page it returns.
+        wanted = max(request.limit, RERANK_CANDIDATES) if reranker else request.limit
         targets = [t for t in request.targets if t.generation is not None]
         sparse = None if request.search_type == SearchType.DENSE else query_vector(request.query)
         # One query embedding per model, however many collections use it.
@@ -70,7 +86,8 @@ class SearchService:
         outcomes = await asyncio.gather(
             *(
                 asyncio.wait_for(
-                    self._search_collection(target, request, embeddings, sparse), timeout
+                    self._search_collection(target, request, embeddings, sparse, wanted),
+                    timeout,
                 )
                 for target in targets
             ),
@@ -82,9 +99,12 @@ class SearchService:
                 warnings.append(_describe(target, outcome, request.timeout_ms))
             else:
                 lists.append(outcome)
+        fused = fuse(lists, wanted)
+        if reranker is not None:
+            fused = await asyncio.to_thread(_rerank, reranker, request.query, fused)
         results = [
             to_result(collection_id, hit, score, rank)
-            for rank, (collection_id, hit, score) in enumerate(fuse(lists, request.limit), 1)
+            for rank, (collection_id, hit, score) in enumerate(fused[: request.limit], 1)
         ]
         return SearchResponse(
             results=results,
@@ -108,18 +128,19 @@ class SearchService:
         request: Search,
         embeddings: dict[str, asyncio.Task[list[float]]],
         sparse: SparseVector | None,
+        wanted: int,
     ) -> RankedList:
         assert target.generation is not None
         embedding = embeddings.get(target.model_name)
         # Shielded: another collection of the same model may still be waiting for it.
         dense = await asyncio.shield(embedding) if embedding is not None else None
         name = generation_name(target.collection_id, target.generation)
-        fetch = min(request.limit * CHUNKS_PER_DOCUMENT, MAX_FETCH)
+        fetch = min(wanted * CHUNKS_PER_DOCUMENT, MAX_FETCH)
         while True:
             hits = await asyncio.to_thread(self._query, name, request, dense, sparse, fetch)
-            documents = best_chunk_per_document(hits, request.limit)
+            documents = best_chunk_per_document(hits, wanted)
             # Too few documents among a full page of chunks: more may lie further down.
-            if len(documents) == request.limit or len(hits) < fetch or fetch >= MAX_FETCH:
+            if len(documents) == wanted or len(hits) < fetch or fetch >= MAX_FETCH:
                 return RankedList(target.collection_id, documents)
             fetch = min(fetch * 4, MAX_FETCH)
 
@@ -140,6 +161,21 @@ class SearchService:
             filters=request.filters or None,
             prefetch_limit=max(100, fetch),
         )
+
+
+def _rerank(
+    reranker: Reranker, query: str, fused: list[tuple[UUID, Hit, float]]
+) -> list[tuple[UUID, Hit, float]]:
+    """Reorder the fused candidates by the cross-encoder's score of each best chunk."""
+    scores = reranker.scores(query, [str(hit.payload.get("text", "")) for _, hit, _ in fused])
+    ranked = sorted(zip(scores, range(len(fused)), fused, strict=True), key=lambda e: -e[0])
+    return [(collection_id, hit, score) for score, _, (collection_id, hit, _) in ranked]
+
+
+def _rerank_unavailable(problem: str | None) -> str:
+    if problem is None:
+        return RERANK_UNAVAILABLE
+    return f"Reranking was requested, but {problem}; results are ordered by rank fusion."
 
 
 def _retrieve(task: asyncio.Task[list[float]]) -> None:

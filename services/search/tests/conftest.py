@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from embedder_service.app import EmbedderService
@@ -128,17 +129,32 @@ async def private_bus(private_nats_url: str) -> AsyncIterator[Bus]:
     await connection.close()
 
 
+SearchStarter = Callable[..., Awaitable[SearchService]]
+
+
 @pytest.fixture
-async def search(
+async def start_search(
     private_bus: Bus, store: VectorStore, model: EmbeddingModel, corpus: Corpus
-) -> AsyncIterator[SearchService]:
-    """Search and the embedder on one store and one connection, as one process hosts them."""
+) -> AsyncIterator[SearchStarter]:
+    """Start search and the embedder on one store and one connection, as one process
+    hosts them; keyword arguments go to the search service (reranker, its problem)."""
     stop = asyncio.Event()
-    embedder = EmbedderService(private_bus, store, model)
-    service = SearchService(private_bus, store)
-    await embedder.start(stop)
-    await service.start(stop)
-    yield service
+    started: list[SearchService | EmbedderService] = []
+
+    async def start(**options: Any) -> SearchService:
+        embedder = EmbedderService(private_bus, store, model)
+        service = SearchService(private_bus, store, **options)
+        for part in (embedder, service):
+            await part.start(stop)
+            started.append(part)
+        return service
+
+    yield start
     stop.set()
-    await service.close()
-    await embedder.close()
+    for part in reversed(started):
+        await part.close()
+
+
+@pytest.fixture
+async def search(start_search: SearchStarter) -> SearchService:
+    return await start_search()
