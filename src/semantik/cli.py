@@ -6,10 +6,13 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .client import ApiError, SemantikClient, local_credentials
+from .client import ApiError, SemantikClient
+from .progress import follow_operation
+from .session import login
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +85,31 @@ def main(argv: list[str] | None = None) -> int:
         "--data-dir", type=Path, default=Path(os.environ.get("SEMANTIK_DATA_DIR", ".semantik"))
     )
 
+    search_bench = benches.add_parser(
+        "search", help="federated hybrid search latency, through the services and in-process"
+    )
+    search_bench.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    search_bench.add_argument("--collections", type=int, default=5)
+    search_bench.add_argument("--documents", type=int, default=5183, help="per collection")
+    search_bench.add_argument("--queries", type=int, default=200)
+    search_bench.add_argument(
+        "--data-dir", type=Path, help="keep the system's data here (re-runs skip ingest)"
+    )
+
+    evaluation = commands.add_parser(
+        "eval", help="retrieval quality and latency on a BEIR-format data set"
+    )
+    evaluation.add_argument("directory", type=Path, help="corpus.jsonl, queries.jsonl, qrels/")
+    evaluation.add_argument("--split", help="qrels split (default: test, else the only one)")
+    evaluation.add_argument("--modes", default="dense,sparse,hybrid")
+    evaluation.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    evaluation.add_argument("--url", help="evaluate on this Semantik instead of a private one")
+    evaluation.add_argument("--username", default=os.environ.get("SEMANTIK_USERNAME"))
+    evaluation.add_argument("--password", default=os.environ.get("SEMANTIK_PASSWORD"))
+    evaluation.add_argument(
+        "--data-dir", type=Path, help="keep the private system's data here (re-runs skip ingest)"
+    )
+
     args = parser.parse_args(argv)
     if args.command == "bench" and args.bench == "sources":
         return bench_sources_command(args)
@@ -89,8 +117,16 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(bench_api_command(args))
     if args.command == "bench" and args.bench == "ingest":
         return bench_ingest_command(args)
+    if args.command == "bench" and args.bench == "search":
+        from .bench_search import bench_search
+
+        return bench_search(args)
     if args.command == "bench":
         return bench_core_command(args)
+    if args.command == "eval":
+        from .evaluate import evaluate
+
+        return _report_errors(args, lambda: asyncio.run(evaluate(args)))
     if args.command == "projections":
         return asyncio.run(rebuild_projections(args))
     if args.command == "run":
@@ -103,10 +139,15 @@ def main(argv: list[str] | None = None) -> int:
             if v is not None
         }
         return run_all(RunSettings(**overrides))
+    if args.command == "ingest":
+        return _report_errors(args, lambda: asyncio.run(ingest_directory(args)))
+    return _report_errors(args, lambda: asyncio.run(search_collections(args)))
+
+
+def _report_errors(args: argparse.Namespace, command: Callable[[], int]) -> int:
+    """Run a client command; an API or connection error becomes a message and an exit code."""
     try:
-        if args.command == "ingest":
-            return asyncio.run(ingest_directory(args))
-        return asyncio.run(search_collections(args))
+        return command()
     except ApiError as exc:
         print(f"error: {exc.detail} (HTTP {exc.status})", file=sys.stderr)
         return 1
@@ -116,16 +157,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _login(client: SemantikClient, args: argparse.Namespace) -> None:
-    if args.username and args.password:
-        await client.login(args.username, args.password)
-    else:
-        username, password = local_credentials(args.data_dir)
-        await client.login(username, password, register=True)
+    await login(client, args.username, args.password, args.data_dir)
 
 
 async def ingest_directory(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     async with SemantikClient(args.url) as client:
         await _login(client, args)
         collection = await client.collection_by_name(args.collection)
@@ -144,23 +179,7 @@ async def ingest_directory(args: argparse.Namespace) -> int:
             if exc.status != 409 or "already a source" not in exc.detail:
                 raise
             operation = await client.call("POST", f"/api/v2/collections/{cid}/operations/index")
-        bar = tqdm(total=0, unit="chunk", desc=f"{args.collection}", file=sys.stderr)
-        outcome = "unknown"
-        subscribe = {"type": "subscribe_operation", "operation_id": operation["id"]}
-        async for message in client.events(subscribe):
-            data = message.get("data", {})
-            kind = message.get("type")
-            if kind == "OperationProgressed":
-                bar.total = data.get("total", 0) or bar.total
-                bar.n = data.get("processed", 0)
-                bar.refresh()
-            elif kind in ("OperationCompleted", "OperationFailed", "OperationCancelled"):
-                outcome = kind
-                break
-        final = await client.call("GET", f"/api/v2/operations/{operation['id']}")
-        bar.total = final.get("total") or bar.total
-        bar.n = final.get("processed", 0)
-        bar.close()
+        outcome, final = await follow_operation(client, operation, args.collection)
         stats = final.get("stats", {})
         print(
             f"{outcome.removeprefix('Operation').lower()}: {stats.get('new_documents', 0)} new, "

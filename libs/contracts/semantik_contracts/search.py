@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from .base import Message
 from .enums import SearchType
 
-#: A payload filter matches one value exactly, or any value of a list.
+#: Filter key matching documents under a directory: ``{"path_prefix": "/data/reports"}``.
+PATH_PREFIX = "path_prefix"
+
+
+def _check_filters(filters: dict[str, FilterValue]) -> dict[str, FilterValue]:
+    prefix = filters.get(PATH_PREFIX)
+    if prefix is not None and not (isinstance(prefix, str) and prefix.strip("/")):
+        raise ValueError(f"{PATH_PREFIX} must be a directory path such as /data/reports")
+    return filters
+
+
+#: A payload filter matches one value exactly, or any value of a list. Keys are payload
+#: fields (``source_id``, ``file_type``, ``path``, a record column as ``columns.<name>``)
+#: or ``path_prefix``, which keeps the documents under one directory.
 FilterScalar = str | int | bool
 FilterValue = FilterScalar | list[FilterScalar]
-Filters = dict[str, FilterValue]
+Filters = Annotated[dict[str, FilterValue], AfterValidator(_check_filters)]
 
 
 class SearchTarget(Message):

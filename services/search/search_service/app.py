@@ -27,8 +27,9 @@ from semantik_runtime.bus import Bus
 from semantik_runtime.sparse import query_vector
 from semantik_runtime.vectors import Hit, SparseVector, VectorStore
 
-from .fusion import RankedList, best_chunk_per_document, fuse, to_result
+from .fusion import RankedList, fuse, to_result
 from .rerank import RERANK_CANDIDATES, Reranker
+from .retrieval import search_generation
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,6 @@ RERANK_UNAVAILABLE = (
     "Reranking was requested, but no reranker is installed (set SEMANTIK_RERANKER_PATH); "
     "results are ordered by reciprocal rank fusion."
 )
-
-# Chunks fetched per document asked for: a document may have several matching chunks.
-CHUNKS_PER_DOCUMENT = 4
-MAX_FETCH = 1000
 
 
 class SearchService:
@@ -135,32 +132,17 @@ class SearchService:
         # Shielded: another collection of the same model may still be waiting for it.
         dense = await asyncio.shield(embedding) if embedding is not None else None
         name = generation_name(target.collection_id, target.generation)
-        fetch = min(wanted * CHUNKS_PER_DOCUMENT, MAX_FETCH)
-        while True:
-            hits = await asyncio.to_thread(self._query, name, request, dense, sparse, fetch)
-            documents = best_chunk_per_document(hits, wanted)
-            # Too few documents among a full page of chunks: more may lie further down.
-            if len(documents) == wanted or len(hits) < fetch or fetch >= MAX_FETCH:
-                return RankedList(target.collection_id, documents)
-            fetch = min(fetch * 4, MAX_FETCH)
-
-    def _query(
-        self,
-        name: str,
-        request: Search,
-        dense: list[float] | None,
-        sparse: SparseVector | None,
-        fetch: int,
-    ) -> list[Hit]:
-        return self.store.query(
+        documents = await asyncio.to_thread(
+            search_generation,
+            self.store,
             name,
-            mode=request.search_type.value,
-            dense=dense,
-            sparse=sparse,
-            limit=fetch,
-            filters=request.filters or None,
-            prefetch_limit=max(100, fetch),
+            request.search_type.value,
+            dense,
+            sparse,
+            wanted,
+            request.filters,
         )
+        return RankedList(target.collection_id, documents)
 
 
 def _rerank(

@@ -41,6 +41,17 @@ GARDENING = [
 PLANETS = ["Through a backyard telescope the planets Jupiter and Saturn show their moons."]
 INTEREST = ["Central banks raise interest rates to slow inflation and cool lending."]
 
+#: Where each document lives: its directory, its file type, and its record columns
+#: (the payload ingest writes: ``path``, ``file_type``, ``columns`` of a record source).
+PLACES = {
+    "astronomy": ("science", "md", {"topic": "space", "year": 2021}),
+    "baking": ("kitchen", "txt", {"topic": "food", "year": 2019}),
+    "compilers": ("science", "md", {"topic": "computing", "year": 2021}),
+    "gardening": ("home", "txt", {"topic": "garden", "year": 2020}),
+    "planets": ("science/hobby", "md", {"topic": "space", "year": 2020}),
+    "interest": ("finance", "csv", {"topic": "economy", "year": 2022}),
+}
+
 
 @dataclass(frozen=True)
 class Corpus:
@@ -77,7 +88,9 @@ def _write(
                     dense=vectors[index],
                     sparse=document_vector(text),
                     payload={
-                        "path": f"/data/{short}.md",
+                        "path": f"/data/{PLACES[short][0]}/{short}.{PLACES[short][1]}",
+                        "file_type": PLACES[short][1],
+                        "columns": PLACES[short][2],
                         "source_id": "s1",
                         "text": text,
                         "document_id": str(document),

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from search_service.app import RERANK_UNAVAILABLE, SearchService
 from semantik_contracts import SearchType
 from semantik_contracts.search import Search, SearchResponse, SearchTarget
@@ -49,9 +50,14 @@ async def test_each_mode_finds_the_expected_document_first_in_each_collection(
     assert [r.rank for r in response.results] == list(range(1, len(response.results) + 1))
     assert response.took_ms > 0
     top = response.results[0]
-    assert top.path == "/data/astronomy.md"
+    assert top.path == "/data/science/astronomy.md"
     assert "telescope" in top.text
-    assert top.metadata == {"source_id": "s1", "chunk_index": top.metadata["chunk_index"]}
+    assert top.metadata == {
+        "source_id": "s1",
+        "file_type": "md",
+        "columns": {"topic": "space", "year": 2021},
+        "chunk_index": top.metadata["chunk_index"],
+    }
     assert str(top.chunk_id) == str(uuid.uuid5(top.document_id, str(top.metadata["chunk_index"])))
 
 
@@ -127,10 +133,34 @@ async def test_a_collection_with_nothing_indexed_yet_answers_nothing_quietly(
     assert mixed.results
 
 
-async def test_filters_restrict_results_to_matching_payload(
-    private_bus: Bus, corpus: Any, search: SearchService
+FILTER_CASES: list[tuple[dict[str, Any], set[str]]] = [
+    ({"path": "/data/kitchen/baking.txt"}, {"baking"}),
+    ({"path_prefix": "/data/science"}, {"astronomy", "compilers", "planets"}),
+    ({"path_prefix": "/data/science/hobby/"}, {"planets"}),
+    ({"file_type": ["txt", "csv"]}, {"baking", "gardening", "interest"}),
+    ({"source_id": "s2"}, set()),
+    ({"columns.topic": "space"}, {"astronomy", "planets"}),
+    ({"columns.year": 2021, "file_type": "md"}, {"astronomy", "compilers"}),
+]
+
+
+@pytest.mark.parametrize("mode", list(SearchType))
+async def test_filters_keep_only_matching_documents_in_every_mode(
+    private_bus: Bus, corpus: Any, search: SearchService, mode: SearchType
 ) -> None:
-    response = await ask(
-        private_bus, "telescope observations", targets(corpus), filters={"path": "/data/baking.md"}
-    )
-    assert {r.document_id for r in response.results} == {corpus.documents["baking"]}
+    # Words of every document, so that keyword search could match any of them.
+    query = "telescope galaxy bread oven compiler code garden roses interest rates"
+    for filters, expected in FILTER_CASES:
+        response = await ask(
+            private_bus, query, targets(corpus), search_type=mode, filters=filters, limit=20
+        )
+        found = {r.document_id for r in response.results}
+        assert found == {corpus.documents[short] for short in expected}, filters
+        assert (response.warnings, response.partial) == ([], False)
+
+
+def test_a_path_prefix_must_be_a_directory() -> None:
+    target = SearchTarget(collection_id=uuid.uuid4(), model_name=MODEL, generation=1)
+    for bad in ("", "/", 3, ["/data"]):
+        with pytest.raises(ValidationError, match="path_prefix"):
+            Search(query="q", targets=[target], filters={"path_prefix": bad})

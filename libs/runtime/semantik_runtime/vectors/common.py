@@ -8,7 +8,13 @@ from typing import Any, Protocol
 
 from .port import DenseVector, Hit, SearchMode, SparseVector
 
-__all__ = ["ScoredPoint", "check_generation_name", "check_query", "to_hits"]
+__all__ = [
+    "ScoredPoint",
+    "check_generation_name",
+    "check_query",
+    "directory_prefix",
+    "to_hits",
+]
 
 # Generation names become directory names (Edge) and collection names (server), so they
 # are restricted to characters that are safe, and mean the same thing, in both.
@@ -34,6 +40,13 @@ def check_query(
         raise ValueError(f"{mode} search needs a sparse query vector")
     if limit < 1:
         raise ValueError(f"limit must be positive, got {limit}")
+
+
+def directory_prefix(directory: object) -> str:
+    """The path prefix of everything under ``directory``: "/data/a" must not match "/data/ab"."""
+    if not isinstance(directory, str) or not directory.strip("/"):
+        raise ValueError(f"a path prefix is a directory path, got {directory!r}")
+    return directory.rstrip("/") + "/"
 
 
 class ScoredPoint(Protocol):

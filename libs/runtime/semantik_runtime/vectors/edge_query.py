@@ -7,9 +7,12 @@ from typing import Any, cast
 
 import qdrant_edge as qe
 
+from .common import directory_prefix
 from .port import (
     DENSE_VECTOR,
     DOCUMENT_ID_FIELD,
+    PATH_FIELD,
+    PATH_PREFIX_FILTER,
     RRF_K,
     SPARSE_VECTOR,
     DenseVector,
@@ -34,7 +37,9 @@ def edge_filter(filters: Mapping[str, Any] | None) -> qe.Filter | None:
     if not filters:
         return None
     conditions: list[Any] = [
-        qe.FieldCondition(
+        qe.FieldCondition(key=PATH_FIELD, match=qe.MatchPrefix(directory_prefix(value)))
+        if key == PATH_PREFIX_FILTER
+        else qe.FieldCondition(
             key=key,
             match=qe.MatchAny(list(value))
             if isinstance(value, list | tuple | set | frozenset)

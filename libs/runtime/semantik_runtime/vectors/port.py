@@ -18,6 +18,8 @@ import numpy.typing as npt
 __all__ = [
     "DENSE_VECTOR",
     "DOCUMENT_ID_FIELD",
+    "PATH_FIELD",
+    "PATH_PREFIX_FILTER",
     "RRF_K",
     "SPARSE_VECTOR",
     "DenseVector",
@@ -33,6 +35,9 @@ __all__ = [
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
 DOCUMENT_ID_FIELD = "document_id"
+PATH_FIELD = "path"
+#: The filter key that keeps points whose path lies under a directory.
+PATH_PREFIX_FILTER = "path_prefix"
 # RRF's rank constant. qdrant-client defaults to 2; 60 scored higher on SciFact and NFCorpus.
 RRF_K = 60
 
@@ -137,6 +142,8 @@ class VectorStore(ABC):
         term with the query), ``hybrid`` fuses the top ``prefetch_limit`` of each with
         reciprocal rank fusion (k=60). ``filters`` maps a payload key to a value (exact
         match) or a list of values (any of them matches); all keys must match.
+        ``path_prefix`` (``PATH_PREFIX_FILTER``) keeps points whose ``path`` lies under
+        that directory.
         """
 
     @abstractmethod

@@ -8,9 +8,12 @@ from typing import Any
 import numpy as np
 from qdrant_client import QdrantClient, models
 
+from .common import directory_prefix
 from .port import (
     DENSE_VECTOR,
     DOCUMENT_ID_FIELD,
+    PATH_FIELD,
+    PATH_PREFIX_FILTER,
     RRF_K,
     SPARSE_VECTOR,
     DenseVector,
@@ -28,6 +31,10 @@ def server_filter(filters: Mapping[str, Any] | None) -> models.Filter | None:
         return None
     conditions: list[models.Condition] = [
         models.FieldCondition(
+            key=PATH_FIELD, match=models.MatchPrefix(prefix=directory_prefix(value))
+        )
+        if key == PATH_PREFIX_FILTER
+        else models.FieldCondition(
             key=key,
             match=models.MatchAny(any=list(value))
             if isinstance(value, list | tuple | set | frozenset)

@@ -1,0 +1,160 @@
+"""``semantik eval DIR``: retrieval quality and query latency on a BEIR-format data set.
+
+The corpus goes through the real pipeline (gateway, collections, ingest, embedder) as a
+record source (id column ``_id``, text columns ``title`` and ``text``); every judged
+query of the split is then searched over HTTP in each mode, one at a time, and the
+ranking is scored against the judgements. Without ``--url`` the command runs a private
+embedded Semantik of its own and stops it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from .beir import Dataset, DatasetError, load_dataset, mrr_at, ndcg_at, percentile, recall_at
+from .client import ApiError, SemantikClient
+from .embedded import embedded_system
+from .progress import follow_operation
+from .session import login
+
+MODES = ("dense", "sparse", "hybrid")
+#: Queries searched before timing starts (model and caches warm).
+WARMUP = 5
+
+
+def choose_split(directory: Path, asked: str | None) -> str:
+    """The split asked for, else ``test`` if present, else the data set's only split."""
+    if asked:
+        return asked
+    splits = sorted(p.stem for p in (directory / "qrels").glob("*.tsv"))
+    if "test" in splits or len(splits) != 1:
+        return "test"
+    return splits[0]
+
+
+async def evaluate(args: argparse.Namespace) -> int:
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown or not modes:
+        print(
+            f"error: unknown mode(s) {', '.join(unknown)}; use {','.join(MODES)}", file=sys.stderr
+        )
+        return 2
+    directory: Path = args.directory
+    try:
+        dataset = load_dataset(directory, choose_split(directory, args.split))
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with ExitStack() as stack:
+        url, data_dir = args.url, args.data_dir
+        if url is None:
+            if data_dir is None:
+                data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            print(f"starting an embedded Semantik in {data_dir} …", file=sys.stderr)
+            url = stack.enter_context(embedded_system(data_dir, [dataset.corpus.parent]))
+        elif data_dir is None:
+            data_dir = Path(".semantik")
+        report = await _run(url, data_dir, args, dataset, modes)
+    if report is None:
+        return 1
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(_table(report))
+    return 0
+
+
+async def _run(
+    url: str, data_dir: Path, args: argparse.Namespace, dataset: Dataset, modes: list[str]
+) -> dict[str, Any] | None:
+    async with SemantikClient(url, timeout=120) as client:
+        await login(client, args.username, args.password, data_dir)
+        collection_id = await _ingest(client, dataset)
+        if collection_id is None:
+            return None
+        results = {mode: await _measure(client, collection_id, dataset, mode) for mode in modes}
+    return {
+        "dataset": dataset.name,
+        "split": dataset.split,
+        "queries": len(dataset.queries),
+        "modes": results,
+    }
+
+
+async def _ingest(client: SemantikClient, dataset: Dataset) -> str | None:
+    name = f"eval-{dataset.name}"
+    collection = await client.collection_by_name(name)
+    if collection is None:
+        collection = await client.call("POST", "/api/v2/collections", json={"name": name})
+    cid = str(collection["id"])
+    source = {"path": str(dataset.corpus), "text_columns": ["title", "text"], "id_column": "_id"}
+    try:
+        started = await client.call("POST", f"/api/v2/collections/{cid}/sources", json=source)
+        operation = started["operation"]
+    except ApiError as exc:
+        if exc.status != 409 or "already a source" not in exc.detail:
+            raise
+        # Indexed before (a kept --data-dir or a server): unchanged records are skipped.
+        operation = await client.call("POST", f"/api/v2/collections/{cid}/operations/index")
+    outcome, final = await follow_operation(client, operation, f"ingesting {dataset.name}")
+    if outcome != "OperationCompleted":
+        print(
+            f"error: ingesting the corpus ended with {outcome}: {final.get('error')}",
+            file=sys.stderr,
+        )
+        return None
+    return cid
+
+
+async def _measure(
+    client: SemantikClient, collection_id: str, dataset: Dataset, mode: str
+) -> dict[str, float]:
+    path = f"/api/v2/collections/{collection_id}/search"
+    queries = list(dataset.queries.items())
+    for _, text in queries[:WARMUP]:
+        await client.call("POST", path, json={"query": text, "limit": 100, "search_type": mode})
+    ndcg, recall, mrr, latencies = [], [], [], []
+    for query_id, text in queries:
+        started = time.perf_counter()
+        response = await client.call(
+            "POST", path, json={"query": text, "limit": 100, "search_type": mode}
+        )
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranked = [_record_id(hit) for hit in response["results"]]
+        judged = dataset.qrels[query_id]
+        ndcg.append(ndcg_at(ranked, judged, 10))
+        recall.append(recall_at(ranked, judged, 100))
+        mrr.append(mrr_at(ranked, judged, 10))
+    count = len(queries)
+    return {
+        "ndcg@10": round(sum(ndcg) / count, 4),
+        "recall@100": round(sum(recall) / count, 4),
+        "mrr@10": round(sum(mrr) / count, 4),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
+    }
+
+
+def _record_id(hit: dict[str, Any]) -> str:
+    return str(hit.get("metadata", {}).get("record_id", hit.get("document_id")))
+
+
+def _table(report: dict[str, Any]) -> str:
+    lines = [
+        f"{report['dataset']} ({report['split']} split, {report['queries']} queries)",
+        f"{'mode':<8}{'NDCG@10':>9}{'Recall@100':>12}{'MRR@10':>9}{'p50 ms':>9}{'p95 ms':>9}",
+    ]
+    for mode, m in report["modes"].items():
+        lines.append(
+            f"{mode:<8}{m['ndcg@10']:>9.4f}{m['recall@100']:>12.4f}{m['mrr@10']:>9.4f}"
+            f"{m['p50_ms']:>9.1f}{m['p95_ms']:>9.1f}"
+        )
+    return "\n".join(lines)
