@@ -43,7 +43,7 @@ INTEREST = ["Central banks raise interest rates to slow inflation and cool lendi
 
 #: Where each document lives: its directory, its file type, and its record columns
 #: (the payload ingest writes: ``path``, ``file_type``, ``columns`` of a record source).
-PLACES = {
+PLACES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "astronomy": ("science", "md", {"topic": "space", "year": 2021}),
     "baking": ("kitchen", "txt", {"topic": "food", "year": 2019}),
     "compilers": ("science", "md", {"topic": "computing", "year": 2021}),
@@ -67,7 +67,7 @@ def model() -> EmbeddingModel:
     return load_model(device="cpu")
 
 
-def _write(
+def write_collection(
     store: VectorStore,
     model: EmbeddingModel,
     collection: uuid.UUID,
@@ -79,6 +79,7 @@ def _write(
     store.create_generation(name, model.dimension)
     for short, texts in documents.items():
         document = ids[short]
+        directory, file_type, columns = PLACES.get(short, ("misc", "txt", {}))
         vectors = model.encode(texts)
         store.upsert(
             name,
@@ -88,9 +89,9 @@ def _write(
                     dense=vectors[index],
                     sparse=document_vector(text),
                     payload={
-                        "path": f"/data/{PLACES[short][0]}/{short}.{PLACES[short][1]}",
-                        "file_type": PLACES[short][1],
-                        "columns": PLACES[short][2],
+                        "path": f"/data/{directory}/{short}.{file_type}",
+                        "file_type": file_type,
+                        "columns": columns,
                         "source_id": "s1",
                         "text": text,
                         "document_id": str(document),
@@ -115,7 +116,7 @@ def corpus(store: VectorStore, model: EmbeddingModel) -> Corpus:
     first, second = uuid.uuid4(), uuid.uuid4()
     names = ["astronomy", "baking", "compilers", "gardening", "planets", "interest"]
     ids = {short: uuid.uuid4() for short in names}
-    _write(
+    write_collection(
         store,
         model,
         first,
@@ -123,7 +124,7 @@ def corpus(store: VectorStore, model: EmbeddingModel) -> Corpus:
         {"astronomy": ASTRONOMY, "baking": BAKING, "compilers": COMPILERS},
         ids,
     )
-    _write(
+    write_collection(
         store,
         model,
         second,

