@@ -43,10 +43,13 @@ def load_dataset(directory: Path, split: str) -> Dataset:
     with qrels_file.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines):
             fields = line.rstrip("\n").split("\t")
-            if number == 0 and not fields[-1].lstrip("-").isdigit():
+            if number == 0 and len(fields) == 3 and not fields[2].lstrip("-").isdigit():
                 continue  # the header
-            if len(fields) != 3:
-                raise DatasetError(f"{qrels_file}:{number + 1}: expected 3 tab-separated fields")
+            if len(fields) != 3 or not fields[2].lstrip("-").isdigit():
+                raise DatasetError(
+                    f"{qrels_file}:{number + 1}: expected query id, corpus id and an integer "
+                    "score, separated by tabs"
+                )
             query, document, score = fields
             qrels.setdefault(query, {})[document] = int(score)
     qrels = {q: judged for q, judged in qrels.items() if any(s > 0 for s in judged.values())}

@@ -1,0 +1,91 @@
+"""``semantik eval`` and ``semantik bench search`` run as a user runs them: each starts
+a private embedded Semantik of its own, ingests through the real pipeline and searches
+over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+DOCUMENTS = {
+    "d1": ("Telescopes", "The telescope observed a distant spiral galaxy through the night."),
+    "d2": ("Bread", "Knead the bread dough until smooth, then let the yeast rise."),
+    "d3": ("Compilers", "A compiler translates source code into machine instructions."),
+    "d4": ("Gardens", "Tomatoes need full sun, rich soil and regular watering."),
+    "d5": ("Banks", "Central banks raise interest rates to slow inflation."),
+    "d6": ("Planets", "Jupiter and Saturn show their moons through a backyard telescope."),
+}
+QUERIES = {
+    "q1": ("which galaxy did the telescope observe", {"d1": 1, "d6": 1}),
+    "q2": ("how to make bread rise with yeast", {"d2": 1}),
+    "q3": ("compiler machine code", {"d3": 1}),
+    "q4": ("interest rates and inflation", {"d5": 1}),
+}
+
+
+def semantik(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "SEMANTIK_URL")}
+    command = [str(Path(sys.executable).parent / "semantik"), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
+
+def write_beir(directory: Path) -> Path:
+    (directory / "qrels").mkdir(parents=True)
+    with (directory / "corpus.jsonl").open("w") as corpus:
+        for key, (title, text) in DOCUMENTS.items():
+            corpus.write(json.dumps({"_id": key, "title": title, "text": text}) + "\n")
+    with (directory / "queries.jsonl").open("w") as queries:
+        for key, (text, _) in QUERIES.items():
+            queries.write(json.dumps({"_id": key, "text": text}) + "\n")
+    lines = ["query-id\tcorpus-id\tscore"]
+    lines += [f"{q}\t{d}\t{s}" for q, (_, judged) in QUERIES.items() for d, s in judged.items()]
+    (directory / "qrels" / "dev.tsv").write_text("\n".join(lines) + "\n")
+    return directory
+
+
+def test_eval_ingests_a_beir_directory_and_scores_every_mode(tmp_path: Path) -> None:
+    data = write_beir(tmp_path / "tiny-beir")
+    done = semantik("eval", str(data), "--json", "--data-dir", str(tmp_path / "state"))
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert (report["dataset"], report["split"], report["queries"]) == ("tiny-beir", "dev", 4)
+    assert set(report["modes"]) == {"dense", "sparse", "hybrid"}
+    for mode, measured in report["modes"].items():
+        # Six documents, each query with an obvious answer: every mode finds them.
+        assert measured["recall@100"] == 1.0, mode
+        assert measured["ndcg@10"] > 0.8 and measured["mrr@10"] > 0.8, mode
+        assert 0 < measured["p50_ms"] <= measured["p95_ms"]
+    assert "ingesting tiny-beir" in done.stderr  # the progress bar
+
+    table = semantik("eval", str(data), "--modes", "sparse", "--data-dir", str(tmp_path / "state"))
+    assert table.returncode == 0, table.stderr[-3000:]
+    assert "NDCG@10" in table.stdout and "sparse" in table.stdout and "hybrid" not in table.stdout
+
+    wrong = semantik("eval", str(tmp_path / "nowhere"))
+    assert wrong.returncode == 2 and "corpus.jsonl is missing" in wrong.stderr
+
+
+def test_bench_search_reports_latency_through_the_services_and_in_process(
+    tmp_path: Path,
+) -> None:
+    done = semantik(
+        "bench", "search", "--json", "--collections", "2", "--documents", "12", "--queries", "5",
+        "--data-dir", str(tmp_path / "bench"),
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert (report["collections"], report["queries"]) == (2, 5)
+    assert 0 < report["p50_ms"] <= report["p95_ms"]
+    assert report["direct_p50_ms"] > 0
+    assert report["overhead_p50_ms"] == pytest.approx(
+        report["p50_ms"] - report["direct_p50_ms"], abs=0.02
+    )
