@@ -200,6 +200,31 @@ class VectorStoreContract:
         assert ids({"document_id": "doc-none"}) == set()
 
     @pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+    def test_a_path_prefix_keeps_the_points_under_that_directory(
+        self, store: VectorStore, mode: str
+    ) -> None:
+        store.create_generation(GEN, DIM)
+        paths = {"doc-a": "/data/bio/yeast.md", "doc-b": "/data/biology.md", "doc-c": "/data/bio"}
+        store.upsert(GEN, [make_point(d, c, path=paths[d]) for d, c in CHUNKS])
+
+        def documents(prefix: str) -> set[str]:
+            hits = store.query(
+                GEN,
+                mode=mode,  # type: ignore[arg-type]
+                dense=axis(0),
+                sparse=query_vector("yeast images marathon"),
+                limit=10,
+                filters={"path_prefix": prefix},
+            )
+            return {h.payload["document_id"] for h in hits}
+
+        # A directory, not a string prefix: /data/bio holds neither /data/biology.md
+        # nor a file named /data/bio.
+        assert documents("/data/bio") == documents("/data/bio/") == {"doc-a"}
+        assert documents("/data") == {"doc-a", "doc-b", "doc-c"}
+        assert documents("/elsewhere") == set()
+
+    @pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
     def test_query_on_a_missing_generation_returns_nothing(
         self, store: VectorStore, mode: str
     ) -> None:
