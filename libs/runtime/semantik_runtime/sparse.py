@@ -2,8 +2,8 @@
 
 Stored document values are BM25's term-frequency saturation only; the collection's
 IDF modifier (``Modifier.IDF``) multiplies in the inverse document frequency at query
-time, and query values are plain term counts. With stemmed, stop-worded tokens this
-reproduced the NDCG@10 of the ``bm25s`` library on SciFact and NFCorpus.
+time, and query values are term counts divided by the query's length. With stemmed,
+stop-worded tokens this reproduced the NDCG@10 of the ``bm25s`` library on SciFact and NFCorpus.
 """
 
 from __future__ import annotations
@@ -119,9 +119,15 @@ def document_vector(
 
 
 def query_vector(text: str) -> SparseVector:
-    """Return the BM25 query vector of ``text``: the count of each term."""
-    counts: dict[int, float] = {}
-    for stem, tf in Counter(_terms(text)).items():
+    """Return the BM25 query vector of ``text``: each term's share of the query's terms.
+
+    Ranking by BM25 alone is the same as with plain counts; dividing by the number of
+    terms keeps the score on one scale whatever the query's length, which is what lets
+    hybrid search add it to a cosine similarity with one fixed weight.
+    """
+    terms = _terms(text)
+    shares: dict[int, float] = {}
+    for stem, tf in Counter(terms).items():
         index = _index(stem)
-        counts[index] = counts.get(index, 0.0) + tf
-    return SparseVector(indices=list(counts), values=list(counts.values()))
+        shares[index] = shares.get(index, 0.0) + tf / len(terms)
+    return SparseVector(indices=list(shares), values=list(shares.values()))

@@ -14,6 +14,7 @@ from qdrant_client import QdrantClient
 from semantik_runtime.sparse import document_vector, query_vector
 from semantik_runtime.vectors import GenerationNotFoundError, Point, VectorStore, open_vector_store
 from semantik_runtime.vectors.edge import EdgeVectorStore
+from semantik_runtime.vectors.port import SPARSE_WEIGHT
 from semantik_runtime.vectors.server import QdrantServerVectorStore
 
 pytestmark = pytest.mark.integration
@@ -149,19 +150,37 @@ class VectorStoreContract:
         assert rare[0].id == point_id("doc-a", 1)
         assert rare[0].score > yeast_score
 
-    def test_hybrid_fuses_both_rankings_with_rrf_k60(self, filled: VectorStore) -> None:
-        # Dense ranks doc-b first and doc-c second; sparse finds only doc-c. Fused, doc-c
-        # (1/61 + 1/60) beats doc-b (1/60), whatever the raw scores were.
+    def test_hybrid_adds_the_weighted_bm25_score_to_the_cosine_of_every_candidate(
+        self, filled: VectorStore
+    ) -> None:
+        # Dense prefers doc-b; only doc-c shares a word with the query. Each candidate of
+        # either prefetch gets its exact cosine + SPARSE_WEIGHT x BM25 (0 without a shared
+        # word), even one that only the other prefetch found.
         dense = [0.0] * DIM
-        dense[2], dense[3] = 1.0, 0.9
-        hits = filled.query(
-            GEN, mode="hybrid", dense=dense, sparse=query_vector("marathon"), limit=10
+        dense[2], dense[3] = 1.0, 0.2
+        sparse = query_vector("marathon runners")
+        hybrid = filled.query(GEN, mode="hybrid", dense=dense, sparse=sparse, limit=10)
+        cosine = {
+            h.id: h.score
+            for h in filled.query(GEN, mode="dense", dense=dense, sparse=None, limit=10)
+        }
+        bm25 = {
+            h.id: h.score
+            for h in filled.query(GEN, mode="sparse", dense=None, sparse=sparse, limit=10)
+        }
+        assert set(bm25) == {point_id("doc-c", 0)}
+        expected = {i: cosine[i] + SPARSE_WEIGHT * bm25.get(i, 0.0) for i in cosine}
+        assert {h.id: h.score for h in hybrid} == pytest.approx(expected, rel=1e-4)
+        assert [h.score for h in hybrid] == sorted((h.score for h in hybrid), reverse=True)
+        assert hybrid[0].id == point_id("doc-b", 0)  # cosine 0.98 against 0.2 + weighted BM25
+
+        narrow = filled.query(
+            GEN, mode="hybrid", dense=dense, sparse=sparse, limit=10, prefetch_limit=1
         )
-        assert hits[0].id == point_id("doc-c", 0)
-        assert hits[0].score == pytest.approx(1 / 60 + 1 / 61, rel=1e-4)
-        assert hits[1].id == point_id("doc-b", 0)
-        assert hits[1].score == pytest.approx(1 / 60, rel=1e-4)
-        assert len(hits) == len(ALL)
+        # doc-c is found by the sparse prefetch only, yet scored by its cosine too.
+        assert {h.id: h.score for h in narrow} == pytest.approx(
+            {i: expected[i] for i in (point_id("doc-b", 0), point_id("doc-c", 0))}, rel=1e-4
+        )
 
     def test_hybrid_with_an_empty_sparse_query_ranks_by_dense(self, filled: VectorStore) -> None:
         hits = filled.query(GEN, mode="hybrid", dense=axis(1), sparse=query_vector("the"), limit=2)

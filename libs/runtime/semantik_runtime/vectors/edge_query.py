@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import qdrant_edge as qe
 
@@ -13,8 +13,8 @@ from .port import (
     DOCUMENT_ID_FIELD,
     PATH_FIELD,
     PATH_PREFIX_FILTER,
-    RRF_K,
     SPARSE_VECTOR,
+    SPARSE_WEIGHT,
     DenseVector,
     Point,
     SearchMode,
@@ -78,21 +78,29 @@ def edge_request(
     """Return the request for a checked query, or ``None`` if it can match nothing."""
     where = edge_filter(filters)
     stages: list[qe.Prefetch] = []
+    dense_query = sparse_query = None
     if dense is not None and mode in ("dense", "hybrid"):
-        nearest = qe.Query.Nearest(dense, using=DENSE_VECTOR)  # type: ignore[arg-type]
-        stages.append(qe.Prefetch(prefetch_limit, query=nearest, filter=where))
+        dense_query = qe.Query.Nearest(dense, using=DENSE_VECTOR)  # type: ignore[arg-type]
+        stages.append(qe.Prefetch(prefetch_limit, query=dense_query, filter=where))
     if sparse is not None and sparse.indices and mode in ("sparse", "hybrid"):
-        nearest = qe.Query.Nearest(_sparse(sparse), using=SPARSE_VECTOR)
-        stages.append(qe.Prefetch(prefetch_limit, query=nearest, filter=where))
+        sparse_query = qe.Query.Nearest(_sparse(sparse), using=SPARSE_VECTOR)
+        stages.append(qe.Prefetch(prefetch_limit, query=sparse_query, filter=where))
     if not stages:
         return None  # a sparse query whose every word was a stop word matches nothing
-    if mode != "hybrid":
+    if mode != "hybrid" or dense_query is None or sparse_query is None:
         return qe.QueryRequest(limit, query=stages[0].query, filter=where, with_payload=True)
+    # Every candidate of either prefetch is scored again by both vectors, so the formula
+    # sees its exact cosine and BM25 scores (0 for BM25 means no shared term).
+    union = 2 * prefetch_limit
+    rescored = [
+        qe.Prefetch(union, query=dense_query, prefetches=stages, filter=where),
+        qe.Prefetch(union, query=sparse_query, prefetches=stages, filter=where),
+    ]
+    E = qe.Expression
+    score = E.Sum(
+        [E.Variable("$score[0]"), E.Mult([E.Constant(SPARSE_WEIGHT), E.Variable("$score[1]")])]
+    )
+    formula = qe.Formula(score, defaults={"$score[0]": 0.0, "$score[1]": 0.0})
     return qe.QueryRequest(
-        limit,
-        # Fusion happens inside the engine; the stubs leave Fusion.Rrf out of the union.
-        query=cast(qe.Fusion, qe.Fusion.Rrf(k=RRF_K)),
-        prefetches=stages,
-        filter=where,
-        with_payload=True,
+        limit, query=formula, prefetches=rescored, filter=where, with_payload=True
     )

@@ -20,8 +20,8 @@ __all__ = [
     "DOCUMENT_ID_FIELD",
     "PATH_FIELD",
     "PATH_PREFIX_FILTER",
-    "RRF_K",
     "SPARSE_VECTOR",
+    "SPARSE_WEIGHT",
     "DenseVector",
     "GenerationNotFoundError",
     "Hit",
@@ -38,8 +38,13 @@ DOCUMENT_ID_FIELD = "document_id"
 PATH_FIELD = "path"
 #: The filter key that keeps points whose path lies under a directory.
 PATH_PREFIX_FILTER = "path_prefix"
-# RRF's rank constant. qdrant-client defaults to 2; 60 scored higher on SciFact and NFCorpus.
-RRF_K = 60
+#: Hybrid score = cosine similarity + SPARSE_WEIGHT x BM25 score of the query's term
+#: frequencies (``sparse.query_vector``: each term's share of the query, so the BM25
+#: scale does not grow with the query's length). Both scores are exact for every
+#: candidate of either prefetch. Tuned on SciFact train with the default model:
+#: NDCG@10 0.743 (plateau 0.11 to 0.15), against 0.710 for RRF k=60, 0.725 for the best
+#: weighted RRF and 0.735 for distribution-based score fusion.
+SPARSE_WEIGHT = 0.13
 
 SearchMode = Literal["dense", "sparse", "hybrid"]
 DenseVector = Sequence[float] | npt.NDArray[np.float32]
@@ -139,9 +144,10 @@ class VectorStore(ABC):
         """Return the best ``limit`` hits, best first; ``[]`` if the generation is missing.
 
         ``dense`` ranks by cosine similarity, ``sparse`` by BM25 (only points sharing a
-        term with the query), ``hybrid`` fuses the top ``prefetch_limit`` of each with
-        reciprocal rank fusion (k=60). ``filters`` maps a payload key to a value (exact
-        match) or a list of values (any of them matches); all keys must match.
+        term with the query), ``hybrid`` takes the top ``prefetch_limit`` of each, scores
+        every one of them exactly in both, and ranks them by cosine similarity +
+        ``SPARSE_WEIGHT`` x BM25, inside the engine. ``filters`` maps a payload key to a
+        value (exact match) or a list of values (any of them matches); all keys must match.
         ``path_prefix`` (``PATH_PREFIX_FILTER``) keeps points whose ``path`` lies under
         that directory.
         """

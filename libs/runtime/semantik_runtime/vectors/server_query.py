@@ -14,8 +14,8 @@ from .port import (
     DOCUMENT_ID_FIELD,
     PATH_FIELD,
     PATH_PREFIX_FILTER,
-    RRF_K,
     SPARSE_VECTOR,
+    SPARSE_WEIGHT,
     DenseVector,
     Point,
     SearchMode,
@@ -99,7 +99,7 @@ def run_query(
         )
     if not stages:
         return []  # a sparse query whose every word was a stop word matches nothing
-    if mode != "hybrid":
+    if mode != "hybrid" or len(stages) == 1:
         stage = stages[0]
         response = client.query_points(
             name,
@@ -110,11 +110,22 @@ def run_query(
             with_payload=True,
         )
     else:
+        # Every candidate of either prefetch is scored again by both vectors, so the
+        # formula sees its exact cosine and BM25 scores (0 for BM25: no shared term).
+        union = 2 * prefetch_limit
+        rescored = [
+            models.Prefetch(
+                prefetch=stages, query=stage.query, using=stage.using, filter=where, limit=union
+            )
+            for stage in stages
+        ]
+        score = models.SumExpression(
+            sum=["$score[0]", models.MultExpression(mult=[SPARSE_WEIGHT, "$score[1]"])]
+        )
         response = client.query_points(
             name,
-            prefetch=stages,
-            # Explicit k: FusionQuery(fusion=Fusion.RRF) would use qdrant-client's k=2.
-            query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
+            prefetch=rescored,
+            query=models.FormulaQuery(formula=score, defaults={"$score[0]": 0.0, "$score[1]": 0.0}),
             query_filter=where,
             limit=limit,
             with_payload=True,
