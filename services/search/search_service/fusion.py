@@ -9,7 +9,8 @@ from uuid import UUID
 from semantik_contracts.search import SearchResult
 from semantik_runtime.vectors import Hit
 
-#: Rank constant of reciprocal rank fusion across collections (as inside Qdrant).
+#: Rank constant of reciprocal rank fusion across collections (qdrant-client's default
+#: is 2; 60 scored higher on SciFact and NFCorpus).
 RRF_K = 60
 
 # Payload keys that become fields of a result; the rest of the payload is its metadata.
