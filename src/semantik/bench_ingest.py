@@ -2,10 +2,11 @@
 
 A corpus of generated English-like documents is written into a temporary data dir,
 ``semantik run`` is started on it, and the corpus is ingested over the REST API as a
-user would; then the unchanged folder is scanned again. After the system is stopped,
-the same chunks (the ingest service's chunker, the collection's chunking) are encoded
-with the same model and call size as the embedder. ``efficiency`` = end-to-end
-chunks/s ÷ bare-encode chunks/s (SPEC §10: ≥ 0.85).
+user would; then the unchanged folder is scanned again. The same chunks (the ingest
+service's chunker, the collection's chunking) are encoded bare with the same model and
+call size as the embedder, once before and once after the system's run (averaged,
+against load drifting on a shared machine). ``efficiency`` = end-to-end chunks/s over
+bare-encode chunks/s (SPEC §10: at least 0.85).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from semantik_contracts.search import DEFAULT_MODEL
 
 from .client import SemantikClient
 from .supervisor import free_port
@@ -166,13 +168,18 @@ def run_ingest_bench(documents: int = 400, words: int = 170) -> IngestBenchResul
         data_dir = Path(tmp)
         folder = data_dir / "sources" / "corpus"
         write_corpus(folder, documents, words)
+        # Bare encoding is timed before and after the system's run, and averaged: on a
+        # shared machine the load drifts, and one side alone would carry all of it.
+        size, overlap = DEFAULT_MODEL.max_seq_length, DEFAULT_MODEL.max_seq_length // 10
+        counted, before = bare_encode_seconds(folder, size, overlap)
         with running_semantik(data_dir) as url:
             ingested = asyncio.run(_ingest(url, folder))
         collection = ingested.collection
+        if (collection["chunk_size"], collection["chunk_overlap"]) != (size, overlap):
+            raise RuntimeError("the collection's chunking is not the default model's")
         chunks = int(ingested.first["processed"])
-        counted, encode_seconds = bare_encode_seconds(
-            folder, collection["chunk_size"], collection["chunk_overlap"]
-        )
+        _, after = bare_encode_seconds(folder, size, overlap)
+        encode_seconds = (before + after) / 2
     if counted != chunks:
         raise RuntimeError(f"the system embedded {chunks} chunks, the bare run made {counted}")
     e2e = chunks / ingested.first_seconds
