@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.deploy.settings import SETTINGS, required_variables
 from tests.deploy.tools import REPO, load_yaml
 
 pytestmark = pytest.mark.unit
@@ -60,3 +61,10 @@ def test_path_extraction() -> None:
         "compose.yaml",
         "deploy/k8s/",
     }
+
+
+def test_the_guide_names_every_setting_a_deployment_must_set() -> None:
+    text = DOCS.read_text()
+    for service in SETTINGS:
+        for field, names in required_variables(service).items():
+            assert any(f"`{name}" in text for name in names), (service, field)
