@@ -102,8 +102,7 @@ async def _ingest(client: SemantikClient, dataset: Dataset) -> str | None:
     except ApiError as exc:
         if exc.status != 409 or "already a source" not in exc.detail:
             raise
-        # Indexed before (a kept --data-dir or a server): unchanged records are skipped.
-        operation = await client.call("POST", f"/api/v2/collections/{cid}/operations/index")
+        operation = await _index_again(client, cid)
     outcome, final = await follow_operation(client, operation, f"ingesting {dataset.name}")
     if outcome != "OperationCompleted":
         print(
@@ -112,6 +111,26 @@ async def _ingest(client: SemantikClient, dataset: Dataset) -> str | None:
         )
         return None
     return cid
+
+
+async def _index_again(client: SemantikClient, cid: str) -> dict[str, Any]:
+    """Indexed before (a kept --data-dir or a server): re-scan, which skips unchanged
+    records, or follow the operation still running from an interrupted run."""
+    try:
+        started: dict[str, Any] = await client.call(
+            "POST", f"/api/v2/collections/{cid}/operations/index"
+        )
+        return started
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        for status in ("processing", "pending"):
+            page = await client.call(
+                "GET", f"/api/v2/collections/{cid}/operations", params={"status": status}
+            )
+            if page["items"]:
+                return dict(page["items"][0])
+        raise
 
 
 async def _measure(
