@@ -7,27 +7,30 @@ its class, shows up here without anyone editing the tests.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 from functools import cache
 
-from collections_service.config import CollectionsSettings
-from embedder_service.config import EmbedderSettings
-from gateway_service.config import GatewaySettings
-from ingest_service.config import IngestSettings
 from pydantic import AliasChoices
 from semantik_runtime.settings import ServiceSettings
 
-from tests.deploy.tools import REPO
+from tests.deploy.tools import REPO, SERVICES
 
-#: The settings class each service's composition root (``__main__``) instantiates.
-SETTINGS: dict[str, type[ServiceSettings]] = {
-    "collections": CollectionsSettings,
-    "ingest": IngestSettings,
-    "embedder": EmbedderSettings,
-    "search": ServiceSettings,
-    "gateway": GatewaySettings,
-}
+
+def _settings_class(service: str) -> type[ServiceSettings]:
+    """The settings class the service's composition root (``__main__``) instantiates."""
+    main = REPO / "services" / service / f"{service}_service" / "__main__.py"
+    match = re.search(r"\bsettings = (\w+)\(\)", main.read_text())
+    assert match, f"{main} builds no settings object"
+    for module in (f"{service}_service.config", "semantik_runtime.settings"):
+        found = getattr(importlib.import_module(module), match.group(1), None)
+        if isinstance(found, type) and issubclass(found, ServiceSettings):
+            return found
+    raise AssertionError(f"{service}: {match.group(1)} is no ServiceSettings class")
+
+
+SETTINGS: dict[str, type[ServiceSettings]] = {s: _settings_class(s) for s in SERVICES}
 
 #: Settings whose defaults only work with everything on one machine (127.0.0.1, SQLite
 #: files and Qdrant Edge in the data dir, no health port): a deployment must set each one
