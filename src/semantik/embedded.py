@@ -43,7 +43,16 @@ def embedded_system(data_dir: Path, source_roots: Sequence[Path]) -> Iterator[st
         while not stopped.wait(0.2):
             supervisor.watch_once()
 
-    supervisor.start()
+    # A private system measuring itself is not throttled (the gateway's search limit).
+    previous = os.environ.get("SEARCH_RATE_LIMIT_PER_MINUTE")
+    os.environ["SEARCH_RATE_LIMIT_PER_MINUTE"] = "0"
+    try:
+        supervisor.start()
+    finally:
+        if previous is None:
+            del os.environ["SEARCH_RATE_LIMIT_PER_MINUTE"]
+        else:
+            os.environ["SEARCH_RATE_LIMIT_PER_MINUTE"] = previous
     watcher = threading.Thread(target=watch, name="embedded-supervisor", daemon=True)
     watcher.start()
     try:
