@@ -19,7 +19,11 @@ def names(supervisor: Supervisor) -> dict[str, list[str]]:
     return {child.name: child.pid_names for child in supervisor.children}
 
 
-def test_embedded_default_hosts_embedder_and_search_in_one_process(tmp_path: Path) -> None:
+def test_embedded_default_hosts_embedder_and_search_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NATS_URL", "QDRANT_URL", "DATABASE_URL"):  # a developer's shell may set them
+        monkeypatch.delenv(name, raising=False)
     supervisor = Supervisor(RunSettings(data_dir=tmp_path))
     supervisor.plan()
     assert names(supervisor) == {
