@@ -69,13 +69,16 @@ def write_corpus(folder: Path, documents: int, words: int, seed: int = 7) -> Non
 
 
 @contextlib.contextmanager
-def running_semantik(data_dir: Path) -> Iterator[str]:
-    """``semantik run`` on ``data_dir`` (own NATS, SQLite, Qdrant Edge); its URL."""
+def running_semantik(data_dir: Path, **settings: str) -> Iterator[str]:
+    """``semantik run`` on ``data_dir`` (own NATS, SQLite, Qdrant Edge), ready; its URL.
+
+    ``settings`` are further environment variables for it (``SEMANTIK_SOURCE_ROOTS=...``)."""
     port = free_port()
     env = {
         k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL", "QDRANT_URL")
     }
     env.update(SEMANTIK_DATA_DIR=str(data_dir), SEMANTIK_PORT=str(port), LOG_LEVEL="WARNING")
+    env.update(settings)
     semantik = Path(sys.executable).parent / "semantik"
     process = subprocess.Popen(
         [str(semantik), "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -11,22 +11,17 @@ Two figures:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from .bench_ingest import running_semantik
 from .client import SemantikClient
-from .supervisor import free_port
 
 _VOCABULARY = (
     "river stone glacier orbit tide harvest engine signal archive lantern meadow copper "
@@ -151,27 +146,6 @@ def bench_extraction(per_format: int, workers: int) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def running_system(data_dir: Path, sources: Path) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
-    env.update(
-        SEMANTIK_DATA_DIR=str(data_dir), SEMANTIK_PORT=str(port), SEMANTIK_SOURCE_ROOTS=str(sources)
-    )
-    semantik = Path(sys.executable).parent / "semantik"
-    process = subprocess.Popen(
-        [str(semantik), "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 async def _finish(client: SemantikClient, operation_id: str) -> tuple[dict[str, Any], float]:
     started = time.perf_counter()
     while True:
@@ -183,11 +157,6 @@ async def _finish(client: SemantikClient, operation_id: str) -> tuple[dict[str, 
 
 async def _index_twice(url: str, folder: Path) -> dict[str, Any]:
     async with SemantikClient(url, timeout=120) as client:
-        for _ in range(600):
-            with contextlib.suppress(Exception):
-                if (await client.call("GET", "/health/ready")) is not None:
-                    break
-            await asyncio.sleep(0.5)
         await client.login("bench", "bench password 1", register=True)
         collection = await client.call("POST", "/api/v2/collections", json={"name": "bench"})
         base = f"/api/v2/collections/{collection['id']}"
@@ -212,5 +181,5 @@ def bench_rescan(files: int) -> dict[str, Any]:
         folder.mkdir(parents=True)
         for n in range(files):
             (folder / f"note-{n:05}.md").write_text(f"# Note {n}\n\n{_text(n, 60)}\n")
-        with running_system(Path(tmp) / "data", sources) as url:
+        with running_semantik(Path(tmp) / "data", SEMANTIK_SOURCE_ROOTS=str(sources)) as url:
             return asyncio.run(_index_twice(url, folder))
