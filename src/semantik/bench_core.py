@@ -32,7 +32,7 @@ from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
 from semantik_runtime.relay import OutboxRelay
 
-from .supervisor import free_port
+from .supervisor import free_port, wait_for_port
 
 
 @contextlib.contextmanager
@@ -43,7 +43,8 @@ def private_nats(workdir: Path) -> Iterator[str]:
     args = [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)]
     server = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(0.3)
+        if not wait_for_port(port, server, 15):
+            raise RuntimeError(f"nats-server did not start on port {port}")
         yield f"nats://127.0.0.1:{port}"
     finally:
         server.terminate()
@@ -96,6 +97,10 @@ async def measure_commands(
     await bus.nc.flush()  # its subscriptions are on the server before the first request
     try:
         create = command_subject(COLLECTIONS, "CreateCollection")
+        for _ in range(50):  # the client's own connection sees the service's interest
+            if await client.answers(create) is None:
+                break
+            await asyncio.sleep(0.1)
         update = command_subject(COLLECTIONS, "UpdateCollection")
         targets = [
             await client.request(

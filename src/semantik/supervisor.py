@@ -33,6 +33,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_for_port(port: int, process: subprocess.Popen[bytes] | None, seconds: float) -> bool:
+    """Wait until something listens on ``port``; False if ``process`` exits or time runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 @dataclass
 class Child:
     """One supervised process and the names its pid file goes by."""
@@ -146,13 +160,8 @@ class Supervisor:
     def wait_for_nats(self) -> None:
         assert self.nats is not None
         port = int(self.nats.argv[self.nats.argv.index("-p") + 1])
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
+        if wait_for_port(port, self.nats.process, 15):
+            return
         raise RuntimeError("nats-server did not start; see logs/nats-server.log")
 
     def gateway_ready(self) -> bool:

@@ -29,6 +29,7 @@ from semantik_contracts import EventEnvelope
 from semantik_contracts.events import EVENT_TYPES
 
 from .bus import Bus
+from .threads import finish_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish the next batch of notifications; return how many were read."""
         start = self.position() + 1
-        notifications = await asyncio.to_thread(
+        notifications = await finish_in_thread(
             self.app.recorder.select_notifications, start, self.batch
         )
         acks: list[asyncio.Future[PubAck]] = []
@@ -132,7 +133,7 @@ class OutboxRelay:
             await asyncio.wait_for(acked, self.ack_timeout)
         if notifications:
             last = notifications[-1].id
-            await asyncio.to_thread(
+            await finish_in_thread(
                 self.tracking.insert_tracking, Tracking(self.tracking_name, last)
             )
         return len(notifications)
