@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import httpx
@@ -139,7 +140,8 @@ async def test_every_format_and_bad_input_through_the_api(system: RunningSystem)
         assert op["stats"]["failed"] == len(bad)
 
         listed: dict[str, Any] = {}
-        for _ in range(50):  # ingest hears of the embedders' writes a moment later
+        deadline = time.monotonic() + 120  # ingest hears of the embedders' writes a moment later
+        while time.monotonic() < deadline:
             listed = (await client.get(f"{base}/documents?limit=100", headers=headers)).json()
             if all(d["status"] != "pending" for d in listed["items"]):
                 break
