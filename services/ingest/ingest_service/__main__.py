@@ -20,7 +20,9 @@ async def main() -> None:
     settings = IngestSettings()
     configure_logging(settings.log_level)
     bus = await Bus.connect(settings.nats_url, "ingest")
-    pool = ExtractionPool(settings.extract_workers, settings.extract_niceness)
+    pool = ExtractionPool(
+        settings.extract_workers, settings.extract_niceness, settings.extract_timeout_seconds
+    )
     app = IngestApplication(env=event_store_env("ingest", settings.database_url, settings.data_dir))
     service = IngestService(
         app,

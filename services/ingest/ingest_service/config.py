@@ -31,6 +31,12 @@ class IngestSettings(ServiceSettings):
         ge=1,
         description="Extraction processes (parsing, chunking)",
     )
+    extract_timeout_seconds: float = Field(
+        300.0,
+        validation_alias="SEMANTIK_EXTRACT_TIMEOUT_SECONDS",
+        gt=0,
+        description="How long reading one file (or one part of a table) may take",
+    )
     extract_niceness: int = Field(
         10,
         validation_alias="SEMANTIK_EXTRACT_NICENESS",

@@ -3,6 +3,14 @@
 A parser that crashes its process (a C library's fault, the kernel's OOM killer)
 breaks the whole ``ProcessPoolExecutor``; the pool is replaced and the call tried once
 more, so one poisonous file fails alone instead of taking the scan with it.
+
+A parser that never returns (a crafted PDF whose object graph loops, say) would hold
+its operation open for ever. So each call has ``timeout`` seconds, counted in the
+extraction process from when it starts (time queued behind other files does not
+count): a SIGALRM handler then raises ``DocumentError`` with the reason, and the process
+goes on with the next file. A parser stuck inside C code never returns to Python for
+the handler to run; for that, SIGPROF's default action ends the process once it has
+spent twice that in CPU time, and the pool is replaced as after any crash.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -23,10 +32,31 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def _raise_timeout(seconds: float) -> Callable[[int, object], None]:
+    def handler(_signum: int, _frame: object) -> None:
+        raise DocumentError(f"reading this file took longer than {seconds:g} s")
+
+    return handler
+
+
+def within(seconds: float, fn: Callable[..., T], *args: Any) -> T:
+    """Run in an extraction process: ``fn(*args)``, given ``seconds`` to finish."""
+    signal.signal(signal.SIGALRM, _raise_timeout(seconds))
+    signal.signal(signal.SIGPROF, signal.SIG_DFL)
+    signal.setitimer(signal.ITIMER_PROF, 2 * seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+
+
 class ExtractionPool:
-    def __init__(self, workers: int, niceness: int = 10) -> None:
+    def __init__(self, workers: int, niceness: int = 10, timeout: float = 300.0) -> None:
         self.workers = workers
         self.niceness = niceness
+        self.timeout = timeout
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -49,12 +79,14 @@ class ExtractionPool:
         broken.shutdown(wait=False, cancel_futures=True)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` in an extraction process; ``DocumentError`` if it kills two."""
+        """``fn(*args)`` in an extraction process.
+
+        ``DocumentError`` if it runs past ``timeout`` or kills two processes."""
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             executor = self.executor()
             try:
-                return await loop.run_in_executor(executor, fn, *args)
+                return await loop.run_in_executor(executor, within, self.timeout, fn, *args)
             except BrokenProcessPool:
                 log.warning("an extraction process died (attempt %s); replacing the pool", attempt)
                 self._replace(executor)
