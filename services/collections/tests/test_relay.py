@@ -78,7 +78,7 @@ async def test_relay_killed_between_publish_and_tracking_duplicates_nothing(
     stop = asyncio.Event()
     runner = asyncio.create_task(restarted.run(stop))
     expected = [n.id for n in app.recorder.select_notifications(1, 1000)]
-    for _ in range(100):
+    for _ in range(1200):
         if restarted.position() == expected[-1]:
             break
         await asyncio.sleep(0.05)

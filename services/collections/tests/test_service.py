@@ -107,7 +107,7 @@ async def test_commands_and_the_operation_lifecycle_over_the_bus(
     )
 
     get = commands.GetOperation(actor="u1", operation_id=op_id)
-    for _ in range(100):
+    for _ in range(1200):
         op = await bus.request(cmd("GetOperation"), get, OperationView)
         if op.status is OperationStatus.COMPLETED:
             break

@@ -28,7 +28,7 @@ async def test_each_bad_file_fails_with_a_reason_and_nothing_else_is_lost(
     (folder / "zz-vanishes.txt").write_text("gone before it is read\n")
     await h.start(max_pending=1)
     operation_id = await h.request([await h.add_source(folder)])
-    for _ in range(200):
+    for _ in range(1200):
         if await h.waiting_work() == 1:
             break
         await asyncio.sleep(0.05)

@@ -43,7 +43,7 @@ async def listed(h: Harness, **query: object) -> Page[DocumentView]:
 
 
 async def statuses(h: Harness, expected: int) -> dict[str, DocumentView]:
-    for _ in range(100):
+    for _ in range(600):
         page = await listed(h)
         views = {view.path.rsplit("/", 1)[1]: view for view in page.items}
         if sum(v.status is not DocumentStatus.PENDING for v in views.values()) >= expected:

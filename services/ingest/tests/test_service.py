@@ -178,7 +178,7 @@ async def test_an_interrupted_scan_resumes_without_duplicating(harness: Harness)
     # published and the others wait at the gate, registered: then the service stops.
     await h.start(max_pending=1)
     operation_id = await h.request([await h.add_source(docs)])
-    for _ in range(300):
+    for _ in range(1200):
         if await h.waiting_work() == 1 and len(h.app.registry.documents) == 5:
             break
         await asyncio.sleep(0.05)
@@ -206,7 +206,7 @@ async def test_work_waits_for_the_embedders_when_too_much_is_pending(harness: Ha
         (docs / f"{n}.md").write_text(f"# Note {n}\n\nA short note, number {n}.\n")
     await h.start(max_pending=2)
     operation_id = await h.request([await h.add_source(docs)])
-    for _ in range(300):
+    for _ in range(1200):
         if await h.waiting_work() == 2:
             break
         await asyncio.sleep(0.05)
@@ -332,7 +332,7 @@ async def test_an_ended_operations_scan_stops_and_keeps_what_it_registered(
     await h.start(max_pending=2)
     source = await h.add_source(docs)
     operation_id = await h.request([source])
-    for _ in range(300):  # the scan is under way, held back by the pending work
+    for _ in range(1200):  # the scan is under way, held back by the pending work
         if await h.waiting_work() == 2:
             break
         await asyncio.sleep(0.05)
