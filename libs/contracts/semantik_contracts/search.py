@@ -10,6 +10,10 @@ from pydantic import AfterValidator, Field
 from .base import Message
 from .enums import SearchType
 
+#: Bounds of a search's per-collection timeout, in milliseconds.
+MIN_TIMEOUT_MS = 50
+MAX_TIMEOUT_MS = 60_000
+
 #: Filter key matching documents under a directory: ``{"path_prefix": "/data/reports"}``.
 PATH_PREFIX = "path_prefix"
 
@@ -46,7 +50,9 @@ class Search(Message):
     filters: Filters = Field(
         default_factory=dict, description="Payload key → value, or list of values (any of)"
     )
-    timeout_ms: int = Field(5000, ge=50, le=60000, description="Per-collection timeout")
+    timeout_ms: int = Field(
+        5000, ge=MIN_TIMEOUT_MS, le=MAX_TIMEOUT_MS, description="Per-collection timeout"
+    )
 
 
 class SearchResult(Message):

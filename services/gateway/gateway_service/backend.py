@@ -40,6 +40,7 @@ class Backend:
         self.bus = bus
         self.timeout = settings.request_timeout_seconds
         self.search_timeout = settings.search_timeout_seconds
+        self.collection_timeout_ms = settings.search_collection_timeout_ms
         self.count_timeout = settings.vector_count_timeout_seconds
 
     async def ask(self, command: BaseModel, result_type: type[R]) -> R:
@@ -98,6 +99,7 @@ class Backend:
                     generation=view.active_generation,
                 )
             )
+        timeout_ms = request.timeout_ms or self.collection_timeout_ms
         query = Search(
             query=request.query,
             targets=targets,
@@ -105,10 +107,12 @@ class Backend:
             search_type=request.search_type,
             rerank=request.rerank,
             filters=request.filters,
+            timeout_ms=timeout_ms,
         )
-        return await self.bus.request(
-            SEARCH_RPC, query, SearchResponse, timeout=self.search_timeout
-        )
+        # The service answers once its slowest collection is done or left out: never
+        # give up on it before that.
+        timeout = max(self.search_timeout, timeout_ms / 1000 + 5)
+        return await self.bus.request(SEARCH_RPC, query, SearchResponse, timeout=timeout)
 
     async def vector_store_answers(self) -> str | None:
         """Readiness: None when the vector store answers a count (through the embedder,

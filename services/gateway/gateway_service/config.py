@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
+from semantik_contracts.search import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
 from semantik_runtime.settings import ServiceSettings
 
 
@@ -29,6 +30,14 @@ class GatewaySettings(ServiceSettings):
         10.0, validation_alias="GATEWAY_REQUEST_TIMEOUT_SECONDS", gt=0
     )
     search_timeout_seconds: float = Field(30.0, validation_alias="SEARCH_TIMEOUT_SECONDS", gt=0)
+    search_collection_timeout_ms: int = Field(
+        5000,
+        validation_alias="SEARCH_COLLECTION_TIMEOUT_MS",
+        ge=MIN_TIMEOUT_MS,
+        le=MAX_TIMEOUT_MS,
+        description="How long each collection of a search may take unless the request "
+        "says (timeout_ms); a slower one is left out with a warning",
+    )
     upload_max_bytes: int = Field(
         50 * 1024 * 1024,
         validation_alias="SEMANTIK_UPLOAD_MAX_BYTES",

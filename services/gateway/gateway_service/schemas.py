@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from semantik_contracts import SearchType
-from semantik_contracts.search import Filters
+from semantik_contracts.search import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, Filters
 from semantik_contracts.views import CollectionView, SourceAndOperation
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$"
@@ -219,6 +219,14 @@ class SearchRequest(RequestBody):
     search_type: SearchType = SearchType.HYBRID
     rerank: bool = False
     filters: Filters = Field(default_factory=dict)
+    timeout_ms: int | None = Field(
+        None,
+        ge=MIN_TIMEOUT_MS,
+        le=MAX_TIMEOUT_MS,
+        description="How long each collection may take, in ms; a collection that takes "
+        "longer is left out with a warning (partial: true). Default: the gateway's "
+        "SEARCH_COLLECTION_TIMEOUT_MS",
+    )
 
 
 class MultiSearchRequest(SearchRequest):

@@ -130,6 +130,33 @@ async def test_search_resolves_each_collection_for_the_search_service(stack: Sta
         assert await stack.status("POST", "/api/v2/search", alice, bad) == 422
 
 
+async def test_a_search_carries_its_per_collection_timeout(stack: Stack) -> None:
+    alice = await stack.login("alice")
+    docs = await stack.create_collection(alice, "docs")
+    body = {"query": "what is hybrid search", "collection_ids": [docs["id"]]}
+    assert (await stack.client.post("/api/v2/search", json=body, headers=alice)).is_success
+    assert stack.searches[-1].timeout_ms == 5000  # SEARCH_COLLECTION_TIMEOUT_MS
+    timed = {**body, "timeout_ms": 250}
+    assert (await stack.client.post("/api/v2/search", json=timed, headers=alice)).is_success
+    assert stack.searches[-1].timeout_ms == 250
+    one = f"/api/v2/collections/{docs['id']}/search"
+    assert await stack.status("POST", one, alice, {"query": "x", "timeout_ms": 60000}) == 200
+    assert stack.searches[-1].timeout_ms == 60000
+
+    for bad, says in ((49, "greater than or equal to 50"), (60001, "less than or equal to 60000")):
+        reply = await stack.client.post(
+            "/api/v2/search", json={**body, "timeout_ms": bad}, headers=alice
+        )
+        assert reply.status_code == 422
+        [error] = reply.json()["detail"]
+        assert error["loc"] == ["body", "timeout_ms"] and says in error["msg"]
+    word = await stack.client.post(
+        "/api/v2/search", json={**body, "timeout_ms": "soon"}, headers=alice
+    )
+    assert word.status_code == 422 and word.json()["detail"][0]["loc"] == ["body", "timeout_ms"]
+    assert len(stack.searches) == 3  # no refused request reached the search service
+
+
 async def test_health_and_readiness(stack: Stack) -> None:
     assert (await stack.client.get("/health")).json()["status"] == "ok"
     waiting = await stack.client.get("/health/ready")
