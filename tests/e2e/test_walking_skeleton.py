@@ -307,3 +307,49 @@ async def test_reindex_into_another_model_while_search_answers(system: RunningSy
             headers=headers,
         )
         assert found.json()["results"][0]["path"].endswith("volcano.md")
+
+
+async def test_one_search_over_collections_of_two_models(system: RunningSystem) -> None:
+    """``POST /api/v2/search`` over a collection of the default model and one of
+    acme/tiny-bert: each is searched with its own model's query embedding (the vector
+    host runs both embedders) and the lists are merged by rank, not by raw scores."""
+    folder = write_sources(system.sources / "federated", TOPICS)
+    async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
+        headers = {"Authorization": (await login(client, "fiona"))["Authorization"]}
+        ids = []
+        for name, model in (("minilm", None), ("tiny", "acme/tiny-bert")):
+            body = {"name": name, **({"model_name": model} if model else {})}
+            created = await client.post("/api/v2/collections", json=body, headers=headers)
+            assert created.status_code == 201, created.text
+            ids.append(created.json()["id"])
+            added = await client.post(
+                f"/api/v2/collections/{ids[-1]}/sources",
+                json={"path": str(folder)},
+                headers=headers,
+            )
+            op = await wait_operation(client, headers, added.json()["operation"]["id"])
+            assert op["status"] == "completed", op
+        query = {"query": "when does magma erupt from a volcano", "limit": 6}
+        alone = []
+        for cid in ids:
+            one = await client.post(
+                f"/api/v2/collections/{cid}/search", json=query, headers=headers
+            )
+            assert one.status_code == 200, one.text
+            alone.append(one.json()["results"])
+        found = await client.post(
+            "/api/v2/search", json={**query, "collection_ids": ids}, headers=headers
+        )
+
+    assert found.status_code == 200, found.text
+    federated = found.json()
+    assert (federated["warnings"], federated["partial"]) == ([], False)
+    assert {r["collection_id"] for r in federated["results"]} == set(ids)
+    # Each collection keeps its own order (its own model ranked it) ...
+    for cid, single in zip(ids, alone, strict=True):
+        merged = [r["chunk_id"] for r in federated["results"] if r["collection_id"] == cid]
+        assert merged == [r["chunk_id"] for r in single][: len(merged)]
+    # ... and the lists interleave by rank: both firsts share 1/(60+1), then both seconds.
+    scores = [r["score"] for r in federated["results"]]
+    assert scores[:4] == pytest.approx([1 / 61, 1 / 61, 1 / 62, 1 / 62])
+    assert {r["collection_id"] for r in federated["results"][:2]} == set(ids)
