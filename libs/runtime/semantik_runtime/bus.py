@@ -327,5 +327,6 @@ async def _handle(
         log.exception("handler of %s failed", msg.subject)
         error = RpcError(code=ErrorCode.INTERNAL, message=f"internal error in {msg.subject}")
     else:
-        return Reply[Any](result=result.model_dump(mode="json")).model_dump_json(), "ok"
+        # The result's own JSON inside the reply, without a detour through a dict.
+        return '{"result":' + result.model_dump_json() + "}", "ok"
     return Reply[Any](error=error).model_dump_json(), error.code.value

@@ -68,7 +68,6 @@ class EmbedderService:
         optimize_after: float = 10.0,
         ack_wait: float = 30.0,
         max_deliver: int = 5,
-        query_window: float = 0.003,
         orphan_sweep_seconds: float = 3600.0,
     ) -> None:
         self.bus = bus
@@ -85,7 +84,7 @@ class EmbedderService:
             ack_wait=ack_wait,
             max_deliver=max_deliver,
         )
-        self.queries = QueryBatcher(model, window=query_window)
+        self.queries = QueryBatcher(model)
         self.orphan_sweep_seconds = orphan_sweep_seconds
         self._tasks: list[asyncio.Task[None]] = []
         self._dead_letters: Subscription | None = None
@@ -137,6 +136,7 @@ class EmbedderService:
             for task in running:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.queries.close()
         self.writer.close()
 
     async def embed_query(self, request: EmbedQuery) -> QueryEmbeddings:

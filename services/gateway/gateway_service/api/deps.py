@@ -1,4 +1,8 @@
-"""Dependencies of the routes, as ``Annotated`` aliases (the full-stack template's way)."""
+"""Dependencies of the routes, as ``Annotated`` aliases (the full-stack template's way).
+
+They are ``async`` because none blocks: FastAPI runs a plain ``def`` dependency in its
+thread pool, a hand-off to another thread per dependency and request (measurable on
+a search, which has six)."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from ..security import AccessClaims, InvalidToken
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
 
-def get_context(connection: HTTPConnection) -> GatewayContext:
+async def get_context(connection: HTTPConnection) -> GatewayContext:
     context: GatewayContext = connection.app.state.context
     return context
 
@@ -26,15 +30,15 @@ def get_context(connection: HTTPConnection) -> GatewayContext:
 ContextDep = Annotated[GatewayContext, Depends(get_context)]
 
 
-def get_settings(context: ContextDep) -> GatewaySettings:
+async def get_settings(context: ContextDep) -> GatewaySettings:
     return context.settings
 
 
-def get_auth(context: ContextDep) -> Authenticator:
+async def get_auth(context: ContextDep) -> Authenticator:
     return context.auth
 
 
-def get_backend(context: ContextDep) -> Backend:
+async def get_backend(context: ContextDep) -> Backend:
     if context.backend is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the gateway is not connected yet")
     return context.backend
@@ -45,7 +49,7 @@ AuthDep = Annotated[Authenticator, Depends(get_auth)]
 BackendDep = Annotated[Backend, Depends(get_backend)]
 
 
-def get_current_user(
+async def get_current_user(
     context: ContextDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> AccessClaims:
@@ -80,13 +84,13 @@ def _limited(limiter: RateLimiter, key: str, what: str) -> None:
         )
 
 
-def limit_sign_in(request: Request, context: ContextDep) -> None:
+async def limit_sign_in(request: Request, context: ContextDep) -> None:
     """Sign-in requests per client address (429 with ``Retry-After`` beyond the limit)."""
     address = request.client.host if request.client else "unknown"
     _limited(context.sign_in_limit, address, "sign-in")
 
 
-def limit_search(user: CurrentUser, context: ContextDep) -> None:
+async def limit_search(user: CurrentUser, context: ContextDep) -> None:
     """Searches per user (429 with ``Retry-After`` beyond the limit)."""
     _limited(context.search_limit, user.user_id, "search")
 
