@@ -66,6 +66,7 @@ REQUESTS: list[Request] = [
     _collections(commands.StartOperation, views.OperationView),
     _collections(commands.CancelOperation, views.OperationView),
     _collections(commands.GetCollection, views.CollectionView),
+    _collections(commands.GetCollections, views.CollectionList),
     _collections(commands.ListCollections, views.Page[views.CollectionView]),
     _collections(commands.GetOperation, views.OperationView),
     _collections(commands.ListOperations, views.Page[views.OperationView]),

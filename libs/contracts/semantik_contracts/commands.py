@@ -78,6 +78,14 @@ class GetCollection(Message):
     collection_id: UUID
 
 
+class GetCollections(Message):
+    """Several collections at once, in the order asked (a search resolves its targets
+    in one round trip); any unknown or foreign one fails the whole query (404/403)."""
+
+    actor: str
+    collection_ids: list[UUID] = Field(min_length=1, max_length=50)
+
+
 class ListCollections(Message):
     actor: str
     status: str | None = None

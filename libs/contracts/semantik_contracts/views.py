@@ -114,6 +114,12 @@ class DocumentView(Message):
     operation_id: UUID | None = Field(None, description="The operation that last indexed it")
 
 
+class CollectionList(Message):
+    """Reply of ``GetCollections``: the collections asked for, in that order."""
+
+    items: list[CollectionView]
+
+
 class SourceList(Message):
     """Reply of ``ListSources``: every source of one collection, oldest first."""
 

@@ -164,6 +164,7 @@ class CollectionsService:
             (commands.StartOperation, direct(app.start_operation)),
             (commands.CancelOperation, direct(app.cancel_operation)),
             (commands.GetCollection, direct(queries.get_collection)),
+            (commands.GetCollections, direct(queries.get_collections)),
             (commands.ListCollections, direct(queries.list_collections)),
             (commands.GetOperation, direct(queries.get_operation)),
             (commands.ListOperations, direct(queries.list_operations)),

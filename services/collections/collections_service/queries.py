@@ -8,6 +8,7 @@ import time
 from semantik_contracts import commands
 from semantik_contracts.views import (
     AuditEntry,
+    CollectionList,
     CollectionView,
     OperationView,
     Page,
@@ -27,6 +28,10 @@ class Queries:
 
     def get_collection(self, q: commands.GetCollection) -> CollectionView:
         return collection_view(self.read_model.owned_collection(q.actor, q.collection_id))
+
+    def get_collections(self, q: commands.GetCollections) -> CollectionList:
+        owned = [self.read_model.owned_collection(q.actor, cid) for cid in q.collection_ids]
+        return CollectionList(items=[collection_view(c) for c in owned])
 
     def list_collections(self, q: commands.ListCollections) -> Page[CollectionView]:
         found = self.read_model.collections_of(q.actor, q.status)

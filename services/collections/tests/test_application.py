@@ -386,6 +386,20 @@ class CollectionsApplicationCase:
         listed_collections = app.queries.list_collections(commands.ListCollections(actor="u1"))
         assert listed_collections.total == 0
 
+    def test_several_collections_are_read_in_one_query_in_the_order_asked(
+        self, app: CollectionsApplication
+    ) -> None:
+        docs, notes = self.create(app), self.create(app, "notes")
+        theirs = self.create(app, "theirs", actor="u2")
+
+        def ask(*ids: UUID) -> list[UUID]:
+            query = commands.GetCollections(actor="u1", collection_ids=list(ids))
+            return [view.id for view in app.queries.get_collections(query).items]
+
+        assert ask(notes.id, docs.id) == [notes.id, docs.id]
+        assert code_of(lambda: ask(docs.id, theirs.id)) == ErrorCode.FORBIDDEN
+        assert code_of(lambda: ask(uuid4(), docs.id)) == ErrorCode.NOT_FOUND
+
     def test_the_audit_log_has_accepted_and_rejected_commands(
         self, app: CollectionsApplication
     ) -> None:

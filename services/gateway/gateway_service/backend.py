@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 from semantik_contracts import ErrorCode, RpcFailure
-from semantik_contracts.commands import GetCollection, ListCollections
+from semantik_contracts.commands import GetCollections, ListCollections
 from semantik_contracts.search import Search, SearchResponse, SearchTarget
 from semantik_contracts.subjects import (
     COLLECTIONS,
@@ -24,7 +24,7 @@ from semantik_contracts.subjects import (
     VECTOR_COUNT_RPC,
     command_subject,
 )
-from semantik_contracts.views import CollectionView, Page
+from semantik_contracts.views import CollectionList, CollectionView, Page
 from semantik_contracts.work import CountVectors, VectorCount
 from semantik_runtime.bus import Bus
 
@@ -79,26 +79,16 @@ class Backend:
     async def search(
         self, actor: str, collection_ids: Iterable[UUID], request: SearchRequest
     ) -> SearchResponse:
-        """Resolve each collection (ownership, model, active generation), then search."""
+        """Resolve the collections (ownership, model, active generation) in one query,
+        then search."""
         unique = list(dict.fromkeys(collection_ids))
-        found = await asyncio.gather(
-            *(
-                self.ask(GetCollection(actor=actor, collection_id=cid), CollectionView)
-                for cid in unique
-            ),
-            return_exceptions=True,
-        )
-        targets: list[SearchTarget] = []
-        for view in found:
-            if isinstance(view, BaseException):
-                raise view
-            targets.append(
-                SearchTarget(
-                    collection_id=view.id,
-                    model_name=view.model_name,
-                    generation=view.active_generation,
-                )
+        found = await self.ask(GetCollections(actor=actor, collection_ids=unique), CollectionList)
+        targets = [
+            SearchTarget(
+                collection_id=view.id, model_name=view.model_name, generation=view.active_generation
             )
+            for view in found.items
+        ]
         timeout_ms = request.timeout_ms or self.collection_timeout_ms
         query = Search(
             query=request.query,
