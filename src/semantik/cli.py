@@ -90,7 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     search_bench.add_argument("--json", action="store_true", help="one JSON object on stdout")
     search_bench.add_argument("--collections", type=int, default=5)
-    search_bench.add_argument("--documents", type=int, default=5183, help="per collection")
+    search_bench.add_argument(
+        "--beir", type=Path, help="BEIR directory: its corpus in every collection, its queries"
+    )
+    search_bench.add_argument(
+        "--documents",
+        type=int,
+        help="records per collection: the first of the --beir corpus (default all), "
+        "else made-up ones (default 5183)",
+    )
     search_bench.add_argument("--queries", type=int, default=200)
     search_bench.add_argument(
         "--data-dir", type=Path, help="keep the system's data here (re-runs skip ingest)"

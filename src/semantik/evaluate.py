@@ -22,7 +22,7 @@ from typing import Any
 from .beir import Dataset, DatasetError, load_dataset, mrr_at, ndcg_at, percentile, recall_at
 from .client import ApiError, SemantikClient
 from .embedded import embedded_system
-from .progress import follow_operation
+from .progress import IngestFailed, ingest_records
 from .session import login
 
 MODES = ("dense", "sparse", "hybrid")
@@ -91,47 +91,14 @@ async def _run(
 
 
 async def _ingest(client: SemantikClient, dataset: Dataset) -> str | None:
-    name = f"eval-{dataset.name}"
-    collection = await client.collection_by_name(name)
-    if collection is None:
-        collection = await client.call("POST", "/api/v2/collections", json={"name": name})
-    cid = str(collection["id"])
-    source = {"path": str(dataset.corpus), "text_columns": ["title", "text"], "id_column": "_id"}
     try:
-        started = await client.call("POST", f"/api/v2/collections/{cid}/sources", json=source)
-        operation = started["operation"]
-    except ApiError as exc:
-        if exc.status != 409 or "already a source" not in exc.detail:
-            raise
-        operation = await _index_again(client, cid)
-    outcome, final = await follow_operation(client, operation, f"ingesting {dataset.name}")
-    if outcome != "OperationCompleted":
-        print(
-            f"error: ingesting the corpus ended with {outcome}: {final.get('error')}",
-            file=sys.stderr,
+        collection = await ingest_records(
+            client, f"eval-{dataset.name}", dataset.corpus, f"ingesting {dataset.name}"
         )
+    except IngestFailed as exc:
+        print(f"error: ingesting the corpus {exc}", file=sys.stderr)
         return None
-    return cid
-
-
-async def _index_again(client: SemantikClient, cid: str) -> dict[str, Any]:
-    """Indexed before (a kept --data-dir or a server): re-scan, which skips unchanged
-    records, or follow the operation still running from an interrupted run."""
-    try:
-        started: dict[str, Any] = await client.call(
-            "POST", f"/api/v2/collections/{cid}/operations/index"
-        )
-        return started
-    except ApiError as exc:
-        if exc.status != 409:
-            raise
-        for status in ("processing", "pending"):
-            page = await client.call(
-                "GET", f"/api/v2/collections/{cid}/operations", params={"status": status}
-            )
-            if page["items"]:
-                return dict(page["items"][0])
-        raise
+    return str(collection["id"])
 
 
 async def _measure(

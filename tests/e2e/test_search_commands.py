@@ -76,16 +76,28 @@ def test_eval_ingests_a_beir_directory_and_scores_every_mode(tmp_path: Path) -> 
 def test_bench_search_reports_latency_through_the_services_and_in_process(
     tmp_path: Path,
 ) -> None:
-    done = semantik(
-        "bench", "search", "--json", "--collections", "2", "--documents", "12", "--queries", "5",
-        "--data-dir", str(tmp_path / "bench"),
-    )  # fmt: skip
+    data = write_beir(tmp_path / "tiny-beir")
+    args = ["bench", "search", "--json", "--beir", str(data), "--collections", "2",
+            "--queries", "3", "--data-dir", str(tmp_path / "bench")]  # fmt: skip
+    done = semantik(*args)
 
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
-    assert (report["collections"], report["queries"]) == (2, 5)
+    assert (report["collections"], report["corpus"], report["queries"]) == (2, "tiny-beir", 3)
+    assert report["documents_per_collection"] == [len(DOCUMENTS)] * 2
+    assert report["chunks_per_collection"] == [len(DOCUMENTS)] * 2  # one chunk each
+    assert "ingesting bench-search-tiny-beir-2" in done.stderr
     assert 0 < report["p50_ms"] <= report["p95_ms"]
     assert report["direct_p50_ms"] > 0
     assert report["overhead_p50_ms"] == pytest.approx(
         report["p50_ms"] - report["direct_p50_ms"], abs=0.02
     )
+
+    # The kept data dir is measured again as it is, without ingesting anything.
+    again = semantik(*args, "--documents", "4")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "ingesting bench-search-tiny-beir-4-1" in again.stderr  # another corpus: its own
+    first = semantik(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "ingesting" not in first.stderr
+    assert json.loads(first.stdout)["documents_per_collection"] == [len(DOCUMENTS)] * 2
