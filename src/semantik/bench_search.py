@@ -130,11 +130,11 @@ def _in_process(
     data_dir: Path, generations: list[tuple[Any, str]], queries: list[str]
 ) -> list[float]:
     """The same searches without services: encode (on a query thread, as the embedder
-    does), query each collection's store, fuse."""
+    does), query each collection's store, fuse, read the results' payloads."""
     from embedder_service.model import load_model
     from embedder_service.queries import query_thread
     from search_service.fusion import RankedList, fuse
-    from search_service.retrieval import search_generation
+    from search_service.retrieval import search_generation, with_payloads
     from semantik_runtime.sparse import query_vector
     from semantik_runtime.vectors.edge import EdgeVectorStore
 
@@ -152,7 +152,7 @@ def _in_process(
                     RankedList(cid, search_generation(store, name, "hybrid", dense, sparse, 10))
                     for cid, name in generations
                 ]
-                fuse(lists, 10)
+                with_payloads(store, fuse(lists, 10), dict(generations))
                 if number >= warmup:
                     latencies.append((time.perf_counter() - started) * 1000)
         return latencies

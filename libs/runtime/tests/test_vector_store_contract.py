@@ -274,6 +274,36 @@ class VectorStoreContract:
         assert len(filled.sample(GEN, 100)) == len(ALL)
         assert filled.sample("c9_g1", 5) == []
 
+    @pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+    def test_a_query_returns_only_the_payload_keys_asked_for(
+        self, filled: VectorStore, mode: str
+    ) -> None:
+        def ask(payload: list[str] | None) -> list[tuple[str, dict[str, object]]]:
+            found = filled.query(
+                GEN,
+                mode=mode,  # type: ignore[arg-type]
+                dense=axis(0),
+                sparse=query_vector("yeast"),
+                limit=5,
+                payload=payload,
+            )
+            return [(hit.id, hit.payload) for hit in found]
+
+        whole = ask(None)
+        assert whole and all("text" in payload for _, payload in whole)
+        trimmed = ask(["document_id"])
+        # The same hits (points of equal score may come in another order).
+        assert len(trimmed) == len(whole)
+        assert dict(trimmed) == {i: {"document_id": p["document_id"]} for i, p in whole}
+
+    def test_retrieve_returns_whole_payloads_in_the_order_asked(self, filled: VectorStore) -> None:
+        wanted = [point_id("doc-c", 0), point_id("nowhere", 0), point_id("doc-a", 1)]
+        found = filled.retrieve(GEN, wanted)
+        assert [hit.id for hit in found] == [wanted[0], wanted[2]]
+        assert [hit.payload for hit in found] == [make_point("doc-c", 0).payload, ALL[1].payload]
+        assert {hit.score for hit in found} == {0.0}
+        assert filled.retrieve(GEN, []) == [] and filled.retrieve("c9_g1", wanted) == []
+
     def test_set_alias_and_optimize_keep_the_generation_searchable(
         self, filled: VectorStore
     ) -> None:

@@ -29,7 +29,7 @@ from semantik_runtime.vectors import Hit, SparseVector, VectorStore
 
 from .fusion import RankedList, fuse, to_result
 from .rerank import RERANK_CANDIDATES, Reranker
-from .retrieval import search_generation
+from .retrieval import search_generation, with_payloads
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,12 @@ class SearchService:
                 warnings.append(_describe(target, outcome, request.timeout_ms))
             else:
                 lists.append(outcome)
-        fused = fuse(lists, wanted)
+        names = {
+            t.collection_id: generation_name(t.collection_id, t.generation)
+            for t in targets
+            if t.generation is not None
+        }
+        fused = await asyncio.to_thread(with_payloads, self.store, fuse(lists, wanted), names)
         if reranker is not None:
             fused = await asyncio.to_thread(_rerank, reranker, request.query, fused)
         results = [

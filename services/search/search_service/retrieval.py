@@ -1,4 +1,10 @@
-"""One collection's documents for a query: a store query, best chunk per document.
+"""One collection's documents for a query: a store query, best chunk per document;
+then the whole payloads of the chunks that made the cut.
+
+The query returns each chunk's ``document_id`` only (what aggregation needs): the
+payloads, chunk texts included, are read afterwards for the few results returned
+(up to 5 x 40 chunks' payloads were converted per search otherwise; a hybrid query over
+5 collections took 4.8 ms with them, 1.9 ms without, on a loaded machine).
 
 Shared by the search service and ``semantik bench search``'s in-process baseline, so
 both do exactly the same work against the store.
@@ -8,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
 from semantik_runtime.vectors import Hit, SearchMode, SparseVector, VectorStore
-from semantik_runtime.vectors.port import DenseVector
+from semantik_runtime.vectors.port import DOCUMENT_ID_FIELD, DenseVector
 
 from .fusion import best_chunk_per_document
 
@@ -42,9 +49,31 @@ def search_generation(
             limit=fetch,
             filters=filters or None,
             prefetch_limit=max(MIN_PREFETCH, fetch),
+            payload=[DOCUMENT_ID_FIELD],
         )
         documents = best_chunk_per_document(hits, wanted)
         # Too few documents among a full page of chunks: more may lie further down.
         if len(documents) == wanted or len(hits) < fetch or fetch >= MAX_FETCH:
             return documents
         fetch = min(fetch * 4, MAX_FETCH)
+
+
+def with_payloads(
+    store: VectorStore, picked: list[tuple[UUID, Hit, float]], names: Mapping[UUID, str]
+) -> list[tuple[UUID, Hit, float]]:
+    """``picked`` (collection, chunk, score) with each chunk's whole payload, read from
+    its collection's generation ``names[collection]`` (blocking: run it in a thread).
+    A chunk deleted since the query is left out."""
+    wanted: dict[UUID, list[str]] = {}
+    for collection_id, hit, _ in picked:
+        wanted.setdefault(collection_id, []).append(hit.id)
+    found = {
+        (collection_id, hit.id): hit
+        for collection_id, ids in wanted.items()
+        for hit in store.retrieve(names[collection_id], ids)
+    }
+    return [
+        (collection_id, Hit(id=hit.id, score=hit.score, payload=whole.payload), score)
+        for collection_id, hit, score in picked
+        if (whole := found.get((collection_id, hit.id))) is not None
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from .port import DenseVector, Hit, SearchMode, SparseVector
@@ -13,6 +13,7 @@ __all__ = [
     "check_generation_name",
     "check_query",
     "directory_prefix",
+    "in_order",
     "to_hits",
 ]
 
@@ -58,6 +59,12 @@ class ScoredPoint(Protocol):
     def score(self) -> float: ...
     @property
     def payload(self) -> dict[str, Any] | None: ...
+
+
+def in_order(ids: Sequence[str], found: Iterable[tuple[str, dict[str, Any]]]) -> list[Hit]:
+    """Hits (score 0) of the retrieved ``(id, payload)`` pairs, in the order of ``ids``."""
+    payloads = dict(found)
+    return [Hit(id=i, score=0.0, payload=payloads[i]) for i in ids if i in payloads]
 
 
 def to_hits(found: Iterable[ScoredPoint], mode: SearchMode) -> list[Hit]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from .common import check_generation_name, check_query, to_hits
+from .common import check_generation_name, check_query, in_order, to_hits
 from .edge_query import document_filter, edge_config, edge_point, edge_request
 from .edge_shard import ShardSlot
 from .port import (
@@ -139,14 +139,25 @@ class EdgeVectorStore(VectorStore):
         limit: int,
         filters: Mapping[str, Any] | None = None,
         prefetch_limit: int = 100,
+        payload: Sequence[str] | None = None,
     ) -> list[Hit]:
         check_query(mode, dense, sparse, limit)
-        request = edge_request(mode, dense, sparse, limit, filters, prefetch_limit)
+        request = edge_request(mode, dense, sparse, limit, filters, prefetch_limit, payload)
         slot = self._slots.get(name)
         if request is None or slot is None:
             return []
         with slot.use_if_open() as shard:
             return [] if shard is None else to_hits(shard.query(request), mode)
+
+    def retrieve(self, name: str, ids: Sequence[str]) -> list[Hit]:
+        slot = self._slots.get(name)
+        if slot is None or not ids:
+            return []
+        with slot.use_if_open() as shard:
+            if shard is None:
+                return []
+            records = shard.retrieve(list(ids), True, False)
+        return in_order(ids, [(str(r.id), dict(r.payload or {})) for r in records])
 
     def sample(self, name: str, limit: int) -> list[Hit]:
         slot = self._slots.get(name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import qdrant_edge as qe
@@ -74,9 +74,11 @@ def edge_request(
     limit: int,
     filters: Mapping[str, Any] | None,
     prefetch_limit: int,
+    payload: Sequence[str] | None = None,
 ) -> qe.QueryRequest | None:
     """Return the request for a checked query, or ``None`` if it can match nothing."""
     where = edge_filter(filters)
+    returned: Any = True if payload is None else qe.PayloadSelector.Include(list(payload))
     stages: list[qe.Prefetch] = []
     dense_query = sparse_query = None
     if dense is not None and mode in ("dense", "hybrid"):
@@ -88,7 +90,7 @@ def edge_request(
     if not stages:
         return None  # a sparse query whose every word was a stop word matches nothing
     if mode != "hybrid" or dense_query is None or sparse_query is None:
-        return qe.QueryRequest(limit, query=stages[0].query, filter=where, with_payload=True)
+        return qe.QueryRequest(limit, query=stages[0].query, filter=where, with_payload=returned)
     # Every candidate of either prefetch is scored again by both vectors, so the formula
     # sees its exact cosine and BM25 scores (0 for BM25 means no shared term).
     union = 2 * prefetch_limit
@@ -102,5 +104,5 @@ def edge_request(
     )
     formula = qe.Formula(score, defaults={"$score[0]": 0.0, "$score[1]": 0.0})
     return qe.QueryRequest(
-        limit, query=formula, prefetches=rescored, filter=where, with_payload=True
+        limit, query=formula, prefetches=rescored, filter=where, with_payload=returned
     )

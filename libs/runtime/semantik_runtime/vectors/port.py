@@ -140,8 +140,10 @@ class VectorStore(ABC):
         limit: int,
         filters: Mapping[str, Any] | None = None,
         prefetch_limit: int = 100,
+        payload: Sequence[str] | None = None,
     ) -> list[Hit]:
         """Return the best ``limit`` hits, best first; ``[]`` if the generation is missing.
+        Each hit carries the payload keys ``payload`` names (all of them when ``None``).
 
         ``dense`` ranks by cosine similarity, ``sparse`` by BM25 (only points sharing a
         term with the query), ``hybrid`` takes the top ``prefetch_limit`` of each, scores
@@ -151,6 +153,11 @@ class VectorStore(ABC):
         ``path_prefix`` (``PATH_PREFIX_FILTER``) keeps points whose ``path`` lies under
         that directory.
         """
+
+    @abstractmethod
+    def retrieve(self, name: str, ids: Sequence[str]) -> list[Hit]:
+        """Return the points ``ids`` with their whole payloads (score 0), in the order
+        asked; ids the generation does not hold are left out; ``[]`` if it is missing."""
 
     @abstractmethod
     def sample(self, name: str, limit: int) -> list[Hit]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from .common import check_generation_name, check_query, to_hits
+from .common import check_generation_name, check_query, in_order, to_hits
 from .port import (
     DENSE_VECTOR,
     DOCUMENT_ID_FIELD,
@@ -127,16 +127,35 @@ class QdrantServerVectorStore(VectorStore):
         limit: int,
         filters: Mapping[str, Any] | None = None,
         prefetch_limit: int = 100,
+        payload: Sequence[str] | None = None,
     ) -> list[Hit]:
         check_query(mode, dense, sparse, limit)
         try:
             with self._generation(name):
                 found = run_query(
-                    self._client, name, mode, dense, sparse, limit, filters, prefetch_limit
+                    self._client,
+                    name,
+                    mode,
+                    dense,
+                    sparse,
+                    limit,
+                    filters,
+                    prefetch_limit,
+                    True if payload is None else list(payload),
                 )
         except GenerationNotFoundError:
             return []
         return to_hits(found, mode)
+
+    def retrieve(self, name: str, ids: Sequence[str]) -> list[Hit]:
+        if not ids:
+            return []
+        try:
+            with self._generation(name):
+                records = self._client.retrieve(name, list(ids), with_payload=True)
+        except GenerationNotFoundError:
+            return []
+        return in_order(ids, [(str(r.id), dict(r.payload or {})) for r in records])
 
     def sample(self, name: str, limit: int) -> list[Hit]:
         if limit < 1:

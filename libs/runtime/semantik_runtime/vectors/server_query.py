@@ -80,6 +80,7 @@ def run_query(
     limit: int,
     filters: Mapping[str, Any] | None,
     prefetch_limit: int,
+    payload: bool | list[str] = True,
 ) -> list[models.ScoredPoint]:
     """Run a checked query on collection ``name``; fusion happens on the server."""
     where = server_filter(filters)
@@ -107,7 +108,7 @@ def run_query(
             using=stage.using,
             query_filter=where,
             limit=limit,
-            with_payload=True,
+            with_payload=payload,
         )
     else:
         # Every candidate of either prefetch is scored again by both vectors, so the
@@ -128,6 +129,6 @@ def run_query(
             query=models.FormulaQuery(formula=score, defaults={"$score[0]": 0.0, "$score[1]": 0.0}),
             query_filter=where,
             limit=limit,
-            with_payload=True,
+            with_payload=payload,
         )
     return response.points
