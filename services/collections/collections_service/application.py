@@ -310,13 +310,17 @@ class CollectionsApplication(Application[UUID]):
         collection: Collection | None = None,
     ) -> list[Aggregate]:
         """Cancel or fail an operation. What its work already did is kept: the counts
-        of work done so far are applied now, later ones when they land (``settle``)."""
+        of work done so far are applied now, later ones when they land (``settle``).
+        A reindex's are not: the collection's counts stay those of the generation that
+        serves."""
         if outcome is OperationStatus.CANCELLED:
             operation.cancel(reason)
         else:
             operation.fail(reason)
         collection = collection or self.repository.get(operation.collection_id)
         counts = operation.settle() if operation.all_work_done else None
+        if operation.operation_type is OperationType.REINDEX:
+            counts = None  # its work went to its staging generation, which is dropped
         collection.operation_finished(
             operation.id, outcome, f"last operation {outcome}: {reason}", counts
         )

@@ -54,6 +54,11 @@ FILES = {
     ),
 }
 WHOLE = set(FILES.values())
+RYE = (
+    "Rye bread is dense and dark because rye flour holds little gluten. Bakers sour the "
+    "dough with a starter, bake the loaf in a tin and let it rest a whole day before "
+    "they cut it, so that the crumb sets and the bread keeps for a week."
+)
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +214,8 @@ async def test_a_reindex_failing_validation_leaves_the_old_generation_serving(
 ) -> None:
     collection = await system.indexed_collection("handbook", FILES)
     cid = collection["id"]
+    # A file changed since the last index: the reindex reads (and registers) its new text.
+    (system.sources / "handbook" / "bread.md").write_text(RYE)
     operation = await system.call(
         "POST", f"/api/v2/collections/{cid}/operations/reindex", json={"chunk_size": 32}
     )
@@ -218,19 +225,32 @@ async def test_a_reindex_failing_validation_leaves_the_old_generation_serving(
     after = await system.call("GET", f"/api/v2/collections/{cid}")
     assert after["status"] == "degraded"
     assert (after["active_generation"], after["chunk_size"]) == (1, collection["chunk_size"])
-    assert after["vector_count"] == 4
+    assert (after["document_count"], after["chunk_count"], after["vector_count"]) == (4, 4, 4)
 
     async def staging_dropped() -> bool:
         return not system.store.has_generation(generation_name(_uuid(cid), 2))
 
     await eventually(staging_dropped)
     assert set(await search_texts(system, cid, "compiler")) <= WHOLE
+    assert FILES["bread.md"] in await search_texts(system, cid, "bread dough")  # old text serves
+
+    # The next index finds the change and makes it in the serving generation.
+    index = await system.call("POST", f"/api/v2/collections/{cid}/operations/index")
+    indexed = await system.operation_done(index["id"])
+    assert indexed["status"] == "completed"
+    stats = indexed["stats"]
+    assert (stats["new_documents"], stats["removed"], stats["unchanged_skipped"]) == (1, 1, 3)
+    texts = await search_texts(system, cid, "bread dough")
+    assert RYE in texts and FILES["bread.md"] not in texts
+    final = await system.call("GET", f"/api/v2/collections/{cid}")
+    assert (final["document_count"], final["chunk_count"], final["vector_count"]) == (4, 4, 4)
 
 
 @pytest.mark.parametrize("system", [{"default_only": True}], indirect=True)
 async def test_a_cancelled_reindex_drops_its_staging_generation(system: System) -> None:
     collection = await system.indexed_collection("handbook", FILES)
     cid = collection["id"]
+    (system.sources / "handbook" / "compilers.md").unlink()  # the reindex retires it
     # The model is installed but no embedder of it runs: the reindex stays reprocessing.
     operation = await system.call(
         "POST", f"/api/v2/collections/{cid}/operations/reindex", json={"model_name": TINY_MODEL}
@@ -254,7 +274,15 @@ async def test_a_cancelled_reindex_drops_its_staging_generation(system: System) 
 
     await eventually(staging_dropped)
     assert set(await search_texts(system, cid, "tomatoes garden")) <= WHOLE
-    assert after["vector_count"] == 4
+    assert (after["document_count"], after["chunk_count"], after["vector_count"]) == (4, 4, 4)
+    # The vanished file still serves from the old generation until the next index.
+    assert FILES["compilers.md"] in await search_texts(system, cid, "compiler")
+    index = await system.call("POST", f"/api/v2/collections/{cid}/operations/index")
+    indexed = await system.operation_done(index["id"])
+    assert (indexed["status"], indexed["stats"]["removed"]) == ("completed", 1)
+    assert FILES["compilers.md"] not in await search_texts(system, cid, "compiler")
+    final = await system.call("GET", f"/api/v2/collections/{cid}")
+    assert (final["document_count"], final["chunk_count"], final["vector_count"]) == (3, 3, 3)
 
 
 async def test_models_are_checked_against_the_registry(system: System) -> None:

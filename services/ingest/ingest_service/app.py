@@ -229,13 +229,16 @@ class IngestService:
         """Stop the operation's scan: the files under way finish, so what is registered
         has its work published (kept, and counted by the collections service), and the
         scan completes with ``stopped`` statistics. A scan that is not running here (an
-        interrupted one) is resumed just to be stopped the same way."""
+        interrupted one) is resumed just to be stopped the same way. What a stopped
+        reindex changed in the registry is undone (``reindex_ended``)."""
         operation_id = envelope.aggregate_id
         # Marked first: a scan starting this very moment stops at its first file.
         self.runner.stopping.add(operation_id)
         open_scan = await self.call(self.app.is_open_scan, operation_id)
         if open_scan and operation_id not in self.scans:  # checked after the await
             self._launch(operation_id)
+        elif not open_scan:  # a reindex failing after its scan (validation, say)
+            await self.call(self.app.reindex_ended, operation_id)
 
     async def _ended(self, collection_id: UUID, operation_id: UUID) -> bool:
         for ending in ENDINGS:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from semantik_contracts import SkipReason
@@ -145,7 +145,40 @@ class IngestApplication(Application[UUID]):
         stats = self.registry.stats(scan.operation_id).model_copy(update={"stopped": stopped})
         scan.complete(stats.model_dump())
         self.commit(scan)
+        if stopped and scan.is_reindex:
+            self._revert(scan.operation_id)
         return stats
+
+    def reindex_ended(self, operation_id: UUID) -> int:
+        """A reindex failed or was cancelled: its staging generation is dropped.
+
+        What its scan changed in the registry (files changed, appeared or vanished since
+        the last index) reached only that generation; left so, the next index would find
+        those files unchanged and the serving generation would keep their old text (or
+        a vanished file's) for ever. So the registry is put back as it was before the
+        reindex (``Document.revert``), and the next index finds the changes and applies
+        them to the serving generation. A scan still running is put back when it
+        completes (``complete``). Returns how many documents were put back."""
+        if operation_id in self.registry.open_scans:
+            return 0
+        try:
+            scan = self.get_scan(operation_id)
+        except AggregateNotFoundError:
+            return 0  # not a scan of this service (never started: nothing registered)
+        return self._revert(operation_id) if scan.is_reindex else 0
+
+    def _revert(self, operation_id: UUID) -> int:
+        records = self.registry.documents.values()
+        registered = [r.id for r in records if r.current and r.operation_id == operation_id]
+        retired = [r.id for r in records if not r.current and r.retired_by == operation_id]
+        changed: list[Aggregate] = []
+        for doc_id in registered + retired:  # a path's new content goes before its old
+            doc: Document = self.repository.get(doc_id)
+            if doc.revert(operation_id):
+                changed.append(doc)
+        if changed:
+            self.commit(*changed)
+        return len(changed)
 
     # -- documents -----------------------------------------------------------------
     def documents_of_source(self, collection_id: UUID, source_id: UUID) -> list[DocumentRecord]:
@@ -166,9 +199,9 @@ class IngestApplication(Application[UUID]):
             return Decision(Action.DUPLICATE, doc_id, stale=at_path)
         return Decision(Action.NEW, doc_id, stale=at_path)
 
-    def retry(self, scan: Scan, document: UUID) -> None:
+    def retry(self, scan: Scan, document: UUID, chunk_count: int) -> None:
         doc: Document = self.repository.get(document)
-        doc.retry(scan.operation_id)
+        doc.retry(scan.operation_id, chunk_count)
         self.commit(doc)
 
     # -- what the embedders report -------------------------------------------------

@@ -62,6 +62,8 @@ class Document(Aggregate):
         self.file = ""
         self.work_done: set[str] = set()
         self.embed_error = ""
+        #: The operation that superseded or removed this content (``revert`` undoes it).
+        self.retired_by: UUID | None = None
 
     @classmethod
     def of_content(cls, collection_id: UUID, sha256: str) -> Document:
@@ -110,12 +112,28 @@ class Document(Aggregate):
         self._embedding_failed(collection_id=self.collection_id, work_id=work_id, reason=reason)
         return True
 
-    def retry(self, operation_id: UUID) -> None:
-        """Publish the failed embedding again, in ``operation_id``."""
+    def revert(self, operation_id: UUID) -> bool:
+        """Undo what ``operation_id``, a reindex that stopped, did to this document.
+
+        Its staging generation is dropped, so the generation that serves still holds
+        the content as it was before: content the reindex registered is registered no
+        longer, content it superseded or retired is current again. The next index then
+        sees the files as they are and changes the serving generation to match."""
+        if self.current and self.operation_id == operation_id:
+            self._reverted(collection_id=self.collection_id, operation_id=operation_id)
+            return True
+        if not self.current and self.retired_by == operation_id != self.operation_id:
+            self._restored(collection_id=self.collection_id, operation_id=operation_id)
+            return True
+        return False
+
+    def retry(self, operation_id: UUID, chunk_count: int) -> None:
+        """Publish the failed embedding again, in ``operation_id``, as ``chunk_count``
+        chunks (that scan's chunking: a reindex that stopped may have chunked otherwise)."""
         self._retried(
             collection_id=self.collection_id,
             operation_id=operation_id,
-            chunk_count=self.chunk_count,
+            chunk_count=chunk_count,
             replaces=self.replaces,
         )
 
@@ -166,6 +184,7 @@ class Document(Aggregate):
         self.file = file or path
         self.work_done = set()
         self.embed_error = ""
+        self.retired_by = None
 
     @event("DocumentEmbedded")
     def _embedded(self, work_id: str, chunk_count: int) -> None:
@@ -181,6 +200,7 @@ class Document(Aggregate):
         self, collection_id: UUID, operation_id: UUID, chunk_count: int, replaces: list[UUID]
     ) -> None:
         self.operation_id = operation_id
+        self.chunk_count = chunk_count
         self.work_done = set()
         self.embed_error = ""
 
@@ -195,9 +215,20 @@ class Document(Aggregate):
         chunk_count: int,
     ) -> None:
         self.current = False
+        self.retired_by = operation_id
 
     @event("DocumentRemoved")
     def _removed(
         self, collection_id: UUID, operation_id: UUID, path: str, chunk_count: int
     ) -> None:
         self.current = False
+        self.retired_by = operation_id
+
+    @event("DocumentReverted")
+    def _reverted(self, collection_id: UUID, operation_id: UUID) -> None:
+        self.current = False
+
+    @event("DocumentRestored")
+    def _restored(self, collection_id: UUID, operation_id: UUID) -> None:
+        self.current = True
+        self.retired_by = None

@@ -233,7 +233,7 @@ class FileIndexer:
             if decision.action in (Action.REPUBLISH, Action.RETRY):
                 assert decision.record is not None
                 if decision.action is Action.RETRY:
-                    await self.call(self.app.retry, scan, doc)
+                    await self.call(self.app.retry, scan, doc, len(items))
                 return self.messages(scan, doc, items, decision.record.replaces)
             if not items:
                 await self.call(self.app.note_failure, scan, sid, path, "empty document")

@@ -36,6 +36,8 @@ class DocumentRecord:
     mime: str = ""
     embedded_chunks: int = 0
     embed_error: str = ""
+    #: The operation that superseded or removed it, while it is not current.
+    retired_by: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,7 @@ class Registry:
             doc.replaces = list(e.replaces)
             doc.file = getattr(e, "file", "") or e.path
             doc.mime, doc.embedded_chunks, doc.embed_error = e.mime, 0, ""
+            doc.retired_by = None
             self.paths[(doc.collection_id, doc.path)] = doc.id
             self.failures.pop((doc.collection_id, doc.path), None)
             tally = self._tally(e.operation_id)
@@ -164,13 +167,22 @@ class Registry:
             tally.bytes += e.size
         elif name in ("DocumentSuperseded", "DocumentRemoved"):
             doc = self.documents[e.originator_id]
-            doc.current = False
+            doc.current, doc.retired_by = False, e.operation_id
             if self.paths.get((doc.collection_id, doc.path)) == doc.id:
                 del self.paths[(doc.collection_id, doc.path)]
             tally = self._tally(e.operation_id)
             tally.removed += 1
             tally.removed_chunks += e.chunk_count
             tally.removed_bytes += doc.size
+        elif name == "DocumentReverted":  # a stopped reindex's registration, undone
+            doc = self.documents[e.originator_id]
+            doc.current = False
+            if self.paths.get((doc.collection_id, doc.path)) == doc.id:
+                del self.paths[(doc.collection_id, doc.path)]
+        elif name == "DocumentRestored":  # what a stopped reindex retired, current again
+            doc = self.documents[e.originator_id]
+            doc.current, doc.retired_by = True, None
+            self.paths[(doc.collection_id, doc.path)] = doc.id
         elif name == "ScanStarted":
             self.open_scans.add(e.operation_id)
         elif name == "DocumentEmbedded":
@@ -180,6 +192,7 @@ class Registry:
         elif name == "DocumentRetried":
             doc = self.documents[e.originator_id]
             doc.operation_id, doc.embedded_chunks, doc.embed_error = e.operation_id, 0, ""
+            doc.chunk_count = e.chunk_count
             tally = self._tally(e.operation_id)
             tally.new_documents += 1  # its first registration's embedding never counted
             tally.chunks += e.chunk_count
