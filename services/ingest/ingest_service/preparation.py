@@ -12,12 +12,14 @@ import logging
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.work import ChunkWork
 
-from .chunking import Chunker, default_tokenizer
+from .chunking import Chunker, model_tokenizer
 from .extract import DocumentError
 from .formats import document_text
 from .scanning import ScanSource
@@ -34,18 +36,26 @@ class ChunkJob:
     payload: dict[str, Any]
     chunk_size: int
     chunk_overlap: int
+    #: The collection's model: chunks are counted in its tokenizer's tokens.
+    model_name: str = DEFAULT_MODEL.name
 
 
-def start_worker(niceness: int) -> None:
+#: Where this extraction process looks for model directories (``start_worker``).
+_models_dir: Path | None = None
+
+
+def start_worker(niceness: int, models_dir: Path | None = None) -> None:
     """Initializer of each extraction process: yield the CPU to the embedders."""
+    global _models_dir
+    _models_dir = models_dir
     if niceness:
         with contextlib.suppress(OSError):  # not permitted here: the normal priority
             os.nice(niceness)
 
 
-@lru_cache(maxsize=1)
-def worker_chunker() -> Chunker:
-    return Chunker(default_tokenizer())
+@lru_cache(maxsize=8)
+def worker_chunker(model_name: str = DEFAULT_MODEL.name) -> Chunker:
+    return Chunker(model_tokenizer(model_name, _models_dir))
 
 
 def _failure(path: str, exc: Exception) -> DocumentError:
@@ -90,7 +100,7 @@ def chunk_jobs(jobs: list[ChunkJob]) -> list[list[ChunkWork] | DocumentError]:
 def _chunk(job: ChunkJob) -> list[ChunkWork]:
     unit = job.unit
     text = unit.text or document_text(unit.path, unit.data)
-    chunks = worker_chunker().split(text, job.chunk_size, job.chunk_overlap)
+    chunks = worker_chunker(job.model_name).split(text, job.chunk_size, job.chunk_overlap)
     payload = {
         **unit.payload,
         **job.payload,

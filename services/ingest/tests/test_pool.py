@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
+import uuid
+from pathlib import Path
 
 import pytest
+from ingest_service.chunking import model_tokenizer
 from ingest_service.extract import DocumentError
 from ingest_service.pool import ExtractionPool
-from ingest_service.preparation import chunk_jobs
+from ingest_service.preparation import ChunkJob, chunk_jobs
+from ingest_service.units import Unit
+from semantik_contracts.search import DEFAULT_MODEL
+from tokenizers import Tokenizer
+from tokenizers.models import WordLevel
+from tokenizers.pre_tokenizers import Whitespace
 
 from services.ingest.tests.crashing import crash_the_process, spin_without_python
+from tests.models import TINY_MODEL
 
 pytestmark = pytest.mark.integration
 
@@ -54,3 +64,42 @@ async def test_a_parser_spinning_in_c_code_is_ended_and_the_file_fails_alone() -
         assert await pool.run(chunk_jobs, []) == []
     finally:
         pool.close()
+
+
+async def test_chunks_are_counted_in_the_tokens_of_the_collections_model(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    # A model whose tokenizer counts each word as one token, beside the default model,
+    # whose WordPiece splits a long rare word into many.
+    extra = tmp_path / "models"
+    shutil.copytree(models_dir / TINY_MODEL, extra / "acme" / "word-level")
+    words = Tokenizer(WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+    words.pre_tokenizer = Whitespace()
+    words.save(str(extra / "acme" / "word-level" / "tokenizer.json"))
+    text = " ".join(["antidisestablishmentarianism"] * 40)
+    unit = Unit("/d/a.txt", "/d/a.txt", "0" * 64, len(text), "text/plain", "txt", text=text)
+    pool = ExtractionPool(1, niceness=0, models_dir=extra)
+    try:
+        jobs = [
+            ChunkJob(unit, uuid.uuid4(), {}, 12, 0, model)
+            for model in ("acme/word-level", DEFAULT_MODEL.name)
+        ]
+        by_words, by_wordpiece = await pool.run(chunk_jobs, jobs)
+    finally:
+        pool.close()
+    assert isinstance(by_words, list) and isinstance(by_wordpiece, list)
+    assert [len(c.text.split()) for c in by_words] == [10, 10, 10, 10]  # 12 - [CLS], [SEP]
+    assert len(by_wordpiece) > 4 * len(by_words)
+
+
+def test_a_model_without_a_tokenizer_file_or_not_installed_gets_the_default_one(
+    models_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    extra = tmp_path / "models"
+    slow = extra / "acme" / "slow"
+    shutil.copytree(models_dir / TINY_MODEL, slow)
+    (slow / "tokenizer.json").unlink()
+    assert model_tokenizer("acme/slow", extra) is model_tokenizer(DEFAULT_MODEL.name, None)
+    assert "acme/slow has no tokenizer.json" in caplog.text
+    assert model_tokenizer("acme/elsewhere", extra) is model_tokenizer(DEFAULT_MODEL.name, None)
+    assert "acme/elsewhere is not installed here" in caplog.text
