@@ -17,6 +17,8 @@ Each subscription is an ephemeral ordered JetStream consumer on SEMANTIK_EVENTS:
 ``last_seq`` it starts at ``last_seq + 1`` (a client that reconnects misses nothing),
 without it at the start of the subject's history. Frames wait in one bounded queue per
 client; a client that lets it fill up is closed with 1013 instead of slowing the rest.
+A socket whose access token expires, or whose session is signed out, is closed with 1008;
+the client reconnects with a fresh token and ``last_seq``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -44,6 +47,9 @@ from .subscriptions import ClientMessage, Ping, Target, Unsubscribe, resolve_tar
 log = logging.getLogger(__name__)
 
 TRY_AGAIN_LATER = 1013
+POLICY_VIOLATION = 1008
+#: How often an open socket checks that its session was not signed out meanwhile.
+SESSION_CHECK_SECONDS = 5.0
 #: Seconds an abandoned ephemeral consumer lingers on the server.
 CONSUMER_INACTIVE_SECONDS = 10.0
 
@@ -96,7 +102,14 @@ class LiveSession:
     """One connected client: its subscriptions, its send queue, its heartbeat."""
 
     def __init__(
-        self, websocket: WebSocket, backend: Backend, actor: str, settings: GatewaySettings
+        self,
+        websocket: WebSocket,
+        backend: Backend,
+        actor: str,
+        settings: GatewaySettings,
+        *,
+        expires_at: float | None = None,
+        session_ended: Callable[[], bool] = lambda: False,
     ) -> None:
         self.websocket = websocket
         self.backend = backend
@@ -105,13 +118,18 @@ class LiveSession:
         self.outbox: asyncio.Queue[str] = asyncio.Queue(settings.ws_send_queue_size)
         self.overflowed = asyncio.Event()
         self.consumers: dict[str, JetStreamContext.PushSubscription] = {}
+        #: When the access token that opened the socket lapses (seconds since the epoch).
+        self.expires_at = expires_at
+        self.session_ended = session_ended
+        self.revoked: str | None = None  # why the socket's credentials stopped counting
 
     async def run(self) -> None:
-        """Serve the client until it leaves or falls behind."""
+        """Serve the client until it leaves, falls behind or its credentials lapse."""
         tasks = [
             asyncio.create_task(self._receive()),
             asyncio.create_task(self._send()),
             asyncio.create_task(self.overflowed.wait()),
+            asyncio.create_task(self._credentials()),
         ]
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
@@ -131,6 +149,23 @@ class LiveSession:
             log.info("closing a WebSocket client that fell behind (%s)", self.actor)
             with contextlib.suppress(Exception):
                 await self.websocket.close(TRY_AGAIN_LATER, "too slow: send queue full")
+        elif self.revoked is not None:
+            with contextlib.suppress(Exception):
+                await self.websocket.close(POLICY_VIOLATION, self.revoked)
+
+    async def _credentials(self) -> None:
+        """Return once the access token has expired or its session was signed out.
+
+        The client reconnects with a fresh token and ``last_seq``, and misses nothing."""
+        while True:
+            left = None if self.expires_at is None else self.expires_at - time.time()
+            if left is not None and left <= 0:
+                self.revoked = "the access token expired; reconnect with a fresh one"
+                return
+            if self.session_ended():
+                self.revoked = "this session has ended (signed out)"
+                return
+            await asyncio.sleep(min(left, SESSION_CHECK_SECONDS) if left else SESSION_CHECK_SECONDS)
 
     def offer(self, frame: str) -> None:
         """Queue a frame without waiting; a full queue ends the session."""

@@ -81,6 +81,7 @@ class AccessClaims:
     user_id: str
     username: str
     session_id: str | None = None  # the refresh family it was issued with
+    expires_at: float | None = None  # seconds since the epoch
 
 
 @dataclass(frozen=True)
@@ -124,10 +125,12 @@ class TokenIssuer:
     def verify_access(self, token: str) -> AccessClaims:
         claims = self._decode(token, ACCESS)
         session = claims.get("sid")
+        expires = claims.get("exp")
         return AccessClaims(
             user_id=claims["sub"],
             username=str(claims.get("name", "")),
             session_id=session if isinstance(session, str) else None,
+            expires_at=float(expires) if isinstance(expires, int | float) else None,
         )
 
     def verify_refresh(self, token: str) -> RefreshClaims:

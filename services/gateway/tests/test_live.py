@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import Any, cast
 
 import pytest
+from gateway_service import realtime
 from gateway_service.realtime import FrameCache, LiveSession
 from nats.aio.msg import Msg
 from websockets.asyncio.client import connect
@@ -161,6 +163,46 @@ async def test_a_signed_out_sessions_token_opens_no_socket(stack: Stack, ws_url:
             await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     assert "signed out" in closed.value.rcvd.reason
+
+
+async def test_an_open_socket_is_closed_when_its_session_is_signed_out(
+    stack: Stack, ws_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(realtime, "SESSION_CHECK_SECONDS", 0.05)
+    account = {"username": "erin", "password": "correct horse"}
+    await stack.client.post("/api/v1/auth/register", json=account)
+    pair = (await stack.client.post("/api/v1/auth/login", json=account)).json()
+    async with connect(f"{ws_url}?token={pair['access_token']}") as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await ws.recv())["type"] == "pong"  # open and served
+        logout = {"refresh_token": pair["refresh_token"]}
+        assert (await stack.client.post("/api/v1/auth/logout", json=logout)).status_code == 204
+        with pytest.raises(ConnectionClosed) as closed:
+            async with asyncio.timeout(10):
+                while True:
+                    await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert "signed out" in closed.value.rcvd.reason
+
+
+async def test_an_open_socket_is_closed_when_its_token_expires(stack: Stack, ws_url: str) -> None:
+    alice = await stack.login("alice")
+    context = stack.app.state.context
+    context.tokens.access_ttl = timedelta(seconds=1)
+    short = await stack.login("alice")
+    async with connect(f"{ws_url}?token={token(short)}") as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await ws.recv())["type"] == "pong"
+        with pytest.raises(ConnectionClosed) as closed:
+            async with asyncio.timeout(10):
+                while True:
+                    await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert "expired" in closed.value.rcvd.reason
+    # A token of the usual lifetime keeps its socket open past that moment.
+    async with connect(f"{ws_url}?token={token(alice)}") as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await ws.recv())["type"] == "pong"
 
 
 def _event_msg(seq: int, name: str) -> Msg:

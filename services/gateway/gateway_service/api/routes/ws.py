@@ -2,20 +2,20 @@
 
 The access token comes as ``?token=…`` or as a subprotocol ``access_token.<jwt>``
 (browsers cannot set headers on a WebSocket). A bad token is answered by closing with
-1008 (policy violation) right after the handshake, so that the client can read why.
+1008 (policy violation) right after the handshake, so that the client can read why. An
+open socket is closed the same way when its token expires or its session is signed out.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
-from ...realtime import TRY_AGAIN_LATER, LiveSession
+from ...realtime import POLICY_VIOLATION, TRY_AGAIN_LATER, LiveSession
 from ...security import InvalidToken
 from ..deps import ContextDep
 
 router = APIRouter(tags=["live"])
 
-POLICY_VIOLATION = 1008
 TOKEN_PROTOCOL = "access_token."
 
 
@@ -45,4 +45,12 @@ async def live_events(websocket: WebSocket, context: ContextDep, token: str | No
     if context.backend is None:
         await websocket.close(TRY_AGAIN_LATER, "the gateway is not connected yet")
         return
-    await LiveSession(websocket, context.backend, claims.user_id, context.settings).run()
+    session = LiveSession(
+        websocket,
+        context.backend,
+        claims.user_id,
+        context.settings,
+        expires_at=claims.expires_at,
+        session_ended=lambda: context.auth.session_ended(claims.session_id),
+    )
+    await session.run()
