@@ -12,6 +12,9 @@ from typing import Any
 import httpx
 import websockets
 
+#: The close code of a socket whose access token expired or whose session ended.
+POLICY_VIOLATION = 1008
+
 
 class ApiError(Exception):
     def __init__(self, status: int, detail: str) -> None:
@@ -39,6 +42,7 @@ class SemantikClient:
         self.base_url = base_url.rstrip("/")
         self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
         self.token: str | None = None
+        self.refresh_token: str | None = None
 
     async def __aenter__(self) -> SemantikClient:
         return self
@@ -66,7 +70,13 @@ class SemantikClient:
                 raise
             await self.call("POST", "/api/v1/auth/register", json=body)
             tokens = await self.call("POST", "/api/v1/auth/login", json=body)
-        self.token = tokens["access_token"]
+        self.token, self.refresh_token = tokens["access_token"], tokens["refresh_token"]
+
+    async def refresh(self) -> None:
+        """A new access token (and the rotated refresh token) for the same session."""
+        body = {"refresh_token": self.refresh_token}
+        tokens = await self.call("POST", "/api/v1/auth/refresh", json=body)
+        self.token, self.refresh_token = tokens["access_token"], tokens["refresh_token"]
 
     async def collection_by_name(self, name: str) -> dict[str, Any] | None:
         offset = 0
@@ -82,9 +92,26 @@ class SemantikClient:
                 return None
 
     async def events(self, subscribe: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Follow a subscription over the WebSocket; yields server messages."""
+        """Follow a subscription over the WebSocket; yields server messages.
+
+        When the server closes the socket because the access token expired (1008), the
+        token is refreshed and the subscription resumed after the last event seen, so
+        a follow longer than a token's lifetime misses nothing and sees nothing twice."""
         ws_url = self.base_url.replace("http", "ws", 1) + "/ws"
-        async with websockets.connect(f"{ws_url}?token={self.token}") as ws:
-            await ws.send(json.dumps(subscribe))
-            async for raw in ws:
-                yield json.loads(raw)
+        last_seq: int | None = None
+        while True:
+            resume = subscribe if last_seq is None else {**subscribe, "last_seq": last_seq}
+            try:
+                async with websockets.connect(f"{ws_url}?token={self.token}") as ws:
+                    await ws.send(json.dumps(resume))
+                    async for raw in ws:
+                        message = json.loads(raw)
+                        if isinstance(message.get("seq"), int):
+                            last_seq = message["seq"]
+                        yield message
+                return
+            except websockets.ConnectionClosedError as exc:
+                expired = exc.rcvd is not None and exc.rcvd.code == POLICY_VIOLATION
+                if not expired or self.refresh_token is None:
+                    raise
+                await self.refresh()

@@ -15,6 +15,8 @@ from nats.aio.msg import Msg
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from semantik.client import SemantikClient
+
 from .conftest import Stack, read_until, token
 
 pytestmark = pytest.mark.integration
@@ -245,3 +247,31 @@ async def test_a_stalled_client_does_not_hold_up_the_others(stack: Stack, ws_url
     async with asyncio.timeout(10):
         await running
     assert stalled.close_code == 1013
+
+
+async def test_the_cli_client_follows_on_past_an_expired_token_missing_nothing(
+    stack: Stack, ws_url: str
+) -> None:
+    context = stack.app.state.context
+    context.tokens.access_ttl = timedelta(seconds=2)
+    base = ws_url.removesuffix("/ws").replace("ws://", "http://", 1)
+    async with SemantikClient(base) as client:
+        await client.login("frank", "correct horse", register=True)
+        docs = await client.call("POST", "/api/v2/collections", json={"name": "docs"})
+        first_token = client.token
+        seen: list[dict[str, Any]] = []
+        subscribe = {"type": "subscribe_collection", "collection_id": docs["id"]}
+        async with asyncio.timeout(30):
+            async for message in client.events(subscribe):
+                if "seq" in message:
+                    seen.append(message)
+                if client.token != first_token and not any(
+                    m["type"] == "CollectionUpdated" for m in seen
+                ):  # reconnected with a fresh token: change something now
+                    body = {"description": "after the token expired"}
+                    await client.call("PATCH", f"/api/v2/collections/{docs['id']}", json=body)
+                if any(m["type"] == "CollectionUpdated" for m in seen):
+                    break
+    seqs = [m["seq"] for m in seen]
+    assert seqs == sorted(set(seqs))  # every event once, in order, across the reconnect
+    assert seen[0]["type"] == "CollectionCreated" and seen[-1]["type"] == "CollectionUpdated"
