@@ -26,6 +26,8 @@ VECTORS = "vectors"
 SEARCH_RPC = "semantik.rpc.search"
 VECTOR_COUNT_RPC = "semantik.rpc.vectors.count"
 MODELS_RPC = "semantik.rpc.models.list"
+#: Gateway processes tell each other of ended sessions here (core NATS, not a stream).
+SESSIONS_ENDED = "semantik.gateway.sessions.ended"
 
 
 def model_slug(model_name: str) -> str:

@@ -4,14 +4,16 @@ Synchronous on purpose (argon2 and the event store block): routes run it in a th
 
 An access token names its session (the refresh family it was issued with). When a
 session ends here (logout, or a replayed refresh token), its access tokens are refused
-from then on by this gateway process; elsewhere they lapse within the access token's
-lifetime (``ACCESS_TOKEN_MINUTES``), as no new one can be had.
+from then on, by this gateway process at once and by the others as soon as they hear
+of it (``announce``, a core NATS message every gateway process listens to; see
+``GatewayContext.follow_ended_sessions``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from uuid import UUID
 
 from semantik_contracts import ErrorCode
@@ -28,6 +30,8 @@ class Authenticator:
         self.tokens = tokens
         self._ended: dict[str, float] = {}  # session id → when its access tokens lapse
         self._lock = threading.Lock()
+        #: Tells the other gateway processes (session id, seconds its tokens still live).
+        self.announce: Callable[[str, float], None] = lambda _session, _seconds: None
 
     def session_ended(self, session_id: str | None) -> bool:
         """Was this access token's session ended (logout, replayed refresh token)?"""
@@ -38,11 +42,17 @@ class Authenticator:
             return lapses is not None and lapses > time.monotonic()
 
     def _end(self, session_id: UUID) -> None:
+        seconds = self.tokens.access_ttl.total_seconds()
+        self.note_ended(str(session_id), seconds)
+        self.announce(str(session_id), seconds)
+
+    def note_ended(self, session_id: str, seconds: float) -> None:
+        """Refuse the session's access tokens for the ``seconds`` they may still live."""
         now = time.monotonic()
         with self._lock:
             for ended in [s for s, lapses in self._ended.items() if lapses <= now]:
                 del self._ended[ended]
-            self._ended[str(session_id)] = now + self.tokens.access_ttl.total_seconds()
+            self._ended[session_id] = max(self._ended.get(session_id, 0.0), now + seconds)
 
     def register(self, username: str, password: str, email: str | None) -> User:
         return self.users.register(username, password, email)

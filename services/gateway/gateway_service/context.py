@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 from dataclasses import dataclass, field
 
+from nats.aio.msg import Msg
+from semantik_contracts.subjects import SESSIONS_ENDED
 from semantik_runtime.bus import Bus
 
 from .auth import Authenticator
@@ -12,6 +17,8 @@ from .config import GatewaySettings
 from .ratelimit import RateLimiter
 from .security import TokenIssuer
 from .users import UsersApplication
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -24,6 +31,8 @@ class GatewayContext:
     search_limit: RateLimiter = field(init=False)
     bus: Bus | None = None
     backend: Backend | None = None
+    #: The bus the ended-session feed listens on (``follow_ended_sessions``).
+    _feed: Bus | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.auth = Authenticator(self.users, self.tokens)
@@ -38,3 +47,35 @@ class GatewayContext:
     def detach(self) -> None:
         self.bus = None
         self.backend = None
+
+    async def follow_ended_sessions(self) -> None:
+        """Hear of the sessions other gateway processes end, and tell them of ours.
+
+        Sign-outs and replayed refresh tokens are announced on ``SESSIONS_ENDED`` (core
+        NATS, every gateway process subscribed), so an ended session's access tokens are
+        refused by every replica, not only by the one that ended it. Idempotent: called
+        at start-up and, where the app runs without its lifespan, on each request."""
+        bus = self.bus
+        if bus is None or self._feed is bus:
+            return
+        self._feed = bus
+        loop = asyncio.get_running_loop()
+        auth = self.auth
+
+        async def heard(msg: Msg) -> None:
+            try:
+                ended = json.loads(msg.data)
+                auth.note_ended(str(ended["session"]), float(ended["seconds"]))
+            except (ValueError, KeyError, TypeError):
+                log.warning("ignored a malformed ended-session message: %r", msg.data[:200])
+
+        await bus.nc.subscribe(SESSIONS_ENDED, cb=heard)
+
+        def announce(session: str, seconds: float) -> None:
+            payload = json.dumps({"session": session, "seconds": seconds}).encode()
+            # Called from the threads sign-in work runs on: published by the loop.
+            loop.call_soon_threadsafe(
+                lambda: asyncio.ensure_future(bus.nc.publish(SESSIONS_ENDED, payload))
+            )
+
+        auth.announce = announce

@@ -53,6 +53,7 @@ def create_app(
             own_bus = await Bus.connect(settings.nats_url, "gateway")
             await own_bus.ensure_streams()
             context.attach(own_bus)
+        await context.follow_ended_sessions()
         try:
             yield
         finally:

@@ -3,6 +3,7 @@ signing secret kept across restarts. Needs no bus: auth is the gateway's own."""
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from gateway_service.main import create_app
 from gateway_service.users import user_id_for
+from semantik_runtime.bus import Bus
 
 from .conftest import gateway_settings
 
@@ -169,3 +171,33 @@ async def refresh(client: httpx.AsyncClient, pair: dict[str, Any]) -> httpx.Resp
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_session_ended_on_one_gateway_is_refused_by_another(
+    tmp_path: Path, nats_url: str
+) -> None:
+    # Two gateway processes of one installation: one user store, one secret, one bus.
+    settings = gateway_settings(tmp_path, nats_url)
+    buses = [await Bus.connect(nats_url, f"gateway-{n}") for n in (1, 2)]
+    first, second = (create_app(settings, bus) for bus in buses)
+    try:
+        async with client_for(first) as one, client_for(second) as two:
+            await one.post("/api/v1/auth/register", json=ALICE)
+            pair = await login(one)
+            me = await two.get("/api/v1/auth/me", headers=bearer(pair["access_token"]))
+            assert me.status_code == 200  # the second gateway listens from its first request
+            body = {"refresh_token": pair["refresh_token"]}
+            assert (await one.post("/api/v1/auth/logout", json=body)).status_code == 204
+            refused = None
+            async with asyncio.timeout(10):
+                while refused != 401:
+                    headers = bearer(pair["access_token"])
+                    refused = (await two.get("/api/v1/auth/me", headers=headers)).status_code
+                    await asyncio.sleep(0.02)
+            detail = await two.get("/api/v1/auth/me", headers=bearer(pair["access_token"]))
+            assert "signed out" in detail.json()["detail"]
+    finally:
+        for app in (first, second):
+            app.state.context.users.close()
+        for bus in buses:
+            await bus.close()
