@@ -343,7 +343,7 @@ def test_models_volume_component_shares_models_with_every_registry_reader(
     overlay: str, tmp_path: Path
 ) -> None:
     """components/models-volume: an overlay that adds it mounts one ReadWriteMany claim
-    read-only at SEMANTIK_MODELS_DIR in collections and the embedders (they may run on
+    read-only at SEMANTIK_MODELS_DIR in collections, ingest and the embedders (they may run on
     any node); without it, no pod waits for a claim that most clusters can't bind."""
     k8s = Path(os.path.relpath(K8S, tmp_path))
     (tmp_path / "kustomization.yaml").write_text(
