@@ -12,7 +12,7 @@ import pytest
 from gateway_service import realtime
 from gateway_service.realtime import FrameCache, LiveSession
 from nats.aio.msg import Msg
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from semantik.client import SemantikClient
@@ -167,6 +167,16 @@ async def test_a_signed_out_sessions_token_opens_no_socket(stack: Stack, ws_url:
     assert "signed out" in closed.value.rcvd.reason
 
 
+async def closed_by_server(ws: ClientConnection) -> tuple[int, str]:
+    """Read until the server closes the socket; its close code and reason."""
+    with pytest.raises(ConnectionClosed) as closed:
+        async with asyncio.timeout(10):
+            while True:
+                await ws.recv()
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
 async def test_an_open_socket_is_closed_when_its_session_is_signed_out(
     stack: Stack, ws_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -179,12 +189,7 @@ async def test_an_open_socket_is_closed_when_its_session_is_signed_out(
         assert json.loads(await ws.recv())["type"] == "pong"  # open and served
         logout = {"refresh_token": pair["refresh_token"]}
         assert (await stack.client.post("/api/v1/auth/logout", json=logout)).status_code == 204
-        with pytest.raises(ConnectionClosed) as closed:
-            async with asyncio.timeout(10):
-                while True:
-                    await ws.recv()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
-    assert "signed out" in closed.value.rcvd.reason
+        assert await closed_by_server(ws) == (1008, "this session has ended (signed out)")
 
 
 async def test_an_open_socket_is_closed_when_its_token_expires(stack: Stack, ws_url: str) -> None:
@@ -195,12 +200,8 @@ async def test_an_open_socket_is_closed_when_its_token_expires(stack: Stack, ws_
     async with connect(f"{ws_url}?token={token(short)}") as ws:
         await ws.send(json.dumps({"type": "ping"}))
         assert json.loads(await ws.recv())["type"] == "pong"
-        with pytest.raises(ConnectionClosed) as closed:
-            async with asyncio.timeout(10):
-                while True:
-                    await ws.recv()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
-    assert "expired" in closed.value.rcvd.reason
+        code, reason = await closed_by_server(ws)
+    assert code == 1008 and "expired" in reason
     # A token of the usual lifetime keeps its socket open past that moment.
     async with connect(f"{ws_url}?token={token(alice)}") as ws:
         await ws.send(json.dumps({"type": "ping"}))
