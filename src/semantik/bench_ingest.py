@@ -30,6 +30,7 @@ import httpx
 from semantik_contracts.search import DEFAULT_MODEL
 
 from .client import SemantikClient
+from .progress import operation_end
 from .supervisor import free_port
 
 
@@ -103,13 +104,13 @@ def running_semantik(data_dir: Path, **settings: str) -> Iterator[str]:
 
 
 async def _finish(client: SemantikClient, operation_id: str) -> dict[str, Any]:
-    while True:
-        op: dict[str, Any] = await client.call("GET", f"/api/v2/operations/{operation_id}")
-        if op["status"] in ("completed", "failed", "cancelled"):
-            if op["status"] != "completed":
-                raise RuntimeError(f"the benchmark's operation {op['status']}: {op.get('error')}")
-            return op
-        await asyncio.sleep(0.2)  # polling is work for the system too: not faster
+    """The operation's final state once its ending reaches the client (over the
+    WebSocket, as ``semantik ingest`` follows it); an operation that did not complete
+    fails the benchmark."""
+    op = await operation_end(client, operation_id)
+    if op["status"] != "completed":
+        raise RuntimeError(f"the benchmark's operation {op['status']}: {op.get('error')}")
+    return op
 
 
 @dataclass(frozen=True)

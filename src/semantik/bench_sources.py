@@ -22,6 +22,7 @@ from typing import Any
 
 from .bench_ingest import running_semantik
 from .client import SemantikClient
+from .progress import operation_end
 
 _VOCABULARY = (
     "river stone glacier orbit tide harvest engine signal archive lantern meadow copper "
@@ -148,11 +149,8 @@ def bench_extraction(per_format: int, workers: int) -> dict[str, Any]:
 
 async def _finish(client: SemantikClient, operation_id: str) -> tuple[dict[str, Any], float]:
     started = time.perf_counter()
-    while True:
-        op: dict[str, Any] = await client.call("GET", f"/api/v2/operations/{operation_id}")
-        if op["status"] in ("completed", "failed", "cancelled"):
-            return op, time.perf_counter() - started
-        await asyncio.sleep(0.2)
+    op = await operation_end(client, operation_id)
+    return op, time.perf_counter() - started
 
 
 async def _index_twice(url: str, folder: Path) -> dict[str, Any]:

@@ -91,3 +91,15 @@ async def _index_again(client: SemantikClient, cid: str) -> dict[str, Any]:
             if page["items"]:
                 return dict(page["items"][0])
         raise
+
+
+async def operation_end(client: SemantikClient, operation_id: str) -> dict[str, Any]:
+    """Wait for the operation's ending event over the WebSocket (a subscription without
+    ``last_seq`` replays the operation's history, so an ending that came first counts);
+    return its final state. No polling: the system under a benchmark does no extra work."""
+    subscribe = {"type": "subscribe_operation", "operation_id": operation_id}
+    async for message in client.events(subscribe):
+        if message.get("type") in ENDINGS:
+            break
+    final: dict[str, Any] = await client.call("GET", f"/api/v2/operations/{operation_id}")
+    return final
