@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -59,6 +60,17 @@ class Operation(Aggregate):
         self.stats: dict[str, Any] = {}
         #: Its effect on the collection's counts is applied (once, at the end of its work).
         self.settled = False
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Operation:
+        """The repository deep-copies an aggregate out of its cache on every get, once
+        per event the process manager folds in. ``counted`` grows by one key per work
+        item, and copying it key by key made an operation of n documents cost O(n²);
+        its keys are immutable strings, so a new set of the same keys is a deep copy."""
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        for name, value in self.__dict__.items():
+            copied.__dict__[name] = set(value) if name == "counted" else deepcopy(value, memo)
+        return copied
 
     # -- derived -------------------------------------------------------------------
     @property

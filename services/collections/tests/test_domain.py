@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -218,6 +219,27 @@ def test_reindex_completes_by_activating_staging_and_failing_drops_it() -> None:
     assert c.model_name == "m2"  # the old generation keeps serving with its settings
     with pytest.raises(IllegalTransition, match="not staging"):
         c.activate_generation(3)
+
+
+def test_a_copied_operation_is_independent_of_the_original() -> None:
+    """The repository hands out deep copies of cached aggregates (its own ``counted``
+    copy is a plain set copy): a copy counts on its own, and its events apply as before."""
+    c = new_collection()
+    op = new_operation(c)
+    op.record_scan({"chunks": 5, "failed": 1})
+    op.record_embedded("d1:1", 2)
+    op.record_failure("d2:1", "b.md", "bad", 1)
+    op.collect_events()
+    copied = copy.deepcopy(op)
+    assert copied.__dict__.keys() == op.__dict__.keys()
+    assert (copied.id, copied.version, copied.counted) == (op.id, op.version, op.counted)
+    assert copied.failures == op.failures and copied.failures is not op.failures
+    assert copied.scan_stats == op.scan_stats and copied.scan_stats is not op.scan_stats
+    assert copied.record_embedded("d3:1", 2) and copied.all_work_done
+    assert not copied.record_embedded("d1:1", 2)
+    assert "d3:1" not in op.counted and op.embedded_chunks == 2 and not op.all_work_done
+    [tallied] = copied.collect_events()
+    assert tallied.originator_version == op.version + 1
 
 
 def test_redelivered_embedding_events_are_counted_once() -> None:
