@@ -5,22 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
 from semantik_contracts import EventEnvelope
 from semantik_contracts.subjects import EVENTS_STREAM
 
 from . import telemetry
-from .bus import Bus
+from .bus import TRACEPARENT, Bus
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[EventEnvelope], Awaitable[None]]
+EventBatchHandler = Callable[[list[EventEnvelope]], Awaitable[None]]
 
 
 def durable_config(
@@ -56,6 +58,53 @@ async def follow_events(
     An event is acked after its handler returns; a handler that raises gets it again
     later (handlers are idempotent). A message that is not an event is terminated.
     """
+
+    async def deliver(messages: list[Msg]) -> None:
+        for msg in messages:
+            await _deliver(msg, handler, durable, bus.name)
+
+    await _follow(bus, durable, filter_subject, deliver, stop, batch)
+
+
+async def follow_event_batches(
+    bus: Bus,
+    durable: str,
+    filter_subject: str,
+    handler: EventBatchHandler,
+    stop: asyncio.Event,
+    *,
+    batch: int = 64,
+) -> None:
+    """Like ``follow_events``, but the events of each fetch go to ``handler`` in one call
+    (in stream order), so that it can fold many into one transaction: for events that
+    come by the thousand per operation (``ChunksEmbedded``).
+
+    The events are acked after it returns. If it raises, each event is handed to it alone,
+    so an event that cannot be handled is retried (and in the end dropped) by itself.
+    """
+
+    async def deliver(messages: list[Msg]) -> None:
+        held: list[tuple[Msg, EventEnvelope]] = []
+        for msg in messages:
+            envelope = await _parse(msg, durable)
+            if envelope is not None:
+                held.append((msg, envelope))
+        if len(held) > 1 and await _handle_batch(held, handler, durable, bus.name):
+            return
+        for msg, envelope in held:
+            await _handle_one(msg, envelope, lambda e: handler([e]), durable, bus.name)
+
+    await _follow(bus, durable, filter_subject, deliver, stop, batch)
+
+
+async def _follow(
+    bus: Bus,
+    durable: str,
+    filter_subject: str,
+    deliver: Callable[[list[Msg]], Awaitable[None]],
+    stop: asyncio.Event,
+    batch: int,
+) -> None:
     sub = await bus.js.pull_subscribe(
         filter_subject,
         durable=durable,
@@ -73,30 +122,75 @@ async def follow_events(
                 log.warning("fetch on %s failed; retrying", durable, exc_info=True)
                 await asyncio.sleep(0.5)
                 continue
-            for msg in messages:
-                await _deliver(msg, handler, durable, bus.name)
+            await deliver(messages)
     finally:
         # The durable consumer stays on the server; only this client's interest ends.
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
 
 
-async def _deliver(msg: Msg, handler: EventHandler, durable: str, service: str) -> None:
+async def _parse(msg: Msg, durable: str) -> EventEnvelope | None:
     try:
-        envelope = EventEnvelope.model_validate_json(msg.data)
+        return EventEnvelope.model_validate_json(msg.data)
     except ValidationError:
         log.error("%s: not an event on %s; terminated", durable, msg.subject)
         await msg.term()
-        return
+        return None
+
+
+async def _handle_batch(
+    held: list[tuple[Msg, EventEnvelope]], handler: EventBatchHandler, durable: str, service: str
+) -> bool:
+    """Handle the events in one call and ack them; False (nothing acked) if it raised.
+
+    The call runs in the span of the last event, whose trace the events it saves carry
+    (the one that completes an operation is the last it folds in); every other event
+    gets its own span in its own trace."""
+    started = time.time()
     try:
-        # The span continues the trace of the event's cause (its header).
-        with telemetry.span(
+        with _processing(*held[-1], durable, service, len(held)):
+            await handler([e for _, e in held])
+    except Exception:
+        log.warning("%s: handling %d events together failed; one by one", durable, len(held))
+        return False
+    for msg, envelope in held[:-1]:
+        parent = (msg.headers or {}).get(TRACEPARENT) or envelope.traceparent
+        telemetry.record_span(
             f"process {envelope.type}",
             service,
-            kind=SpanKind.CONSUMER,
-            parent=telemetry.parent_context(msg.headers, envelope.traceparent),
-            attributes={"messaging.consumer.group.name": durable},
-        ):
+            parent,
+            started,
+            {"messaging.consumer.group.name": durable},
+        )
+    for msg, _ in held:
+        await msg.ack()
+    return True
+
+
+def _processing(
+    msg: Msg, envelope: EventEnvelope, durable: str, service: str, batch: int = 1
+) -> contextlib.AbstractContextManager[Span]:
+    """The span of handling an event: it continues the trace of the event's cause."""
+    return telemetry.span(
+        f"process {envelope.type}",
+        service,
+        kind=SpanKind.CONSUMER,
+        parent=telemetry.parent_context(msg.headers, envelope.traceparent),
+        attributes={"messaging.consumer.group.name": durable, "semantik.batch": batch},
+    )
+
+
+async def _deliver(msg: Msg, handler: EventHandler, durable: str, service: str) -> None:
+    envelope = await _parse(msg, durable)
+    if envelope is not None:
+        await _handle_one(msg, envelope, handler, durable, service)
+
+
+async def _handle_one(
+    msg: Msg, envelope: EventEnvelope, handler: EventHandler, durable: str, service: str
+) -> None:
+    try:
+        with _processing(msg, envelope, durable, service):
             await handler(envelope)
     except Exception:
         delivered = msg.metadata.num_delivered if msg.metadata else 1

@@ -17,7 +17,7 @@ from semantik_contracts.commands import ValidatedSource, ValidateSource
 from semantik_contracts.subjects import COLLECTIONS, INGEST, command_subject, event_filter
 from semantik_contracts.views import SourceList
 from semantik_runtime.bus import Bus
-from semantik_runtime.consumer import follow_events
+from semantik_runtime.consumer import follow_event_batches, follow_events
 from semantik_runtime.errors import CommandError
 from semantik_runtime.writer import WriterThread
 
@@ -68,7 +68,6 @@ class CollectionsService:
             ("ScanProgressed", self.process.on_scan_progressed),
             ("ScanCompleted", self.process.on_scan_completed),
             ("DocumentFailed", self.process.on_document_failed),
-            ("ChunksEmbedded", self.process.on_chunks_embedded),
             ("EmbeddingFailed", self.process.on_embedding_failed),
         ]
         for event_type, handler in follow:
@@ -81,6 +80,16 @@ class CollectionsService:
                     stop,
                 )
             )
+        # One transaction per fetched batch: an index sends one event per document.
+        self._spawn(
+            follow_event_batches(
+                self.bus,
+                "collections-ChunksEmbedded",
+                event_filter(event_type="ChunksEmbedded"),
+                self._batch_handler(self.process.on_chunks_embedded_many),
+                stop,
+            )
+        )
         self._spawn(self.relay.run(stop))
         self._spawn(self._every(self.progress_interval, self.process.flush_progress, stop))
         self._spawn(self._every(5.0, lambda: self.process.expire(self.timeout), stop))
@@ -92,6 +101,14 @@ class CollectionsService:
     def _event_handler(self, handler: Callable[[Any], None]) -> Callable[[Any], Awaitable[None]]:
         async def handle(envelope: Any) -> None:
             await self.call(handler, envelope.event)
+
+        return handle
+
+    def _batch_handler(
+        self, handler: Callable[[list[Any]], None]
+    ) -> Callable[[list[Any]], Awaitable[None]]:
+        async def handle(envelopes: list[Any]) -> None:
+            await self.call(handler, [envelope.event for envelope in envelopes])
 
         return handle
 

@@ -58,10 +58,22 @@ class OperationProcess:
             self._settle(op)
 
     def on_chunks_embedded(self, e: events.ChunksEmbedded) -> None:
-        op = self._operation(e.operation_id)
-        # Keyed by work id: a large document travels as several work items (parts).
-        if op is not None and op.record_embedded(e.work_id, e.chunk_count):
-            self._settle(op)
+        self.on_chunks_embedded_many([e])
+
+    def on_chunks_embedded_many(self, batch: list[events.ChunksEmbedded]) -> None:
+        """Count embedded chunks, keyed by work id (a large document travels as several
+        work items, parts). Each operation of the batch is loaded once, folds in all its
+        events, and is saved once: an index of n documents sends n of these events."""
+        by_operation: dict[UUID, list[events.ChunksEmbedded]] = {}
+        for e in batch:
+            by_operation.setdefault(e.operation_id, []).append(e)
+        for operation_id, embedded in by_operation.items():
+            op = self._operation(operation_id)
+            if op is None:
+                continue
+            # A list, not any(): every event is recorded, not only up to the first new one.
+            if any([op.record_embedded(e.work_id, e.chunk_count) for e in embedded]):
+                self._settle(op)
 
     def on_embedding_failed(self, e: events.EmbeddingFailed) -> None:
         op = self._operation(e.operation_id)

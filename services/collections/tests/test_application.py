@@ -187,6 +187,41 @@ class CollectionsApplicationCase:
         assert self.operation(app, op_id).status is OperationStatus.PENDING
         assert self.collection(app, view).name == "docs"
 
+    def test_a_batch_of_embedding_events_folds_into_each_operation_once(
+        self, app: CollectionsApplication
+    ) -> None:
+        view, op_id, process = self.scanning(app)
+        stats = events.ScanStats(total_files_found=3, new_documents=3, chunks=6, bytes=600)
+        process.on_scan_completed(
+            events.ScanCompleted(collection_id=view.id, operation_id=op_id, stats=stats)
+        )
+
+        def embedded(work_id: str, chunks: int, operation: UUID = op_id) -> events.ChunksEmbedded:
+            return events.ChunksEmbedded(
+                collection_id=view.id,
+                operation_id=operation,
+                document_id=uuid4(),
+                generation=1,
+                chunk_count=chunks,
+                work_id=work_id,
+            )
+
+        # A redelivery within the batch, and an event of an operation not known here.
+        process.on_chunks_embedded_many(
+            [embedded("w1", 2), embedded("w1", 2), embedded("w2", 1), embedded("x", 9, uuid4())]
+        )
+        op = self.operation(app, op_id)
+        assert (op.status, op.processed) == (OperationStatus.PROCESSING, 3)
+        process.on_chunks_embedded_many([embedded("w2", 1), embedded("w3", 3)])
+        op = self.operation(app, op_id)
+        assert (op.status, op.processed, op.progress) == (OperationStatus.COMPLETED, 6, 1.0)
+        coll = self.collection(app, view)
+        assert (coll.status, coll.document_count, coll.chunk_count) == (
+            CollectionStatus.READY,
+            3,
+            6,
+        )
+
     def test_index_flow_completes_and_the_read_models_rebuild_equal(
         self, app: CollectionsApplication
     ) -> None:

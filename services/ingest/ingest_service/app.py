@@ -28,7 +28,7 @@ from semantik_contracts.subjects import (
 from semantik_contracts.subjects import event_subject as subject_of
 from semantik_contracts.views import DocumentView, Page
 from semantik_runtime.bus import Bus
-from semantik_runtime.consumer import follow_events
+from semantik_runtime.consumer import follow_event_batches, follow_events
 from semantik_runtime.errors import CommandError
 from semantik_runtime.writer import WriterThread
 
@@ -123,18 +123,21 @@ class IngestService:
             self.list_documents,
             queue=INGEST,
         )
-        for event_type, note in (
-            ("ChunksEmbedded", self.app.note_embedded),
-            ("EmbeddingFailed", self.app.note_embedding_failed),
-        ):
-            follow_embedding = follow_events(
-                self.bus,
-                f"ingest-{event_type}",
-                event_filter(event_type=event_type),
-                self._noting(note),
-                stop,
-            )
-            self.tasks.append(asyncio.ensure_future(follow_embedding))
+        embedded = follow_event_batches(
+            self.bus,
+            "ingest-ChunksEmbedded",
+            event_filter(event_type="ChunksEmbedded"),
+            self._noting_batch(self.app.note_embedded),
+            stop,
+        )
+        failed = follow_events(
+            self.bus,
+            "ingest-EmbeddingFailed",
+            event_filter(event_type="EmbeddingFailed"),
+            self._noting(self.app.note_embedding_failed),
+            stop,
+        )
+        self.tasks += [asyncio.ensure_future(embedded), asyncio.ensure_future(failed)]
         filter_subject = event_filter(event_type="OperationRequested")
         follow = follow_events(
             self.bus, CONSUMER, filter_subject, self.on_operation_requested, stop
@@ -167,9 +170,17 @@ class IngestService:
     async def list_documents(self, query: ListDocuments) -> Page[DocumentView]:
         return await self.call(self.app.list_documents, query)
 
-    def _noting(self, note: Callable[[Any], None]) -> Callable[[EventEnvelope], Awaitable[None]]:
-        """A handler recording what the embedders report about documents."""
+    def _noting_batch(
+        self, note: Callable[[list[Any]], None]
+    ) -> Callable[[list[EventEnvelope]], Awaitable[None]]:
+        """A handler recording what the embedders report about documents, a batch at once."""
 
+        async def handle(envelopes: list[EventEnvelope]) -> None:
+            await self.call(note, [envelope.event for envelope in envelopes])
+
+        return handle
+
+    def _noting(self, note: Callable[[Any], None]) -> Callable[[EventEnvelope], Awaitable[None]]:
         async def handle(envelope: EventEnvelope) -> None:
             await self.call(note, envelope.event)
 

@@ -205,11 +205,18 @@ class IngestApplication(Application[UUID]):
         self.commit(doc)
 
     # -- what the embedders report -------------------------------------------------
-    def note_embedded(self, e: ChunksEmbedded) -> None:
-        if e.document_id in self.registry.documents:
-            doc: Document = self.repository.get(e.document_id)
-            if doc.embedded(e.operation_id, e.work_id, e.chunk_count):
-                self.commit(doc)
+    def note_embedded(self, batch: list[ChunksEmbedded]) -> None:
+        """Mark documents embedded, a batch of the embedders' events in one transaction
+        (an index sends one per document); each document is loaded once."""
+        changed: dict[UUID, Document] = {}
+        for e in batch:
+            doc = changed.get(e.document_id)
+            if doc is None and e.document_id in self.registry.documents:
+                doc = self.repository.get(e.document_id)
+            if doc is not None and doc.embedded(e.operation_id, e.work_id, e.chunk_count):
+                changed[e.document_id] = doc
+        if changed:
+            self.commit(*changed.values())
 
     def note_embedding_failed(self, e: EmbeddingFailed) -> None:
         if e.document_id in self.registry.documents:
