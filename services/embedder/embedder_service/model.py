@@ -88,8 +88,12 @@ def load_sentence_transformer(name: str, path: str, device: str | None) -> Embed
         encoder.half()
     encoder.eval()
     batch_size = 128 if chosen.startswith("cuda") else 32
+    model = EmbeddingModel(name, encoder, chosen, batch_size)
+    # The first call pays for lazy initialisation (thread pools, kernels; on CPU about
+    # half a second): paid here, at start, not by the first batch or the first query.
+    model.encode(["warm up " * (model.max_seq_length // 2 or 1)])
     log.info("loaded %s on %s", name, chosen)
-    return EmbeddingModel(name, encoder, chosen, batch_size)
+    return model
 
 
 def load_model(
