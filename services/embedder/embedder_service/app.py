@@ -137,6 +137,7 @@ class EmbedderService:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self.queries.close()
+        self.worker.close()
         self.writer.close()
 
     async def embed_query(self, request: EmbedQuery) -> QueryEmbeddings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 # huggingface_hub reads this once, when it is first imported: set it before that.
@@ -26,7 +27,21 @@ from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
+#: Torch's intra-op threads for encoding batches: its default (one per core), read when
+#: this module is first imported, before anything changes it. ``torch.set_num_threads``
+#: sets the count of the thread that calls it and of every thread that first uses torch
+#: after it: once the query thread had set its 1, a new thread of the default executor
+#: encoded a batch with 1 thread too.
+BATCH_THREADS = torch.get_num_threads()
+
 Vectors = np.ndarray  # float32, shape (n, dimension), each row of unit length
+
+
+def encoder_thread(name: str, threads: int) -> ThreadPoolExecutor:
+    """One thread to encode on, where torch uses ``threads`` intra-op threads."""
+    return ThreadPoolExecutor(
+        1, thread_name_prefix=name, initializer=torch.set_num_threads, initargs=(threads,)
+    )
 
 
 def choose_device(override: str | None = None) -> str:

@@ -17,9 +17,8 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import torch
 
-from .model import EmbeddingModel
+from .model import EmbeddingModel, encoder_thread
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +30,7 @@ QUERY_THREADS = 1
 
 def query_thread() -> ThreadPoolExecutor:
     """The one thread that encodes queries, with ``QUERY_THREADS`` threads for torch."""
-    return ThreadPoolExecutor(
-        1,
-        thread_name_prefix="query-encoder",
-        initializer=torch.set_num_threads,
-        initargs=(QUERY_THREADS,),
-    )
+    return encoder_thread("query-encoder", QUERY_THREADS)
 
 
 class QueryBatcher:

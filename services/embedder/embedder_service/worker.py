@@ -37,7 +37,7 @@ from semantik_runtime.vectors import Point
 
 from .buffer import WorkBuffer
 from .jobs import Job, embedded_event, failed_event, points_of
-from .model import EmbeddingModel
+from .model import BATCH_THREADS, EmbeddingModel, encoder_thread
 from .writer import VectorWriter
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,9 @@ class EmbedWorker:
         self._buffer = WorkBuffer(batch_chunks)
         self._held: set[Job] = set()  # fetched, not yet acked, naked or terminated
         self._encoded: asyncio.Queue[list[Job]] = asyncio.Queue()
+        # Batches are encoded on a thread of their own with torch's default threads,
+        # whatever the query thread set for itself (model.BATCH_THREADS).
+        self.encoder_thread = encoder_thread(f"{self.slug}-encoder", BATCH_THREADS)
         self.embedded_messages = 0  # written and acknowledged by this instance
         self.embedded_chunks = 0
 
@@ -176,7 +179,8 @@ class EmbedWorker:
                 continue  # the waiting jobs failed meanwhile
             started = time.perf_counter()
             try:
-                vectors = await asyncio.to_thread(self.model.encode, texts)
+                loop = asyncio.get_running_loop()
+                vectors = await loop.run_in_executor(self.encoder_thread, self.model.encode, texts)
             except Exception as exc:
                 log.exception("encoding %d %s chunks failed", len(texts), self.slug)
                 for job in {job for job, _ in segments}:
@@ -271,6 +275,10 @@ class EmbedWorker:
             await asyncio.sleep(self.ack_wait / 4)
             for job in list(self._held):
                 await self._settle(job.msg.in_progress())
+
+    def close(self) -> None:
+        """Let the encoding thread go once it has finished the batch it is encoding."""
+        self.encoder_thread.shutdown(wait=False, cancel_futures=True)
 
     @staticmethod
     async def _settle(reply: Awaitable[None]) -> None:

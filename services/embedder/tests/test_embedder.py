@@ -4,6 +4,7 @@ work becomes points and ChunksEmbedded events, exactly once in effect."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -12,9 +13,11 @@ from uuid import UUID
 
 import numpy as np
 import pytest
+import torch
 from embedder_service.app import EmbedderService
 from embedder_service.deadletter import follow_dead_letters
-from embedder_service.model import EmbeddingModel
+from embedder_service.model import BATCH_THREADS, EmbeddingModel
+from embedder_service.queries import QUERY_THREADS
 from nats.js.api import AckPolicy, ConsumerConfig
 from pydantic import BaseModel
 from semantik_contracts import ErrorCode, EventEnvelope, RpcFailure
@@ -239,6 +242,25 @@ async def test_a_changed_document_replaces_the_old_points(
         name, mode="sparse", dense=None, sparse=document_vector("compiler"), limit=10
     )
     assert {h.payload["document_id"] for h in hits} == {str(new.document_id)}
+
+
+async def test_batches_keep_torchs_default_threads_after_a_query(
+    private_bus: Bus, start_embedder: ServiceFactory
+) -> None:
+    """The query thread sets one intra-op thread for itself, and torch hands that count
+    to every thread that first uses it afterwards; the batch encoder sets its own."""
+    service = await start_embedder()
+    await private_bus.request(
+        embed_query_subject(SLUG), EmbedQuery(model=MODEL, texts=["a query"]), QueryEmbeddings
+    )
+    fresh: list[int] = []
+    thread = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    assert fresh == [QUERY_THREADS]
+    loop = asyncio.get_running_loop()
+    threads = await loop.run_in_executor(service.worker.encoder_thread, torch.get_num_threads)
+    assert threads == BATCH_THREADS
 
 
 async def test_query_embeddings_are_normalized_and_micro_batched(
