@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import numpy as np
 from embedder_service.app import EmbedderService
 from embedder_service.model import EmbeddingModel, load_model
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -57,6 +58,11 @@ class ModelHost:
         for service in self.services.values():
             await service.start(stop)
         self._follow = asyncio.ensure_future(self._follow_generations(stop))
+
+    def queries(self, model_name: str) -> Callable[[list[str]], Awaitable[np.ndarray]] | None:
+        """The query encoder of ``model_name``'s embedder in this process, if it runs."""
+        service = self.services.get(model_slug(model_name))
+        return None if service is None else service.queries.embed
 
     async def serve(self, model_name: str) -> None:
         """Start an embedder for ``model_name`` unless one runs; unknown models are

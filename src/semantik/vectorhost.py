@@ -59,7 +59,8 @@ async def main() -> None:
     reranker, problem = await asyncio.to_thread(
         load_reranker, search_settings.reranker_path, search_settings.reranker_device
     )
-    search = SearchService(search_bus, store, reranker, problem)
+    # Search asks this process's embedders for query embeddings directly.
+    search = SearchService(search_bus, store, reranker, problem, local_queries=models.queries)
 
     await serve_until_stopped(
         "vector-host",

@@ -4,6 +4,10 @@ Each target collection is searched in parallel within its own timeout; a collect
 that fails or times out becomes a warning (``partial: true``) while the rest answer.
 A collection's chunks are aggregated to documents (best chunk) before the limit, and
 collections are merged by reciprocal rank fusion, never by raw scores.
+
+A query is embedded once per model, over the bus by that model's embedders; where an
+embedder runs in this very process (the vector host of the embedded default), it is
+asked directly, which spares two trips through the NATS server per search.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
+import numpy as np
 from semantik_contracts import ErrorCode, RpcFailure, SearchType
 from semantik_contracts.search import (
     EmbedQuery,
@@ -36,6 +42,9 @@ log = logging.getLogger(__name__)
 #: Queue group of search instances (they share requests).
 SEARCH = "search"
 
+#: The in-process query encoder of a model (texts → one vector each), if one runs here.
+LocalQueries = Callable[[str], Callable[[list[str]], Awaitable[np.ndarray]] | None]
+
 RERANK_UNAVAILABLE = (
     "Reranking was requested, but no reranker is installed (set SEMANTIK_RERANKER_PATH); "
     "results are ordered by reciprocal rank fusion."
@@ -49,12 +58,14 @@ class SearchService:
         store: VectorStore,
         reranker: Reranker | None = None,
         reranker_problem: str | None = None,
+        local_queries: LocalQueries | None = None,
     ) -> None:
         self.bus = bus
         self.store = store
         self.reranker = reranker
         # Why a configured reranker is missing, told to whoever asks for reranking.
         self.reranker_problem = reranker_problem
+        self.local_queries = local_queries
 
     async def start(self, stop: asyncio.Event) -> None:
         await self.bus.serve(SEARCH_RPC, Search, self.search, queue=SEARCH)
@@ -116,6 +127,10 @@ class SearchService:
         )
 
     async def _embed(self, model_name: str, request: Search) -> list[float]:
+        local = self.local_queries(model_name) if self.local_queries is not None else None
+        if local is not None:
+            vectors = await local([request.query])
+            return [float(x) for x in vectors[0]]
         reply = await self.bus.request(
             embed_query_subject(model_slug(model_name)),
             EmbedQuery(model=model_name, texts=[request.query]),

@@ -3,16 +3,22 @@ answering query embeddings: modes, aggregation, fusion, partial answers, warning
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import numpy as np
 import pytest
+from embedder_service.model import EmbeddingModel
+from embedder_service.queries import QueryBatcher
 from pydantic import ValidationError
 from search_service.app import RERANK_UNAVAILABLE, SearchService
 from semantik_contracts import SearchType
 from semantik_contracts.search import Search, SearchResponse, SearchTarget
 from semantik_contracts.subjects import SEARCH_RPC
 from semantik_runtime.bus import Bus
+from semantik_runtime.vectors import VectorStore
 
 pytestmark = pytest.mark.integration
 
@@ -107,6 +113,33 @@ async def test_a_collection_whose_model_has_no_embedder_is_left_out_with_a_warni
     # Keyword search needs no embedder: the same collection is searched without warning.
     sparse = await ask(private_bus, "telescope", targets(corpus, orphan), search_type="sparse")
     assert (sparse.warnings, sparse.partial) == ([], False)
+
+
+async def test_an_embedder_in_the_same_process_is_asked_directly(
+    private_bus: Bus, store: VectorStore, model: EmbeddingModel, corpus: Any
+) -> None:
+    """As in the vector host: no embedder answers on the bus, the one in this process
+    encodes the query; a model without one here is still asked for over the bus."""
+    batcher = QueryBatcher(model)
+    asked: list[str] = []
+
+    def local(model_name: str) -> Callable[[list[str]], Awaitable[np.ndarray]] | None:
+        asked.append(model_name)
+        return batcher.embed if model_name == MODEL else None
+
+    search = SearchService(private_bus, store, local_queries=local)
+    await search.start(asyncio.Event())
+    try:
+        orphan = SearchTarget(collection_id=uuid.uuid4(), model_name="acme/other", generation=1)
+        response = await ask(private_bus, "telescope observations", targets(corpus, orphan))
+    finally:
+        batcher.close()
+
+    assert sorted(asked) == sorted([MODEL, "acme/other"])  # once per model
+    assert first_of(response, corpus.first) == corpus.documents["astronomy"]
+    assert first_of(response, corpus.second) == corpus.documents["planets"]
+    (warning,) = response.warnings  # nothing answers acme/other on the bus
+    assert "no embedder for model acme/other is running" in warning
 
 
 async def test_rerank_without_a_reranker_falls_back_to_fusion_with_a_warning(
