@@ -17,6 +17,8 @@ DUPLICATE_WINDOW_SECONDS = 15 * 60
 NO_COLLECTION = "_"
 #: JetStream object store of uploaded files: ``<collection_id>/<versioned file name>``.
 UPLOADS_BUCKET = "SEMANTIK_UPLOADS"
+#: Names given to uploads, reserved atomically (a key per collection and file name).
+UPLOAD_NAMES_BUCKET = "SEMANTIK_UPLOAD_NAMES"
 #: A source path naming an uploaded file: ``upload://<collection_id>/<file name>``.
 UPLOAD_SCHEME = "upload://"
 

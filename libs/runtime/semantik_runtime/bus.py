@@ -23,6 +23,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
+from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ValidationError
@@ -31,6 +32,7 @@ from semantik_contracts.subjects import (
     DUPLICATE_WINDOW_SECONDS,
     EVENTS_STREAM,
     EVENTS_SUBJECTS,
+    UPLOAD_NAMES_BUCKET,
     UPLOADS_BUCKET,
     WORK_STREAM,
     WORK_SUBJECTS,
@@ -118,6 +120,21 @@ class Bus:
                 return await self.js.create_object_store(UPLOADS_BUCKET, config)
             except nats.js.errors.BadRequestError:  # created by another process meanwhile
                 return await self.js.object_store(UPLOADS_BUCKET)
+
+    async def upload_names(self) -> KeyValue:
+        """The bucket that reserves uploaded files' names, created on first use."""
+        try:
+            return await self.js.key_value(UPLOAD_NAMES_BUCKET)
+        except nats.js.errors.BucketNotFoundError:
+            config = api.KeyValueConfig(
+                bucket=UPLOAD_NAMES_BUCKET,
+                description="Names given to uploaded files, one key each",
+                storage=api.StorageType.FILE,
+            )
+            try:
+                return await self.js.create_key_value(config)
+            except nats.js.errors.BadRequestError:  # created by another process meanwhile
+                return await self.js.key_value(UPLOAD_NAMES_BUCKET)
 
     async def publish_event(self, envelope: EventEnvelope) -> api.PubAck:
         """Publish to SEMANTIK_EVENTS; the event id de-duplicates republishing."""

@@ -10,6 +10,7 @@ an upload never overwrites an earlier one.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
 import tempfile
@@ -18,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
 
-from nats.js.errors import NotFoundError
-from nats.js.object_store import ObjectStore
+from nats.js.errors import KeyWrongLastSequenceError, ObjectNotFoundError
 from python_multipart import create_form_parser
 from python_multipart.multipart import Field as FormField
 from python_multipart.multipart import File as FormFile
 from semantik_contracts import ErrorCode, RpcError, RpcFailure
 from semantik_contracts.subjects import UPLOAD_SCHEME
+from semantik_runtime.bus import Bus
 
 #: Room for the multipart envelope and the form fields beside the file.
 _ENVELOPE_BYTES = 1 << 20
@@ -127,15 +128,24 @@ def _drop(files: list[FormFile]) -> None:
             Path(upload.actual_file_name.decode()).unlink(missing_ok=True)
 
 
-async def store_upload(store: ObjectStore, collection_id: UUID, upload: ReceivedUpload) -> str:
-    """Keep the file under a name this collection has not used; its source path."""
-    try:
-        taken = {info.name for info in await store.list()}
-    except NotFoundError:  # an empty store
-        taken = set()
+async def store_upload(bus: Bus, collection_id: UUID, upload: ReceivedUpload) -> str:
+    """Keep the file under a name this collection has not used; its source path.
+
+    A name is reserved by creating its key in ``SEMANTIK_UPLOAD_NAMES``, which succeeds
+    for one caller only, so two uploads of one name at once (on one gateway or two) get
+    two versions. An object stored before reservations existed keeps its name too."""
+    names, store = await bus.upload_names(), await bus.upload_store()
     stem, ext = os.path.splitext(upload.filename)
     name, version = upload.filename, 1
-    while f"{collection_id}/{name}" in taken:
+    while True:
+        key = f"{collection_id}.{hashlib.sha256(name.encode()).hexdigest()}"
+        try:
+            await names.create(key, name.encode())
+            await store.get_info(f"{collection_id}/{name}")  # an older, unreserved upload
+        except KeyWrongLastSequenceError:
+            pass  # taken
+        except ObjectNotFoundError:
+            break  # reserved, and free
         version += 1
         name = f"{stem}_v{version}{ext}"
     with upload.path.open("rb") as data:

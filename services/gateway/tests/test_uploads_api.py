@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from pathlib import Path
+
 import pytest
+from gateway_service.uploads import ReceivedUpload, store_upload
 from semantik_contracts.subjects import UPLOAD_SCHEME
+from semantik_runtime.bus import Bus
 
 from .conftest import Stack
 
@@ -74,3 +80,29 @@ async def test_bad_uploads_are_refused_with_a_reason(stack: Stack) -> None:
         url, files={"file": ("a.txt", b"a", "text/plain")}, headers=bob
     )
     assert foreign.status_code == 403
+
+
+async def test_uploads_of_one_name_at_once_get_a_version_each(stack: Stack, tmp_path: Path) -> None:
+    collection = uuid.uuid4()
+    store = await stack.bus.upload_store()
+    # Stored before names were reserved: its name stays taken.
+    await store.put(f"{collection}/report.pdf", b"older")
+    files = []
+    for n in range(6):
+        path = tmp_path / f"upload-{n}"
+        path.write_bytes(f"copy {n}".encode())
+        files.append(ReceivedUpload("report.pdf", path, path.stat().st_size))
+    # Two gateway processes, each with its own connection, storing three at once.
+    assert stack.bus.nc.connected_url is not None
+    other = await Bus.connect(stack.bus.nc.connected_url.geturl(), "gateway-2")
+    try:
+        buses = [stack.bus, other] * 3
+        paths = await asyncio.gather(
+            *(store_upload(bus, collection, f) for bus, f in zip(buses, files, strict=True))
+        )
+    finally:
+        await other.close()
+    names = sorted(p.rsplit("/", 1)[1] for p in paths)
+    assert names == [f"report_v{n}.pdf" for n in range(2, 8)]
+    contents = {(await store.get(f"{collection}/{name}")).data for name in names}
+    assert contents == {f"copy {n}".encode() for n in range(6)}  # none overwrote another

@@ -69,7 +69,7 @@ async def upload_source(
                 "id_column": next(iter(upload.fields.get("id_column", [])), None) or None,
             }
         )
-        path = await store_upload(await backend.bus.upload_store(), collection_id, upload)
+        path = await store_upload(backend.bus, collection_id, upload)
     finally:
         upload.discard()
     command = AddSource(
