@@ -37,6 +37,10 @@ def local_credentials(data_dir: Path) -> tuple[str, str]:
     return creds["username"], creds["password"]
 
 
+#: Paths of signing in and of renewing tokens: a 401 there is final.
+AUTH = "/api/v1/auth/"
+
+
 class SemantikClient:
     def __init__(self, base_url: str, timeout: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -51,8 +55,12 @@ class SemantikClient:
         await self.http.aclose()
 
     async def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        response = await self.http.request(method, path, headers=headers, **kwargs)
+        response = await self._send(method, path, **kwargs)
+        # Access tokens lapse (ACCESS_TOKEN_MINUTES) during long commands such as a
+        # large eval's ingest: renew it once with the refresh token and ask again.
+        if response.status_code == 401 and self.refresh_token and not path.startswith(AUTH):
+            await self.refresh()
+            response = await self._send(method, path, **kwargs)
         if response.status_code >= 400:
             try:
                 detail = response.json().get("detail", response.text)
@@ -60,6 +68,10 @@ class SemantikClient:
                 detail = response.text
             raise ApiError(response.status_code, str(detail))
         return response.json() if response.content else None
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return await self.http.request(method, path, headers=headers, **kwargs)
 
     async def login(self, username: str, password: str, register: bool = False) -> None:
         body = {"username": username, "password": password}

@@ -15,7 +15,7 @@ from nats.aio.msg import Msg
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from semantik.client import SemantikClient
+from semantik.client import ApiError, SemantikClient
 
 from .conftest import Stack, read_until, token
 
@@ -276,3 +276,26 @@ async def test_the_cli_client_follows_on_past_an_expired_token_missing_nothing(
     seqs = [m["seq"] for m in seen]
     assert seqs == sorted(set(seqs))  # every event once, in order, across the reconnect
     assert seen[0]["type"] == "CollectionCreated" and seen[-1]["type"] == "CollectionUpdated"
+
+
+async def test_the_cli_client_renews_a_lapsed_access_token_and_asks_again(
+    stack: Stack, ws_url: str
+) -> None:
+    stack.app.state.context.tokens.access_ttl = timedelta(seconds=2)
+    base = ws_url.removesuffix("/ws").replace("ws://", "http://", 1)
+    async with SemantikClient(base) as client:
+        await client.login("gina", "correct horse", register=True)
+        lapsed = client.token
+        headers = {"Authorization": f"Bearer {lapsed}"}
+        async with asyncio.timeout(30):  # until the gateway refuses the access token
+            while True:
+                if (await client.http.get("/api/v2/collections", headers=headers)).is_error:
+                    break
+                await asyncio.sleep(0.2)
+        page = await client.call("GET", "/api/v2/collections")
+        assert page["total"] == 0 and client.token != lapsed
+
+        client.token, client.refresh_token = lapsed, "not a refresh token"
+        with pytest.raises(ApiError) as refused:
+            await client.call("GET", "/api/v2/collections")
+        assert refused.value.status == 401
