@@ -3,9 +3,13 @@ ingesting a record file into a collection of its own (``semantik eval``, ``bench
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
+
+import websockets
 
 from .client import ApiError, SemantikClient
 
@@ -96,10 +100,15 @@ async def _index_again(client: SemantikClient, cid: str) -> dict[str, Any]:
 async def operation_end(client: SemantikClient, operation_id: str) -> dict[str, Any]:
     """Wait for the operation's ending event over the WebSocket (a subscription without
     ``last_seq`` replays the operation's history, so an ending that came first counts);
-    return its final state. No polling: the system under a benchmark does no extra work."""
+    return its final state. No polling: the system under a benchmark does no extra work.
+    A socket the server closes first (a token that expired, a restart) is opened again."""
     subscribe = {"type": "subscribe_operation", "operation_id": operation_id}
-    async for message in client.events(subscribe):
-        if message.get("type") in ENDINGS:
-            break
-    final: dict[str, Any] = await client.call("GET", f"/api/v2/operations/{operation_id}")
-    return final
+    while True:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for message in client.events(subscribe):
+                if message.get("type") in ENDINGS:
+                    break
+        final: dict[str, Any] = await client.call("GET", f"/api/v2/operations/{operation_id}")
+        if final["status"] in ("completed", "failed", "cancelled"):
+            return final
+        await asyncio.sleep(0.5)  # closed before the end: open it again, not in a hot loop
