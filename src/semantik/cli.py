@@ -229,6 +229,14 @@ async def search_collections(args: argparse.Namespace) -> int:
         return 0
 
 
+EFFICIENCY = """\
+efficiency = e2e_chunks_per_s / encode_chunks_per_s: the chunks of the first ingest over
+the seconds from its request to its OperationCompleted reaching this client (through
+gateway, bus, ingest, embedder, vector store), divided by bare model.encode of the same
+chunks per second (same model and threads, the embedder's calls of 128, warm; the mean of
+a run before and a run after the system's, against load drifting on a shared machine)."""
+
+
 def bench_ingest_command(args: argparse.Namespace) -> int:
     import dataclasses
     import json
@@ -241,6 +249,7 @@ def bench_ingest_command(args: argparse.Namespace) -> int:
     else:
         for key, value in result.items():
             print(f"{key:>22}: {value}")
+        print(EFFICIENCY)
     return 0
 
 
