@@ -287,6 +287,9 @@ class Bus:
             task.add_done_callback(self._tasks.discard)
 
         self._subscriptions.append(await self.nc.subscribe(subject, queue=queue, cb=on_message))
+        # The subscription is on the server when this returns: a request sent right after,
+        # on any connection, finds its responder instead of "no responders".
+        await self.nc.flush()
 
     async def close(self) -> None:
         for sub in self._subscriptions:
