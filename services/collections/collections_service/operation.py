@@ -15,6 +15,8 @@ from .status import check_operation_transition
 
 #: Failures kept on the aggregate for the UI; the full list lives in ingest's registry.
 MAX_FAILURES_KEPT = 200
+#: The key prefix of a file the scan failed (``DocumentFailed``), before its path.
+SCAN_FAILURE = "failed:"
 
 
 def _now() -> datetime:
@@ -52,6 +54,8 @@ class Operation(Aggregate):
         self.embedded_chunks = 0
         self.failed_chunks = 0
         self.failed_documents = 0
+        #: Files ingest's scan failed (``DocumentFailed``) whose events were folded in.
+        self.scan_failures = 0
         self.counted: set[str] = set()
         self.failures: list[dict[str, str]] = []
         self.error: str | None = None
@@ -93,8 +97,13 @@ class Operation(Aggregate):
 
     @property
     def all_work_done(self) -> bool:
+        """Every chunk the scan counted is embedded or failed, and every file failure it
+        counted is in: ``DocumentFailed`` and ``ScanCompleted`` come through consumers of
+        their own, so the scan's end may be folded in before some of its failures."""
         expected = self.expected_chunks
-        return expected is not None and self.embedded_chunks + self.failed_chunks >= expected
+        if expected is None or self.embedded_chunks + self.failed_chunks < expected:
+            return False
+        return self.scan_failures >= int((self.scan_stats or {}).get("failed", 0))
 
     @property
     def is_terminal(self) -> bool:
@@ -230,6 +239,8 @@ class Operation(Aggregate):
     @event("FailureRecorded")
     def _failure_recorded(self, key: str, path: str, reason: str, chunk_count: int) -> None:
         self.counted.add(key)
+        if key.startswith(SCAN_FAILURE):
+            self.scan_failures += 1
         self.failed_chunks += chunk_count
         if chunk_count:
             self.failed_documents += 1

@@ -14,7 +14,7 @@ from semantik_contracts import OperationStatus, OperationType, events
 
 from .application import CollectionsApplication
 from .domain import Collection
-from .operation import Operation
+from .operation import SCAN_FAILURE, Operation
 
 
 class OperationProcess:
@@ -41,7 +41,7 @@ class OperationProcess:
 
     def on_document_failed(self, e: events.DocumentFailed) -> None:
         op = self._operation(e.operation_id)
-        if op is not None and op.record_failure(f"failed:{e.path}", e.path, e.reason):
+        if op is not None and op.record_failure(f"{SCAN_FAILURE}{e.path}", e.path, e.reason):
             self._settle(op)
 
     def on_scan_progressed(self, e: events.ScanProgressed) -> None:

@@ -226,7 +226,7 @@ def test_a_copied_operation_is_independent_of_the_original() -> None:
     copy is a plain set copy): a copy counts on its own, and its events apply as before."""
     c = new_collection()
     op = new_operation(c)
-    op.record_scan({"chunks": 5, "failed": 1})
+    op.record_scan({"chunks": 5})
     op.record_embedded("d1:1", 2)
     op.record_failure("d2:1", "b.md", "bad", 1)
     op.collect_events()
@@ -281,11 +281,31 @@ def test_embedding_failures_are_kept_with_their_reason() -> None:
     c = new_collection()
     op = new_operation(c)
     op.record_scan({"chunks": 3, "failed": 1})
+    assert op.record_failure("failed:a.pdf", "a.pdf", "corrupt PDF")
     op.record_embedded("d1:1", 2)
     assert op.record_failure("d2:1", "b.txt", "model crashed", chunk_count=1)
     assert op.all_work_done
     assert op.failed_documents == 2
-    assert op.failures == [{"path": "b.txt", "reason": "model crashed"}]
+    assert op.failures == [
+        {"path": "a.pdf", "reason": "corrupt PDF"},
+        {"path": "b.txt", "reason": "model crashed"},
+    ]
+
+
+def test_the_scans_end_before_its_file_failures_waits_for_them() -> None:
+    # ScanCompleted and DocumentFailed come through consumers of their own.
+    c = new_collection()
+    op = new_operation(c)
+    op.record_embedded("d1:1", 1)
+    op.record_scan({"chunks": 1, "failed": 2})
+    assert not op.all_work_done  # both failures still to come: they must be listed
+    assert op.record_failure("failed:a.pdf", "a.pdf", "corrupt PDF")
+    assert not op.all_work_done
+    assert not op.record_failure("failed:a.pdf", "a.pdf", "corrupt PDF")  # redelivered
+    assert not op.all_work_done
+    assert op.record_failure("failed:b.txt", "b.txt", "empty document")
+    assert op.all_work_done
+    assert [f["path"] for f in op.failures] == ["a.pdf", "b.txt"]
 
 
 def test_deleted_collection_refuses_commands() -> None:
