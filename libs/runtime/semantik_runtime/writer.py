@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from eventsourcing.application import Application
+from semantik_contracts import EventEnvelope
 
 from .bus import Bus
 from .relay import OutboxRelay
@@ -50,6 +51,24 @@ class WriterThread:
         context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, context.run, fn, *args)
+
+    def on_event(self, fn: Callable[[Any], None]) -> Callable[[EventEnvelope], Awaitable[None]]:
+        """A consumer's handler that runs ``fn(event)`` on the writer thread."""
+
+        async def handle(envelope: EventEnvelope) -> None:
+            await self.call(fn, envelope.event)
+
+        return handle
+
+    def on_events(
+        self, fn: Callable[[list[Any]], None]
+    ) -> Callable[[list[EventEnvelope]], Awaitable[None]]:
+        """A batch consumer's handler that runs ``fn(events)`` on the writer thread."""
+
+        async def handle(envelopes: list[EventEnvelope]) -> None:
+            await self.call(fn, [envelope.event for envelope in envelopes])
+
+        return handle
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True)

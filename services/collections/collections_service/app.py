@@ -76,7 +76,7 @@ class CollectionsService:
                     self.bus,
                     f"collections-{event_type}",
                     event_filter(event_type=event_type),
-                    self._event_handler(handler),
+                    self.writer.on_event(handler),
                     stop,
                 )
             )
@@ -86,7 +86,7 @@ class CollectionsService:
                 self.bus,
                 "collections-ChunksEmbedded",
                 event_filter(event_type="ChunksEmbedded"),
-                self._batch_handler(self.process.on_chunks_embedded_many),
+                self.writer.on_events(self.process.on_chunks_embedded_many),
                 stop,
             )
         )
@@ -97,20 +97,6 @@ class CollectionsService:
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         self.tasks.append(asyncio.ensure_future(coro))
-
-    def _event_handler(self, handler: Callable[[Any], None]) -> Callable[[Any], Awaitable[None]]:
-        async def handle(envelope: Any) -> None:
-            await self.call(handler, envelope.event)
-
-        return handle
-
-    def _batch_handler(
-        self, handler: Callable[[list[Any]], None]
-    ) -> Callable[[list[Any]], Awaitable[None]]:
-        async def handle(envelopes: list[Any]) -> None:
-            await self.call(handler, [envelope.event for envelope in envelopes])
-
-        return handle
 
     async def _every(self, seconds: float, fn: Callable[[], object], stop: asyncio.Event) -> None:
         while not stop.is_set():

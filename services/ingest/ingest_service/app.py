@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from uuid import UUID
@@ -127,14 +127,14 @@ class IngestService:
             self.bus,
             "ingest-ChunksEmbedded",
             event_filter(event_type="ChunksEmbedded"),
-            self._noting_batch(self.app.note_embedded),
+            self.writer.on_events(self.app.note_embedded),
             stop,
         )
         failed = follow_events(
             self.bus,
             "ingest-EmbeddingFailed",
             event_filter(event_type="EmbeddingFailed"),
-            self._noting(self.app.note_embedding_failed),
+            self.writer.on_event(self.app.note_embedding_failed),
             stop,
         )
         self.tasks += [asyncio.ensure_future(embedded), asyncio.ensure_future(failed)]
@@ -169,22 +169,6 @@ class IngestService:
     # -- handlers ------------------------------------------------------------------
     async def list_documents(self, query: ListDocuments) -> Page[DocumentView]:
         return await self.call(self.app.list_documents, query)
-
-    def _noting_batch(
-        self, note: Callable[[list[Any]], None]
-    ) -> Callable[[list[EventEnvelope]], Awaitable[None]]:
-        """A handler recording what the embedders report about documents, a batch at once."""
-
-        async def handle(envelopes: list[EventEnvelope]) -> None:
-            await self.call(note, [envelope.event for envelope in envelopes])
-
-        return handle
-
-    def _noting(self, note: Callable[[Any], None]) -> Callable[[EventEnvelope], Awaitable[None]]:
-        async def handle(envelope: EventEnvelope) -> None:
-            await self.call(note, envelope.event)
-
-        return handle
 
     async def validate_source(self, request: ValidateSource) -> ValidatedSource:
         path = request.path
