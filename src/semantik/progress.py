@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import websockets
 from .client import ApiError, SemantikClient
 
 ENDINGS = ("OperationCompleted", "OperationFailed", "OperationCancelled")
+TERMINAL = ("completed", "failed", "cancelled")
 
 
 async def follow_operation(
@@ -23,26 +25,22 @@ async def follow_operation(
     from tqdm import tqdm
 
     bar = tqdm(total=0, unit="chunk", desc=label, file=sys.stderr)
-    outcome = "unknown"
-    if operation.get("status") in ("completed", "failed", "cancelled"):
-        outcome = "Operation" + str(operation["status"]).capitalize()
-    else:
-        subscribe = {"type": "subscribe_operation", "operation_id": operation["id"]}
-        async for message in client.events(subscribe):
+
+    def show(message: dict[str, Any]) -> None:
+        if message.get("type") == "OperationProgressed":
             data = message.get("data", {})
-            kind = message.get("type")
-            if kind == "OperationProgressed":
-                bar.total = data.get("total", 0) or bar.total
-                bar.n = data.get("processed", 0)
-                bar.refresh()
-            elif kind in ENDINGS:
-                outcome = str(kind)
-                break
-    final: dict[str, Any] = await client.call("GET", f"/api/v2/operations/{operation['id']}")
+            bar.total = data.get("total", 0) or bar.total
+            bar.n = data.get("processed", 0)
+            bar.refresh()
+
+    if operation.get("status") in TERMINAL:
+        final: dict[str, Any] = await client.call("GET", f"/api/v2/operations/{operation['id']}")
+    else:  # the final state, once the ending came over the WebSocket
+        final = await operation_end(client, str(operation["id"]), show)
     bar.total = final.get("total") or bar.total
     bar.n = final.get("processed", 0)
     bar.close()
-    return outcome, final
+    return "Operation" + str(final["status"]).capitalize(), final
 
 
 class IngestFailed(Exception):
@@ -97,7 +95,11 @@ async def _index_again(client: SemantikClient, cid: str) -> dict[str, Any]:
         raise
 
 
-async def operation_end(client: SemantikClient, operation_id: str) -> dict[str, Any]:
+async def operation_end(
+    client: SemantikClient,
+    operation_id: str,
+    on_message: Callable[[dict[str, Any]], None] = lambda _: None,
+) -> dict[str, Any]:
     """Wait for the operation's ending event over the WebSocket (a subscription without
     ``last_seq`` replays the operation's history, so an ending that came first counts);
     return its final state. No polling: the system under a benchmark does no extra work.
@@ -106,9 +108,10 @@ async def operation_end(client: SemantikClient, operation_id: str) -> dict[str, 
     while True:
         with contextlib.suppress(websockets.ConnectionClosed):
             async for message in client.events(subscribe):
+                on_message(message)
                 if message.get("type") in ENDINGS:
                     break
         final: dict[str, Any] = await client.call("GET", f"/api/v2/operations/{operation_id}")
-        if final["status"] in ("completed", "failed", "cancelled"):
+        if final["status"] in TERMINAL:
             return final
         await asyncio.sleep(0.5)  # closed before the end: open it again, not in a hot loop
