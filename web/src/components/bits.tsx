@@ -1,0 +1,47 @@
+import type { CollectionStatus, Operation } from "../lib/types";
+import { highlight, progressLabel } from "../lib/text";
+
+export function StatusBadge({ status }: { status: CollectionStatus | Operation["status"] }) {
+  return <span className={`badge badge-${status}`}>{status}</span>;
+}
+
+export function ProgressBar({ op, label }: { op: Operation; label?: string }) {
+  const pct = Math.round(op.progress * 100);
+  return (
+    <div className="progress-wrap">
+      <div
+        className="progress"
+        role="progressbar"
+        aria-label={label ?? `${op.type} progress`}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={pct}
+        aria-valuetext={progressLabel(op)}
+      >
+        <div className="progress-fill" style={{ width: `${pct}%` }} />
+      </div>
+      <span className="progress-text">{progressLabel(op)}</span>
+    </div>
+  );
+}
+
+export function Highlighted({ text, query }: { text: string; query: string }) {
+  return (
+    <>
+      {highlight(text, query).map((s, i) => (s.match ? <mark key={i}>{s.text}</mark> : <span key={i}>{s.text}</span>))}
+    </>
+  );
+}
+
+export function Notice({ kind, text, onClose }: { kind: "error" | "info"; text: string; onClose?(): void }) {
+  return (
+    <div className={`notice notice-${kind}`} role={kind === "error" ? "alert" : "status"}>
+      <span>{text}</span>
+      {onClose && (
+        <button type="button" className="link" onClick={onClose} aria-label="Dismiss message">
+          Dismiss
+        </button>
+      )}
+    </div>
+  );
+}

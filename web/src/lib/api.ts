@@ -1,0 +1,224 @@
+/**
+ * The gateway's HTTP API with the session's tokens. A request refused with 401 renews
+ * the access token with the refresh token once and is sent again (as the CLI client
+ * does); when renewal fails the session is over and `onSignedOut` runs.
+ */
+import type {
+  Collection,
+  ColumnChoice,
+  DocumentRow,
+  Operation,
+  Page,
+  SearchMode,
+  SearchResponse,
+  Source,
+  TokenPair,
+} from "./types";
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** The message a user can act on, from FastAPI's `detail` (a string or a 422 list). */
+export function describeError(body: unknown, status: number): string {
+  const detail = (body as { detail?: unknown } | null)?.detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((d: { loc?: unknown[]; msg?: string }) => {
+        const field = (d.loc ?? []).slice(1).join(".");
+        return field ? `${field}: ${d.msg ?? "invalid"}` : (d.msg ?? "invalid");
+      })
+      .join("; ");
+  }
+  if (typeof detail === "string" && detail) return detail;
+  if (status === 429) return "too many requests, try again in a moment";
+  return `request failed (${status})`;
+}
+
+export interface SessionHooks {
+  tokens(): TokenPair | null;
+  setTokens(tokens: TokenPair | null): void;
+  onSignedOut(): void;
+}
+
+type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
+
+export interface SearchParams {
+  query: string;
+  collection_ids: string[];
+  search_type: SearchMode;
+  rerank: boolean;
+  limit?: number;
+}
+
+export class Api {
+  private renewing: Promise<boolean> | null = null;
+
+  constructor(
+    private readonly session: SessionHooks,
+    private readonly fetcher: Fetch = (input, init) => fetch(input, init),
+  ) {}
+
+  /** Sign in (registering first when asked); the tokens go to the session. */
+  async signIn(username: string, password: string, register: boolean): Promise<void> {
+    const body = JSON.stringify({ username, password });
+    const headers = { "Content-Type": "application/json" };
+    if (register) {
+      const r = await this.fetcher("/api/v1/auth/register", { method: "POST", headers, body });
+      if (!r.ok) throw new ApiError(describeError(await json(r), r.status), r.status);
+    }
+    const r = await this.fetcher("/api/v1/auth/login", { method: "POST", headers, body });
+    if (!r.ok) throw new ApiError(describeError(await json(r), r.status), r.status);
+    this.session.setTokens((await r.json()) as TokenPair);
+  }
+
+  async signOut(): Promise<void> {
+    const tokens = this.session.tokens();
+    this.session.setTokens(null);
+    if (tokens) {
+      await this.fetcher("/api/v1/auth/logout", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ refresh_token: tokens.refresh_token }),
+      }).catch(() => undefined);
+    }
+  }
+
+  /** A fresh access token from the refresh token; one renewal at a time. */
+  renew(): Promise<boolean> {
+    this.renewing ??= this.doRenew().finally(() => {
+      this.renewing = null;
+    });
+    return this.renewing;
+  }
+
+  private async doRenew(): Promise<boolean> {
+    const tokens = this.session.tokens();
+    if (!tokens) return false;
+    const r = await this.fetcher("/api/v1/auth/refresh", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: tokens.refresh_token }),
+    });
+    if (!r.ok) return false;
+    this.session.setTokens((await r.json()) as TokenPair);
+    return true;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
+    const headers: Record<string, string> = {};
+    const access = this.session.tokens()?.access_token;
+    if (access) headers.Authorization = `Bearer ${access}`;
+    let payload: BodyInit | undefined;
+    if (body instanceof FormData) payload = body;
+    else if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    const r = await this.fetcher(path, { method, headers, body: payload });
+    if (r.status === 401 && !retried && (await this.renew())) {
+      return this.request<T>(method, path, body, true);
+    }
+    if (r.status === 401) {
+      this.session.setTokens(null);
+      this.session.onSignedOut();
+      throw new ApiError("your session has ended, please sign in again", 401);
+    }
+    const data = r.status === 204 ? null : await json(r);
+    if (!r.ok) throw new ApiError(describeError(data, r.status), r.status);
+    return data as T;
+  }
+
+  me(): Promise<{ username: string }> {
+    return this.request("GET", "/api/v1/auth/me");
+  }
+
+  collections(): Promise<Page<Collection>> {
+    return this.request("GET", "/api/v2/collections?limit=500");
+  }
+
+  collection(id: string): Promise<Collection> {
+    return this.request("GET", `/api/v2/collections/${id}`);
+  }
+
+  createCollection(body: {
+    name: string;
+    description?: string;
+    model_name?: string;
+    chunk_size?: number;
+    chunk_overlap?: number;
+  }): Promise<Collection> {
+    return this.request("POST", "/api/v2/collections", body);
+  }
+
+  deleteCollection(id: string): Promise<null> {
+    return this.request("DELETE", `/api/v2/collections/${id}`);
+  }
+
+  addPath(id: string, path: string, columns: ColumnChoice): Promise<{ operation: Operation }> {
+    return this.request("POST", `/api/v2/collections/${id}/sources`, { path, ...columns });
+  }
+
+  upload(id: string, file: File, columns: ColumnChoice): Promise<{ operation: Operation }> {
+    const form = new FormData();
+    form.append("file", file);
+    for (const c of columns.text_columns) form.append("text_columns", c);
+    for (const c of columns.context_columns) form.append("context_columns", c);
+    if (columns.id_column) form.append("id_column", columns.id_column);
+    return this.request("POST", `/api/v2/collections/${id}/sources/upload`, form);
+  }
+
+  sources(id: string): Promise<{ items: Source[] }> {
+    return this.request("GET", `/api/v2/collections/${id}/sources`);
+  }
+
+  documents(id: string, status?: string): Promise<Page<DocumentRow>> {
+    const filter = status ? `&status=${status}` : "";
+    return this.request("GET", `/api/v2/collections/${id}/documents?limit=500${filter}`);
+  }
+
+  operations(id: string): Promise<Page<Operation>> {
+    return this.request("GET", `/api/v2/collections/${id}/operations?limit=100`);
+  }
+
+  activeOperations(): Promise<Page<Operation>> {
+    return this.request("GET", "/api/v2/operations?status=processing&limit=500");
+  }
+
+  pendingOperations(): Promise<Page<Operation>> {
+    return this.request("GET", "/api/v2/operations?status=pending&limit=500");
+  }
+
+  startIndex(id: string): Promise<Operation> {
+    return this.request("POST", `/api/v2/collections/${id}/operations/index`);
+  }
+
+  reindex(
+    id: string,
+    body: { model_name?: string; chunk_size?: number; chunk_overlap?: number },
+  ): Promise<Operation> {
+    return this.request("POST", `/api/v2/collections/${id}/operations/reindex`, body);
+  }
+
+  cancel(operationId: string): Promise<Operation> {
+    return this.request("POST", `/api/v2/operations/${operationId}/cancel`);
+  }
+
+  search(params: SearchParams): Promise<SearchResponse> {
+    return this.request("POST", "/api/v2/search", { limit: 10, ...params });
+  }
+}
+
+async function json(r: Response): Promise<unknown> {
+  try {
+    return await r.json();
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,112 @@
+/** The gateway's JSON shapes (SPEC §9), as the UI reads them. */
+
+export type CollectionStatus =
+  | "pending"
+  | "ready"
+  | "processing"
+  | "reindexing"
+  | "degraded"
+  | "error";
+export type OperationStatus = "pending" | "processing" | "completed" | "failed" | "cancelled";
+export type SearchMode = "hybrid" | "dense" | "sparse";
+
+export interface Collection {
+  id: string;
+  name: string;
+  description: string;
+  owner: string;
+  model_name: string;
+  model_dimension: number;
+  status: CollectionStatus;
+  status_reason?: string;
+  chunk_size: number;
+  chunk_overlap: number;
+  document_count: number;
+  chunk_count: number;
+  vector_count: number;
+  size_bytes?: number;
+  active_generation: number | null;
+  active_operation_id?: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Failure {
+  path: string;
+  reason: string;
+}
+
+export interface Operation {
+  id: string;
+  collection_id: string;
+  type: string;
+  status: OperationStatus;
+  progress: number;
+  processed: number;
+  total: number;
+  skipped: number;
+  failed: number;
+  message: string;
+  error: string | null;
+  failures: Failure[];
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+}
+
+export interface Source {
+  id: string;
+  collection_id: string;
+  kind: "directory" | "file" | "upload";
+  path: string;
+  text_columns: string[];
+  context_columns: string[];
+  id_column: string | null;
+  created_at: string;
+}
+
+export interface DocumentRow {
+  id: string | null;
+  path: string;
+  source_id: string | null;
+  status: "pending" | "indexed" | "failed";
+  reason: string;
+  size: number;
+  chunk_count: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface SearchResult {
+  collection_id: string;
+  document_id: string;
+  chunk_id: string;
+  path: string;
+  text: string;
+  score: number;
+  rank: number;
+  metadata: Record<string, unknown>;
+}
+
+export interface SearchResponse {
+  results: SearchResult[];
+  warnings: string[];
+  partial: boolean;
+  took_ms: number;
+}
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+}
+
+export interface ColumnChoice {
+  text_columns: string[];
+  context_columns: string[];
+  id_column: string | null;
+}

@@ -1,0 +1,305 @@
+import { useEffect, useState, type KeyboardEvent } from "react";
+import { useApp, useAppStore } from "../context";
+import { ProgressBar, StatusBadge } from "../components/bits";
+import { TABS, type Tab } from "../lib/router";
+import { formatBytes, formatCount, isActive } from "../lib/text";
+import type { Collection, DocumentRow, Operation, Source } from "../lib/types";
+import { AddDataDialog, DeleteDialog, ReindexDialog, type ReindexChange } from "./dialogs";
+
+const TAB_LABELS: Record<Tab, string> = {
+  overview: "Overview",
+  operations: "Operations",
+  files: "Files",
+  settings: "Settings",
+};
+
+export function CollectionDetails({ id, tab }: { id: string; tab: Tab }) {
+  const collection = useApp((s) => s.collections[id]);
+  const loaded = useApp((s) => s.loaded);
+  const navigate = useApp((s) => s.navigate);
+  const refresh = useApp((s) => s.refreshCollection);
+  const [adding, setAdding] = useState(false);
+
+  useEffect(() => {
+    void refresh(id).catch(() => undefined);
+  }, [id, refresh]);
+
+  if (!collection) {
+    return (
+      <main id="main" className="page">
+        <p>{loaded ? "This collection does not exist (or was deleted)." : "Loading…"}</p>
+        <a href="/" onClick={(e) => { e.preventDefault(); navigate({ name: "dashboard" }); }}>
+          Back to collections
+        </a>
+      </main>
+    );
+  }
+
+  const select = (t: Tab) => navigate({ name: "collection", id, tab: t }, true);
+  const onKey = (e: KeyboardEvent) => {
+    const at = TABS.indexOf(tab);
+    const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+    if (!step) return;
+    e.preventDefault();
+    const next = TABS[(at + step + TABS.length) % TABS.length];
+    select(next);
+    document.getElementById(`tab-${next}`)?.focus();
+  };
+
+  return (
+    <main id="main" className="page">
+      <nav aria-label="Breadcrumb" className="crumbs">
+        <a href="/" onClick={(e) => { e.preventDefault(); navigate({ name: "dashboard" }); }}>
+          Collections
+        </a>{" "}
+        / <span aria-current="page">{collection.name}</span>
+      </nav>
+      <div className="page-head">
+        <h1>
+          {collection.name} <StatusBadge status={collection.status} />
+        </h1>
+        <button type="button" className="primary" onClick={() => setAdding(true)}>
+          Add data
+        </button>
+      </div>
+      <div role="tablist" aria-label="Collection" className="tabs" onKeyDown={onKey}>
+        {TABS.map((t) => (
+          <button
+            key={t}
+            id={`tab-${t}`}
+            role="tab"
+            type="button"
+            aria-selected={t === tab}
+            aria-controls={`panel-${t}`}
+            tabIndex={t === tab ? 0 : -1}
+            onClick={() => select(t)}
+          >
+            {TAB_LABELS[t]}
+          </button>
+        ))}
+      </div>
+      <section role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="panel">
+        {tab === "overview" && <Overview collection={collection} />}
+        {tab === "operations" && <OperationsTab collection={collection} />}
+        {tab === "files" && <FilesTab collection={collection} />}
+        {tab === "settings" && <SettingsTab collection={collection} />}
+      </section>
+      {adding && <AddDataDialog collection={collection} onClose={() => setAdding(false)} />}
+    </main>
+  );
+}
+
+function useCollectionOperations(id: string): Operation[] {
+  const operations = useApp((s) => s.operations);
+  return Object.values(operations)
+    .filter((o) => o.collection_id === id)
+    .sort((a, b) => b.created_at.localeCompare(a.created_at));
+}
+
+function Overview({ collection: c }: { collection: Collection }) {
+  const ops = useCollectionOperations(c.id);
+  const active = ops.filter(isActive);
+  const store = useAppStore();
+  const [sources, setSources] = useState<Source[] | null>(null);
+  useEffect(() => {
+    void store.api.sources(c.id).then((r) => setSources(r.items)).catch(() => setSources([]));
+    void store.getState().loadOperations(c.id).catch(() => undefined);
+  }, [c.id, c.document_count, store]);
+  return (
+    <>
+      {c.status_reason && <p className="notice notice-info">{c.status_reason}</p>}
+      {active.map((op) => (
+        <div key={op.id} className="card">
+          <h2 className="h3">Running: {op.type}</h2>
+          <ProgressBar op={op} label={`${c.name}: ${op.type} progress`} />
+        </div>
+      ))}
+      <dl className="stats wide">
+        <div><dt>Documents</dt><dd>{formatCount(c.document_count)}</dd></div>
+        <div><dt>Chunks</dt><dd>{formatCount(c.chunk_count)}</dd></div>
+        <div><dt>Vectors</dt><dd>{formatCount(c.vector_count)}</dd></div>
+        <div><dt>Size</dt><dd>{formatBytes(c.size_bytes ?? 0)}</dd></div>
+      </dl>
+      <dl className="facts">
+        <dt>Model</dt><dd>{c.model_name} ({c.model_dimension} dimensions)</dd>
+        <dt>Chunking</dt><dd>{c.chunk_size} tokens, {c.chunk_overlap} overlap</dd>
+        <dt>Description</dt><dd>{c.description || "—"}</dd>
+        <dt>Created</dt><dd>{new Date(c.created_at).toLocaleString()}</dd>
+      </dl>
+      <h2 className="h3">Sources</h2>
+      {sources === null ? (
+        <p className="muted">Loading…</p>
+      ) : sources.length === 0 ? (
+        <p className="muted">No data yet: use “Add data” to index a folder or upload a file.</p>
+      ) : (
+        <ul className="sources">
+          {sources.map((s) => (
+            <li key={s.id}>
+              <span className="mono">{s.path}</span> <span className="muted">({s.kind})</span>
+              {s.text_columns.length > 0 && <span className="muted"> · embeds {s.text_columns.join(", ")}</span>}
+            </li>
+          ))}
+        </ul>
+      )}
+    </>
+  );
+}
+
+function OperationsTab({ collection: c }: { collection: Collection }) {
+  const ops = useCollectionOperations(c.id);
+  const load = useApp((s) => s.loadOperations);
+  const cancel = useApp((s) => s.cancelOperation);
+  useEffect(() => {
+    void load(c.id).catch(() => undefined);
+  }, [c.id, load]);
+  if (ops.length === 0) return <p className="muted">No operations yet.</p>;
+  return (
+    <ul className="operations" aria-label="Operations">
+      {ops.map((op) => (
+        <li key={op.id} className="card" data-testid={`operation-${op.status}`}>
+          <div className="card-head">
+            <h2 className="h3">{op.type}</h2>
+            <StatusBadge status={op.status} />
+          </div>
+          {isActive(op) ? (
+            <>
+              <ProgressBar op={op} label={`${c.name}: ${op.type} progress`} />
+              <button type="button" onClick={() => void cancel(op.id).catch(() => undefined)}>
+                Cancel
+              </button>
+            </>
+          ) : (
+            <p className="muted">
+              {op.status === "completed" && `${formatCount(op.processed)} chunks embedded`}
+              {op.skipped > 0 && ` · ${op.skipped} skipped`}
+              {op.failed > 0 && ` · ${op.failed} failed`}
+              {op.error && ` · ${op.error}`}
+              {op.completed_at && ` · ended ${new Date(op.completed_at).toLocaleString()}`}
+            </p>
+          )}
+          {op.failures.length > 0 && (
+            <details>
+              <summary>{op.failures.length} files could not be indexed</summary>
+              <ul>
+                {op.failures.map((f) => (
+                  <li key={f.path}>
+                    <span className="mono">{f.path}</span>: {f.reason}
+                  </li>
+                ))}
+              </ul>
+            </details>
+          )}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function FilesTab({ collection: c }: { collection: Collection }) {
+  const store = useAppStore();
+  const [status, setStatus] = useState("");
+  const [rows, setRows] = useState<DocumentRow[] | null>(null);
+  const [total, setTotal] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    store.api
+      .documents(c.id, status || undefined)
+      .then((page) => {
+        setRows(page.items);
+        setTotal(page.total);
+      })
+      .catch((e: unknown) => setError(e instanceof Error ? e.message : String(e)));
+  }, [c.id, c.document_count, c.status, status, store]);
+  return (
+    <>
+      <div className="toolbar">
+        <label>
+          Show
+          <select value={status} onChange={(e) => setStatus(e.target.value)}>
+            <option value="">All documents</option>
+            <option value="indexed">Indexed</option>
+            <option value="pending">Pending</option>
+            <option value="failed">Failed</option>
+          </select>
+        </label>
+        {rows && <span className="muted">{rows.length} of {total}</span>}
+      </div>
+      {error && <p className="notice notice-error">{error}</p>}
+      {rows && rows.length === 0 && <p className="muted">No documents{status ? ` with status ${status}` : ""}.</p>}
+      {rows && rows.length > 0 && (
+        <div className="table-scroll">
+          <table className="files">
+            <thead>
+              <tr>
+                <th scope="col">Path</th>
+                <th scope="col">Status</th>
+                <th scope="col">Chunks</th>
+                <th scope="col">Size</th>
+                <th scope="col">Reason</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((d) => (
+                <tr key={`${d.path}:${d.id ?? ""}`} className={`doc-${d.status}`}>
+                  <td className="mono">{d.path}</td>
+                  <td><span className={`badge badge-${d.status}`}>{d.status}</span></td>
+                  <td>{d.chunk_count}</td>
+                  <td>{formatBytes(d.size)}</td>
+                  <td>{d.reason}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+function SettingsTab({ collection: c }: { collection: Collection }) {
+  const [model, setModel] = useState(c.model_name);
+  const [size, setSize] = useState(String(c.chunk_size));
+  const [overlap, setOverlap] = useState(String(c.chunk_overlap));
+  const [confirming, setConfirming] = useState<"reindex" | "delete" | null>(null);
+  const change: ReindexChange = {};
+  if (model.trim() && model.trim() !== c.model_name) change.model_name = model.trim();
+  if (Number(size) !== c.chunk_size && size !== "") change.chunk_size = Number(size);
+  if (Number(overlap) !== c.chunk_overlap && overlap !== "") change.chunk_overlap = Number(overlap);
+  const changed = Object.keys(change).length > 0;
+  return (
+    <>
+      <form className="form card" onSubmit={(e) => { e.preventDefault(); setConfirming("reindex"); }}>
+        <h2 className="h3">Model and chunking</h2>
+        <p className="muted">Changing these rebuilds the collection's vectors (a reindex) while search goes on.</p>
+        <label>
+          Embedding model
+          <input value={model} onChange={(e) => setModel(e.target.value)} />
+        </label>
+        <div className="row">
+          <label>
+            Chunk size (tokens)
+            <input type="number" min={16} value={size} onChange={(e) => setSize(e.target.value)} />
+          </label>
+          <label>
+            Chunk overlap (tokens)
+            <input type="number" min={0} value={overlap} onChange={(e) => setOverlap(e.target.value)} />
+          </label>
+        </div>
+        <div className="actions">
+          <button type="submit" className="primary" disabled={!changed}>
+            Reindex with these settings…
+          </button>
+        </div>
+      </form>
+      <section className="card danger-zone" aria-labelledby="danger-title">
+        <h2 className="h3" id="danger-title">Delete this collection</h2>
+        <p className="muted">Its documents and vectors go; the files in its sources stay.</p>
+        <button type="button" className="danger" onClick={() => setConfirming("delete")}>
+          Delete collection…
+        </button>
+      </section>
+      {confirming === "reindex" && <ReindexDialog collection={c} change={change} onClose={() => setConfirming(null)} />}
+      {confirming === "delete" && <DeleteDialog collection={c} onClose={() => setConfirming(null)} />}
+    </>
+  );
+}

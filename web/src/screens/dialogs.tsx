@@ -1,0 +1,378 @@
+import { useState, type FormEvent } from "react";
+import { useApp } from "../context";
+import { Dialog } from "../components/Dialog";
+import { Notice } from "../components/bits";
+import { isRecordFile, readColumns } from "../lib/columns";
+import { confirms } from "../lib/text";
+import type { Collection, ColumnChoice } from "../lib/types";
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function optionalInt(value: string): number | undefined {
+  return value.trim() === "" ? undefined : Number(value);
+}
+
+export function CreateCollectionDialog({ onClose }: { onClose(): void }) {
+  const create = useApp((s) => s.createCollection);
+  const navigate = useApp((s) => s.navigate);
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [model, setModel] = useState("");
+  const [chunkSize, setChunkSize] = useState("");
+  const [overlap, setOverlap] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const c = await create({
+        name: name.trim(),
+        description: description.trim() || undefined,
+        model_name: model.trim() || undefined,
+        chunk_size: optionalInt(chunkSize),
+        chunk_overlap: optionalInt(overlap),
+      });
+      onClose();
+      navigate({ name: "collection", id: c.id, tab: "overview" });
+    } catch (err) {
+      setError(message(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Dialog title="Create a collection" onClose={onClose}>
+      <form className="form" onSubmit={submit}>
+        <label>
+          Name
+          <input required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />
+        </label>
+        <label>
+          Description <span className="muted">(optional)</span>
+          <textarea rows={2} value={description} onChange={(e) => setDescription(e.target.value)} />
+        </label>
+        <details>
+          <summary>Advanced settings</summary>
+          <label>
+            Embedding model <span className="muted">(default: sentence-transformers/all-MiniLM-L6-v2)</span>
+            <input value={model} onChange={(e) => setModel(e.target.value)} placeholder="model name" />
+          </label>
+          <div className="row">
+            <label>
+              Chunk size (tokens)
+              <input type="number" min={16} inputMode="numeric" value={chunkSize} placeholder="256" onChange={(e) => setChunkSize(e.target.value)} />
+            </label>
+            <label>
+              Chunk overlap (tokens)
+              <input type="number" min={0} inputMode="numeric" value={overlap} placeholder="25" onChange={(e) => setOverlap(e.target.value)} />
+            </label>
+          </div>
+        </details>
+        {error && <Notice kind="error" text={error} />}
+        <div className="actions">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={busy || !name.trim()}>
+            Create
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+function splitNames(value: string): string[] {
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Which columns are embedded, kept as context, or identify a row. */
+export function ColumnPicker(props: {
+  columns: string[] | null;
+  value: ColumnChoice;
+  onChange(value: ColumnChoice): void;
+}) {
+  const { columns, value, onChange } = props;
+  if (columns === null || columns.length === 0) {
+    return (
+      <fieldset className="columns">
+        <legend>Columns (record files)</legend>
+        <p className="muted">
+          {columns === null
+            ? "The columns are checked on the server when the source is added."
+            : "No columns could be read from this file's first line."}{" "}
+          Name them, separated by commas, or leave empty to embed every column.
+        </p>
+        <label>
+          Text columns (embedded)
+          <input value={value.text_columns.join(", ")} onChange={(e) => onChange({ ...value, text_columns: splitNames(e.target.value) })} />
+        </label>
+        <label>
+          Context columns (kept with each result, filterable)
+          <input value={value.context_columns.join(", ")} onChange={(e) => onChange({ ...value, context_columns: splitNames(e.target.value) })} />
+        </label>
+        <label>
+          Id column
+          <input value={value.id_column ?? ""} onChange={(e) => onChange({ ...value, id_column: e.target.value.trim() || null })} />
+        </label>
+      </fieldset>
+    );
+  }
+  const toggle = (list: "text_columns" | "context_columns", name: string) => {
+    const current = value[list];
+    const next = current.includes(name) ? current.filter((c) => c !== name) : [...current, name];
+    onChange({ ...value, [list]: next });
+  };
+  return (
+    <fieldset className="columns">
+      <legend>Columns found ({columns.length})</legend>
+      <p className="muted">Tick what to embed; with none ticked every other column is embedded.</p>
+      <table className="column-table">
+        <thead>
+          <tr>
+            <th scope="col">Column</th>
+            <th scope="col">Embed</th>
+            <th scope="col">Context</th>
+          </tr>
+        </thead>
+        <tbody>
+          {columns.map((c) => (
+            <tr key={c}>
+              <th scope="row">{c}</th>
+              <td>
+                <input type="checkbox" aria-label={`Embed ${c}`} checked={value.text_columns.includes(c)} onChange={() => toggle("text_columns", c)} />
+              </td>
+              <td>
+                <input type="checkbox" aria-label={`Keep ${c} as context`} checked={value.context_columns.includes(c)} onChange={() => toggle("context_columns", c)} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <label>
+        Id column
+        <select value={value.id_column ?? ""} onChange={(e) => onChange({ ...value, id_column: e.target.value || null })}>
+          <option value="">(row number)</option>
+          {columns.map((c) => (
+            <option key={c} value={c}>
+              {c}
+            </option>
+          ))}
+        </select>
+      </label>
+    </fieldset>
+  );
+}
+
+const NO_COLUMNS: ColumnChoice = { text_columns: [], context_columns: [], id_column: null };
+
+export function AddDataDialog({ collection, onClose }: { collection: Collection; onClose(): void }) {
+  const addData = useApp((s) => s.addData);
+  const navigate = useApp((s) => s.navigate);
+  const [mode, setMode] = useState<"path" | "upload">("path");
+  const [path, setPath] = useState("");
+  const [file, setFile] = useState<File | null>(null);
+  const [columns, setColumns] = useState<string[] | null>(null);
+  const [choice, setChoice] = useState<ColumnChoice>(NO_COLUMNS);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const record = mode === "path" ? isRecordFile(path) : file !== null && isRecordFile(file.name);
+
+  async function chooseFile(chosen: File | null) {
+    setFile(chosen);
+    setChoice(NO_COLUMNS);
+    setColumns(null);
+    if (chosen && isRecordFile(chosen.name)) setColumns(await readColumns(chosen));
+  }
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const source = mode === "path" ? { path: path.trim() } : { file: file as File };
+      await addData(collection.id, source, record ? choice : NO_COLUMNS);
+      onClose();
+      navigate({ name: "collection", id: collection.id, tab: "operations" });
+    } catch (err) {
+      setError(message(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Dialog title={`Add data to ${collection.name}`} onClose={onClose} wide>
+      <form className="form" onSubmit={submit}>
+        <fieldset className="segmented">
+          <legend>Where the data is</legend>
+          <label>
+            <input type="radio" name="mode" checked={mode === "path"} onChange={() => setMode("path")} />
+            A folder or file on the server
+          </label>
+          <label>
+            <input type="radio" name="mode" checked={mode === "upload"} onChange={() => setMode("upload")} />
+            Upload a file
+          </label>
+        </fieldset>
+        {mode === "path" ? (
+          <label>
+            Server path
+            <input required value={path} placeholder="/srv/docs/handbook" onChange={(e) => setPath(e.target.value)} />
+            <span className="hint">A folder is read with everything under it; it must lie under the server's source roots.</span>
+          </label>
+        ) : (
+          <label>
+            File
+            <input type="file" onChange={(e) => void chooseFile(e.target.files?.[0] ?? null)} />
+            <span className="hint">Documents (txt, md, html, pdf, docx, …) or tables (csv, tsv, jsonl, json, parquet, xlsx).</span>
+          </label>
+        )}
+        {record && <ColumnPicker columns={mode === "upload" ? columns : null} value={choice} onChange={setChoice} />}
+        {error && <Notice kind="error" text={error} />}
+        <div className="actions">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={busy || (mode === "path" ? !path.trim() : !file)}>
+            Add and index
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+/** A destructive action confirmed by typing the collection's name. */
+function TypedConfirmation(props: { name: string; value: string; onChange(v: string): void }) {
+  return (
+    <label>
+      Type <strong className="mono">{props.name}</strong> to confirm
+      <input autoComplete="off" spellCheck={false} value={props.value} onChange={(e) => props.onChange(e.target.value)} />
+    </label>
+  );
+}
+
+export interface ReindexChange {
+  model_name?: string;
+  chunk_size?: number;
+  chunk_overlap?: number;
+}
+
+export function ReindexDialog(props: { collection: Collection; change: ReindexChange; onClose(): void }) {
+  const { collection: c, change } = props;
+  const reindex = useApp((s) => s.reindex);
+  const navigate = useApp((s) => s.navigate);
+  const [typed, setTyped] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const rows: [string, string | number, string | number | undefined][] = [
+    ["Embedding model", c.model_name, change.model_name],
+    ["Chunk size", c.chunk_size, change.chunk_size],
+    ["Chunk overlap", c.chunk_overlap, change.chunk_overlap],
+  ];
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await reindex(c.id, change);
+      props.onClose();
+      navigate({ name: "collection", id: c.id, tab: "operations" });
+    } catch (err) {
+      setError(message(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Dialog title={`Reindex ${c.name}`} onClose={props.onClose}>
+      <form className="form" onSubmit={submit}>
+        <table className="compare">
+          <thead>
+            <tr>
+              <th scope="col">Setting</th>
+              <th scope="col">Now</th>
+              <th scope="col">After reindex</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(([label, now, next]) => (
+              <tr key={label} className={next !== undefined && next !== now ? "changed" : ""}>
+                <th scope="row">{label}</th>
+                <td>{now}</td>
+                <td>{next ?? now}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <p>
+          Every document is read and embedded again into a new generation. Search keeps answering
+          from the current one until the new one is complete and checked, then switches at once.
+          On a large collection this takes as long as the first indexing did.
+        </p>
+        <TypedConfirmation name={c.name} value={typed} onChange={setTyped} />
+        {error && <Notice kind="error" text={error} />}
+        <div className="actions">
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="danger" disabled={busy || !confirms(typed, c.name)}>
+            Reindex
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+export function DeleteDialog({ collection: c, onClose }: { collection: Collection; onClose(): void }) {
+  const remove = useApp((s) => s.deleteCollection);
+  const navigate = useApp((s) => s.navigate);
+  const [typed, setTyped] = useState("");
+  const [error, setError] = useState<string | null>(null);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    try {
+      await remove(c.id);
+      onClose();
+      navigate({ name: "dashboard" });
+    } catch (err) {
+      setError(message(err));
+    }
+  }
+
+  return (
+    <Dialog title={`Delete ${c.name}`} onClose={onClose}>
+      <form className="form" onSubmit={submit}>
+        <p>
+          The collection, its {c.document_count} documents and their vectors are deleted. The files
+          in its sources are not touched.
+        </p>
+        <TypedConfirmation name={c.name} value={typed} onChange={setTyped} />
+        {error && <Notice kind="error" text={error} />}
+        <div className="actions">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="danger" disabled={!confirms(typed, c.name)}>
+            Delete collection
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

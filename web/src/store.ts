@@ -1,0 +1,381 @@
+/**
+ * The application's state (Zustand): the session, the collections and operations shown,
+ * the search, and the live connection that keeps them current. Built by `createAppStore`
+ * from what it talks to, so tests hand in their own storage, fetch and socket.
+ */
+import { createStore, type StoreApi } from "zustand/vanilla";
+import { Api, ApiError, type SearchParams } from "./lib/api";
+import { endsOperation, foldEvent } from "./lib/events";
+import { LiveConnection, type LiveState, type SocketFactory } from "./lib/live";
+import { parseRoute, pathOf, type Route } from "./lib/router";
+import { clearState, loadState, saveState, type PersistedState } from "./lib/storage";
+import type {
+  Collection,
+  ColumnChoice,
+  Operation,
+  SearchMode,
+  SearchResponse,
+  TokenPair,
+} from "./lib/types";
+
+export interface Notice {
+  kind: "error" | "info";
+  text: string;
+}
+
+export interface AppState extends PersistedState {
+  username: string | null;
+  collections: Record<string, Collection>;
+  operations: Record<string, Operation>;
+  loaded: boolean;
+  live: LiveState;
+  route: Route;
+  notice: Notice | null;
+  search: { response: SearchResponse | null; query: string; busy: boolean; error: string | null };
+  /** The stored state was of another version and has been reset. */
+  storageReset: boolean;
+}
+
+export interface AppActions {
+  start(): Promise<void>;
+  signIn(username: string, password: string, register: boolean): Promise<void>;
+  signOut(): Promise<void>;
+  navigate(route: Route, replace?: boolean): void;
+  notify(notice: Notice | null): void;
+  refreshCollections(): Promise<void>;
+  refreshCollection(id: string): Promise<void>;
+  loadOperations(collectionId: string): Promise<Operation[]>;
+  loadActiveOperations(): Promise<void>;
+  createCollection(body: Parameters<Api["createCollection"]>[0]): Promise<Collection>;
+  deleteCollection(id: string): Promise<void>;
+  addData(
+    id: string,
+    source: { path: string } | { file: File },
+    columns: ColumnChoice,
+  ): Promise<Operation>;
+  reindex(id: string, body: Parameters<Api["reindex"]>[1]): Promise<Operation>;
+  cancelOperation(id: string): Promise<void>;
+  setSelected(ids: string[]): void;
+  toggleSelected(id: string): void;
+  setMode(mode: SearchMode): void;
+  setRerank(rerank: boolean): void;
+  setQuery(query: string): void;
+  runSearch(): Promise<void>;
+}
+
+export type AppStore = StoreApi<AppState & AppActions> & { api: Api; live: LiveConnection };
+
+export interface Environment {
+  storage: Storage;
+  fetcher?: (input: string, init?: RequestInit) => Promise<Response>;
+  connect: SocketFactory;
+  socketUrl: string;
+  history?: { pushState(d: unknown, t: string, url: string): void; replaceState(d: unknown, t: string, url: string): void };
+  pathname?: string;
+  schedule?: (fn: () => void, ms: number) => unknown;
+}
+
+function byCreation(items: Collection[]): Record<string, Collection> {
+  return Object.fromEntries(items.map((c) => [c.id, c]));
+}
+
+export function createAppStore(env: Environment): AppStore {
+  const { state: stored, reset } = loadState(env.storage);
+  let api!: Api;
+  let live!: LiveConnection;
+  let refreshTimer: unknown = null;
+  const endedCollections = new Set<string>();
+  // Deleted here: an answer to a request sent before the delete must not bring it back.
+  const deleted = new Set<string>();
+  const endedOperations = new Set<string>();
+  const schedule = env.schedule ?? ((fn: () => void, ms: number) => setTimeout(fn, ms));
+
+  const store = createStore<AppState & AppActions>()((set, get) => {
+    const fail = (e: unknown): never => {
+      const text = e instanceof Error ? e.message : String(e);
+      set({ notice: { kind: "error", text } });
+      throw e;
+    };
+    const mergeOperations = (ops: Operation[]) =>
+      set((s) => ({ operations: { ...s.operations, ...Object.fromEntries(ops.map((o) => [o.id, o])) } }));
+
+    return {
+      ...stored,
+      username: null,
+      collections: {},
+      operations: {},
+      loaded: false,
+      live: "closed",
+      route: parseRoute(env.pathname ?? "/"),
+      notice: reset ? { kind: "info", text: "Saved settings from an older version were reset." } : null,
+      search: { response: null, query: stored.query, busy: false, error: null },
+      storageReset: reset,
+
+      async start() {
+        if (!get().tokens) return;
+        try {
+          const me = await api.me();
+          set({ username: me.username });
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 401) return;
+          throw e;
+        }
+        live.start();
+        await get().refreshCollections();
+        await get().loadActiveOperations();
+      },
+
+      async signIn(username, password, register) {
+        await api.signIn(username, password, register);
+        set({ notice: null });
+        await get().start();
+      },
+
+      async signOut() {
+        live.stop();
+        await api.signOut();
+        set({
+          username: null,
+          collections: {},
+          operations: {},
+          loaded: false,
+          selected: [],
+          search: { response: null, query: "", busy: false, error: null },
+          query: "",
+        });
+      },
+
+      navigate(route, replace = false) {
+        const url = pathOf(route);
+        if (replace) env.history?.replaceState(null, "", url);
+        else env.history?.pushState(null, "", url);
+        set({ route });
+      },
+
+      notify(notice) {
+        set({ notice });
+      },
+
+      async refreshCollections() {
+        const page = await api.collections();
+        const collections = byCreation(page.items.filter((c) => !deleted.has(c.id)));
+        set((s) => ({
+          collections,
+          loaded: true,
+          selected: s.selected.filter((id) => id in collections),
+        }));
+        for (const id of Object.keys(collections)) live.followCollection(id);
+      },
+
+      async refreshCollection(id) {
+        try {
+          const c = await api.collection(id);
+          if (deleted.has(id)) return;
+          set((s) => ({ collections: { ...s.collections, [id]: c } }));
+          live.followCollection(id);
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 404) {
+            set((s) => {
+              const collections = { ...s.collections };
+              delete collections[id];
+              return { collections };
+            });
+            return;
+          }
+          throw e;
+        }
+      },
+
+      async loadOperations(collectionId) {
+        const page = await api.operations(collectionId);
+        mergeOperations(page.items);
+        return page.items;
+      },
+
+      async loadActiveOperations() {
+        const [processing, pending] = await Promise.all([api.activeOperations(), api.pendingOperations()]);
+        mergeOperations([...processing.items, ...pending.items]);
+      },
+
+      async createCollection(body) {
+        try {
+          const c = await api.createCollection(body);
+          set((s) => ({ collections: { ...s.collections, [c.id]: c }, notice: null }));
+          live.followCollection(c.id);
+          return c;
+        } catch (e) {
+          return fail(e);
+        }
+      },
+
+      async deleteCollection(id) {
+        const before = get().collections[id];
+        deleted.add(id);
+        // Optimistic: the card goes at once and comes back if the gateway refuses.
+        set((s) => {
+          const collections = { ...s.collections };
+          delete collections[id];
+          return { collections, selected: s.selected.filter((x) => x !== id) };
+        });
+        try {
+          await api.deleteCollection(id);
+          live.unfollow("collection", id);
+        } catch (e) {
+          deleted.delete(id);
+          if (before) set((s) => ({ collections: { ...s.collections, [id]: before } }));
+          fail(e);
+        }
+      },
+
+      async addData(id, source, columns) {
+        try {
+          const answer =
+            "file" in source
+              ? await api.upload(id, source.file, columns)
+              : await api.addPath(id, source.path, columns);
+          mergeOperations([answer.operation]);
+          live.followCollection(id);
+          set({ notice: null });
+          return answer.operation;
+        } catch (e) {
+          return fail(e);
+        }
+      },
+
+      async reindex(id, body) {
+        try {
+          const op = await api.reindex(id, body);
+          mergeOperations([op]);
+          set((s) => {
+            const c = s.collections[id];
+            return c ? { collections: { ...s.collections, [id]: { ...c, status: "reindexing" } } } : {};
+          });
+          return op;
+        } catch (e) {
+          return fail(e);
+        }
+      },
+
+      async cancelOperation(id) {
+        try {
+          mergeOperations([await api.cancel(id)]);
+        } catch (e) {
+          fail(e);
+        }
+      },
+
+      setSelected(ids) {
+        set({ selected: ids });
+      },
+
+      toggleSelected(id) {
+        set((s) => ({
+          selected: s.selected.includes(id) ? s.selected.filter((x) => x !== id) : [...s.selected, id],
+        }));
+      },
+
+      setMode(mode) {
+        set({ mode });
+      },
+
+      setRerank(rerank) {
+        set({ rerank });
+      },
+
+      setQuery(query) {
+        set({ query });
+      },
+
+      async runSearch() {
+        const { query, selected, mode, rerank } = get();
+        if (!query.trim()) {
+          set((s) => ({ search: { ...s.search, error: "Type what you are looking for." } }));
+          return;
+        }
+        if (selected.length === 0) {
+          set((s) => ({ search: { ...s.search, error: "Pick at least one collection to search." } }));
+          return;
+        }
+        set((s) => ({ search: { ...s.search, busy: true, error: null } }));
+        const params: SearchParams = { query, collection_ids: selected, search_type: mode, rerank };
+        try {
+          const response = await api.search(params);
+          set({ search: { response, query, busy: false, error: null } });
+        } catch (e) {
+          const text = e instanceof Error ? e.message : String(e);
+          set((s) => ({ search: { ...s.search, busy: false, error: text } }));
+        }
+      },
+    };
+  });
+
+  api = new Api(
+    {
+      tokens: () => store.getState().tokens,
+      setTokens: (tokens: TokenPair | null) => store.setState({ tokens }),
+      onSignedOut: () => {
+        live.stop();
+        store.setState({ username: null, notice: { kind: "info", text: "Your session has ended. Please sign in again." } });
+      },
+    },
+    env.fetcher,
+  );
+  live = new LiveConnection({
+    url: env.socketUrl,
+    token: () => store.getState().tokens?.access_token ?? null,
+    renew: () => api.renew(),
+    connect: env.connect,
+    schedule: env.schedule,
+    onState: (state) => store.setState({ live: state }),
+    onEvent: (frame) => {
+      const s = store.getState();
+      const view = foldEvent({ collections: s.collections, operations: s.operations }, frame);
+      if (view.collections !== s.collections || view.operations !== s.operations) {
+        store.setState({ collections: view.collections, operations: view.operations });
+      }
+      if (endsOperation(frame)) {
+        // Fetched once per burst: a replayed history ends many operations at once.
+        endedCollections.add(String(frame.data.collection_id ?? ""));
+        endedOperations.add(String(frame.data.operation_id ?? ""));
+        if (refreshTimer === null) refreshTimer = schedule(refreshEnded, 300);
+      }
+    },
+  });
+
+  function refreshEnded(): void {
+    refreshTimer = null;
+    const collections = [...endedCollections];
+    const operations = [...endedOperations];
+    endedCollections.clear();
+    endedOperations.clear();
+    for (const id of collections) void store.getState().refreshCollection(id).catch(() => undefined);
+    for (const id of operations.slice(-20)) {
+      void api
+        .request<Operation>("GET", `/api/v2/operations/${id}`)
+        .then((op) => store.setState((st) => ({ operations: { ...st.operations, [op.id]: op } })))
+        .catch(() => undefined);
+    }
+  }
+
+  // What survives a reload, under one versioned key.
+  store.subscribe((s, prev) => {
+    if (
+      s.tokens !== prev.tokens ||
+      s.selected !== prev.selected ||
+      s.mode !== prev.mode ||
+      s.rerank !== prev.rerank ||
+      s.query !== prev.query
+    ) {
+      if (s.tokens === null && prev.tokens !== null) clearState(env.storage);
+      saveState(env.storage, {
+        tokens: s.tokens,
+        selected: s.selected,
+        mode: s.mode,
+        rerank: s.rerank,
+        query: s.query,
+      });
+    }
+  });
+
+  return Object.assign(store, { api, live });
+}
