@@ -46,6 +46,17 @@ ARG TORCH_VERSION
 # nvidia-* wheels, so the image needs only the host's driver (NVIDIA Container Toolkit).
 RUN pip install "torch==${TORCH_VERSION}"
 
+# --------------------------------------------------------------------------- web UI
+# The single-page app (web/), built with the lock file's packages into the gateway
+# package's static/app, which the gateway serves at /.
+FROM node:20-bookworm-slim AS web
+ENV PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+WORKDIR /src/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
+
 # --------------------------------------------------------------------------- sources
 # The package manifests alone: the dependency layer below is rebuilt only when one of
 # them (or the constraints) changes, not on every code change.
@@ -68,6 +79,7 @@ COPY constraints.txt pyproject.toml ./
 COPY libs/ libs/
 COPY services/ services/
 COPY src/ src/
+COPY --from=web /src/services/gateway/gateway_service/static/app services/gateway/gateway_service/static/app
 
 # --------------------------------------------------------------------------- builders
 # Step 1 installs the third-party dependencies (the manifests are enough to resolve

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.resources import files
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
 
@@ -23,8 +21,8 @@ from .errors import install_error_handlers
 from .observability import RequestTelemetry
 from .security import TokenIssuer, load_jwt_secret
 from .users import UsersApplication
+from .webui import install_web_ui
 
-INDEX_HTML = files("gateway_service").joinpath("static/index.html")
 UNTRACED = frozenset({"/health", "/health/ready", "/metrics"})
 
 
@@ -91,10 +89,5 @@ def create_app(
         )
     app.add_middleware(RequestTelemetry)
     app.include_router(api_router)
-    index = INDEX_HTML.read_text(encoding="utf-8")
-
-    @app.get("/", include_in_schema=False)
-    async def web_ui() -> HTMLResponse:
-        return HTMLResponse(index)
-
+    install_web_ui(app)
     return app
