@@ -146,6 +146,10 @@ class ValidateSource(Message):
 class ValidatedSource(Message):
     path: str = Field(description="The resolved absolute path")
     kind: SourceKind
+    columns: list[str] = Field(
+        default_factory=list,
+        description="A record file's usable columns (blank and repeated headers skipped)",
+    )
 
 
 class ListDocuments(Message):

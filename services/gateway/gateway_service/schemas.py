@@ -165,6 +165,14 @@ class SourceCreate(RequestBody):
     id_column: str | None = Field(None, min_length=1, max_length=200)
 
 
+class SourcePreview(RequestBody):
+    """A path on the server to look at before adding it as a source."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"path": "/srv/data/tickets.csv"}]})
+
+    path: ServerPath = Field(description="Directory or file on the server")
+
+
 class SourceColumnsUpdate(RequestBody):
     """A record source's new column preference set; the source is embedded again."""
 

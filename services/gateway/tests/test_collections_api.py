@@ -143,3 +143,34 @@ async def test_unencodable_text_and_nested_filters_are_422_without_echo(stack: S
         headers=alice,
     )
     assert nested.status_code == 422
+
+
+async def test_a_source_is_previewed_without_being_added(stack: Stack) -> None:
+    alice, bob = await stack.login("alice"), await stack.login("bob")
+    docs = await stack.create_collection(alice, "docs")
+    url = f"/api/v2/collections/{docs['id']}/sources"
+    seen = await stack.client.post(
+        f"{url}/preview", json={"path": str(stack.sources / "a")}, headers=alice
+    )
+    assert seen.status_code == 200, seen.text
+    assert seen.json() == {
+        "path": str((stack.sources / "a").resolve()),
+        "kind": "directory",
+        "columns": [],
+    }
+    assert (await stack.client.get(url, headers=alice)).json()["items"] == []
+    missing = await stack.client.post(
+        f"{url}/preview", json={"path": str(stack.sources / "none")}, headers=alice
+    )
+    assert missing.status_code == 400 and "does not exist" in missing.json()["detail"]
+    upload = await stack.client.post(
+        f"{url}/preview", json={"path": f"upload://{uuid4()}/x.csv"}, headers=alice
+    )
+    assert upload.status_code == 400 and "path on the server" in upload.json()["detail"]
+    theirs = await stack.client.post(
+        f"{url}/preview", json={"path": str(stack.sources / "a")}, headers=bob
+    )
+    assert theirs.status_code == 403
+    assert (
+        await stack.client.post(f"{url}/preview", json={"path": ""}, headers=alice)
+    ).status_code == 422

@@ -190,15 +190,18 @@ class IngestService:
                 tuple(request.context_columns),
                 request.id_column,
             )
-            await asyncio.to_thread(self._check_columns, source)
+            columns = await asyncio.to_thread(self._check_columns, source)
+        else:
+            columns = []
         uploaded = self.uploads.name_of(str(resolved.path)) is not None
         kind = SourceKind.UPLOAD if uploaded else resolved.kind
-        return ValidatedSource(path=str(resolved.path), kind=kind)
+        return ValidatedSource(path=str(resolved.path), kind=kind, columns=columns)
 
-    def _check_columns(self, source: ScanSource) -> None:
-        """A record file whose named columns are missing is refused now, not at scan time."""
+    def _check_columns(self, source: ScanSource) -> list[str]:
+        """A record file whose named columns are missing is refused now, not at scan time;
+        the columns it has are answered (the web UI offers them to choose from)."""
         try:
-            check_record_columns(source.path, source, self.max_file_bytes)
+            return check_record_columns(source.path, source, self.max_file_bytes)
         except DocumentError as exc:
             raise CommandError(ErrorCode.INVALID, f"{source.path}: {exc.reason}") from None
 

@@ -88,12 +88,15 @@ def read_record_file(path: str, real: str, source: ScanSource, max_bytes: int) -
     return RecordFile(path, units, failures, table.notes)
 
 
-def check_record_columns(path: str, source: ScanSource, max_bytes: int) -> None:
-    """``DocumentError`` unless the record file has every column the source names."""
+def check_record_columns(path: str, source: ScanSource, max_bytes: int) -> list[str]:
+    """The record file's usable columns; ``DocumentError`` unless it has every column
+    the source names."""
     data = read_bytes(path, max_bytes)
     if not data:
         raise DocumentError("empty document")
-    selection_of(source).check(read_columns(path, data))
+    columns = read_columns(path, data)
+    selection_of(source).check(columns)
+    return columns
 
 
 def _record_unit(file: str, kind: str, mime: str, record: Record) -> Unit:

@@ -448,3 +448,24 @@ async def test_a_long_scan_reports_progress_every_second(harness: Harness) -> No
         taken += await h.take_work(limit=1)
     stats = stats_of(await h.scan_events(operation_id))
     assert stats.new_documents == 4
+
+
+async def test_validate_source_answers_a_record_files_columns(harness: Harness) -> None:
+    """What the web UI offers to choose from before a table is added: its usable columns,
+    without the blank and repeated headers a scan would skip."""
+    h = harness
+    (h.root / "tables").mkdir()
+    (h.root / "tables" / "tickets.csv").write_text("ticket_id,title,,body,title\n1,a,,b,c\n")
+    (h.root / "tables" / "rows.jsonl").write_text('{"id": 1, "text": "x"}\n')
+    await h.start()
+    subject = command_subject(INGEST, "ValidateSource")
+    csv = await h.bus.request(
+        subject, ValidateSource(path=f"{h.root}/tables/tickets.csv"), ValidatedSource
+    )
+    assert (csv.kind, csv.columns) == (SourceKind.FILE, ["ticket_id", "title", "body"])
+    jsonl = await h.bus.request(
+        subject, ValidateSource(path=f"{h.root}/tables/rows.jsonl"), ValidatedSource
+    )
+    assert jsonl.columns == ["id", "text"]
+    folder = await h.bus.request(subject, ValidateSource(path=f"{h.root}/tables"), ValidatedSource)
+    assert (folder.kind, folder.columns) == (SourceKind.DIRECTORY, [])

@@ -17,9 +17,10 @@ from semantik_contracts.commands import (
     ValidatedSource,
     ValidateSource,
 )
+from semantik_contracts.subjects import UPLOAD_SCHEME
 from semantik_contracts.views import SourceAndOperation, SourceList
 
-from ...schemas import SourceColumnsUpdate, SourceCreate
+from ...schemas import SourceColumnsUpdate, SourceCreate, SourcePreview
 from ..deps import BackendDep, CurrentUser
 
 router = APIRouter(prefix="/collections/{collection_id}", tags=["sources"])
@@ -32,6 +33,22 @@ async def add_source(
     """Add a directory or file on the server; 202 with the operation that indexes it."""
     command = AddSource(actor=user.user_id, collection_id=collection_id, **body.model_dump())
     return await backend.ask(command, SourceAndOperation)
+
+
+@router.post("/sources/preview")
+async def preview_source(
+    collection_id: UUID, body: SourcePreview, user: CurrentUser, backend: BackendDep
+) -> ValidatedSource:
+    """What adding ``path`` would find, without adding it: the resolved path, its kind and,
+    for a record file (csv, tsv, jsonl, json, parquet, xlsx, xls), its usable columns to
+    choose ``text_columns``, ``context_columns`` and ``id_column`` from. Refused as adding
+    it would be (outside the source roots, missing, an unsupported type)."""
+    if body.path.startswith(UPLOAD_SCHEME):  # an upload's columns are read by the client
+        raise RpcFailure(RpcError(code=ErrorCode.INVALID, message="preview a path on the server"))
+    await backend.ask(
+        ListSources(actor=user.user_id, collection_id=collection_id), SourceList
+    )  # ownership: 404 or 403 here
+    return await backend.ask_ingest(ValidateSource(path=body.path), ValidatedSource)
 
 
 @router.delete("/sources/{source_id}", status_code=status.HTTP_202_ACCEPTED)
