@@ -30,6 +30,7 @@ function writeHandbook(): void {
   }
   // Not a PDF at all: listed on the Files tab as failed, with the reason.
   writeFileSync(join(handbook, "broken.pdf"), "%PDF-1.4\nthis is not really a pdf\n");
+  writeFileSync(join(sources, "more-tickets.csv"), MORE_TICKETS);
 }
 
 const TICKETS = [
@@ -38,6 +39,13 @@ const TICKETS = [
   '2,VPN drops,"The VPN drops every hour on the office network",it',
   '3,Discount missing,"The yearly discount from the pricing decision is not applied to invoices",billing',
   '4,Laptop encryption,"A new laptop arrived without disk encryption enabled",it',
+].join("\n");
+
+const MORE_TICKETS = [
+  "key,subject,details",
+  'T-7,Invoice discount,"The pricing decision discount shows twice on the invoice"',
+  'T-8,Printer,"The printer on floor two jams"',
+  'T-9,Seat price,"A customer asks why the price per seat changed"',
 ].join("\n");
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -171,9 +179,24 @@ test("a user's way through the web UI", async ({ page }) => {
     await shot(page, "10-add-data-upload-columns");
     await dialog.getByRole("button", { name: "Add and index" }).click();
     await expect(page.getByTestId("operation-completed")).toHaveCount(1);
+  });
+
+  await test.step("add a table on the server, its columns read by the gateway", async () => {
+    await page.getByRole("button", { name: "Add data" }).click();
+    const dialog = page.getByRole("dialog", { name: "Add data to tickets" });
+    await dialog.getByLabel(/Server path/).fill(join(sources, "more-tickets.csv"));
+    await dialog.getByRole("button", { name: "Read its columns" }).click();
+    await expect(dialog.getByText("Columns found (3)")).toBeVisible();
+    await dialog.getByLabel("Embed subject").check();
+    await dialog.getByLabel("Embed details").check();
+    await dialog.getByLabel("Id column").selectOption("key");
+    await shot(page, "10b-add-data-server-table-columns");
+    await dialog.getByRole("button", { name: "Add and index" }).click();
+    await expect(page.getByTestId("operation-completed")).toHaveCount(2);
     await openTab(page, "Overview");
-    await expect(page.locator(".stats dd").first()).toHaveText("4");
+    await expect(page.locator(".stats dd").first()).toHaveText("7");
     await expect(page.getByText("embeds title, body")).toBeVisible();
+    await expect(page.getByText("embeds subject, details")).toBeVisible();
   });
 
   await test.step("dashboard with cards, filtered", async () => {

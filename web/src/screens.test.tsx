@@ -243,6 +243,30 @@ describe("collection details", () => {
     expect(form.get("id_column")).toBe("ticket_id");
   });
 
+  it("a table on the server: its columns read by the gateway, then chosen", async () => {
+    const calls: Call[] = [];
+    await openNotes("overview", {
+      [`POST /api/v2/collections/${notes.id}/sources/preview`]: (c: Call) =>
+        c.body && (c.body as { path: string }).path === "/srv/missing.csv"
+          ? { status: 400, body: { detail: "/srv/missing.csv does not exist" } }
+          : { body: { path: "/srv/data/t.csv", kind: "file", columns: ["id", "title", "body"] } },
+      [`POST /api/v2/collections/${notes.id}/sources`]: (c: Call) => (calls.push(c), { status: 202, body: { source: {}, operation: operation(notes.id) } }),
+    });
+    fireEvent.click(screen.getByRole("button", { name: "Add data" }));
+    fireEvent.change(screen.getByLabelText(/Server path/), { target: { value: "/srv/missing.csv" } });
+    fireEvent.click(screen.getByRole("button", { name: "Read its columns" }));
+    expect(await screen.findByText("/srv/missing.csv does not exist")).toBeTruthy();
+    fireEvent.change(screen.getByLabelText(/Server path/), { target: { value: "/srv/data/../data/t.csv" } });
+    fireEvent.click(screen.getByRole("button", { name: "Read its columns" }));
+    expect(await screen.findByText("Columns found (3)")).toBeTruthy();
+    expect(within(screen.getByRole("dialog")).getByRole("status").textContent).toBe("A file on the server: /srv/data/t.csv");
+    fireEvent.click(screen.getByLabelText("Embed body"));
+    fireEvent.change(screen.getByLabelText("Id column"), { target: { value: "id" } });
+    fireEvent.click(screen.getByRole("button", { name: "Add and index" }));
+    await waitFor(() => expect(calls).toHaveLength(1));
+    expect(calls[0].body).toEqual({ path: "/srv/data/../data/t.csv", text_columns: ["body"], context_columns: [], id_column: "id" });
+  });
+
   it("a record file on the server takes its columns by name", async () => {
     const calls: Call[] = [];
     await openNotes("overview", {

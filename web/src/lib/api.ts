@@ -12,6 +12,7 @@ import type {
   SearchMode,
   SearchResponse,
   Source,
+  SourcePreview,
   TokenPair,
 } from "./types";
 
@@ -172,6 +173,11 @@ export class Api {
     for (const c of columns.context_columns) form.append("context_columns", c);
     if (columns.id_column) form.append("id_column", columns.id_column);
     return this.request("POST", `/api/v2/collections/${id}/sources/upload`, form);
+  }
+
+  /** What adding `path` would find (its kind, a table's columns), without adding it. */
+  previewSource(id: string, path: string): Promise<SourcePreview> {
+    return this.request("POST", `/api/v2/collections/${id}/sources/preview`, { path });
   }
 
   sources(id: string): Promise<{ items: Source[] }> {

@@ -105,6 +105,12 @@ export interface TokenPair {
   refresh_token: string;
 }
 
+export interface SourcePreview {
+  path: string;
+  kind: "directory" | "file" | "upload";
+  columns: string[];
+}
+
 export interface ColumnChoice {
   text_columns: string[];
   context_columns: string[];

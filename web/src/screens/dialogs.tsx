@@ -1,10 +1,10 @@
 import { useState, type FormEvent } from "react";
-import { useApp } from "../context";
+import { useApp, useAppStore } from "../context";
 import { Dialog } from "../components/Dialog";
 import { Notice } from "../components/bits";
 import { isRecordFile, readColumns } from "../lib/columns";
 import { confirms } from "../lib/text";
-import type { Collection, ColumnChoice } from "../lib/types";
+import type { Collection, ColumnChoice, SourcePreview } from "../lib/types";
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -178,8 +178,11 @@ const NO_COLUMNS: ColumnChoice = { text_columns: [], context_columns: [], id_col
 export function AddDataDialog({ collection, onClose }: { collection: Collection; onClose(): void }) {
   const addData = useApp((s) => s.addData);
   const navigate = useApp((s) => s.navigate);
+  const store = useAppStore();
   const [mode, setMode] = useState<"path" | "upload">("path");
   const [path, setPath] = useState("");
+  const [preview, setPreview] = useState<SourcePreview | null>(null);
+  const [checking, setChecking] = useState(false);
   const [file, setFile] = useState<File | null>(null);
   const [columns, setColumns] = useState<string[] | null>(null);
   const [choice, setChoice] = useState<ColumnChoice>(NO_COLUMNS);
@@ -192,6 +195,21 @@ export function AddDataDialog({ collection, onClose }: { collection: Collection;
     setChoice(NO_COLUMNS);
     setColumns(null);
     if (chosen && isRecordFile(chosen.name)) setColumns(await readColumns(chosen));
+  }
+
+  async function checkPath() {
+    setChecking(true);
+    setError(null);
+    setPreview(null);
+    try {
+      const found = await store.api.previewSource(collection.id, path.trim());
+      setPreview(found);
+      setChoice(NO_COLUMNS);
+    } catch (err) {
+      setError(message(err));
+    } finally {
+      setChecking(false);
+    }
   }
 
   async function submit(e: FormEvent) {
@@ -225,11 +243,24 @@ export function AddDataDialog({ collection, onClose }: { collection: Collection;
           </label>
         </fieldset>
         {mode === "path" ? (
-          <label>
-            Server path
-            <input required value={path} placeholder="/srv/docs/handbook" onChange={(e) => setPath(e.target.value)} />
-            <span className="hint">A folder is read with everything under it; it must lie under the server's source roots.</span>
-          </label>
+          <div className="path-row">
+            <label className="grow">
+              Server path
+              <input
+                required
+                value={path}
+                placeholder="/srv/docs/handbook"
+                onChange={(e) => {
+                  setPath(e.target.value);
+                  setPreview(null);
+                }}
+              />
+              <span className="hint">A folder is read with everything under it; it must lie under the server's source roots.</span>
+            </label>
+            <button type="button" onClick={() => void checkPath()} disabled={checking || !path.trim()}>
+              {record ? "Read its columns" : "Check path"}
+            </button>
+          </div>
         ) : (
           <label>
             File
@@ -237,7 +268,18 @@ export function AddDataDialog({ collection, onClose }: { collection: Collection;
             <span className="hint">Documents (txt, md, html, pdf, docx, …) or tables (csv, tsv, jsonl, json, parquet, xlsx).</span>
           </label>
         )}
-        {record && <ColumnPicker columns={mode === "upload" ? columns : null} value={choice} onChange={setChoice} />}
+        {mode === "path" && preview && (
+          <p className="notice notice-info" role="status">
+            {preview.kind === "directory" ? "A folder" : "A file"} on the server: <span className="mono">{preview.path}</span>
+          </p>
+        )}
+        {record && (
+          <ColumnPicker
+            columns={mode === "upload" ? columns : preview && preview.columns.length > 0 ? preview.columns : null}
+            value={choice}
+            onChange={setChoice}
+          />
+        )}
         {error && <Notice kind="error" text={error} />}
         <div className="actions">
           <button type="button" onClick={onClose}>
