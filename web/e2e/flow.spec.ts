@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /*
@@ -10,7 +10,8 @@ import { join } from "node:path";
  */
 
 const SHOTS = join(import.meta.dirname, "screenshots");
-const sources = join(process.env.SEMANTIK_E2E_DATA_DIR as string, "sources");
+const dataDir = process.env.SEMANTIK_E2E_DATA_DIR as string;
+const sources = join(dataDir, "sources");
 const handbook = join(sources, "handbook");
 
 const TOPICS = [
@@ -67,6 +68,41 @@ function nav(page: Page, name: string | RegExp) {
   return page.getByRole("navigation", { name: "Main" }).getByRole("link", { name });
 }
 
+/**
+ * WCAG AA: text shown (labels, muted text, badges, buttons, links, marks) against the
+ * background it sits on has a contrast of 4.5:1 or more (3:1 for large text).
+ */
+async function expectContrast(page: Page): Promise<void> {
+  const failures = await page.evaluate(() => {
+    const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number);
+    const luminance = ([r, g, b]: number[]) => {
+      const f = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (el: Element | null): number[] => {
+      for (; el; el = el.parentElement) {
+        const c = rgb(getComputedStyle(el).backgroundColor);
+        if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const found: string[] = [];
+    const textual = document.querySelectorAll("h1, h2, h3, p, label, legend, dt, dd, th, td, a, button, span, mark, li");
+    for (const el of textual) {
+      const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent?.trim());
+      const box = el.getBoundingClientRect();
+      if (!own || box.width === 0 || (el as HTMLButtonElement).disabled) continue;
+      const style = getComputedStyle(el);
+      const [l1, l2] = [luminance(rgb(style.color)), luminance(background(el))].sort((a, b) => b - a);
+      const ratio = (l1 + 0.05) / (l2 + 0.05);
+      const large = parseFloat(style.fontSize) >= 24 || (parseFloat(style.fontSize) >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) found.push(`${el.tagName} "${el.textContent?.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+    }
+    return found;
+  });
+  expect(failures).toEqual([]);
+}
+
 async function openTab(page: Page, name: string): Promise<void> {
   await page.getByRole("tab", { name }).click();
   await expect(page.getByRole("tab", { name })).toHaveAttribute("aria-selected", "true");
@@ -95,6 +131,7 @@ test("a user's way through the web UI", async ({ page }) => {
     await page.getByRole("button", { name: "Create account and sign in" }).click();
     await expect(page.getByRole("heading", { name: "No collections yet" })).toBeVisible();
     await expect(page.getByRole("status", { name: "Live updates: Live" })).toBeVisible();
+    await expectContrast(page);
     await shot(page, "02-dashboard-empty");
   });
 
@@ -154,6 +191,7 @@ test("a user's way through the web UI", async ({ page }) => {
     await expect(failed).toContainText("broken.pdf");
     await expect(failed.locator("td").last()).not.toBeEmpty();
     await expect(page.locator("tr.doc-indexed")).toHaveCount(40);
+    await expectContrast(page);
     await shot(page, "08-details-files");
     await openTab(page, "Settings");
     await expectLabelled(page);
@@ -204,6 +242,7 @@ test("a user's way through the web UI", async ({ page }) => {
     await expect(page.getByTestId("card-handbook")).toContainText("ready");
     await expect(page.getByTestId("card-handbook")).toContainText("all-MiniLM-L6-v2");
     await expect(page.getByTestId("card-tickets")).toBeVisible();
+    await expectContrast(page);
     await shot(page, "11-dashboard-cards");
     await page.getByLabel("Find").fill("how we");
     await expect(page.getByRole("list", { name: "Collections" }).getByRole("listitem")).toHaveCount(1);
@@ -222,6 +261,7 @@ test("a user's way through the web UI", async ({ page }) => {
     await expect(page.locator(".results mark").first()).toBeVisible();
     const marked = await page.locator(".results mark").allTextContents();
     expect(marked.map((m) => m.toLowerCase())).toContain("pricing");
+    await expectContrast(page);
     await shot(page, "12-search-results");
   });
 
@@ -254,6 +294,12 @@ test("a user's way through the web UI", async ({ page }) => {
     await shot(page, "14-active-operations");
     await openCollection(page, "handbook");
     await openTab(page, "Operations");
+    // The gateway dies mid-reindex; its supervisor starts it again. The UI reconnects and
+    // resumes from the last event it saw, so the end still arrives, without a reload.
+    const gateway = Number(readFileSync(join(dataDir, "run", "gateway.pid"), "utf8"));
+    process.kill(gateway, "SIGKILL");
+    await expect(page.getByRole("status", { name: "Live updates: Reconnecting…" })).toBeVisible();
+    await expect(page.getByRole("status", { name: "Live updates: Live" })).toBeVisible();
     await expect(page.getByTestId("operation-completed")).toHaveCount(2);
     await openTab(page, "Overview");
     await expect(page.getByText(/^128 tokens, \d+ overlap$/)).toBeVisible();
