@@ -80,6 +80,7 @@ class IngestService:
         self.roots = roots
         self.uploads = uploads
         self.max_file_bytes = max_file_bytes
+        self.pool = pool
         self.writer = WriterThread(app, bus, "ingest")
         self.relay = self.writer.relay
         self.workers = ThreadPoolExecutor(scan_workers, thread_name_prefix="ingest-scan")
@@ -106,6 +107,8 @@ class IngestService:
         return await self.writer.call(fn, *args)
 
     async def start(self, stop: asyncio.Event) -> None:
+        # The extraction processes start beside the rest of start-up, not in the first scan.
+        self.tasks.append(asyncio.ensure_future(self.pool.warm()))
         self.writer.attach(self.app)
         await self.bus.ensure_streams()
         await self.bus.serve(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -79,6 +80,20 @@ class ExtractionPool:
                     initargs=(self.niceness, self.models_dir),
                 )
             return self._executor
+
+    async def warm(self) -> None:
+        """Start every extraction process now (an interpreter each, the parsers' imports,
+        the default tokenizer: seconds of CPU), not when a scan first needs them: the
+        first ingest after start-up would otherwise wait for them before its first chunk.
+        A call per process, all at once, so that each starts a process of its own."""
+        loop = asyncio.get_running_loop()
+        executor = self.executor()
+        calls = [loop.run_in_executor(executor, os.getpid) for _ in range(self.workers)]
+        try:
+            await asyncio.gather(*calls)
+        except BrokenProcessPool:
+            log.warning("an extraction process died while starting; replacing the pool")
+            self._replace(executor)
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:

@@ -45,12 +45,14 @@ _models_dir: Path | None = None
 
 
 def start_worker(niceness: int, models_dir: Path | None = None) -> None:
-    """Initializer of each extraction process: yield the CPU to the embedders."""
+    """Initializer of each extraction process: yield the CPU to the embedders, and load
+    the default model's tokenizer now rather than in the first file's chunking."""
     global _models_dir
     _models_dir = models_dir
     if niceness:
         with contextlib.suppress(OSError):  # not permitted here: the normal priority
             os.nice(niceness)
+    worker_chunker(DEFAULT_MODEL.name)
 
 
 @lru_cache(maxsize=8)

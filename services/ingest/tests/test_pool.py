@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import shutil
 import time
@@ -13,7 +14,7 @@ import pytest
 from ingest_service.chunking import model_tokenizer
 from ingest_service.extract import DocumentError
 from ingest_service.pool import ExtractionPool
-from ingest_service.preparation import ChunkJob, chunk_jobs
+from ingest_service.preparation import ChunkJob, chunk_jobs, worker_chunker
 from ingest_service.units import Unit
 from semantik_contracts.search import DEFAULT_MODEL
 from tokenizers import Tokenizer
@@ -35,6 +36,24 @@ async def test_a_dead_process_is_replaced_and_the_file_fails_alone() -> None:
             await pool.run(crash_the_process, None)
         assert pool.executor() is not first  # replaced
         assert await pool.run(os.nice, 0) == 5  # a working process, at the lower priority
+    finally:
+        pool.close()
+
+
+def _chunkers_loaded() -> int:
+    return worker_chunker.cache_info().currsize
+
+
+async def test_warming_starts_every_extraction_process_with_its_tokenizer_loaded() -> None:
+    pool = ExtractionPool(2, niceness=3)
+    before = set(multiprocessing.active_children())
+    try:
+        await pool.warm()
+        started = set(multiprocessing.active_children()) - before
+        assert len(started) == 2  # both, before any scan asked for one
+        loaded = await asyncio.gather(*(pool.run(_chunkers_loaded) for _ in range(4)))
+        assert loaded == [1] * 4  # the default model's chunker, loaded at process start
+        assert set(multiprocessing.active_children()) - before == started  # no more
     finally:
         pool.close()
 
