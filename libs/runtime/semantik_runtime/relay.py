@@ -97,6 +97,10 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # Cleared before reading the log, not after: a save woken during the read
+            # is read at once, not a poll interval later (the last event of an operation,
+            # its completion, waited up to half a second that way).
+            self._wake.clear()
             try:
                 published = await self.publish_pending()
             except Exception:
@@ -106,7 +110,6 @@ class OutboxRelay:
                 await asyncio.sleep(self.poll_interval)
             if published:
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 

@@ -175,3 +175,41 @@ async def test_relay_sigkilled_after_publishing_past_the_duplicate_window(
     assert len(expected) == 60
     assert ids == expected  # each once, none missing, in log order
     app.close()
+
+
+async def test_a_save_woken_while_the_relay_reads_the_log_is_published_without_a_poll(
+    bus: Bus, tmp_path: Path
+) -> None:
+    """A save (and its wake-up) that lands while the relay is reading the log is
+    published next, not a poll interval later: here the interval is an hour."""
+    app = CollectionsApplication(env=event_store_env("collections", "", tmp_path))
+    relay = OutboxRelay(app, bus, poll_interval=3600.0)
+    read = relay.publish_pending
+    saved = asyncio.Event()
+
+    async def saved_during_the_first_read() -> int:
+        published = await read()
+        if not saved.is_set():  # the log was empty when read; then a save wakes the relay
+            app.create_collection(commands.CreateCollection(actor="u1", name="late"))
+            relay.wake()
+            saved.set()
+        return published
+
+    relay.publish_pending = saved_during_the_first_read  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    runner = asyncio.create_task(relay.run(stop))
+    try:
+        await saved.wait()
+        expected = app.recorder.max_notification_id()
+        for _ in range(600):
+            if relay.position() == expected:
+                break
+            await asyncio.sleep(0.05)
+        assert relay.position() == expected, "the save waited for the next poll"
+    finally:
+        stop.set()
+        relay.wake()
+        await runner
+    published = [envelope.type for _, envelope in await stream_events(bus)]
+    assert published == ["CollectionCreated", "GenerationCreated", "GenerationActivated"]
+    app.close()
