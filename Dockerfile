@@ -53,7 +53,9 @@ FROM node:20-bookworm-slim AS web
 ENV PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 WORKDIR /src/web
 COPY web/package.json web/package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# npm 11, as on the machines the lock file is made and tested on (vite 8 has been seen
+# not to install with the npm 10 that node:20 ships).
+RUN npm install -g npm@11.19.1 && npm ci --no-audit --no-fund
 COPY web/ ./
 RUN npm run build
 
