@@ -190,6 +190,7 @@ describe("collection details", () => {
     fireEvent.click(start);
     const dialog = screen.getByRole("dialog", { name: "Reindex notes" });
     expect(within(dialog).getByRole("row", { name: /Chunk size 256 128/ })).toBeTruthy();
+    expect(within(dialog).getByRole("row", { name: /Chunk overlap 25 the default for the new size/ })).toBeTruthy();
     const confirm = within(dialog).getByRole("button", { name: "Reindex" });
     fireEvent.change(within(dialog).getByLabelText(/to confirm/), { target: { value: "note" } });
     expect(confirm).toHaveProperty("disabled", true);

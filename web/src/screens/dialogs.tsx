@@ -298,7 +298,9 @@ export function AddDataDialog({ collection, onClose }: { collection: Collection;
 function TypedConfirmation(props: { name: string; value: string; onChange(v: string): void }) {
   return (
     <label>
-      Type <strong className="mono">{props.name}</strong> to confirm
+      <span>
+        Type <strong className="mono">{props.name}</strong> to confirm
+      </span>
       <input autoComplete="off" spellCheck={false} value={props.value} onChange={(e) => props.onChange(e.target.value)} />
     </label>
   );
@@ -317,10 +319,13 @@ export function ReindexDialog(props: { collection: Collection; change: ReindexCh
   const [typed, setTyped] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // A new chunk size without an overlap gets the server's overlap for that size.
+  const overlap =
+    change.chunk_overlap ?? (change.chunk_size !== undefined ? "the default for the new size" : undefined);
   const rows: [string, string | number, string | number | undefined][] = [
     ["Embedding model", c.model_name, change.model_name],
     ["Chunk size", c.chunk_size, change.chunk_size],
-    ["Chunk overlap", c.chunk_overlap, change.chunk_overlap],
+    ["Chunk overlap", c.chunk_overlap, overlap],
   ];
 
   async function submit(e: FormEvent) {
