@@ -1,4 +1,5 @@
 import { defineConfig } from "@playwright/test";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +11,13 @@ import { join } from "node:path";
  * worker, so the port and the data dir travel in the environment, chosen once.
  */
 process.env.SEMANTIK_E2E_DATA_DIR ??= mkdtempSync(join(tmpdir(), "semantik-ui-e2e-"));
-process.env.SEMANTIK_E2E_PORT ??= String(20000 + (process.pid % 20000));
+// A port the system asks for and frees again, read synchronously (config is not async).
+process.env.SEMANTIK_E2E_PORT ??= execFileSync(process.execPath, [
+  "-e",
+  "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); });",
+])
+  .toString()
+  .trim();
 const dataDir = process.env.SEMANTIK_E2E_DATA_DIR;
 const port = process.env.SEMANTIK_E2E_PORT;
 const baseURL = `http://127.0.0.1:${port}`;
