@@ -138,6 +138,7 @@ class CollectionsService:
             return SourceList(items=await self.call(queries.list_sources, q))
 
         async def add_source(cmd: commands.AddSource) -> BaseModel:
+            await self.call(app.check_new_source, cmd)
             # Ingest owns the allowed roots: it resolves the path or says why not.
             try:
                 checked = await self.bus.request(

@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate
 from pydantic import BaseModel
 from semantik_contracts import ErrorCode, OperationStatus, OperationType, commands
 from semantik_contracts.search import DEFAULT_MODEL, ModelInfo
+from semantik_contracts.subjects import UPLOAD_SCHEME
 from semantik_contracts.views import CollectionView, OperationView, SourceAndOperation
 from semantik_runtime.errors import CommandError, forbidden, not_found
 
@@ -209,6 +210,19 @@ class CollectionsApplication(Application[UUID]):
         collection.delete(cmd.actor)
         self.commit(*changed, deletion)
         return collection_view(collection)
+
+    @audited
+    def check_new_source(self, cmd: commands.AddSource) -> None:
+        """Refuse before ingest resolves (and, for an upload, fetches) anything: the
+        collection must be the actor's, and an upload must be one of its own uploads
+        (``upload://<this collection's id>/…``), never another collection's file."""
+        collection = self.owned_collection(cmd.actor, cmd.collection_id)
+        own_uploads = f"{UPLOAD_SCHEME}{collection.id}/"
+        if cmd.path.startswith(UPLOAD_SCHEME) and not cmd.path.startswith(own_uploads):
+            raise CommandError(
+                ErrorCode.FORBIDDEN,
+                f"{cmd.path} is not an upload of this collection; upload the file to it first",
+            )
 
     @audited
     def add_source(

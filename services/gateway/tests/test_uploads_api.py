@@ -82,6 +82,31 @@ async def test_bad_uploads_are_refused_with_a_reason(stack: Stack) -> None:
     assert foreign.status_code == 403
 
 
+async def test_another_collections_upload_cannot_be_added_as_a_source(stack: Stack) -> None:
+    alice = await stack.login("alice")
+    secrets = await stack.create_collection(alice, "secrets")
+    uploaded = await stack.client.post(
+        f"/api/v2/collections/{secrets['id']}/sources/upload",
+        files={"file": ("plan.md", b"# Plan\n\nConfidential.\n", "text/markdown")},
+        headers=alice,
+    )
+    assert uploaded.status_code == 202, uploaded.text
+    bob = await stack.login("bob")
+    mine = await stack.create_collection(bob, "mine")
+    for owner, target in ((bob, mine), (alice, await stack.create_collection(alice, "other"))):
+        taken = await stack.client.post(
+            f"/api/v2/collections/{target['id']}/sources",
+            json={"path": uploaded.json()["source"]["path"]},
+            headers=owner,
+        )
+        assert taken.status_code == 403, taken.text
+        assert "not an upload of this collection" in taken.json()["detail"]
+        listed = await stack.client.get(
+            f"/api/v2/collections/{target['id']}/sources", headers=owner
+        )
+        assert listed.json()["items"] == []
+
+
 async def test_uploads_of_one_name_at_once_get_a_version_each(stack: Stack, tmp_path: Path) -> None:
     collection = uuid.uuid4()
     store = await stack.bus.upload_store()
