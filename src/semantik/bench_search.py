@@ -4,10 +4,13 @@ A private embedded Semantik gets ``--collections`` collections, each holding the
 of the BEIR directory ``--beir`` (SciFact: 5,183 abstracts; its first ``--documents``
 if given), or else ``--documents`` made-up records of about 200 words (5,183 unless
 given), ingested through the real pipeline; a kept ``--data-dir`` reuses what an
-earlier run ingested, and the report says how large the collections are. Queries then
-go through HTTP, the gateway, the bus and the search service; afterwards the same
-queries run in one process on the same data (encode the query, query each collection's
-store, fuse), and the difference of the medians is the overhead of the services.
+earlier run ingested, and the report says how large the collections are. Each query
+then goes through HTTP, the gateway, the bus and the search service, and in turn runs
+in this process on a copy of the same shards (encode the query, query each
+collection's store, fuse); the difference of the medians is the overhead of the
+services. Taking turns query by query puts a change of the machine's load on both sides
+alike (measured one side after the other, a load that rose from 2 to 5 during the
+second half moved the overhead from 3 to 18 ms).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -110,64 +114,98 @@ async def _prepare(
     return prepared
 
 
-async def _through_services(
-    client: SemantikClient, ids: list[str], queries: list[str]
-) -> list[float]:
-    latencies = []
-    warmup = len(queries[:WARMUP])
-    for number, query in enumerate([*queries[:WARMUP], *queries]):
-        body = {"query": query, "collection_ids": ids, "limit": 10, "search_type": "hybrid"}
-        started = time.perf_counter()
-        response = await client.call("POST", "/api/v2/search", json=body)
-        if number >= warmup:
-            latencies.append((time.perf_counter() - started) * 1000)
-        if response["partial"]:
-            raise RuntimeError(f"a collection did not answer: {response['warnings']}")
-    return latencies
+async def _through_services(client: SemantikClient, ids: list[str], query: str) -> float:
+    """One search through HTTP, gateway, bus and search service, in milliseconds."""
+    body = {"query": query, "collection_ids": ids, "limit": 10, "search_type": "hybrid"}
+    started = time.perf_counter()
+    response = await client.call("POST", "/api/v2/search", json=body)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response["partial"]:
+        raise RuntimeError(f"a collection did not answer: {response['warnings']}")
+    return elapsed
 
 
-def _in_process(
-    data_dir: Path, generations: list[tuple[Any, str]], queries: list[str]
-) -> list[float]:
+class InProcess:
     """The same searches without services: encode (on a query thread, as the embedder
-    does), query each collection's store, fuse, read the results' payloads."""
-    from embedder_service.model import load_model
-    from embedder_service.queries import query_thread
-    from search_service.fusion import RankedList, fuse
-    from search_service.retrieval import search_generation, with_payloads
-    from semantik_runtime.sparse import query_vector
+    does), query each collection's store, fuse, read the results' payloads.
+
+    It opens a copy of the system's shards, made while no process had them open: a
+    shard admits one process, and the copy lets both sides be measured in turns while
+    the system runs."""
+
+    def __init__(self, shards: Path, generations: list[tuple[Any, str]]) -> None:
+        from embedder_service.model import load_model
+        from embedder_service.queries import query_thread
+        from semantik_runtime.vectors.edge import EdgeVectorStore
+
+        self.generations = generations
+        self.model = load_model(device="cpu")
+        self.store = EdgeVectorStore(shards)
+        self.encoder = query_thread()
+
+    def search(self, query: str) -> float:
+        """One search, in milliseconds."""
+        from search_service.fusion import RankedList, fuse
+        from search_service.retrieval import search_generation, with_payloads
+        from semantik_runtime.sparse import query_vector
+
+        started = time.perf_counter()
+        dense = self.encoder.submit(self.model.encode, [query]).result()[0]
+        sparse = query_vector(query)
+        lists = [
+            RankedList(cid, search_generation(self.store, name, "hybrid", dense, sparse, 10))
+            for cid, name in self.generations
+        ]
+        with_payloads(self.store, fuse(lists, 10), dict(self.generations))
+        return (time.perf_counter() - started) * 1000
+
+    def close(self) -> None:
+        self.encoder.shutdown()
+        self.store.close()
+
+
+async def _measure(
+    url: str, data_dir: Path, ids: list[str], direct: InProcess, queries: list[str]
+) -> tuple[list[float], list[float]]:
+    """Each query through the services and in-process in turns (the order swapped from
+    one query to the next), so a change of the machine's load lands on both sides
+    alike; the first ``WARMUP`` queries warm both and are not counted."""
+    through: list[float] = []
+    inside: list[float] = []
+    async with SemantikClient(url, timeout=120) as client:
+        await login(client, None, None, data_dir)
+        for number, query in enumerate([*queries[:WARMUP], *queries]):
+            if number % 2:
+                served = await _through_services(client, ids, query)
+                alone = direct.search(query)
+            else:
+                alone = direct.search(query)
+                served = await _through_services(client, ids, query)
+            if number >= len(queries[:WARMUP]):
+                through.append(served)
+                inside.append(alone)
+    return through, inside
+
+
+def _build_indexes(root: Path, names: list[str]) -> None:
+    """Build the shards' indexes now, as the embedder does once a generation's writes
+    have been quiet for a while (SEMANTIK_OPTIMIZE_AFTER_SECONDS): the system may have
+    stopped right after an ingest, before it did, and both sides would then search a
+    half-built index. A shard already built is left as it is."""
     from semantik_runtime.vectors.edge import EdgeVectorStore
 
-    model = load_model(device="cpu")
-    store = EdgeVectorStore(data_dir / "qdrant")
+    store = EdgeVectorStore(root)
     try:
-        with query_thread() as encoder:
-            latencies = []
-            warmup = len(queries[:WARMUP])
-            for number, query in enumerate([*queries[:WARMUP], *queries]):
-                started = time.perf_counter()
-                dense = encoder.submit(model.encode, [query]).result()[0]
-                sparse = query_vector(query)
-                lists = [
-                    RankedList(cid, search_generation(store, name, "hybrid", dense, sparse, 10))
-                    for cid, name in generations
-                ]
-                with_payloads(store, fuse(lists, 10), dict(generations))
-                if number >= warmup:
-                    latencies.append((time.perf_counter() - started) * 1000)
-        return latencies
+        for name in names:
+            store.optimize(name)
     finally:
         store.close()
 
 
-async def _measure(
-    url: str, data_dir: Path, args: argparse.Namespace, queries: list[str]
-) -> tuple[list[float], list[dict[str, Any]]]:
+async def _prepare_all(url: str, data_dir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     async with SemantikClient(url, timeout=120) as client:
         await login(client, None, None, data_dir)
-        prepared = await _prepare(client, data_dir / "sources", args)
-        latencies = await _through_services(client, [c["id"] for c in prepared], queries)
-    return latencies, prepared
+        return await _prepare(client, data_dir / "sources", args)
 
 
 def _queries(args: argparse.Namespace) -> list[str]:
@@ -199,13 +237,21 @@ def bench_search(args: argparse.Namespace) -> int:
         sources.mkdir(parents=True, exist_ok=True)
         roots = [sources] if args.beir is None else [sources, Path(args.beir)]
         with embedded_system(data_dir, roots) as url:
-            latencies, prepared = asyncio.run(_measure(url, data_dir, args, queries))
+            prepared = asyncio.run(_prepare_all(url, data_dir, args))
         generations = [
             (UUID(c["id"]), generation_name(UUID(c["id"]), c["active_generation"]))
             for c in prepared
         ]
-        # The system has stopped, so this process may open its Qdrant Edge shards.
-        direct = _in_process(data_dir, generations, queries)
+        # The system has stopped: its shards are at rest, and their copy is what the
+        # in-process side opens while the system runs again.
+        _build_indexes(data_dir / "qdrant", [name for _, name in generations])
+        shards = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "qdrant"
+        shutil.copytree(data_dir / "qdrant", shards)
+        direct = InProcess(shards, generations)
+        stack.callback(direct.close)
+        with embedded_system(data_dir, roots) as url:
+            ids = [c["id"] for c in prepared]
+            latencies, inside = asyncio.run(_measure(url, data_dir, ids, direct, queries))
     documents = [c["document_count"] for c in prepared]
     chunks = [c["chunk_count"] for c in prepared]
     report = {
@@ -216,9 +262,9 @@ def bench_search(args: argparse.Namespace) -> int:
         "queries": len(queries),
         "p50_ms": round(percentile(latencies, 50), 2),
         "p95_ms": round(percentile(latencies, 95), 2),
-        "direct_p50_ms": round(percentile(direct, 50), 2),
-        "direct_p95_ms": round(percentile(direct, 95), 2),
-        "overhead_p50_ms": round(percentile(latencies, 50) - percentile(direct, 50), 2),
+        "direct_p50_ms": round(percentile(inside, 50), 2),
+        "direct_p95_ms": round(percentile(inside, 95), 2),
+        "overhead_p50_ms": round(percentile(latencies, 50) - percentile(inside, 50), 2),
     }
     if args.json:
         print(json.dumps(report))
