@@ -28,6 +28,7 @@ from semantik_contracts.views import CollectionList, CollectionView, Page
 from semantik_contracts.work import CountVectors, VectorCount
 from semantik_runtime.bus import Bus
 
+from .collection_views import CollectionViews
 from .config import GatewaySettings
 from .schemas import CollectionPublic, SearchRequest
 
@@ -42,11 +43,18 @@ class Backend:
         self.search_timeout = settings.search_timeout_seconds
         self.collection_timeout_ms = settings.search_collection_timeout_ms
         self.count_timeout = settings.vector_count_timeout_seconds
+        self.views = CollectionViews(bus)
 
     async def ask(self, command: BaseModel, result_type: type[R]) -> R:
         """Send a command or query to the collections service."""
         subject = command_subject(COLLECTIONS, type(command).__name__)
-        return await self.bus.request(subject, command, result_type, timeout=self.timeout)
+        try:
+            return await self.bus.request(subject, command, result_type, timeout=self.timeout)
+        finally:
+            # Whatever it did to the collection, this gateway's next search sees it.
+            collection_id = getattr(command, "collection_id", None)
+            if isinstance(collection_id, UUID):
+                self.views.drop(collection_id)
 
     async def ask_ingest(self, command: BaseModel, result_type: type[R]) -> R:
         """Send a command or query to the ingest service."""
@@ -80,14 +88,21 @@ class Backend:
         self, actor: str, collection_ids: Iterable[UUID], request: SearchRequest
     ) -> SearchResponse:
         """Resolve the collections (ownership, model, active generation) in one query,
-        then search."""
+        unless this gateway kept their views, then search."""
         unique = list(dict.fromkeys(collection_ids))
-        found = await self.ask(GetCollections(actor=actor, collection_ids=unique), CollectionList)
+        views = self.views.get(actor, unique)
+        if views is None:
+            token = self.views.token()
+            found = await self.ask(
+                GetCollections(actor=actor, collection_ids=unique), CollectionList
+            )
+            views = found.items
+            self.views.keep(actor, views, token)
         targets = [
             SearchTarget(
                 collection_id=view.id, model_name=view.model_name, generation=view.active_generation
             )
-            for view in found.items
+            for view in views
         ]
         timeout_ms = request.timeout_ms or self.collection_timeout_ms
         query = Search(

@@ -48,6 +48,14 @@ class GatewayContext:
         self.bus = None
         self.backend = None
 
+    async def follow_bus(self) -> None:
+        """What the gateway hears on the bus: ended sessions and the collections' events
+        that drop the views kept for search. Idempotent: called at start-up and, where
+        the app runs without its lifespan, on each request."""
+        await self.follow_ended_sessions()
+        if self.backend is not None:
+            await self.backend.views.follow()
+
     async def follow_ended_sessions(self) -> None:
         """Hear of the sessions other gateway processes end, and tell them of ours.
 

@@ -51,10 +51,12 @@ def create_app(
             own_bus = await Bus.connect(settings.nats_url, "gateway")
             await own_bus.ensure_streams()
             context.attach(own_bus)
-        await context.follow_ended_sessions()
+        await context.follow_bus()
         try:
             yield
         finally:
+            if context.backend is not None:
+                await context.backend.views.stop()
             if own_bus is not None:
                 context.detach()
                 await own_bus.close()

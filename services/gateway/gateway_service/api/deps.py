@@ -24,7 +24,7 @@ bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/aut
 
 async def get_context(connection: HTTPConnection) -> GatewayContext:
     context: GatewayContext = connection.app.state.context
-    await context.follow_ended_sessions()  # at once after the first call
+    await context.follow_bus()  # at once after the first call
     return context
 
 
