@@ -195,7 +195,9 @@ async def test_an_open_socket_is_closed_when_its_session_is_signed_out(
 async def test_an_open_socket_is_closed_when_its_token_expires(stack: Stack, ws_url: str) -> None:
     alice = await stack.login("alice")
     context = stack.app.state.context
-    context.tokens.access_ttl = timedelta(seconds=1)
+    # Long enough to open the socket on a loaded machine (a token's expiry is in whole
+    # seconds, so a 1 s token could lapse before the handshake), short for the test.
+    context.tokens.access_ttl = timedelta(seconds=3)
     short = await stack.login("alice")
     async with connect(f"{ws_url}?token={token(short)}") as ws:
         await ws.send(json.dumps({"type": "ping"}))
