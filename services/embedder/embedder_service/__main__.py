@@ -29,6 +29,7 @@ async def main() -> None:
         store,
         model,
         batch_chunks=settings.batch_chunks,
+        lanes=settings.lanes,
         optimize_after=settings.optimize_after_seconds,
         ack_wait=settings.ack_wait_seconds,
         orphan_sweep_seconds=settings.orphan_sweep_seconds,

@@ -65,6 +65,7 @@ class EmbedderService:
         model: EmbeddingModel,
         *,
         batch_chunks: int | None = None,
+        lanes: int | None = None,
         optimize_after: float = 10.0,
         ack_wait: float = 30.0,
         max_deliver: int = 5,
@@ -83,6 +84,7 @@ class EmbedderService:
             batch_chunks=batch_chunks or 4 * model.batch_size,
             ack_wait=ack_wait,
             max_deliver=max_deliver,
+            lanes=lanes,
         )
         self.queries = QueryBatcher(model)
         self.orphan_sweep_seconds = orphan_sweep_seconds

@@ -11,13 +11,15 @@ from .jobs import Job
 class WorkBuffer:
     """Jobs with chunks not yet taken into an encoding batch, first come first served.
 
-    It holds about two batches: enough that the next batch is ready the moment the
-    model is free, little enough that other embedders of the model get work too and
-    nothing waits here long enough to run out its ack wait.
+    It holds about ``batches`` batches (one more than the batches encoded at once):
+    enough that the next batch is ready the moment the model is free, little enough
+    that other embedders of the model get work too and nothing waits here long enough
+    to run out its ack wait.
     """
 
-    def __init__(self, batch_chunks: int) -> None:
+    def __init__(self, batch_chunks: int, batches: int = 2) -> None:
         self.batch_chunks = batch_chunks
+        self.capacity = batches * batch_chunks
         self._jobs: deque[Job] = deque()
         self.chunks = 0  # chunks not yet taken
         self._per_message = 8.0  # running average, to size fetches
@@ -29,11 +31,11 @@ class WorkBuffer:
     def _signal(self) -> None:
         (self.has_work.set if self._jobs else self.has_work.clear)()
         (self.has_batch.set if self.chunks >= self.batch_chunks else self.has_batch.clear)()
-        (self.has_room.set if self.chunks < 2 * self.batch_chunks else self.has_room.clear)()
+        (self.has_room.set if self.chunks < self.capacity else self.has_room.clear)()
 
     def fetch_size(self) -> int:
         """How many messages to ask for: about what fills the buffer."""
-        room = 2 * self.batch_chunks - self.chunks
+        room = self.capacity - self.chunks
         return max(1, min(64, round(room / self._per_message)))
 
     def add(self, job: Job) -> None:
@@ -42,15 +44,16 @@ class WorkBuffer:
         self.chunks += job.size - job.taken
         self._signal()
 
-    def take(self) -> tuple[list[str], list[tuple[Job, int]]]:
-        """The next batch: its texts, and how many of them each job contributed."""
+    def take(self) -> tuple[list[str], list[tuple[Job, int, int]]]:
+        """The next batch: its texts, and for each job that contributed, the index of
+        its first chunk in the batch and how many."""
         texts: list[str] = []
-        segments: list[tuple[Job, int]] = []
+        segments: list[tuple[Job, int, int]] = []
         while self._jobs and len(texts) < self.batch_chunks:
             job = self._jobs[0]
             n = min(job.size - job.taken, self.batch_chunks - len(texts))
             texts.extend(chunk.text for chunk in job.work.chunks[job.taken : job.taken + n])
-            segments.append((job, n))
+            segments.append((job, job.taken, n))
             job.taken += n
             if job.taken == job.size:
                 self._jobs.popleft()

@@ -18,6 +18,15 @@ class EmbedderSettings(ServiceSettings):
         gt=0,
         description="Chunks per encode call; 4 model batches (128 on CPU, 512 on CUDA) if unset",
     )
+    lanes: int | None = Field(
+        None,
+        validation_alias="SEMANTIK_EMBED_LANES",
+        gt=0,
+        description=(
+            "Batches encoded at once; on a CPU one per core with one torch thread each "
+            "(the cores shared out between lanes), on a GPU 1, if unset"
+        ),
+    )
     optimize_after_seconds: float = Field(
         10.0,
         validation_alias="SEMANTIK_OPTIMIZE_AFTER_SECONDS",

@@ -21,15 +21,15 @@ EMBEDDING = "embedding"
 class Job:
     """An ``EmbedChunks`` message from its fetch to its ack.
 
-    A large document may be encoded over several batches: ``encoded`` counts its
-    chunks already encoded and ``pieces`` holds their vectors in order.
+    A large document may be encoded over several batches, which may finish in any
+    order: ``pieces`` holds each batch's vectors under the index of its first chunk.
     """
 
     msg: Msg
     work: EmbedChunks
     traceparent: str | None = None
     taken: int = 0  # chunks handed to an encoding batch
-    pieces: list[np.ndarray] = field(default_factory=list)
+    pieces: dict[int, np.ndarray] = field(default_factory=dict)
     failed: bool = False
     accepted_at: float = field(default_factory=time.time)  # start of its trace span
 
@@ -39,14 +39,15 @@ class Job:
 
     @property
     def encoded(self) -> int:
-        return sum(len(piece) for piece in self.pieces)
+        return sum(len(piece) for piece in self.pieces.values())
 
     @property
     def vectors(self) -> np.ndarray:
         """All chunks' vectors, once every piece is encoded."""
         if not self.pieces:
             return np.zeros((0, 0), dtype=np.float32)
-        return self.pieces[0] if len(self.pieces) == 1 else np.concatenate(self.pieces)
+        pieces = [self.pieces[first] for first in sorted(self.pieces)]
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
     @property
     def generation(self) -> str:

@@ -37,11 +37,28 @@ BATCH_THREADS = torch.get_num_threads()
 Vectors = np.ndarray  # float32, shape (n, dimension), each row of unit length
 
 
-def encoder_thread(name: str, threads: int) -> ThreadPoolExecutor:
-    """One thread to encode on, where torch uses ``threads`` intra-op threads."""
+def encoder_thread(name: str, threads: int, workers: int = 1) -> ThreadPoolExecutor:
+    """``workers`` threads to encode on, where torch uses ``threads`` intra-op threads."""
     return ThreadPoolExecutor(
-        1, thread_name_prefix=name, initializer=torch.set_num_threads, initargs=(threads,)
+        workers, thread_name_prefix=name, initializer=torch.set_num_threads, initargs=(threads,)
     )
+
+
+def encoding_lanes(device: str, lanes: int | None = None) -> tuple[int, int]:
+    """How many batches to encode at once, and torch's intra-op threads for each.
+
+    On a CPU, one batch per core with one thread each (unless ``lanes`` says otherwise):
+    torch's threads of one call wait for each other at every operator, so a core taken
+    by other work (the rest of the pipeline) stalls the whole call, while independent
+    single-threaded calls only slow down by what they lose. Measured on 2 cores, 400
+    chunks of all-MiniLM-L6-v2 in 128-chunk calls: 38 chunks/s in one call at a time
+    with 2 threads against 41 in two calls of 1 thread; with two other processes taking
+    0.3 of a core each, 26.5 against 31.2. A GPU encodes one batch at a time.
+    """
+    if not device.startswith("cpu"):
+        return 1, BATCH_THREADS
+    count = max(1, lanes or BATCH_THREADS)
+    return count, max(1, BATCH_THREADS // count)
 
 
 def choose_device(override: str | None = None) -> str:

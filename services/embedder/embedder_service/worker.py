@@ -1,9 +1,11 @@
 """The embedding pipeline of one model: fetch work → encode → write → event → ack.
 
 Three loops overlap so the model is never idle while work is queued: the fetcher keeps
-about two batches of chunks buffered (buffer.py), the encoder takes batches of up to
-``batch_chunks`` chunks across messages (a large document spans several batches), and
-the writer upserts a finished batch while the next one is being encoded.
+a batch more than the encoding lanes take buffered (buffer.py), the encoder takes
+batches of up to ``batch_chunks`` chunks across messages (a large document spans
+several batches) and encodes as many at once as there are lanes (model.encoding_lanes:
+one per core, single-threaded, on a CPU; one on a GPU), and the writer upserts a
+finished batch while the next ones are being encoded.
 
 A message is acknowledged only after its points are written and its ``ChunksEmbedded``
 is published (a crash in between redelivers it: the points are overwritten, having
@@ -37,7 +39,7 @@ from semantik_runtime.vectors import Point
 
 from .buffer import WorkBuffer
 from .jobs import Job, embedded_event, failed_event, points_of
-from .model import BATCH_THREADS, EmbeddingModel, encoder_thread
+from .model import EmbeddingModel, encoder_thread, encoding_lanes
 from .writer import VectorWriter
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class EmbedWorker:
         ack_wait: float = 30.0,
         max_deliver: int = 5,
         max_ack_pending: int = 1000,
+        lanes: int | None = None,
     ) -> None:
         self.bus = bus
         self.writer = writer
@@ -67,12 +70,13 @@ class EmbedWorker:
         self.ack_wait = ack_wait
         self.max_deliver = max_deliver
         self.max_ack_pending = max_ack_pending
-        self._buffer = WorkBuffer(batch_chunks)
+        self.lanes, lane_threads = encoding_lanes(model.device, lanes)
+        self._buffer = WorkBuffer(batch_chunks, self.lanes + 1)
         self._held: set[Job] = set()  # fetched, not yet acked, naked or terminated
         self._encoded: asyncio.Queue[list[Job]] = asyncio.Queue()
-        # Batches are encoded on a thread of their own with torch's default threads,
-        # whatever the query thread set for itself (model.BATCH_THREADS).
-        self.encoder_thread = encoder_thread(f"{self.slug}-encoder", BATCH_THREADS)
+        # Batches are encoded on threads of their own, each lane with its own torch
+        # threads, whatever the query thread set for itself.
+        self.encoder_thread = encoder_thread(f"{self.slug}-encoder", lane_threads, self.lanes)
         self.embedded_messages = 0  # written and acknowledged by this instance
         self.embedded_chunks = 0
 
@@ -169,35 +173,51 @@ class EmbedWorker:
             self._buffer.add(job)
 
     async def _encode(self) -> None:
-        while True:
-            await self._buffer.has_work.wait()
-            # A partly filled batch waits a moment for more work to fill it.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._buffer.has_batch.wait(), self.max_wait)
-            texts, segments = self._buffer.take()
-            if not texts:
-                continue  # the waiting jobs failed meanwhile
-            started = time.perf_counter()
-            try:
-                loop = asyncio.get_running_loop()
-                vectors = await loop.run_in_executor(self.encoder_thread, self.model.encode, texts)
-            except Exception as exc:
-                log.exception("encoding %d %s chunks failed", len(texts), self.slug)
-                for job in {job for job, _ in segments}:
-                    await self._fail(job, f"encoding failed: {exc}")
-                continue
-            elapsed = time.perf_counter() - started
-            metrics.EMBED_BATCH_SECONDS.labels(self.slug).observe(elapsed)
-            done: list[Job] = []
-            start = 0
-            for job, n in segments:
-                if not job.failed:
-                    job.pieces.append(vectors[start : start + n])
-                    if job.encoded == job.size:
-                        done.append(job)
-                start += n
-            if done:
-                self._encoded.put_nowait(done)
+        """Take batches while a lane is free; each is encoded by a task of its own."""
+        free = asyncio.Semaphore(self.lanes)
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await free.acquire()
+                await self._buffer.has_work.wait()
+                # A partly filled batch waits a moment for more work to fill it.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._buffer.has_batch.wait(), self.max_wait)
+                texts, segments = self._buffer.take()
+                if not texts:
+                    free.release()
+                    continue  # the waiting jobs failed meanwhile
+                task = asyncio.create_task(self._encode_batch(texts, segments))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                task.add_done_callback(lambda _: free.release())
+        finally:
+            for task in list(running):
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _encode_batch(self, texts: list[str], segments: list[tuple[Job, int, int]]) -> None:
+        started = time.perf_counter()
+        try:
+            loop = asyncio.get_running_loop()
+            vectors = await loop.run_in_executor(self.encoder_thread, self.model.encode, texts)
+        except Exception as exc:
+            log.exception("encoding %d %s chunks failed", len(texts), self.slug)
+            for job in {job for job, _, _ in segments}:
+                await self._fail(job, f"encoding failed: {exc}")
+            return
+        elapsed = time.perf_counter() - started
+        metrics.EMBED_BATCH_SECONDS.labels(self.slug).observe(elapsed)
+        done: list[Job] = []
+        start = 0
+        for job, first, n in segments:
+            if not job.failed:
+                job.pieces[first] = vectors[start : start + n]
+                if job.encoded == job.size:
+                    done.append(job)
+            start += n
+        if done:
+            self._encoded.put_nowait(done)
 
     async def _write(self) -> None:
         while True:

@@ -244,12 +244,14 @@ async def test_a_changed_document_replaces_the_old_points(
     assert {h.payload["document_id"] for h in hits} == {str(new.document_id)}
 
 
-async def test_batches_keep_torchs_default_threads_after_a_query(
-    private_bus: Bus, start_embedder: ServiceFactory
+@pytest.mark.parametrize("lanes", [None, 1])
+async def test_batch_lanes_keep_their_own_threads_after_a_query(
+    private_bus: Bus, start_embedder: ServiceFactory, lanes: int | None
 ) -> None:
     """The query thread sets one intra-op thread for itself, and torch hands that count
-    to every thread that first uses it afterwards; the batch encoder sets its own."""
-    service = await start_embedder()
+    to every thread that first uses it afterwards; the batch encoders set their own: on
+    a CPU one lane per core with one thread each, or one lane with torch's default."""
+    service = await start_embedder(lanes=lanes)
     await private_bus.request(
         embed_query_subject(SLUG), EmbedQuery(model=MODEL, texts=["a query"]), QueryEmbeddings
     )
@@ -260,7 +262,10 @@ async def test_batches_keep_torchs_default_threads_after_a_query(
     assert fresh == [QUERY_THREADS]
     loop = asyncio.get_running_loop()
     threads = await loop.run_in_executor(service.worker.encoder_thread, torch.get_num_threads)
-    assert threads == BATCH_THREADS
+    if lanes == 1:
+        assert (service.worker.lanes, threads) == (1, BATCH_THREADS)
+    else:
+        assert (service.worker.lanes, threads) == (BATCH_THREADS, 1)
 
 
 async def test_query_embeddings_are_normalized_and_micro_batched(
@@ -457,17 +462,23 @@ async def test_two_embedders_of_a_model_share_its_work(
 
 
 async def test_a_large_document_spans_batches_and_an_empty_one_still_completes(
-    private_bus: Bus, store: VectorStore, start_embedder: ServiceFactory
+    private_bus: Bus, store: VectorStore, start_embedder: ServiceFactory, model: EmbeddingModel
 ) -> None:
-    await start_embedder(batch_chunks=16)
+    # Two lanes encode its batches at once, and they may finish in any order.
+    await start_embedder(batch_chunks=16, lanes=2)
     collection = uuid.uuid4()
-    large = work_for(
-        collection, [f"Paragraph {i} of a long report on galaxies." for i in range(40)]
-    )
+    texts = [f"Paragraph {i}: {TEXTS[i % 3]}" for i in range(40)]
+    large = work_for(collection, texts)
     await publish(private_bus, large)
     await eventually(lambda: embedded_count(private_bus, 1))
     name = generation_name(collection, 1)
     assert store.count(name) == 40
+    # Each chunk's point carries its own text's vector, whichever batch ended first.
+    for index in (0, 15, 16, 31, 32, 39):
+        [hit] = store.query(
+            name, mode="dense", dense=model.encode([texts[index]])[0], sparse=None, limit=1
+        )
+        assert hit.payload["chunk_index"] == index
 
     # A document that now yields no chunks replaces its previous version all the same.
     empty = work_for(collection, [], replaces=[large.document_id])
