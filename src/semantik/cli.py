@@ -233,8 +233,11 @@ EFFICIENCY = """\
 efficiency = e2e_chunks_per_s / encode_chunks_per_s: the chunks of the first ingest over
 the seconds from its request to its OperationCompleted reaching this client (through
 gateway, bus, ingest, embedder, vector store), divided by bare model.encode of the same
-chunks per second (same model and threads, the embedder's calls of 128, warm; the mean of
-a run before and a run after the system's, against load drifting on a shared machine)."""
+chunks per second (same model, the embedder's calls of 128, one at a time with torch's
+default threads, warm; the mean of a run before and a run after the system's, against
+load drifting on a shared machine). efficiency_vs_lanes divides by bare encoding in the
+embedder's own layout instead (encode_lanes_chunks_per_s: a call per lane at once, each
+lane with its share of torch's threads): what the services cost over the same encoder."""
 
 
 def bench_ingest_command(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ from semantik_runtime import metrics, telemetry
 from semantik_runtime.bus import TRACEPARENT, Bus
 from semantik_runtime.vectors import Point
 
-from .buffer import WorkBuffer
+from .buffer import WorkBuffer, lane_share
 from .jobs import Job, embedded_event, failed_event, points_of
 from .model import EmbeddingModel, encoder_thread, encoding_lanes
 from .writer import VectorWriter
@@ -183,7 +183,10 @@ class EmbedWorker:
                 # A partly filled batch waits a moment for more work to fill it.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._buffer.has_batch.wait(), self.max_wait)
-                texts, segments = self._buffer.take()
+                share = lane_share(
+                    self._buffer.chunks, self.batch_chunks, self.lanes, self.model.batch_size // 4
+                )
+                texts, segments = self._buffer.take(share)
                 if not texts:
                     free.release()
                     continue  # the waiting jobs failed meanwhile
