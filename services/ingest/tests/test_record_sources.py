@@ -143,3 +143,18 @@ async def test_a_directory_of_record_files_and_documents(harness: Harness) -> No
     events = await h.scan_events(await h.request([source]))
     removed = sorted(e.event.path for e in events if e.type == "DocumentRemoved")
     assert removed == [f"{folder / 'rows.csv'}#row 3"]
+
+
+async def test_a_file_of_many_rows_is_registered_in_growing_batches(harness: Harness) -> None:
+    """100 rows: batches of 32, 64 and 4, each chunked while the one before it is
+    registered; every row becomes one document and one piece of work, once."""
+    h = harness
+    corpus = h.root / "many.jsonl"
+    rows = [{"_id": f"r{i}", "title": f"Row {i}", "text": f"Fact number {i}."} for i in range(100)]
+    write_corpus(corpus, rows)
+    await h.start()
+    source = await h.add_source(corpus, SourceKind.FILE, ["title", "text"], [], id_column="_id")
+    events = await h.scan_events(await h.request([source]))
+    assert kinds(events)["DocumentRegistered"] == 100
+    work = [m.chunks[0].payload["record_id"] for _, m in await h.take_work()]
+    assert sorted(work) == sorted(row["_id"] for row in rows)

@@ -189,3 +189,16 @@ def test_a_large_csvs_columns_come_from_its_first_lines() -> None:
     assert len(data) > 3 << 20
     assert read_columns("big.csv", data) == ["id", "text", "season"]
     assert read_columns("big.csv", b"only a header\n") == ["only a header"]
+
+
+def test_record_batches_start_small_and_grow_to_the_register_batch() -> None:
+    from itertools import pairwise
+
+    from ingest_service.record_indexing import REGISTER_BATCH, batch_spans
+
+    spans = list(batch_spans(2000))
+    assert [end - start for start, end in spans] == [32, 64, 128, 256, 500, 500, 500, 20]
+    assert spans[0][0] == 0 and spans[-1][1] == 2000
+    assert all(a[1] == b[0] for a, b in pairwise(spans))
+    assert max(end - start for start, end in spans) == REGISTER_BATCH
+    assert list(batch_spans(0)) == [] and list(batch_spans(5)) == [(0, 5)]
