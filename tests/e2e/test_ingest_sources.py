@@ -119,6 +119,7 @@ async def test_a_beir_corpus_as_a_record_source(system: RunningSystem) -> None:
         assert {r["metadata"]["record_id"] for r in only_geo} == {"geo-1", "geo-2"}
 
 
+@pytest.mark.reliability
 async def test_every_format_and_bad_input_through_the_api(system: RunningSystem) -> None:
     folder = system.sources / "inbox"
     folder.mkdir(parents=True)

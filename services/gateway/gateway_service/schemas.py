@@ -21,13 +21,17 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 ServerPath = Annotated[str, Field(min_length=1, max_length=4096)]
 
 
-def _unencodable(value: Any, path: str) -> str | None:
-    """The path of the first string that UTF-8 cannot carry (an unpaired surrogate)."""
+def _unencodable(value: Any, path: str) -> tuple[str, str] | None:
+    """The path of the first string that is not text, and why: an unpaired surrogate
+    (UTF-8 cannot carry it) or a NUL (C strings, file names and PostgreSQL text end
+    there)."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return path or "body"
+            return path or "body", "text must be valid Unicode (unpaired surrogate)"
+        if "\x00" in value:
+            return path or "body", "text must not contain NUL characters"
         return None
     if isinstance(value, dict):
         items: Any = value.items()
@@ -44,14 +48,14 @@ def _unencodable(value: Any, path: str) -> str | None:
 
 class RequestBody(BaseModel):
     """A client's JSON body. JSON may escape an unpaired surrogate (``\\ud800``) that no
-    UTF-8 message, store or response can carry: refuse it here as a 422."""
+    UTF-8 message, store or response can carry, or a NUL: refuse them here as a 422."""
 
     @model_validator(mode="before")
     @classmethod
     def _valid_unicode(cls, data: Any) -> Any:
-        where = _unencodable(data, "")
-        if where is not None:
-            raise ValueError(f"{where}: text must be valid Unicode (unpaired surrogate)")
+        found = _unencodable(data, "")
+        if found is not None:
+            raise ValueError(f"{found[0]}: {found[1]}")
         return data
 
 

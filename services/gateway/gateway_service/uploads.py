@@ -10,6 +10,7 @@ an upload never overwrites an earlier one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -138,7 +139,7 @@ async def store_upload(bus: Bus, collection_id: UUID, upload: ReceivedUpload) ->
     stem, ext = os.path.splitext(upload.filename)
     name, version = upload.filename, 1
     while True:
-        key = f"{collection_id}.{hashlib.sha256(name.encode()).hexdigest()}"
+        key = _name_key(collection_id, name)
         try:
             await names.create(key, name.encode())
             await store.get_info(f"{collection_id}/{name}")  # an older, unreserved upload
@@ -151,3 +152,17 @@ async def store_upload(bus: Bus, collection_id: UUID, upload: ReceivedUpload) ->
     with upload.path.open("rb") as data:
         await store.put(f"{collection_id}/{name}", data)
     return f"{UPLOAD_SCHEME}{collection_id}/{name}"
+
+
+async def discard_stored_upload(bus: Bus, source_path: str) -> None:
+    """Remove a stored upload that did not become a source, and free its name: a refused
+    upload leaves nothing behind."""
+    collection_id, name = source_path.removeprefix(UPLOAD_SCHEME).split("/", 1)
+    store, names = await bus.upload_store(), await bus.upload_names()
+    with contextlib.suppress(ObjectNotFoundError):
+        await store.delete(f"{collection_id}/{name}")
+    await names.delete(_name_key(UUID(collection_id), name))
+
+
+def _name_key(collection_id: UUID, name: str) -> str:
+    return f"{collection_id}.{hashlib.sha256(name.encode()).hexdigest()}"

@@ -65,6 +65,7 @@ async def test_a_taken_name_in_any_letter_case_is_a_conflict(client: httpx.Async
     assert "taken" in again.json()["detail"]
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -83,6 +84,7 @@ async def test_bad_registrations_name_the_field(
     assert any(error["loc"][-1] == field for error in reply.json()["detail"])
 
 
+@pytest.mark.reliability
 async def test_bad_credentials_are_401(client: httpx.AsyncClient) -> None:
     await client.post("/api/v1/auth/register", json=ALICE)
     wrong = await client.post("/api/v1/auth/login", json={"username": "alice", "password": "x"})
@@ -91,6 +93,7 @@ async def test_bad_credentials_are_401(client: httpx.AsyncClient) -> None:
     assert wrong.json()["detail"] == nobody.json()["detail"]
 
 
+@pytest.mark.reliability
 async def test_me_needs_a_valid_access_token(client: httpx.AsyncClient) -> None:
     await client.post("/api/v1/auth/register", json=ALICE)
     pair = await login(client)
@@ -101,6 +104,7 @@ async def test_me_needs_a_valid_access_token(client: httpx.AsyncClient) -> None:
     assert forged.status_code == 401
 
 
+@pytest.mark.reliability
 async def test_refresh_rotates_and_a_replayed_token_ends_the_session(
     client: httpx.AsyncClient,
 ) -> None:
@@ -123,6 +127,7 @@ async def test_refresh_rotates_and_a_replayed_token_ends_the_session(
     assert (await refresh(client, other)).status_code == 200
 
 
+@pytest.mark.reliability
 async def test_logout_revokes_the_refresh_token(client: httpx.AsyncClient) -> None:
     await client.post("/api/v1/auth/register", json=ALICE)
     pair = await login(client)
@@ -139,6 +144,7 @@ async def test_logout_revokes_the_refresh_token(client: httpx.AsyncClient) -> No
     assert garbage.status_code == 401
 
 
+@pytest.mark.reliability
 async def test_the_generated_secret_is_private_and_survives_a_restart(tmp_path: Path) -> None:
     settings = gateway_settings(tmp_path, "nats://127.0.0.1:1")
     first = create_app(settings)
@@ -173,6 +179,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@pytest.mark.reliability
 async def test_a_session_ended_on_one_gateway_is_refused_by_another(
     tmp_path: Path, nats_url: str
 ) -> None:

@@ -51,6 +51,7 @@ async def test_create_list_get_patch_delete(stack: Stack) -> None:
     assert [c["name"] for c in listed["items"]] == ["notes"]
 
 
+@pytest.mark.reliability
 async def test_unknown_is_404_and_someone_elses_is_403(stack: Stack) -> None:
     alice, bob = await stack.login("alice"), await stack.login("bob")
     docs = await stack.create_collection(alice, "docs")
@@ -68,6 +69,7 @@ async def test_unknown_is_404_and_someone_elses_is_403(stack: Stack) -> None:
     assert sources.status_code == 403
 
 
+@pytest.mark.reliability
 async def test_bad_input_is_422_never_500(stack: Stack) -> None:
     alice = await stack.login("alice")
     bad_bodies = [{"name": ""}, {"name": "x" * 201}, {"name": "x", "chunk_size": 1}, {}, []]
@@ -117,6 +119,7 @@ async def me(stack: Stack, headers: dict[str, str]) -> str:
     return user_id
 
 
+@pytest.mark.reliability
 async def test_unencodable_text_and_nested_filters_are_422_without_echo(stack: Stack) -> None:
     alice = await stack.login("alice")
     collection = await stack.create_collection(alice, "notes")

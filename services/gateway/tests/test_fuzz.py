@@ -10,9 +10,7 @@ Examples per operation are bounded to keep the run short.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,86 +18,22 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
-from collections_service.app import CollectionsService
-from collections_service.application import CollectionsApplication
 from gateway_service.main import create_app
 from hypothesis import HealthCheck, settings
-from ingest_service.app import IngestService
-from ingest_service.application import IngestApplication
-from ingest_service.pool import ExtractionPool
-from ingest_service.sources import SourceRoots
-from ingest_service.uploaded import UploadedFiles
 from schemathesis.checks import not_a_server_error
-from semantik_runtime.bus import Bus
-from semantik_runtime.eventstore import event_store_env
 
-from tests.services import free_port, private_nats
+from .conftest import gateway_settings
+from .served import served_gateway
 
-from .conftest import gateway_settings, serve_stand_ins
-
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 ACCOUNT = {"username": "fuzzer", "password": "correct horse"}
 
 
-async def serve(data: Path, nats_url: str, port: int, up: threading.Event, down: Any) -> None:
-    """The gateway and the services behind it, until ``down["stop"]`` is set."""
-    stop = asyncio.Event()
-    down.update(loop=asyncio.get_running_loop(), stop=stop)
-    names = ("collections", "ingest", "vectors", "gateway")
-    buses = [await Bus.connect(nats_url, name) for name in names]
-    collections = CollectionsApplication(env=event_store_env("collections", None, data))
-    ingest = IngestApplication(env=event_store_env("ingest", None, data))
-    pool = ExtractionPool(1, niceness=0)
-    services = [
-        CollectionsService(collections, buses[0], operation_timeout_seconds=3600),
-        IngestService(
-            ingest,
-            buses[1],
-            SourceRoots([data]),
-            pool,
-            UploadedFiles(buses[1], data / "uploads"),
-            max_file_bytes=1 << 20,
-            embed_max_pending=100,
-        ),
-    ]
-    for service in services:
-        await service.start(stop)
-    await serve_stand_ins(buses[2], buses[2], {}, [], validate_sources=False)
-    settings_ = gateway_settings(data, nats_url, auth_rate_per_minute=0, search_rate_per_minute=0)
-    app = create_app(settings_, buses[3])
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-        await asyncio.sleep(0.01)
-    up.set()
-    await stop.wait()
-    server.should_exit = True
-    await serving
-    for service in reversed(services):
-        await service.close()
-    for bus in buses:
-        await bus.close()
-    for store in (collections, ingest, pool, app.state.context.users):
-        store.close()
-
-
 @pytest.fixture(scope="module")
 def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("fuzz")
-    port = free_port()
-    up, down = threading.Event(), dict[str, Any]()
-    with private_nats() as nats_url:
-        thread = threading.Thread(
-            target=lambda: asyncio.run(serve(data, nats_url, port, up, down)), daemon=True
-        )
-        thread.start()
-        assert up.wait(30), "the gateway did not start"
-        yield f"http://127.0.0.1:{port}"
-        down["loop"].call_soon_threadsafe(down["stop"].set)
-        thread.join(30)
+    with served_gateway(tmp_path_factory.mktemp("fuzz")) as served:
+        yield served.url
 
 
 @pytest.fixture(scope="module")

@@ -74,6 +74,7 @@ async def test_follow_an_operation(stack: Stack, ws_url: str) -> None:
         assert all(f["data"].get("operation_id") == op_id for f in frames[1:] + ended)
 
 
+@pytest.mark.reliability
 async def test_someone_elses_collection_is_refused_and_the_socket_stays(
     stack: Stack, ws_url: str
 ) -> None:
@@ -100,6 +101,7 @@ async def test_someone_elses_collection_is_refused_and_the_socket_stays(
 
 
 @pytest.mark.parametrize("credential", ["", "?token=garbage"])
+@pytest.mark.reliability
 async def test_a_missing_or_bad_token_is_closed_with_1008(
     stack: Stack, ws_url: str, credential: str
 ) -> None:
@@ -154,6 +156,7 @@ async def test_an_idle_socket_gets_heartbeats(stack: Stack, ws_url: str) -> None
     assert all(beat["timestamp"] for beat in beats)
 
 
+@pytest.mark.reliability
 async def test_a_signed_out_sessions_token_opens_no_socket(stack: Stack, ws_url: str) -> None:
     account = {"username": "dora", "password": "correct horse"}
     await stack.client.post("/api/v1/auth/register", json=account)
@@ -177,6 +180,7 @@ async def closed_by_server(ws: ClientConnection) -> tuple[int, str]:
     return closed.value.rcvd.code, closed.value.rcvd.reason
 
 
+@pytest.mark.reliability
 async def test_an_open_socket_is_closed_when_its_session_is_signed_out(
     stack: Stack, ws_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -192,6 +196,7 @@ async def test_an_open_socket_is_closed_when_its_session_is_signed_out(
         assert await closed_by_server(ws) == (1008, "this session has ended (signed out)")
 
 
+@pytest.mark.reliability
 async def test_an_open_socket_is_closed_when_its_token_expires(stack: Stack, ws_url: str) -> None:
     alice = await stack.login("alice")
     context = stack.app.state.context

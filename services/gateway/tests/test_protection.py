@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 
 from .conftest import Stack, gateway_settings, read_until, token
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 ACCOUNT = {"username": "carol", "password": "correct horse"}
 

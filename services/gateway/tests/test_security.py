@@ -16,7 +16,7 @@ from gateway_service.security import (
     verify_password,
 )
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.reliability]
 
 
 def test_passwords_are_hashed_with_argon2_and_checked() -> None:

@@ -50,6 +50,7 @@ async def test_an_upload_is_stored_under_a_new_version_each_time(stack: Stack) -
     assert (await store.get(f"{docs['id']}/notes_v2.md")).data == b"Second."
 
 
+@pytest.mark.reliability
 async def test_bad_uploads_are_refused_with_a_reason(stack: Stack) -> None:
     alice = await stack.login("alice")
     docs = await stack.create_collection(alice, "docs")
@@ -82,6 +83,7 @@ async def test_bad_uploads_are_refused_with_a_reason(stack: Stack) -> None:
     assert foreign.status_code == 403
 
 
+@pytest.mark.reliability
 async def test_another_collections_upload_cannot_be_added_as_a_source(stack: Stack) -> None:
     alice = await stack.login("alice")
     secrets = await stack.create_collection(alice, "secrets")

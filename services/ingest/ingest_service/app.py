@@ -174,9 +174,18 @@ class IngestService:
         return await self.call(self.app.list_documents, query)
 
     async def validate_source(self, request: ValidateSource) -> ValidatedSource:
-        path = request.path
-        if path.startswith(UPLOAD_SCHEME):  # fetched from the object store first
-            path = str(await self.uploads.fetch(path))
+        if not request.path.startswith(UPLOAD_SCHEME):
+            return await self._validate(request, request.path)
+        local = await self.uploads.fetch(request.path)  # from the object store first
+        try:
+            return await self._validate(request, str(local))
+        except CommandError:
+            # Refused, so not a source: its copy here is not kept (the gateway removes
+            # the stored file). A source's copy is fetched again whenever it is missing.
+            await asyncio.to_thread(local.unlink, missing_ok=True)
+            raise
+
+    async def _validate(self, request: ValidateSource, path: str) -> ValidatedSource:
         resolved = await asyncio.to_thread(self.roots.resolve, path)
         if resolved.kind is SourceKind.FILE and not is_supported(str(resolved.path)):
             supported = ", ".join(sorted(SUPPORTED_TYPES))

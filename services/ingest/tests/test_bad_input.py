@@ -10,7 +10,7 @@ from services.ingest.tests.corpus import write_bad_corpus, write_tolerated
 from services.ingest.tests.harness import Harness
 from services.ingest.tests.test_service import stats_of
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 LIMIT = 1 << 20  # the harness's SEMANTIK_MAX_FILE_BYTES
 

@@ -11,7 +11,7 @@ from ingest_service.sources import SourceRoots
 from semantik_contracts import ErrorCode, SourceKind
 from semantik_runtime.errors import CommandError
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.reliability]
 
 
 @pytest.fixture

@@ -5,12 +5,14 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from semantik_contracts import ErrorCode, RpcError, RpcFailure, SourceKind
 from semantik_contracts.commands import AddSource, GetCollection
 from semantik_contracts.views import CollectionView, SourceAndOperation
 
 from ...schemas import SourceColumnsUpdate
-from ...uploads import receive_upload, store_upload
+from ...uploads import discard_stored_upload, receive_upload, store_upload
 from ..deps import BackendDep, CurrentUser, SettingsDep
 
 router = APIRouter(prefix="/collections/{collection_id}", tags=["sources"])
@@ -62,13 +64,7 @@ async def upload_source(
         content_type, request.stream(), settings.upload_max_bytes, settings.data_dir / "spool"
     )
     try:
-        fields = SourceColumnsUpdate.model_validate(
-            {
-                "text_columns": _listed(upload.fields.get("text_columns", [])),
-                "context_columns": _listed(upload.fields.get("context_columns", [])),
-                "id_column": next(iter(upload.fields.get("id_column", [])), None) or None,
-            }
-        )
+        fields = _column_fields(upload.fields)
         path = await store_upload(backend.bus, collection_id, upload)
     finally:
         upload.discard()
@@ -79,9 +75,32 @@ async def upload_source(
         kind=SourceKind.UPLOAD,
         **fields.model_dump(),
     )
-    return await backend.ask(command, SourceAndOperation)
+    try:
+        return await backend.ask(command, SourceAndOperation)
+    except RpcFailure as refused:
+        # Refused (a zip bomb, an unsupported type, missing columns, a running operation):
+        # the file is no source, so it is not kept. A timeout may still have been added.
+        if refused.error.code not in (ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE):
+            await discard_stored_upload(backend.bus, path)
+        raise
 
 
 def _listed(values: list[str]) -> list[str]:
     """Form fields as a list: repeated fields, or one comma-separated field."""
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _column_fields(form: dict[str, list[str]]) -> SourceColumnsUpdate:
+    """The form's column fields, checked as a JSON body's are: a 422 naming the field (a
+    form is parsed here, not by FastAPI, so its errors must be raised as FastAPI's)."""
+    try:
+        return SourceColumnsUpdate.model_validate(
+            {
+                "text_columns": _listed(form.get("text_columns", [])),
+                "context_columns": _listed(form.get("context_columns", [])),
+                "id_column": next(iter(form.get("id_column", [])), None) or None,
+            }
+        )
+    except ValidationError as invalid:
+        errors = invalid.errors(include_url=False, include_input=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None

@@ -1,0 +1,116 @@
+"""The gateway as a real HTTP server (uvicorn, in a thread with its own event loop) before
+the real collections and ingest services on a private nats-server, with the stand-ins of
+``conftest`` for the vector count and search. One per test module: it takes a second or
+two to start."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from collections_service.app import CollectionsService
+from collections_service.application import CollectionsApplication
+from fastapi import FastAPI
+from gateway_service.main import create_app
+from ingest_service.app import IngestService
+from ingest_service.application import IngestApplication
+from ingest_service.pool import ExtractionPool
+from ingest_service.sources import SourceRoots
+from ingest_service.uploaded import UploadedFiles
+from semantik_contracts.search import Search
+from semantik_runtime.bus import Bus
+from semantik_runtime.eventstore import event_store_env
+
+from tests.services import free_port, private_nats
+
+from .conftest import gateway_settings, serve_stand_ins
+
+
+@dataclass
+class ServedGateway:
+    """Where the gateway listens, and what a test inspects behind it."""
+
+    url: str
+    nats_url: str
+    data: Path
+    app: FastAPI | None = None
+    searches: list[Search] = field(default_factory=list)
+
+    @property
+    def roots(self) -> Path:
+        """The one source root ingest allows (``SEMANTIK_SOURCE_ROOTS``)."""
+        return self.data / "sources"
+
+
+async def serve(
+    served: ServedGateway, up: threading.Event, down: dict[str, Any], overrides: dict[str, Any]
+) -> None:
+    """The gateway and the services behind it, until ``down["stop"]`` is set."""
+    data, nats_url = served.data, served.nats_url
+    stop = asyncio.Event()
+    down.update(loop=asyncio.get_running_loop(), stop=stop)
+    names = ("collections", "ingest", "vectors", "gateway")
+    buses = [await Bus.connect(nats_url, name) for name in names]
+    collections = CollectionsApplication(env=event_store_env("collections", None, data))
+    ingest = IngestApplication(env=event_store_env("ingest", None, data))
+    pool = ExtractionPool(1, niceness=0)
+    services = [
+        CollectionsService(collections, buses[0], operation_timeout_seconds=3600),
+        IngestService(
+            ingest,
+            buses[1],
+            SourceRoots([served.roots]),
+            pool,
+            UploadedFiles(buses[1], data / "uploads"),
+            max_file_bytes=1 << 20,
+            embed_max_pending=100,
+        ),
+    ]
+    for service in services:
+        await service.start(stop)
+    await serve_stand_ins(buses[2], buses[2], {}, served.searches, validate_sources=False)
+    settings = {"auth_rate_per_minute": 0, "search_rate_per_minute": 0, **overrides}
+    app = create_app(gateway_settings(data, nats_url, **settings), buses[3])
+    served.app = app
+    port = int(served.url.rsplit(":", 1)[1])
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.01)
+    up.set()
+    await stop.wait()
+    server.should_exit = True
+    await serving
+    for service in reversed(services):
+        await service.close()
+    for bus in buses:
+        await bus.close()
+    for store in (collections, ingest, pool, app.state.context.users):
+        store.close()
+
+
+@contextlib.contextmanager
+def served_gateway(data: Path, **overrides: Any) -> Iterator[ServedGateway]:
+    """The served gateway over ``data`` (its source root is ``data/sources``) until the
+    block ends; ``overrides`` are gateway settings."""
+    up, down = threading.Event(), dict[str, Any]()
+    with private_nats() as nats_url:
+        served = ServedGateway(f"http://127.0.0.1:{free_port()}", nats_url, data)
+        served.roots.mkdir(parents=True, exist_ok=True)
+        thread = threading.Thread(
+            target=lambda: asyncio.run(serve(served, up, down, overrides)), daemon=True
+        )
+        thread.start()
+        assert up.wait(30), "the gateway did not start"
+        try:
+            yield served
+        finally:
+            down["loop"].call_soon_threadsafe(down["stop"].set)
+            thread.join(30)
