@@ -55,6 +55,13 @@ class GatewaySettings(ServiceSettings):
     )
     ws_heartbeat_seconds: float = Field(20.0, validation_alias="WS_HEARTBEAT_SECONDS", gt=0)
     ws_max_subscriptions: int = Field(64, validation_alias="WS_MAX_SUBSCRIPTIONS", ge=1)
+    ws_subscribe_wait_seconds: float = Field(
+        30.0,
+        validation_alias="WS_SUBSCRIBE_WAIT_SECONDS",
+        gt=0,
+        description="How long a subscription waits for a collections service that does not "
+        "answer (restarting) before the client is told it is unavailable",
+    )
     auth_rate_per_minute: int = Field(
         30,
         validation_alias="AUTH_RATE_LIMIT_PER_MINUTE",

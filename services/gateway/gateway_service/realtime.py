@@ -37,7 +37,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from pydantic import ValidationError
-from semantik_contracts import RpcFailure
+from semantik_contracts import ErrorCode, RpcFailure
 from semantik_contracts.subjects import EVENTS_STREAM
 
 from .backend import Backend
@@ -52,6 +52,8 @@ POLICY_VIOLATION = 1008
 SESSION_CHECK_SECONDS = 5.0
 #: Seconds an abandoned ephemeral consumer lingers on the server.
 CONSUMER_INACTIVE_SECONDS = 10.0
+#: Refusals that say the collections service is not answering now, not that it said no.
+_NOT_ANSWERING = (ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT)
 
 
 def now_iso() -> str:
@@ -225,7 +227,7 @@ class LiveSession:
             self.control("error", target.key, code="conflict", message="too many subscriptions")
             return
         try:
-            filter_subject = await resolve_target(self.backend, self.actor, target)
+            filter_subject = await self._resolve(target)
         except RpcFailure as exc:
             self.control("error", target.key, code=exc.error.code.value, message=exc.error.message)
             return
@@ -241,6 +243,23 @@ class LiveSession:
             self.control(
                 "error", target.key, code="unavailable", message="cannot follow events now"
             )
+
+    async def _resolve(self, target: Target) -> str:
+        """The target's subject filter, waiting out a collections service that does not
+        answer (one being restarted answers within seconds). Told ``unavailable`` at once,
+        a client that subscribes again only after a reconnect (the web UI's) would follow
+        nothing on an open socket, and miss an operation's end (found by issue 11's
+        fault suite: collections SIGKILLed while a client reconnected)."""
+        deadline = time.monotonic() + self.settings.ws_subscribe_wait_seconds
+        pause = 0.2
+        while True:
+            try:
+                return await resolve_target(self.backend, self.actor, target)
+            except RpcFailure as exc:
+                if exc.error.code not in _NOT_ANSWERING or time.monotonic() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     async def bus_subscribe(
         self, filter_subject: str, last_seq: int | None, deliver: Callable[[Msg], Any]

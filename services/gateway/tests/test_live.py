@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
+from uuid import uuid4
 
 import pytest
 from gateway_service import realtime
+from gateway_service.backend import Backend
 from gateway_service.realtime import FrameCache, LiveSession
 from nats.aio.msg import Msg
+from semantik_contracts import CollectionStatus
+from semantik_contracts.commands import GetCollection
+from semantik_contracts.subjects import COLLECTIONS, command_subject
+from semantik_contracts.views import CollectionView
+from semantik_runtime.bus import Bus
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from semantik.client import ApiError, SemantikClient
 
-from .conftest import Stack, read_until, token
+from .conftest import Stack, gateway_settings, read_until, token
 
 pytestmark = pytest.mark.integration
 
@@ -306,3 +314,48 @@ async def test_the_cli_client_renews_a_lapsed_access_token_and_asks_again(
         with pytest.raises(ApiError) as refused:
             await client.call("GET", "/api/v2/collections")
         assert refused.value.status == 401
+
+
+async def test_a_subscription_waits_for_a_collections_service_being_restarted(
+    nats_url: str, tmp_path: Path
+) -> None:
+    """The collections service decides who may follow what; while it is down the
+    subscription waits for it (up to WS_SUBSCRIBE_WAIT_SECONDS) instead of answering
+    ``unavailable`` on a socket the client keeps open and following nothing."""
+    bus = await Bus.connect(nats_url, "gateway")
+    await bus.ensure_streams()
+    settings = gateway_settings(tmp_path, nats_url).model_copy(
+        update={"ws_subscribe_wait_seconds": 1.0}
+    )
+    session = LiveSession(StalledClient(), Backend(bus, settings), "alice", settings)  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    view = CollectionView(
+        id=uuid4(), name="docs", owner="alice", model_name="m", model_dimension=3,
+        status=CollectionStatus.READY, chunk_size=32, chunk_overlap=0, created_at=now,
+        updated_at=now,
+    )  # fmt: skip
+    subscribe = json.dumps({"type": "subscribe_collection", "collection_id": str(view.id)})
+    try:
+        await session.handle(subscribe)  # nobody answers within the wait: told so
+        refused = json.loads(session.outbox.get_nowait())
+        assert (refused["type"], refused["data"]["code"]) == ("error", "unavailable")
+
+        async def restarted() -> None:  # the service is back half a second later
+            await asyncio.sleep(0.5)
+
+            async def answer(query: GetCollection) -> CollectionView:
+                return view
+
+            subject = command_subject(COLLECTIONS, "GetCollection")
+            await bus.serve(subject, GetCollection, answer, queue="collections")
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(restarted())
+            group.create_task(session.handle(subscribe))
+        followed = json.loads(session.outbox.get_nowait())
+        assert followed["type"] == "subscribed", followed
+        assert followed["subscription"] == f"collection:{view.id}"
+    finally:
+        for key in list(session.consumers):
+            await session.consumers.pop(key).unsubscribe()
+        await bus.close()
