@@ -106,49 +106,57 @@ def _pg_reachable(url: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _private_postgres() -> Iterator[str]:
-    initdb = shutil.which("initdb")
-    pg_ctl = shutil.which("pg_ctl")
-    if not initdb or not pg_ctl:
-        raise RuntimeError("initdb not installed")
-    base = Path(tempfile.mkdtemp(prefix="semantik-pg-"))
-    data = base / "data"
-    port = free_port()
-    # The server refuses to run as root: run it as the postgres user when we are root.
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(base, "postgres")
-    subprocess.run(
-        [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *as_user,
-            pg_ctl,
-            "-D",
-            str(data),
-            "-o",
-            f"-p {port} -k {base} -h 127.0.0.1",
-            "-w",
-            "-l",
-            str(base / "log"),
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own (``initdb``), which a test may stop and start again."""
+
+    def __init__(self) -> None:
+        initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+        if not initdb or not pg_ctl:
+            raise RuntimeError("initdb not installed")
+        self.pg_ctl = pg_ctl
+        self.base = Path(tempfile.mkdtemp(prefix="semantik-pg-"))
+        self.data = self.base / "data"
+        self.port = free_port()
+        # The server refuses to run as root: run it as the postgres user when we are root.
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.base, "postgres")
         subprocess.run(
-            [*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"],
-            check=False,
+            [*self.as_user, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres"],
+            check=True,
             capture_output=True,
         )
-        shutil.rmtree(base, ignore_errors=True)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.base} -h 127.0.0.1"
+        log = str(self.base / "log")
+        self._pg_ctl("-o", options, "-w", "-l", log, "start", check=True)
+
+    def stop(self, mode: str = "fast") -> None:
+        """``immediate`` is a crash as far as the clients can tell: no goodbye, no checkpoint."""
+        self._pg_ctl("-m", mode, "-w", "stop", check=False)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def _pg_ctl(self, *args: str, check: bool) -> None:
+        command = [*self.as_user, self.pg_ctl, "-D", str(self.data), *args]
+        subprocess.run(command, check=check, capture_output=True)
+
+
+@contextlib.contextmanager
+def _private_postgres() -> Iterator[str]:
+    cluster = PrivatePostgres()
+    try:
+        cluster.start()
+        yield cluster.url
+    finally:
+        cluster.remove()
 
 
 @contextlib.contextmanager

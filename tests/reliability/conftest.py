@@ -9,6 +9,8 @@ import pytest
 
 from tests.e2e.conftest import RunningSystem, semantik_run
 
+from .faults import sign_in
+
 
 @pytest.fixture(scope="package")
 def faulted_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
@@ -21,11 +23,7 @@ def faulted_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
 @pytest.fixture(scope="package")
 def auth(faulted_system: RunningSystem) -> dict[str, str]:
     """One signed-in user for every scenario (sign-ins are rate limited)."""
-    body = {"username": "survivor", "password": "correct horse battery"}
-    with httpx.Client(base_url=faulted_system.url, timeout=60) as http:
-        assert http.post("/api/v1/auth/register", json=body).status_code == 201
-        token = http.post("/api/v1/auth/login", json=body).json()["access_token"]
-    return {"Authorization": f"Bearer {token}", "token": token}
+    return sign_in(faulted_system)
 
 
 @pytest.fixture

@@ -49,6 +49,15 @@ def corpus(documents: int, words: int, salt: str) -> dict[str, str]:
     }
 
 
+def sign_in(system: RunningSystem) -> dict[str, str]:
+    """A new user's bearer header and token (``Authorization``, ``token``)."""
+    body = {"username": "survivor", "password": "correct horse battery"}
+    with httpx.Client(base_url=system.url, timeout=60) as http:
+        assert http.post("/api/v1/auth/register", json=body).status_code == 201
+        token = http.post("/api/v1/auth/login", json=body).json()["access_token"]
+    return {"Authorization": f"Bearer {token}", "token": token}
+
+
 async def stream_events(system: RunningSystem, subject: str) -> list[tuple[int, str, str]]:
     """``(sequence, Nats-Msg-Id, event name)`` of every message of SEMANTIK_EVENTS on
     ``subject``, read with nats-py from the system's own NATS server."""
@@ -188,8 +197,8 @@ async def survive(
     name: str,
     fault: Fault,
     *,
-    documents: int = 60,
-    words: int = 300,
+    documents: int = 48,
+    words: int = 200,
 ) -> Outcome:
     """Index a generated corpus into a new collection while ``fault`` strikes, then check
     every promise of issue 11 part 1. ``fault`` is called with the operation as the API
