@@ -34,10 +34,10 @@ FILES = 5  # the first operations add a file each, the rest change one of them
 PROCESSES = ("collections", "ingest", "embedder", "gateway", "nats-server")
 #: A leak of one descriptor per operation would show as 45; a few come and go with pools.
 MAX_FD_GROWTH = 10
-#: Measured after the warm-up: at most 4.5 MiB (nats-server's and the vector host's caches);
-#: a leak of half a MiB per operation (a document's chunks, vectors or events kept) would
-#: show as 22 MiB.
-MAX_RSS_GROWTH_KIB = 20 * 1024
+#: Measured after the warm-up, in three runs: up to 4 MiB in the vector host and 9 MiB in
+#: nats-server (its cache of message blocks grows with the retained event stream); a leak of
+#: one MiB per operation (a document's chunks, vectors or events kept) would show as 45 MiB.
+MAX_RSS_GROWTH_KIB = 32 * 1024
 
 
 @dataclass(frozen=True)
