@@ -15,6 +15,7 @@ from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
 
 from .api.main import api_router
+from .bodylimit import BodyLimit
 from .config import GatewaySettings
 from .context import GatewayContext
 from .errors import install_error_handlers
@@ -89,6 +90,7 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    app.add_middleware(BodyLimit)
     app.add_middleware(RequestTelemetry)
     app.include_router(api_router)
     install_web_ui(app)

@@ -9,7 +9,7 @@ import base64
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,7 @@ async def test_malformed_wrong_typed_and_huge_bodies_are_4xx_on_every_json_route
                 method, url, content=body, headers={**headers, "Content-Type": "application/json"}
             )
             assert 400 <= reply.status_code < 500, (method, url, body[:20], reply.text[:200])
+            assert reply.text.startswith("{"), (method, url, reply.status_code, reply.text[:100])
             assert reply.json()["detail"], (method, url)
     wrong_types = [
         ("/api/v2/collections", {"name": 5}, "name"),
@@ -124,6 +125,37 @@ async def test_malformed_wrong_typed_and_huge_bodies_are_4xx_on_every_json_route
     await nothing_added(client, headers, base)
     listed = (await client.get("/api/v2/collections", headers=headers)).json()
     assert [c["name"] for c in listed["items"]] == ["target"]
+
+
+async def streamed(megabytes: int) -> AsyncIterator[bytes]:
+    """A JSON body of ``megabytes`` MiB, sent as it is made (never whole in memory)."""
+    yield b'{"name": "'
+    for _ in range(megabytes):
+        yield b"x" * (1 << 20)
+    yield b'"}'
+
+
+async def test_a_body_over_the_limit_is_413_before_it_is_read(
+    served: ServedGateway, client: httpx.AsyncClient
+) -> None:
+    headers = bearer((await sign_in(client, "flooder"))["access_token"])
+    base = f"/api/v2/collections/{await new_collection(client, headers, 'flooded')}"
+    json_headers = {**headers, "Content-Type": "application/json"}
+    for endpoint in endpoints(served):
+        if not endpoint.takes_body:
+            continue
+        url = endpoint.path.replace("/api/v2/collections/{collection_id}", base)
+        url = fill(url, operation_id=str(uuid4()), source_id=str(uuid4()))
+        reply = await client.request(
+            endpoint.method, url, content=streamed(64), headers=json_headers
+        )
+        refused(reply, 413, "larger than 4194304 bytes")
+    # The largest body a client has reason to send is taken: 100 paths of 4,096 characters.
+    deep = "/".join(["😀" * 60] * 66)  # 4,026 characters, over 16 KB: longer than PATH_MAX
+    paths = [f"{served.roots}/{deep}/{n}"[:4096] for n in range(100)]
+    many = await client.post(f"{base}/documents", json={"paths": paths}, headers=headers)
+    refused(many, 400, "cannot be read: File name too long")
+    await nothing_added(client, headers, base)
 
 
 async def test_unicode_edge_cases_are_kept_exactly_or_refused_with_a_reason(
