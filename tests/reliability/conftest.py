@@ -21,12 +21,12 @@ def faulted_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
 
 
 @pytest.fixture(scope="package")
-def auth(faulted_system: RunningSystem) -> dict[str, str]:
+def faulted_auth(faulted_system: RunningSystem) -> dict[str, str]:
     """One signed-in user for every scenario (sign-ins are rate limited)."""
     return sign_in(faulted_system)
 
 
 @pytest.fixture
-async def client(faulted_system: RunningSystem) -> AsyncIterator[httpx.AsyncClient]:
+async def faulted_client(faulted_system: RunningSystem) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=faulted_system.url, timeout=60) as http:
         yield http

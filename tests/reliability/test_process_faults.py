@@ -65,14 +65,13 @@ VICTIMS = {
 @pytest.mark.parametrize("victim", list(VICTIMS))
 async def test_a_killed_process_loses_and_doubles_nothing(
     faulted_system: RunningSystem,
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
+    faulted_client: httpx.AsyncClient,
+    faulted_auth: dict[str, str],
     victim: str,
 ) -> None:
     pid_name, when = VICTIMS[victim]
-    outcome = await survive(
-        faulted_system, client, auth, f"kill-{victim}", sigkill(faulted_system, pid_name, when)
-    )
+    fault = sigkill(faulted_system, pid_name, when)
+    outcome = await survive(faulted_system, faulted_client, faulted_auth, f"kill-{victim}", fault)
     print(
         f"\n{victim} killed at {outcome.struck['processed']}/{outcome.struck['total']} chunks: "
         f"{outcome.operation['total']} chunks, {outcome.events} events, "

@@ -84,12 +84,13 @@ async def settled(system: RunningSystem, timeout: float = 30) -> dict[str, int]:
 
 
 async def test_fifty_small_operations_leave_nothing_behind(
-    faulted_system: RunningSystem, client: httpx.AsyncClient, auth: dict[str, str]
+    faulted_system: RunningSystem, faulted_client: httpx.AsyncClient, faulted_auth: dict[str, str]
 ) -> None:
-    headers = {"Authorization": auth["Authorization"]}
+    headers = {"Authorization": faulted_auth["Authorization"]}
     folder = faulted_system.sources / "soak"
     folder.mkdir()
-    created = await client.post("/api/v2/collections", json={"name": "soak"}, headers=headers)
+    body: dict[str, Any] = {"name": "soak"}
+    created = await faulted_client.post("/api/v2/collections", json=body, headers=headers)
     cid = created.json()["id"]
     began = time.monotonic()
     before: dict[str, Sample] = {}
@@ -99,24 +100,24 @@ async def test_fifty_small_operations_leave_nothing_behind(
         name, text = next(iter(corpus(1, 40, f"v{n}").items()))
         (folder / f"note-{n % FILES}.txt").write_text(text)
         if n == 0:
-            body: dict[str, Any] = {"path": str(folder)}
-            started = await client.post(
+            body = {"path": str(folder)}
+            started = await faulted_client.post(
                 f"/api/v2/collections/{cid}/sources", json=body, headers=headers
             )
             op_id = started.json()["operation"]["id"]
         else:
-            started = await client.post(
+            started = await faulted_client.post(
                 f"/api/v2/collections/{cid}/operations/index", headers=headers
             )
             op_id = started.json()["id"]
         assert started.status_code == 202, started.text
-        op = await wait_operation(client, headers, op_id, timeout=60)
+        op = await wait_operation(faulted_client, headers, op_id, timeout=60)
         assert op["status"] == "completed" and op["processed"] == op["total"] > 0, op
     seconds = time.monotonic() - began
     counts = await settled(faulted_system)
     after = sample(faulted_system)
 
-    collection = (await client.get(f"/api/v2/collections/{cid}", headers=headers)).json()
+    collection = (await faulted_client.get(f"/api/v2/collections/{cid}", headers=headers)).json()
     assert collection["document_count"] == FILES
     assert collection["vector_count"] == collection["chunk_count"] > 0
     assert counts and not any(counts.values()), counts
