@@ -4,7 +4,7 @@ Each operation adds or changes one file and re-scans the collection (an ``index`
 operation: one document embedded, its previous version's vectors removed). Between a
 sample taken after a warm-up and one taken at the end, no process of ``semantik run``
 may grow its open file descriptors or its memory beyond a bound, and no durable
-consumer may be left with pending or unacknowledged messages.
+consumer may be left with more pending or unacknowledged messages than it had.
 """
 
 from __future__ import annotations
@@ -73,12 +73,17 @@ async def pending(system: RunningSystem) -> dict[str, int]:
         await nc.close()
 
 
-async def settled(system: RunningSystem, timeout: float = 30) -> dict[str, int]:
-    """Pending counts once every durable consumer caught up (or as they are at the end)."""
+async def settled(
+    system: RunningSystem, bound: dict[str, int], timeout: float = 30
+) -> dict[str, int]:
+    """Pending counts once no durable consumer has more than ``bound`` gives it (or as
+    they are at the end): each operation's messages are handled within moments of it."""
     deadline = time.monotonic() + timeout
     while True:
         counts = await pending(system)
-        if not any(counts.values()) or time.monotonic() > deadline:
+        if all(n <= bound.get(name, 0) for name, n in counts.items()):
+            return counts
+        if time.monotonic() > deadline:
             return counts
         await asyncio.sleep(0.5)
 
@@ -94,9 +99,12 @@ async def test_fifty_small_operations_leave_nothing_behind(
     cid = created.json()["id"]
     began = time.monotonic()
     before: dict[str, Sample] = {}
+    #: What the warm-up left pending: after a fault scenario of this package, messages
+    #: delivered before the fault wait out their ack_wait (60 s) before their redelivery.
+    in_flight: dict[str, int] = {}
     for n in range(OPERATIONS):
         if n == WARM_UP:
-            before = sample(faulted_system)
+            before, in_flight = sample(faulted_system), await pending(faulted_system)
         name, text = next(iter(corpus(1, 40, f"v{n}").items()))
         (folder / f"note-{n % FILES}.txt").write_text(text)
         if n == 0:
@@ -114,18 +122,22 @@ async def test_fifty_small_operations_leave_nothing_behind(
         op = await wait_operation(faulted_client, headers, op_id, timeout=60)
         assert op["status"] == "completed" and op["processed"] == op["total"] > 0, op
     seconds = time.monotonic() - began
-    counts = await settled(faulted_system)
+    counts = await settled(faulted_system, in_flight)
     after = sample(faulted_system)
 
     collection = (await faulted_client.get(f"/api/v2/collections/{cid}", headers=headers)).json()
     assert collection["document_count"] == FILES
     assert collection["vector_count"] == collection["chunk_count"] > 0
-    assert counts and not any(counts.values()), counts
+    left = {name: n for name, n in counts.items() if n > in_flight.get(name, 0)}
+    assert counts and not left, f"pending after the soak: {counts}; before: {in_flight}"
     growth = {
         name: (after[name].fds - before[name].fds, after[name].rss_kib - before[name].rss_kib)
         for name in PROCESSES
     }
-    print(f"\n{OPERATIONS} operations in {seconds:.1f} s; growth (fds, RSS KiB): {growth}")
+    print(
+        f"\n{OPERATIONS} operations in {seconds:.1f} s; growth (fds, RSS KiB): {growth}; "
+        f"pending before {sum(in_flight.values())}, after {sum(counts.values())}"
+    )
     for name in PROCESSES:
         assert after[name].pid == before[name].pid, f"{name} restarted during the soak"
         fds, rss = growth[name]
