@@ -124,3 +124,25 @@ def test_no_hand_written_statefulsets_for_the_stores() -> None:
 def gib(quantity: str) -> float:
     number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(Mi|Gi)", quantity).groups()  # type: ignore[union-attr]
     return float(number) / (1024 if unit == "Mi" else 1)
+
+
+@pytest.mark.reliability
+def test_both_streams_are_on_the_disk_that_the_fsync_setting_covers() -> None:
+    """``sync_interval`` is the server's and applies to file-stored streams: both of
+    Semantik's streams are stored in files, and every service of compose and Kubernetes
+    uses the server that the settings above configure."""
+    from nats.js.api import StorageType
+    from semantik_contracts.subjects import EVENTS_STREAM, WORK_STREAM
+    from semantik_runtime.bus import stream_configs
+
+    storage = {config.name: config.storage for config in stream_configs()}
+    assert storage == {EVENTS_STREAM: StorageType.FILE, WORK_STREAM: StorageType.FILE}
+    services = load_yaml(COMPOSE_FILE)["services"]
+    urls = {
+        name: service["environment"]["NATS_URL"]
+        for name, service in services.items()
+        if "NATS_URL" in (service.get("environment") or {})
+    }
+    assert len(urls) >= 5 and set(urls.values()) == {"nats://nats:4222"}, urls
+    assert "deploy/nats/nats.conf" in str(services["nats"]["volumes"])
+    assert urlparse(config_map()["NATS_URL"]).hostname == "nats"  # the chart's release

@@ -82,6 +82,12 @@ REQUESTS: list[Request] = [
         commands.ValidatedSource,
         "Resolve a path under the allowed source roots",
     ),
+    Request(
+        command_subject(INGEST, "ResumeWork"),
+        commands.ResumeWork,
+        commands.WorkResumed,
+        "Publish again the lost embed work of a stalled operation (the watchdog)",
+    ),
     _vectors(work.CreateGeneration),
     _vectors(work.DropGeneration),
     _vectors(work.ActivateGeneration),

@@ -152,6 +152,44 @@ class ValidatedSource(Message):
     )
 
 
+class ResumeWork(Message):
+    """Asked of ingest by the operation watchdog: an operation made no progress for a
+    while, so its embed work may have been lost on the bus (SPEC §2: the event store is
+    the truth). Ingest publishes again the work of the operation's documents that is not
+    known to be done, and resumes its scan if it stopped; work ids stay the same, so what
+    was only late is counted once."""
+
+    operation_id: UUID
+    collection_id: UUID
+    done: list[str] = Field(
+        default_factory=list,
+        description="Work ids the operation has counted (embedded or failed) already, of "
+        "the documents this request covers",
+    )
+    documents_prefix: str = Field(
+        "",
+        max_length=4,
+        pattern="^[0-9a-f]*$",
+        description="Only documents whose id starts with this: a large operation is "
+        "resumed in parts, each request under the bus's message size",
+    )
+    attempt: str = Field(
+        min_length=1,
+        max_length=64,
+        description="Tag of this resumption: the republished work's message ids carry it, "
+        "so the streams' duplicate windows do not drop them",
+    )
+
+
+class WorkResumed(Message):
+    republished: int = Field(description="Work items published again")
+    failed: int = Field(0, description="Documents that failed: their file vanished or changed")
+    scan_resumed: bool = Field(False, description="The operation's scan was started again")
+    queued: bool = Field(
+        False, description="Work of the model is still queued: embedders are behind, not lost"
+    )
+
+
 class ListDocuments(Message):
     """Asked of ingest (after the gateway checked ownership): a collection's documents."""
 

@@ -39,6 +39,17 @@ class EmbedChunks(Message):
         default_factory=list,
         description="Documents whose points are deleted once these chunks are written",
     )
+    attempt: str = Field(
+        "",
+        description="Set when the work is published again after it was lost "
+        "(ResumeWork): the message and its ChunksEmbedded get ids of their own, which "
+        "the streams' duplicate windows do not drop; work_id stays the counting key",
+    )
+
+    @property
+    def message_id(self) -> str:
+        """Its ``Nats-Msg-Id`` (and its ``ChunksEmbedded``'s event id)."""
+        return f"{self.work_id}:{self.attempt}" if self.attempt else self.work_id
 
 
 def generation_name(collection_id: UUID, generation: int) -> str:

@@ -147,12 +147,16 @@ class Bus:
             )
 
     @contextlib.contextmanager
-    def _publishing(self, envelope: EventEnvelope) -> Iterator[dict[str, str]]:
+    def _publishing(
+        self, envelope: EventEnvelope, msg_id: str | None = None
+    ) -> Iterator[dict[str, str]]:
         """The headers of one event, inside its producer span; once sent, it is counted.
 
         Its ``traceparent`` is the trace of the command that caused it (stored with the
         event), else the trace running now."""
         headers = _event_headers(envelope)
+        if msg_id is not None:
+            headers[MSG_ID] = msg_id
         with telemetry.span(
             f"publish {envelope.type}",
             self.name,
@@ -163,13 +167,16 @@ class Bus:
             yield telemetry.with_trace(headers)
         metrics.observe_event(envelope)
 
-    async def publish_event_pipelined(self, envelope: EventEnvelope) -> asyncio.Future[api.PubAck]:
+    async def publish_event_pipelined(
+        self, envelope: EventEnvelope, msg_id: str | None = None
+    ) -> asyncio.Future[api.PubAck]:
         """Send to SEMANTIK_EVENTS without waiting for the ack: the returned future has it.
 
         Messages go out in the order of these calls, so a batch keeps its order in the
-        stream while its acks come back together (a relay's throughput).
+        stream while its acks come back together (a relay's throughput). ``msg_id``
+        replaces the event id as ``Nats-Msg-Id`` (a replay after the stream lost it).
         """
-        with self._publishing(envelope) as headers:
+        with self._publishing(envelope, msg_id) as headers:
             return await self.js.publish_async(
                 envelope.subject,
                 envelope.model_dump_json().encode(),
@@ -188,6 +195,14 @@ class Bus:
         except ValidationError:
             return False
         return stored.aggregate_id == envelope.aggregate_id and stored.version >= envelope.version
+
+    async def event_message_id(self, seq: int) -> str | None:
+        """The ``Nats-Msg-Id`` of SEMANTIK_EVENTS' message ``seq``; None when it is gone."""
+        try:
+            msg = await self.js.get_msg(EVENTS_STREAM, seq)
+        except NotFoundError:
+            return None
+        return (msg.headers or {}).get(MSG_ID)
 
     async def publish_work(self, subject: str, message: BaseModel, msg_id: str) -> api.PubAck:
         with telemetry.span(f"publish {subject}", self.name, kind=SpanKind.PRODUCER):

@@ -11,6 +11,15 @@ subject names its aggregate and type, and the last message on that subject tells
 this version is there. A relay publishes in log order, so what it published before it
 stopped is a prefix of what follows the position: after the first event missing from the
 stream, none of the later ones is there either, and checking stops.
+
+The stream may also lose what it acknowledged (SPEC §2): a purge, or a server that lost
+writes not yet on disk. So while idle the relay checks, every ``verify_interval``, that
+an event it published before the previous check is still there, at the stream sequence
+its publish was acknowledged with (the most recent such event: any loss since that check
+takes it too); when it is not, it replays its whole log, publishing each event the
+stream lacks (checked as above, one by one) under a message id of its own,
+``<event id>:replay-<tag>``: a purge keeps the duplicate window's ids, which would drop
+the same id again. Consumers fold a replayed event they saw before as a no-op.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -75,6 +85,7 @@ class OutboxRelay:
         batch: int = 200,
         poll_interval: float = 0.5,
         ack_timeout: float = 10.0,
+        verify_interval: float = 5.0,
     ) -> None:
         self.app = app
         self.bus = bus
@@ -87,6 +98,17 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         #: What follows the position may have been published before (start, failure).
         self._uncertain = True
+        self.verify_interval = verify_interval
+        self._verified_at = time.monotonic()
+        #: (stream sequence, message id) of the last event the stream acknowledged, and
+        #: of the last one acknowledged before the previous check (``verify``).
+        self._last: tuple[int, str] | None = None
+        self._probe: tuple[int, str] | None = None
+        #: The log position a replay has reached (None: no replay under way).
+        self._replaying: int | None = None
+        self._replay_tag = ""
+        #: Events published again by replays since this relay started.
+        self.replayed = 0
 
     def wake(self) -> None:
         """Called after the application saved something: publish without waiting."""
@@ -96,6 +118,9 @@ class OutboxRelay:
         return self.tracking.max_tracking_id(self.tracking_name) or 0
 
     async def run(self, stop: asyncio.Event) -> None:
+        # What the stream lost while this relay was down is found before anything new is
+        # published: after that, the check looks for the new events.
+        await self._verify_logged()
         while not stop.is_set():
             # Cleared before reading the log, not after: a save woken during the read
             # is read at once, not a poll interval later (the last event of an operation,
@@ -110,16 +135,115 @@ class OutboxRelay:
                 await asyncio.sleep(self.poll_interval)
             if published:
                 continue
+            due = time.monotonic() - self._verified_at >= self.verify_interval
+            if due and await self._verify_logged():
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
+    async def _verify_logged(self) -> bool:
+        try:
+            return await self.verify()
+        except Exception:  # made again at the next interval
+            log.warning("relay of %s could not verify", self.app.name, exc_info=True)
+            return False
+
+    async def verify(self) -> bool:
+        """Is an event published before the previous check still in the stream? If not,
+        the stream lost messages: start replaying the log (True). Also called by the
+        operation watchdog when an operation stalls."""
+        self._verified_at = time.monotonic()
+        if self._replaying is not None:
+            return False
+        if self._probe is not None:
+            seq, msg_id = self._probe
+            there = await self.bus.event_message_id(seq) == msg_id
+        else:  # nothing published since the start: the log's last event, by its subject
+            last = await self._last_published()
+            msg_id = last.event_id if last is not None else ""
+            there = last is None or await self.bus.has_event(last)
+        if there:
+            self._probe = self._last or self._probe
+            return False
+        log.warning("%s: event %s is no longer in the stream", self.app.name, msg_id)
+        return self.replay()
+
+    def replay(self) -> bool:
+        """Check the whole log against the stream, publishing again what it lacks; False
+        when a replay is under way already."""
+        if self._replaying is not None:
+            return False
+        self._replaying, self._replay_tag = 1, f"replay-{time.time_ns()}"
+        self._probe = None  # what the replay publishes is checked from then on
+        log.warning("%s: replaying the log into the stream", self.app.name)
+        self.wake()
+        return True
+
+    async def _last_published(self) -> EventEnvelope | None:
+        """The last event up to the position (after a start, before anything new)."""
+        position = self.position()
+        window = 64
+        while position > 0:
+            start = max(1, position - window + 1)
+            notifications = await finish_in_thread(
+                self.app.recorder.select_notifications, start, window, position
+            )
+            for notification in reversed(notifications):
+                envelope = self.translate(self.app.mapper.to_domain_event(notification))
+                if envelope is not None:
+                    return envelope
+            position = start - 1
+        return None
+
+    async def _replay(self, start: int) -> int:
+        """Publish again the events from ``start`` up to the position that the stream
+        lacks; return how many notifications were read (0 when the replay is done)."""
+        end = self.position()
+        notifications = await finish_in_thread(
+            self.app.recorder.select_notifications, start, self.batch, end
+        )
+        acks: list[asyncio.Future[PubAck]] = []
+        published: list[str] = []
+        for notification in notifications:
+            envelope = self.translate(self.app.mapper.to_domain_event(notification))
+            if envelope is not None and not await self.bus.has_event(envelope):
+                msg_id = f"{envelope.event_id}:{self._replay_tag}"
+                acks.append(await self.bus.publish_event_pipelined(envelope, msg_id))
+                published.append(msg_id)
+        await self._acked(acks, published)
+        self.replayed += len(acks)
+        if not notifications or notifications[-1].id >= end:
+            log.info("%s: replay done (%d events published again)", self.app.name, self.replayed)
+            self._replaying = None
+            return len(notifications)
+        self._replaying = notifications[-1].id + 1
+        return len(notifications)
+
+    async def _acked(self, acks: list[asyncio.Future[PubAck]], msg_ids: list[str]) -> None:
+        """Wait until every publish is acknowledged (a failure raises: the batch is
+        retried), and note what later checks look for."""
+        if acks:
+            acked = asyncio.gather(*acks)
+            # Its outcome is read even when the relay is stopped while waiting for it.
+            acked.add_done_callback(lambda done: done.cancelled() or done.exception())
+            replies = await asyncio.wait_for(acked, self.ack_timeout)
+            if not replies[-1].duplicate:
+                self._last = (replies[-1].seq, msg_ids[-1])
+            if self._probe is None and not replies[0].duplicate:
+                self._probe = (replies[0].seq, msg_ids[0])  # checked until the next check
+
     async def publish_pending(self) -> int:
         """Publish the next batch of notifications; return how many were read."""
+        if self._replaying is not None:
+            replayed = await self._replay(self._replaying)
+            if replayed:
+                return replayed
         start = self.position() + 1
         notifications = await finish_in_thread(
             self.app.recorder.select_notifications, start, self.batch
         )
         acks: list[asyncio.Future[PubAck]] = []
+        published: list[str] = []
         for notification in notifications:
             envelope = self.translate(self.app.mapper.to_domain_event(notification))
             if envelope is None:
@@ -129,11 +253,8 @@ class OutboxRelay:
                     continue
                 self._uncertain = False  # the first one missing: the rest is new
             acks.append(await self.bus.publish_event_pipelined(envelope))
-        if acks:  # every one acknowledged, or the batch is retried (a failure raises)
-            acked = asyncio.gather(*acks)
-            # Its outcome is read even when the relay is stopped while waiting for it.
-            acked.add_done_callback(lambda done: done.cancelled() or done.exception())
-            await asyncio.wait_for(acked, self.ack_timeout)
+            published.append(envelope.event_id)
+        await self._acked(acks, published)  # every one acknowledged, or the batch is retried
         if notifications:
             last = notifications[-1].id
             await finish_in_thread(

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from semantik_contracts import ErrorCode, RpcFailure, commands
-from semantik_contracts.commands import ValidatedSource, ValidateSource
+from semantik_contracts.commands import ResumeWork, ValidatedSource, ValidateSource, WorkResumed
 from semantik_contracts.subjects import COLLECTIONS, INGEST, command_subject, event_filter
 from semantik_contracts.views import SourceList
 from semantik_runtime.bus import Bus
@@ -22,7 +23,7 @@ from semantik_runtime.errors import CommandError
 from semantik_runtime.writer import WriterThread
 
 from .application import CollectionsApplication
-from .process import OperationProcess
+from .process import OperationProcess, Stall, resume_parts
 from .reindex_flow import ReindexFlow
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class CollectionsService:
         *,
         operation_timeout_seconds: float,
         progress_interval_seconds: float = 1.0,
+        operation_stall_seconds: float = 60.0,
         reindex_grace_seconds: float = 300.0,
         reindex_min_overlap: float = 0.5,
     ) -> None:
@@ -47,6 +49,7 @@ class CollectionsService:
         self.relay = self.writer.relay
         self.timeout = operation_timeout_seconds
         self.progress_interval = progress_interval_seconds
+        self.stall_seconds = operation_stall_seconds
         self.tasks: list[asyncio.Task[None]] = []
         self.reindex = ReindexFlow(
             app,
@@ -93,6 +96,7 @@ class CollectionsService:
         self._spawn(self.relay.run(stop))
         self._spawn(self._every(self.progress_interval, self.process.flush_progress, stop))
         self._spawn(self._every(5.0, lambda: self.process.expire(self.timeout), stop))
+        self._spawn(self._watch_stalls(stop))
         self._spawn(self._reindex_ticks(stop))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
@@ -107,6 +111,50 @@ class CollectionsService:
                     await self.call(fn)
                 except Exception:
                     log.exception("periodic %s failed", getattr(fn, "__name__", fn))
+
+    async def _watch_stalls(self, stop: asyncio.Event) -> None:
+        """The watchdog: operations that made no progress for the stall time are resumed."""
+        seconds = min(5.0, self.stall_seconds / 2)
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), seconds)
+            except TimeoutError:
+                try:
+                    for stall in await self.call(self.process.stalled, self.stall_seconds):
+                        await self.resume(stall)
+                except Exception:
+                    log.exception("the stall watchdog failed; trying again")
+
+    async def resume(self, stall: Stall) -> None:
+        """Ask ingest to publish the stalled operation's lost work again.
+
+        This relay checks first that its own events are still in the stream: ingest
+        learns of the operation and its sources from them. When ingest has no scan of
+        the operation, its ``OperationRequested`` never reached ingest, so the whole log
+        is checked against the stream (``OutboxRelay.replay``), and what is missing is
+        published again.
+        """
+        log.warning("operation %s made no progress; resuming it", stall.operation_id)
+        await self.relay.verify()
+        attempt = f"resume-{time.time_ns()}"
+        for prefix, done in resume_parts(stall):
+            command = ResumeWork(
+                operation_id=stall.operation_id,
+                collection_id=stall.collection_id,
+                done=done,
+                documents_prefix=prefix,
+                attempt=attempt,
+            )
+            try:
+                resumed = await self.bus.request(
+                    command_subject(INGEST, "ResumeWork"), command, WorkResumed, timeout=120
+                )
+            except RpcFailure as exc:
+                log.warning("resuming %s: %s", stall.operation_id, exc.error.message)
+                if exc.error.code is ErrorCode.NOT_FOUND:
+                    self.relay.replay()
+                return
+            log.info("operation %s resumed: %s", stall.operation_id, resumed.model_dump())
 
     async def _reindex_ticks(self, stop: asyncio.Event, seconds: float = 1.0) -> None:
         while not stop.is_set():

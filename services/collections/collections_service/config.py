@@ -15,6 +15,13 @@ class CollectionsSettings(ServiceSettings):
         6 * 3600, validation_alias="OPERATION_TIMEOUT_SECONDS", gt=0
     )
     progress_interval_seconds: float = Field(1.0, validation_alias="PROGRESS_INTERVAL_SECONDS")
+    operation_stall_seconds: float = Field(
+        60.0,
+        validation_alias="SEMANTIK_OPERATION_STALL_SECONDS",
+        gt=0,
+        description="A running operation with no progress for this long has its lost work "
+        "published again (the watchdog asks ingest to resume it)",
+    )
     reindex_grace_seconds: float = Field(
         300.0,
         validation_alias="SEMANTIK_REINDEX_GRACE_SECONDS",

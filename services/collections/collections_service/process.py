@@ -3,10 +3,15 @@ operations they belong to, and finishes each operation exactly once (SPEC §3).
 
 Every handler is idempotent: redelivered events are recognised by a key the operation
 records (the work item's id), so counts are never doubled.
+
+Its watchdog (``stalled``) finds operations that made no progress for a while: the bus
+may have lost their work or events (SPEC §2), and the service asks ingest to resume them.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -16,11 +21,55 @@ from .application import CollectionsApplication
 from .domain import Collection
 from .operation import SCAN_FAILURE, Operation
 
+#: Operations whose work ingest scans and publishes (a delete has none).
+SCANNED = (
+    OperationType.INDEX,
+    OperationType.APPEND,
+    OperationType.REINDEX,
+    OperationType.REMOVE_SOURCE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """An operation that made no progress for the stall time, and the work it counted."""
+
+    operation_id: UUID
+    collection_id: UUID
+    done: list[str]
+
+
+#: Work ids sent in one ``ResumeWork`` at most (about 90 bytes each; NATS' default
+#: message limit is 1 MB): a larger operation is resumed in parts by document id prefix.
+RESUME_PART = 8000
+
+
+def resume_parts(stall: Stall) -> list[tuple[str, list[str]]]:
+    """The stalled operation's counted work ids, split by document id prefix into parts
+    that fit a message: ``[("", all)]`` when they fit at once."""
+    own = f"{stall.operation_id}:"
+    done = [key for key in stall.done if key.startswith(own)]  # not the scan's failures
+    digits = 0
+    while len(done) > RESUME_PART * 16**digits and digits < 4:
+        digits += 1
+    if not digits:
+        return [("", done)]
+    parts: dict[str, list[str]] = {f"{n:0{digits}x}": [] for n in range(16**digits)}
+    for key in done:
+        parts[key[len(own) : len(own) + digits]].append(key)
+    return list(parts.items())
+
 
 class OperationProcess:
     def __init__(self, app: CollectionsApplication) -> None:
         self.app = app
         self.dirty: set[UUID] = set()
+        #: When each running operation last moved (monotonic seconds; this process's
+        #: memory: after a restart every operation gets a full stall time again).
+        self.moved: dict[UUID, float] = {}
+
+    def _moved(self, operation_id: UUID) -> None:
+        self.moved[operation_id] = time.monotonic()
 
     def _operation(self, operation_id: UUID) -> Operation | None:
         if operation_id not in self.app.read_model.operations:
@@ -33,6 +82,7 @@ class OperationProcess:
         if op is None or op.is_terminal or op.started_at is not None:
             return
         op.start()
+        self._moved(op.id)
         if op.operation_type is OperationType.REINDEX:
             op.reach_checkpoint("reprocessing", "embedding every document again")
         collection: Collection = self.app.repository.get(op.collection_id)
@@ -48,6 +98,7 @@ class OperationProcess:
         op = self._operation(e.operation_id)
         if op is not None and not op.is_terminal and op.scan_stats is None:
             op.record_scan_progress(e.files_done, e.files_found, e.stats.model_dump())
+            self._moved(op.id)
             self.dirty.add(op.id)  # published by the next flush_progress (coalesced)
             self.app.commit(op)
 
@@ -89,6 +140,7 @@ class OperationProcess:
         lands afterwards (work already queued is kept) and settles the collection's
         counts once it is all in, so they never drift from what the store holds.
         """
+        self._moved(op.id)
         if not op.all_work_done:
             if not op.is_terminal:
                 self.dirty.add(op.id)
@@ -135,3 +187,22 @@ class OperationProcess:
             self.app.commit(*self.app.end_operation(op, OperationStatus.FAILED, reason))
             expired.append(op.id)
         return expired
+
+    def stalled(self, stall_seconds: float, now: float | None = None) -> list[Stall]:
+        """Running operations with nothing folded in for ``stall_seconds``: their work or
+        its events may be lost. Each is reported once per stall time, not at every look."""
+        now = time.monotonic() if now is None else now
+        found = []
+        running = set()
+        for view in self.app.read_model.active_operations():
+            running.add(view.id)
+            op = self._operation(view.id)
+            if op is None or op.operation_type not in SCANNED or op.all_work_done:
+                continue  # a reindex being validated has all its work (reindex_flow)
+            if now - self.moved.setdefault(op.id, now) < stall_seconds:
+                continue
+            self.moved[op.id] = now
+            found.append(Stall(op.id, op.collection_id, sorted(op.counted)))
+        for ended in set(self.moved) - running:
+            del self.moved[ended]
+        return found

@@ -38,6 +38,8 @@ class System:
     store: VectorStore
     sources: Path
     headers: dict[str, str] = field(default_factory=dict)
+    #: The running services, in start order: collections, ingest, embedders, search.
+    services: list[Any] = field(default_factory=list)
 
     async def call(self, method: str, url: str, **options: Any) -> Any:
         reply = await self.client.request(method, url, headers=self.headers, **options)
@@ -147,7 +149,7 @@ async def running_system(
             await service.start(stop)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            system = System(client, store, sources)
+            system = System(client, store, sources, services=services)
             await system.login()
             yield system
     finally:

@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 from collections_service.domain import Collection, CountDelta, Source
 from collections_service.operation import Operation
+from collections_service.process import RESUME_PART, Stall, resume_parts
 from collections_service.quota import Quotas
 from collections_service.status import (
     ADMITTED_FROM,
@@ -349,3 +350,18 @@ def test_quotas_name_their_limits() -> None:
         quotas.check_reindex_reservation("docs", gib // 2 + 1)
     assert err.value.code is ErrorCode.TOO_LARGE
     assert "staging copy" in err.value.message and "1.00 GB while both" in err.value.message
+
+
+@pytest.mark.reliability
+def test_a_large_stalled_operation_is_resumed_in_parts_that_fit_a_message() -> None:
+    """``ResumeWork`` carries the work ids an operation counted; past ``RESUME_PART`` of
+    them it goes in parts by document id prefix, each part with its own ids only."""
+    op = uuid4()
+    done = [f"{op}:{uuid4()}:g1" for _ in range(RESUME_PART + 1)]
+    parts = resume_parts(Stall(op, uuid4(), [*done, "failed:/sources/broken.pdf"]))
+    assert [prefix for prefix, _ in parts] == list("0123456789abcdef")
+    assert sorted(key for _, keys in parts for key in keys) == sorted(done)  # no scan failure
+    for prefix, keys in parts:
+        assert all(key.startswith(f"{op}:{prefix}") for key in keys)
+        assert len(keys) < RESUME_PART
+    assert resume_parts(Stall(op, uuid4(), done[:3])) == [("", done[:3])]

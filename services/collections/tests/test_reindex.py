@@ -66,18 +66,6 @@ def default_model() -> EmbeddingModel:
     return load_model(device="cpu")
 
 
-@pytest.fixture(scope="module")
-def tiny_model(models_dir: Path) -> EmbeddingModel:
-    return load_model(TINY_MODEL, "cpu", models_dir)
-
-
-@pytest.fixture(scope="module")
-def extraction_pool() -> Iterator[ExtractionPool]:
-    pool = ExtractionPool(1, niceness=0)
-    yield pool
-    pool.close()
-
-
 @pytest.fixture(params=["edge", "qdrant-local"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
     opened: VectorStore

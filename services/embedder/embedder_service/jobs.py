@@ -81,10 +81,12 @@ def points_of(work: EmbedChunks, vectors: np.ndarray) -> list[Point]:
 
 
 def embedded_event(work: EmbedChunks, traceparent: str | None = None) -> EventEnvelope:
-    """``ChunksEmbedded`` with the work id as its event id, so a redelivery that is
-    written again publishes no second event (the stream de-duplicates on it)."""
+    """``ChunksEmbedded`` with the work's message id as its event id, so a redelivery
+    that is written again publishes no second event (the stream de-duplicates on it);
+    work published again after it was lost (``attempt``) gets an id of its own, which
+    the duplicate window does not drop, and counts once by its ``work_id``."""
     return EventEnvelope(
-        event_id=work.work_id,
+        event_id=work.message_id,
         aggregate_type=EMBEDDING,
         aggregate_id=work.document_id,
         version=work.generation,
@@ -104,7 +106,7 @@ def embedded_event(work: EmbedChunks, traceparent: str | None = None) -> EventEn
 def failed_event(work: EmbedChunks, reason: str, traceparent: str | None = None) -> EventEnvelope:
     """``EmbeddingFailed`` (the dead letter); both dead-letter paths share its id."""
     return EventEnvelope(
-        event_id=f"{work.work_id}:failed",
+        event_id=f"{work.message_id}:failed",
         aggregate_type=EMBEDDING,
         aggregate_id=work.document_id,
         version=work.generation,

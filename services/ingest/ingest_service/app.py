@@ -16,7 +16,13 @@ from uuid import UUID
 
 from nats.js.errors import NotFoundError
 from semantik_contracts import ErrorCode, EventEnvelope, OperationType, SourceKind
-from semantik_contracts.commands import ListDocuments, ValidatedSource, ValidateSource
+from semantik_contracts.commands import (
+    ListDocuments,
+    ResumeWork,
+    ValidatedSource,
+    ValidateSource,
+    WorkResumed,
+)
 from semantik_contracts.events import OperationRequested, SourceAdded, SourceColumnsChanged
 from semantik_contracts.subjects import (
     EVENTS_STREAM,
@@ -36,6 +42,7 @@ from .application import IngestApplication
 from .extract import DocumentError, file_type
 from .formats import SUPPORTED_TYPES, is_supported
 from .pool import ExtractionPool
+from .resume import WorkResumption
 from .scan import REMOVED, ScanRunner
 from .scanning import ScanSource
 from .sources import SourceRoots
@@ -101,6 +108,16 @@ class IngestService:
         )
         self.scans: dict[UUID, asyncio.Task[None]] = {}
         self.tasks: list[asyncio.Task[None]] = []
+        self.resumption = WorkResumption(
+            app,
+            bus,
+            roots,
+            self.runner.indexer,
+            call=self.call,
+            gate=self.runner.gate,
+            scanning=lambda operation_id: operation_id in self.scans,
+            launch=self._launch,
+        )
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` on the writer thread: the application is touched by it alone."""
@@ -120,6 +137,9 @@ class IngestService:
         for operation_id in await self.call(self.app.open_scans):
             log.info("resuming scan %s", operation_id)
             self._launch(operation_id)
+        await self.bus.serve(
+            command_subject(INGEST, "ResumeWork"), ResumeWork, self.resume_work, queue=INGEST
+        )
         await self.bus.serve(
             command_subject(INGEST, "ListDocuments"),
             ListDocuments,
@@ -172,6 +192,12 @@ class IngestService:
     # -- handlers ------------------------------------------------------------------
     async def list_documents(self, query: ListDocuments) -> Page[DocumentView]:
         return await self.call(self.app.list_documents, query)
+
+    async def resume_work(self, command: ResumeWork) -> WorkResumed:
+        """The operation stalled: what this service published for it may be lost too, so
+        its relay checks the stream first (``OutboxRelay.verify``)."""
+        await self.relay.verify()
+        return await self.resumption.resume(command)
 
     async def validate_source(self, request: ValidateSource) -> ValidatedSource:
         if not request.path.startswith(UPLOAD_SCHEME):

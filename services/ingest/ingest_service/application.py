@@ -26,7 +26,7 @@ from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.views import DocumentView, Page
 
 from .documents import documents_page
-from .domain import ContentAlreadyRegistered, Document, document_id, scan_id
+from .domain import ContentAlreadyRegistered, Document, document_id, scan_id, work_id
 from .projections import DocumentRecord, Registry
 from .scanning import Scan, ScanSource
 
@@ -101,6 +101,32 @@ class IngestApplication(Application[UUID]):
     def get_scan(self, operation_id: UUID) -> Scan:
         scan: Scan = self.repository.get(scan_id(operation_id))
         return scan
+
+    def find_scan(self, operation_id: UUID) -> Scan | None:
+        """The operation's scan; None when it never started here."""
+        try:
+            return self.get_scan(operation_id)
+        except AggregateNotFoundError:
+            return None
+
+    def unfinished_work(
+        self, operation_id: UUID, done: set[str], prefix: str = ""
+    ) -> list[tuple[DocumentRecord, set[str]]]:
+        """The operation's documents with work not known to be done, each with the work
+        ids of it that are: done in ``done`` (the operation's count) and in the document's
+        own record (its ``ChunksEmbedded`` seen here); work done in one but not the other
+        is published again, so both learn of it. ``prefix``: only documents whose id
+        starts with it."""
+        found = []
+        generation = self.get_scan(operation_id).generation
+        for record in self.registry.work_of(operation_id):
+            if not str(record.id).startswith(prefix):
+                continue
+            doc: Document = self.repository.get(record.id)
+            finished = done & doc.work_done if doc.operation_id == operation_id else done
+            if work_id(operation_id, record.id, generation) not in finished:
+                found.append((record, finished))
+        return found
 
     def is_open_scan(self, operation_id: UUID) -> bool:
         """Started and not completed."""

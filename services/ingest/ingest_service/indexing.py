@@ -102,7 +102,7 @@ class FileIndexer:
         window: deque[tuple[ScanSource, FoundFile, asyncio.Future[Read]]] = deque()
         for listing in listings:
             for found in listing.files:
-                future = asyncio.ensure_future(self._read(listing.source, found))
+                future = asyncio.ensure_future(self.read(listing.source, found))
                 window.append((listing.source, found, future))
                 if len(window) >= self.prefetch:
                     source, first, pending = window.popleft()
@@ -111,7 +111,8 @@ class FileIndexer:
             source, first, pending = window.popleft()
             yield FileJob(source, first, await pending)
 
-    async def _read(self, source: ScanSource, found: FoundFile) -> Read:
+    async def read(self, source: ScanSource, found: FoundFile) -> Read:
+        """One file read and hashed (a record file parsed), or why it cannot be."""
         limit = self.max_file_bytes
         if found.size > limit:
             return DocumentError(f"file too large ({found.size} bytes; the limit is {limit})")

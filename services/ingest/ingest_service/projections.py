@@ -101,6 +101,8 @@ class Registry:
         self.failures: dict[tuple[UUID, str], FileFailure] = {}
         #: document → the sources holding a duplicate of it (skipped, not indexed).
         self.duplicates: dict[UUID, set[UUID]] = {}
+        #: operation → the documents a reindex embedded again (its work, ``ResumeWork``).
+        self.resubmitted: dict[UUID, set[UUID]] = {}
         self._lock = threading.Lock()
 
     def rebuild(self) -> None:
@@ -112,6 +114,7 @@ class Registry:
             self.tallies.clear()
             self.failures.clear()
             self.duplicates.clear()
+            self.resubmitted.clear()
         self.catch_up()
 
     def catch_up(self) -> None:
@@ -140,6 +143,17 @@ class Registry:
 
     def stats(self, operation_id: UUID) -> ScanStats:
         return self.tallies.get(operation_id, Tally()).stats()
+
+    def work_of(self, operation_id: UUID) -> list[DocumentRecord]:
+        """The documents whose embed work ``operation_id`` published: those it registered
+        (or retried), and those a reindex embedded again."""
+        again = self.resubmitted.get(operation_id, set())
+        found = [
+            d
+            for d in self.documents.values()
+            if d.current and (d.operation_id == operation_id or d.id in again)
+        ]
+        return sorted(found, key=lambda d: d.path)
 
     # -- folding -------------------------------------------------------------------
     def _tally(self, operation_id: UUID) -> Tally:
@@ -206,6 +220,7 @@ class Registry:
             else:
                 tally.unchanged_skipped += 1
         elif name == "DocumentResubmitted":
+            self.resubmitted.setdefault(e.operation_id, set()).add(e.document_id)
             tally = self._tally(e.operation_id)
             tally.reindexed += 1
             tally.chunks += e.chunk_count

@@ -117,7 +117,7 @@ class WorkGate:
             await self._admit(chunks)
             self._in_flight += chunks
         try:
-            await self.bus.publish_work(self.subject, message, msg_id=message.work_id)
+            await self.bus.publish_work(self.subject, message, msg_id=message.message_id)
         finally:
             self._in_flight -= chunks
         self._ledger.append(chunks)
