@@ -11,11 +11,18 @@ count): a SIGALRM handler then raises ``DocumentError`` with the reason, and the
 goes on with the next file. A parser stuck inside C code never returns to Python for
 the handler to run; for that, SIGPROF's default action ends the process once it has
 spent twice that in CPU time, and the pool is replaced as after any crash.
+
+An extraction process ends itself when the service that started it is gone: a service
+killed with SIGKILL (or by the OOM killer) cannot shut its pool down, and its extraction
+processes were left running for ever, a set more at each restart (found by issue 11's
+fault suite).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -32,6 +39,8 @@ from .preparation import start_worker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: prctl(2)'s option that names the signal a process gets when its parent ends.
+_PR_SET_PDEATHSIG = 1
 
 
 def _raise_timeout(seconds: float) -> Callable[[int, object], None]:
@@ -52,6 +61,25 @@ def within(seconds: float, fn: Callable[..., T], *args: Any) -> T:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.setitimer(signal.ITIMER_PROF, 0)
+
+
+def _end_with(parent: int) -> None:
+    """In an extraction process: be killed by the kernel when ``parent`` ends (Linux's
+    parent-death signal; the parent is the service's thread that started the process,
+    the event loop's, which lives as long as the service). No watching thread: the
+    extraction's timer signals must reach the one thread that extracts."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: nothing to ask for
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            log.warning("extraction processes will outlive a killed service (prctl failed)")
+    if os.getppid() != parent:  # it ended before the request above
+        os._exit(0)
+
+
+def start_extraction_process(parent: int, niceness: int, models_dir: Path | None) -> None:
+    """Initializer of each extraction process (see ``start_worker``)."""
+    _end_with(parent)
+    start_worker(niceness, models_dir)
 
 
 class ExtractionPool:
@@ -76,8 +104,8 @@ class ExtractionPool:
                 self._executor = ProcessPoolExecutor(
                     self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=start_worker,
-                    initargs=(self.niceness, self.models_dir),
+                    initializer=start_extraction_process,
+                    initargs=(os.getpid(), self.niceness, self.models_dir),
                 )
             return self._executor
 

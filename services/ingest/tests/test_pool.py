@@ -6,6 +6,8 @@ import asyncio
 import multiprocessing
 import os
 import shutil
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -122,3 +124,39 @@ def test_a_model_without_a_tokenizer_file_or_not_installed_gets_the_default_one(
     assert "acme/slow has no tokenizer.json" in caplog.text
     assert model_tokenizer("acme/elsewhere", extra) is model_tokenizer(DEFAULT_MODEL.name, None)
     assert "acme/elsewhere is not installed here" in caplog.text
+
+
+#: A service that starts its extraction processes, says their pids, and waits to be killed.
+_SERVICE = """
+import asyncio, os, time
+from ingest_service.pool import ExtractionPool
+pool = ExtractionPool(2, niceness=0)
+asyncio.run(pool.warm())
+print(*{asyncio.run(pool.run(os.getpid)) for _ in range(8)}, flush=True)
+time.sleep(600)
+"""
+
+
+def test_extraction_processes_end_when_their_service_is_killed() -> None:
+    """SIGKILL leaves the service no chance to shut its pool down: the processes notice."""
+    service = subprocess.Popen([sys.executable, "-c", _SERVICE], stdout=subprocess.PIPE, text=True)
+    try:
+        assert service.stdout is not None
+        workers = [int(pid) for pid in service.stdout.readline().split()]
+        assert workers and all(_alive(pid) for pid in workers)
+    finally:
+        service.kill()
+        service.wait()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, f"extraction processes outlived the service: {workers}"
+        time.sleep(0.2)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A process that exited but is not reaped yet (by init) is a zombie: it is gone.
+    return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
