@@ -45,7 +45,9 @@ FILES = {
     f"the {n}th visit found the {TOPICS[(n + 5) % 7]} quiet, and the keeper wrote it down."
     for n in range(20)
 }
-STALL_SECONDS = 1.5
+#: Long enough that a second resume cannot land between an embedder's ack and the count
+#: it brings on a loaded machine (which would embed a work id twice under a new id).
+STALL_SECONDS = 3.0
 
 
 @pytest.fixture
