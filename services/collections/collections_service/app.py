@@ -94,36 +94,33 @@ class CollectionsService:
             )
         )
         self._spawn(self.relay.run(stop))
-        self._spawn(self._every(self.progress_interval, self.process.flush_progress, stop))
-        self._spawn(self._every(5.0, lambda: self.process.expire(self.timeout), stop))
-        self._spawn(self._watch_stalls(stop))
-        self._spawn(self._reindex_ticks(stop))
+        flush = self.process.flush_progress
+        self._spawn(self._every(self.progress_interval, lambda: self.call(flush), stop))
+        self._spawn(self._every(5.0, lambda: self.call(self.process.expire, self.timeout), stop))
+        self._spawn(self._every(min(5.0, self.stall_seconds / 2), self._resume_stalled, stop))
+        self._spawn(self._every(1.0, self.reindex.tick, stop))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         self.tasks.append(asyncio.ensure_future(coro))
 
-    async def _every(self, seconds: float, fn: Callable[[], object], stop: asyncio.Event) -> None:
+    async def _every(
+        self, seconds: float, tick: Callable[[], Awaitable[object]], stop: asyncio.Event
+    ) -> None:
+        """Run ``tick`` every ``seconds`` until stopped; a failing tick is logged and
+        tried again at the next one."""
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), seconds)
             except TimeoutError:
                 try:
-                    await self.call(fn)
+                    await tick()
                 except Exception:
-                    log.exception("periodic %s failed", getattr(fn, "__name__", fn))
+                    log.exception("periodic %s failed; trying again", tick)
 
-    async def _watch_stalls(self, stop: asyncio.Event) -> None:
+    async def _resume_stalled(self) -> None:
         """The watchdog: operations that made no progress for the stall time are resumed."""
-        seconds = min(5.0, self.stall_seconds / 2)
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), seconds)
-            except TimeoutError:
-                try:
-                    for stall in await self.call(self.process.stalled, self.stall_seconds):
-                        await self.resume(stall)
-                except Exception:
-                    log.exception("the stall watchdog failed; trying again")
+        for stall in await self.call(self.process.stalled, self.stall_seconds):
+            await self.resume(stall)
 
     async def resume(self, stall: Stall) -> None:
         """Ask ingest to publish the stalled operation's lost work again.
@@ -155,16 +152,6 @@ class CollectionsService:
                     self.relay.replay()
                 return
             log.info("operation %s resumed: %s", stall.operation_id, resumed.model_dump())
-
-    async def _reindex_ticks(self, stop: asyncio.Event, seconds: float = 1.0) -> None:
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), seconds)
-            except TimeoutError:
-                try:
-                    await self.reindex.tick()
-                except Exception:
-                    log.exception("the reindex flow failed; trying again")
 
     async def close(self) -> None:
         for task in self.tasks:
