@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 # huggingface_hub reads this once, when it is first imported: set it before that.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -84,6 +86,8 @@ class EmbeddingModel:
         self._encoder = encoder
         self.dimension = int(encoder.get_embedding_dimension() or 0)
         self.max_seq_length = int(encoder.get_max_seq_length() or 0)
+        self._traced: Any = None  # torch.jit.ScriptModule, once trace_queries succeeds
+        self._traced_keys: list[str] = []
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Encode ``texts`` (blocking; run it in a thread). A CUDA out-of-memory error
@@ -115,18 +119,80 @@ class EmbeddingModel:
         """Encode a few short texts (queries) in one pass straight through the model,
         with the same vectors as ``encode``: around the model, sentence-transformers'
         ``encode`` spends about 2.5 ms a call (it sets every module's mode and sorts and
-        batches its inputs), measured as 18.0 against 15.6 ms a query on 2 busy cores."""
+        batches its inputs), measured as 18.0 against 15.6 ms a query on 2 busy cores.
+        On a CPU the pass goes through the frozen trace (``trace_queries``) if it has one.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with torch.inference_mode():
-            features = self._encoder.preprocess(list(texts))
-            features = {
-                key: value.to(self.device) if isinstance(value, torch.Tensor) else value
-                for key, value in features.items()
-            }
-            output = self._encoder(features)["sentence_embedding"]
+            features = self._features(texts)
+            if self._traced is not None:
+                output = self._traced(*(features[key] for key in self._traced_keys))
+            else:
+                output = self._encoder(features)["sentence_embedding"]
             vectors = torch.nn.functional.normalize(output.float(), dim=1)
         return np.ascontiguousarray(vectors.cpu().numpy(), dtype=np.float32)
+
+    def _features(self, texts: Sequence[str]) -> dict[str, Any]:
+        features = self._encoder.preprocess(list(texts))
+        return {
+            key: value.to(self.device) if isinstance(value, torch.Tensor) else value
+            for key, value in features.items()
+        }
+
+    def trace_queries(self) -> bool:
+        """Replace the query pass by a frozen TorchScript trace of the whole module chain
+        (transformer, pooling, whatever the model's directory lists): it runs the same
+        operators without Python between them and with constants folded, 12.4-13.4
+        against 15-16 ms a SciFact query on one idle core, and 20-25 % less CPU a query
+        under load. Kept only if it gives ``encode``'s vectors for a batch and a lone
+        query of other lengths than it was traced with; else the eager pass stays (a
+        model whose code branches on its input's values cannot be traced). CPU only:
+        a GPU's eager pass in fp16 is not where a query's time goes."""
+        if not self.device.startswith("cpu"):
+            return False
+        sample = self._features(["a query to trace the model with"])
+        keys = [key for key, value in sample.items() if isinstance(value, torch.Tensor)]
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the tracer's notes on Python values
+                traced = torch.jit.trace(  # type: ignore[no-untyped-call]
+                    _SentenceEmbedding(self._encoder, keys),
+                    tuple(sample[key] for key in keys),
+                    strict=False,
+                    check_trace=False,
+                )
+                frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+            probes = [["what do proteins fold into?", "ünïcödé — 東京 🚀 " * 40], ["galaxy"]]
+            for texts in probes:
+                features = self._features(texts)
+                with torch.inference_mode():
+                    got = frozen(*(features[key] for key in keys))
+                np.testing.assert_allclose(
+                    torch.nn.functional.normalize(got.float(), dim=1).numpy(),
+                    self.encode(texts),
+                    rtol=0,
+                    atol=1e-5,
+                )
+        except Exception as exc:  # any failure leaves the eager pass, which is correct
+            log.warning("%s: queries keep the eager pass; tracing failed: %s", self.name, exc)
+            return False
+        self._traced, self._traced_keys = frozen, keys
+        return True
+
+
+class _SentenceEmbedding(torch.nn.Module):
+    """The model's module chain as a function of its tokenizer's tensors (for tracing)."""
+
+    def __init__(self, encoder: SentenceTransformer, keys: list[str]) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.keys = keys
+
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        output = self.encoder(dict(zip(self.keys, tensors, strict=True)))
+        embedding: torch.Tensor = output["sentence_embedding"]
+        return embedding
 
 
 def load_sentence_transformer(name: str, path: str, device: str | None) -> EmbeddingModel:
@@ -141,6 +207,7 @@ def load_sentence_transformer(name: str, path: str, device: str | None) -> Embed
     # The first call pays for lazy initialisation (thread pools, kernels; on CPU about
     # half a second): paid here, at start, not by the first batch or the first query.
     model.encode(["warm up " * (model.max_seq_length // 2 or 1)])
+    model.trace_queries()
     log.info("loaded %s on %s", name, chosen)
     return model
 

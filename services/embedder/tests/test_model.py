@@ -42,6 +42,44 @@ def test_queries_straight_through_the_model_get_encodes_vectors(model: Embedding
 
 
 @pytest.mark.unit
+def test_queries_of_any_length_go_through_the_frozen_trace(model: EmbeddingModel) -> None:
+    assert model.trace_queries()  # the default model traces; loading already did it
+    long = "why do proteins misfold in the cold? " * 60  # past the 256-token cut
+    for texts in (["q"], [long], [long, "short", "a middling query about galaxies"]):
+        np.testing.assert_allclose(
+            model.encode_queries(texts), model.encode(texts), rtol=0, atol=1e-5
+        )
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("failure", ["trace raises", "trace answers differently"])
+def test_a_model_that_cannot_be_traced_keeps_the_eager_pass(
+    model: EmbeddingModel,
+    failure: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    untraced = EmbeddingModel(model.name, model._encoder, model.device, model.batch_size)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("data-dependent control flow")
+
+    def constant(module: Any) -> Any:  # a trace that took one path for every input
+        return lambda *tensors: torch.ones(tensors[0].shape[0], model.dimension)
+
+    if failure == "trace raises":
+        monkeypatch.setattr(torch.jit, "trace", refuse)
+    else:
+        monkeypatch.setattr(torch.jit, "optimize_for_inference", constant)
+    assert not untraced.trace_queries()
+    assert "queries keep the eager pass" in caplog.text
+    queries = ["a galaxy far away", "what makes sourdough rise?"]
+    np.testing.assert_allclose(
+        untraced.encode_queries(queries), model.encode(queries), rtol=0, atol=1e-5
+    )
+
+
+@pytest.mark.unit
 def test_a_model_that_is_not_installed_is_a_typed_error() -> None:
     with pytest.raises(CommandError) as error:
         load_model("acme/not-installed")
