@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 #: encoded a batch with 1 thread too.
 BATCH_THREADS = torch.get_num_threads()
 
+#: Freezing a query trace copies the model's weights into it (all-MiniLM-L6-v2: +43 MB,
+#: for 1.5-2 ms less a query than the plain trace); a larger model's trace stays unfrozen
+#: and shares the weights of the model that encodes documents.
+FREEZE_MAX_BYTES = 256 * 2**20
+
 Vectors = np.ndarray  # float32, shape (n, dimension), each row of unit length
 
 
@@ -120,7 +125,7 @@ class EmbeddingModel:
         with the same vectors as ``encode``: around the model, sentence-transformers'
         ``encode`` spends about 2.5 ms a call (it sets every module's mode and sorts and
         batches its inputs), measured as 18.0 against 15.6 ms a query on 2 busy cores.
-        On a CPU the pass goes through the frozen trace (``trace_queries``) if it has one.
+        On a CPU the pass goes through the model's trace (``trace_queries``) if it has one.
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -141,16 +146,17 @@ class EmbeddingModel:
         }
 
     def trace_queries(self) -> bool:
-        """Replace the query pass by a frozen TorchScript trace of the whole module chain
-        (transformer, pooling, whatever the model's directory lists): it runs the same
-        operators without Python between them and with constants folded, 12.4-13.4
-        against 15-16 ms a SciFact query on one idle core, and 20-25 % less CPU a query
-        under load. Kept only if it gives ``encode``'s vectors for a batch and a lone
-        query of other lengths than it was traced with; else the eager pass stays (a
-        model whose code branches on its input's values cannot be traced). CPU only:
-        a GPU's eager pass in fp16 is not where a query's time goes. Documents keep the
-        eager ``encode``: on 128-chunk batches the trace was slower (20.5 against 16.4 s
-        for 128 chunks of 170 words on one thread of a loaded machine)."""
+        """Replace the query pass by a TorchScript trace of the whole module chain
+        (transformer, pooling, whatever the model's directory lists), frozen: it runs the
+        same operators without Python between them and with constants folded, 10.1-11.1
+        against 13.9-14.6 ms a SciFact query on one core (p50 of 150 queries; unfrozen,
+        as above ``FREEZE_MAX_BYTES``, 11.6-12.4). Kept only if it gives ``encode``'s
+        vectors for a batch and a lone query of other lengths than it was traced with;
+        else the eager pass stays (a model whose code branches on its input's values
+        cannot be traced). CPU only: a GPU's eager pass in fp16 is not where a query's
+        time goes. Documents keep the eager ``encode``: on 128-chunk batches the trace
+        was slower (20.5 against 16.4 s for 128 chunks of 170 words on one thread of a
+        loaded machine)."""
         if not self.device.startswith("cpu"):
             return False
         sample = self._features(["a query to trace the model with"])
@@ -164,12 +170,15 @@ class EmbeddingModel:
                     strict=False,
                     check_trace=False,
                 )
-                frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+                traced = traced.eval()
+                weights = sum(p.numel() * p.element_size() for p in self._encoder.parameters())
+                if weights <= FREEZE_MAX_BYTES:
+                    traced = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
             probes = [["what do proteins fold into?", "ünïcödé — 東京 🚀 " * 40], ["galaxy"]]
             for texts in probes:
                 features = self._features(texts)
                 with torch.inference_mode():
-                    got = frozen(*(features[key] for key in keys))
+                    got = traced(*(features[key] for key in keys))
                 np.testing.assert_allclose(
                     torch.nn.functional.normalize(got.float(), dim=1).numpy(),
                     self.encode(texts),
@@ -179,7 +188,7 @@ class EmbeddingModel:
         except Exception as exc:  # any failure leaves the eager pass, which is correct
             log.warning("%s: queries keep the eager pass; tracing failed: %s", self.name, exc)
             return False
-        self._traced, self._traced_keys = frozen, keys
+        self._traced, self._traced_keys = traced, keys
         return True
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from embedder_service import model as model_module
 from embedder_service.model import EmbeddingModel, choose_device, load_model
 from semantik_contracts import ErrorCode
 from semantik_contracts.search import DEFAULT_MODEL
@@ -49,6 +50,22 @@ def test_queries_of_any_length_go_through_the_frozen_trace(model: EmbeddingModel
         np.testing.assert_allclose(
             model.encode_queries(texts), model.encode(texts), rtol=0, atol=1e-5
         )
+
+
+@pytest.mark.unit
+def test_a_large_model_s_trace_shares_its_weights_unfrozen(
+    model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(model_module, "FREEZE_MAX_BYTES", 0)
+    unfrozen = EmbeddingModel(model.name, model._encoder, model.device, model.batch_size)
+    assert unfrozen.trace_queries()
+    assert isinstance(unfrozen._traced, torch.jit.ScriptModule)
+    weights = {p.data_ptr() for p in model._encoder.parameters()}
+    assert weights <= {p.data_ptr() for p in unfrozen._traced.parameters()}
+    queries = ["a galaxy far away", "why do proteins misfold in the cold? " * 60]
+    np.testing.assert_allclose(
+        unfrozen.encode_queries(queries), model.encode(queries), rtol=0, atol=1e-5
+    )
 
 
 @pytest.mark.unit
