@@ -174,21 +174,17 @@ class EmbeddingModel:
                 weights = sum(p.numel() * p.element_size() for p in self._encoder.parameters())
                 if weights <= FREEZE_MAX_BYTES:
                     traced = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+            # Checked through the very pass that will serve queries (before any is served).
+            self._traced, self._traced_keys = traced, keys
             probes = [["what do proteins fold into?", "ünïcödé — 東京 🚀 " * 40], ["galaxy"]]
             for texts in probes:
-                features = self._features(texts)
-                with torch.inference_mode():
-                    got = traced(*(features[key] for key in keys))
                 np.testing.assert_allclose(
-                    torch.nn.functional.normalize(got.float(), dim=1).numpy(),
-                    self.encode(texts),
-                    rtol=0,
-                    atol=1e-5,
+                    self.encode_queries(texts), self.encode(texts), rtol=0, atol=1e-5
                 )
         except Exception as exc:  # any failure leaves the eager pass, which is correct
+            self._traced, self._traced_keys = None, []
             log.warning("%s: queries keep the eager pass; tracing failed: %s", self.name, exc)
             return False
-        self._traced, self._traced_keys = traced, keys
         return True
 
 
