@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Sequence
@@ -21,6 +22,17 @@ def configure_logging(level: str) -> None:
     )
     # nats-py logs every reconnect attempt at ERROR; the services log what matters.
     logging.getLogger("nats").setLevel(logging.CRITICAL)
+
+
+def freeze_startup_heap() -> None:
+    """Collect once, then put every object alive now (imported modules, a loaded model,
+    read models built at start) out of the cyclic collector's reach (``gc.freeze``), so
+    that its full collections visit only what was made since. In the vector host a full
+    collection visited 460,000 objects and took 0.3-0.5 s, during which no search
+    answered. Frozen objects are still freed by reference counting; only a reference
+    cycle among them would outlive its use, and start-up's are collected first."""
+    gc.collect()
+    gc.freeze()
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:
@@ -73,6 +85,7 @@ async def serve_until_stopped(
             started.append(service)
         if settings.health_port:
             await health.start("0.0.0.0", settings.health_port)
+        freeze_startup_heap()
         logging.getLogger(name).info("%s started", name)
         await stop.wait()
     finally:

@@ -6,7 +6,7 @@ import logging
 import re
 
 import uvicorn
-from semantik_runtime.process import configure_logging
+from semantik_runtime.process import configure_logging, freeze_startup_heap
 from semantik_runtime.telemetry import configure_tracing
 
 from .config import GatewaySettings
@@ -33,8 +33,10 @@ def main() -> None:
     configure_tracing("gateway", settings.otlp_endpoint)
     for name in ("uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).addFilter(RedactTokens())
+    app = create_app(settings)
+    freeze_startup_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
