@@ -29,35 +29,121 @@ def test_the_default_model_encodes_normalized_float32_rows(model: EmbeddingModel
     assert model.encode([]).shape == (0, 384)
 
 
+def assert_query_vectors(model: EmbeddingModel, queries: list[str]) -> None:
+    """``encode_queries`` gives ``encode``'s vectors: to float32's rounding, or as close
+    as a bfloat16 query pass is allowed to be."""
+    got, want = model.encode_queries(queries), model.encode(queries)
+    assert got.shape == want.shape and got.dtype == np.float32
+    if model.query_dtype == "bfloat16":
+        assert np.sum(got * want, axis=1).min() >= model_module.BFLOAT16_MIN_COSINE
+    else:
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+@pytest.fixture
+def float32_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CPU without bfloat16 units: traces stay in float32."""
+    monkeypatch.setattr(model_module, "native_bfloat16", lambda: False)
+
+
+def fresh(model: EmbeddingModel) -> EmbeddingModel:
+    """The loaded model's encoder, not yet traced."""
+    return EmbeddingModel(model.name, model._encoder, model.device, model.batch_size)
+
+
 @pytest.mark.integration
 def test_queries_straight_through_the_model_get_encodes_vectors(model: EmbeddingModel) -> None:
     queries = ["a galaxy far away", "what makes sourdough rise?", "ünïcödé — 東京 🚀"]
     for query in queries:  # one at a time, as a lone search asks
-        np.testing.assert_allclose(
-            model.encode_queries([query]), model.encode([query]), rtol=0, atol=1e-5
-        )
-    together = model.encode_queries(queries)  # a micro-batch: padded to the longest
-    assert together.shape == (3, 384) and together.dtype == np.float32
-    np.testing.assert_allclose(together, model.encode(queries), rtol=0, atol=1e-5)
+        assert_query_vectors(model, [query])
+    assert_query_vectors(model, queries)  # a micro-batch: padded to the longest
     assert model.encode_queries([]).shape == (0, 384)
 
 
+LONG = "why do proteins misfold in the cold? " * 60  # past the 256-token cut
+
+
 @pytest.mark.unit
+@pytest.mark.usefixtures("float32_only")
 def test_queries_of_any_length_go_through_the_frozen_trace(model: EmbeddingModel) -> None:
-    assert model.trace_queries()  # the default model traces; loading already did it
-    long = "why do proteins misfold in the cold? " * 60  # past the 256-token cut
-    for texts in (["q"], [long], [long, "short", "a middling query about galaxies"]):
+    traced = fresh(model)
+    assert traced.trace_queries() and traced.query_dtype == "float32"
+    for texts in (["q"], [LONG], [LONG, "short", "a middling query about galaxies"]):
         np.testing.assert_allclose(
-            model.encode_queries(texts), model.encode(texts), rtol=0, atol=1e-5
+            traced.encode_queries(texts), model.encode(texts), rtol=0, atol=1e-5
         )
 
 
 @pytest.mark.unit
+@pytest.mark.skipif(not model_module.native_bfloat16(), reason="this CPU has no bfloat16 units")
+def test_a_bfloat16_query_pass_is_kept_where_it_is_faster_and_close(
+    model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Which pass wins the race on a busy machine is chance: here it is told.
+    monkeypatch.setattr(model_module, "_race", lambda *_: {"float32": 1.0, "bfloat16": 0.6})
+    half = fresh(model)
+    assert half.trace_queries() and half.query_dtype == "bfloat16"
+    for texts in (["q"], [LONG], [LONG, "short", "a middling query about galaxies"]):
+        assert_query_vectors(half, texts)
+    # The documents' pass keeps its float32 weights: the model's own layers are back.
+    assert not any(isinstance(m, model_module._BFloat16Linear) for m in model._encoder.modules())
+    assert all(p.dtype == torch.float32 for p in model._encoder.parameters())
+    np.testing.assert_allclose(model.encode(["q"]), fresh(model).encode(["q"]), rtol=0, atol=0)
+
+
+@pytest.mark.unit
+@pytest.mark.skipif(not model_module.native_bfloat16(), reason="this CPU has no bfloat16 units")
+@pytest.mark.parametrize("why", ["slower", "too far", "unfrozen"])
+def test_the_float32_trace_stays_unless_bfloat16_wins(
+    model: EmbeddingModel,
+    why: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger=model_module.__name__)
+    timings = {"float32": 1.0, "bfloat16": 0.95 if why == "slower" else 0.6}
+    monkeypatch.setattr(model_module, "_race", lambda *_: timings)
+    if why == "too far":  # a cosine of 1 cannot be had in bfloat16
+        monkeypatch.setattr(model_module, "BFLOAT16_MIN_COSINE", 1.0 + 1e-6)
+    if why == "unfrozen":  # a large model: the bfloat16 trace holds its own weights
+        monkeypatch.setattr(model_module, "FREEZE_MAX_BYTES", 0)
+    traced = fresh(model)
+    assert traced.trace_queries()
+    expected = "bfloat16" if why == "unfrozen" else "float32"
+    assert traced.query_dtype == expected
+    if why == "too far":
+        assert "bfloat16 failed: cosine" in caplog.text
+    if why == "slower":
+        assert "keep the float32 trace (float32 1000.0 ms, bfloat16 950.0 ms)" in caplog.text
+    assert_query_vectors(traced, ["a galaxy far away", LONG])
+
+
+@pytest.mark.unit
+def test_the_race_times_each_pass_and_leaves_the_model_s_own(model: EmbeddingModel) -> None:
+    installed, threads = model._traced, torch.get_num_threads()
+    calls: list[str] = []
+
+    def counting(name: str) -> Any:
+        def encode(*tensors: torch.Tensor) -> torch.Tensor:
+            calls.append(name)
+            return installed(*tensors)
+
+        return encode
+
+    timings = model_module._race(model, {"a": counting("a"), "b": counting("b")})
+    assert set(timings) == {"a", "b"} and all(t > 0 for t in timings.values())
+    assert calls == ["a", "b"] * (model_module._RACE_ROUNDS + 2)  # in turns
+    assert model._traced is installed
+    assert torch.get_num_threads() == threads
+
+
+@pytest.mark.unit
+@pytest.mark.usefixtures("float32_only")
 def test_a_large_model_s_trace_shares_its_weights_unfrozen(
     model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(model_module, "FREEZE_MAX_BYTES", 0)
-    unfrozen = EmbeddingModel(model.name, model._encoder, model.device, model.batch_size)
+    unfrozen = fresh(model)
     assert unfrozen.trace_queries()
     assert isinstance(unfrozen._traced, torch.jit.ScriptModule)
     weights = {p.data_ptr() for p in model._encoder.parameters()}
@@ -76,7 +162,7 @@ def test_a_model_that_cannot_be_traced_keeps_the_eager_pass(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    untraced = EmbeddingModel(model.name, model._encoder, model.device, model.batch_size)
+    untraced = fresh(model)
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("data-dependent control flow")
