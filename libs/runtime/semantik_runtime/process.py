@@ -6,8 +6,10 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Coroutine, Sequence
+from typing import Any, Protocol
+
+import uvloop
 
 from .bus import Bus
 from .health import Check, HealthServer, Scrape
@@ -22,6 +24,14 @@ def configure_logging(level: str) -> None:
     )
     # nats-py logs every reconnect attempt at ERROR; the services log what matters.
     logging.getLogger("nats").setLevel(logging.CRITICAL)
+
+
+def run_service(main: Coroutine[Any, Any, None]) -> None:
+    """Run a service process's ``main`` on uvloop's event loop (as the gateway runs):
+    a search hands work to threads and back several times (the query's encoding, each
+    collection's store query), and uvloop wakes the loop from another thread sooner.
+    The vector host answered the same searches at p50 26.9 against 28.4-29.6 ms."""
+    uvloop.run(main)
 
 
 def freeze_startup_heap() -> None:

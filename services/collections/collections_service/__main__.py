@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
 from semantik_runtime.models import available_infos
-from semantik_runtime.process import configure_logging, serve_until_stopped
+from semantik_runtime.process import configure_logging, run_service, serve_until_stopped
 
 from .app import CollectionsService
 from .application import CollectionsApplication
@@ -38,4 +36,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_service(main())

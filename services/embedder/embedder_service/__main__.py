@@ -6,7 +6,7 @@ import asyncio
 
 from semantik_runtime.bus import Bus
 from semantik_runtime.metrics import observe_consumer_lag
-from semantik_runtime.process import configure_logging, serve_until_stopped
+from semantik_runtime.process import configure_logging, run_service, serve_until_stopped
 from semantik_runtime.vectors import open_vector_store
 
 from .app import EmbedderService
@@ -46,4 +46,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_service(main())

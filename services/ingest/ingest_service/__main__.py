@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
-from semantik_runtime.process import configure_logging, serve_until_stopped
+from semantik_runtime.process import configure_logging, run_service, serve_until_stopped
 
 from .app import IngestService
 from .application import IngestApplication
@@ -42,4 +40,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_service(main())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from semantik_runtime.bus import Bus
-from semantik_runtime.process import configure_logging, serve_until_stopped
+from semantik_runtime.process import configure_logging, run_service, serve_until_stopped
 from semantik_runtime.vectors import open_vector_store
 
 from .app import SearchService
@@ -33,4 +33,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_service(main())
