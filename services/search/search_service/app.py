@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
 from uuid import UUID
 
 import numpy as np
@@ -34,10 +35,13 @@ from semantik_runtime.sparse import query_vector
 from semantik_runtime.vectors import Hit, SparseVector, VectorStore
 
 from .fusion import RankedList, fuse, to_result
+from .lane import StoreLane
 from .rerank import RERANK_CANDIDATES, Reranker
 from .retrieval import search_generation, with_payloads
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 #: Queue group of search instances (they share requests).
 SEARCH = "search"
@@ -66,13 +70,24 @@ class SearchService:
         # Why a configured reranker is missing, told to whoever asks for reranking.
         self.reranker_problem = reranker_problem
         self.local_queries = local_queries
+        # A store whose reads do not overlap is read one after another (lane.py).
+        self._lane = None if store.parallel_queries else StoreLane()
 
     async def start(self, stop: asyncio.Event) -> None:
         await self.bus.serve(SEARCH_RPC, Search, self.search, queue=SEARCH)
         await self.bus.nc.flush()  # the subscription is live on the server once start returns
 
     async def close(self) -> None:
-        """Nothing to release: the bus and the store belong to the composition root."""
+        """Let the store's lane go (the bus and the store belong to the composition root)."""
+        if self._lane is not None:
+            self._lane.close()
+
+    async def _read(self, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``read(...)`` on the store's lane, or on a thread of its own where the store's
+        reads overlap."""
+        if self._lane is not None:
+            return await self._lane.run(read, *args, **kwargs)
+        return await asyncio.to_thread(read, *args, **kwargs)
 
     async def search(self, request: Search) -> SearchResponse:
         started = time.perf_counter()
@@ -112,7 +127,7 @@ class SearchService:
             for t in targets
             if t.generation is not None
         }
-        fused = await asyncio.to_thread(with_payloads, self.store, fuse(lists, wanted), names)
+        fused = await self._read(with_payloads, self.store, fuse(lists, wanted), names)
         if reranker is not None:
             fused = await asyncio.to_thread(_rerank, reranker, request.query, fused)
         results = [
@@ -152,7 +167,7 @@ class SearchService:
         # Shielded: another collection of the same model may still be waiting for it.
         dense = await asyncio.shield(embedding) if embedding is not None else None
         name = generation_name(target.collection_id, target.generation)
-        documents = await asyncio.to_thread(
+        documents = await self._read(
             search_generation,
             self.store,
             name,

@@ -76,12 +76,18 @@ async def test_collections_of_two_models_are_searched_each_with_its_own_and_fuse
     assert federated.results[2].score == pytest.approx(1 / 62)
 
 
+@pytest.mark.parametrize("slow", ["first", "second"])
 async def test_a_slow_collection_is_left_out_after_its_timeout_and_the_rest_answer(
-    corpus: Any, start_search: SearchStarter
+    corpus: Any, start_search: SearchStarter, slow: str
 ) -> None:
     search: SearchService = await start_search()
     original = search.store.query
-    slow_name = f"{corpus.second}_g2"
+    # Either one: Edge's reads share one thread, and one waiting behind the stuck read
+    # must leave the queue in time to answer.
+    stuck, answers = (
+        (corpus.first, corpus.second) if slow == "first" else (corpus.second, corpus.first)
+    )
+    slow_name = f"{stuck}_g{1 if slow == 'first' else 2}"
 
     def slow_query(name: str, **kwargs: Any) -> Any:
         if name == slow_name:
@@ -95,5 +101,5 @@ async def test_a_slow_collection_is_left_out_after_its_timeout_and_the_rest_answ
 
     assert response.partial is True
     (warning,) = response.warnings
-    assert str(corpus.second) in warning and "300 ms" in warning
-    assert {r.collection_id for r in response.results} == {corpus.first}
+    assert str(stuck) in warning and "300 ms" in warning
+    assert {r.collection_id for r in response.results} == {answers}

@@ -46,6 +46,9 @@ class EdgeVectorStore(VectorStore):
     half-made shard under a generation's name; hidden leftovers are removed on startup.
     """
 
+    #: It keeps the GIL while it searches (see the module's docstring).
+    parallel_queries = False
+
     def __init__(self, root_dir: Path) -> None:
         self._root = root_dir
         self._root.mkdir(parents=True, exist_ok=True)

@@ -92,6 +92,11 @@ class VectorStore(ABC):
     are idempotent, so a redelivered work item can be applied again safely.
     """
 
+    #: Whether reads of several generations gain from being sent at once: a server's
+    #: answers come over the network while the GIL is free. An engine in this process
+    #: that keeps the GIL while it searches answers them one after another regardless.
+    parallel_queries: bool = True
+
     @abstractmethod
     def create_generation(self, name: str, dimension: int) -> None:
         """Create generation ``name`` (cosine dense vectors of ``dimension``, sparse
