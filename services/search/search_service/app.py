@@ -1,7 +1,9 @@
 """The search service: federated hybrid search over the vector store (reads only).
 
-Each target collection is searched in parallel within its own timeout; a collection
-that fails or times out becomes a warning (``partial: true``) while the rest answer.
+Each target collection is searched within its own timeout, all at once (a server) or
+one after another on the store's lane (Qdrant Edge in this process: ``lane.py``); a
+collection that fails or times out becomes a warning (``partial: true``) while the rest
+answer.
 A collection's chunks are aggregated to documents (best chunk) before the limit, and
 collections are merged by reciprocal rank fusion, never by raw scores.
 
