@@ -139,25 +139,24 @@ class ThroughServices:
         body = json.dumps(
             {"query": query, "collection_ids": ids, "limit": 10, "search_type": "hybrid"}
         )
-        started = time.perf_counter()
-        status, answer = self._post(body)
-        elapsed = (time.perf_counter() - started) * 1000
+        elapsed, status, answer = self._post(body)
         if status == 401 and self.client.refresh_token:
             await self.client.refresh()
-            started = time.perf_counter()
-            status, answer = self._post(body)
-            elapsed = (time.perf_counter() - started) * 1000
+            elapsed, status, answer = self._post(body)
         if status >= 400:
             raise ApiError(status, str(answer.get("detail", answer)))
         if answer["partial"]:
             raise RuntimeError(f"a collection did not answer: {answer['warnings']}")
         return elapsed
 
-    def _post(self, body: str) -> tuple[int, dict[str, Any]]:
+    def _post(self, body: str) -> tuple[float, int, dict[str, Any]]:
+        """Milliseconds from sending the search to its parsed answer, status, answer."""
         headers = {"Authorization": f"Bearer {self.client.token}", "Content-Type": JSON}
+        started = time.perf_counter()
         self.connection.request("POST", "/api/v2/search", body, headers)
         response = self.connection.getresponse()
-        return response.status, json.loads(response.read())
+        answer = json.loads(response.read())
+        return (time.perf_counter() - started) * 1000, response.status, answer
 
     def close(self) -> None:
         self.connection.close()

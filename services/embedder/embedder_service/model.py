@@ -170,20 +170,20 @@ class EmbeddingModel:
         self.query_dtype = "float32"
         sample = self._features(["a query to trace the model with"])
         keys = [key for key, value in sample.items() if isinstance(value, torch.Tensor)]
+        # What each pass is checked against: the documents' pass, encoded once.
+        expected = [self.encode(texts) for texts in _PROBES]
         try:
             traced = self._trace(sample, keys)
             # Checked through the very pass that will serve queries (before any is served).
             self._traced, self._traced_keys = traced, keys
-            for texts in _PROBES:
-                np.testing.assert_allclose(
-                    self.encode_queries(texts), self.encode(texts), rtol=0, atol=1e-5
-                )
+            for texts, want in zip(_PROBES, expected, strict=True):
+                np.testing.assert_allclose(self.encode_queries(texts), want, rtol=0, atol=1e-5)
         except Exception as exc:  # any failure leaves the eager pass, which is correct
-            self._traced, self._traced_keys, self.query_dtype = None, [], "float32"
+            self._traced, self._traced_keys = None, []
             log.warning("%s: queries keep the eager pass; tracing failed: %s", self.name, exc)
             return False
         if native_bfloat16():
-            self._try_bfloat16(sample, keys)
+            self._try_bfloat16(sample, keys, expected)
         return True
 
     def _trace(self, sample: dict[str, Any], keys: list[str]) -> Any:
@@ -202,7 +202,9 @@ class EmbeddingModel:
                 traced = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
         return traced
 
-    def _try_bfloat16(self, sample: dict[str, Any], keys: list[str]) -> bool:
+    def _try_bfloat16(
+        self, sample: dict[str, Any], keys: list[str], expected: list[Vectors]
+    ) -> bool:
         """Serve queries through a trace whose linear layers multiply in bfloat16, if it
         is faster than the float32 trace on this machine and each probe's vector keeps a
         cosine of at least ``BFLOAT16_MIN_COSINE`` with ``encode``'s (the documents'
@@ -216,18 +218,18 @@ class EmbeddingModel:
         A frozen trace keeps its own bfloat16 weights (half the linear layers' size); an
         unfrozen one (above ``FREEZE_MAX_BYTES``) shares them with nothing, as the
         documents' pass needs its float32 weights."""
-        exact, exact_keys = self._traced, self._traced_keys
+        exact = self._traced
         try:
             with _bfloat16_linears(self._encoder):
                 half = self._trace(sample, keys)
             self._traced = half
-            for texts in _PROBES:
-                cosines = np.sum(self.encode_queries(texts) * self.encode(texts), axis=1)
+            for texts, want in zip(_PROBES, expected, strict=True):
+                cosines = np.sum(self.encode_queries(texts) * want, axis=1)
                 if cosines.min() < BFLOAT16_MIN_COSINE:
                     raise ValueError(f"cosine {cosines.min():.6f} with the float32 pass")
             timings = _race(self, {"float32": exact, "bfloat16": half})
         except Exception as exc:
-            self._traced, self._traced_keys = exact, exact_keys
+            self._traced = exact
             log.info("%s: queries keep the float32 trace; bfloat16 failed: %s", self.name, exc)
             return False
         if timings["bfloat16"] >= BFLOAT16_MIN_GAIN * timings["float32"]:

@@ -46,6 +46,13 @@ def float32_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(model_module, "native_bfloat16", lambda: False)
 
 
+@pytest.fixture
+def bfloat16_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CPU with bfloat16 units, whatever this one has: without them torch still
+    multiplies bfloat16 correctly, only slower, and which pass wins is told anyway."""
+    monkeypatch.setattr(model_module, "native_bfloat16", lambda: True)
+
+
 def fresh(model: EmbeddingModel) -> EmbeddingModel:
     """The loaded model's encoder, not yet traced."""
     return EmbeddingModel(model.name, model._encoder, model.device, model.batch_size)
@@ -75,7 +82,7 @@ def test_queries_of_any_length_go_through_the_frozen_trace(model: EmbeddingModel
 
 
 @pytest.mark.unit
-@pytest.mark.skipif(not model_module.native_bfloat16(), reason="this CPU has no bfloat16 units")
+@pytest.mark.usefixtures("bfloat16_units")
 def test_a_bfloat16_query_pass_is_kept_where_it_is_faster_and_close(
     model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -92,7 +99,7 @@ def test_a_bfloat16_query_pass_is_kept_where_it_is_faster_and_close(
 
 
 @pytest.mark.unit
-@pytest.mark.skipif(not model_module.native_bfloat16(), reason="this CPU has no bfloat16 units")
+@pytest.mark.usefixtures("bfloat16_units")
 @pytest.mark.parametrize("why", ["slower", "too far", "unfrozen"])
 def test_the_float32_trace_stays_unless_bfloat16_wins(
     model: EmbeddingModel,
