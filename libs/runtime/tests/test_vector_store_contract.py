@@ -3,6 +3,7 @@ mode standing in for a Qdrant server. A subclass supplies the ``store`` fixture.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -333,6 +334,30 @@ class TestEdgeVectorStore(VectorStoreContract):
             assert second.count(GEN) == len(ALL)
             hits = second.query(
                 GEN, mode="sparse", dense=None, sparse=query_vector("marathon"), limit=1
+            )
+            assert hits[0].id == point_id("doc-c", 0)
+        finally:
+            second.close()
+
+    def test_shards_search_on_one_pool_thread_older_ones_too(self, tmp_path: Path) -> None:
+        first = EdgeVectorStore(tmp_path / "qdrant")
+        first.create_generation(GEN, DIM)
+        first.upsert(GEN, ALL)
+        first.close()
+        config_file = tmp_path / "qdrant" / GEN / "edge_config.json"
+        assert json.loads(config_file.read_text())["max_search_threads"] == 1
+        # A shard made before the pool was set: it gets one thread when opened.
+        older = json.loads(config_file.read_text())
+        del older["max_search_threads"]
+        config_file.write_text(json.dumps(older))
+        second = EdgeVectorStore(tmp_path / "qdrant")
+        try:
+            reopened = json.loads(config_file.read_text())
+            assert reopened["max_search_threads"] == 1
+            assert reopened["vectors"] == older["vectors"]  # its dense size is its own
+            dense = np.eye(DIM, dtype=np.float32)[3]
+            hits = second.query(
+                GEN, mode="hybrid", dense=dense, sparse=query_vector("marathon"), limit=1
             )
             assert hits[0].id == point_id("doc-c", 0)
         finally:

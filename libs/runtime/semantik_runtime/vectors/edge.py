@@ -22,7 +22,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from .common import check_generation_name, check_query, in_order, to_hits
-from .edge_query import document_filter, edge_config, edge_point, edge_request
+from .edge_query import document_filter, edge_config, edge_point, edge_request, load_config
 from .edge_shard import ShardSlot
 from .port import (
     DOCUMENT_ID_FIELD,
@@ -60,7 +60,7 @@ class EdgeVectorStore(VectorStore):
                 if entry.name.startswith("."):
                     shutil.rmtree(entry, ignore_errors=True)
                 elif entry.is_dir():
-                    self._slots[entry.name] = ShardSlot(qe.EdgeShard.load(str(entry)))
+                    self._slots[entry.name] = ShardSlot(_load(entry))
         except BaseException:
             # Release the shards already opened, or their WAL locks outlive this failure.
             self.close()
@@ -82,7 +82,7 @@ class EdgeVectorStore(VectorStore):
             finally:
                 shard.close()
             staging.rename(self._root / name)
-            self._slots[name] = ShardSlot(qe.EdgeShard.load(str(self._root / name)))
+            self._slots[name] = ShardSlot(_load(self._root / name))
 
     def drop_generation(self, name: str) -> None:
         with self._lock:
@@ -187,3 +187,7 @@ class EdgeVectorStore(VectorStore):
             slots, self._slots = self._slots, {}
             for slot in slots.values():
                 slot.retire()
+
+
+def _load(directory: Path) -> qe.EdgeShard:
+    return qe.EdgeShard.load(str(directory), load_config())
