@@ -31,9 +31,7 @@ async def main() -> None:
     model = await asyncio.to_thread(
         load_model, settings.model_name, settings.device, settings.models_path
     )
-    store = open_vector_store(
-        settings.qdrant_url, settings.data_dir, api_key=settings.qdrant_api_key
-    )
+    store = open_vector_store(settings)
     embed_bus = await Bus.connect(settings.nats_url, "embedder")
     search_bus = await Bus.connect(settings.nats_url, "search")
 

@@ -21,6 +21,12 @@ class ServiceSettings(BaseSettings):
         None, validation_alias="QDRANT_URL", description="Qdrant server; Qdrant Edge if unset"
     )
     qdrant_api_key: str | None = Field(None, validation_alias="QDRANT_API_KEY")
+    edge_search_threads: int = Field(
+        1,
+        validation_alias="SEMANTIK_EDGE_SEARCH_THREADS",
+        ge=1,
+        description="Threads each Qdrant Edge shard searches its segments with",
+    )
     data_dir: Path = Field(
         Path(".semantik"), validation_alias=AliasChoices("SEMANTIK_DATA_DIR", "data_dir")
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from qdrant_client import QdrantClient
+from semantik_runtime.settings import ServiceSettings
 from semantik_runtime.sparse import document_vector, query_vector
 from semantik_runtime.vectors import GenerationNotFoundError, Point, VectorStore, open_vector_store
 from semantik_runtime.vectors.edge import EdgeVectorStore
@@ -339,21 +340,22 @@ class TestEdgeVectorStore(VectorStoreContract):
         finally:
             second.close()
 
-    def test_shards_search_on_one_pool_thread_older_ones_too(self, tmp_path: Path) -> None:
+    def test_shards_search_with_the_threads_set_older_ones_too(self, tmp_path: Path) -> None:
         first = EdgeVectorStore(tmp_path / "qdrant")
         first.create_generation(GEN, DIM)
         first.upsert(GEN, ALL)
         first.close()
         config_file = tmp_path / "qdrant" / GEN / "edge_config.json"
         assert json.loads(config_file.read_text())["max_search_threads"] == 1
-        # A shard made before the pool was set: it gets one thread when opened.
+        # A shard made before its pool was set: it gets the setting when opened.
         older = json.loads(config_file.read_text())
         del older["max_search_threads"]
         config_file.write_text(json.dumps(older))
-        second = EdgeVectorStore(tmp_path / "qdrant")
+        settings = ServiceSettings(qdrant_url=None, data_dir=tmp_path, edge_search_threads=3)
+        second = open_vector_store(settings)
         try:
             reopened = json.loads(config_file.read_text())
-            assert reopened["max_search_threads"] == 1
+            assert reopened["max_search_threads"] == 3
             assert reopened["vectors"] == older["vectors"]  # its dense size is its own
             dense = np.eye(DIM, dtype=np.float32)[3]
             hits = second.query(
@@ -428,7 +430,7 @@ class TestEdgeVectorStore(VectorStoreContract):
         assert errors == []
 
     def test_open_vector_store_without_url_is_edge(self, tmp_path: Path) -> None:
-        store = open_vector_store(None, tmp_path)
+        store = open_vector_store(ServiceSettings(qdrant_url=None, data_dir=tmp_path))
         try:
             assert isinstance(store, EdgeVectorStore)
             store.create_generation(GEN, DIM)
@@ -467,7 +469,10 @@ class TestQdrantLocalVectorStore(VectorStoreContract):
             return QdrantClient(":memory:")
 
         monkeypatch.setattr("qdrant_client.QdrantClient", client)
-        store = open_vector_store("http://qdrant:6333", tmp_path, api_key="secret")
+        settings = ServiceSettings(
+            qdrant_url="http://qdrant:6333", qdrant_api_key="secret", data_dir=tmp_path
+        )
+        store = open_vector_store(settings)
         assert isinstance(store, QdrantServerVectorStore)
         assert made == {"url": "http://qdrant:6333", "api_key": "secret"}
         store.close()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from ..settings import ServiceSettings
 from .port import (
     GenerationNotFoundError,
     Hit,
@@ -24,20 +23,22 @@ __all__ = [
 ]
 
 
-def open_vector_store(
-    qdrant_url: str | None, data_dir: Path, *, api_key: str | None = None
-) -> VectorStore:
-    """Open the store the settings ask for: the Qdrant server at ``qdrant_url`` if set,
-    else Qdrant Edge shards under ``data_dir / "qdrant"`` (owned by this process alone).
+def open_vector_store(settings: ServiceSettings) -> VectorStore:
+    """Open the store the settings ask for: the Qdrant server at ``QDRANT_URL`` if set,
+    else Qdrant Edge shards under ``<data dir>/qdrant`` (owned by this process alone),
+    each searching with ``SEMANTIK_EDGE_SEARCH_THREADS`` threads.
     """
     # Imported here so that importing the port (as semantik_runtime.sparse does) loads
     # neither engine's client library.
-    if qdrant_url:
+    if settings.qdrant_url:
         from qdrant_client import QdrantClient
 
         from .server import QdrantServerVectorStore
 
-        return QdrantServerVectorStore(QdrantClient(url=qdrant_url, api_key=api_key))
+        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
+        return QdrantServerVectorStore(client)
     from .edge import EdgeVectorStore
 
-    return EdgeVectorStore(data_dir / "qdrant")
+    return EdgeVectorStore(
+        settings.data_dir / "qdrant", search_threads=settings.edge_search_threads
+    )

@@ -23,31 +23,25 @@ from .port import (
 
 __all__ = ["document_filter", "edge_config", "edge_point", "edge_request", "load_config"]
 
-#: Threads of each shard's search pool. The engine keeps the GIL while a query runs, so
-#: a pool of more threads (by default one per CPU) cannot search in parallel and only
-#: hands each prefetch stage to another thread: a hybrid query over 3,854 chunks took
-#: 1.22-1.25 ms with one thread against 1.54-1.64 ms with the default, alternated runs.
-SEARCH_THREADS = 1
-
 
 def _sparse_params() -> dict[str, qe.EdgeSparseVectorParams]:
     return {SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
 
 
-def edge_config(dimension: int) -> qe.EdgeConfig:
+def edge_config(dimension: int, search_threads: int) -> qe.EdgeConfig:
     """Return the configuration of a new generation's shard."""
     return qe.EdgeConfig(
         vectors={DENSE_VECTOR: qe.EdgeVectorParams(dimension, qe.Distance.Cosine)},
         sparse_vectors=_sparse_params(),
-        max_search_threads=SEARCH_THREADS,
+        max_search_threads=search_threads,
     )
 
 
-def load_config() -> qe.EdgeConfig:
-    """Return what opening an existing shard sets: its search pool (a shard made before
-    the pool was set gets it too). The dense vectors' size is the shard's own, and the
-    sparse vectors are the same in every generation."""
-    return qe.EdgeConfig(sparse_vectors=_sparse_params(), max_search_threads=SEARCH_THREADS)
+def load_config(search_threads: int) -> qe.EdgeConfig:
+    """Return what opening an existing shard sets: its search pool, whatever the shard
+    had before. The dense vectors' size is the shard's own, and the sparse vectors are
+    the same in every generation."""
+    return qe.EdgeConfig(sparse_vectors=_sparse_params(), max_search_threads=search_threads)
 
 
 def edge_filter(filters: Mapping[str, Any] | None) -> qe.Filter | None:
