@@ -31,7 +31,12 @@ async def main() -> None:
     model = await asyncio.to_thread(
         load_model, settings.model_name, settings.device, settings.models_path
     )
-    store = open_vector_store(settings)
+    store = open_vector_store(
+        settings.qdrant_url,
+        settings.data_dir,
+        api_key=settings.qdrant_api_key,
+        edge_search_threads=settings.edge_search_threads,
+    )
     embed_bus = await Bus.connect(settings.nats_url, "embedder")
     search_bus = await Bus.connect(settings.nats_url, "search")
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from qdrant_client import QdrantClient
-from semantik_runtime.settings import ServiceSettings
 from semantik_runtime.sparse import document_vector, query_vector
 from semantik_runtime.vectors import GenerationNotFoundError, Point, VectorStore, open_vector_store
 from semantik_runtime.vectors.edge import EdgeVectorStore
@@ -351,8 +350,7 @@ class TestEdgeVectorStore(VectorStoreContract):
         older = json.loads(config_file.read_text())
         del older["max_search_threads"]
         config_file.write_text(json.dumps(older))
-        settings = ServiceSettings(qdrant_url=None, data_dir=tmp_path, edge_search_threads=3)
-        second = open_vector_store(settings)
+        second = open_vector_store(None, tmp_path, edge_search_threads=3)
         try:
             reopened = json.loads(config_file.read_text())
             assert reopened["max_search_threads"] == 3
@@ -430,7 +428,7 @@ class TestEdgeVectorStore(VectorStoreContract):
         assert errors == []
 
     def test_open_vector_store_without_url_is_edge(self, tmp_path: Path) -> None:
-        store = open_vector_store(ServiceSettings(qdrant_url=None, data_dir=tmp_path))
+        store = open_vector_store(None, tmp_path)
         try:
             assert isinstance(store, EdgeVectorStore)
             store.create_generation(GEN, DIM)
@@ -469,10 +467,7 @@ class TestQdrantLocalVectorStore(VectorStoreContract):
             return QdrantClient(":memory:")
 
         monkeypatch.setattr("qdrant_client.QdrantClient", client)
-        settings = ServiceSettings(
-            qdrant_url="http://qdrant:6333", qdrant_api_key="secret", data_dir=tmp_path
-        )
-        store = open_vector_store(settings)
+        store = open_vector_store("http://qdrant:6333", tmp_path, api_key="secret")
         assert isinstance(store, QdrantServerVectorStore)
         assert made == {"url": "http://qdrant:6333", "api_key": "secret"}
         store.close()

@@ -20,7 +20,12 @@ from .rerank import load_reranker
 async def main() -> None:
     settings = SearchSettings()
     configure_logging(settings.log_level)
-    store = open_vector_store(settings)
+    store = open_vector_store(
+        settings.qdrant_url,
+        settings.data_dir,
+        api_key=settings.qdrant_api_key,
+        edge_search_threads=settings.edge_search_threads,
+    )
     bus = await Bus.connect(settings.nats_url, "search")
     reranker, problem = await asyncio.to_thread(
         load_reranker, settings.reranker_path, settings.reranker_device

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..settings import ServiceSettings
+from pathlib import Path
+
 from .port import (
     GenerationNotFoundError,
     Hit,
@@ -23,22 +24,25 @@ __all__ = [
 ]
 
 
-def open_vector_store(settings: ServiceSettings) -> VectorStore:
-    """Open the store the settings ask for: the Qdrant server at ``QDRANT_URL`` if set,
-    else Qdrant Edge shards under ``<data dir>/qdrant`` (owned by this process alone),
-    each searching with ``SEMANTIK_EDGE_SEARCH_THREADS`` threads.
+def open_vector_store(
+    qdrant_url: str | None,
+    data_dir: Path,
+    *,
+    api_key: str | None = None,
+    edge_search_threads: int = 1,
+) -> VectorStore:
+    """Open the store the settings ask for: the Qdrant server at ``qdrant_url`` if set,
+    else Qdrant Edge shards under ``data_dir / "qdrant"`` (owned by this process alone),
+    each searching with ``edge_search_threads`` threads.
     """
     # Imported here so that importing the port (as semantik_runtime.sparse does) loads
     # neither engine's client library.
-    if settings.qdrant_url:
+    if qdrant_url:
         from qdrant_client import QdrantClient
 
         from .server import QdrantServerVectorStore
 
-        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
-        return QdrantServerVectorStore(client)
+        return QdrantServerVectorStore(QdrantClient(url=qdrant_url, api_key=api_key))
     from .edge import EdgeVectorStore
 
-    return EdgeVectorStore(
-        settings.data_dir / "qdrant", search_threads=settings.edge_search_threads
-    )
+    return EdgeVectorStore(data_dir / "qdrant", search_threads=edge_search_threads)
