@@ -129,14 +129,7 @@ class SearchService:
             for t in targets
             if t.generation is not None
         }
-        fused = fuse(lists, wanted)
-        if self._lane is None:
-            fused = await asyncio.to_thread(with_payloads, self.store, fused, names)
-        else:
-            # A few points by id from a store in this process, which holds the GIL while
-            # it reads: the loop would wait just as long for the lane's thread, plus the
-            # two hand-offs.
-            fused = with_payloads(self.store, fused, names)
+        fused = await self._read(with_payloads, self.store, fuse(lists, wanted), names)
         if reranker is not None:
             fused = await asyncio.to_thread(_rerank, reranker, request.query, fused)
         results = [
