@@ -5,18 +5,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from .base import Message
 from .enums import DocumentStatus, OperationType, SourceKind
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+#: Text with at least one character that is not white space (a collection's name).
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
+
+
 class CreateCollection(Message):
     actor: str
-    name: str = Field(min_length=1, max_length=200)
+    name: NonBlank = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
     model_name: str | None = Field(None, description="Embedding model; the default if omitted")
     chunk_size: int | None = Field(None, ge=32, le=8192)
@@ -26,7 +36,7 @@ class CreateCollection(Message):
 class UpdateCollection(Message):
     actor: str
     collection_id: UUID
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: NonBlank | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
 
 

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pydantic
 import pytest
-from semantik_contracts import EventEnvelope, Reply, RpcError, events, subjects
+from semantik_contracts import EventEnvelope, Reply, RpcError, commands, events, subjects
 from semantik_contracts.enums import ErrorCode
 from semantik_contracts.views import CollectionView
 
@@ -114,6 +114,18 @@ def test_events_ignore_unknown_fields_but_commands_reject_them() -> None:
     assert event.collection_id == cid
     with pytest.raises(pydantic.ValidationError):
         CreateCollection.model_validate({"actor": "u", "name": "x", "bogus": True})
+
+
+def test_a_collection_name_of_white_space_alone_is_refused() -> None:
+    collection_id = uuid4()
+    for blank in (" ", " \t\n "):
+        with pytest.raises(pydantic.ValidationError, match="must not be blank"):
+            commands.CreateCollection(actor="alice", name=blank)
+        with pytest.raises(pydantic.ValidationError, match="must not be blank"):
+            commands.UpdateCollection(actor="alice", collection_id=collection_id, name=blank)
+    assert commands.CreateCollection(actor="alice", name=" Docs ").name == " Docs "
+    renamed = commands.UpdateCollection(actor="alice", collection_id=collection_id)
+    assert renamed.name is None  # a rename is optional
 
 
 def test_the_asyncapi_document_covers_the_catalogue_and_its_refs_resolve() -> None:

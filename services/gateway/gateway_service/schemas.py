@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from semantik_contracts import SearchType
+from semantik_contracts.commands import NonBlank
 from semantik_contracts.search import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, Filters
 from semantik_contracts.views import CollectionView, SourceAndOperation
 
@@ -124,7 +125,7 @@ class CollectionCreate(RequestBody):
         }
     )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: NonBlank = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
     model_name: str | None = Field(None, min_length=1, max_length=200)
     chunk_size: int | None = Field(None, ge=32, le=8192)
@@ -140,7 +141,7 @@ class CollectionUpdate(RequestBody):
         }
     )
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: NonBlank | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
 
 

@@ -72,10 +72,22 @@ async def test_unknown_is_404_and_someone_elses_is_403(stack: Stack) -> None:
 @pytest.mark.reliability
 async def test_bad_input_is_422_never_500(stack: Stack) -> None:
     alice = await stack.login("alice")
-    bad_bodies = [{"name": ""}, {"name": "x" * 201}, {"name": "x", "chunk_size": 1}, {}, []]
-    for body in bad_bodies:
+    bad_bodies = [
+        {"name": ""},
+        {"name": " \t "},
+        {"name": "x" * 201},
+        {"name": "x", "chunk_size": 1},
+    ]
+    for body in [*bad_bodies, {}, []]:
         reply = await stack.client.post("/api/v2/collections", json=body, headers=alice)
         assert reply.status_code == 422, body
+    blank = await stack.client.post("/api/v2/collections", json={"name": "  "}, headers=alice)
+    assert "must not be blank" in blank.text
+    docs = await stack.create_collection(alice, "docs")
+    renamed = await stack.client.patch(
+        f"/api/v2/collections/{docs['id']}", json={"name": "   "}, headers=alice
+    )
+    assert renamed.status_code == 422 and "must not be blank" in renamed.text
     not_json = await stack.client.post(
         "/api/v2/collections",
         content=b"{name",
