@@ -83,7 +83,7 @@ class EdgeVectorStore(VectorStore):
             if name in self._slots:
                 return
             staging = self._root / f".new-{name}-{uuid.uuid4().hex}"
-            shard = qe.EdgeShard.create(str(staging), edge_config(dimension, self._search_threads))
+            shard = qe.EdgeShard.create(str(staging), edge_config(dimension))
             try:
                 shard.update(
                     qe.UpdateOperation.create_field_index(

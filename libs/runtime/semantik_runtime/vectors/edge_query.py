@@ -28,19 +28,19 @@ def _sparse_params() -> dict[str, qe.EdgeSparseVectorParams]:
     return {SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
 
 
-def edge_config(dimension: int, search_threads: int) -> qe.EdgeConfig:
-    """Return the configuration of a new generation's shard."""
+def edge_config(dimension: int) -> qe.EdgeConfig:
+    """Return the configuration of a new generation's shard (its search pool is set by
+    ``load_config`` when the store opens it)."""
     return qe.EdgeConfig(
         vectors={DENSE_VECTOR: qe.EdgeVectorParams(dimension, qe.Distance.Cosine)},
         sparse_vectors=_sparse_params(),
-        max_search_threads=search_threads,
     )
 
 
 def load_config(search_threads: int) -> qe.EdgeConfig:
-    """Return what opening an existing shard sets: its search pool, whatever the shard
-    had before. The dense vectors' size is the shard's own, and the sparse vectors are
-    the same in every generation."""
+    """Return what opening a shard sets: its search pool, whatever the shard had before
+    (a new one is opened right after it is made). The dense vectors' size is the
+    shard's own, and the sparse vectors are the same in every generation."""
     return qe.EdgeConfig(sparse_vectors=_sparse_params(), max_search_threads=search_threads)
 
 
