@@ -3,11 +3,13 @@
 from . import commands, events, search, subjects, views, work
 from .base import Event, Message
 from .enums import (
+    CollectionRole,
     CollectionStatus,
     DocumentStatus,
     ErrorCode,
     OperationStatus,
     OperationType,
+    PrincipalType,
     SearchType,
     SkipReason,
     SourceKind,
@@ -16,6 +18,7 @@ from .envelope import EventEnvelope
 from .rpc import Reply, RpcError, RpcFailure
 
 __all__ = [
+    "CollectionRole",
     "CollectionStatus",
     "DocumentStatus",
     "ErrorCode",
@@ -24,6 +27,7 @@ __all__ = [
     "Message",
     "OperationStatus",
     "OperationType",
+    "PrincipalType",
     "Reply",
     "RpcError",
     "RpcFailure",

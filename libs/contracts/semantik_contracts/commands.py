@@ -1,6 +1,7 @@
 """Commands to the collections service (``semantik.cmd.collections.<Command>``).
 
-``actor`` is the authenticated user id; the collections service enforces ownership.
+``actor`` is the authenticated user id and ``teams`` the teams they belong to; the
+collections service enforces the roles they hold on each collection (SPEC §11).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from uuid import UUID
 from pydantic import AfterValidator, Field
 
 from .base import Message
-from .enums import DocumentStatus, OperationType, SourceKind
+from .enums import CollectionRole, DocumentStatus, OperationType, PrincipalType, SourceKind
 
 
 def _not_blank(value: str) -> str:
@@ -24,8 +25,19 @@ def _not_blank(value: str) -> str:
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
 
 
-class CreateCollection(Message):
-    actor: str
+class Actor(Message):
+    """A command or query made on a user's behalf. Only the gateway sends them: it sets
+    ``actor`` from the verified token and ``teams`` from its own records."""
+
+    actor: str = Field(min_length=1, max_length=100, description="The user's id")
+    teams: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Ids of the teams the user belongs to: their grants count too",
+    )
+
+
+class CreateCollection(Actor):
     name: NonBlank = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
     model_name: str | None = Field(None, description="Embedding model; the default if omitted")
@@ -33,30 +45,32 @@ class CreateCollection(Message):
     chunk_overlap: int | None = Field(None, ge=0, le=4096)
 
 
-class UpdateCollection(Message):
-    actor: str
+class UpdateCollection(Actor):
     collection_id: UUID
     name: NonBlank | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
 
 
-class DeleteCollection(Message):
-    actor: str
+class DeleteCollection(Actor):
     collection_id: UUID
 
 
-class AddSource(Message):
-    actor: str
+class AddSource(Actor):
     collection_id: UUID
     path: str = Field(min_length=1, description="Directory or file on the server")
     kind: SourceKind = SourceKind.DIRECTORY
     text_columns: list[str] = Field(default_factory=list)
     context_columns: list[str] = Field(default_factory=list)
     id_column: str | None = None
+    roots: list[str] | None = Field(
+        None,
+        max_length=1000,
+        description="Directories the actor may add paths from (source roots granted to "
+        "them or their team); None: any configured root (an admin)",
+    )
 
 
-class ChangeSourceColumns(Message):
-    actor: str
+class ChangeSourceColumns(Actor):
     collection_id: UUID
     source_id: UUID
     text_columns: list[str]
@@ -64,40 +78,55 @@ class ChangeSourceColumns(Message):
     id_column: str | None = None
 
 
-class RemoveSource(Message):
-    actor: str
+class RemoveSource(Actor):
     collection_id: UUID
     source_id: UUID
 
 
-class StartOperation(Message):
-    actor: str
+class StartOperation(Actor):
     collection_id: UUID
     operation_type: OperationType
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class CancelOperation(Message):
-    actor: str
+class CancelOperation(Actor):
     operation_id: UUID
 
 
+class GrantAccess(Actor):
+    """Give a user or a team a role on a collection (the owner's right)."""
+
+    collection_id: UUID
+    principal_type: PrincipalType
+    principal_id: str = Field(min_length=1, max_length=100)
+    role: CollectionRole
+
+
+class RevokeAccess(Actor):
+    collection_id: UUID
+    principal_type: PrincipalType
+    principal_id: str = Field(min_length=1, max_length=100)
+
+
 # -- queries ---------------------------------------------------------------------------
-class GetCollection(Message):
-    actor: str
+class GetCollection(Actor):
     collection_id: UUID
 
 
-class GetCollections(Message):
+class GetAccess(Actor):
+    """Who may do what on a collection (its owner and grants)."""
+
+    collection_id: UUID
+
+
+class GetCollections(Actor):
     """Several collections at once, in the order asked (a search resolves its targets
     in one round trip); any unknown or foreign one fails the whole query (404/403)."""
 
-    actor: str
     collection_ids: list[UUID] = Field(min_length=1, max_length=50)
 
 
-class ListCollections(Message):
-    actor: str
+class ListCollections(Actor):
     status: str | None = None
     name: str | None = Field(
         None, max_length=200, description="Only names containing this, in any letter case"
@@ -106,13 +135,11 @@ class ListCollections(Message):
     offset: int = Field(0, ge=0)
 
 
-class GetOperation(Message):
-    actor: str
+class GetOperation(Actor):
     operation_id: UUID
 
 
-class ListOperations(Message):
-    actor: str
+class ListOperations(Actor):
     collection_id: UUID | None = None
     status: str | None = None
     operation_type: str | None = Field(None, description="index, append, reindex, …")
@@ -120,22 +147,20 @@ class ListOperations(Message):
     offset: int = Field(0, ge=0)
 
 
-class ListSources(Message):
-    actor: str
+class ListSources(Actor):
     collection_id: UUID
 
 
-class GetAudit(Message):
+class GetAudit(Actor):
     """The actor's audit log, newest first."""
 
-    actor: str
     outcome: str | None = Field(None, description="accepted, rejected, completed or failed")
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0)
 
 
-class GetUsage(Message):
-    actor: str
+class GetUsage(Actor):
+    """The actor's own collections' counts against the quotas."""
 
 
 class RebuildProjections(Message):
@@ -151,6 +176,12 @@ class ValidateSource(Message):
     text_columns: list[str] = Field(default_factory=list)
     context_columns: list[str] = Field(default_factory=list)
     id_column: str | None = None
+    roots: list[str] | None = Field(
+        None,
+        max_length=1000,
+        description="Only under these directories (each inside the configured roots); "
+        "None: any configured root",
+    )
 
 
 class ValidatedSource(Message):

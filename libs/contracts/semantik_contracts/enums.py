@@ -14,6 +14,26 @@ class CollectionStatus(StrEnum):
     ERROR = "error"
 
 
+class CollectionRole(StrEnum):
+    """What a user may do with a collection (SPEC §11), each role holding the ones before."""
+
+    VIEWER = "viewer"  # read, list, search, follow
+    EDITOR = "editor"  # + sources and operations
+    OWNER = "owner"  # + update, delete, manage access
+
+    @property
+    def rank(self) -> int:
+        return list(CollectionRole).index(self)
+
+    def allows(self, needed: CollectionRole) -> bool:
+        return self.rank >= needed.rank
+
+
+class PrincipalType(StrEnum):
+    USER = "user"
+    TEAM = "team"
+
+
 class OperationType(StrEnum):
     INDEX = "index"
     APPEND = "append"

@@ -9,7 +9,15 @@ from uuid import UUID
 from pydantic import Field
 
 from .base import Event
-from .enums import CollectionStatus, OperationStatus, OperationType, SkipReason, SourceKind
+from .enums import (
+    CollectionRole,
+    CollectionStatus,
+    OperationStatus,
+    OperationType,
+    PrincipalType,
+    SkipReason,
+    SourceKind,
+)
 
 CollectionId = Annotated[UUID, Field(description="Collection the event belongs to")]
 OperationId = Annotated[UUID, Field(description="Operation that caused the event")]
@@ -80,6 +88,27 @@ class CollectionDeleted(Event):
     type: Literal["CollectionDeleted"] = "CollectionDeleted"
     collection_id: CollectionId
     deleted_by: str = ""
+
+
+class AccessGranted(Event):
+    """A user or a team was given a role on the collection (or a new one)."""
+
+    type: Literal["AccessGranted"] = "AccessGranted"
+    collection_id: CollectionId
+    principal_type: PrincipalType
+    principal_id: str
+    role: CollectionRole
+    granted_by: str = Field(description="User id of the owner who granted it")
+
+
+class AccessRevoked(Event):
+    """A user's or a team's role on the collection was taken back: effective at once."""
+
+    type: Literal["AccessRevoked"] = "AccessRevoked"
+    collection_id: CollectionId
+    principal_type: PrincipalType
+    principal_id: str
+    revoked_by: str
 
 
 # -- Source -----------------------------------------------------------------------------
@@ -292,6 +321,8 @@ AnyEvent = Annotated[
     | GenerationActivated
     | GenerationDropped
     | CollectionDeleted
+    | AccessGranted
+    | AccessRevoked
     | SourceAdded
     | SourceColumnsChanged
     | SourceRemoved

@@ -10,10 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .base import Message
 from .enums import (
+    CollectionRole,
     CollectionStatus,
     DocumentStatus,
     OperationStatus,
     OperationType,
+    PrincipalType,
     SourceKind,
 )
 from .work import generation_name
@@ -41,12 +43,29 @@ class CollectionView(Message):
     active_operation_id: UUID | None = None
     created_at: datetime
     updated_at: datetime
+    my_role: CollectionRole | None = Field(
+        None, description="The asking user's role on it: owner, editor or viewer"
+    )
 
     @property
     def active_generation_name(self) -> str | None:
         if self.active_generation is None:
             return None
         return generation_name(self.id, self.active_generation)
+
+
+class Grant(Message):
+    principal_type: PrincipalType
+    principal_id: str
+    role: CollectionRole
+
+
+class CollectionAccess(Message):
+    """Who may do what on a collection: its owner, and the roles granted to others."""
+
+    collection_id: UUID
+    owner: str
+    grants: list[Grant] = Field(default_factory=list)
 
 
 class Failure(Message):

@@ -15,7 +15,13 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from semantik_contracts import ErrorCode, RpcFailure, commands
 from semantik_contracts.commands import ResumeWork, ValidatedSource, ValidateSource, WorkResumed
-from semantik_contracts.subjects import COLLECTIONS, INGEST, command_subject, event_filter
+from semantik_contracts.subjects import (
+    COLLECTIONS,
+    INGEST,
+    UPLOAD_SCHEME,
+    command_subject,
+    event_filter,
+)
 from semantik_contracts.views import SourceList
 from semantik_runtime.bus import Bus
 from semantik_runtime.consumer import follow_event_batches, follow_events
@@ -183,6 +189,7 @@ class CollectionsService:
                         text_columns=cmd.text_columns,
                         context_columns=cmd.context_columns,
                         id_column=cmd.id_column,
+                        roots=None if cmd.path.startswith(UPLOAD_SCHEME) else cmd.roots,
                     ),
                     ValidatedSource,
                 )
@@ -202,6 +209,9 @@ class CollectionsService:
             (commands.RemoveSource, direct(app.remove_source)),
             (commands.StartOperation, direct(app.start_operation)),
             (commands.CancelOperation, direct(app.cancel_operation)),
+            (commands.GrantAccess, direct(app.grant_access)),
+            (commands.RevokeAccess, direct(app.revoke_access)),
+            (commands.GetAccess, direct(queries.get_access)),
             (commands.GetCollection, direct(queries.get_collection)),
             (commands.GetCollections, direct(queries.get_collections)),
             (commands.ListCollections, direct(queries.list_collections)),

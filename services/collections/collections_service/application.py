@@ -16,13 +16,20 @@ from uuid import UUID, uuid4
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from pydantic import BaseModel
-from semantik_contracts import ErrorCode, OperationStatus, OperationType, commands
+from semantik_contracts import (
+    CollectionRole,
+    ErrorCode,
+    OperationStatus,
+    OperationType,
+    commands,
+)
 from semantik_contracts.search import DEFAULT_MODEL, ModelInfo
 from semantik_contracts.subjects import UPLOAD_SCHEME
 from semantik_contracts.views import CollectionView, OperationView, SourceAndOperation
 from semantik_runtime.errors import CommandError, forbidden, not_found
 
-from .audit import ACCEPTED, ACTIONS, REJECTED, AuditRecord, target_of
+from .access import check_grantable
+from .audit import ACCEPTED, ACTIONS, REJECTED, AuditRecord, describe, target_of
 from .domain import Collection, Source
 from .operation import Operation
 from .projections import ReadModel, collection_view, operation_view, source_view
@@ -119,29 +126,32 @@ class CollectionsApplication(Application[UUID]):
             collection_id=collection_id,
             target_id=target,
             code=error.code.value if error else None,
-            message=error.message if error else "",
+            message=error.message if error else describe(cmd),
         )
 
-    # -- lookups with ownership ----------------------------------------------------
-    def owned_collection(self, actor: str, collection_id: UUID) -> Collection:
-        """The collection to change: 404 when there is none, 403 when not the actor's."""
-        self.read_model.owned_collection(actor, collection_id)
+    # -- lookups with access (SPEC §11) ----------------------------------------------
+    def collection_for(
+        self, cmd: commands.Actor, collection_id: UUID, needed: CollectionRole
+    ) -> Collection:
+        """The collection to change: 404 when there is none, 403 when the actor's role on
+        it (if any) does not allow ``needed``."""
+        self.read_model.collection_for(cmd.actor, cmd.teams, collection_id, needed)
         collection: Collection = self.repository.get(collection_id)
         return collection
 
-    def owned_operation(self, actor: str, operation_id: UUID) -> Operation:
-        self.read_model.owned_operation(actor, operation_id)
+    def operation_for(self, cmd: commands.Actor, operation_id: UUID) -> Operation:
+        self.read_model.operation_for(cmd.actor, cmd.teams, operation_id, CollectionRole.EDITOR)
         operation: Operation = self.repository.get(operation_id)
         return operation
 
-    def owned_source(self, actor: str, collection_id: UUID, source_id: UUID) -> Source:
-        self.read_model.owned_collection(actor, collection_id)
+    def source_for(self, cmd: commands.Actor, collection_id: UUID, source_id: UUID) -> Source:
+        self.read_model.collection_for(cmd.actor, cmd.teams, collection_id, CollectionRole.EDITOR)
         found = self.read_model.sources.get(source_id)
         if found is None or found.removed:
             raise not_found("source", source_id)
         if found.collection_id != collection_id:
-            owner = self.read_model.collections.get(found.collection_id)
-            if owner is not None and owner.owner != actor:
+            other = self.read_model.collections.get(found.collection_id)
+            if other is not None and other.owner != cmd.actor:
                 raise forbidden("source", source_id)
             raise not_found("source", f"{source_id} in collection {collection_id}")
         source: Source = self.repository.get(source_id)
@@ -179,24 +189,24 @@ class CollectionsApplication(Application[UUID]):
         )
         collection.activate_generation(collection.open_generation())
         self.commit(collection)
-        return collection_view(collection)
+        return collection_view(collection, CollectionRole.OWNER)
 
     @audited
     def update_collection(self, cmd: commands.UpdateCollection) -> CollectionView:
-        collection = self.owned_collection(cmd.actor, cmd.collection_id)
+        collection = self.collection_for(cmd, cmd.collection_id, CollectionRole.OWNER)
         if cmd.name is not None:
-            same = self.read_model.collection_named(cmd.actor, cmd.name)
+            same = self.read_model.collection_named(collection.owner, cmd.name)
             if same is not None and same.id != collection.id:
                 raise CommandError(ErrorCode.CONFLICT, f"a collection named {cmd.name!r} exists")
         collection.update(cmd.name, cmd.description)
         self.commit(collection)
-        return collection_view(collection)
+        return collection_view(collection, CollectionRole.OWNER)
 
     @audited
     def delete_collection(self, cmd: commands.DeleteCollection) -> CollectionView:
         """Delete now, as a ``delete`` operation; a running operation is cancelled first.
         The embedder drops the vectors when it sees ``CollectionDeleted``."""
-        collection = self.owned_collection(cmd.actor, cmd.collection_id)
+        collection = self.collection_for(cmd, cmd.collection_id, CollectionRole.OWNER)
         changed: list[Aggregate] = [collection]
         if collection.active_operation_id is not None:
             running: Operation = self.repository.get(collection.active_operation_id)
@@ -209,14 +219,14 @@ class CollectionsApplication(Application[UUID]):
         collection.operation_finished(deletion.id, OperationStatus.COMPLETED)
         collection.delete(cmd.actor)
         self.commit(*changed, deletion)
-        return collection_view(collection)
+        return collection_view(collection, CollectionRole.OWNER)
 
     @audited
     def check_new_source(self, cmd: commands.AddSource) -> None:
         """Refuse before ingest resolves (and, for an upload, fetches) anything: the
-        collection must be the actor's, and an upload must be one of its own uploads
+        actor must be its editor, and an upload must be one of its own uploads
         (``upload://<this collection's id>/…``), never another collection's file."""
-        collection = self.owned_collection(cmd.actor, cmd.collection_id)
+        collection = self.collection_for(cmd, cmd.collection_id, CollectionRole.EDITOR)
         own_uploads = f"{UPLOAD_SCHEME}{collection.id}/"
         if cmd.path.startswith(UPLOAD_SCHEME) and not cmd.path.startswith(own_uploads):
             raise CommandError(
@@ -228,7 +238,7 @@ class CollectionsApplication(Application[UUID]):
     def add_source(
         self, cmd: commands.AddSource, resolved_path: str, kind: str
     ) -> SourceAndOperation:
-        collection = self.owned_collection(cmd.actor, cmd.collection_id)
+        collection = self.collection_for(cmd, cmd.collection_id, CollectionRole.EDITOR)
         for existing in self.read_model.sources_of(collection.id):
             if existing.path == resolved_path:
                 raise CommandError(
@@ -280,8 +290,8 @@ class CollectionsApplication(Application[UUID]):
         params: dict[str, Any],
         change: Callable[[Source, Collection], None],
     ) -> SourceAndOperation:
-        """An operation on one source of an owned collection, with the source's change."""
-        source = self.owned_source(cmd.actor, cmd.collection_id, cmd.source_id)
+        """An operation on one source of a collection, with the source's change."""
+        source = self.source_for(cmd, cmd.collection_id, cmd.source_id)
         collection: Collection = self.repository.get(cmd.collection_id)
         operation = self._new_operation(collection, op_type, cmd.actor, [source.id], params)
         change(source, collection)
@@ -290,7 +300,7 @@ class CollectionsApplication(Application[UUID]):
 
     @audited
     def start_operation(self, cmd: commands.StartOperation) -> OperationView:
-        collection = self.owned_collection(cmd.actor, cmd.collection_id)
+        collection = self.collection_for(cmd, cmd.collection_id, CollectionRole.EDITOR)
         if cmd.operation_type is OperationType.REINDEX:
             operation = self._new_reindex(collection, cmd)
         elif cmd.operation_type is OperationType.INDEX:
@@ -309,11 +319,29 @@ class CollectionsApplication(Application[UUID]):
 
     @audited
     def cancel_operation(self, cmd: commands.CancelOperation) -> OperationView:
-        operation = self.owned_operation(cmd.actor, cmd.operation_id)
+        operation = self.operation_for(cmd, cmd.operation_id)
         self.commit(
             *self.end_operation(operation, OperationStatus.CANCELLED, f"cancelled by {cmd.actor}")
         )
         return operation_view(operation)
+
+    @audited
+    def grant_access(self, cmd: commands.GrantAccess) -> CollectionView:
+        """Give a user or a team a role (the owner's right); the gateway has checked
+        that the principal exists."""
+        collection = self.collection_for(cmd, cmd.collection_id, CollectionRole.OWNER)
+        check_grantable(collection, cmd.principal_type, cmd.principal_id, cmd.role)
+        collection.grant(cmd.principal_type, cmd.principal_id, cmd.role, cmd.actor)
+        self.commit(collection)
+        return collection_view(collection, CollectionRole.OWNER)
+
+    @audited
+    def revoke_access(self, cmd: commands.RevokeAccess) -> CollectionView:
+        collection = self.collection_for(cmd, cmd.collection_id, CollectionRole.OWNER)
+        if not collection.revoke(cmd.principal_type, cmd.principal_id, cmd.actor):
+            raise not_found("grant", f"{cmd.principal_type} {cmd.principal_id}")
+        self.commit(collection)
+        return collection_view(collection, CollectionRole.OWNER)
 
     # -- shared by commands and the process manager --------------------------------
     def end_operation(

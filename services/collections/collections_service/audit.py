@@ -26,6 +26,8 @@ ACTIONS: dict[type[BaseModel], str] = {
     commands.RemoveSource: "source.remove",
     commands.StartOperation: "operation.start",
     commands.CancelOperation: "operation.cancel",
+    commands.GrantAccess: "access.grant",
+    commands.RevokeAccess: "access.revoke",
 }
 
 
@@ -62,3 +64,14 @@ def target_of(command: BaseModel) -> tuple[UUID | None, UUID | None]:
         or collection_id
     )
     return collection_id, target
+
+
+def describe(command: BaseModel) -> str:
+    """What an accepted command's entry says beyond its action and target: whose access
+    changed (the grant events hold it too, but the audit log is read alone)."""
+    principal = getattr(command, "principal_type", None)
+    if principal is None:
+        return ""
+    role = getattr(command, "role", None)
+    granted = f" as {role}" if role else ""
+    return f"{principal} {getattr(command, 'principal_id', '')}{granted}"

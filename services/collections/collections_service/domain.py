@@ -91,6 +91,8 @@ class Collection(Aggregate):
         self.chunk_count = 0
         self.size_bytes = 0
         self.deleted = False
+        #: "user:<id>" or "team:<id>" → the role granted (SPEC §11); the owner is apart.
+        self.grants: dict[str, str] = {}
 
     # -- commands ------------------------------------------------------------------
     def update(self, name: str | None, description: str | None) -> None:
@@ -230,6 +232,29 @@ class Collection(Aggregate):
             )
 
     # -- events --------------------------------------------------------------------
+    def grant(self, principal_type: str, principal_id: str, role: str, granted_by: str) -> None:
+        self._check_alive()
+        if self.grants.get(f"{principal_type}:{principal_id}") != role:
+            self._access_granted(principal_type, principal_id, role, granted_by)
+
+    def revoke(self, principal_type: str, principal_id: str, revoked_by: str) -> bool:
+        """Take a grant back; False when there was none."""
+        self._check_alive()
+        if f"{principal_type}:{principal_id}" not in self.grants:
+            return False
+        self._access_revoked(principal_type, principal_id, revoked_by)
+        return True
+
+    @event("AccessGranted")
+    def _access_granted(
+        self, principal_type: str, principal_id: str, role: str, granted_by: str
+    ) -> None:
+        self.grants[f"{principal_type}:{principal_id}"] = role
+
+    @event("AccessRevoked")
+    def _access_revoked(self, principal_type: str, principal_id: str, revoked_by: str) -> None:
+        self.grants.pop(f"{principal_type}:{principal_id}", None)
+
     @event("CollectionUpdated")
     def _updated(self, name: str, description: str) -> None:
         self.name = name

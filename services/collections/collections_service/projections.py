@@ -15,7 +15,7 @@ from uuid import UUID, uuid5
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording
-from semantik_contracts import CollectionStatus, OperationStatus
+from semantik_contracts import CollectionRole, CollectionStatus, OperationStatus
 from semantik_contracts.views import (
     AuditEntry,
     CollectionView,
@@ -25,6 +25,7 @@ from semantik_contracts.views import (
 )
 from semantik_runtime.errors import forbidden, not_found
 
+from .access import lacking, role_of
 from .audit import AuditRecord
 from .domain import Collection, Source
 from .operation import Operation
@@ -109,26 +110,46 @@ class ReadModel:
             hashed.update(view.model_dump_json().encode())
         return hashed.hexdigest()
 
-    # -- ownership (SPEC §7: unknown id → 404, someone else's → 403) ---------------
-    def owned_collection(self, actor: str, collection_id: UUID) -> Collection:
+    # -- access (SPEC §7, §11: unknown id → 404, not shared or role lacking → 403) -----
+    def collection_for(
+        self,
+        actor: str,
+        teams: list[str],
+        collection_id: UUID,
+        needed: CollectionRole = CollectionRole.VIEWER,
+    ) -> tuple[Collection, CollectionRole]:
+        """The collection and the actor's role on it, if that role allows ``needed``."""
         collection = self.collections.get(collection_id)
         if collection is None or collection.deleted:
             raise not_found("collection", collection_id)
-        if collection.owner != actor:
+        role = role_of(collection, actor, teams)
+        if role is None:
             raise forbidden("collection", collection_id)
-        return collection
+        if not role.allows(needed):
+            raise lacking(collection, role, needed)
+        return collection, role
 
-    def owned_operation(self, actor: str, operation_id: UUID) -> Operation:
+    def operation_for(
+        self,
+        actor: str,
+        teams: list[str],
+        operation_id: UUID,
+        needed: CollectionRole = CollectionRole.VIEWER,
+    ) -> Operation:
         operation = self.operations.get(operation_id)
         if operation is None:
             raise not_found("operation", operation_id)
         collection = self.collections.get(operation.collection_id)
-        if collection is None or collection.owner != actor:
+        role = None if collection is None else role_of(collection, actor, teams)
+        if collection is None or role is None:
             raise forbidden("operation", operation_id)
+        if not role.allows(needed):
+            raise lacking(collection, role, needed)
         return operation
 
     # -- queries -------------------------------------------------------------------
     def collections_of(self, owner: str, status: str | None = None) -> list[Collection]:
+        """The collections ``owner`` owns (quotas and names are per owner)."""
         found = [
             c
             for c in self.collections.values()
@@ -136,17 +157,34 @@ class ReadModel:
         ]
         return sorted(found, key=lambda c: c.created_on)
 
+    def readable(
+        self, actor: str, teams: list[str], status: str | None = None, deleted: bool = False
+    ) -> list[tuple[Collection, CollectionRole]]:
+        """Every collection the actor may read, owned or shared, oldest first (with
+        ``deleted``, the deleted ones too: their operations stay listed)."""
+        found = []
+        for c in self.collections.values():
+            if (c.deleted and not deleted) or (status is not None and c.status != status):
+                continue
+            role = role_of(c, actor, teams)
+            if role is not None:
+                found.append((c, role))
+        return sorted(found, key=lambda pair: pair[0].created_on)
+
     def collection_named(self, owner: str, name: str) -> Collection | None:
         lowered = name.casefold()
         return next((c for c in self.collections_of(owner) if c.name.casefold() == lowered), None)
 
     def operations_of(
-        self, owner: str, collection_id: UUID | None = None, status: str | None = None
+        self,
+        collection_ids: set[UUID],
+        collection_id: UUID | None = None,
+        status: str | None = None,
     ) -> list[Operation]:
+        """Operations of ``collection_ids`` (those the asker may read), newest first."""
         found = []
         for op in self.operations.values():
-            collection = self.collections.get(op.collection_id)
-            if collection is None or collection.owner != owner:
+            if op.collection_id not in collection_ids:
                 continue
             if collection_id is not None and op.collection_id != collection_id:
                 continue
@@ -164,13 +202,22 @@ class ReadModel:
         ]
         return sorted(found, key=lambda s: s.created_on)
 
-    def audit_of(self, actor: str, outcome: str | None = None) -> list[AuditEntry]:
-        """The actor's entries and the system's on the actor's collections, newest first."""
-        owned = {c.id for c in self.collections.values() if c.owner == actor}
+    def audit_of(
+        self, actor: str, teams: list[str], outcome: str | None = None
+    ) -> list[AuditEntry]:
+        """Newest first: the actor's own entries, everyone's on the collections the actor
+        owns, and the system's on the collections the actor may read."""
+        roles: dict[UUID | None, CollectionRole] = {
+            c.id: role for c, role in self.readable(actor, teams)
+        }
         found = [
             e
             for e in self.audit
-            if (e.actor == actor or (e.actor == "system" and e.collection_id in owned))
+            if (
+                e.actor == actor
+                or roles.get(e.collection_id) is CollectionRole.OWNER
+                or (e.actor == "system" and e.collection_id in roles)
+            )
             and (outcome is None or e.outcome == outcome)
         ]
         return found[::-1]
@@ -207,7 +254,7 @@ def system_entry(op: Operation, outcome: str, version: int) -> AuditEntry:
     )
 
 
-def collection_view(c: Collection) -> CollectionView:
+def collection_view(c: Collection, role: CollectionRole | None = None) -> CollectionView:
     return CollectionView(
         id=c.id,
         name=c.name,
@@ -227,6 +274,7 @@ def collection_view(c: Collection) -> CollectionView:
         active_operation_id=c.active_operation_id,
         created_at=c.created_on,
         updated_at=c.modified_on,
+        my_role=role,
     )
 
 

@@ -1,15 +1,17 @@
-"""Queries: answered from the read models alone, with the same ownership rules as
-commands (unknown id → 404, someone else's → 403)."""
+"""Queries: answered from the read models alone, with the same access rules as
+commands (unknown id → 404, not shared with the asker → 403; SPEC §11)."""
 
 from __future__ import annotations
 
 import time
 
-from semantik_contracts import commands
+from semantik_contracts import CollectionRole, commands
 from semantik_contracts.views import (
     AuditEntry,
+    CollectionAccess,
     CollectionList,
     CollectionView,
+    Grant,
     OperationView,
     Page,
     ProjectionsRebuilt,
@@ -27,44 +29,61 @@ class Queries:
         self.quotas = quotas
 
     def get_collection(self, q: commands.GetCollection) -> CollectionView:
-        return collection_view(self.read_model.owned_collection(q.actor, q.collection_id))
+        return collection_view(*self.read_model.collection_for(q.actor, q.teams, q.collection_id))
 
     def get_collections(self, q: commands.GetCollections) -> CollectionList:
-        owned = [self.read_model.owned_collection(q.actor, cid) for cid in q.collection_ids]
-        return CollectionList(items=[collection_view(c) for c in owned])
+        found = [self.read_model.collection_for(q.actor, q.teams, cid) for cid in q.collection_ids]
+        return CollectionList(items=[collection_view(c, role) for c, role in found])
 
     def list_collections(self, q: commands.ListCollections) -> Page[CollectionView]:
-        found = self.read_model.collections_of(q.actor, q.status)
+        found = self.read_model.readable(q.actor, q.teams, q.status)
         if q.name:
             wanted = q.name.casefold()
-            found = [c for c in found if wanted in c.name.casefold()]
-        items = [collection_view(c) for c in found[q.offset : q.offset + q.limit]]
+            found = [(c, role) for c, role in found if wanted in c.name.casefold()]
+        items = [collection_view(c, role) for c, role in found[q.offset : q.offset + q.limit]]
         return Page[CollectionView](items=items, total=len(found), limit=q.limit, offset=q.offset)
 
+    def get_access(self, q: commands.GetAccess) -> CollectionAccess:
+        """The owner's view of who else may do what."""
+        collection, _ = self.read_model.collection_for(
+            q.actor, q.teams, q.collection_id, CollectionRole.OWNER
+        )
+        grants = []
+        for key, role in sorted(collection.grants.items()):
+            principal_type, principal_id = key.split(":", 1)
+            grants.append(
+                Grant(principal_type=principal_type, principal_id=principal_id, role=role)
+            )
+        return CollectionAccess(collection_id=collection.id, owner=collection.owner, grants=grants)
+
     def get_operation(self, q: commands.GetOperation) -> OperationView:
-        return operation_view(self.read_model.owned_operation(q.actor, q.operation_id))
+        return operation_view(self.read_model.operation_for(q.actor, q.teams, q.operation_id))
 
     def list_operations(self, q: commands.ListOperations) -> Page[OperationView]:
         if q.collection_id is not None:
-            self.read_model.owned_collection(q.actor, q.collection_id)
-        found = self.read_model.operations_of(q.actor, q.collection_id, q.status)
+            self.read_model.collection_for(q.actor, q.teams, q.collection_id)
+        readable = {c.id for c, _ in self.read_model.readable(q.actor, q.teams, deleted=True)}
+        found = self.read_model.operations_of(readable, q.collection_id, q.status)
         if q.operation_type:
             found = [o for o in found if o.operation_type == q.operation_type]
         items = [operation_view(o) for o in found[q.offset : q.offset + q.limit]]
         return Page[OperationView](items=items, total=len(found), limit=q.limit, offset=q.offset)
 
     def list_sources(self, q: commands.ListSources) -> list[SourceView]:
-        self.read_model.owned_collection(q.actor, q.collection_id)
+        self.read_model.collection_for(q.actor, q.teams, q.collection_id)
         return [source_view(s) for s in self.read_model.sources_of(q.collection_id)]
 
     def get_audit(self, q: commands.GetAudit) -> Page[AuditEntry]:
-        found = self.read_model.audit_of(q.actor, q.outcome)
+        found = self.read_model.audit_of(q.actor, q.teams, q.outcome)
         items = found[q.offset : q.offset + q.limit]
         return Page[AuditEntry](items=items, total=len(found), limit=q.limit, offset=q.offset)
 
     def get_usage(self, q: commands.GetUsage) -> Usage:
+        """What the actor owns, against the quotas (shared collections count for their
+        owners)."""
         owned = self.read_model.collections_of(q.actor)
-        active = [op for op in self.read_model.operations_of(q.actor) if not op.is_terminal]
+        running = self.read_model.operations_of({c.id for c in owned})
+        active = [op for op in running if not op.is_terminal]
         return Usage(
             collections=len(owned),
             max_collections=self.quotas.max_collections_per_user,

@@ -449,14 +449,16 @@ class CollectionsApplicationCase:
         self.finish(app, view, self.add_source(app, view.id).operation.id)
 
         mine = app.queries.get_audit(commands.GetAudit(actor="u1")).items
+        # The owner also sees what others did, or tried, on the collection.
         assert [(e.action, e.outcome, e.actor) for e in mine] == [
             ("operation.completed", "completed", "system"),
             ("source.add", "accepted", "u1"),
+            ("collection.delete", "rejected", "u2"),
             ("collection.create", "rejected", "u1"),
             ("collection.create", "accepted", "u1"),
         ]
-        assert mine[2].code == "conflict" and "exists" in mine[2].message
-        assert mine[3].collection_id == view.id
+        assert mine[3].code == "conflict" and "exists" in mine[3].message
+        assert mine[4].collection_id == view.id
         theirs = app.queries.get_audit(commands.GetAudit(actor="u2", outcome="rejected")).items
         assert [(e.action, e.code, e.target_id) for e in theirs] == [
             ("collection.delete", "forbidden", view.id)  # queries are not audited
