@@ -1,9 +1,11 @@
 import { useEffect } from "react";
 import { useApp, useAppStore } from "./context";
 import { Notice } from "./components/bits";
-import { parseRoute, type Route } from "./lib/router";
+import { parseRoute, pathOf, type Route } from "./lib/router";
 import { isActive } from "./lib/text";
 import { ActiveOperations } from "./screens/ActiveOperations";
+import { Admin } from "./screens/Admin";
+import { ApiKeys } from "./screens/ApiKeys";
 import { CollectionDetails } from "./screens/CollectionDetails";
 import { Dashboard } from "./screens/Dashboard";
 import { Login } from "./screens/Login";
@@ -13,7 +15,7 @@ const LIVE_LABEL = { open: "Live", connecting: "Reconnecting…", closed: "Offli
 
 function NavLink({ route, current, children }: { route: Route; current: Route; children: string }) {
   const navigate = useApp((s) => s.navigate);
-  const href = route.name === "dashboard" ? "/" : `/${route.name}`;
+  const href = pathOf(route);
   const here = current.name === route.name || (route.name === "dashboard" && current.name === "collection");
   return (
     <a
@@ -31,6 +33,7 @@ function NavLink({ route, current, children }: { route: Route; current: Route; c
 
 export function App() {
   const username = useApp((s) => s.username);
+  const isAdmin = useApp((s) => s.me?.is_admin === true);
   const tokens = useApp((s) => s.tokens);
   const route = useApp((s) => s.route);
   const live = useApp((s) => s.live);
@@ -63,6 +66,8 @@ export function App() {
           <NavLink route={{ name: "operations" }} current={route}>
             {activeCount > 0 ? `Active operations (${activeCount})` : "Active operations"}
           </NavLink>
+          <NavLink route={{ name: "keys" }} current={route}>API keys</NavLink>
+          {isAdmin && <NavLink route={{ name: "admin" }} current={route}>Admin</NavLink>}
         </nav>
         <span className={`live live-${live}`} role="status" aria-label={`Live updates: ${LIVE_LABEL[live]}`}>
           {LIVE_LABEL[live]}
@@ -76,6 +81,8 @@ export function App() {
       {route.name === "dashboard" && <Dashboard />}
       {route.name === "search" && <Search />}
       {route.name === "operations" && <ActiveOperations />}
+      {route.name === "keys" && <ApiKeys />}
+      {route.name === "admin" && (isAdmin ? <Admin /> : <main id="main" className="page"><p>Only administrators see this page.</p></main>)}
       {route.name === "collection" && <CollectionDetails id={route.id} tab={route.tab} />}
     </>
   );

@@ -4,7 +4,7 @@
  * from what it talks to, so tests hand in their own storage, fetch and socket.
  */
 import { createStore, type StoreApi } from "zustand/vanilla";
-import { Api, ApiError, type SearchParams } from "./lib/api";
+import { Api, ApiError, type RegisterExtras, type SearchParams } from "./lib/api";
 import { endsOperation, foldEvent } from "./lib/events";
 import { LiveConnection, type LiveState, type SocketFactory } from "./lib/live";
 import { parseRoute, pathOf, type Route } from "./lib/router";
@@ -12,6 +12,7 @@ import { clearState, loadState, saveState, type PersistedState } from "./lib/sto
 import type {
   Collection,
   ColumnChoice,
+  Me,
   Operation,
   SearchMode,
   SearchResponse,
@@ -25,6 +26,8 @@ export interface Notice {
 
 export interface AppState extends PersistedState {
   username: string | null;
+  /** Who is signed in: admin or not, and their teams. */
+  me: Me | null;
   collections: Record<string, Collection>;
   operations: Record<string, Operation>;
   loaded: boolean;
@@ -38,7 +41,7 @@ export interface AppState extends PersistedState {
 
 export interface AppActions {
   start(): Promise<void>;
-  signIn(username: string, password: string, register: boolean): Promise<void>;
+  signIn(username: string, password: string, register: boolean | RegisterExtras): Promise<void>;
   signOut(): Promise<void>;
   navigate(route: Route, replace?: boolean): void;
   notify(notice: Notice | null): void;
@@ -48,6 +51,8 @@ export interface AppActions {
   loadActiveOperations(): Promise<void>;
   createCollection(body: Parameters<Api["createCollection"]>[0]): Promise<Collection>;
   deleteCollection(id: string): Promise<void>;
+  updateCollection(id: string, body: { name?: string; description?: string }): Promise<Collection>;
+  removeSource(collectionId: string, sourceId: string): Promise<Operation>;
   addData(
     id: string,
     source: { path: string } | { file: File },
@@ -102,6 +107,7 @@ export function createAppStore(env: Environment): AppStore {
     return {
       ...stored,
       username: null,
+      me: null,
       collections: {},
       operations: {},
       loaded: false,
@@ -115,7 +121,7 @@ export function createAppStore(env: Environment): AppStore {
         if (!get().tokens) return;
         try {
           const me = await api.me();
-          set({ username: me.username });
+          set({ username: me.username, me: { ...me, is_admin: me.is_admin === true, teams: me.teams ?? [] } });
         } catch (e) {
           if (e instanceof ApiError && e.status === 401) return;
           throw e;
@@ -136,6 +142,7 @@ export function createAppStore(env: Environment): AppStore {
         await api.signOut();
         set({
           username: null,
+          me: null,
           collections: {},
           operations: {},
           loaded: false,
@@ -174,7 +181,8 @@ export function createAppStore(env: Environment): AppStore {
           set((s) => ({ collections: { ...s.collections, [id]: c } }));
           live.followCollection(id);
         } catch (e) {
-          if (e instanceof ApiError && e.status === 404) {
+          // Unknown, deleted, or no longer shared with the caller: it leaves the view.
+          if (e instanceof ApiError && (e.status === 404 || e.status === 403)) {
             set((s) => {
               const collections = { ...s.collections };
               delete collections[id];
@@ -224,6 +232,27 @@ export function createAppStore(env: Environment): AppStore {
           deleted.delete(id);
           if (before) set((s) => ({ collections: { ...s.collections, [id]: before } }));
           fail(e);
+        }
+      },
+
+      async updateCollection(id, body) {
+        try {
+          const c = await api.updateCollection(id, body);
+          set((s) => ({ collections: { ...s.collections, [id]: { ...s.collections[id], ...c } }, notice: null }));
+          return c;
+        } catch (e) {
+          return fail(e);
+        }
+      },
+
+      async removeSource(collectionId, sourceId) {
+        try {
+          const answer = await api.removeSource(collectionId, sourceId);
+          mergeOperations([answer.operation]);
+          set({ notice: null });
+          return answer.operation;
+        } catch (e) {
+          return fail(e);
         }
       },
 

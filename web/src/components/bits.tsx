@@ -1,3 +1,4 @@
+import { useState } from "react";
 import type { CollectionStatus, Operation } from "../lib/types";
 import { highlight, progressLabel } from "../lib/text";
 
@@ -42,6 +43,35 @@ export function Notice({ kind, text, onClose }: { kind: "error" | "info"; text: 
           Dismiss
         </button>
       )}
+    </div>
+  );
+}
+
+/** A collection role, as a badge. */
+export function RoleBadge({ role }: { role: string }) {
+  return <span className={`badge badge-role badge-role-${role}`} title={`Your role: ${role}`}>{role}</span>;
+}
+
+/** A secret shown once: read-only, selected on focus, with a copy button. */
+export function CopyField({ label, value }: { label: string; value: string }) {
+  const [copied, setCopied] = useState(false);
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(value);
+      setCopied(true);
+    } catch {
+      setCopied(false);
+    }
+  }
+  return (
+    <div className="copy-field">
+      <label className="grow">
+        {label}
+        <input readOnly className="mono" value={value} onFocus={(e) => e.currentTarget.select()} />
+      </label>
+      <button type="button" onClick={() => void copy()}>
+        {copied ? "Copied" : "Copy"}
+      </button>
     </div>
   );
 }

@@ -4,7 +4,21 @@
  * does); when renewal fails the session is over and `onSignedOut` runs.
  */
 import type {
+  Access,
+  ApiKey,
   Collection,
+  Directory,
+  GrantRole,
+  Invite,
+  Me,
+  NewApiKey,
+  PrincipalType,
+  Registration,
+  RegistrationMode,
+  Scope,
+  SourceRoot,
+  Team,
+  UserRow,
   ColumnChoice,
   DocumentRow,
   Operation,
@@ -58,6 +72,11 @@ export interface SearchParams {
   limit?: number;
 }
 
+export interface RegisterExtras {
+  email?: string;
+  invite_code?: string;
+}
+
 export class Api {
   private renewing: Promise<boolean> | null = null;
 
@@ -67,11 +86,19 @@ export class Api {
   ) {}
 
   /** Sign in (registering first when asked); the tokens go to the session. */
-  async signIn(username: string, password: string, register: boolean): Promise<void> {
+  async signIn(username: string, password: string, register: boolean | RegisterExtras): Promise<void> {
     const body = JSON.stringify({ username, password });
     const headers = { "Content-Type": "application/json" };
     if (register) {
-      const r = await this.fetcher("/api/v1/auth/register", { method: "POST", headers, body });
+      const given: RegisterExtras = register === true ? {} : register;
+      const extras: RegisterExtras = {};
+      if (given.email?.trim()) extras.email = given.email.trim();
+      if (given.invite_code?.trim()) extras.invite_code = given.invite_code.trim();
+      const r = await this.fetcher("/api/v1/auth/register", {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ username, password, ...extras }),
+      });
       if (!r.ok) throw new ApiError(describeError(await json(r), r.status), r.status);
     }
     const r = await this.fetcher("/api/v1/auth/login", { method: "POST", headers, body });
@@ -136,8 +163,104 @@ export class Api {
     return data as T;
   }
 
-  me(): Promise<{ username: string }> {
+  me(): Promise<Me> {
     return this.request("GET", "/api/v1/auth/me");
+  }
+
+  /** Whether (and how) accounts may be created; asked before signing in. */
+  async registration(): Promise<Registration> {
+    const r = await this.fetcher("/api/v1/auth/registration", { method: "GET" });
+    if (!r.ok) throw new ApiError(describeError(await json(r), r.status), r.status);
+    return (await r.json()) as Registration;
+  }
+
+  setRegistration(mode: RegistrationMode): Promise<Registration> {
+    return this.request("PUT", "/api/v1/auth/registration", { mode });
+  }
+
+  users(): Promise<UserRow[]> {
+    return this.request("GET", "/api/v1/users");
+  }
+
+  createUser(body: { username: string; password: string; is_admin: boolean }): Promise<UserRow> {
+    return this.request("POST", "/api/v1/users", body);
+  }
+
+  updateUser(id: string, body: { is_admin?: boolean; disabled?: boolean; password?: string }): Promise<UserRow> {
+    return this.request("PATCH", `/api/v1/users/${id}`, body);
+  }
+
+  createInvite(expiresInHours?: number): Promise<Invite> {
+    return this.request("POST", "/api/v1/invites", expiresInHours === undefined ? {} : { expires_in_hours: expiresInHours });
+  }
+
+  teams(): Promise<Team[]> {
+    return this.request("GET", "/api/v1/teams");
+  }
+
+  createTeam(name: string): Promise<Team> {
+    return this.request("POST", "/api/v1/teams", { name });
+  }
+
+  addTeamMember(teamId: string, userId: string): Promise<Team> {
+    return this.request("POST", `/api/v1/teams/${teamId}/members`, { user_id: userId });
+  }
+
+  removeTeamMember(teamId: string, userId: string): Promise<null> {
+    return this.request("DELETE", `/api/v1/teams/${teamId}/members/${userId}`);
+  }
+
+  directory(): Promise<Directory> {
+    return this.request("GET", "/api/v1/directory");
+  }
+
+  sourceRoots(): Promise<SourceRoot[]> {
+    return this.request("GET", "/api/v1/source-roots");
+  }
+
+  grantSourceRoot(body: { path: string; user_id?: string; team_id?: string }): Promise<SourceRoot> {
+    return this.request("POST", "/api/v1/source-roots", body);
+  }
+
+  deleteSourceRoot(id: string): Promise<null> {
+    return this.request("DELETE", `/api/v1/source-roots/${id}`);
+  }
+
+  apiKeys(): Promise<ApiKey[]> {
+    return this.request("GET", "/api/v1/api-keys");
+  }
+
+  createApiKey(body: {
+    name: string;
+    scopes: Scope[];
+    collection_ids?: string[] | null;
+    expires_in_days?: number | null;
+  }): Promise<NewApiKey> {
+    return this.request("POST", "/api/v1/api-keys", body);
+  }
+
+  deleteApiKey(id: string): Promise<null> {
+    return this.request("DELETE", `/api/v1/api-keys/${id}`);
+  }
+
+  access(collectionId: string): Promise<Access> {
+    return this.request("GET", `/api/v2/collections/${collectionId}/access`);
+  }
+
+  grant(collectionId: string, type: PrincipalType, principalId: string, role: GrantRole): Promise<Access> {
+    return this.request("PUT", `/api/v2/collections/${collectionId}/access/${type}/${principalId}`, { role });
+  }
+
+  revoke(collectionId: string, type: PrincipalType, principalId: string): Promise<null> {
+    return this.request("DELETE", `/api/v2/collections/${collectionId}/access/${type}/${principalId}`);
+  }
+
+  updateCollection(id: string, body: { name?: string; description?: string }): Promise<Collection> {
+    return this.request("PATCH", `/api/v2/collections/${id}`, body);
+  }
+
+  removeSource(collectionId: string, sourceId: string): Promise<{ operation: Operation }> {
+    return this.request("DELETE", `/api/v2/collections/${collectionId}/sources/${sourceId}`);
   }
 
   collections(): Promise<Page<Collection>> {

@@ -27,6 +27,8 @@ export interface Collection {
   size_bytes?: number;
   active_generation: number | null;
   active_operation_id?: string | null;
+  /** The caller's role; a gateway without access control leaves it out (the owner). */
+  my_role?: Role;
   created_at: string;
   updated_at: string;
 }
@@ -115,4 +117,92 @@ export interface ColumnChoice {
   text_columns: string[];
   context_columns: string[];
   id_column: string | null;
+}
+
+/** What the caller may do on a collection (SPEC §11): viewer < editor < owner. */
+export type Role = "owner" | "editor" | "viewer";
+export type GrantRole = Exclude<Role, "owner">;
+export type PrincipalType = "user" | "team";
+
+export interface TeamRef {
+  id: string;
+  name: string;
+}
+
+export interface Me {
+  id: string;
+  username: string;
+  email?: string | null;
+  is_admin: boolean;
+  teams: TeamRef[];
+  created_at?: string;
+}
+
+export type RegistrationMode = "closed" | "invite" | "open";
+
+export interface Registration {
+  mode: RegistrationMode;
+  first_account: boolean;
+}
+
+export interface UserRow {
+  id: string;
+  username: string;
+  email: string | null;
+  is_admin: boolean;
+  disabled: boolean;
+  created_at: string;
+}
+
+export interface Team {
+  id: string;
+  name: string;
+  members: { id: string; username: string }[];
+}
+
+export interface Invite {
+  code: string;
+  expires_at: string | null;
+}
+
+export interface SourceRoot {
+  id: string;
+  path: string;
+  user_id: string | null;
+  team_id: string | null;
+  created_at: string;
+}
+
+export type Scope = "search" | "read" | "write";
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  scopes: Scope[];
+  collection_ids: string[] | null;
+  expires_at: string | null;
+  created_at: string;
+}
+
+export interface NewApiKey extends ApiKey {
+  key: string;
+}
+
+export interface Grant {
+  principal_type: PrincipalType;
+  principal_id: string;
+  principal_name: string;
+  role: GrantRole;
+}
+
+export interface Access {
+  collection_id: string;
+  owner: string;
+  owner_name: string;
+  grants: Grant[];
+}
+
+export interface Directory {
+  users: { id: string; username: string }[];
+  teams: TeamRef[];
 }

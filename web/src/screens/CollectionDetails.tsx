@@ -1,10 +1,12 @@
 import { useEffect, useState, type KeyboardEvent } from "react";
 import { useApp, useAppStore } from "../context";
-import { ProgressBar, StatusBadge } from "../components/bits";
+import { Notice, ProgressBar, RoleBadge, StatusBadge } from "../components/bits";
+import { canEdit, isOwner, roleOf } from "../lib/roles";
 import { TABS, type Tab } from "../lib/router";
 import { formatBytes, formatCount, isActive } from "../lib/text";
 import type { Collection, DocumentRow, Operation, Source } from "../lib/types";
 import { AddDataDialog, DeleteDialog, ReindexDialog, type ReindexChange } from "./dialogs";
+import { ShareDialog } from "./ShareDialog";
 
 const TAB_LABELS: Record<Tab, string> = {
   overview: "Overview",
@@ -19,6 +21,7 @@ export function CollectionDetails({ id, tab }: { id: string; tab: Tab }) {
   const navigate = useApp((s) => s.navigate);
   const refresh = useApp((s) => s.refreshCollection);
   const [adding, setAdding] = useState(false);
+  const [sharing, setSharing] = useState(false);
 
   useEffect(() => {
     void refresh(id).catch(() => undefined);
@@ -57,10 +60,20 @@ export function CollectionDetails({ id, tab }: { id: string; tab: Tab }) {
       <div className="page-head">
         <h1>
           {collection.name} <StatusBadge status={collection.status} />
+          {!isOwner(collection) && <RoleBadge role={roleOf(collection)} />}
         </h1>
-        <button type="button" className="primary" onClick={() => setAdding(true)}>
-          Add data
-        </button>
+        <div className="actions">
+          {isOwner(collection) && (
+            <button type="button" onClick={() => setSharing(true)}>
+              Share
+            </button>
+          )}
+          {canEdit(collection) && (
+            <button type="button" className="primary" onClick={() => setAdding(true)}>
+              Add data
+            </button>
+          )}
+        </div>
       </div>
       <div role="tablist" aria-label="Collection" className="tabs" onKeyDown={onKey}>
         {TABS.map((t) => (
@@ -85,6 +98,7 @@ export function CollectionDetails({ id, tab }: { id: string; tab: Tab }) {
         {tab === "settings" && <SettingsTab collection={collection} />}
       </section>
       {adding && <AddDataDialog collection={collection} onClose={() => setAdding(false)} />}
+      {sharing && <ShareDialog collection={collection} onClose={() => setSharing(false)} />}
     </main>
   );
 }
@@ -101,10 +115,24 @@ function Overview({ collection: c }: { collection: Collection }) {
   const active = ops.filter(isActive);
   const store = useAppStore();
   const [sources, setSources] = useState<Source[] | null>(null);
+  const [removing, setRemoving] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const editable = canEdit(c);
   useEffect(() => {
     void store.api.sources(c.id).then((r) => setSources(r.items)).catch(() => setSources([]));
     void store.getState().loadOperations(c.id).catch(() => undefined);
   }, [c.id, c.document_count, store]);
+
+  async function remove(source: Source) {
+    setError(null);
+    try {
+      await store.getState().removeSource(c.id, source.id);
+      setSources((list) => (list ?? []).filter((s) => s.id !== source.id));
+      setRemoving(null);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  }
   return (
     <>
       {c.status_reason && <p className="notice notice-info">{c.status_reason}</p>}
@@ -130,17 +158,39 @@ function Overview({ collection: c }: { collection: Collection }) {
       {sources === null ? (
         <p className="muted">Loading…</p>
       ) : sources.length === 0 ? (
-        <p className="muted">No data yet: use “Add data” to index a folder or upload a file.</p>
+        <p className="muted">
+          {editable ? "No data yet: use “Add data” to index a folder or upload a file." : "No data yet."}
+        </p>
       ) : (
         <ul className="sources">
           {sources.map((s) => (
             <li key={s.id}>
               <span className="mono">{s.path}</span> <span className="muted">({s.kind})</span>
               {s.text_columns.length > 0 && <span className="muted"> · embeds {s.text_columns.join(", ")}</span>}
+              {editable &&
+                (removing === s.id ? (
+                  <span className="inline-confirm">
+                    {" "}
+                    <button type="button" className="danger" onClick={() => void remove(s)}>
+                      Remove source and its documents
+                    </button>{" "}
+                    <button type="button" onClick={() => setRemoving(null)}>
+                      Keep
+                    </button>
+                  </span>
+                ) : (
+                  <>
+                    {" "}
+                    <button type="button" className="link" aria-label={`Remove source ${s.path}`} onClick={() => setRemoving(s.id)}>
+                      Remove
+                    </button>
+                  </>
+                ))}
             </li>
           ))}
         </ul>
       )}
+      {error && <Notice kind="error" text={error} />}
     </>
   );
 }
@@ -164,9 +214,11 @@ function OperationsTab({ collection: c }: { collection: Collection }) {
           {isActive(op) ? (
             <>
               <ProgressBar op={op} label={`${c.name}: ${op.type} progress`} />
-              <button type="button" onClick={() => void cancel(op.id).catch(() => undefined)}>
-                Cancel
-              </button>
+              {canEdit(c) && (
+                <button type="button" onClick={() => void cancel(op.id).catch(() => undefined)}>
+                  Cancel
+                </button>
+              )}
             </>
           ) : (
             <p className="muted">
@@ -257,10 +309,72 @@ function FilesTab({ collection: c }: { collection: Collection }) {
 }
 
 function SettingsTab({ collection: c }: { collection: Collection }) {
+  if (!canEdit(c)) {
+    return (
+      <p className="muted">
+        You can view and search this collection (your role: {roleOf(c)}). Its owner or an editor
+        changes its data and settings.
+      </p>
+    );
+  }
+  return (
+    <>
+      {isOwner(c) && <NameForm collection={c} />}
+      <ReindexForm collection={c} />
+      {isOwner(c) && <DangerZone collection={c} />}
+    </>
+  );
+}
+
+function NameForm({ collection: c }: { collection: Collection }) {
+  const update = useApp((s) => s.updateCollection);
+  const [name, setName] = useState(c.name);
+  const [description, setDescription] = useState(c.description);
+  const [error, setError] = useState<string | null>(null);
+  const [saved, setSaved] = useState(false);
+  const body: { name?: string; description?: string } = {};
+  if (name.trim() && name.trim() !== c.name) body.name = name.trim();
+  if (description.trim() !== c.description) body.description = description.trim();
+  const changed = Object.keys(body).length > 0;
+  return (
+    <form
+      className="form card"
+      aria-labelledby="name-title"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setError(null);
+        setSaved(false);
+        update(c.id, body).then(
+          () => setSaved(true),
+          (err: unknown) => setError(err instanceof Error ? err.message : String(err)),
+        );
+      }}
+    >
+      <h2 className="h3" id="name-title">Name and description</h2>
+      <label>
+        Collection name
+        <input required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />
+      </label>
+      <label>
+        Description
+        <textarea rows={2} value={description} onChange={(e) => setDescription(e.target.value)} />
+      </label>
+      {error && <Notice kind="error" text={error} />}
+      {saved && !changed && <p className="muted" role="status">Saved.</p>}
+      <div className="actions">
+        <button type="submit" disabled={!changed}>
+          Save
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function ReindexForm({ collection: c }: { collection: Collection }) {
   const [model, setModel] = useState(c.model_name);
   const [size, setSize] = useState(String(c.chunk_size));
   const [overlap, setOverlap] = useState(String(c.chunk_overlap));
-  const [confirming, setConfirming] = useState<"reindex" | "delete" | null>(null);
+  const [confirming, setConfirming] = useState(false);
   const change: ReindexChange = {};
   if (model.trim() && model.trim() !== c.model_name) change.model_name = model.trim();
   if (Number(size) !== c.chunk_size && size !== "") change.chunk_size = Number(size);
@@ -268,7 +382,7 @@ function SettingsTab({ collection: c }: { collection: Collection }) {
   const changed = Object.keys(change).length > 0;
   return (
     <>
-      <form className="form card" onSubmit={(e) => { e.preventDefault(); setConfirming("reindex"); }}>
+      <form className="form card" onSubmit={(e) => { e.preventDefault(); setConfirming(true); }}>
         <h2 className="h3">Model and chunking</h2>
         <p className="muted">Changing these rebuilds the collection's vectors (a reindex) while search goes on.</p>
         <label>
@@ -291,15 +405,21 @@ function SettingsTab({ collection: c }: { collection: Collection }) {
           </button>
         </div>
       </form>
-      <section className="card danger-zone" aria-labelledby="danger-title">
-        <h2 className="h3" id="danger-title">Delete this collection</h2>
-        <p className="muted">Its documents and vectors go; the files in its sources stay.</p>
-        <button type="button" className="danger" onClick={() => setConfirming("delete")}>
-          Delete collection…
-        </button>
-      </section>
-      {confirming === "reindex" && <ReindexDialog collection={c} change={change} onClose={() => setConfirming(null)} />}
-      {confirming === "delete" && <DeleteDialog collection={c} onClose={() => setConfirming(null)} />}
+      {confirming && <ReindexDialog collection={c} change={change} onClose={() => setConfirming(false)} />}
     </>
+  );
+}
+
+function DangerZone({ collection: c }: { collection: Collection }) {
+  const [confirming, setConfirming] = useState(false);
+  return (
+    <section className="card danger-zone" aria-labelledby="danger-title">
+      <h2 className="h3" id="danger-title">Delete this collection</h2>
+      <p className="muted">Its documents and vectors go; the files in its sources stay.</p>
+      <button type="button" className="danger" onClick={() => setConfirming(true)}>
+        Delete collection…
+      </button>
+      {confirming && <DeleteDialog collection={c} onClose={() => setConfirming(false)} />}
+    </section>
   );
 }

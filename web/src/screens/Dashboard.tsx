@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { useApp } from "../context";
-import { ProgressBar, StatusBadge } from "../components/bits";
+import { ProgressBar, RoleBadge, StatusBadge } from "../components/bits";
+import { isOwner, roleOf } from "../lib/roles";
 import { filterCollections, formatCount, isActive, type StatusFilter } from "../lib/text";
 import type { Collection } from "../lib/types";
 import { CreateCollectionDialog } from "./dialogs";
@@ -22,6 +23,9 @@ export function Dashboard() {
   const [creating, setCreating] = useState(false);
   const all = Object.values(collections).sort((a, b) => a.created_at.localeCompare(b.created_at));
   const shown = filterCollections(all, text, status);
+  const mine = shown.filter(isOwner);
+  const shared = shown.filter((c) => !isOwner(c));
+  const anyShared = all.some((c) => !isOwner(c));
 
   return (
     <main id="main" className="page">
@@ -75,11 +79,29 @@ export function Dashboard() {
             </span>
           </div>
           {!loaded && <p className="muted">Loading collections…</p>}
+          {anyShared && <h2 id="mine-title">My collections</h2>}
           <ul className="cards" aria-label="Collections">
-            {shown.map((c) => (
+            {mine.map((c) => (
               <CollectionCard key={c.id} collection={c} />
             ))}
           </ul>
+          {anyShared && mine.length === 0 && shared.length > 0 && (
+            <p className="muted">None of your own{text || status !== "all" ? " matches" : " yet"}.</p>
+          )}
+          {anyShared && (
+            <section className="shared" aria-labelledby="shared-title">
+              <h2 id="shared-title">Shared with me</h2>
+              {shared.length > 0 ? (
+                <ul className="cards" aria-label="Shared with me">
+                  {shared.map((c) => (
+                    <CollectionCard key={c.id} collection={c} />
+                  ))}
+                </ul>
+              ) : (
+                shown.length > 0 && <p className="muted">No shared collection matches.</p>
+              )}
+            </section>
+          )}
           {loaded && shown.length === 0 && <p className="muted">No collection matches.</p>}
         </>
       )}
@@ -108,7 +130,10 @@ export function CollectionCard({ collection: c }: { collection: Collection }) {
             {c.name}
           </a>
         </h2>
-        <StatusBadge status={c.status} />
+        <span className="badges">
+          {!isOwner(c) && <RoleBadge role={roleOf(c)} />}
+          <StatusBadge status={c.status} />
+        </span>
       </div>
       {c.description && <p className="muted">{c.description}</p>}
       <dl className="stats">

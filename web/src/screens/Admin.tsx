@@ -1,0 +1,511 @@
+import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useApp, useAppStore } from "../context";
+import { CopyField, Notice } from "../components/bits";
+import type { Invite, Registration, RegistrationMode, SourceRoot, Team, UserRow } from "../lib/types";
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Runs an admin action, keeping its error for the section to show. */
+function useAction() {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const run = useCallback(async (action: () => Promise<unknown>): Promise<boolean> => {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+      return true;
+    } catch (e) {
+      setError(message(e));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { error, busy, run };
+}
+
+/** Users, registration, invites, teams and source roots (admins only, SPEC §11). */
+export function Admin() {
+  const store = useAppStore();
+  const [users, setUsers] = useState<UserRow[] | null>(null);
+  const [teams, setTeams] = useState<Team[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const reloadUsers = useCallback(
+    () => store.api.users().then(setUsers, (e: unknown) => setError(message(e))),
+    [store],
+  );
+  const reloadTeams = useCallback(
+    () => store.api.teams().then(setTeams, (e: unknown) => setError(message(e))),
+    [store],
+  );
+  useEffect(() => {
+    void reloadUsers();
+    void reloadTeams();
+  }, [reloadUsers, reloadTeams]);
+
+  return (
+    <main id="main" className="page admin">
+      <div className="page-head">
+        <h1>Administration</h1>
+      </div>
+      {error && <Notice kind="error" text={error} />}
+      <Users users={users} onChange={reloadUsers} />
+      <RegistrationSettings />
+      <Invites />
+      <Teams teams={teams} users={users ?? []} onChange={reloadTeams} />
+      <SourceRoots teams={teams ?? []} users={users ?? []} />
+    </main>
+  );
+}
+
+function Users({ users, onChange }: { users: UserRow[] | null; onChange(): Promise<void> }) {
+  const store = useAppStore();
+  const myId = useApp((s) => s.me?.id);
+  const { error, busy, run } = useAction();
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [admin, setAdmin] = useState(false);
+  const [resetting, setResetting] = useState<string | null>(null);
+  const [newPassword, setNewPassword] = useState("");
+  const [done, setDone] = useState<string | null>(null);
+
+  async function create(e: FormEvent) {
+    e.preventDefault();
+    setDone(null);
+    const name = username.trim();
+    if (await run(() => store.api.createUser({ username: name, password, is_admin: admin }))) {
+      setUsername("");
+      setPassword("");
+      setAdmin(false);
+      setDone(`Account ${name} created.`);
+      await onChange();
+    }
+  }
+
+  async function update(u: UserRow, body: Parameters<typeof store.api.updateUser>[1], said: string) {
+    setDone(null);
+    if (await run(() => store.api.updateUser(u.id, body))) {
+      setDone(said);
+      setResetting(null);
+      setNewPassword("");
+      await onChange();
+    }
+  }
+
+  return (
+    <section className="card admin-section" aria-labelledby="users-title">
+      <h2 id="users-title">Users</h2>
+      {users === null ? (
+        <p className="muted">Loading…</p>
+      ) : (
+        <div className="table-scroll">
+          <table className="users" aria-label="Users">
+            <thead>
+              <tr>
+                <th scope="col">Username</th>
+                <th scope="col">Email</th>
+                <th scope="col">Role</th>
+                <th scope="col">Status</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {users.map((u) => (
+                <tr key={u.id} data-testid={`user-${u.username}`}>
+                  <th scope="row">
+                    {u.username}
+                    {u.id === myId && <span className="muted"> (you)</span>}
+                  </th>
+                  <td>{u.email || "—"}</td>
+                  <td>{u.is_admin ? "admin" : "user"}</td>
+                  <td>{u.disabled ? <span className="badge badge-failed">disabled</span> : "active"}</td>
+                  <td className="row-actions">
+                    {u.id !== myId && (
+                      <>
+                        <button
+                          type="button"
+                          disabled={busy}
+                          aria-label={u.is_admin ? `Remove admin rights of ${u.username}` : `Make ${u.username} an admin`}
+                          onClick={() => void update(u, { is_admin: !u.is_admin }, u.is_admin ? `${u.username} is no longer an admin.` : `${u.username} is now an admin.`)}
+                        >
+                          {u.is_admin ? "Remove admin" : "Make admin"}
+                        </button>
+                        <button
+                          type="button"
+                          disabled={busy}
+                          aria-label={`${u.disabled ? "Enable" : "Disable"} ${u.username}`}
+                          onClick={() => void update(u, { disabled: !u.disabled }, `${u.username} is ${u.disabled ? "enabled" : "disabled"}.`)}
+                        >
+                          {u.disabled ? "Enable" : "Disable"}
+                        </button>
+                      </>
+                    )}
+                    {resetting === u.id ? (
+                      <form
+                        className="inline-form"
+                        onSubmit={(e) => {
+                          e.preventDefault();
+                          void update(u, { password: newPassword }, `The password of ${u.username} is reset.`);
+                        }}
+                      >
+                        <label>
+                          New password for {u.username}
+                          <input type="password" required autoComplete="new-password" value={newPassword} onChange={(e) => setNewPassword(e.target.value)} />
+                        </label>
+                        <button type="submit" disabled={busy || !newPassword}>
+                          Set password
+                        </button>
+                        <button type="button" onClick={() => setResetting(null)}>
+                          Cancel
+                        </button>
+                      </form>
+                    ) : (
+                      <button type="button" aria-label={`Reset the password of ${u.username}`} onClick={() => { setResetting(u.id); setNewPassword(""); }}>
+                        Reset password
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <form className="form" onSubmit={create} aria-labelledby="new-user-title">
+        <h3 id="new-user-title">Create an account</h3>
+        <div className="row">
+          <label>
+            Username
+            <input required autoComplete="off" value={username} onChange={(e) => setUsername(e.target.value)} />
+          </label>
+          <label>
+            Initial password
+            <input type="password" required autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+          </label>
+        </div>
+        <label className="inline">
+          <input type="checkbox" checked={admin} onChange={(e) => setAdmin(e.target.checked)} />
+          Administrator
+        </label>
+        <div className="actions">
+          <button type="submit" className="primary" disabled={busy || !username.trim() || !password}>
+            Create account
+          </button>
+        </div>
+      </form>
+      {done && <p role="status" className="notice notice-info">{done}</p>}
+      {error && <Notice kind="error" text={error} />}
+    </section>
+  );
+}
+
+const MODES: { value: RegistrationMode; label: string }[] = [
+  { value: "closed", label: "Closed: only admins create accounts" },
+  { value: "invite", label: "By invite: an invite code is needed" },
+  { value: "open", label: "Open: anyone who reaches Semantik" },
+];
+
+function RegistrationSettings() {
+  const store = useAppStore();
+  const [current, setCurrent] = useState<Registration | null>(null);
+  const [mode, setMode] = useState<RegistrationMode>("closed");
+  const [saved, setSaved] = useState(false);
+  const { error, busy, run } = useAction();
+  useEffect(() => {
+    void run(async () => {
+      const r = await store.api.registration();
+      setCurrent(r);
+      setMode(r.mode);
+    });
+  }, [store, run]);
+
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    setSaved(false);
+    await run(async () => {
+      const r = await store.api.setRegistration(mode);
+      setCurrent(r);
+      setMode(r.mode);
+      setSaved(true);
+    });
+  }
+
+  return (
+    <section className="card admin-section" aria-labelledby="registration-title">
+      <h2 id="registration-title">Registration</h2>
+      <form className="form" onSubmit={save}>
+        <label>
+          Who may create an account
+          <select value={mode} onChange={(e) => { setMode(e.target.value as RegistrationMode); setSaved(false); }}>
+            {MODES.map((m) => (
+              <option key={m.value} value={m.value}>
+                {m.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <div className="actions">
+          {saved && <span role="status" className="muted">Saved.</span>}
+          <button type="submit" disabled={busy || current === null || mode === current.mode}>
+            Save
+          </button>
+        </div>
+      </form>
+      {error && <Notice kind="error" text={error} />}
+    </section>
+  );
+}
+
+function Invites() {
+  const store = useAppStore();
+  const [hours, setHours] = useState("");
+  const [invite, setInvite] = useState<Invite | null>(null);
+  const { error, busy, run } = useAction();
+
+  async function create(e: FormEvent) {
+    e.preventDefault();
+    setInvite(null);
+    await run(async () => setInvite(await store.api.createInvite(hours.trim() ? Number(hours) : undefined)));
+  }
+
+  return (
+    <section className="card admin-section" aria-labelledby="invites-title">
+      <h2 id="invites-title">Invites</h2>
+      <p className="muted">
+        With registration by invite, a person signs up with a code; each code works once.
+      </p>
+      <form className="form" onSubmit={create}>
+        <label>
+          <span>
+            Expires in (hours) <span className="muted">(optional)</span>
+          </span>
+          <input type="number" min={1} inputMode="numeric" value={hours} onChange={(e) => setHours(e.target.value)} />
+        </label>
+        <div className="actions">
+          <button type="submit" disabled={busy}>
+            Create invite code
+          </button>
+        </div>
+      </form>
+      {invite && (
+        <div className="notice notice-warning secret" role="status">
+          <p>Give this code to the person you invite. It is shown only now.</p>
+          <CopyField label="Invite code" value={invite.code} />
+          {invite.expires_at && <p className="muted">Expires {new Date(invite.expires_at).toLocaleString()}.</p>}
+        </div>
+      )}
+      {error && <Notice kind="error" text={error} />}
+    </section>
+  );
+}
+
+function Teams({ teams, users, onChange }: { teams: Team[] | null; users: UserRow[]; onChange(): Promise<void> }) {
+  const store = useAppStore();
+  const [name, setName] = useState("");
+  const [adding, setAdding] = useState<Record<string, string>>({});
+  const { error, busy, run } = useAction();
+
+  async function create(e: FormEvent) {
+    e.preventDefault();
+    if (await run(() => store.api.createTeam(name.trim()))) {
+      setName("");
+      await onChange();
+    }
+  }
+
+  async function add(team: Team) {
+    const userId = adding[team.id];
+    if (userId && (await run(() => store.api.addTeamMember(team.id, userId)))) {
+      setAdding((a) => ({ ...a, [team.id]: "" }));
+      await onChange();
+    }
+  }
+
+  async function remove(team: Team, userId: string) {
+    if (await run(() => store.api.removeTeamMember(team.id, userId))) await onChange();
+  }
+
+  return (
+    <section className="card admin-section" aria-labelledby="teams-title">
+      <h2 id="teams-title">Teams</h2>
+      {teams === null ? (
+        <p className="muted">Loading…</p>
+      ) : teams.length === 0 ? (
+        <p className="muted">No teams yet. A collection shared with a team is shared with each of its members.</p>
+      ) : (
+        <ul className="teams">
+          {teams.map((t) => {
+            const members = new Set(t.members.map((m) => m.id));
+            const candidates = users.filter((u) => !members.has(u.id) && !u.disabled);
+            return (
+              <li key={t.id} className="team" data-testid={`team-${t.name}`}>
+                <h3>{t.name}</h3>
+                {t.members.length === 0 ? (
+                  <p className="muted">No members.</p>
+                ) : (
+                  <ul className="members" aria-label={`Members of ${t.name}`}>
+                    {t.members.map((m) => (
+                      <li key={m.id}>
+                        {m.username}{" "}
+                        <button type="button" className="link" disabled={busy} aria-label={`Remove ${m.username} from ${t.name}`} onClick={() => void remove(t, m.id)}>
+                          Remove
+                        </button>
+                      </li>
+                    ))}
+                  </ul>
+                )}
+                <form
+                  className="inline-form"
+                  onSubmit={(e) => {
+                    e.preventDefault();
+                    void add(t);
+                  }}
+                >
+                  <label>
+                    Add a member to {t.name}
+                    <select value={adding[t.id] ?? ""} onChange={(e) => setAdding((a) => ({ ...a, [t.id]: e.target.value }))}>
+                      <option value="">Choose a user…</option>
+                      {candidates.map((u) => (
+                        <option key={u.id} value={u.id}>
+                          {u.username}
+                        </option>
+                      ))}
+                    </select>
+                  </label>
+                  <button type="submit" disabled={busy || !adding[t.id]}>
+                    Add
+                  </button>
+                </form>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      <form className="inline-form" onSubmit={create}>
+        <label>
+          Team name
+          <input required value={name} onChange={(e) => setName(e.target.value)} />
+        </label>
+        <button type="submit" disabled={busy || !name.trim()}>
+          Create team
+        </button>
+      </form>
+      {error && <Notice kind="error" text={error} />}
+    </section>
+  );
+}
+
+function SourceRoots({ teams, users }: { teams: Team[]; users: UserRow[] }) {
+  const store = useAppStore();
+  const [roots, setRoots] = useState<SourceRoot[] | null>(null);
+  const [path, setPath] = useState("");
+  const [grantee, setGrantee] = useState("");
+  const { error, busy, run } = useAction();
+  const reload = useCallback(() => run(async () => setRoots(await store.api.sourceRoots())), [run, store]);
+  useEffect(() => {
+    void reload();
+  }, [reload]);
+
+  const nameOf = (r: SourceRoot) => {
+    if (r.user_id) return `${users.find((u) => u.id === r.user_id)?.username ?? r.user_id} (user)`;
+    if (r.team_id) return `${teams.find((t) => t.id === r.team_id)?.name ?? r.team_id} (team)`;
+    return "—";
+  };
+
+  async function grant(e: FormEvent) {
+    e.preventDefault();
+    const [type, id] = grantee.split(":");
+    const body = type === "team" ? { path: path.trim(), team_id: id } : { path: path.trim(), user_id: id };
+    if (await run(() => store.api.grantSourceRoot(body))) {
+      setPath("");
+      setGrantee("");
+      await reload();
+    }
+  }
+
+  async function remove(r: SourceRoot) {
+    if (await run(() => store.api.deleteSourceRoot(r.id))) await reload();
+  }
+
+  return (
+    <section className="card admin-section" aria-labelledby="roots-title">
+      <h2 id="roots-title">Source roots</h2>
+      <p className="muted">
+        Folders on the server that a user or team may add to their collections. Admins may add
+        any path under the configured roots.
+      </p>
+      {roots && roots.length > 0 && (
+        <div className="table-scroll">
+          <table aria-label="Source roots">
+            <thead>
+              <tr>
+                <th scope="col">Path</th>
+                <th scope="col">Granted to</th>
+                <th scope="col">Since</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {roots.map((r) => (
+                <tr key={r.id}>
+                  <td className="mono">{r.path}</td>
+                  <td>{nameOf(r)}</td>
+                  <td>{new Date(r.created_at).toLocaleDateString()}</td>
+                  <td>
+                    <button type="button" disabled={busy} aria-label={`Delete the grant of ${r.path} to ${nameOf(r)}`} onClick={() => void remove(r)}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {roots && roots.length === 0 && <p className="muted">No path granted yet.</p>}
+      <form className="form" onSubmit={grant}>
+        <div className="row">
+          <label>
+            Path on the server
+            <input required className="mono" placeholder="/srv/docs/team-a" value={path} onChange={(e) => setPath(e.target.value)} />
+          </label>
+          <label>
+            Granted to
+            <select required value={grantee} onChange={(e) => setGrantee(e.target.value)}>
+              <option value="">Choose a user or team…</option>
+              {users.length > 0 && (
+                <optgroup label="Users">
+                  {users.map((u) => (
+                    <option key={u.id} value={`user:${u.id}`}>
+                      {u.username}
+                    </option>
+                  ))}
+                </optgroup>
+              )}
+              {teams.length > 0 && (
+                <optgroup label="Teams">
+                  {teams.map((t) => (
+                    <option key={t.id} value={`team:${t.id}`}>
+                      {t.name} (team)
+                    </option>
+                  ))}
+                </optgroup>
+              )}
+            </select>
+          </label>
+        </div>
+        <div className="actions">
+          <button type="submit" disabled={busy || !path.trim() || !grantee}>
+            Grant path
+          </button>
+        </div>
+      </form>
+      {error && <Notice kind="error" text={error} />}
+    </section>
+  );
+}

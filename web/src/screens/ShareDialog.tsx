@@ -1,0 +1,155 @@
+import { useEffect, useState, type FormEvent } from "react";
+import { useAppStore } from "../context";
+import { Dialog } from "../components/Dialog";
+import { Notice } from "../components/bits";
+import type { Access, Collection, Directory, Grant, GrantRole, PrincipalType } from "../lib/types";
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+const ROLE_HELP: Record<GrantRole, string> = {
+  viewer: "Viewer: reads and searches it",
+  editor: "Editor: also adds and removes data, reindexes",
+};
+
+/** Who may see and change a collection: its owner manages the grants (SPEC §11). */
+export function ShareDialog({ collection: c, onClose }: { collection: Collection; onClose(): void }) {
+  const store = useAppStore();
+  const [access, setAccess] = useState<Access | null>(null);
+  const [directory, setDirectory] = useState<Directory | null>(null);
+  const [principal, setPrincipal] = useState("");
+  const [role, setRole] = useState<GrantRole>("viewer");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    store.api.access(c.id).then(setAccess, (e: unknown) => setError(message(e)));
+    store.api.directory().then(setDirectory, (e: unknown) => setError(message(e)));
+  }, [c.id, store]);
+
+  const granted = new Set((access?.grants ?? []).map((g) => `${g.principal_type}:${g.principal_id}`));
+  const users = (directory?.users ?? []).filter((u) => u.id !== access?.owner && !granted.has(`user:${u.id}`));
+  const teams = (directory?.teams ?? []).filter((t) => !granted.has(`team:${t.id}`));
+
+  async function run(action: () => Promise<Access | null>) {
+    setBusy(true);
+    setError(null);
+    try {
+      const answer = await action();
+      setAccess(answer ?? (await store.api.access(c.id)));
+    } catch (e) {
+      setError(message(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function add(e: FormEvent) {
+    e.preventDefault();
+    const [type, id] = principal.split(":") as [PrincipalType, string];
+    void run(() => store.api.grant(c.id, type, id, role)).then(() => setPrincipal(""));
+  }
+
+  const change = (g: Grant, next: GrantRole) => void run(() => store.api.grant(c.id, g.principal_type, g.principal_id, next));
+  const revoke = (g: Grant) => void run(() => store.api.revoke(c.id, g.principal_type, g.principal_id));
+
+  return (
+    <Dialog title={`Share ${c.name}`} onClose={onClose} wide>
+      <div className="form">
+        {access === null && !error && <p className="muted">Loading…</p>}
+        {access && (
+          <table className="grants" aria-label="People and teams with access">
+            <thead>
+              <tr>
+                <th scope="col">Who</th>
+                <th scope="col">Role</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              <tr>
+                <th scope="row">
+                  {access.owner_name} <span className="muted">(user)</span>
+                </th>
+                <td>owner</td>
+                <td />
+              </tr>
+              {access.grants.map((g) => {
+                const who = `${g.principal_name} (${g.principal_type})`;
+                return (
+                  <tr key={`${g.principal_type}:${g.principal_id}`} data-testid={`grant-${g.principal_name}`}>
+                    <th scope="row">
+                      {g.principal_name} <span className="muted">({g.principal_type})</span>
+                    </th>
+                    <td>
+                      <select
+                        aria-label={`Role of ${who}`}
+                        value={g.role}
+                        disabled={busy}
+                        onChange={(e) => change(g, e.target.value as GrantRole)}
+                      >
+                        <option value="viewer">viewer</option>
+                        <option value="editor">editor</option>
+                      </select>
+                    </td>
+                    <td>
+                      <button type="button" disabled={busy} aria-label={`Revoke ${who}`} onClick={() => revoke(g)}>
+                        Revoke
+                      </button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        )}
+        {access && access.grants.length === 0 && <p className="muted">Only you have access so far.</p>}
+        <form className="share-add" onSubmit={add} aria-label="Give access">
+          <label className="grow">
+            Give access to
+            <select required value={principal} onChange={(e) => setPrincipal(e.target.value)}>
+              <option value="">Choose a person or team…</option>
+              {users.length > 0 && (
+                <optgroup label="People">
+                  {users.map((u) => (
+                    <option key={u.id} value={`user:${u.id}`}>
+                      {u.username}
+                    </option>
+                  ))}
+                </optgroup>
+              )}
+              {teams.length > 0 && (
+                <optgroup label="Teams">
+                  {teams.map((t) => (
+                    <option key={t.id} value={`team:${t.id}`}>
+                      {t.name} (team)
+                    </option>
+                  ))}
+                </optgroup>
+              )}
+            </select>
+          </label>
+          <label>
+            As
+            <select value={role} onChange={(e) => setRole(e.target.value as GrantRole)}>
+              <option value="viewer">{ROLE_HELP.viewer}</option>
+              <option value="editor">{ROLE_HELP.editor}</option>
+            </select>
+          </label>
+          <button type="submit" className="primary" disabled={busy || !principal}>
+            Share
+          </button>
+        </form>
+        {error && <Notice kind="error" text={error} />}
+        <div className="actions">
+          <button type="button" onClick={onClose}>
+            Done
+          </button>
+        </div>
+      </div>
+    </Dialog>
+  );
+}
