@@ -21,8 +21,8 @@ from semantik_runtime.vectors import VectorStore
 from semantik_runtime.vectors.edge import EdgeVectorStore
 from semantik_runtime.vectors.server import QdrantServerVectorStore
 
-from services.collections.tests.system import System, eventually, running_system
 from tests.models import TINY_DIMENSION, TINY_MODEL
+from tests.system.system import System, eventually, running_system
 
 pytestmark = [
     pytest.mark.integration,

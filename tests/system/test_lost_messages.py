@@ -29,8 +29,8 @@ from semantik_contracts.subjects import EVENTS_STREAM, WORK_STREAM, event_filter
 from semantik_runtime.bus import Bus
 from semantik_runtime.vectors.edge import EdgeVectorStore
 
-from services.collections.tests.system import System, eventually, running_system
 from tests.models import TINY_MODEL
+from tests.system.system import System, eventually, running_system
 
 pytestmark = [
     pytest.mark.integration,

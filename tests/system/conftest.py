@@ -1,4 +1,5 @@
-"""Fixtures of the whole-system tests in this directory (``system.py``)."""
+"""Fixtures of the whole-system tests in this directory (``system.py``, every service
+in one process)."""
 
 from __future__ import annotations
 
