@@ -45,7 +45,7 @@ from .pool import ExtractionPool
 from .resume import WorkResumption
 from .scan import REMOVED, ScanRunner
 from .scanning import ScanSource
-from .sources import SourceRoots
+from .sources import ResolvedSource, SourceRoots
 from .tables import is_record_file
 from .units import check_record_columns
 from .uploaded import UploadedFiles
@@ -82,8 +82,9 @@ class IngestService:
     ) -> None:
         self.app = app
         self.bus = bus
-        # Local copies of uploads are read like any other path source.
-        roots = SourceRoots([*roots.roots, uploads.directory])
+        # Local copies of uploads are read as ``upload://`` sources alone: a plain path
+        # never reaches them (another collection's upload), whatever the roots say.
+        roots = roots.with_uploads(uploads.directory)
         self.roots = roots
         self.uploads = uploads
         self.max_file_bytes = max_file_bytes
@@ -200,19 +201,25 @@ class IngestService:
         return await self.resumption.resume(command)
 
     async def validate_source(self, request: ValidateSource) -> ValidatedSource:
+        """Is the path a source this user may add (SPEC §4, §11), and its record columns.
+        ``request.roots`` narrows plain paths to the roots granted to the user; an upload
+        is checked against its collection by the collections service instead."""
         if not request.path.startswith(UPLOAD_SCHEME):
-            return await self._validate(request, request.path)
+            resolved = await asyncio.to_thread(self.roots.resolve, request.path, request.roots)
+            return await self._validate(request, resolved, resolved.kind)
         local = await self.uploads.fetch(request.path)  # from the object store first
         try:
-            return await self._validate(request, str(local))
+            resolved = await asyncio.to_thread(self.roots.resolve_upload, str(local))
+            return await self._validate(request, resolved, SourceKind.UPLOAD)
         except CommandError:
             # Refused, so not a source: its copy here is not kept (the gateway removes
             # the stored file). A source's copy is fetched again whenever it is missing.
             await asyncio.to_thread(local.unlink, missing_ok=True)
             raise
 
-    async def _validate(self, request: ValidateSource, path: str) -> ValidatedSource:
-        resolved = await asyncio.to_thread(self.roots.resolve, path)
+    async def _validate(
+        self, request: ValidateSource, resolved: ResolvedSource, kind: SourceKind
+    ) -> ValidatedSource:
         if resolved.kind is SourceKind.FILE and not is_supported(str(resolved.path)):
             supported = ", ".join(sorted(SUPPORTED_TYPES))
             raise CommandError(
@@ -231,8 +238,6 @@ class IngestService:
             columns = await asyncio.to_thread(self._check_columns, source)
         else:
             columns = []
-        uploaded = self.uploads.name_of(str(resolved.path)) is not None
-        kind = SourceKind.UPLOAD if uploaded else resolved.kind
         return ValidatedSource(path=str(resolved.path), kind=kind, columns=columns)
 
     def _check_columns(self, source: ScanSource) -> list[str]:

@@ -13,7 +13,8 @@ class IngestSettings(ServiceSettings):
     source_roots_value: str = Field(
         "",
         validation_alias="SEMANTIK_SOURCE_ROOTS",
-        description="Colon-separated directories path sources may come from",
+        description="Colon-separated directories path sources may come from; "
+        "<data dir>/sources if unset. Semantik's own data and hidden files never are",
     )
     max_file_bytes: int = Field(50 * 1024 * 1024, validation_alias="SEMANTIK_MAX_FILE_BYTES", gt=0)
     embed_max_pending: int = Field(
@@ -47,8 +48,14 @@ class IngestSettings(ServiceSettings):
 
     @property
     def source_roots(self) -> list[Path]:
-        """The allowed roots; by default the data dir's ``sources/`` and the user's home."""
+        """The allowed roots; by default the data dir's ``sources/`` alone. Anything else
+        (the home directory included) is opened only by naming it here (SPEC §11)."""
         value = self.source_roots_value.strip()
         if value:
             return [Path(part.strip()).expanduser() for part in value.split(":") if part.strip()]
-        return [self.data_dir / "sources", Path.home()]
+        return [self.data_dir / "sources"]
+
+    @property
+    def own_data(self) -> list[Path]:
+        """What Semantik writes outside the data dir too, never a source: the models."""
+        return [self.models_path]

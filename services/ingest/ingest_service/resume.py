@@ -147,7 +147,9 @@ class WorkResumption:
     async def _unit(self, source: ScanSource, record: DocumentRecord) -> Unit | DocumentError:
         """The document's content, read again: the file, or its row of a record file."""
         try:
-            resolved = await asyncio.to_thread(self.roots.resolve, record.file)
+            resolved = await asyncio.to_thread(
+                self.roots.resolve_recorded, source.kind, record.file
+            )
             size = (await asyncio.to_thread(resolved.path.stat)).st_size
         except CommandError as exc:
             return DocumentError(f"its file is gone: {exc.message}")

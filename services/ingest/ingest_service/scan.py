@@ -160,10 +160,12 @@ class ScanRunner:
             )
             return None
         try:
-            name = self.uploads.name_of(source.path)
+            name = self.uploads.name_of(source.path) if source.kind == SourceKind.UPLOAD else None
             if name is not None and not await asyncio.to_thread(os.path.exists, source.path):
                 await self.uploads.restore(name)  # a new machine: fetched again
-            resolved = await asyncio.to_thread(self.roots.resolve, source.path)
+            resolved = await asyncio.to_thread(
+                self.roots.resolve_recorded, source.kind, source.path
+            )
             files = await asyncio.to_thread(lambda: list(self.roots.walk(resolved, is_supported)))
         except (CommandError, OSError) as exc:
             # Its documents stay: an unmounted disk must not empty the collection.

@@ -13,8 +13,11 @@ pytestmark = pytest.mark.unit
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("SEMANTIK_SOURCE_ROOTS", raising=False)
     monkeypatch.setenv("SEMANTIK_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("SEMANTIK_MODELS_DIR", raising=False)
     settings = IngestSettings()
-    assert settings.source_roots == [tmp_path / "sources", Path.home()]
+    # The data dir's sources alone: the home directory is opened only by naming it.
+    assert settings.source_roots == [tmp_path / "sources"]
+    assert settings.own_data == [tmp_path / "models"]
     assert settings.max_file_bytes == 50 * 1024 * 1024
     assert settings.embed_max_pending == 2000
 
