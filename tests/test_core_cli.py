@@ -1,9 +1,13 @@
-"""The core's operator commands: ``semantik projections rebuild`` and ``bench core``."""
+"""The core's operator commands (``semantik projections rebuild``, ``bench core``) and
+how every CLI command answers a stopped system: at once, with a message and an exit code."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,10 @@ from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
 
 from semantik.bench_core import bench_core
-from semantik.cli import main, rebuild_projections
+from semantik.cli import main
+from semantik.client import default_url
+from semantik.rebuild import rebuild_projections
+from tests.services import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -61,3 +68,56 @@ async def test_bench_core_measures_what_it_sent() -> None:
     assert result["relay"]["events"] == 80
     assert result["commands"]["commands"] == 32
     assert result["relay_events_per_s"] > 0 and result["commands_per_s"] > 0
+
+
+def test_a_stopped_system_is_reported_within_seconds_by_every_command(tmp_path: Path) -> None:
+    """What a killed ``semantik run`` leaves behind (its nats.url, pid files of dead
+    processes) is not followed; a gateway that is not there is refused at once."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "nats.url").write_text(f"nats://127.0.0.1:{free_port()}\n")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (run_dir / "nats-server.pid").write_text(f"{dead.pid}\n")
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "cli_credentials.json").write_text('{"username": "op", "password": "pw"}')
+    url = f"http://127.0.0.1:{free_port()}"
+    semantik = str(Path(sys.executable).parent / "semantik")
+    client = ["--url", url, "--data-dir", str(tmp_path)]
+    for command in (
+        ["projections", "rebuild", "--data-dir", str(tmp_path)],
+        ["search", "anything", "--collection", "c", *client],
+        ["ingest", str(tmp_path), "--collection", "c", *client],
+        ["users", "list", *client],
+        ["bench", "api", "--seconds", "1", *client],
+    ):
+        started = time.monotonic()
+        done = subprocess.run(
+            [semantik, *command], capture_output=True, text=True, timeout=30, env={"PATH": ""}
+        )
+        assert time.monotonic() - started < 10, command
+        assert done.returncode != 0, command
+        assert "error:" in done.stderr and "Traceback" not in done.stderr, (command, done.stderr)
+        assert "semantik run" in done.stderr, (command, done.stderr)
+
+
+def test_without_the_local_account_the_cli_says_where_it_comes_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["users", "list", "--url", url, "--data-dir", str(tmp_path)]) == 2
+    assert "the local operator account is created by `semantik run`" in capsys.readouterr().err
+
+
+def test_the_client_follows_semantik_url_else_host_and_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SEMANTIK_URL", "SEMANTIK_HOST", "SEMANTIK_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    assert default_url() == "http://127.0.0.1:8080"
+    monkeypatch.setenv("SEMANTIK_PORT", "9191")
+    monkeypatch.setenv("SEMANTIK_HOST", "10.0.0.7")
+    assert default_url() == "http://10.0.0.7:9191"
+    monkeypatch.setenv("SEMANTIK_URL", "https://semantik.example")
+    assert default_url() == "https://semantik.example"

@@ -1,6 +1,6 @@
 """``semantik bench api``: requests/s and latency of the gateway under concurrent clients.
 
-Against a running Semantik: it signs in (registering the user if new), indexes a
+Against a running Semantik: it signs in (the local operator account, or --username), indexes a
 collection of generated documents once (found again by name on later runs), then runs
 each workload with ``clients`` concurrent clients for ``seconds`` and reports
 requests/s, p50 and p95 of the answers. Workloads: ``GET /api/v2/collections`` and a

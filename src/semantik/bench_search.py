@@ -34,7 +34,7 @@ from .beir import percentile
 from .client import ApiError, SemantikClient
 from .embedded import embedded_system
 from .progress import ingest_records
-from .session import login
+from .session import own_system_login
 
 WARMUP = 10
 JSON = "application/json"
@@ -210,7 +210,7 @@ async def _measure(
     through: list[float] = []
     inside: list[float] = []
     async with SemantikClient(url, timeout=120) as client:
-        await login(client, None, None, data_dir)
+        await own_system_login(client, data_dir)
         served_by = ThroughServices(client, url)
         try:
             for number, query in enumerate([*queries[:WARMUP], *queries]):
@@ -245,7 +245,7 @@ def _build_indexes(root: Path, names: list[str]) -> None:
 
 async def _prepare_all(url: str, data_dir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     async with SemantikClient(url, timeout=120) as client:
-        await login(client, None, None, data_dir)
+        await own_system_login(client, data_dir)
         return await _prepare(client, data_dir / "sources", args)
 
 

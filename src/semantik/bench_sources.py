@@ -23,6 +23,7 @@ from typing import Any
 from .bench_ingest import running_semantik
 from .client import SemantikClient
 from .progress import operation_end
+from .session import own_system_login
 
 _VOCABULARY = (
     "river stone glacier orbit tide harvest engine signal archive lantern meadow copper "
@@ -153,9 +154,9 @@ async def _finish(client: SemantikClient, operation_id: str) -> tuple[dict[str, 
     return op, time.perf_counter() - started
 
 
-async def _index_twice(url: str, folder: Path) -> dict[str, Any]:
+async def _index_twice(url: str, data_dir: Path, folder: Path) -> dict[str, Any]:
     async with SemantikClient(url, timeout=120) as client:
-        await client.login("bench", "bench password 1", register=True)
+        await own_system_login(client, data_dir)
         collection = await client.call("POST", "/api/v2/collections", json={"name": "bench"})
         base = f"/api/v2/collections/{collection['id']}"
         added = await client.call("POST", f"{base}/sources", json={"path": str(folder)})
@@ -179,5 +180,6 @@ def bench_rescan(files: int) -> dict[str, Any]:
         folder.mkdir(parents=True)
         for n in range(files):
             (folder / f"note-{n:05}.md").write_text(f"# Note {n}\n\n{_text(n, 60)}\n")
-        with running_semantik(Path(tmp) / "data", SEMANTIK_SOURCE_ROOTS=str(sources)) as url:
-            return asyncio.run(_index_twice(url, folder))
+        data_dir = Path(tmp) / "data"
+        with running_semantik(data_dir, SEMANTIK_SOURCE_ROOTS=str(sources)) as url:
+            return asyncio.run(_index_twice(url, data_dir, folder))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,18 +22,30 @@ class ApiError(Exception):
         self.detail = detail
 
 
-def local_credentials(data_dir: Path) -> tuple[str, str]:
-    """The CLI's own user on this installation, created once (file mode 0600)."""
+def local_credentials(data_dir: Path) -> tuple[str, str] | None:
+    """The local operator account that ``semantik run`` keeps in the data dir, if any."""
     path = data_dir / "secrets" / "cli_credentials.json"
-    if path.exists():
+    try:
         stored = json.loads(path.read_text())
-        return stored["username"], stored["password"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    creds = {"username": "semantik-cli", "password": secrets.token_urlsafe(24)}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(creds, handle)
-    return creds["username"], creds["password"]
+    except FileNotFoundError:
+        return None
+    return str(stored["username"]), str(stored["password"])
+
+
+def default_url() -> str:
+    """``SEMANTIK_URL``, else the gateway that ``SEMANTIK_HOST``/``SEMANTIK_PORT`` name."""
+    if url := os.environ.get("SEMANTIK_URL"):
+        return url
+    host = os.environ.get("SEMANTIK_HOST") or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):  # bound to every address: reach it on loopback
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{os.environ.get('SEMANTIK_PORT') or 8080}"
+
+
+#: A stopped system refuses at once; one that does not answer is given this long.
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 #: Paths of signing in and of renewing tokens: a 401 there is final.
@@ -44,7 +55,10 @@ AUTH = "/api/v1/auth/"
 class SemantikClient:
     def __init__(self, base_url: str, timeout: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_SECONDS),
+        )
         self.token: str | None = None
         self.refresh_token: str | None = None
 

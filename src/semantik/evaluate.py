@@ -23,7 +23,7 @@ from .beir import Dataset, DatasetError, load_dataset, mrr_at, ndcg_at, percenti
 from .client import ApiError, SemantikClient
 from .embedded import embedded_system
 from .progress import IngestFailed, ingest_records
-from .session import login
+from .session import login, own_system_login
 
 MODES = ("dense", "sparse", "hybrid")
 #: Queries searched before timing starts (model and caches warm).
@@ -63,7 +63,7 @@ async def evaluate(args: argparse.Namespace) -> int:
             url = stack.enter_context(embedded_system(data_dir, [dataset.corpus.parent]))
         elif data_dir is None:
             data_dir = Path(".semantik")
-        report = await _run(url, data_dir, args, dataset, modes)
+        report = await _run(url, data_dir, args, dataset, modes, own=args.url is None)
     if report is None:
         return 1
     if args.json:
@@ -74,10 +74,18 @@ async def evaluate(args: argparse.Namespace) -> int:
 
 
 async def _run(
-    url: str, data_dir: Path, args: argparse.Namespace, dataset: Dataset, modes: list[str]
+    url: str,
+    data_dir: Path,
+    args: argparse.Namespace,
+    dataset: Dataset,
+    modes: list[str],
+    own: bool,
 ) -> dict[str, Any] | None:
     async with SemantikClient(url, timeout=120) as client:
-        await login(client, args.username, args.password, data_dir)
+        if own:
+            await own_system_login(client, data_dir)
+        else:
+            await login(client, args.username, args.password, data_dir)
         collection_id = await _ingest(client, dataset)
         if collection_id is None:
             return None

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from .lifetime import die_with_parent
 from .settings import RunSettings
 
 log = logging.getLogger("semantik.run")
@@ -150,6 +151,8 @@ class Supervisor:
             stdout=logfile,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # A SIGKILLed `semantik run` (or bench) takes its processes with it.
+            preexec_fn=die_with_parent(),
         )
         logfile.close()
         child.started_at = time.monotonic()
@@ -243,6 +246,8 @@ class Supervisor:
             self.nats.process.wait(10)
         for pid_file in self.run_dir.glob("*.pid"):
             pid_file.unlink(missing_ok=True)
+        # Stopped cleanly: nothing answers there any more (the CLI would wait on it).
+        (self.run_dir / "nats.url").unlink(missing_ok=True)
 
 
 def run(settings: RunSettings) -> int:
