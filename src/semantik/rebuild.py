@@ -48,7 +48,9 @@ async def rebuild_projections(args: argparse.Namespace) -> int:
             CONNECT_SECONDS * 2,
         )
     except Exception as exc:  # nats-py raises several kinds when nothing listens
-        print(f"error: cannot reach NATS at {url}: {str(exc) or type(exc).__name__}", file=sys.stderr)
+        print(
+            f"error: cannot reach NATS at {url}: {str(exc) or type(exc).__name__}", file=sys.stderr
+        )
         return 2
     bus = Bus(nc, "semantik-cli")
     try:
