@@ -30,6 +30,9 @@ VECTOR_COUNT_RPC = "semantik.rpc.vectors.count"
 MODELS_RPC = "semantik.rpc.models.list"
 #: Gateway processes tell each other of ended sessions here (core NATS, not a stream).
 SESSIONS_ENDED = "semantik.gateway.sessions.ended"
+#: A gateway process that changed users, teams, keys or grants says so here; the others
+#: read the log again at once (their account index, ``gateway_service.account_index``).
+ACCOUNTS_CHANGED = "semantik.gateway.accounts.changed"
 
 
 def model_slug(model_name: str) -> str:

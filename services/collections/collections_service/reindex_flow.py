@@ -1,4 +1,5 @@
-"""Checkpoints 4 to 6 of a reindex (see reindex.py): validate, activate, clean up.
+"""Checkpoints 4 to 6 of a reindex: validate, activate, clean up (1 to 3 are in
+``application.py``, ``_new_reindex``, and ``process.py``).
 
 Driven by a periodic ``tick`` rather than by the last ``ChunksEmbedded``, so that a
 restarted service picks up a reindex that was waiting for validation, and a replaced

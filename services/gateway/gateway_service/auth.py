@@ -19,9 +19,10 @@ from uuid import UUID
 from semantik_contracts import ErrorCode
 from semantik_runtime.errors import CommandError
 
+from .accounts import User, unauthorized
 from .schemas import TokenPair
 from .security import InvalidToken, RefreshClaims, TokenIssuer
-from .users import User, UsersApplication, unauthorized
+from .users import UsersApplication
 
 
 class Authenticator:
@@ -54,8 +55,10 @@ class Authenticator:
                 del self._ended[ended]
             self._ended[session_id] = max(self._ended.get(session_id, 0.0), now + seconds)
 
-    def register(self, username: str, password: str, email: str | None) -> User:
-        return self.users.register(username, password, email)
+    def register(
+        self, username: str, password: str, email: str | None, invite_code: str | None = None
+    ) -> User:
+        return self.users.register(username, password, email, invite_code)
 
     def login(self, username: str, password: str) -> TokenPair:
         user = self.users.authenticate(username, password)

@@ -30,6 +30,7 @@ from semantik_runtime.bus import Bus
 
 from .collection_views import CollectionViews
 from .config import GatewaySettings
+from .principals import Principal
 from .schemas import CollectionPublic, SearchRequest
 
 log = logging.getLogger(__name__)
@@ -85,19 +86,20 @@ class Backend:
         )
 
     async def search(
-        self, actor: str, collection_ids: Iterable[UUID], request: SearchRequest
+        self, principal: Principal, collection_ids: Iterable[UUID], request: SearchRequest
     ) -> SearchResponse:
-        """Resolve the collections (ownership, model, active generation) in one query,
+        """Resolve the collections (access, model, active generation) in one query,
         unless this gateway kept their views, then search."""
         unique = list(dict.fromkeys(collection_ids))
-        views = self.views.get(actor, unique)
+        principal.check_collections(unique)
+        views = self.views.get(principal.cache_key, unique)
         if views is None:
             token = self.views.token()
             found = await self.ask(
-                GetCollections(actor=actor, collection_ids=unique), CollectionList
+                GetCollections(**principal.acting, collection_ids=unique), CollectionList
             )
             views = found.items
-            self.views.keep(actor, views, token)
+            self.views.keep(principal.cache_key, views, token)
         targets = [
             SearchTarget(
                 collection_id=view.id, model_name=view.model_name, generation=view.active_generation

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
@@ -18,6 +18,12 @@ class GatewaySettings(ServiceSettings):
         None,
         validation_alias="JWT_SECRET",
         description="HS256 key; generated once into <data dir>/secrets/jwt_secret if unset",
+    )
+    registration: Literal["closed", "invite", "open"] = Field(
+        "closed",
+        validation_alias="SEMANTIK_REGISTRATION",
+        description="Who may register after the first account (the admin): nobody "
+        "(closed), holders of an admin's invite code (invite), or anyone (open)",
     )
     access_token_minutes: int = Field(30, validation_alias="ACCESS_TOKEN_MINUTES", gt=0)
     refresh_token_days: int = Field(14, validation_alias="REFRESH_TOKEN_DAYS", gt=0)

@@ -6,19 +6,27 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from nats.aio.msg import Msg
-from semantik_contracts.subjects import SESSIONS_ENDED
+from semantik_contracts.subjects import ACCOUNTS_CHANGED, SESSIONS_ENDED, event_filter
 from semantik_runtime.bus import Bus
 
 from .auth import Authenticator
 from .backend import Backend
 from .config import GatewaySettings
+from .principals import Principals
 from .ratelimit import RateLimiter
 from .security import TokenIssuer
 from .users import UsersApplication
 
+if TYPE_CHECKING:
+    from .realtime import LiveSession
+
 log = logging.getLogger(__name__)
+#: Seconds between catch-ups of the account index with the log, should a replica's
+#: ``ACCOUNTS_CHANGED`` message be lost.
+ACCOUNTS_CATCH_UP_SECONDS = 5.0
 
 
 @dataclass
@@ -27,15 +35,21 @@ class GatewayContext:
     users: UsersApplication
     tokens: TokenIssuer
     auth: Authenticator = field(init=False)
+    principals: Principals = field(init=False)
     sign_in_limit: RateLimiter = field(init=False)
     search_limit: RateLimiter = field(init=False)
     bus: Bus | None = None
     backend: Backend | None = None
+    #: Open WebSocket sessions, checked again when access changes.
+    live: set[LiveSession] = field(default_factory=set, init=False)
     #: The bus the ended-session feed listens on (``follow_ended_sessions``).
     _feed: Bus | None = field(default=None, init=False)
+    _accounts_feed: Bus | None = field(default=None, init=False)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         self.auth = Authenticator(self.users, self.tokens)
+        self.principals = Principals(self.users.index, self.tokens)
         settings = self.settings
         self.sign_in_limit = RateLimiter(settings.auth_rate_per_minute, settings.auth_rate_burst)
         self.search_limit = RateLimiter(settings.search_rate_per_minute, settings.search_rate_burst)
@@ -53,6 +67,7 @@ class GatewayContext:
         that drop the views kept for search. Idempotent: called at start-up and, where
         the app runs without its lifespan, on each request."""
         await self.follow_ended_sessions()
+        await self.follow_access_changes()
         if self.backend is not None:
             await self.backend.views.follow()
 
@@ -87,3 +102,60 @@ class GatewayContext:
             )
 
         auth.announce = announce
+
+    async def follow_access_changes(self) -> None:
+        """Keep the account index and the open WebSockets current with every replica.
+
+        This process's account changes are told to the others on ``ACCOUNTS_CHANGED``;
+        hearing one (or a collection's ``AccessRevoked`` event) checks every open
+        subscription again, so a revoke or a team left takes effect at once."""
+        bus = self.bus
+        if bus is None or self._accounts_feed is bus:
+            return
+        self._accounts_feed = bus
+        loop = asyncio.get_running_loop()
+        index = self.users.index
+        await asyncio.to_thread(index.catch_up)  # what others saved before we listened
+
+        async def changed_elsewhere(_: Msg) -> None:
+            await asyncio.to_thread(index.catch_up)
+            self.recheck_live()
+
+        async def revoked(_: Msg) -> None:
+            self.recheck_live()
+
+        await bus.nc.subscribe(ACCOUNTS_CHANGED, cb=changed_elsewhere)
+        await bus.nc.subscribe(event_filter(event_type="AccessRevoked"), cb=revoked)
+
+        def changed_here() -> None:
+            # Saved on a worker thread: announced, and sockets checked, by the loop.
+            def announce() -> None:
+                self._spawn(bus.nc.publish(ACCOUNTS_CHANGED, b"{}"))
+                self.recheck_live()
+
+            loop.call_soon_threadsafe(announce)
+
+        self.users.on_changed = changed_here
+        self._spawn(self._catch_up_accounts())
+
+    async def _catch_up_accounts(self) -> None:
+        while True:
+            await asyncio.sleep(ACCOUNTS_CATCH_UP_SECONDS)
+            try:
+                await asyncio.to_thread(self.users.index.catch_up)
+            except Exception:
+                log.exception("the account index could not catch up; trying again")
+
+    def recheck_live(self) -> None:
+        for session in list(self.live):
+            self._spawn(session.recheck())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -6,6 +6,7 @@ to ``NATS_URL`` in its lifespan (that is how ``python -m gateway_service`` runs 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,11 +21,13 @@ from .config import GatewaySettings
 from .context import GatewayContext
 from .errors import install_error_handlers
 from .observability import RequestTelemetry
-from .security import TokenIssuer, load_jwt_secret
+from .security import TokenIssuer, load_jwt_secret, load_operator_credentials
 from .users import UsersApplication
 from .webui import install_web_ui
 
 UNTRACED = frozenset({"/health", "/health/ready", "/metrics"})
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -34,7 +37,12 @@ def create_app(
     owns_users = users is None
     if users is None:
         env = event_store_env("gateway", settings.database_url, settings.data_dir)
-        users = UsersApplication(env=env)
+        users = UsersApplication(env=env, registration=settings.registration)
+    users.ensure_operator(*load_operator_credentials(settings.data_dir))
+    if settings.registration == "open" and settings.host not in LOOPBACK:
+        log.warning(
+            "SEMANTIK_REGISTRATION=open on %s: anyone who reaches it may register", settings.host
+        )
     configured = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     tokens = TokenIssuer(
         load_jwt_secret(configured, settings.data_dir),
@@ -56,6 +64,7 @@ def create_app(
         try:
             yield
         finally:
+            await context.stop()
             if context.backend is not None:
                 await context.backend.views.stop()
             if own_bus is not None:

@@ -18,7 +18,10 @@ Each subscription is an ephemeral ordered JetStream consumer on SEMANTIK_EVENTS:
 without it at the start of the subject's history. Frames wait in one bounded queue per
 client; a client that lets it fill up is closed with 1013 instead of slowing the rest.
 A socket whose access token expires, or whose session is signed out, is closed with 1008;
-the client reconnects with a fresh token and ``last_seq``.
+the client reconnects with a fresh token and ``last_seq``. So is the socket of a user who
+is disabled, or of an API key that is revoked. A subscription whose collection is no
+longer shared with the client (a revoke, a team left) ends with an ``error`` (code
+``forbidden``) at once (``recheck``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from semantik_contracts.subjects import EVENTS_STREAM
 
 from .backend import Backend
 from .config import GatewaySettings
+from .principals import Principal
 from .subscriptions import ClientMessage, Ping, Target, Unsubscribe, resolve_target
 
 log = logging.getLogger(__name__)
@@ -49,7 +53,7 @@ log = logging.getLogger(__name__)
 TRY_AGAIN_LATER = 1013
 POLICY_VIOLATION = 1008
 #: How often an open socket checks that its session was not signed out meanwhile.
-SESSION_CHECK_SECONDS = 5.0
+SESSION_CHECK_SECONDS = 1.0
 #: Seconds an abandoned ephemeral consumer lingers on the server.
 CONSUMER_INACTIVE_SECONDS = 10.0
 #: Refusals that say the collections service is not answering now, not that it said no.
@@ -107,22 +111,28 @@ class LiveSession:
         self,
         websocket: WebSocket,
         backend: Backend,
-        actor: str,
+        principal: Principal,
         settings: GatewaySettings,
         *,
         expires_at: float | None = None,
-        session_ended: Callable[[], bool] = lambda: False,
+        lapsed: Callable[[], str | None] = lambda: None,
+        current: Callable[[Principal], Principal] = lambda principal: principal,
     ) -> None:
         self.websocket = websocket
         self.backend = backend
-        self.actor = actor
+        self.principal = principal
+        self.actor = principal.user_id
         self.settings = settings
+        #: What the subscriptions follow, to check them again when access changes.
+        self.targets: dict[str, Target] = {}
+        #: The principal as the account index now sees it (its teams may have changed).
+        self.current = current
         self.outbox: asyncio.Queue[str] = asyncio.Queue(settings.ws_send_queue_size)
         self.overflowed = asyncio.Event()
         self.consumers: dict[str, JetStreamContext.PushSubscription] = {}
         #: When the access token that opened the socket lapses (seconds since the epoch).
         self.expires_at = expires_at
-        self.session_ended = session_ended
+        self.lapsed = lapsed
         self.revoked: str | None = None  # why the socket's credentials stopped counting
 
     async def run(self) -> None:
@@ -164,8 +174,9 @@ class LiveSession:
             if left is not None and left <= 0:
                 self.revoked = "the access token expired; reconnect with a fresh one"
                 return
-            if self.session_ended():
-                self.revoked = "this session has ended (signed out)"
+            reason = self.lapsed()
+            if reason is not None:
+                self.revoked = reason
                 return
             await asyncio.sleep(min(left, SESSION_CHECK_SECONDS) if left else SESSION_CHECK_SECONDS)
 
@@ -232,6 +243,7 @@ class LiveSession:
             self.control("error", target.key, code=exc.error.code.value, message=exc.error.message)
             return
         await self._stop(target.key)
+        self.targets[target.key] = target
         # Acknowledged before the consumer exists, so that it precedes every event frame.
         self.control("subscribed", target.key, last_seq=last_seq, **target.ids())
         try:
@@ -254,7 +266,7 @@ class LiveSession:
         pause = 0.2
         while True:
             try:
-                return await resolve_target(self.backend, self.actor, target)
+                return await resolve_target(self.backend, self.principal, target)
             except RpcFailure as exc:
                 if exc.error.code not in _NOT_ANSWERING or time.monotonic() + pause > deadline:
                     raise
@@ -286,7 +298,23 @@ class LiveSession:
 
         return deliver
 
+    async def recheck(self) -> None:
+        """Access changed somewhere (a revoke, a team's members): end at once every
+        subscription whose collection this client may no longer read."""
+        self.principal = self.current(self.principal)
+        for key, target in list(self.targets.items()):
+            if key not in self.consumers:
+                continue
+            try:
+                await resolve_target(self.backend, self.principal, target)
+            except RpcFailure as exc:
+                if exc.error.code in _NOT_ANSWERING:
+                    continue  # said nothing: the next change checks again
+                await self._stop(key)
+                self.control("error", key, code=exc.error.code.value, message=exc.error.message)
+
     async def _stop(self, key: str) -> None:
+        self.targets.pop(key, None)
         consumer = self.consumers.pop(key, None)
         if consumer is not None:
             with contextlib.suppress(Exception):

@@ -76,6 +76,9 @@ class UserCreate(RequestBody):
 
     username: str = Field(min_length=3, max_length=64, pattern=USERNAME_PATTERN)
     password: str = Field(min_length=8, max_length=256)
+    invite_code: str | None = Field(
+        None, min_length=1, max_length=200, description="Needed when registration is by invite"
+    )
     email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
 
 

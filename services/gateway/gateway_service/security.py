@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -70,6 +71,32 @@ def _create_secret_file(path: Path) -> None:
             os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+#: The CLI's local account on this installation (an operator admin, SPEC §11).
+OPERATOR_USERNAME = "semantik-cli"
+
+
+def load_operator_credentials(data_dir: Path) -> tuple[str, str]:
+    """The CLI's local account: ``<data dir>/secrets/cli_credentials.json``, generated
+    once (mode 0600) and read by the CLI on the same machine."""
+    path = data_dir / "secrets" / "cli_credentials.json"
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        creds = {"username": OPERATOR_USERNAME, "password": secrets.token_urlsafe(24)}
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                json.dump(creds, out)
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(0o600)
+    stored = json.loads(path.read_text())
+    return str(stored["username"]), str(stored["password"])
 
 
 class InvalidToken(Exception):

@@ -12,11 +12,13 @@ from typing import Annotated, Final, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field, TypeAdapter, model_validator
+from semantik_contracts import ErrorCode, RpcError, RpcFailure
 from semantik_contracts.commands import GetCollection, GetOperation
 from semantik_contracts.subjects import event_filter
 from semantik_contracts.views import CollectionView, OperationView
 
 from .backend import Backend
+from .principals import Principal
 
 COLLECTION: Final = "collection"
 OPERATION: Final = "operation"
@@ -88,14 +90,24 @@ ClientMessage: TypeAdapter[SubscribeCollection | SubscribeOperation | Unsubscrib
 )
 
 
-async def resolve_target(backend: Backend, actor: str, target: Target) -> str:
+async def resolve_target(backend: Backend, principal: Principal, target: Target) -> str:
     """The subject filter of ``target``; raises ``RpcFailure`` (404/403…) if not allowed."""
     if target.kind == COLLECTION:
+        _reachable(principal, target.id)
         collection = await backend.ask(
-            GetCollection(actor=actor, collection_id=target.id), CollectionView
+            GetCollection(**principal.acting, collection_id=target.id), CollectionView
         )
         return event_filter(collection_id=collection.id)
-    operation = await backend.ask(GetOperation(actor=actor, operation_id=target.id), OperationView)
+    operation = await backend.ask(
+        GetOperation(**principal.acting, operation_id=target.id), OperationView
+    )
+    _reachable(principal, operation.collection_id)
     return event_filter(
         collection_id=operation.collection_id, aggregate_type=OPERATION, aggregate_id=operation.id
     )
+
+
+def _reachable(principal: Principal, collection_id: UUID) -> None:
+    if not principal.reaches(collection_id):
+        message = f"this API key is not allowed collection {collection_id}"
+        raise RpcFailure(RpcError(code=ErrorCode.FORBIDDEN, message=message))

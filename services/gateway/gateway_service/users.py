@@ -1,4 +1,4 @@
-"""Users of the gateway: an event-sourced ``User`` aggregate and its application.
+"""Users of the gateway: the application of the event-sourced ``User`` aggregate.
 
 A user's id is ``uuid5(USERS_NAMESPACE, username.casefold())``: registering a name that
 exists (in any letter case) is a version conflict in the event store, so two concurrent
@@ -10,97 +10,112 @@ was already rotated away revokes the whole family (it was stolen or replayed).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
-from uuid import UUID, uuid5
+from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Recording
 from semantik_contracts import ErrorCode
 from semantik_runtime.errors import CommandError
 
+from .account_index import AccountIndex
+from .accounts import (
+    INSTANCE_ID,
+    Instance,
+    Invite,
+    User,
+    invite_id_for,
+    unauthorized,
+    user_id_for,
+)
+from .administration import Administration
 from .security import hash_password, verify_password
 
-USERS_NAMESPACE = UUID("5cc144c1-8f6b-4071-b6c4-99182438d375")
 
-
-def user_id_for(username: str) -> UUID:
-    return uuid5(USERS_NAMESPACE, username.casefold())
-
-
-def unauthorized(message: str) -> CommandError:
-    return CommandError(ErrorCode.UNAUTHORIZED, message)
-
-
-class User(Aggregate):
-    @event("Registered")
-    def __init__(self, id: UUID, username: str, email: str | None, password_hash: str) -> None:
-        self.username = username
-        self.email = email
-        self.password_hash = password_hash
-        # Live sessions only: family id → its current token id, and → its expiry.
-        self.refresh_tokens: dict[str, str] = {}
-        self.refresh_expiry: dict[str, datetime] = {}
-
-    @event("RefreshTokenIssued")
-    def issue_refresh(
-        self, family_id: UUID, token_id: UUID, issued_at: datetime, expires_at: datetime
-    ) -> None:
-        """Start a family (login) or rotate its current token (refresh)."""
-        for family, expiry in list(self.refresh_expiry.items()):
-            if expiry <= issued_at:
-                self.refresh_tokens.pop(family, None)
-                self.refresh_expiry.pop(family, None)
-        self.refresh_tokens[str(family_id)] = str(token_id)
-        self.refresh_expiry[str(family_id)] = expires_at
-
-    @event("RefreshFamilyRevoked")
-    def revoke_family(self, family_id: UUID, reason: str) -> None:
-        self.refresh_tokens.pop(str(family_id), None)
-        self.refresh_expiry.pop(str(family_id), None)
-
-    def holds_current(self, family_id: UUID, token_id: UUID) -> bool:
-        return self.refresh_tokens.get(str(family_id)) == str(token_id)
-
-    def knows_family(self, family_id: UUID) -> bool:
-        return str(family_id) in self.refresh_tokens
-
-
-class UsersApplication(Application[UUID]):
-    """Registration, password checks and the refresh-token families of each user."""
+class UsersApplication(Administration, Application[UUID]):
+    """Registration, password checks and the refresh-token families of each user; the
+    administration of users, teams, keys and grants is in ``administration.py``."""
 
     name = "gateway"
     snapshotting_intervals = {User: 50}
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], registration: str = "closed") -> None:
         super().__init__(env=env)
         # Rotations of one process never race; replicas that do meet a version conflict.
         self._writes = threading.Lock()
+        #: The configured registration mode; an admin's choice, kept in the log, wins.
+        self.registration_default = registration
+        self.index = AccountIndex(self)
+        self.index.catch_up()
+        #: Called after every save (the context tells the other gateway processes).
+        self.on_changed: Callable[[], None] = lambda: None
 
-    def register(self, username: str, password: str, email: str | None) -> User:
-        user_id = user_id_for(username)
-        if user_id in self.repository:
-            raise self._taken(username)
-        user = User(
-            id=user_id, username=username, email=email, password_hash=hash_password(password)
-        )
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        recordings = super().save(*objs, **kwargs)
+        self.index.record(recordings)
+        self.on_changed()
+        return recordings
+
+    @property
+    def registration(self) -> str:
+        instance = self.index.instance
+        return (instance.registration if instance else None) or self.registration_default
+
+    def register(
+        self, username: str, password: str, email: str | None, invite_code: str | None = None
+    ) -> User:
+        """The first account of an empty instance becomes its admin, whatever the mode;
+        afterwards ``closed`` refuses, ``invite`` takes a single-use code, ``open`` any."""
+        with self._writes:
+            user_id = user_id_for(username)
+            if user_id in self.repository:
+                raise self._taken(username)
+            first = self.index.instance is None and not self.index.people()
+            user = User(
+                id=user_id, username=username, email=email, password_hash=hash_password(password)
+            )
+            claims: list[Aggregate] = []
+            if first:
+                user.set_admin(True, "first account")
+                claims.append(Instance(id=INSTANCE_ID, first_admin=str(user_id)))
+            elif self.registration == "closed":
+                raise CommandError(
+                    ErrorCode.FORBIDDEN,
+                    "registration is closed; ask an admin for an account",
+                )
+            elif self.registration == "invite":
+                claims.append(self._use_invite(invite_code, str(user_id)))
+            try:
+                self.save(user, *claims)
+            except IntegrityError:
+                if first and user_id not in self.repository:  # another claimed it first
+                    raise CommandError(
+                        ErrorCode.CONFLICT, "another account was registered first; try again"
+                    ) from None
+                raise self._taken(username) from None
+            return user
+
+    def _use_invite(self, code: str | None, user_id: str) -> Invite:
+        if not code:
+            raise CommandError(ErrorCode.FORBIDDEN, "registration needs an invite code")
         try:
-            self.save(user)
-        except IntegrityError:
-            raise self._taken(username) from None
-        return user
+            invite: Invite = self.repository.get(invite_id_for(code))
+        except AggregateNotFoundError:
+            invite = None  # type: ignore[assignment]
+        if invite is None or invite.used_by is not None or invite.expires_at <= datetime.now(UTC):
+            raise CommandError(ErrorCode.FORBIDDEN, "this invite code is unknown, used or expired")
+        invite.use(user_id)
+        return invite
 
     def authenticate(self, username: str, password: str) -> User:
         user = self.find(user_id_for(username))
         if not verify_password(user.password_hash if user else None, password) or user is None:
             raise unauthorized("invalid username or password")
-        return user
-
-    def find(self, user_id: UUID) -> User | None:
-        try:
-            user: User = self.repository.get(user_id)
-        except AggregateNotFoundError:
-            return None
+        if user.disabled:
+            raise unauthorized("this account is disabled; ask an admin")
         return user
 
     def start_session(
@@ -117,6 +132,8 @@ class UsersApplication(Application[UUID]):
         """Replace the family's current token; a stale token revokes the family."""
         with self._writes:
             user = self._existing(user_id)
+            if user.disabled:
+                raise unauthorized("this account is disabled; ask an admin")
             if not user.holds_current(family_id, token_id):
                 if user.knows_family(family_id):
                     user.revoke_family(family_id, "a rotated refresh token was presented again")

@@ -43,6 +43,8 @@ def gateway_settings(tmp_path: Path, nats_url: str, **overrides: Any) -> Gateway
         "database_url": None,
         "jwt_secret": None,
         "vector_count_timeout_seconds": 0.5,
+        # The tests' users register themselves; closed and invite have their own tests.
+        "registration": "open",
         **overrides,
     }
     return GatewaySettings(**values)

@@ -13,6 +13,7 @@ from uuid import uuid4
 import pytest
 from gateway_service import realtime
 from gateway_service.backend import Backend
+from gateway_service.principals import Principal
 from gateway_service.realtime import FrameCache, LiveSession
 from nats.aio.msg import Msg
 from semantik_contracts import CollectionStatus
@@ -142,7 +143,7 @@ async def test_a_client_that_falls_behind_is_closed_with_1013(stack: Stack) -> N
     context = stack.app.state.context
     settings = context.settings.model_copy(update={"ws_send_queue_size": 2})
     client = StalledClient()
-    session = LiveSession(client, context.backend, docs["owner"], settings)  # type: ignore[arg-type]
+    session = LiveSession(client, context.backend, Principal(docs["owner"], "alice"), settings)  # type: ignore[arg-type]
     running = asyncio.create_task(session.run())
     # "subscribed" plus the collection's history (created, generation created and
     # activated) is more than one frame in flight and two queued.
@@ -247,7 +248,7 @@ async def test_a_stalled_client_does_not_hold_up_the_others(stack: Stack, ws_url
     context = stack.app.state.context
     settings = context.settings.model_copy(update={"ws_send_queue_size": 3})
     stalled = StalledClient()
-    session = LiveSession(stalled, context.backend, docs["owner"], settings)  # type: ignore[arg-type]
+    session = LiveSession(stalled, context.backend, Principal(docs["owner"], "alice"), settings)  # type: ignore[arg-type]
     running = asyncio.create_task(session.run())
     subscribe = json.dumps({"type": "subscribe_collection", "collection_id": docs["id"]})
     async with connect(f"{ws_url}?token={token(alice)}") as ws:
@@ -327,7 +328,9 @@ async def test_a_subscription_waits_for_a_collections_service_being_restarted(
     settings = gateway_settings(tmp_path, nats_url).model_copy(
         update={"ws_subscribe_wait_seconds": 1.0}
     )
-    session = LiveSession(StalledClient(), Backend(bus, settings), "alice", settings)  # type: ignore[arg-type]
+    session = LiveSession(
+        StalledClient(), Backend(bus, settings), Principal("alice", "alice"), settings
+    )  # type: ignore[arg-type]
     now = datetime.now(UTC)
     view = CollectionView(
         id=uuid4(), name="docs", owner="alice", model_name="m", model_dimension=3,

@@ -286,7 +286,6 @@ async def test_paths_out_of_the_roots_by_dots_links_or_encoding_are_refused(
         str(link): "outside the allowed source roots",
         f"{link}/secret.txt": "outside the allowed source roots",
         f"{root}/%2e%2e/outside": "does not exist",  # not decoded: a name like any other
-        f"{root}/..%2foutside": "does not exist",
         "inside/note.txt": "not an absolute path",
         "../outside": "not an absolute path",
         "~root/.ssh": "outside the allowed source roots",
@@ -300,6 +299,9 @@ async def test_paths_out_of_the_roots_by_dots_links_or_encoding_are_refused(
             refused(await client.post(url, json=body, headers=headers), 400, reason)
         documents = await client.post(f"{base}/documents", json={"paths": [path]}, headers=headers)
         refused(documents, 400, reason)
+    # Not decoded either, but a name starting with "." is hidden: never a source (403).
+    hidden = {"path": f"{root}/..%2foutside"}
+    refused(await client.post(f"{base}/sources", json=hidden, headers=headers), 403, "hidden")
     await nothing_added(client, headers, base)
 
 

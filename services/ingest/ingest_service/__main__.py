@@ -28,7 +28,7 @@ async def main() -> None:
     service = IngestService(
         app,
         bus,
-        SourceRoots(settings.source_roots),
+        SourceRoots(settings.source_roots, data_dir=settings.data_dir, own=settings.own_data),
         pool,
         UploadedFiles(bus, settings.data_dir / "uploads"),
         max_file_bytes=settings.max_file_bytes,

@@ -7,6 +7,7 @@ a search, which has six)."""
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, HTTPException, status
 from fastapi.requests import HTTPConnection, Request
@@ -16,8 +17,8 @@ from ..auth import Authenticator
 from ..backend import Backend
 from ..config import GatewaySettings
 from ..context import GatewayContext
+from ..principals import Principal, Unauthenticated
 from ..ratelimit import RateLimiter
-from ..security import AccessClaims, InvalidToken
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
@@ -51,19 +52,46 @@ BackendDep = Annotated[Backend, Depends(get_backend)]
 
 
 async def get_current_user(
+    request: Request,
     context: ContextDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> AccessClaims:
-    """The user of a valid access token; its id is the ``actor`` of every command."""
+) -> Principal:
+    """Who is asking: a signed-in user or an API key (SPEC §11); its user id is the
+    ``actor`` of every command. A key outside its scopes or collections is refused."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthenticated("not authenticated")
     try:
-        claims = context.tokens.verify_access(credentials.credentials)
-    except InvalidToken:
-        raise _unauthenticated("invalid or expired access token") from None
-    if context.auth.session_ended(claims.session_id):
+        principal = context.principals.resolve(credentials.credentials)
+    except Unauthenticated as exc:
+        raise _unauthenticated(str(exc)) from None
+    if context.auth.session_ended(principal.session_id):
         raise _unauthenticated("this session has ended (signed out)")
-    return claims
+    route = request.scope.get("route")
+    template = getattr(route, "path", request.url.path)
+    if not principal.may_use(request.method, template):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"this API key's scopes ({', '.join(sorted(principal.scopes or ()))}) "
+            f"do not allow {request.method} {template}",
+        )
+    collection_id = request.path_params.get("collection_id")
+    if collection_id is not None and principal.collection_ids is not None:
+        try:
+            allowed = principal.reaches(UUID(str(collection_id)))
+        except ValueError:
+            allowed = True  # not an id: the route answers 422
+        if not allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this API key is not allowed collection {collection_id}",
+            )
+    return principal
+
+
+async def get_admin(user: Annotated[Principal, Depends(get_current_user)]) -> Principal:
+    if not user.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin may do this")
+    return user
 
 
 def _unauthenticated(detail: str) -> HTTPException:
@@ -72,7 +100,8 @@ def _unauthenticated(detail: str) -> HTTPException:
     )
 
 
-CurrentUser = Annotated[AccessClaims, Depends(get_current_user)]
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+AdminUser = Annotated[Principal, Depends(get_admin)]
 
 
 def _limited(limiter: RateLimiter, key: str, what: str) -> None:

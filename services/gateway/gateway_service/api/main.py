@@ -5,6 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from .routes import (
+    access,
+    accounts,
+    api_keys,
     asyncapi,
     audit,
     auth,
@@ -14,16 +17,19 @@ from .routes import (
     metrics,
     operations,
     search,
+    source_roots,
     sources,
+    teams,
     uploads,
     ws,
 )
 
 api_v1 = APIRouter(prefix="/api/v1")
-api_v1.include_router(auth.router)
+for v1 in (auth, accounts, teams, api_keys, source_roots):
+    api_v1.include_router(v1.router)
 
 api_v2 = APIRouter(prefix="/api/v2")
-for module in (collections, sources, uploads, documents, operations, search, audit):
+for module in (collections, access, sources, uploads, documents, operations, search, audit):
     api_v2.include_router(module.router)
 
 api_router = APIRouter()

@@ -28,11 +28,11 @@ async def get_audit(
     outcome: Outcome | None = None,
 ) -> Page[AuditEntry]:
     """Who did what and when, and how it ended."""
-    query = GetAudit(actor=user.user_id, outcome=outcome, limit=limit, offset=offset)
+    query = GetAudit(**user.acting, outcome=outcome, limit=limit, offset=offset)
     return await backend.ask(query, Page[AuditEntry])
 
 
 @router.get("/usage")
 async def get_usage(user: CurrentUser, backend: BackendDep) -> Usage:
     """The user's collections, documents and bytes, against the quotas."""
-    return await backend.ask(GetUsage(actor=user.user_id), Usage)
+    return await backend.ask(GetUsage(**user.acting), Usage)

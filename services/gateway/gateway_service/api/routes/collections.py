@@ -27,7 +27,7 @@ async def create_collection(
     body: CollectionCreate, user: CurrentUser, backend: BackendDep
 ) -> CollectionPublic:
     """A new, empty collection (the default model when none is named)."""
-    command = CreateCollection(actor=user.user_id, **body.model_dump())
+    command = CreateCollection(**user.acting, **body.model_dump())
     view = await backend.ask(command, CollectionView)
     # A collection that was just created holds no vectors: no need to ask the store.
     return CollectionPublic.model_validate(view.model_dump())
@@ -44,15 +44,19 @@ async def list_collections(
         str | None, Query(min_length=1, max_length=200, description="Name contains this")
     ] = None,
 ) -> Page[CollectionPublic]:
-    """The user's collections, oldest first, filtered by status and by name."""
+    """The collections the user owns or that are shared with them (``my_role`` says
+    which), oldest first, filtered by status and by name."""
     query = ListCollections(
-        actor=user.user_id,
+        **user.acting,
         status=status.value if status else None,
         name=name,
         limit=limit,
         offset=offset,
     )
     page = await backend.ask(query, Page[CollectionView])
+    if user.collection_ids is not None:  # an API key limited to some collections
+        items = [view for view in page.items if user.reaches(view.id)]
+        page = Page[CollectionView](items=items, total=len(items), limit=limit, offset=offset)
     return await backend.public_page(page)
 
 
@@ -62,7 +66,7 @@ async def get_collection(
 ) -> CollectionPublic:
     """404 if there is no such collection, 403 if it belongs to someone else."""
     view = await backend.ask(
-        GetCollection(actor=user.user_id, collection_id=collection_id), CollectionView
+        GetCollection(**user.acting, collection_id=collection_id), CollectionView
     )
     return await backend.public(view)
 
@@ -73,7 +77,7 @@ async def update_collection(
 ) -> CollectionPublic:
     """Rename or describe; fields left out stay as they are."""
     command = UpdateCollection(
-        actor=user.user_id,
+        **user.acting,
         collection_id=collection_id,
         name=body.name,
         description=body.description,
@@ -86,7 +90,5 @@ async def delete_collection(
     collection_id: UUID, user: CurrentUser, backend: BackendDep
 ) -> Response:
     """Delete the collection (a running operation on it is cancelled)."""
-    await backend.ask(
-        DeleteCollection(actor=user.user_id, collection_id=collection_id), CollectionView
-    )
+    await backend.ask(DeleteCollection(**user.acting, collection_id=collection_id), CollectionView)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -41,7 +41,7 @@ async def list_documents(
     """The collection's documents with their status (``pending``, ``indexed``, ``failed``)
     and, for failures, the reason: files that could not be read are listed too."""
     listed = await backend.ask(
-        ListSources(actor=user.user_id, collection_id=collection_id), SourceList
+        ListSources(**user.acting, collection_id=collection_id), SourceList
     )  # ownership: 404 or 403 here
     query = ListDocuments(
         collection_id=collection_id,
@@ -61,7 +61,7 @@ async def add_documents(
     added: list[SourceAndOperation] = []
     refused: list[tuple[str, RpcError]] = []
     for path in dict.fromkeys(body.paths):
-        command = AddSource(actor=user.user_id, collection_id=collection_id, path=path)
+        command = AddSource(**user.acting, collection_id=collection_id, path=path, roots=user.roots)
         try:
             added.append(await backend.ask(command, SourceAndOperation))
         except RpcFailure as exc:

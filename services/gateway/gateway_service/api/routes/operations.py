@@ -29,7 +29,7 @@ TypeFilter = Annotated[OperationType | None, Query(alias="type", description="Op
 async def start_index(collection_id: UUID, user: CurrentUser, backend: BackendDep) -> OperationView:
     """Re-scan every source: unchanged documents are skipped, changed ones replaced."""
     command = StartOperation(
-        actor=user.user_id, collection_id=collection_id, operation_type=OperationType.INDEX
+        **user.acting, collection_id=collection_id, operation_type=OperationType.INDEX
     )
     return await backend.ask(command, OperationView)
 
@@ -42,7 +42,7 @@ async def start_reindex(
 ) -> OperationView:
     """Blue-green reindex with new settings; search keeps using the active generation."""
     command = StartOperation(
-        actor=user.user_id,
+        **user.acting,
         collection_id=collection_id,
         operation_type=OperationType.REINDEX,
         params=body.model_dump(exclude_none=True),
@@ -62,7 +62,7 @@ async def list_collection_operations(
 ) -> Page[OperationView]:
     """The collection's operations, newest first, filtered by status and type."""
     query = ListOperations(
-        actor=user.user_id,
+        **user.acting,
         collection_id=collection_id,
         status=status.value if status else None,
         operation_type=operation_type.value if operation_type else None,
@@ -84,28 +84,35 @@ async def list_operations(
     """Every operation on the user's collections, newest first (``?status=processing``,
     ``?type=index``)."""
     query = ListOperations(
-        actor=user.user_id,
+        **user.acting,
         status=status.value if status else None,
         operation_type=operation_type.value if operation_type else None,
         limit=limit,
         offset=offset,
     )
-    return await backend.ask(query, Page[OperationView])
+    page = await backend.ask(query, Page[OperationView])
+    if user.collection_ids is None:
+        return page
+    # An API key limited to some collections sees their operations only.
+    items = [op for op in page.items if user.reaches(op.collection_id)]
+    return Page[OperationView](items=items, total=len(items), limit=limit, offset=offset)
 
 
 @router.get("/operations/{operation_id}")
 async def get_operation(
     operation_id: UUID, user: CurrentUser, backend: BackendDep
 ) -> OperationView:
-    return await backend.ask(
-        GetOperation(actor=user.user_id, operation_id=operation_id), OperationView
-    )
+    found = await backend.ask(GetOperation(**user.acting, operation_id=operation_id), OperationView)
+    user.check_collections([found.collection_id])
+    return found
 
 
 @router.post("/operations/{operation_id}/cancel")
 async def cancel_operation(
     operation_id: UUID, user: CurrentUser, backend: BackendDep
 ) -> OperationView:
+    if user.collection_ids is not None:
+        await get_operation(operation_id, user, backend)
     return await backend.ask(
-        CancelOperation(actor=user.user_id, operation_id=operation_id), OperationView
+        CancelOperation(**user.acting, operation_id=operation_id), OperationView
     )

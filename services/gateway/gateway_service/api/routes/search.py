@@ -26,7 +26,7 @@ router = APIRouter(
 async def search_collection(
     collection_id: UUID, body: SearchRequest, user: CurrentUser, backend: BackendDep
 ) -> SearchResponse:
-    return await backend.search(user.user_id, [collection_id], body)
+    return await backend.search(user, [collection_id], body)
 
 
 @router.post("/search")
@@ -34,4 +34,4 @@ async def search_collections(
     body: MultiSearchRequest, user: CurrentUser, backend: BackendDep
 ) -> SearchResponse:
     """Federated search: results of every collection merged by rank."""
-    return await backend.search(user.user_id, body.collection_ids, body)
+    return await backend.search(user, body.collection_ids, body)

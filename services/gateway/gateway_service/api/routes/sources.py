@@ -31,7 +31,9 @@ async def add_source(
     collection_id: UUID, body: SourceCreate, user: CurrentUser, backend: BackendDep
 ) -> SourceAndOperation:
     """Add a directory or file on the server; 202 with the operation that indexes it."""
-    command = AddSource(actor=user.user_id, collection_id=collection_id, **body.model_dump())
+    command = AddSource(
+        **user.acting, collection_id=collection_id, roots=user.roots, **body.model_dump()
+    )
     return await backend.ask(command, SourceAndOperation)
 
 
@@ -46,9 +48,11 @@ async def preview_source(
     if body.path.startswith(UPLOAD_SCHEME):  # an upload's columns are read by the client
         raise RpcFailure(RpcError(code=ErrorCode.INVALID, message="preview a path on the server"))
     await backend.ask(
-        ListSources(actor=user.user_id, collection_id=collection_id), SourceList
+        ListSources(**user.acting, collection_id=collection_id), SourceList
     )  # ownership: 404 or 403 here
-    return await backend.ask_ingest(ValidateSource(path=body.path), ValidatedSource)
+    return await backend.ask_ingest(
+        ValidateSource(path=body.path, roots=user.roots), ValidatedSource
+    )
 
 
 @router.delete("/sources/{source_id}", status_code=status.HTTP_202_ACCEPTED)
@@ -60,7 +64,7 @@ async def remove_source(
     Refused with 409 while the collection runs an operation (the source may be being
     embedded): wait for it to finish, or cancel it.
     """
-    command = RemoveSource(actor=user.user_id, collection_id=collection_id, source_id=source_id)
+    command = RemoveSource(**user.acting, collection_id=collection_id, source_id=source_id)
     return await backend.ask(command, SourceAndOperation)
 
 
@@ -74,9 +78,7 @@ async def change_source_columns(
 ) -> SourceAndOperation:
     """New column preferences for a record source: its rows are embedded again, and the
     previous vectors stay searchable until each row's new ones are written."""
-    listed = await backend.ask(
-        ListSources(actor=user.user_id, collection_id=collection_id), SourceList
-    )
+    listed = await backend.ask(ListSources(**user.acting, collection_id=collection_id), SourceList)
     source = next((s for s in listed.items if s.id == source_id), None)
     if source is None:
         raise RpcFailure(
@@ -86,13 +88,11 @@ async def change_source_columns(
         check = ValidateSource(path=source.path, **body.model_dump())
         await backend.ask_ingest(check, ValidatedSource)
     command = ChangeSourceColumns(
-        actor=user.user_id, collection_id=collection_id, source_id=source_id, **body.model_dump()
+        **user.acting, collection_id=collection_id, source_id=source_id, **body.model_dump()
     )
     return await backend.ask(command, SourceAndOperation)
 
 
 @router.get("/sources")
 async def list_sources(collection_id: UUID, user: CurrentUser, backend: BackendDep) -> SourceList:
-    return await backend.ask(
-        ListSources(actor=user.user_id, collection_id=collection_id), SourceList
-    )
+    return await backend.ask(ListSources(**user.acting, collection_id=collection_id), SourceList)

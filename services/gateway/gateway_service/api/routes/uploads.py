@@ -53,9 +53,7 @@ async def upload_source(
 
     A file uploaded again under the same name is kept as ``name_v2.ext`` and so on."""
     # Ownership first: nothing is stored for a collection that is not the user's.
-    await backend.ask(
-        GetCollection(actor=user.user_id, collection_id=collection_id), CollectionView
-    )
+    await backend.ask(GetCollection(**user.acting, collection_id=collection_id), CollectionView)
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         message = "send the file as multipart/form-data (field 'file')"
@@ -69,7 +67,7 @@ async def upload_source(
     finally:
         upload.discard()
     command = AddSource(
-        actor=user.user_id,
+        **user.acting,
         collection_id=collection_id,
         path=path,
         kind=SourceKind.UPLOAD,

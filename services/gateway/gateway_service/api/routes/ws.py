@@ -1,6 +1,7 @@
 """``/ws``: live collection and operation events (protocol in ``realtime.py``).
 
-The access token comes as ``?token=…`` or as a subprotocol ``access_token.<jwt>``
+The access token (or an API key with the ``read`` or ``write`` scope) comes as
+``?token=…`` or as a subprotocol ``access_token.<jwt>``
 (browsers cannot set headers on a WebSocket). A bad token is answered by closing with
 1008 (policy violation) right after the handshake, so that the client can read why. An
 open socket is closed the same way when its token expires or its session is signed out.
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
+from ...principals import READ, WRITE, Unauthenticated
 from ...realtime import POLICY_VIOLATION, TRY_AGAIN_LATER, LiveSession
-from ...security import InvalidToken
 from ..deps import ContextDep
 
 router = APIRouter(tags=["live"])
@@ -35,22 +36,36 @@ async def live_events(websocket: WebSocket, context: ContextDep, token: str | No
     token, protocol = _token_and_protocol(websocket, token)
     await websocket.accept(subprotocol=protocol)
     try:
-        claims = context.tokens.verify_access(token or "")
-    except InvalidToken:
-        await websocket.close(POLICY_VIOLATION, "a valid access token is required")
+        principal = context.principals.resolve(token or "")
+    except Unauthenticated as exc:
+        await websocket.close(POLICY_VIOLATION, f"a valid access token is required: {exc}")
         return
-    if context.auth.session_ended(claims.session_id):
+    if principal.scopes is not None and not principal.scopes & {READ, WRITE}:
+        await websocket.close(POLICY_VIOLATION, "this API key's scopes do not allow live events")
+        return
+    if context.auth.session_ended(principal.session_id):
         await websocket.close(POLICY_VIOLATION, "this session has ended (signed out)")
         return
     if context.backend is None:
         await websocket.close(TRY_AGAIN_LATER, "the gateway is not connected yet")
         return
+
+    def lapsed() -> str | None:
+        if context.auth.session_ended(principal.session_id):
+            return "this session has ended (signed out)"
+        return context.principals.still_valid(principal)
+
     session = LiveSession(
         websocket,
         context.backend,
-        claims.user_id,
+        principal,
         context.settings,
-        expires_at=claims.expires_at,
-        session_ended=lambda: context.auth.session_ended(claims.session_id),
+        expires_at=principal.expires_at,
+        lapsed=lapsed,
+        current=context.principals.current,
     )
-    await session.run()
+    context.live.add(session)
+    try:
+        await session.run()
+    finally:
+        context.live.discard(session)

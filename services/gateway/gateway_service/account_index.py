@@ -1,0 +1,111 @@
+"""The accounts every request needs, in memory: users, teams, API keys, source roots and
+the instance, folded from the gateway's event log (a read model, SPEC §3).
+
+A request is authorised from here without touching the store: whether its user is
+disabled, which teams they are in, whether its API key is revoked. What this process
+saves is folded at once (``record``); what another gateway process saves arrives with
+its ``ACCOUNTS_CHANGED`` message, and a periodic ``catch_up`` covers a lost one.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Recording
+
+from .accounts import ApiKey, Instance, Invite, SourceRoot, Team, User
+
+
+class AccountIndex:
+    def __init__(self, app: Application[UUID]) -> None:
+        self.app = app
+        self.position = 0
+        self.users: dict[UUID, User] = {}
+        self.teams: dict[UUID, Team] = {}
+        self.keys: dict[UUID, ApiKey] = {}
+        self.roots: dict[UUID, SourceRoot] = {}
+        self.invites: dict[UUID, Invite] = {}
+        self.instance: Instance | None = None
+        self._member_of: dict[str, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    def catch_up(self) -> None:
+        """Fold every notification after the last one folded."""
+        with self._lock:
+            while True:
+                batch = self.app.recorder.select_notifications(self.position + 1, 500)
+                for notification in batch:
+                    self._apply(self.app.mapper.to_domain_event(notification))
+                    self.position = notification.id
+                if len(batch) < 500:
+                    break
+            self._reindex_teams()
+
+    def record(self, recordings: list[Recording[UUID]]) -> None:
+        """Fold what this process just saved; catch up first if another wrote between."""
+        with self._lock:
+            ids = [r.notification.id for r in recordings]
+            if ids and ids == list(range(self.position + 1, self.position + 1 + len(ids))):
+                for recording in recordings:
+                    self._apply(recording.domain_event)
+                self.position = ids[-1]
+                self._reindex_teams()
+                return
+        self.catch_up()
+
+    def _apply(self, domain_event: Any) -> None:
+        originator = domain_event.originator_id
+        current = (
+            self.users.get(originator)
+            or self.teams.get(originator)
+            or self.keys.get(originator)
+            or self.roots.get(originator)
+            or self.invites.get(originator)
+            or (self.instance if self.instance and self.instance.id == originator else None)
+        )
+        aggregate = domain_event.mutate(current)
+        if isinstance(aggregate, User):
+            self.users[originator] = aggregate
+        elif isinstance(aggregate, Team):
+            self.teams[originator] = aggregate
+        elif isinstance(aggregate, ApiKey):
+            self.keys[originator] = aggregate
+        elif isinstance(aggregate, SourceRoot):
+            self.roots[originator] = aggregate
+        elif isinstance(aggregate, Instance):
+            self.instance = aggregate
+        elif isinstance(aggregate, Invite):
+            self.invites[originator] = aggregate
+
+    def _reindex_teams(self) -> None:
+        member_of: dict[str, list[str]] = {}
+        for team in self.teams.values():
+            for user_id in team.members:
+                member_of.setdefault(user_id, []).append(str(team.id))
+        self._member_of = {user: tuple(sorted(teams)) for user, teams in member_of.items()}
+
+    # -- lookups -------------------------------------------------------------------
+    def user(self, user_id: str) -> User | None:
+        try:
+            return self.users.get(UUID(user_id))
+        except ValueError:
+            return None
+
+    def teams_of(self, user_id: str) -> tuple[str, ...]:
+        return self._member_of.get(user_id, ())
+
+    def people(self) -> list[User]:
+        """Every account but the operator's (the CLI's local account)."""
+        return [u for u in list(self.users.values()) if not u.operator]
+
+    def roots_of(self, user_id: str) -> list[SourceRoot]:
+        """The source roots granted to the user or to one of their teams."""
+        teams = set(self.teams_of(user_id))
+        return [
+            root
+            for root in list(self.roots.values())
+            if not root.revoked and (root.user_id == user_id or root.team_id in teams)
+        ]
