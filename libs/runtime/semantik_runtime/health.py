@@ -1,16 +1,24 @@
-"""A tiny HTTP endpoint for probes and Prometheus: ``/health`` (alive),
-``/health/ready`` (checks) and ``/metrics``.
+"""The probe and Prometheus endpoint of the services without HTTP of their own:
+``/health`` (alive), ``/health/ready`` (checks) and ``/metrics``.
 
-Services other than the gateway speak no HTTP otherwise; a small server on asyncio
-keeps them so. Each check returns None when healthy or a reason.
+A small Starlette app served by uvicorn on the service's own loop (both already used by
+the gateway), in place of a hand-written HTTP parser. Each check returns None when
+healthy or a reason.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from .metrics import CONTENT_TYPE, exposition
 
@@ -18,8 +26,15 @@ log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[str | None]]
 Scrape = Callable[[], Awaitable[None]]
-JSON = "application/json"
-REASONS = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: SIGTERM stops the whole service (its
+    ``install_stop_signals``), which closes this server in its turn."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class HealthServer:
@@ -29,16 +44,37 @@ class HealthServer:
         self.service = service
         self.checks = checks
         self.scrape = scrape
-        self._server: asyncio.Server | None = None
+        self.app = Starlette(
+            routes=[
+                Route("/health", self._alive),
+                Route("/health/ready", self._ready),
+                Route("/metrics", self._metrics),
+            ]
+        )
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> int:
-        self._server = await asyncio.start_server(self._serve, host, port)
-        return int(self._server.sockets[0].getsockname()[1])
+        """Serve on ``host:port`` (0: a free port); the port it listens on."""
+        listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off", loop="none"
+        )
+        self._server = _Server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[listening]))
+        while not self._server.started:
+            if self._task.done():
+                await self._task  # raises why it could not start
+                raise RuntimeError("the health server stopped at start")
+            await asyncio.sleep(0.01)
+        return int(listening.getsockname()[1])
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:
         results: dict[str, str] = {}
@@ -50,40 +86,18 @@ class HealthServer:
             results[name] = problem or "ok"
         return all(v == "ok" for v in results.values()), results
 
-    async def _answer(self, path: str) -> tuple[int, str, bytes]:
-        body: dict[str, object]
-        if path == "/metrics":
-            if self.scrape is not None:
-                try:
-                    await asyncio.wait_for(self.scrape(), 3.0)
-                except Exception as exc:  # the other metrics are still worth serving
-                    log.debug("refreshing gauges before a scrape failed: %s", exc)
-            return 200, CONTENT_TYPE, exposition()
-        if path == "/health":
-            status, body = 200, {"status": "ok", "service": self.service}
-        elif path == "/health/ready":
-            ready, results = await self.readiness()
-            status = 200 if ready else 503
-            body = {"status": "ready" if ready else "unavailable", "checks": results}
-        else:
-            status, body = 404, {"detail": "not found"}
-        return status, JSON, json.dumps(body).encode()
+    async def _alive(self, _request: Request) -> Response:
+        return JSONResponse({"status": "ok", "service": self.service})
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request_line = await asyncio.wait_for(reader.readline(), 5.0)
-            while (await asyncio.wait_for(reader.readline(), 5.0)) not in (b"\r\n", b"\n", b""):
-                pass
-            parts = request_line.decode("latin-1").split()
-            path = parts[1].split("?", 1)[0] if len(parts) > 1 else "/"
-            status, content_type, payload = await self._answer(path)
-            writer.write(
-                f"HTTP/1.1 {status} {REASONS[status]}\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
-                + payload
-            )
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    async def _ready(self, _request: Request) -> Response:
+        ready, results = await self.readiness()
+        body = {"status": "ready" if ready else "unavailable", "checks": results}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def _metrics(self, _request: Request) -> Response:
+        if self.scrape is not None:
+            try:
+                await asyncio.wait_for(self.scrape(), 3.0)
+            except Exception as exc:  # the other metrics are still worth serving
+                log.debug("refreshing gauges before a scrape failed: %s", exc)
+        return Response(exposition(), media_type=CONTENT_TYPE)
