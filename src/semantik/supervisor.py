@@ -67,6 +67,10 @@ class StartError(Exception):
     """A reason ``semantik run`` cannot start, said to the user as it is."""
 
 
+# Hand-written, not supervisord/circus: it runs inside `semantik run` and inside benches
+# and eval (embedded.py, a watcher thread), names pid files per service (two names for the
+# vector host), and arms a parent-death signal that neither daemon sets: SIGKILLed
+# without it, 8 processes outlived it (tests/test_supervisor_sigkill.py), with it none.
 class Supervisor:
     def __init__(self, settings: RunSettings) -> None:
         self.settings = settings
