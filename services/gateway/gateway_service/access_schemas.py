@@ -50,7 +50,7 @@ class UserAdminCreate(RequestBody):
 class UserAdminUpdate(RequestBody):
     is_admin: bool | None = None
     disabled: bool | None = None
-    password: str | None = Password
+    password: str | None = Field(None, min_length=8, max_length=256)
 
 
 class Registration(BaseModel):

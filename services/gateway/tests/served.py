@@ -47,6 +47,11 @@ class ServedGateway:
         """The one source root ingest allows (``SEMANTIK_SOURCE_ROOTS``)."""
         return self.data / "sources"
 
+    @property
+    def gateway_data(self) -> Path:
+        """The gateway's data dir (its secrets: the operator account's credentials)."""
+        return self.data / "gateway"
+
 
 async def serve(
     served: ServedGateway, up: threading.Event, down: dict[str, Any], overrides: dict[str, Any]

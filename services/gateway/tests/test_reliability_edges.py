@@ -46,15 +46,29 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
 @pytest.fixture
 async def client(served: ServedGateway) -> Any:
     async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+        http.headers["X-Test-Roots"] = str(served.roots)  # read by sign_in, not the server
+        http.headers["X-Test-Secrets"] = str(served.gateway_data / "secrets")
         yield http
 
 
 async def sign_in(client: httpx.AsyncClient, username: str) -> dict[str, str]:
+    """Register ``username`` (or sign in again) with the source root granted to them by
+    the operator account, as an admin would (SPEC §11: paths are a grant)."""
     account = {"username": username, "password": PASSWORD}
-    await client.post("/api/v1/auth/register", json=account)
+    registered = await client.post("/api/v1/auth/register", json=account)
     reply = await client.post("/api/v1/auth/login", json=account)
     assert reply.status_code == 200, reply.text
     pair: dict[str, str] = reply.json()
+    if registered.status_code == 201:
+        secrets = Path(client.headers["X-Test-Secrets"])
+        operator = json.loads((secrets / "cli_credentials.json").read_text())
+        admin = (await client.post("/api/v1/auth/login", json=operator)).json()
+        me = (await client.get("/api/v1/auth/me", headers=bearer(pair["access_token"]))).json()
+        grant = {"path": client.headers["X-Test-Roots"], "user_id": me["id"]}
+        granted = await client.post(
+            "/api/v1/source-roots", json=grant, headers=bearer(admin["access_token"])
+        )
+        assert granted.status_code == 201, granted.text
     return pair
 
 
@@ -237,8 +251,13 @@ def body_for(template: str, folder: Path) -> Any:
     return json.loads(json.dumps(body).replace("{dir}", str(folder)))
 
 
+OUTSIDE = "outside the source roots granted to you"
+#: Path parameters that name no resource of a user: filled the same in every test.
+PRINCIPAL = {"principal_type": "user", "principal_id": "0f4b5f58-4f7a-4f8e-9a52-3d1c2b0a9e77"}
+
+
 def fill(template: str, **ids: str) -> str:
-    for name, value in ids.items():
+    for name, value in {**PRINCIPAL, **ids}.items():
         template = template.replace(f"{{{name}}}", value)
     return template
 
@@ -254,10 +273,10 @@ async def test_invalid_and_unknown_ids_on_every_route_are_422_and_404(
         method, template, params = route.method, route.path, route.params
         body = body_for(template, served.roots)
         for bad in ("not-a-uuid", "1 OR 1=1", "😀", "%2e%2e", "0" * 33):
-            url = fill(template, **dict.fromkeys(params, bad))
+            url = fill(template, **dict.fromkeys(params - {"principal_type"}, bad))
             reply = await client.request(method, url, json=body, headers=headers)
             refused(reply, 422, "UUID")
-        unknown = fill(template, **{p: str(uuid4()) for p in params})
+        unknown = fill(template, **{p: str(uuid4()) for p in params & RESOURCE_PARAMS})
         refused(await client.request(method, unknown, json=body, headers=headers), 404, "not found")
         if params > {"collection_id"}:  # my collection, someone's unknown source
             inner = fill(template, collection_id=mine, source_id=str(uuid4()))
@@ -279,26 +298,28 @@ async def test_paths_out_of_the_roots_by_dots_links_or_encoding_are_refused(
     if not link.exists():
         link.symlink_to(outside)
     attempts = {
-        f"{root}/../outside": "outside the allowed source roots",
-        f"{root}/inside/../../outside/secret.txt": "outside the allowed source roots",
-        "/etc/passwd": "outside the allowed source roots",
-        "/": "outside the allowed source roots",
-        str(link): "outside the allowed source roots",
-        f"{link}/secret.txt": "outside the allowed source roots",
+        f"{root}/../outside": OUTSIDE,
+        f"{root}/inside/../../outside/secret.txt": OUTSIDE,
+        "/etc/passwd": OUTSIDE,
+        "/": OUTSIDE,
+        str(link): OUTSIDE,
+        f"{link}/secret.txt": OUTSIDE,
         f"{root}/%2e%2e/outside": "does not exist",  # not decoded: a name like any other
         "inside/note.txt": "not an absolute path",
         "../outside": "not an absolute path",
-        "~root/.ssh": "outside the allowed source roots",
+        "~root/.ssh": OUTSIDE,
         f"{root}/😀/👩‍👩‍👧.txt": "does not exist",
     }
     for path, reason in attempts.items():
+        # A user holds the roots an admin granted them: outside those, 403.
+        code = 403 if reason == OUTSIDE else 400
         for url, body in (
             (f"{base}/sources", {"path": path}),
             (f"{base}/sources/preview", {"path": path}),
         ):
-            refused(await client.post(url, json=body, headers=headers), 400, reason)
+            refused(await client.post(url, json=body, headers=headers), code, reason)
         documents = await client.post(f"{base}/documents", json={"paths": [path]}, headers=headers)
-        refused(documents, 400, reason)
+        refused(documents, code, reason)
     # Not decoded either, but a name starting with "." is hidden: never a source (403).
     hidden = {"path": f"{root}/..%2foutside"}
     refused(await client.post(f"{base}/sources", json=hidden, headers=headers), 403, "hidden")
@@ -376,6 +397,9 @@ BODIES: dict[str, Any] = {
     "/api/v2/collections/{collection_id}/documents": {"paths": ["{dir}"]},
     "/api/v2/collections/{collection_id}/operations/reindex": {},
     "/api/v2/collections/{collection_id}/search": {"query": "anything"},
+    "/api/v2/collections/{collection_id}/access/{principal_type}/{principal_id}": {
+        "role": "viewer"
+    },
 }
 #: Subscriptions a WebSocket client can ask for, from the protocol's own schema.
 SUBSCRIPTIONS = [
@@ -413,7 +437,7 @@ async def test_no_route_and_no_subscription_reaches_another_users_resources(
     routes = resource_routes(served)
     for route in routes:
         method, template, params = route.method, route.path, route.params
-        url = fill(template, **{p: ids[p] for p in params})
+        url = fill(template, **{p: ids[p] for p in params & RESOURCE_PARAMS})
         body = body_for(template, bobs_folder)
         if template.endswith("/sources/upload"):
             reply = await client.post(url, files={"file": ("a.txt", b"a")}, headers=bob)
