@@ -132,9 +132,9 @@ class Supervisor:
         )
         roots = self.settings.source_roots
         if not roots:
-            default_roots = [self.data_dir / "sources", Path.home()]
+            # The data dir's sources/ alone (SPEC §11): more roots are an operator's choice.
             (self.data_dir / "sources").mkdir(parents=True, exist_ok=True)
-            roots = os.pathsep.join(str(r) for r in default_roots)
+            roots = str(self.data_dir / "sources")
         env["SEMANTIK_SOURCE_ROOTS"] = roots
         for key, value in (
             ("DATABASE_URL", self.settings.database_url),
