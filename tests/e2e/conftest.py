@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,27 @@ import httpx
 import pytest
 
 from tests.services import free_port
+
+
+#: Each running system's data dir by its URL: tests make their accounts as its admin.
+DATA_DIRS: dict[str, Path] = {}
+
+
+async def register(client: httpx.AsyncClient, account: dict[str, str]) -> int:
+    """Make ``account`` on the system ``client`` talks to as its operator would
+    (registration is closed, SPEC §11): created by the admin API and granted the
+    system's source root. The status of the creation (201, or 409 if it exists)."""
+    data_dir = DATA_DIRS[str(client.base_url).rstrip("/")]
+    operator = json.loads((data_dir / "secrets" / "cli_credentials.json").read_text())
+    signed_in = await client.post("/api/v1/auth/login", json=operator)
+    assert signed_in.status_code == 200, signed_in.text
+    admin = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+    created = await client.post("/api/v1/users", json=account, headers=admin)
+    if created.status_code == 201:
+        grant = {"path": str(data_dir / "sources"), "user_id": created.json()["id"]}
+        granted = await client.post("/api/v1/source-roots", json=grant, headers=admin)
+        assert granted.status_code == 201, granted.text
+    return created.status_code
 
 
 @dataclass
@@ -71,6 +93,7 @@ def semantik_run(data_dir: Path, **settings: str) -> Iterator[RunningSystem]:
         [str(semantik), "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     running = RunningSystem(f"http://127.0.0.1:{port}", data_dir, data_dir / "sources", process)
+    DATA_DIRS[running.url] = data_dir
     try:
         wait_ready(running)
         yield running

@@ -19,7 +19,7 @@ import websockets
 
 from semantik.bench_sources import WORDS
 
-from .conftest import RunningSystem, semantik_run
+from .conftest import RunningSystem, register, semantik_run
 from .test_walking_skeleton import wait_operation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.reliability]
@@ -47,8 +47,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
 async def sign_in(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     """Register and log in; the token pair."""
     account = {"username": username, "password": password_of(username)}
-    registered = await client.post("/api/v1/auth/register", json=account)
-    assert registered.status_code == 201, registered.text
+    assert await register(client, account) == 201
     reply = await client.post("/api/v1/auth/login", json=account)
     assert reply.status_code == 200, reply.text
     pair: dict[str, str] = reply.json()

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import websockets
 
-from .conftest import RunningSystem
+from .conftest import RunningSystem, register
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -32,7 +32,7 @@ TOPICS = {
 
 async def login(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     body = {"username": username, "password": "correct horse battery"}
-    assert (await client.post("/api/v1/auth/register", json=body)).status_code == 201
+    assert await register(client, body) == 201
     tokens = (await client.post("/api/v1/auth/login", json=body)).json()
     return {"Authorization": f"Bearer {tokens['access_token']}", "token": tokens["access_token"]}
 

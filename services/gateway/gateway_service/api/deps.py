@@ -66,8 +66,7 @@ async def get_current_user(
         raise _unauthenticated(str(exc)) from None
     if context.auth.session_ended(principal.session_id):
         raise _unauthenticated("this session has ended (signed out)")
-    route = request.scope.get("route")
-    template = getattr(route, "path", request.url.path)
+    template = route_template(request)
     if not principal.may_use(request.method, template):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
@@ -86,6 +85,17 @@ async def get_current_user(
                 f"this API key is not allowed collection {collection_id}",
             )
     return principal
+
+
+def route_template(request: Request) -> str:
+    """The matched route's whole path template (``/api/v2/collections/{collection_id}``):
+    FastAPI keeps included routers nested, so the route's own ``path`` lacks prefixes."""
+    fastapi_scope = request.scope.get("fastapi")
+    context = (
+        fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
+    )
+    path = getattr(context, "path", None) or getattr(request.scope.get("route"), "path", None)
+    return str(path or request.url.path)
 
 
 async def get_admin(user: Annotated[Principal, Depends(get_current_user)]) -> Principal:

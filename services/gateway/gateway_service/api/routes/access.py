@@ -72,6 +72,8 @@ async def grant(
     context: ContextDep,
 ) -> AccessPublic:
     """Give (or change) a user's or a team's role: ``viewer`` or ``editor``."""
+    # The owner's right first, so that nobody else learns which ids exist.
+    await backend.ask(GetAccess(**user.acting, collection_id=collection_id), CollectionAccess)
     if name_of(context, principal_type, str(principal_id)) is None:
         raise not_found(principal_type.value, principal_id)
     command = GrantAccess(
