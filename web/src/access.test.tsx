@@ -224,7 +224,10 @@ describe("share dialog", () => {
       collection_id: mine.id,
       owner: "u-alice",
       owner_name: "alice",
-      grants: [{ principal_type: "team", principal_id: "t1", principal_name: "support", role: "editor" }],
+      grants: [
+        { principal_type: "team", principal_id: "t1", principal_name: "support", role: "editor" },
+        { principal_type: "user", principal_id: "u-gone", principal_name: null, role: "viewer" },
+      ],
     };
     const base = `/api/v2/collections/${mine.id}/access`;
     await open(mine, "overview", {
@@ -247,7 +250,12 @@ describe("share dialog", () => {
     fireEvent.click(screen.getByRole("button", { name: "Share" }));
     const dialog = screen.getByRole("dialog", { name: "Share notes" });
     const table = await within(dialog).findByRole("table", { name: "People and teams with access" });
-    expect(within(table).getAllByRole("row").map((r) => r.textContent)).toEqual(["WhoRoleActions", "alice (user)owner", "support (team)viewereditorRevoke"]);
+    expect(within(table).getAllByRole("row").map((r) => r.textContent)).toEqual([
+      "WhoRoleActions",
+      "alice (user)owner",
+      "support (team)viewereditorRevoke",
+      "u-gone (user)viewereditorRevoke",
+    ]);
     const who = within(dialog).getByLabelText("Give access to") as HTMLSelectElement;
     await waitFor(() => expect(who.options.length).toBe(3));
     // Neither the owner nor a principal with a grant is offered.
@@ -296,7 +304,7 @@ describe("admin page", () => {
 
   it("lists users; creates one, disables, promotes and resets a password", async () => {
     const calls: Call[] = [];
-    let users = [user("alice", { id: "u-alice", is_admin: true }), user("bob", { email: "bob@example.org" })];
+    let users = [user("alice", { id: "u-alice", is_admin: true }), user("bob", { email: "bob@example.org" }), user("cli", { is_admin: true, operator: true })];
     await admin({
       "GET /api/v1/users": () => ({ body: users }),
       "GET /api/v1/teams": () => ({ body: [] }),
@@ -313,7 +321,10 @@ describe("admin page", () => {
       },
     });
     const table = await screen.findByRole("table", { name: "Users" });
-    expect(within(table).getAllByRole("row").slice(1).map((r) => r.querySelector("th")?.textContent)).toEqual(["alice (you)", "bob"]);
+    expect(within(table).getAllByRole("row").slice(1).map((r) => r.querySelector("th")?.textContent)).toEqual(["alice (you)", "bob", "cli"]);
+    // The command line's account: shown, never changed here.
+    expect(within(screen.getByTestId("user-cli")).getByText("operator (command line)")).toBeTruthy();
+    expect(within(screen.getByTestId("user-cli")).queryAllByRole("button")).toEqual([]);
     // Not oneself: an admin does not lock themselves out.
     expect(within(screen.getByTestId("user-alice")).queryByRole("button", { name: /Disable/ })).toBeNull();
     fireEvent.change(screen.getByLabelText("Username"), { target: { value: "carol" } });

@@ -151,6 +151,8 @@ export interface UserRow {
   email: string | null;
   is_admin: boolean;
   disabled: boolean;
+  /** The CLI's local account: an admin that is no person (no actions, not a member). */
+  operator?: boolean;
   created_at: string;
 }
 
@@ -191,14 +193,15 @@ export interface NewApiKey extends ApiKey {
 export interface Grant {
   principal_type: PrincipalType;
   principal_id: string;
-  principal_name: string;
+  /** null when the principal is gone. */
+  principal_name: string | null;
   role: GrantRole;
 }
 
 export interface Access {
   collection_id: string;
   owner: string;
-  owner_name: string;
+  owner_name: string | null;
   grants: Grant[];
 }
 

@@ -46,6 +46,9 @@ export function Admin() {
     void reloadTeams();
   }, [reloadUsers, reloadTeams]);
 
+  // The operator account is the command line's, no person: not a member nor a grantee.
+  const people = (users ?? []).filter((u) => !u.operator);
+
   return (
     <main id="main" className="page admin">
       <div className="page-head">
@@ -55,8 +58,8 @@ export function Admin() {
       <Users users={users} onChange={reloadUsers} />
       <RegistrationSettings />
       <Invites />
-      <Teams teams={teams} users={users ?? []} onChange={reloadTeams} />
-      <SourceRoots teams={teams ?? []} users={users ?? []} />
+      <Teams teams={teams} users={people} onChange={reloadTeams} />
+      <SourceRoots teams={teams ?? []} users={people} />
     </main>
   );
 }
@@ -120,10 +123,10 @@ function Users({ users, onChange }: { users: UserRow[] | null; onChange(): Promi
                     {u.id === myId && <span className="muted"> (you)</span>}
                   </th>
                   <td>{u.email || "—"}</td>
-                  <td>{u.is_admin ? "admin" : "user"}</td>
+                  <td>{u.operator ? "operator (command line)" : u.is_admin ? "admin" : "user"}</td>
                   <td>{u.disabled ? <span className="badge badge-failed">disabled</span> : "active"}</td>
                   <td className="row-actions">
-                    {u.id !== myId && (
+                    {u.id !== myId && !u.operator && (
                       <>
                         <button
                           type="button"
@@ -143,7 +146,7 @@ function Users({ users, onChange }: { users: UserRow[] | null; onChange(): Promi
                         </button>
                       </>
                     )}
-                    {resetting === u.id ? (
+                    {u.operator ? null : resetting === u.id ? (
                       <form
                         className="inline-form"
                         onSubmit={(e) => {

@@ -72,17 +72,18 @@ export function ShareDialog({ collection: c, onClose }: { collection: Collection
             <tbody>
               <tr>
                 <th scope="row">
-                  {access.owner_name} <span className="muted">(user)</span>
+                  {access.owner_name ?? access.owner} <span className="muted">(user)</span>
                 </th>
                 <td>owner</td>
                 <td />
               </tr>
               {access.grants.map((g) => {
-                const who = `${g.principal_name} (${g.principal_type})`;
+                const name = g.principal_name ?? g.principal_id;
+                const who = `${name} (${g.principal_type})`;
                 return (
-                  <tr key={`${g.principal_type}:${g.principal_id}`} data-testid={`grant-${g.principal_name}`}>
+                  <tr key={`${g.principal_type}:${g.principal_id}`} data-testid={`grant-${name}`}>
                     <th scope="row">
-                      {g.principal_name} <span className="muted">({g.principal_type})</span>
+                      {name} <span className="muted">({g.principal_type})</span>
                     </th>
                     <td>
                       <select
