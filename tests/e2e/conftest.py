@@ -18,7 +18,6 @@ import pytest
 
 from tests.services import free_port
 
-
 #: Each running system's data dir by its URL: tests make their accounts as its admin.
 DATA_DIRS: dict[str, Path] = {}
 
