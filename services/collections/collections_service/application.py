@@ -6,7 +6,6 @@ rejected (``audited``). Queries live in ``queries.py``.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,7 +28,8 @@ from semantik_contracts.views import CollectionView, OperationView, SourceAndOpe
 from semantik_runtime.errors import CommandError, forbidden, not_found
 
 from .access import check_grantable
-from .audit import ACCEPTED, ACTIONS, REJECTED, AuditRecord, describe, target_of
+from .audit import ACCEPTED, ACTIONS, REJECTED, audit_entry, audited
+from .chunking_settings import chunking, reindex_params
 from .domain import Collection, Source
 from .operation import Operation
 from .projections import ReadModel, collection_view, operation_view, source_view
@@ -38,24 +38,6 @@ from .quota import Quotas
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
-
-
-def audited(method: F) -> F:
-    """Record the command in the audit log, accepted (with its effects) or rejected."""
-
-    @functools.wraps(method)
-    def run(self: CollectionsApplication, cmd: BaseModel, *args: Any) -> Any:
-        self._command = cmd
-        try:
-            return method(self, cmd, *args)
-        except CommandError as exc:
-            self._command = None
-            self.record_rejection(cmd, exc)
-            raise
-        finally:
-            self._command = None
-
-    return run  # type: ignore[return-value]
 
 
 class CollectionsApplication(Application[UUID]):
@@ -91,7 +73,7 @@ class CollectionsApplication(Application[UUID]):
         """Save atomically (with the audit entry of the command being run), bring the
         read model up to date, and wake the relay."""
         if self._command is not None:
-            aggregates = (*aggregates, self._audit_entry(self._command, ACCEPTED, aggregates))
+            aggregates = (*aggregates, audit_entry(self._command, ACCEPTED, aggregates))
             self._command = None  # one entry per command
         self.read_model.record(self.save(*aggregates))
         self.on_saved()
@@ -102,32 +84,9 @@ class CollectionsApplication(Application[UUID]):
         if type(cmd) not in ACTIONS:
             return
         try:
-            self.commit(self._audit_entry(cmd, REJECTED, (), error))
+            self.commit(audit_entry(cmd, REJECTED, (), error))
         except Exception:
             log.exception("audit entry of a rejected %s not written", type(cmd).__name__)
-
-    def _audit_entry(
-        self,
-        cmd: BaseModel,
-        outcome: str,
-        changed: tuple[Aggregate, ...],
-        error: CommandError | None = None,
-    ) -> AuditRecord:
-        collection_id, target = target_of(cmd)
-        if collection_id is None:  # a new collection, or a command naming an operation
-            found = next((a for a in changed if isinstance(a, Collection)), None)
-            collection_id = found.id if found else None
-            target = target or collection_id
-        return AuditRecord(
-            id=uuid4(),
-            actor=str(getattr(cmd, "actor", "")),
-            action=ACTIONS[type(cmd)],
-            outcome=outcome,
-            collection_id=collection_id,
-            target_id=target,
-            code=error.code.value if error else None,
-            message=error.message if error else describe(cmd),
-        )
 
     # -- lookups with access (SPEC §11) ----------------------------------------------
     def collection_for(
@@ -430,23 +389,3 @@ class CollectionsApplication(Application[UUID]):
             chunk_overlap=settings.chunk_overlap if settings else collection.chunk_overlap,
             requested_at=datetime.now(UTC),
         )
-
-
-def reindex_params(params: dict[str, Any]) -> tuple[str | None, int | None, int | None]:
-    """``model_name``, ``chunk_size``, ``chunk_overlap`` of a reindex, each optional."""
-    name, size, overlap = (params.get(k) for k in ("model_name", "chunk_size", "chunk_overlap"))
-    if name is not None and not isinstance(name, str):
-        raise CommandError(ErrorCode.INVALID, "model_name must be a string")
-    for key, value in (("chunk_size", size), ("chunk_overlap", overlap)):
-        if value is not None and (not isinstance(value, int) or value < 0):
-            raise CommandError(ErrorCode.INVALID, f"{key} must be a non-negative integer")
-    return name, size, overlap
-
-
-def chunking(model: ModelInfo, size: int | None, overlap: int | None) -> tuple[int, int]:
-    """Chunk size and overlap, defaulting to the model's length and ~10 % (SPEC §4)."""
-    chunk_size = size or model.max_seq_length
-    chunk_overlap = overlap if overlap is not None else chunk_size // 10
-    if chunk_overlap >= chunk_size:
-        raise CommandError(ErrorCode.INVALID, "chunk_overlap must be smaller than chunk_size")
-    return chunk_size, chunk_overlap

@@ -7,11 +7,19 @@ log holds the audit trail too and a rebuild gives it back unchanged.
 
 from __future__ import annotations
 
-from uuid import UUID
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 from pydantic import BaseModel
 from semantik_contracts import commands
+from semantik_runtime.errors import CommandError
+
+from .domain import Collection
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
@@ -75,3 +83,46 @@ def describe(command: BaseModel) -> str:
     role = getattr(command, "role", None)
     granted = f" as {role}" if role else ""
     return f"{principal} {getattr(command, 'principal_id', '')}{granted}"
+
+
+def audited(method: F) -> F:
+    """Record the command in the audit log, accepted (with its effects: the
+    application's ``commit`` adds the entry) or rejected (``record_rejection``)."""
+
+    @functools.wraps(method)
+    def run(self: Any, cmd: BaseModel, *args: Any) -> Any:
+        self._command = cmd
+        try:
+            return method(self, cmd, *args)
+        except CommandError as exc:
+            self._command = None
+            self.record_rejection(cmd, exc)
+            raise
+        finally:
+            self._command = None
+
+    return run  # type: ignore[return-value]
+
+
+def audit_entry(
+    cmd: BaseModel,
+    outcome: str,
+    changed: tuple[Aggregate, ...],
+    error: CommandError | None = None,
+) -> AuditRecord:
+    """The entry of one command, about the collection it names or created."""
+    collection_id, target = target_of(cmd)
+    if collection_id is None:  # a new collection, or a command naming an operation
+        found = next((a for a in changed if isinstance(a, Collection)), None)
+        collection_id = found.id if found else None
+        target = target or collection_id
+    return AuditRecord(
+        id=uuid4(),
+        actor=str(getattr(cmd, "actor", "")),
+        action=ACTIONS[type(cmd)],
+        outcome=outcome,
+        collection_id=collection_id,
+        target_id=target,
+        code=error.code.value if error else None,
+        message=error.message if error else describe(cmd),
+    )
