@@ -38,7 +38,8 @@ async function signIn(page: Page, who: { username: string; password: string }): 
   await page.getByLabel("Username").fill(who.username);
   await page.getByLabel("Password").fill(who.password);
   await page.getByRole("button", { name: first ? "Create account and sign in" : "Sign in" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Collections" }).or(page.getByRole("heading", { name: "No collections yet" }))).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: "Collections" })).toBeVisible();
+  await expect(page.getByText("Loading collections…")).toHaveCount(0);
 }
 
 async function openShare(page: Page) {

@@ -125,7 +125,8 @@ function Users({ users, onChange }: { users: UserRow[] | null; onChange(): Promi
                   <td>{u.email || "—"}</td>
                   <td>{u.operator ? "operator (command line)" : u.is_admin ? "admin" : "user"}</td>
                   <td>{u.disabled ? <span className="badge badge-failed">disabled</span> : "active"}</td>
-                  <td className="row-actions">
+                  <td>
+                    <div className="row-actions">
                     {u.id !== myId && !u.operator && (
                       <>
                         <button
@@ -170,6 +171,7 @@ function Users({ users, onChange }: { users: UserRow[] | null; onChange(): Promi
                         Reset password
                       </button>
                     )}
+                    </div>
                   </td>
                 </tr>
               ))}

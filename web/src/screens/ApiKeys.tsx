@@ -183,7 +183,8 @@ export function ApiKeys() {
                   <td>{collectionNames(k.collection_ids)}</td>
                   <td>{k.expires_at ? new Date(k.expires_at).toLocaleDateString() : "never"}</td>
                   <td>{new Date(k.created_at).toLocaleDateString()}</td>
-                  <td className="row-actions">
+                  <td>
+                    <div className="row-actions">
                     {revoking === k.id ? (
                       <>
                         <button type="button" className="danger" disabled={busy} onClick={() => revoke(k)}>
@@ -198,6 +199,7 @@ export function ApiKeys() {
                         Revoke
                       </button>
                     )}
+                    </div>
                   </td>
                 </tr>
               ))}
