@@ -8,13 +8,11 @@ the log again gives the same answers: it holds nothing the log does not.
 from __future__ import annotations
 
 import hashlib
-import threading
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Recording
 from semantik_contracts import CollectionRole, CollectionStatus, OperationStatus
 from semantik_contracts.views import (
     AuditEntry,
@@ -24,6 +22,7 @@ from semantik_contracts.views import (
     SourceView,
 )
 from semantik_runtime.errors import forbidden, not_found
+from semantik_runtime.folding import FoldedLog
 
 from .access import lacking, role_of
 from .audit import AuditRecord
@@ -34,15 +33,13 @@ from .operation import Operation
 _SYSTEM_OUTCOMES = {"OperationCompleted": "completed", "OperationFailed": "failed"}
 
 
-class ReadModel:
+class ReadModel(FoldedLog):
     def __init__(self, app: Application[UUID]) -> None:
-        self.app = app
-        self.position = 0
+        super().__init__(app)
         self.collections: dict[UUID, Collection] = {}
         self.operations: dict[UUID, Operation] = {}
         self.sources: dict[UUID, Source] = {}
         self.audit: list[AuditEntry] = []
-        self._lock = threading.Lock()
 
     def rebuild(self) -> None:
         """Drop every read model and fold the whole log again."""
@@ -52,29 +49,6 @@ class ReadModel:
             self.operations.clear()
             self.sources.clear()
             self.audit.clear()
-        self.catch_up()
-
-    def catch_up(self) -> None:
-        """Fold every notification after the last one seen."""
-        with self._lock:
-            while True:
-                batch = self.app.recorder.select_notifications(self.position + 1, 500)
-                for notification in batch:
-                    self._apply(self.app.mapper.to_domain_event(notification))
-                    self.position = notification.id
-                if len(batch) < 500:
-                    return
-
-    def record(self, recordings: list[Recording[UUID]]) -> None:
-        """Fold what this process just saved, without reading it back when it follows
-        what was folded; otherwise (another writer in between) catch up from the log."""
-        with self._lock:
-            ids = [r.notification.id for r in recordings]
-            if ids and ids == list(range(self.position + 1, self.position + 1 + len(ids))):
-                for recording in recordings:
-                    self._apply(recording.domain_event)
-                self.position = ids[-1]
-                return
         self.catch_up()
 
     def _apply(self, domain_event: Any) -> None:

@@ -9,20 +9,18 @@ its ``ACCOUNTS_CHANGED`` message, and a periodic ``catch_up`` covers a lost one.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Recording
+from semantik_runtime.folding import FoldedLog
 
 from .accounts import ApiKey, Instance, Invite, SourceRoot, Team, User
 
 
-class AccountIndex:
+class AccountIndex(FoldedLog):
     def __init__(self, app: Application[UUID]) -> None:
-        self.app = app
-        self.position = 0
+        super().__init__(app)
         self.users: dict[UUID, User] = {}
         self.teams: dict[UUID, Team] = {}
         self.keys: dict[UUID, ApiKey] = {}
@@ -30,31 +28,6 @@ class AccountIndex:
         self.invites: dict[UUID, Invite] = {}
         self.instance: Instance | None = None
         self._member_of: dict[str, tuple[str, ...]] = {}
-        self._lock = threading.Lock()
-
-    def catch_up(self) -> None:
-        """Fold every notification after the last one folded."""
-        with self._lock:
-            while True:
-                batch = self.app.recorder.select_notifications(self.position + 1, 500)
-                for notification in batch:
-                    self._apply(self.app.mapper.to_domain_event(notification))
-                    self.position = notification.id
-                if len(batch) < 500:
-                    break
-            self._reindex_teams()
-
-    def record(self, recordings: list[Recording[UUID]]) -> None:
-        """Fold what this process just saved; catch up first if another wrote between."""
-        with self._lock:
-            ids = [r.notification.id for r in recordings]
-            if ids and ids == list(range(self.position + 1, self.position + 1 + len(ids))):
-                for recording in recordings:
-                    self._apply(recording.domain_event)
-                self.position = ids[-1]
-                self._reindex_teams()
-                return
-        self.catch_up()
 
     def _apply(self, domain_event: Any) -> None:
         originator = domain_event.originator_id
@@ -80,7 +53,7 @@ class AccountIndex:
         elif isinstance(aggregate, Invite):
             self.invites[originator] = aggregate
 
-    def _reindex_teams(self) -> None:
+    def _folded(self) -> None:
         member_of: dict[str, list[str]] = {}
         for team in self.teams.values():
             for user_id in team.members:

@@ -1,0 +1,54 @@
+"""A read model folded from an application's notification log (SPEC §3): what this
+process saves is folded at once, and anything else is read from the log in order."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Recording
+
+#: Notifications read from the log at a time.
+PAGE = 500
+
+
+class FoldedLog:
+    """Subclasses fold one domain event in ``_apply``; ``_folded`` runs after a batch."""
+
+    def __init__(self, app: Application[UUID]) -> None:
+        self.app = app
+        self.position = 0
+        self._lock = threading.Lock()
+
+    def catch_up(self) -> None:
+        """Fold every notification after the last one folded."""
+        with self._lock:
+            while True:
+                batch = self.app.recorder.select_notifications(self.position + 1, PAGE)
+                for notification in batch:
+                    self._apply(self.app.mapper.to_domain_event(notification))
+                    self.position = notification.id
+                if len(batch) < PAGE:
+                    break
+            self._folded()
+
+    def record(self, recordings: list[Recording[UUID]]) -> None:
+        """Fold what this process just saved, without reading it back when it follows
+        what was folded; otherwise (another writer in between) catch up from the log."""
+        with self._lock:
+            ids = [r.notification.id for r in recordings]
+            if ids and ids == list(range(self.position + 1, self.position + 1 + len(ids))):
+                for recording in recordings:
+                    self._apply(recording.domain_event)
+                self.position = ids[-1]
+                self._folded()
+                return
+        self.catch_up()
+
+    def _apply(self, domain_event: Any) -> None:
+        raise NotImplementedError
+
+    def _folded(self) -> None:
+        """After each batch is folded (indexes built from the whole model)."""
