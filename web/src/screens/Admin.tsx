@@ -127,50 +127,50 @@ function Users({ users, onChange }: { users: UserRow[] | null; onChange(): Promi
                   <td>{u.disabled ? <span className="badge badge-failed">disabled</span> : "active"}</td>
                   <td>
                     <div className="row-actions">
-                    {u.id !== myId && !u.operator && (
-                      <>
-                        <button
-                          type="button"
-                          disabled={busy}
-                          aria-label={u.is_admin ? `Remove admin rights of ${u.username}` : `Make ${u.username} an admin`}
-                          onClick={() => void update(u, { is_admin: !u.is_admin }, u.is_admin ? `${u.username} is no longer an admin.` : `${u.username} is now an admin.`)}
+                      {u.id !== myId && !u.operator && (
+                        <>
+                          <button
+                            type="button"
+                            disabled={busy}
+                            aria-label={u.is_admin ? `Remove admin rights of ${u.username}` : `Make ${u.username} an admin`}
+                            onClick={() => void update(u, { is_admin: !u.is_admin }, u.is_admin ? `${u.username} is no longer an admin.` : `${u.username} is now an admin.`)}
+                          >
+                            {u.is_admin ? "Remove admin" : "Make admin"}
+                          </button>
+                          <button
+                            type="button"
+                            disabled={busy}
+                            aria-label={`${u.disabled ? "Enable" : "Disable"} ${u.username}`}
+                            onClick={() => void update(u, { disabled: !u.disabled }, `${u.username} is ${u.disabled ? "enabled" : "disabled"}.`)}
+                          >
+                            {u.disabled ? "Enable" : "Disable"}
+                          </button>
+                        </>
+                      )}
+                      {u.operator ? null : resetting === u.id ? (
+                        <form
+                          className="inline-form"
+                          onSubmit={(e) => {
+                            e.preventDefault();
+                            void update(u, { password: newPassword }, `The password of ${u.username} is reset.`);
+                          }}
                         >
-                          {u.is_admin ? "Remove admin" : "Make admin"}
+                          <label>
+                            New password for {u.username}
+                            <input type="password" required autoComplete="new-password" value={newPassword} onChange={(e) => setNewPassword(e.target.value)} />
+                          </label>
+                          <button type="submit" disabled={busy || !newPassword}>
+                            Set password
+                          </button>
+                          <button type="button" onClick={() => setResetting(null)}>
+                            Cancel
+                          </button>
+                        </form>
+                      ) : (
+                        <button type="button" aria-label={`Reset the password of ${u.username}`} onClick={() => { setResetting(u.id); setNewPassword(""); }}>
+                          Reset password
                         </button>
-                        <button
-                          type="button"
-                          disabled={busy}
-                          aria-label={`${u.disabled ? "Enable" : "Disable"} ${u.username}`}
-                          onClick={() => void update(u, { disabled: !u.disabled }, `${u.username} is ${u.disabled ? "enabled" : "disabled"}.`)}
-                        >
-                          {u.disabled ? "Enable" : "Disable"}
-                        </button>
-                      </>
-                    )}
-                    {u.operator ? null : resetting === u.id ? (
-                      <form
-                        className="inline-form"
-                        onSubmit={(e) => {
-                          e.preventDefault();
-                          void update(u, { password: newPassword }, `The password of ${u.username} is reset.`);
-                        }}
-                      >
-                        <label>
-                          New password for {u.username}
-                          <input type="password" required autoComplete="new-password" value={newPassword} onChange={(e) => setNewPassword(e.target.value)} />
-                        </label>
-                        <button type="submit" disabled={busy || !newPassword}>
-                          Set password
-                        </button>
-                        <button type="button" onClick={() => setResetting(null)}>
-                          Cancel
-                        </button>
-                      </form>
-                    ) : (
-                      <button type="button" aria-label={`Reset the password of ${u.username}`} onClick={() => { setResetting(u.id); setNewPassword(""); }}>
-                        Reset password
-                      </button>
-                    )}
+                      )}
                     </div>
                   </td>
                 </tr>

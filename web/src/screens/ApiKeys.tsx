@@ -185,20 +185,20 @@ export function ApiKeys() {
                   <td>{new Date(k.created_at).toLocaleDateString()}</td>
                   <td>
                     <div className="row-actions">
-                    {revoking === k.id ? (
-                      <>
-                        <button type="button" className="danger" disabled={busy} onClick={() => revoke(k)}>
-                          Revoke now
+                      {revoking === k.id ? (
+                        <>
+                          <button type="button" className="danger" disabled={busy} onClick={() => revoke(k)}>
+                            Revoke now
+                          </button>
+                          <button type="button" onClick={() => setRevoking(null)}>
+                            Keep
+                          </button>
+                        </>
+                      ) : (
+                        <button type="button" aria-label={`Revoke ${k.name}`} onClick={() => setRevoking(k.id)}>
+                          Revoke
                         </button>
-                        <button type="button" onClick={() => setRevoking(null)}>
-                          Keep
-                        </button>
-                      </>
-                    ) : (
-                      <button type="button" aria-label={`Revoke ${k.name}`} onClick={() => setRevoking(k.id)}>
-                        Revoke
-                      </button>
-                    )}
+                      )}
                     </div>
                   </td>
                 </tr>
