@@ -40,6 +40,7 @@ from semantik_contracts.subjects import (
 
 from . import metrics, telemetry
 from .errors import CommandError
+from .nats_auth import NatsCredentials, connect_options
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +85,16 @@ class Bus:
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
-    async def connect(cls, url: str, name: str) -> Bus:
+    async def connect(cls, url: str, name: str, credentials: NatsCredentials | None = None) -> Bus:
+        """Connect as ``credentials``' user (its own reply inbox), or anonymously (None:
+        a server without authorization, tests)."""
         nc = await nats.connect(
             servers=[url],
             name=name,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
             connect_timeout=5,
+            **connect_options(credentials),
         )
         return cls(nc, name)
 

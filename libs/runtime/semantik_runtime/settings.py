@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .nats_auth import NatsCredentials
 
 
 class ServiceSettings(BaseSettings):
@@ -14,6 +16,18 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
     nats_url: str = Field("nats://127.0.0.1:4222", validation_alias="NATS_URL")
+    nats_user: str | None = Field(
+        None,
+        validation_alias="NATS_USER",
+        description="The NATS user this process connects as, its own (semantik_runtime."
+        "nats_auth); anonymous if unset, which a server with authorization refuses",
+    )
+    nats_password: SecretStr | None = Field(
+        None,
+        validation_alias="NATS_PASSWORD",
+        description="Password of NATS_USER (semantik run generates one per service into "
+        "<data dir>/secrets; deployments take it from a Secret)",
+    )
     database_url: str | None = Field(
         None, validation_alias="DATABASE_URL", description="PostgreSQL; SQLite files if unset"
     )
@@ -44,6 +58,14 @@ class ServiceSettings(BaseSettings):
         validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
         description="OTLP/HTTP collector (http://host:4318): traces are exported there",
     )
+
+    @property
+    def nats_credentials(self) -> NatsCredentials | None:
+        """The user and password this process connects to NATS with; None: anonymous."""
+        if not self.nats_user:
+            return None
+        password = self.nats_password.get_secret_value() if self.nats_password else ""
+        return NatsCredentials(self.nats_user, password)
 
     @property
     def models_path(self) -> Path:

@@ -16,7 +16,7 @@ from .quota import Quotas
 async def main() -> None:
     settings = CollectionsSettings()
     configure_logging(settings.log_level)
-    bus = await Bus.connect(settings.nats_url, "collections")
+    bus = await Bus.connect(settings.nats_url, "collections", settings.nats_credentials)
     app = CollectionsApplication(
         env=event_store_env("collections", settings.database_url, settings.data_dir),
         quotas=Quotas(settings.max_collections_per_user, settings.collection_size_limit_gb),

@@ -26,7 +26,7 @@ async def main() -> None:
         api_key=settings.qdrant_api_key,
         edge_search_threads=settings.edge_search_threads,
     )
-    bus = await Bus.connect(settings.nats_url, "embedder")
+    bus = await Bus.connect(settings.nats_url, "embedder", settings.nats_credentials)
     service = EmbedderService(
         bus,
         store,

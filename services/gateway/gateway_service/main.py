@@ -57,7 +57,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         own_bus: Bus | None = None
         if context.bus is None:
-            own_bus = await Bus.connect(settings.nats_url, "gateway")
+            own_bus = await Bus.connect(settings.nats_url, "gateway", settings.nats_credentials)
             await own_bus.ensure_streams()
             context.attach(own_bus)
         await context.follow_bus()

@@ -17,7 +17,7 @@ from .uploaded import UploadedFiles
 async def main() -> None:
     settings = IngestSettings()
     configure_logging(settings.log_level)
-    bus = await Bus.connect(settings.nats_url, "ingest")
+    bus = await Bus.connect(settings.nats_url, "ingest", settings.nats_credentials)
     pool = ExtractionPool(
         settings.extract_workers,
         settings.extract_niceness,

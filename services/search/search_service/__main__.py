@@ -26,7 +26,7 @@ async def main() -> None:
         api_key=settings.qdrant_api_key,
         edge_search_threads=settings.edge_search_threads,
     )
-    bus = await Bus.connect(settings.nats_url, "search")
+    bus = await Bus.connect(settings.nats_url, "search", settings.nats_credentials)
     reranker, problem = await asyncio.to_thread(
         load_reranker, settings.reranker_path, settings.reranker_device
     )

@@ -1,0 +1,448 @@
+"""NATS users and what each may publish and subscribe to: the bus as a trust boundary
+(SPEC §11). Pure: it renders configuration, ``semantik run`` and the deployments
+write it where their server reads it.
+
+Each service connects as its own user. A user's publish allow-list names the subjects
+it sends (its events, commands and queries, the JetStream API calls of its own streams
+and consumers); its subscribe allow-list the subjects it serves or follows and its own
+reply inbox, ``_INBOX.<user>`` (a shared ``_INBOX.>`` would let any user read every
+reply). Responders answer through ``allow_responses``: the reply subject of a request
+they received, nothing else. Only the gateway publishes ``semantik.cmd.collections.*``,
+the commands that carry an ``actor``; the operator's CLI may send the one command
+without an actor there (``RebuildProjections``).
+
+The embedded default runs the embedder and search in one process (the vector host, a
+Qdrant Edge shard admits one process): it connects as ``vector-host``, the union of the
+two. Two users inside one process would isolate nothing (the process holds both
+passwords), and one user keeps one rule for every process: its own ``NATS_USER``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from semantik_contracts.subjects import (
+    ACCOUNTS_CHANGED,
+    COLLECTIONS,
+    EVENTS_STREAM,
+    INGEST,
+    SEARCH_RPC,
+    SESSIONS_ENDED,
+    UPLOAD_NAMES_BUCKET,
+    UPLOADS_BUCKET,
+    VECTOR_COUNT_RPC,
+    VECTORS,
+    WORK_STREAM,
+    command_subject,
+    embed_query_subject,
+    embed_work_subject,
+    event_filter,
+    max_deliveries_advisory,
+)
+
+#: One NATS user per service (the Deployment, compose service and module names).
+SERVICE_USERS = ("collections", "ingest", "embedder", "search", "gateway")
+#: The embedder and search in one process (``semantik run`` without ``QDRANT_URL``).
+VECTOR_HOST = "vector-host"
+#: The CLI's operator commands (``semantik projections rebuild``).
+OPERATOR = "operator"
+#: Downstream systems: read ``SEMANTIK_EVENTS`` through consumers of their own.
+SUBSCRIBER = "subscriber"
+USERS = (*SERVICE_USERS, VECTOR_HOST, OPERATOR, SUBSCRIBER)
+
+_API = "$JS.API"
+_OBJECTS = f"OBJ_{UPLOADS_BUCKET}"
+_NAMES = f"KV_{UPLOAD_NAMES_BUCKET}"
+
+#: Durable consumers on SEMANTIK_EVENTS, by the service that owns them (their names are
+#: spelt in the services' app.py; a consumer missing here is refused at its start).
+EVENT_DURABLES: Mapping[str, tuple[str, ...]] = {
+    COLLECTIONS: tuple(
+        f"collections-{event}"
+        for event in (
+            "ScanStarted",
+            "ScanProgressed",
+            "ScanCompleted",
+            "DocumentFailed",
+            "EmbeddingFailed",
+            "ChunksEmbedded",
+        )
+    ),
+    INGEST: tuple(
+        f"ingest-{event}"
+        for event in (
+            "ChunksEmbedded",
+            "EmbeddingFailed",
+            "OperationRequested",
+            "OperationCancelled",
+            "OperationFailed",
+        )
+    ),
+    "embedder": ("embedder-CollectionDeleted", "embedder-GenerationDropped"),
+}
+
+#: The aggregates whose events each service publishes (``semantik.evt.*.<aggregate>.…``).
+EVENT_AGGREGATES: Mapping[str, tuple[str, ...]] = {
+    COLLECTIONS: ("collection", "source", "operation"),
+    INGEST: ("scan", "document"),
+    "embedder": ("embedding",),
+}
+
+
+@dataclass(frozen=True)
+class NatsCredentials:
+    """A NATS user and its password; ``repr`` leaves the password out."""
+
+    user: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """What one user may publish and subscribe to (NATS ``permissions``)."""
+
+    publish: tuple[str, ...]
+    subscribe: tuple[str, ...]
+    #: Subjects excluded from ``publish`` even where a wildcard there matches them.
+    publish_deny: tuple[str, ...] = ()
+    #: May answer requests it received (their reply subject only).
+    responds: bool = False
+
+    def __or__(self, other: Permissions) -> Permissions:
+        return Permissions(
+            publish=_unique(self.publish + other.publish),
+            subscribe=_unique(self.subscribe + other.subscribe),
+            publish_deny=tuple(
+                s
+                for s in _unique(self.publish_deny + other.publish_deny)
+                if s not in self.publish + other.publish
+            ),
+            responds=self.responds or other.responds,
+        )
+
+
+def inbox_prefix(user: str) -> str:
+    """The reply subjects of ``user``'s requests: ``_INBOX.<user>.…``."""
+    return f"_INBOX.{user}"
+
+
+def connect_options(credentials: NatsCredentials | None) -> dict[str, Any]:
+    """Keyword arguments of ``nats.connect`` for ``credentials`` (none: anonymous)."""
+    if credentials is None:
+        return {}
+    return {
+        "user": credentials.user,
+        "password": credentials.password,
+        "inbox_prefix": inbox_prefix(credentials.user),
+    }
+
+
+def _unique(subjects: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(subjects))
+
+
+def _events(aggregates: Iterable[str]) -> list[str]:
+    return [f"semantik.evt.*.{aggregate}.*.*" for aggregate in aggregates]
+
+
+def _streams() -> list[str]:
+    """``Bus.ensure_streams``: look both streams up, create or update them."""
+    return [f"{_API}.INFO"] + [
+        f"{_API}.STREAM.{action}.{stream}"
+        for stream in (EVENTS_STREAM, WORK_STREAM)
+        for action in ("INFO", "CREATE", "UPDATE")
+    ]
+
+
+def _durable(stream: str, name: str) -> list[str]:
+    """Create, look up and pull from one durable consumer, and acknowledge its messages."""
+    return [
+        f"{_API}.CONSUMER.INFO.{stream}.{name}",
+        f"{_API}.CONSUMER.DURABLE.CREATE.{stream}.{name}",
+        f"{_API}.CONSUMER.CREATE.{stream}.{name}",
+        f"{_API}.CONSUMER.CREATE.{stream}.{name}.>",
+        f"{_API}.CONSUMER.MSG.NEXT.{stream}.{name}",
+        f"$JS.ACK.{stream}.{name}.>",
+    ]
+
+
+def _durables(owner: str) -> list[str]:
+    return [s for name in EVENT_DURABLES.get(owner, ()) for s in _durable(EVENTS_STREAM, name)]
+
+
+def _others_durables(owner: str) -> tuple[str, ...]:
+    """Every service durable but ``owner``'s: a wildcard consumer rule never reaches them
+    (a user pulling from another's consumer would take its events away)."""
+    return tuple(
+        s
+        for service, names in EVENT_DURABLES.items()
+        if service != owner
+        for name in names
+        for s in _durable(EVENTS_STREAM, name)
+    )
+
+
+def _read_messages(stream: str) -> list[str]:
+    """Single messages by sequence or last-by-subject (``get_msg``, ``get_last_msg``)."""
+    return [f"{_API}.STREAM.MSG.GET.{stream}", f"{_API}.DIRECT.GET.{stream}.>"]
+
+
+def _ephemeral_reader(stream: str) -> list[str]:
+    """Ephemeral consumers (server-named): pull ones, and ordered push ones with flow
+    control into this user's inbox."""
+    return [
+        f"{_API}.CONSUMER.CREATE.{stream}",
+        f"{_API}.CONSUMER.MSG.NEXT.{stream}.*",
+        f"$JS.FC.{stream}.>",
+    ]
+
+
+def _uploads(*, write: bool) -> list[str]:
+    """The uploads object store and its name reservations (``Bus.upload_store``)."""
+    subjects = [
+        f"{_API}.STREAM.INFO.{_OBJECTS}",
+        f"{_API}.STREAM.CREATE.{_OBJECTS}",
+        *_read_messages(_OBJECTS),
+        f"{_API}.DIRECT.GET.{_OBJECTS}",
+        f"{_API}.CONSUMER.CREATE.{_OBJECTS}",
+        f"{_API}.CONSUMER.CREATE.{_OBJECTS}.>",
+        f"{_API}.CONSUMER.DELETE.{_OBJECTS}.*",
+        f"$JS.FC.{_OBJECTS}.>",
+    ]
+    if write:
+        subjects += [
+            f"{_API}.STREAM.PURGE.{_OBJECTS}",
+            f"$O.{UPLOADS_BUCKET}.>",
+            f"{_API}.STREAM.INFO.{_NAMES}",
+            f"{_API}.STREAM.CREATE.{_NAMES}",
+            *_read_messages(_NAMES),
+            f"{_API}.DIRECT.GET.{_NAMES}",
+            f"$KV.{UPLOAD_NAMES_BUCKET}.>",
+        ]
+    return subjects
+
+
+def _inbox(user: str) -> list[str]:
+    return [f"{inbox_prefix(user)}.>"]
+
+
+def _collections() -> Permissions:
+    return Permissions(
+        publish=_unique(
+            [
+                *_events(EVENT_AGGREGATES[COLLECTIONS]),
+                command_subject(INGEST, "ValidateSource"),
+                command_subject(INGEST, "ResumeWork"),
+                command_subject(VECTORS, "*"),
+                VECTOR_COUNT_RPC,
+                SEARCH_RPC,
+                *_streams(),
+                *_read_messages(EVENTS_STREAM),
+                *_durables(COLLECTIONS),
+            ]
+        ),
+        subscribe=(command_subject(COLLECTIONS, "*"), *_inbox(COLLECTIONS)),
+        responds=True,
+    )
+
+
+def _ingest() -> Permissions:
+    return Permissions(
+        publish=_unique(
+            [
+                *_events(EVENT_AGGREGATES[INGEST]),
+                # A stalled operation's lost work fails as the embedders would fail it.
+                event_filter(aggregate_type="embedding", event_type="EmbeddingFailed"),
+                embed_work_subject("*"),
+                command_subject(VECTORS, "DeleteDocumentPoints"),
+                *_streams(),
+                *_read_messages(EVENTS_STREAM),
+                *_durables(INGEST),
+                *_uploads(write=False),
+            ]
+        ),
+        subscribe=(command_subject(INGEST, "*"), *_inbox(INGEST)),
+        responds=True,
+    )
+
+
+def _embedder() -> Permissions:
+    return Permissions(
+        publish=_unique(
+            [
+                *_events(EVENT_AGGREGATES["embedder"]),
+                *_streams(),
+                *_durables("embedder"),
+                # Collection facts and new models: ephemeral consumers of the events.
+                *_ephemeral_reader(EVENTS_STREAM),
+                # One work consumer per model (``embedder-<model>``), its dead letters.
+                *_durable(WORK_STREAM, "*"),
+                f"{_API}.CONSUMER.LIST.{WORK_STREAM}",
+                f"{_API}.STREAM.MSG.GET.{WORK_STREAM}",
+                f"{_API}.STREAM.MSG.DELETE.{WORK_STREAM}",
+            ]
+        ),
+        subscribe=(
+            command_subject(VECTORS, "*"),
+            VECTOR_COUNT_RPC,
+            embed_query_subject("*"),
+            max_deliveries_advisory(WORK_STREAM, "*"),
+            *_inbox("embedder"),
+        ),
+        publish_deny=_others_durables("embedder"),
+        responds=True,
+    )
+
+
+def _search() -> Permissions:
+    return Permissions(
+        publish=(embed_query_subject("*"),),
+        subscribe=(SEARCH_RPC, *_inbox("search")),
+        responds=True,
+    )
+
+
+def _gateway() -> Permissions:
+    return Permissions(
+        publish=_unique(
+            [
+                # The commands that carry an actor: the gateway's alone.
+                command_subject(COLLECTIONS, "*"),
+                command_subject(INGEST, "ValidateSource"),
+                command_subject(INGEST, "ListDocuments"),
+                SEARCH_RPC,
+                VECTOR_COUNT_RPC,
+                embed_query_subject("*"),  # readiness: does an embedder answer?
+                SESSIONS_ENDED,
+                ACCOUNTS_CHANGED,
+                *_streams(),
+                # WebSocket clients follow events through ordered push consumers.
+                f"{_API}.CONSUMER.CREATE.{EVENTS_STREAM}",
+                f"$JS.FC.{EVENTS_STREAM}.>",
+                f"{_API}.CONSUMER.LIST.{WORK_STREAM}",  # readiness: the models in use
+                *_uploads(write=True),
+            ]
+        ),
+        subscribe=(
+            SESSIONS_ENDED,
+            ACCOUNTS_CHANGED,
+            event_filter(event_type="AccessRevoked"),
+            event_filter(aggregate_type="collection"),
+            *_inbox("gateway"),
+        ),
+    )
+
+
+def _operator() -> Permissions:
+    return Permissions(
+        publish=(command_subject(COLLECTIONS, "RebuildProjections"),),
+        subscribe=tuple(_inbox(OPERATOR)),
+    )
+
+
+def _subscriber() -> Permissions:
+    """Follow SEMANTIK_EVENTS with consumers of its own: create, look up, pull, ack,
+    delete them; read the stream's info and messages. No publish to ``semantik.>``, no
+    stream management, and no access to the services' durable consumers."""
+    stream = EVENTS_STREAM
+    return Permissions(
+        publish=(
+            f"{_API}.INFO",
+            f"{_API}.STREAM.INFO.{stream}",
+            *_read_messages(stream),
+            f"{_API}.CONSUMER.CREATE.{stream}",
+            f"{_API}.CONSUMER.CREATE.{stream}.>",
+            f"{_API}.CONSUMER.DURABLE.CREATE.{stream}.*",
+            f"{_API}.CONSUMER.INFO.{stream}.*",
+            f"{_API}.CONSUMER.DELETE.{stream}.*",
+            f"{_API}.CONSUMER.MSG.NEXT.{stream}.*",
+            f"$JS.ACK.{stream}.>",
+            f"$JS.FC.{stream}.>",
+        ),
+        subscribe=tuple(_inbox(SUBSCRIBER)),
+        publish_deny=tuple(
+            [
+                *_others_durables(SUBSCRIBER),
+                *(f"{_API}.CONSUMER.DELETE.{stream}.{n}" for n in _all_durables()),
+            ]
+        ),
+    )
+
+
+def _all_durables() -> list[str]:
+    return [name for names in EVENT_DURABLES.values() for name in names]
+
+
+def permissions(user: str) -> Permissions:
+    """The permissions of one of ``USERS``."""
+    table = {
+        COLLECTIONS: _collections,
+        INGEST: _ingest,
+        "embedder": _embedder,
+        "search": _search,
+        "gateway": _gateway,
+        OPERATOR: _operator,
+        SUBSCRIBER: _subscriber,
+    }
+    if user == VECTOR_HOST:
+        return _embedder() | _search()
+    try:
+        return table[user]()
+    except KeyError:
+        raise ValueError(f"no NATS user {user!r}; the users are {', '.join(USERS)}") from None
+
+
+def _quoted(values: Iterable[str], indent: str) -> str:
+    """A list, one subject a line (the deployment's nats.conf is read by people)."""
+    inner = "".join(f"{indent}  {json.dumps(v)}\n" for v in values)
+    return f"[\n{inner}{indent}]"
+
+
+def user_block(user: str, password: str) -> str:
+    """One entry of ``authorization.users``. A ``password`` that starts with ``$`` is a
+    variable the server resolves from its environment (the deployments' Secrets)."""
+    rules = permissions(user)
+    secret = password if password.startswith("$") else json.dumps(password)
+    deep = " " * 10
+    lines = [
+        "    {",
+        f"      user: {json.dumps(user)}",
+        f"      password: {secret}",
+        "      permissions: {",
+        "        publish: {",
+        f"          allow: {_quoted(rules.publish, deep)}",
+    ]
+    if rules.publish_deny:
+        lines.append(f"          deny: {_quoted(rules.publish_deny, deep)}")
+    lines += [
+        "        }",
+        f"        subscribe: {{allow: {_quoted(rules.subscribe, ' ' * 8)}}}",
+    ]
+    if rules.responds:
+        lines.append("        allow_responses: true")
+    lines += ["      }", "    }"]
+    return "\n".join(lines)
+
+
+def authorization(passwords: Mapping[str, str]) -> str:
+    """The server's ``authorization`` block: every user of ``passwords``, nobody else
+    (an anonymous client is refused)."""
+    unknown = set(passwords) - set(USERS)
+    if unknown:
+        raise ValueError(f"unknown NATS users: {sorted(unknown)}")
+    entries = "\n".join(user_block(user, passwords[user]) for user in USERS if user in passwords)
+    return f"authorization {{\n  users = [\n{entries}\n  ]\n}}\n"
+
+
+def password_variable(user: str) -> str:
+    """The environment variable a deployment's server reads ``user``'s password from."""
+    return "NATS_PASSWORD_" + user.upper().replace("-", "_")
+
+
+def deployment_authorization() -> str:
+    """``authorization`` with each password read from ``password_variable(user)``: the
+    block of deploy/nats/nats.conf and of the Helm values (no secret in the repo)."""
+    return authorization({user: "$" + password_variable(user) for user in USERS})
