@@ -84,8 +84,15 @@ def add_client_commands(commands: Subcommands) -> None:
         "rebuild", help="drop the read models and rebuild them from the event log"
     )
     rebuild.add_argument("--nats-url", default=os.environ.get("NATS_URL"))
+    rebuild.add_argument(
+        "--nats-user",
+        default=os.environ.get("NATS_USER"),
+        help="NATS user (its password in NATS_PASSWORD); the `operator` user of "
+        "`semantik run` if unset",
+    )
     data_dir_option(rebuild)
-    rebuild.set_defaults(func=rebuild_command)
+    # Never a command-line argument: other users of the machine see those.
+    rebuild.set_defaults(func=rebuild_command, nats_password=os.environ.get("NATS_PASSWORD"))
 
     users.add_parsers(commands, client_options)
 

@@ -27,6 +27,7 @@ from semantik_contracts.events import GenerationCreated
 from semantik_contracts.subjects import EVENTS_STREAM, event_filter, model_slug
 from semantik_runtime.bus import Bus
 from semantik_runtime.errors import CommandError
+from semantik_runtime.nats_auth import NatsCredentials
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,11 @@ class ModelHost:
         *,
         device: str | None,
         models_dir: Path | None,
+        credentials: NatsCredentials | None = None,
     ) -> None:
         self.nats_url = nats_url
+        #: The NATS user of this process: every model's embedder connects as it.
+        self.credentials = credentials
         self.embedder = embedder
         self.device = device
         self.models_dir = models_dir
@@ -74,7 +78,9 @@ class ModelHost:
         except CommandError as exc:
             log.error("cannot serve %s: %s", model_name, exc.message)
             return
-        bus = await Bus.connect(self.nats_url, f"embedder-{model_slug(model_name)}")
+        bus = await Bus.connect(
+            self.nats_url, f"embedder-{model_slug(model_name)}", self.credentials
+        )
         self.buses.append(bus)
         service = self.embedder(bus, model)
         self.services[service.slug] = service

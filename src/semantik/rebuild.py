@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import sys
 
+from semantik_runtime.nats_auth import OPERATOR, NatsCredentials, connect_options
+
 from .local import local_nats_url
+from .nats_secrets import local_credentials
 
 #: A NATS server that does not answer within this is reported, not retried for minutes.
 CONNECT_SECONDS = 5.0
@@ -14,6 +17,15 @@ CONNECT_SECONDS = 5.0
 
 async def _quiet(_error: Exception) -> None:
     return None
+
+
+def operator_credentials(args: argparse.Namespace) -> NatsCredentials | None:
+    """Whom the CLI connects as: ``--nats-user`` (``NATS_USER``) with ``NATS_PASSWORD``,
+    else the ``operator`` user that ``semantik run`` made in the data dir, else nobody."""
+    user = getattr(args, "nats_user", None)
+    if user:
+        return NatsCredentials(user, getattr(args, "nats_password", None) or "")
+    return local_credentials(args.data_dir, OPERATOR)
 
 
 async def rebuild_projections(args: argparse.Namespace) -> int:
@@ -37,6 +49,7 @@ async def rebuild_projections(args: argparse.Namespace) -> int:
         # One attempt, bounded: Bus.connect retries for ever, as a service should.
         nc = await asyncio.wait_for(
             nats.connect(
+                **connect_options(operator_credentials(args)),
                 servers=[url],
                 name="semantik-cli",
                 connect_timeout=CONNECT_SECONDS,

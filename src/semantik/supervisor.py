@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from .lifetime import die_with_parent
+from .nats_secrets import nats_passwords, write_server_config
 from .settings import RunSettings
 
 log = logging.getLogger("semantik.run")
@@ -46,6 +47,15 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes] | None, seconds: f
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def with_user(env: dict[str, str], user: str, passwords: dict[str, str] | None) -> dict[str, str]:
+    """``env`` with the NATS credentials of ``user``, each process its own (the process
+    name is its NATS user: semantik_runtime.nats_auth); ``env`` as it is without
+    ``passwords`` (an external server: NATS_USER and NATS_PASSWORD of the environment)."""
+    if passwords is None:
+        return dict(env)
+    return {**env, "NATS_USER": user, "NATS_PASSWORD": passwords[user]}
 
 
 @dataclass
@@ -92,15 +102,24 @@ class Supervisor:
             store = self.data_dir / "nats"
             store.mkdir(parents=True, exist_ok=True)
             binary = Path(sys.executable).parent / "nats-server"
+            # Users, passwords and permissions (SPEC §11): generated once, kept in
+            # <data dir>/secrets; the address and JetStream are given on the command line.
+            passwords = nats_passwords(self.data_dir)
+            config = write_server_config(self.data_dir, passwords)
             self.nats = Child(
                 "nats-server",
-                [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
+                [
+                    *(str(binary), "-c", str(config)),
+                    *("-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)),
+                ],
                 ["nats-server"],
                 dict(os.environ),
             )
             nats_url = f"nats://127.0.0.1:{port}"
             # For the CLI's operator commands (`semantik projections rebuild`).
             (self.run_dir / "nats.url").write_text(nats_url + "\n")
+        else:
+            passwords = None  # the deployment's server: credentials from the environment
         env = self.service_env(nats_url)
         python = sys.executable
         services: list[tuple[str, str, list[str]]] = [
@@ -116,7 +135,8 @@ class Supervisor:
             services.append(("vector-host", "semantik.vectorhost", ["embedder", "search"]))
         services.append(("gateway", "gateway_service", ["gateway"]))
         self.children = [
-            Child(name, [python, "-m", module], pids, env) for name, module, pids in services
+            Child(name, [python, "-m", module], pids, with_user(env, name, passwords))
+            for name, module, pids in services
         ]
 
     def service_env(self, nats_url: str) -> dict[str, str]:

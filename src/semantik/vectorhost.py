@@ -19,7 +19,7 @@ from search_service.config import SearchSettings
 from search_service.rerank import load_reranker
 from semantik_runtime.bus import Bus
 from semantik_runtime.metrics import observe_consumer_lag
-from semantik_runtime.process import configure_logging, run_service, serve_until_stopped
+from semantik_runtime.service_process import configure_logging, run_service, serve_until_stopped
 from semantik_runtime.vectors import open_vector_store
 
 from .modelhost import ModelHost
@@ -37,8 +37,10 @@ async def main() -> None:
         api_key=settings.qdrant_api_key,
         edge_search_threads=settings.edge_search_threads,
     )
-    embed_bus = await Bus.connect(settings.nats_url, "embedder")
-    search_bus = await Bus.connect(settings.nats_url, "search")
+    # One NATS user for the process, the union of the embedder's and search's
+    # (semantik_runtime.nats_auth, VECTOR_HOST).
+    embed_bus = await Bus.connect(settings.nats_url, "embedder", settings.nats_credentials)
+    search_bus = await Bus.connect(settings.nats_url, "search", settings.nats_credentials)
 
     def embedder(bus: Bus, model: EmbeddingModel) -> EmbedderService:
         return EmbedderService(
@@ -58,6 +60,7 @@ async def main() -> None:
         embedder,
         device=settings.device,
         models_dir=settings.models_path,
+        credentials=settings.nats_credentials,
     )
     search_settings = SearchSettings()
     reranker, problem = await asyncio.to_thread(

@@ -195,6 +195,7 @@ def _ephemeral_reader(stream: str) -> list[str]:
     control into this user's inbox."""
     return [
         f"{_API}.CONSUMER.CREATE.{stream}",
+        f"{_API}.CONSUMER.CREATE.{stream}.*.>",  # nats-py names its pull ephemerals
         f"{_API}.CONSUMER.MSG.NEXT.{stream}.*",
         f"$JS.FC.{stream}.>",
     ]
@@ -203,6 +204,8 @@ def _ephemeral_reader(stream: str) -> list[str]:
 def _uploads(*, write: bool) -> list[str]:
     """The uploads object store and its name reservations (``Bus.upload_store``)."""
     subjects = [
+        # Reading a file subscribes to its chunks' subject, whose stream nats-py looks up.
+        f"{_API}.STREAM.NAMES",
         f"{_API}.STREAM.INFO.{_OBJECTS}",
         f"{_API}.STREAM.CREATE.{_OBJECTS}",
         *_read_messages(_OBJECTS),
@@ -269,7 +272,7 @@ def _ingest() -> Permissions:
     )
 
 
-def _embedder() -> Permissions:
+def _embedder(user: str = "embedder") -> Permissions:
     return Permissions(
         publish=_unique(
             [
@@ -290,17 +293,17 @@ def _embedder() -> Permissions:
             VECTOR_COUNT_RPC,
             embed_query_subject("*"),
             max_deliveries_advisory(WORK_STREAM, "*"),
-            *_inbox("embedder"),
+            *_inbox(user),
         ),
         publish_deny=_others_durables("embedder"),
         responds=True,
     )
 
 
-def _search() -> Permissions:
+def _search(user: str = "search") -> Permissions:
     return Permissions(
         publish=(embed_query_subject("*"),),
-        subscribe=(SEARCH_RPC, *_inbox("search")),
+        subscribe=(SEARCH_RPC, *_inbox(user)),
         responds=True,
     )
 
@@ -388,7 +391,7 @@ def permissions(user: str) -> Permissions:
         SUBSCRIBER: _subscriber,
     }
     if user == VECTOR_HOST:
-        return _embedder() | _search()
+        return _embedder(VECTOR_HOST) | _search(VECTOR_HOST)
     try:
         return table[user]()
     except KeyError:
@@ -442,7 +445,36 @@ def password_variable(user: str) -> str:
     return "NATS_PASSWORD_" + user.upper().replace("-", "_")
 
 
+#: The users of a deployment (compose, Kubernetes): the embedder and search run apart.
+DEPLOYED_USERS = (*SERVICE_USERS, OPERATOR, SUBSCRIBER)
+
+
 def deployment_authorization() -> str:
     """``authorization`` with each password read from ``password_variable(user)``: the
     block of deploy/nats/nats.conf and of the Helm values (no secret in the repo)."""
-    return authorization({user: "$" + password_variable(user) for user in USERS})
+    return authorization({user: "$" + password_variable(user) for user in DEPLOYED_USERS})
+
+
+def deployment_users() -> list[dict[str, Any]]:
+    """The users of ``deployment_authorization`` as data (the NATS Helm chart's
+    ``config.merge``, where ``<< $VAR >>`` is a variable the server resolves)."""
+    users: list[dict[str, Any]] = []
+    for user in DEPLOYED_USERS:
+        rules = permissions(user)
+        publish: dict[str, list[str]] = {"allow": list(rules.publish)}
+        if rules.publish_deny:
+            publish["deny"] = list(rules.publish_deny)
+        granted: dict[str, Any] = {
+            "publish": publish,
+            "subscribe": {"allow": list(rules.subscribe)},
+        }
+        if rules.responds:
+            granted["allow_responses"] = True
+        users.append(
+            {"user": user, "password": f"<< ${password_variable(user)} >>", "permissions": granted}
+        )
+    return users
+
+
+if __name__ == "__main__":  # python -m semantik_runtime.nats_auth > the block of nats.conf
+    print(deployment_authorization(), end="")
