@@ -172,7 +172,7 @@ class InProcess:
 
     def __init__(self, shards: Path, generations: list[tuple[Any, str]]) -> None:
         from embedder_service.model import load_model
-        from embedder_service.queries import query_thread
+        from embedder_service.query_batcher import query_thread
         from semantik_runtime.vectors.edge import EdgeVectorStore
 
         self.generations = generations

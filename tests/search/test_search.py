@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from embedder_service.model import EmbeddingModel
-from embedder_service.queries import QueryBatcher
+from embedder_service.query_batcher import QueryBatcher
 from pydantic import ValidationError
 from search_service.app import RERANK_UNAVAILABLE, SearchService
 from semantik_contracts import SearchType

@@ -26,10 +26,10 @@ from semantik_contracts.views import SourceList
 from semantik_runtime.bus import Bus
 from semantik_runtime.consumer import follow_event_batches, follow_events
 from semantik_runtime.errors import CommandError
-from semantik_runtime.writer import WriterThread
+from semantik_runtime.writer_thread import WriterThread
 
 from .application import CollectionsApplication
-from .process import OperationProcess, Stall, resume_parts
+from .operation_process import OperationProcess, Stall, resume_parts
 from .reindex_flow import ReindexFlow
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Commands → aggregates → events. Runs on one writer thread (see ``app.py``).
 
 Every command is audited: its entry is saved with its effects, or alone when it is
-rejected (``audited``). Queries live in ``queries.py``.
+rejected (``audited``). Queries live in ``read_queries.py``.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from .chunking_settings import chunking, reindex_params
 from .domain import Collection, Source
 from .operation import Operation
 from .projections import ReadModel, collection_view, operation_view, source_view
-from .queries import Queries
 from .quota import Quotas
+from .read_queries import Queries
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """Checkpoints 4 to 6 of a reindex: validate, activate, clean up (1 to 3 are in
-``application.py``, ``_new_reindex``, and ``process.py``).
+``application.py``, ``_new_reindex``, and ``operation_process.py``).
 
 Driven by a periodic ``tick`` rather than by the last ``ChunksEmbedded``, so that a
 restarted service picks up a reindex that was waiting for validation, and a replaced

@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 from collections_service.application import CollectionsApplication
 from collections_service.domain import Collection
-from collections_service.process import OperationProcess
+from collections_service.operation_process import OperationProcess
 from collections_service.projections import ReadModel
 from collections_service.quota import GIB, Quotas
 from collections_service.reindex_flow import activate_reindex

@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 from collections_service.domain import Collection, CountDelta, Source
 from collections_service.operation import Operation
-from collections_service.process import RESUME_PART, Stall, resume_parts
+from collections_service.operation_process import RESUME_PART, Stall, resume_parts
 from collections_service.quota import Quotas
 from collections_service.status import (
     ADMITTED_FROM,

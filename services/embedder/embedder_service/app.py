@@ -48,9 +48,9 @@ from semantik_runtime.vectors import GenerationNotFoundError, VectorStore
 from .deadletter import follow_dead_letters
 from .generations import read_generation_facts
 from .model import EmbeddingModel
-from .queries import QueryBatcher
+from .query_batcher import QueryBatcher
+from .vector_writer import VectorWriter
 from .worker import EmbedWorker
-from .writer import VectorWriter
 
 log = logging.getLogger(__name__)
 

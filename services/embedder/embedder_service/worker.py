@@ -40,7 +40,7 @@ from semantik_runtime.vectors import Point
 from .buffer import WorkBuffer, lane_share
 from .jobs import Job, embedded_event, failed_event, points_of
 from .model import EmbeddingModel, encoder_thread, encoding_lanes
-from .writer import VectorWriter
+from .vector_writer import VectorWriter
 
 log = logging.getLogger(__name__)
 

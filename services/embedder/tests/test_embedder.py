@@ -17,7 +17,7 @@ import torch
 from embedder_service.app import EmbedderService
 from embedder_service.deadletter import follow_dead_letters
 from embedder_service.model import BATCH_THREADS, EmbeddingModel
-from embedder_service.queries import QUERY_THREADS
+from embedder_service.query_batcher import QUERY_THREADS
 from nats.js.api import AckPolicy, ConsumerConfig
 from pydantic import BaseModel
 from semantik_contracts import ErrorCode, EventEnvelope, RpcFailure

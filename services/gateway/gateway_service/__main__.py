@@ -6,7 +6,7 @@ import logging
 import re
 
 import uvicorn
-from semantik_runtime.process import configure_logging, freeze_startup_heap
+from semantik_runtime.service_process import configure_logging, freeze_startup_heap
 from semantik_runtime.telemetry import configure_tracing
 
 from .config import GatewaySettings

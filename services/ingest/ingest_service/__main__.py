@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
-from semantik_runtime.process import configure_logging, run_service, serve_until_stopped
+from semantik_runtime.service_process import configure_logging, run_service, serve_until_stopped
 
 from .app import IngestService
 from .application import IngestApplication

@@ -36,15 +36,15 @@ from semantik_contracts.views import DocumentView, Page
 from semantik_runtime.bus import Bus
 from semantik_runtime.consumer import follow_event_batches, follow_events
 from semantik_runtime.errors import CommandError
-from semantik_runtime.writer import WriterThread
+from semantik_runtime.writer_thread import WriterThread
 
 from .application import IngestApplication
 from .extract import DocumentError, file_type
 from .formats import SUPPORTED_TYPES, is_supported
 from .pool import ExtractionPool
 from .resume import WorkResumption
-from .scan import REMOVED, ScanRunner
-from .scanning import ScanSource
+from .scan_aggregate import ScanSource
+from .scan_runner import REMOVED, ScanRunner
 from .sources import ResolvedSource, SourceRoots
 from .tables import is_record_file
 from .units import check_record_columns

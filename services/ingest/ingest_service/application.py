@@ -28,7 +28,7 @@ from semantik_contracts.views import DocumentView, Page
 from .documents import documents_page
 from .domain import ContentAlreadyRegistered, Document, document_id, scan_id, work_id
 from .projections import DocumentRecord, Registry
-from .scanning import Scan, ScanSource
+from .scan_aggregate import Scan, ScanSource
 
 
 class Action(StrEnum):

@@ -29,7 +29,7 @@ from .pool import ExtractionPool
 from .preparation import ChunkJob, chunk_jobs, read_file, read_records
 from .projections import DocumentRecord
 from .record_indexing import RecordIndexer
-from .scanning import Scan, ScanSource
+from .scan_aggregate import Scan, ScanSource
 from .sources import FoundFile
 from .tables import is_record_file
 from .units import RecordFile, Unit

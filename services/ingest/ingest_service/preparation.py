@@ -22,7 +22,7 @@ from semantik_contracts.work import ChunkWork
 from .chunking import Chunker, model_tokenizer
 from .extract import DocumentError
 from .formats import document_text
-from .scanning import ScanSource
+from .scan_aggregate import ScanSource
 from .units import RecordFile, Unit, read_file_unit, read_record_file
 from .work import chunk_work
 

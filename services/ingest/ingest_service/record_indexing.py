@@ -19,7 +19,7 @@ from semantik_contracts.work import ChunkWork, EmbedChunks
 
 from .application import Action, NewDocument
 from .extract import DocumentError
-from .scanning import Scan
+from .scan_aggregate import Scan
 from .units import RecordFile, Unit
 from .work import WorkGate
 

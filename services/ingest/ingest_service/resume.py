@@ -31,7 +31,7 @@ from .domain import work_id
 from .extract import DocumentError
 from .indexing import Call, FileIndexer
 from .projections import DocumentRecord
-from .scanning import Scan, ScanSource
+from .scan_aggregate import Scan, ScanSource
 from .sources import FoundFile, SourceRoots
 from .units import RecordFile, Unit
 from .work import WorkGate

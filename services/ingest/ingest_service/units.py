@@ -13,7 +13,7 @@ from typing import Any
 from .extract import DocumentError, file_type, read_bytes
 from .formats import mime_of
 from .records import ColumnSelection, Record, RecordFailure, row_records
-from .scanning import ScanSource
+from .scan_aggregate import ScanSource
 from .tables import read_columns, read_table
 
 

@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.utils import resolve_topic
 from ingest_service.application import Action, IngestApplication, NewDocument
 from ingest_service.domain import document_id, scan_id
-from ingest_service.scanning import Scan, ScanSource
+from ingest_service.scan_aggregate import Scan, ScanSource
 from semantik_contracts import OperationType, SkipReason
 from semantik_contracts.events import OperationRequested
 from semantik_runtime.eventstore import event_store_env

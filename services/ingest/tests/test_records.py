@@ -16,7 +16,7 @@ import pytest
 import xlwt
 from ingest_service.extract import DocumentError
 from ingest_service.records import ColumnSelection, Record, RecordFailure, row_records
-from ingest_service.scanning import ScanSource
+from ingest_service.scan_aggregate import ScanSource
 from ingest_service.tables import MAX_COLUMNS, read_columns, read_table
 from ingest_service.units import read_record_file
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from semantik_runtime.bus import Bus
-from semantik_runtime.process import configure_logging, run_service, serve_until_stopped
+from semantik_runtime.service_process import configure_logging, run_service, serve_until_stopped
 from semantik_runtime.vectors import open_vector_store
 
 from .app import SearchService

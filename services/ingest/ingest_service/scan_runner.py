@@ -27,7 +27,7 @@ from .formats import is_supported
 from .indexing import Call, FileIndexer, Listing, Progress
 from .pool import ExtractionPool
 from .projections import DocumentRecord
-from .scanning import Scan, ScanSource
+from .scan_aggregate import Scan, ScanSource
 from .sources import SourceRoots
 from .uploaded import UploadedFiles
 from .work import WorkGate

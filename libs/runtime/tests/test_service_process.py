@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Iterator
 
 import pytest
-from semantik_runtime.process import freeze_startup_heap
+from semantik_runtime.service_process import freeze_startup_heap
 
 
 class Node:
