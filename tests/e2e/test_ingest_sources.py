@@ -267,3 +267,46 @@ async def test_uploaded_files_are_versioned_sources(system: RunningSystem) -> No
             headers={"Authorization": other["Authorization"]},
         )
         assert foreign.status_code == 403
+
+
+async def test_a_ready_collections_counts_agree_after_an_upload_and_a_server_table(
+    system: RunningSystem,
+) -> None:
+    """The web UI's flow (issue 27: a card showed Vectors 4 next to 7 chunks): an
+    uploaded table, then a second table on the server; once ready, every count agrees."""
+    tickets = (
+        b"ticket_id,title,body,team\n1,Pricing page wrong,The old price per seat,web\n"
+        b"2,VPN drops,The VPN drops every hour,it\n3,Discount missing,Not on invoices,billing\n"
+        b"4,Laptop encryption,No disk encryption,it\n"
+    )
+    (system.sources / "more-tickets.csv").write_text(
+        "key,subject,details\nT-7,Invoice discount,Shows twice\nT-8,Printer,Jams\n"
+        "T-9,Seat price,Why the price changed\n"
+    )
+    async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
+        headers, collection, base = await new_collection(client, "tia", "tickets")
+        first = await client.post(
+            f"{base}/sources/upload",
+            files={"file": ("tickets.csv", tickets, "text/csv")},
+            data={"text_columns": ["title", "body"], "id_column": "ticket_id"},
+            headers=headers,
+        )
+        assert first.status_code == 202, first.text
+        await wait_operation(client, headers, first.json()["operation"]["id"])
+        second = await client.post(
+            f"{base}/sources",
+            json={
+                "path": str(system.sources / "more-tickets.csv"),
+                "text_columns": ["subject", "details"],
+                "id_column": "key",
+            },
+            headers=headers,
+        )
+        assert second.status_code == 202, second.text
+        op = await wait_operation(client, headers, second.json()["operation"]["id"])
+        assert op["status"] == "completed", op
+        coll = (await client.get(base, headers=headers)).json()
+        counts = (coll["document_count"], coll["chunk_count"], coll["vector_count"])
+        assert counts == (7, 7, 7), coll
+        listed = (await client.get("/api/v2/collections", headers=headers)).json()["items"]
+        assert [(c["chunk_count"], c["vector_count"]) for c in listed] == [(7, 7)]
