@@ -3,10 +3,12 @@
 Synchronous on purpose (argon2 and the event store block): routes run it in a thread.
 
 An access token names its session (the refresh family it was issued with). When a
-session ends here (logout, or a replayed refresh token), its access tokens are refused
-from then on, by this gateway process at once and by the others as soon as they hear
-of it (``announce``, a core NATS message every gateway process listens to; see
-``GatewayContext.follow_ended_sessions``).
+session ends (logout, a replayed refresh token, a disabled account), its access tokens
+are refused from then on: the end is an event of the user, folded into the account
+index, so this process refuses them at once and a restarted one still does. Other
+gateway processes hear of it at once too (``announce``, a core NATS message every
+gateway process listens to; see ``GatewayContext.follow_ended_sessions``), before their
+index has caught up with the log.
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ class Authenticator:
         self.announce: Callable[[str, float], None] = lambda _session, _seconds: None
 
     def session_ended(self, session_id: str | None) -> bool:
-        """Was this access token's session ended (logout, replayed refresh token)?"""
+        """Was this access token's session ended (logout, replayed refresh token,
+        disabled account), here, in the log, or on another gateway process?"""
         if session_id is None:
             return False
+        if self.users.index.session_ended(session_id):
+            return True
         with self._lock:
             lapses = self._ended.get(session_id)
             return lapses is not None and lapses > time.monotonic()
@@ -66,7 +71,7 @@ class Authenticator:
         self.users.start_session(user.id, refresh.family_id, refresh.token_id, refresh.expires_at)
         return self._pair(user, refresh.token, refresh.family_id)
 
-    def refresh(self, refresh_token: str) -> TokenPair:
+    def refresh(self, refresh_token: str | None) -> TokenPair:
         """Rotate: a new pair, and the presented refresh token stops working."""
         claims = self._refresh_claims(refresh_token)
         issued = self.tokens.refresh_token(claims.user_id, claims.family_id)
@@ -83,7 +88,7 @@ class Authenticator:
             raise
         return self._pair(user, issued.token, claims.family_id)
 
-    def logout(self, refresh_token: str) -> None:
+    def logout(self, refresh_token: str | None) -> None:
         claims = self._refresh_claims(refresh_token)
         self.users.end_session(_user_uuid(claims), claims.family_id, claims.token_id)
         self._end(claims.family_id)
@@ -97,7 +102,9 @@ class Authenticator:
             raise CommandError(ErrorCode.UNAUTHORIZED, "the user of this token no longer exists")
         return user
 
-    def _refresh_claims(self, token: str) -> RefreshClaims:
+    def _refresh_claims(self, token: str | None) -> RefreshClaims:
+        if not token:
+            raise unauthorized("no refresh token (neither the session cookie nor a body)")
         try:
             return self.tokens.verify_refresh(token)
         except InvalidToken:

@@ -10,6 +10,10 @@ from pydantic_settings import NoDecode
 from semantik_contracts.search import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
 from semantik_runtime.settings import ServiceSettings
 
+#: HS256 keys shorter than its 32-byte hash weaken it (RFC 7518 §3.2).
+MIN_SECRET_BYTES = 32
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
 
 class GatewaySettings(ServiceSettings):
     host: str = Field("127.0.0.1", validation_alias="SEMANTIK_HOST")
@@ -17,7 +21,14 @@ class GatewaySettings(ServiceSettings):
     jwt_secret: SecretStr | None = Field(
         None,
         validation_alias="JWT_SECRET",
-        description="HS256 key; generated once into <data dir>/secrets/jwt_secret if unset",
+        description="HS256 key of at least 32 bytes; generated once into "
+        "<data dir>/secrets/jwt_secret if unset",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        validation_alias="SEMANTIK_METRICS_TOKEN",
+        description="Bearer token /metrics asks for when the gateway binds beyond loopback "
+        "(without one there, /metrics answers 403); on loopback /metrics is open",
     )
     registration: Literal["closed", "invite", "open"] = Field(
         "closed",
@@ -30,7 +41,7 @@ class GatewaySettings(ServiceSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias="CORS_ORIGINS",
-        description="Comma-separated origins (or a JSON list) allowed by CORS",
+        description="Comma-separated origins (or a JSON list) allowed by CORS; never `*`",
     )
     request_timeout_seconds: float = Field(
         10.0, validation_alias="GATEWAY_REQUEST_TIMEOUT_SECONDS", gt=0
@@ -93,3 +104,36 @@ class GatewaySettings(ServiceSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard(cls, origins: list[str]) -> list[str]:
+        # CORS allows credentials (the refresh cookie): `*` would let any site use them.
+        if any("*" in origin for origin in origins):
+            raise ValueError(
+                "CORS_ORIGINS may not contain '*' (credentials are allowed): "
+                "name each origin, e.g. https://semantik.example.org"
+            )
+        return origins
+
+    @field_validator("jwt_secret", "metrics_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # Compose passes `${JWT_SECRET:-}`: an empty variable means "not configured".
+        return None if value == "" else value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (HS256 keys shorter "
+                "than its hash can be guessed offline); unset it to have one generated, "
+                "or use e.g. `openssl rand -hex 32`"
+            )
+        return secret
+
+    @property
+    def on_loopback(self) -> bool:
+        """Bound to this machine only (nobody else reaches it)."""
+        return self.host in LOOPBACK

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -22,11 +23,11 @@ from .context import GatewayContext
 from .errors import install_error_handlers
 from .observability import RequestTelemetry
 from .security import TokenIssuer, load_jwt_secret, load_operator_credentials
+from .security_headers import SecurityHeaders
 from .users import UsersApplication
 from .webui import install_web_ui
 
 UNTRACED = frozenset({"/health", "/health/ready", "/metrics"})
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 log = logging.getLogger(__name__)
 
 
@@ -37,12 +38,18 @@ def create_app(
     owns_users = users is None
     if users is None:
         env = event_store_env("gateway", settings.database_url, settings.data_dir)
-        users = UsersApplication(env=env, registration=settings.registration)
+        users = UsersApplication(
+            env=env,
+            registration=settings.registration,
+            access_ttl=timedelta(minutes=settings.access_token_minutes),
+        )
     users.ensure_operator(*load_operator_credentials(settings.data_dir))
-    if settings.registration == "open" and settings.host not in LOOPBACK:
+    if settings.registration == "open" and not settings.on_loopback:
         log.warning(
             "SEMANTIK_REGISTRATION=open on %s: anyone who reaches it may register", settings.host
         )
+    if settings.metrics_token is None and not settings.on_loopback:
+        log.warning("/metrics on %s answers 403 until SEMANTIK_METRICS_TOKEN is set", settings.host)
     configured = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     tokens = TokenIssuer(
         load_jwt_secret(configured, settings.data_dir),
@@ -101,6 +108,8 @@ def create_app(
         )
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestTelemetry)
+    # Outermost: error answers of the other middleware carry the headers too.
+    app.add_middleware(SecurityHeaders)
     app.include_router(api_router)
     install_web_ui(app)
     return app

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -42,13 +42,19 @@ class UsersApplication(Administration, Application[UUID]):
     name = "gateway"
     snapshotting_intervals = {User: 50}
 
-    def __init__(self, env: dict[str, str], registration: str = "closed") -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        registration: str = "closed",
+        access_ttl: timedelta = timedelta(minutes=30),
+    ) -> None:
         super().__init__(env=env)
         # Rotations of one process never race; replicas that do meet a version conflict.
         self._writes = threading.Lock()
         #: The configured registration mode; an admin's choice, kept in the log, wins.
         self.registration_default = registration
-        self.index = AccountIndex(self)
+        #: ``access_ttl``: how long the access tokens of an ended session stay refused.
+        self.index = AccountIndex(self, access_ttl)
         self.index.catch_up()
         #: Called after every save (the context tells the other gateway processes).
         self.on_changed: Callable[[], None] = lambda: None

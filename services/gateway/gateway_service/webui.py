@@ -20,9 +20,10 @@ APP_DIR = Path(str(files("gateway_service").joinpath("static/app")))
 #: Paths the app routes itself; everything else stays the API's (404 as JSON).
 CLIENT_ROUTES = ("/", "/login", "/search", "/operations", "/collections/{rest:path}")
 
+#: Plain: the Content-Security-Policy allows no inline style (security_headers.py).
 NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Semantik</title></head>
-<body style="font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
+<body>
 <h1>Semantik</h1>
 <p>The web UI is not built. Build it with <code>make setup</code> (or
 <code>cd web &amp;&amp; npm ci &amp;&amp; npm run build</code>) and reload this page.</p>

@@ -3,13 +3,19 @@ mode (SPEC §7, §9, §11).
 
 Plain ``def`` routes: argon2 and the event store block, so FastAPI runs them in its
 thread pool and the event loop stays free.
+
+Browsers keep the refresh token in an httpOnly, SameSite=Strict cookie scoped to this
+prefix (``REFRESH_COOKIE``): page scripts never see it, other sites cannot send it, and
+it travels only to refresh and logout. API clients use the JSON body instead; refresh
+and logout take either (the body first).
 """
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Cookie, Request, Response, status
 
 from ...access_schemas import Me, Registration, RegistrationUpdate, TeamRef
 from ...accounts import User
@@ -35,23 +41,67 @@ def register(body: UserCreate, auth: AuthDep) -> UserPublic:
     return user_public(auth.register(body.username, body.password, body.email, body.invite_code))
 
 
+REFRESH_COOKIE = "semantik_refresh"
+COOKIE_PATH = "/api/v1/auth"
+RefreshCookie = Annotated[str | None, Cookie(alias=REFRESH_COOKIE, include_in_schema=False)]
+
+
+def set_refresh_cookie(
+    response: Response, request: Request, pair: TokenPair, auth: AuthDep
+) -> None:
+    response.set_cookie(
+        REFRESH_COOKIE,
+        pair.refresh_token,
+        max_age=int(auth.tokens.refresh_ttl.total_seconds()),
+        path=COOKIE_PATH,
+        # Secure whenever the client came over https (directly, or through a proxy
+        # uvicorn trusts with --forwarded-allow-ips); plain http on localhost needs it off.
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def presented(body: RefreshRequest | None, cookie: str | None) -> str | None:
+    return body.refresh_token if body is not None else cookie
+
+
 @limited.post("/login")
-def login(body: UserLogin, auth: AuthDep) -> TokenPair:
-    """A new access token and the first refresh token of a new session."""
-    return auth.login(body.username, body.password)
+def login(body: UserLogin, auth: AuthDep, request: Request, response: Response) -> TokenPair:
+    """A new access token and the first refresh token of a new session, in the body and
+    (for browsers) in the httpOnly refresh cookie."""
+    pair = auth.login(body.username, body.password)
+    set_refresh_cookie(response, request, pair, auth)
+    return pair
 
 
 @limited.post("/refresh")
-def refresh(body: RefreshRequest, auth: AuthDep) -> TokenPair:
-    """A new pair; the refresh token presented is revoked (presenting it again ends the
-    whole session)."""
-    return auth.refresh(body.refresh_token)
+def refresh(
+    auth: AuthDep,
+    request: Request,
+    response: Response,
+    cookie: RefreshCookie = None,
+    body: RefreshRequest | None = None,
+) -> TokenPair:
+    """A new pair for the refresh token of the body or else of the cookie (which is
+    rotated); the token presented is revoked (presenting it again ends the whole
+    session)."""
+    pair = auth.refresh(presented(body, cookie))
+    set_refresh_cookie(response, request, pair, auth)
+    return pair
 
 
 @limited.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(body: RefreshRequest, auth: AuthDep) -> None:
-    """Revoke the session of this refresh token."""
-    auth.logout(body.refresh_token)
+def logout(
+    auth: AuthDep,
+    response: Response,
+    cookie: RefreshCookie = None,
+    body: RefreshRequest | None = None,
+) -> None:
+    """End the session of the refresh token of the body or else of the cookie, and
+    clear the cookie."""
+    auth.logout(presented(body, cookie))
+    response.delete_cookie(REFRESH_COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict")
 
 
 @router.get("/me")
