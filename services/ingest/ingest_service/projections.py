@@ -8,15 +8,40 @@ dropping it and folding again gives the same answers.
 
 from __future__ import annotations
 
-import threading
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 from semantik_contracts.events import ScanStats
+from semantik_runtime.folding import FoldedLog
 
-_PAGE = 500
+from .domain import Document
+from .scan_aggregate import Scan
+
+
+def event_class(aggregate: type, name: str) -> type:
+    """An event class the ``@event`` decorator made on an aggregate (typed for mypy)."""
+    found: type = getattr(aggregate, name)
+    return found
+
+
+# The events the registry folds, dispatched on by class (``Registry._apply``).
+DocumentCreated = event_class(Document, "DocumentCreated")
+DocumentEmbedded = event_class(Document, "DocumentEmbedded")
+DocumentEmbeddingFailed = event_class(Document, "DocumentEmbeddingFailed")
+DocumentRegistered = event_class(Document, "DocumentRegistered")
+DocumentRemoved = event_class(Document, "DocumentRemoved")
+DocumentRestored = event_class(Document, "DocumentRestored")
+DocumentRetried = event_class(Document, "DocumentRetried")
+DocumentReverted = event_class(Document, "DocumentReverted")
+DocumentSuperseded = event_class(Document, "DocumentSuperseded")
+DocumentFailed = event_class(Scan, "DocumentFailed")
+DocumentResubmitted = event_class(Scan, "DocumentResubmitted")
+DocumentSkipped = event_class(Scan, "DocumentSkipped")
+ScanCompleted = event_class(Scan, "ScanCompleted")
+ScanStarted = event_class(Scan, "ScanStarted")
 
 
 @dataclass(slots=True)
@@ -89,10 +114,9 @@ class Tally:
         )
 
 
-class Registry:
+class Registry(FoldedLog):
     def __init__(self, app: Application[UUID]) -> None:
-        self.app = app
-        self.position = 0
+        super().__init__(app)
         self.documents: dict[UUID, DocumentRecord] = {}
         self.paths: dict[tuple[UUID, str], UUID] = {}
         self.open_scans: set[UUID] = set()
@@ -103,7 +127,6 @@ class Registry:
         self.duplicates: dict[UUID, set[UUID]] = {}
         #: operation → the documents a reindex embedded again (its work, ``ResumeWork``).
         self.resubmitted: dict[UUID, set[UUID]] = {}
-        self._lock = threading.Lock()
 
     def rebuild(self) -> None:
         with self._lock:
@@ -116,17 +139,6 @@ class Registry:
             self.duplicates.clear()
             self.resubmitted.clear()
         self.catch_up()
-
-    def catch_up(self) -> None:
-        """Fold every notification after the last one seen."""
-        with self._lock:
-            while True:
-                batch = self.app.recorder.select_notifications(self.position + 1, _PAGE)
-                for notification in batch:
-                    self._apply(self.app.mapper.to_domain_event(notification))
-                    self.position = notification.id
-                if len(batch) < _PAGE:
-                    return
 
     # -- queries -------------------------------------------------------------------
     def current_at(self, collection_id: UUID, path: str) -> DocumentRecord | None:
@@ -159,77 +171,105 @@ class Registry:
     def _tally(self, operation_id: UUID) -> Tally:
         return self.tallies.setdefault(operation_id, Tally())
 
+    @functools.singledispatchmethod
     def _apply(self, e: Any) -> None:
-        name = type(e).__name__
-        if name == "DocumentCreated":
-            self.documents[e.originator_id] = DocumentRecord(
-                e.originator_id, e.collection_id, e.sha256
-            )
-        elif name == "DocumentRegistered":
-            doc = self.documents[e.originator_id]
-            doc.current, doc.operation_id, doc.source_id = True, e.operation_id, e.source_id
-            doc.path, doc.size, doc.chunk_count = e.path, e.size, e.chunk_count
-            doc.replaces = list(e.replaces)
-            doc.file = getattr(e, "file", "") or e.path
-            doc.mime, doc.embedded_chunks, doc.embed_error = e.mime, 0, ""
-            doc.retired_by = None
-            self.paths[(doc.collection_id, doc.path)] = doc.id
-            self.failures.pop((doc.collection_id, doc.path), None)
-            tally = self._tally(e.operation_id)
-            tally.new_documents += 1
-            tally.chunks += e.chunk_count
-            tally.bytes += e.size
-        elif name in ("DocumentSuperseded", "DocumentRemoved"):
-            doc = self.documents[e.originator_id]
-            doc.current, doc.retired_by = False, e.operation_id
-            if self.paths.get((doc.collection_id, doc.path)) == doc.id:
-                del self.paths[(doc.collection_id, doc.path)]
-            tally = self._tally(e.operation_id)
-            tally.removed += 1
-            tally.removed_chunks += e.chunk_count
-            tally.removed_bytes += doc.size
-        elif name == "DocumentReverted":  # a stopped reindex's registration, undone
-            doc = self.documents[e.originator_id]
-            doc.current = False
-            if self.paths.get((doc.collection_id, doc.path)) == doc.id:
-                del self.paths[(doc.collection_id, doc.path)]
-        elif name == "DocumentRestored":  # what a stopped reindex retired, current again
-            doc = self.documents[e.originator_id]
-            doc.current, doc.retired_by = True, None
-            self.paths[(doc.collection_id, doc.path)] = doc.id
-        elif name == "ScanStarted":
-            self.open_scans.add(e.operation_id)
-        elif name == "DocumentEmbedded":
-            self.documents[e.originator_id].embedded_chunks += e.chunk_count
-        elif name == "DocumentEmbeddingFailed":
-            self.documents[e.originator_id].embed_error = e.reason
-        elif name == "DocumentRetried":
-            doc = self.documents[e.originator_id]
-            doc.operation_id, doc.embedded_chunks, doc.embed_error = e.operation_id, 0, ""
-            doc.chunk_count = e.chunk_count
-            tally = self._tally(e.operation_id)
-            tally.new_documents += 1  # its first registration's embedding never counted
-            tally.chunks += e.chunk_count
-        elif name == "DocumentSkipped":
-            self.failures.pop((e.collection_id, e.path), None)
-            tally = self._tally(e.operation_id)
-            if e.reason == "duplicate":
-                tally.duplicates_skipped += 1
-                if e.document_id is not None:
-                    self.duplicates.setdefault(e.document_id, set()).add(e.source_id)
-            else:
-                tally.unchanged_skipped += 1
-        elif name == "DocumentResubmitted":
-            self.resubmitted.setdefault(e.operation_id, set()).add(e.document_id)
-            tally = self._tally(e.operation_id)
-            tally.reindexed += 1
-            tally.chunks += e.chunk_count
-        elif name == "DocumentFailed":
-            tally = self._tally(e.operation_id)
-            tally.failed += 1
-            tally.failed_files += e.kind == "file"
-            if e.kind == "file":
-                key = (e.collection_id, e.path)
-                self.failures[key] = FileFailure(e.source_id, e.path, e.reason, e.operation_id)
-        elif name == "ScanCompleted":
-            self.open_scans.discard(e.operation_id)
+        """An event that changes nothing the registry answers (progress, for one)."""
+
+    @_apply.register(DocumentCreated)
+    def _created(self, e: Any) -> None:
+        self.documents[e.originator_id] = DocumentRecord(e.originator_id, e.collection_id, e.sha256)
+
+    @_apply.register(DocumentRegistered)
+    def _registered(self, e: Any) -> None:
+        doc = self.documents[e.originator_id]
+        doc.current, doc.operation_id, doc.source_id = True, e.operation_id, e.source_id
+        doc.path, doc.size, doc.chunk_count = e.path, e.size, e.chunk_count
+        doc.replaces = list(e.replaces)
+        doc.file = getattr(e, "file", "") or e.path
+        doc.mime, doc.embedded_chunks, doc.embed_error = e.mime, 0, ""
+        doc.retired_by = None
+        self.paths[(doc.collection_id, doc.path)] = doc.id
+        self.failures.pop((doc.collection_id, doc.path), None)
+        tally = self._tally(e.operation_id)
+        tally.new_documents += 1
+        tally.chunks += e.chunk_count
+        tally.bytes += e.size
+
+    @_apply.register(DocumentSuperseded)
+    @_apply.register(DocumentRemoved)
+    def _retired(self, e: Any) -> None:
+        doc = self.documents[e.originator_id]
+        doc.current, doc.retired_by = False, e.operation_id
+        if self.paths.get((doc.collection_id, doc.path)) == doc.id:
+            del self.paths[(doc.collection_id, doc.path)]
+        tally = self._tally(e.operation_id)
+        tally.removed += 1
+        tally.removed_chunks += e.chunk_count
+        tally.removed_bytes += doc.size
+
+    @_apply.register(DocumentReverted)
+    def _reverted(self, e: Any) -> None:
+        """A stopped reindex's registration, undone."""
+        doc = self.documents[e.originator_id]
+        doc.current = False
+        if self.paths.get((doc.collection_id, doc.path)) == doc.id:
+            del self.paths[(doc.collection_id, doc.path)]
+
+    @_apply.register(DocumentRestored)
+    def _restored(self, e: Any) -> None:
+        """What a stopped reindex retired, current again."""
+        doc = self.documents[e.originator_id]
+        doc.current, doc.retired_by = True, None
+        self.paths[(doc.collection_id, doc.path)] = doc.id
+
+    @_apply.register(ScanStarted)
+    def _scan_started(self, e: Any) -> None:
+        self.open_scans.add(e.operation_id)
+
+    @_apply.register(DocumentEmbedded)
+    def _embedded(self, e: Any) -> None:
+        self.documents[e.originator_id].embedded_chunks += e.chunk_count
+
+    @_apply.register(DocumentEmbeddingFailed)
+    def _embedding_failed(self, e: Any) -> None:
+        self.documents[e.originator_id].embed_error = e.reason
+
+    @_apply.register(DocumentRetried)
+    def _retried(self, e: Any) -> None:
+        doc = self.documents[e.originator_id]
+        doc.operation_id, doc.embedded_chunks, doc.embed_error = e.operation_id, 0, ""
+        doc.chunk_count = e.chunk_count
+        tally = self._tally(e.operation_id)
+        tally.new_documents += 1  # its first registration's embedding never counted
+        tally.chunks += e.chunk_count
+
+    @_apply.register(DocumentSkipped)
+    def _skipped(self, e: Any) -> None:
+        self.failures.pop((e.collection_id, e.path), None)
+        tally = self._tally(e.operation_id)
+        if e.reason == "duplicate":
+            tally.duplicates_skipped += 1
+            if e.document_id is not None:
+                self.duplicates.setdefault(e.document_id, set()).add(e.source_id)
+        else:
+            tally.unchanged_skipped += 1
+
+    @_apply.register(DocumentResubmitted)
+    def _resubmitted(self, e: Any) -> None:
+        self.resubmitted.setdefault(e.operation_id, set()).add(e.document_id)
+        tally = self._tally(e.operation_id)
+        tally.reindexed += 1
+        tally.chunks += e.chunk_count
+
+    @_apply.register(DocumentFailed)
+    def _failed(self, e: Any) -> None:
+        tally = self._tally(e.operation_id)
+        tally.failed += 1
+        tally.failed_files += e.kind == "file"
+        if e.kind == "file":
+            key = (e.collection_id, e.path)
+            self.failures[key] = FileFailure(e.source_id, e.path, e.reason, e.operation_id)
+
+    @_apply.register(ScanCompleted)
+    def _scan_completed(self, e: Any) -> None:
+        self.open_scans.discard(e.operation_id)
