@@ -75,3 +75,50 @@ export function CopyField({ label, value }: { label: string; value: string }) {
     </div>
   );
 }
+
+/** The ``<option>``s of a select whose choices are ``{value, label}`` pairs. */
+export function Options<T extends string>({ choices }: { choices: readonly { value: T; label: string }[] }) {
+  return (
+    <>
+      {choices.map((c) => (
+        <option key={c.value} value={c.value}>
+          {c.label}
+        </option>
+      ))}
+    </>
+  );
+}
+
+/** Users and teams to choose from, as ``user:<id>`` and ``team:<id>`` values. */
+export function PrincipalOptions({
+  users,
+  teams,
+  usersLabel = "Users",
+}: {
+  users: readonly { id: string; username: string }[];
+  teams: readonly { id: string; name: string }[];
+  usersLabel?: string;
+}) {
+  return (
+    <>
+      {users.length > 0 && (
+        <optgroup label={usersLabel}>
+          {users.map((u) => (
+            <option key={u.id} value={`user:${u.id}`}>
+              {u.username}
+            </option>
+          ))}
+        </optgroup>
+      )}
+      {teams.length > 0 && (
+        <optgroup label="Teams">
+          {teams.map((t) => (
+            <option key={t.id} value={`team:${t.id}`}>
+              {t.name} (team)
+            </option>
+          ))}
+        </optgroup>
+      )}
+    </>
+  );
+}

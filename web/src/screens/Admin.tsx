@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useApp, useAppStore } from "../context";
-import { CopyField, Notice } from "../components/bits";
+import { CopyField, Notice, Options, PrincipalOptions } from "../components/bits";
 import type { Invite, Registration, RegistrationMode, SourceRoot, Team, UserRow } from "../lib/types";
 
 function message(e: unknown): string {
@@ -245,11 +245,7 @@ function RegistrationSettings() {
         <label>
           Who may create an account
           <select value={mode} onChange={(e) => { setMode(e.target.value as RegistrationMode); setSaved(false); }}>
-            {MODES.map((m) => (
-              <option key={m.value} value={m.value}>
-                {m.label}
-              </option>
-            ))}
+            <Options choices={MODES} />
           </select>
         </label>
         <div className="actions">
@@ -483,24 +479,7 @@ function SourceRoots({ teams, users }: { teams: Team[]; users: UserRow[] }) {
             Granted to
             <select required value={grantee} onChange={(e) => setGrantee(e.target.value)}>
               <option value="">Choose a user or team…</option>
-              {users.length > 0 && (
-                <optgroup label="Users">
-                  {users.map((u) => (
-                    <option key={u.id} value={`user:${u.id}`}>
-                      {u.username}
-                    </option>
-                  ))}
-                </optgroup>
-              )}
-              {teams.length > 0 && (
-                <optgroup label="Teams">
-                  {teams.map((t) => (
-                    <option key={t.id} value={`team:${t.id}`}>
-                      {t.name} (team)
-                    </option>
-                  ))}
-                </optgroup>
-              )}
+              <PrincipalOptions users={users} teams={teams} usersLabel="Users" />
             </select>
           </label>
         </div>

@@ -1,6 +1,6 @@
 import type { FormEvent } from "react";
 import { useApp } from "../context";
-import { Highlighted, Notice } from "../components/bits";
+import { Highlighted, Notice, Options } from "../components/bits";
 import { groupResults } from "../lib/text";
 import type { SearchMode } from "../lib/types";
 
@@ -42,11 +42,7 @@ export function Search() {
         <label>
           Mode
           <select value={mode} onChange={(e) => setMode(e.target.value as SearchMode)}>
-            {MODES.map((m) => (
-              <option key={m.value} value={m.value}>
-                {m.label}
-              </option>
-            ))}
+            <Options choices={MODES} />
           </select>
         </label>
         <label className="inline">

@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { useAppStore } from "../context";
 import { Dialog } from "../components/Dialog";
-import { Notice } from "../components/bits";
+import { Notice, PrincipalOptions } from "../components/bits";
 import type { Access, Collection, Directory, Grant, GrantRole, PrincipalType } from "../lib/types";
 
 function message(e: unknown): string {
@@ -113,24 +113,7 @@ export function ShareDialog({ collection: c, onClose }: { collection: Collection
             Give access to
             <select required value={principal} onChange={(e) => setPrincipal(e.target.value)}>
               <option value="">Choose a person or team…</option>
-              {users.length > 0 && (
-                <optgroup label="People">
-                  {users.map((u) => (
-                    <option key={u.id} value={`user:${u.id}`}>
-                      {u.username}
-                    </option>
-                  ))}
-                </optgroup>
-              )}
-              {teams.length > 0 && (
-                <optgroup label="Teams">
-                  {teams.map((t) => (
-                    <option key={t.id} value={`team:${t.id}`}>
-                      {t.name} (team)
-                    </option>
-                  ))}
-                </optgroup>
-              )}
+              <PrincipalOptions users={users} teams={teams} usersLabel="People" />
             </select>
           </label>
           <label>
