@@ -22,6 +22,7 @@ from semantik_contracts.subjects import (
     event_subject,
 )
 from semantik_runtime.nats_auth import (
+    DEPLOYED_USERS,
     EVENT_DURABLES,
     OPERATOR,
     SERVICE_USERS,
@@ -32,6 +33,7 @@ from semantik_runtime.nats_auth import (
     authorization,
     connect_options,
     deployment_authorization,
+    deployment_users,
     password_variable,
     permissions,
 )
@@ -198,7 +200,9 @@ def test_authorization_names_every_user_with_its_password() -> None:
 
 def test_deployments_read_the_passwords_from_their_environment() -> None:
     text = deployment_authorization()
-    for user in USERS:
+    for user in DEPLOYED_USERS:
         assert f"password: ${password_variable(user)}\n" in text
-    assert password_variable(VECTOR_HOST) == "NATS_PASSWORD_VECTOR_HOST"
+    # Deployments run the embedder and search apart: no vector host there.
+    assert VECTOR_HOST not in DEPLOYED_USERS and f'"{VECTOR_HOST}"' not in text
+    assert [u["user"] for u in deployment_users()] == list(DEPLOYED_USERS)
     assert not re.search(r'password: "', text)
