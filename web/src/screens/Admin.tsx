@@ -1,31 +1,8 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useApp, useAppStore } from "../context";
 import { CopyField, Notice, Options, PrincipalOptions } from "../components/bits";
+import { message, useAction } from "../lib/action";
 import type { Invite, Registration, RegistrationMode, SourceRoot, Team, UserRow } from "../lib/types";
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** Runs an admin action, keeping its error for the section to show. */
-function useAction() {
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const run = useCallback(async (action: () => Promise<unknown>): Promise<boolean> => {
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-      return true;
-    } catch (e) {
-      setError(message(e));
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  }, []);
-  return { error, busy, run };
-}
 
 /** Users, registration, invites, teams and source roots (admins only, SPEC §11). */
 export function Admin() {

@@ -1,11 +1,8 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useApp, useAppStore } from "../context";
 import { CopyField, Notice } from "../components/bits";
+import { message, useAction } from "../lib/action";
 import type { ApiKey, NewApiKey, Scope } from "../lib/types";
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 const SCOPES: { value: Scope; label: string }[] = [
   { value: "search", label: "search: list, get and search collections" },
@@ -25,8 +22,7 @@ export function ApiKeys() {
   const [chosen, setChosen] = useState<string[]>([]);
   const [days, setDays] = useState("");
   const [revoking, setRevoking] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run: act } = useAction();
   const all = Object.values(collections).sort((a, b) => a.name.localeCompare(b.name));
 
   const reload = useCallback(
@@ -36,18 +32,6 @@ export function ApiKeys() {
   useEffect(() => {
     void reload();
   }, [reload]);
-
-  async function act(action: () => Promise<void>) {
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-    } catch (e) {
-      setError(message(e));
-    } finally {
-      setBusy(false);
-    }
-  }
 
   function create(e: FormEvent) {
     e.preventDefault();

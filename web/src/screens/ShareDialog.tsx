@@ -2,11 +2,8 @@ import { useEffect, useState, type FormEvent } from "react";
 import { useAppStore } from "../context";
 import { Dialog } from "../components/Dialog";
 import { Notice, PrincipalOptions } from "../components/bits";
+import { message, useAction } from "../lib/action";
 import type { Access, Collection, Directory, Grant, GrantRole, PrincipalType } from "../lib/types";
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 const ROLE_HELP: Record<GrantRole, string> = {
   viewer: "Viewer: reads and searches it",
@@ -20,8 +17,7 @@ export function ShareDialog({ collection: c, onClose }: { collection: Collection
   const [directory, setDirectory] = useState<Directory | null>(null);
   const [principal, setPrincipal] = useState("");
   const [role, setRole] = useState<GrantRole>("viewer");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run: act } = useAction();
 
   useEffect(() => {
     store.api.access(c.id).then(setAccess, (e: unknown) => setError(message(e)));
@@ -32,17 +28,8 @@ export function ShareDialog({ collection: c, onClose }: { collection: Collection
   const users = (directory?.users ?? []).filter((u) => u.id !== access?.owner && !granted.has(`user:${u.id}`));
   const teams = (directory?.teams ?? []).filter((t) => !granted.has(`team:${t.id}`));
 
-  async function run(action: () => Promise<Access | null>) {
-    setBusy(true);
-    setError(null);
-    try {
-      const answer = await action();
-      setAccess(answer ?? (await store.api.access(c.id)));
-    } catch (e) {
-      setError(message(e));
-    } finally {
-      setBusy(false);
-    }
+  function run(action: () => Promise<Access | null>): Promise<boolean> {
+    return act(async () => setAccess((await action()) ?? (await store.api.access(c.id))));
   }
 
   function add(e: FormEvent) {
