@@ -167,3 +167,19 @@ def test_metric_name_extraction() -> None:
         " / sum(max by (model) (b_pending))"
     )
     assert metric_names(expression) == {"a_seconds_bucket", "b_pending"}
+
+
+def test_prometheus_scrapes_the_gateway_with_its_metrics_token(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The gateway binds 0.0.0.0 here, so its /metrics wants SEMANTIK_METRICS_TOKEN: the
+    same variable reaches the gateway and, as a secret file, Prometheus."""
+    (gateway,) = [job for job in scrape_jobs(services) if job["job_name"] == "gateway"]
+    credentials = gateway["authorization"]["credentials_file"]
+    secret = credentials.removeprefix("/run/secrets/")
+    assert secret in services["prometheus"]["secrets"]
+    compose = load_yaml(COMPOSE_FILE)
+    assert compose["secrets"][secret] == {"environment": "SEMANTIK_METRICS_TOKEN"}
+    assert (
+        "${SEMANTIK_METRICS_TOKEN" in services["gateway"]["environment"]["SEMANTIK_METRICS_TOKEN"]
+    )
