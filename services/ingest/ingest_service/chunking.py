@@ -6,6 +6,10 @@ word — and each chunk ends at the strongest boundary in its window, so chunks 
 headings and paragraphs first, then sentences, then words, then tokens. Cuts fall
 between the tokenizer's pre-tokens, so a chunk re-tokenized alone has exactly the
 counted tokens; the rare cut inside a word (one longer than a chunk) is re-checked.
+
+Not ``semantic-text-splitter`` (0.33): on 300 texts of ten SciFact abstracts each,
+256-token chunks, 25 overlap, the same tokenizer, it split 19 texts/s against this
+module's 164 (best of three runs, 2026-12-05), so ingest would wait on it.
 """
 
 from __future__ import annotations

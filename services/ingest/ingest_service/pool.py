@@ -16,6 +16,10 @@ An extraction process ends itself when the service that started it is gone: a se
 killed with SIGKILL (or by the OOM killer) cannot shut its pool down, and its extraction
 processes were left running for ever, a set more at each restart (found by issue 11's
 fault suite).
+
+Not ``pebble`` (5.2): its ProcessPool times a task out by killing its process, and a
+fresh extraction process took 0.61-0.72 s here before its first file (spawn, parsers,
+tokenizer; 2026-12-05), where the SIGALRM above fails the one file and keeps the process.
 """
 
 from __future__ import annotations
