@@ -119,6 +119,16 @@ test("a user's way through the web UI", async ({ page }) => {
   writeHandbook();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  // Whatever the gateway's Content-Security-Policy blocks (a script, a style, the
+  // WebSocket) is an error of this flow.
+  await page.addInitScript(() =>
+    document.addEventListener("securitypolicyviolation", (e) =>
+      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`),
+    ),
+  );
+  page.on("console", (m) => {
+    if (m.text().startsWith("CSP violation")) errors.push(m.text());
+  });
 
   await test.step("sign up and sign in", async () => {
     await page.goto("/");
@@ -136,6 +146,42 @@ test("a user's way through the web UI", async ({ page }) => {
     await expect(page.getByRole("status", { name: "Live updates: Live" })).toBeVisible();
     await expectContrast(page);
     await shot(page, "02-dashboard-empty");
+  });
+
+  await test.step("the refresh token is an httpOnly cookie, never in storage", async () => {
+    const cookies = await page.context().cookies();
+    const refresh = cookies.find((c) => c.name === "semantik_refresh");
+    expect(refresh).toMatchObject({ httpOnly: true, sameSite: "Strict", path: "/api/v1/auth" });
+    expect(await page.evaluate(() => document.cookie)).not.toContain("semantik_refresh");
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }));
+    expect(stored).not.toContain(refresh?.value ?? "no cookie");
+    expect(stored).not.toMatch(/access_token|refresh_token|eyJ/);
+    const headers = (await page.request.get("/")).headers();
+    expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+  });
+
+  await test.step("the page runs under its CSP: an injected inline script does not run", async () => {
+    const ran = await page.evaluate(() => {
+      const script = document.createElement("script");
+      script.textContent = "document.body.dataset.injected = 'yes'";
+      document.head.appendChild(script);
+      return document.body.dataset.injected ?? null;
+    });
+    expect(ran).toBeNull();
+    // The detector above saw it (and nothing else so far): take it back out.
+    await expect.poll(() => errors.filter((e) => e.includes("script-src")).length).toBe(1);
+    errors.splice(0, errors.length, ...errors.filter((e) => !e.includes("script-src")));
+  });
+
+  await test.step("a page framed by another origin is refused", async () => {
+    const framer = await page.context().newPage();
+    const refusals: string[] = [];
+    framer.on("console", (m) => refusals.push(m.text()));
+    await framer.setContent(`<iframe src="${page.url()}"></iframe>`);
+    await expect.poll(() => refusals.some((t) => /frame-ancestors|X-Frame-Options/.test(t))).toBe(true);
+    const framed = framer.frames()[1];
+    expect(framed ? await framed.locator("#root").count() : 0).toBe(0);
+    await framer.close();
   });
 
   await test.step("keyboard: the create dialog opens and closes without a mouse", async () => {
@@ -334,6 +380,15 @@ test("a user's way through the web UI", async ({ page }) => {
     await page.reload();
     await expect(page.getByTestId("card-handbook")).toBeVisible();
     await expect(page.getByTestId("card-tickets")).toHaveCount(0);
+  });
+
+  await test.step("sign out ends the session: the cookie is gone, a reload asks to sign in", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+    const cookies = await page.context().cookies();
+    expect(cookies.find((c) => c.name === "semantik_refresh")).toBeUndefined();
+    await page.reload();
+    await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
   });
 
   expect(errors).toEqual([]);

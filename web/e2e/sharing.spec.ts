@@ -128,12 +128,14 @@ test("a collection shared with a colleague as viewer, then revoked", async ({ br
     await expect(b.getByRole("button", { name: /Reindex/ })).toHaveCount(0);
     await shot(b, "23-viewer-settings");
     // The server refuses too: a viewer's delete is 403.
-    const token = await b.evaluate(() => JSON.parse(localStorage.getItem("semantik.ui") ?? "{}").state?.tokens?.access_token ?? null);
-    if (token) {
-      const id = b.url().split("/collections/")[1].split("/")[0];
-      const refused = await b.request.delete(`/api/v2/collections/${id}`, { headers: { Authorization: `Bearer ${token}` } });
-      expect(refused.status()).toBe(403);
-    }
+    // B's access token lives in the page's memory only; a script of B's own gets one
+    // from the refresh cookie (which rotates, and the page follows with the new one).
+    const renewed = await b.request.post("/api/v1/auth/refresh");
+    expect(renewed.status()).toBe(200);
+    const token = ((await renewed.json()) as { access_token: string }).access_token;
+    const id = b.url().split("/collections/")[1].split("/")[0];
+    const refused = await b.request.delete(`/api/v2/collections/${id}`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(refused.status()).toBe(403);
   });
 
   await test.step("A revokes; after a reload B no longer sees it", async () => {

@@ -34,7 +34,7 @@ function NavLink({ route, current, children }: { route: Route; current: Route; c
 export function App() {
   const username = useApp((s) => s.username);
   const isAdmin = useApp((s) => s.me?.is_admin === true);
-  const tokens = useApp((s) => s.tokens);
+  const signedIn = useApp((s) => s.signedIn);
   const route = useApp((s) => s.route);
   const live = useApp((s) => s.live);
   const notice = useApp((s) => s.notice);
@@ -51,7 +51,7 @@ export function App() {
   }, [store]);
 
   if (!username) {
-    return tokens ? <p className="page muted">Signing in…</p> : <Login />;
+    return signedIn ? <p className="page muted">Signing in…</p> : <Login />;
   }
   return (
     <>

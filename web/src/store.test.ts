@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { collection, harness, operation, page } from "./test-support";
-import { STORAGE_KEY } from "./lib/storage";
+import { STORAGE_KEY, STORAGE_VERSION } from "./lib/storage";
 
 const notes = collection("notes");
 const wiki = collection("wiki", { status: "processing" });
@@ -59,7 +59,7 @@ describe("app store", () => {
     h.store.getState().setRerank(true);
     h.store.getState().setQuery("pricing");
     const stored = JSON.parse(h.storage.getItem(STORAGE_KEY) as string);
-    expect(stored.version).toBe(2);
+    expect(stored.version).toBe(STORAGE_VERSION);
     expect(stored.state).toMatchObject({ selected: [notes.id], mode: "dense", rerank: true, query: "pricing" });
   });
 
@@ -98,14 +98,60 @@ describe("app store", () => {
     expect(h.store.getState().notice).toEqual({ kind: "error", text: "an operation runs" });
   });
 
-  it("signs out: socket closed, state and stored tokens gone", async () => {
+  it("signs out: the cookie's session ended at the gateway, socket closed, state gone", async () => {
     const h = harness({ ...routes(), "POST /api/v1/auth/logout": () => ({ status: 204 }) });
     await h.store.getState().start();
     h.sockets[0].open();
     await h.store.getState().signOut();
     expect(h.sockets[0].closedWith).toBe(1000);
-    expect(h.store.getState()).toMatchObject({ username: null, tokens: null, collections: {} });
-    expect(JSON.parse(h.storage.getItem(STORAGE_KEY) as string).state.tokens).toBeNull();
+    const logout = h.calls.find((c) => c.path === "/api/v1/auth/logout");
+    expect(logout).toMatchObject({ method: "POST", credentials: "same-origin", body: undefined });
+    expect(h.store.getState()).toMatchObject({ username: null, accessToken: null, signedIn: false, collections: {} });
+    expect(JSON.parse(h.storage.getItem(STORAGE_KEY) as string).state.signedIn).toBe(false);
+  });
+
+  it("never stores a token: the refresh token is the gateway's httpOnly cookie", async () => {
+    const h = harness(
+      {
+        ...routes(),
+        "POST /api/v1/auth/login": () => ({ body: { access_token: "a2", refresh_token: "r2" } }),
+      },
+      false,
+    );
+    await h.store.getState().signIn("alice", "a long password", false);
+    expect(h.store.getState()).toMatchObject({ username: "alice", accessToken: "a2", signedIn: true });
+    const login = h.calls.find((c) => c.path === "/api/v1/auth/login");
+    expect(login?.credentials).toBe("same-origin");
+    for (let i = 0; i < h.storage.length; i++) {
+      const value = h.storage.getItem(h.storage.key(i) as string) ?? "";
+      expect(value).not.toContain("a2");
+      expect(value).not.toContain("r2");
+    }
+  });
+
+  it("a reload renews the access token from the refresh cookie, then starts", async () => {
+    const h = harness({ ...routes(), "POST /api/v1/auth/refresh": () => ({ body: { access_token: "fresh", refresh_token: "r" } }) });
+    h.store.setState({ accessToken: null }); // a new page: nothing in memory
+    await h.store.getState().start();
+    const refresh = h.calls[0];
+    expect(refresh).toMatchObject({ method: "POST", path: "/api/v1/auth/refresh", credentials: "same-origin", body: undefined });
+    expect(h.calls.find((c) => c.path === "/api/v1/auth/me")?.auth).toBe("Bearer fresh");
+    expect(h.store.getState()).toMatchObject({ username: "alice", accessToken: "fresh", signedIn: true });
+  });
+
+  it("a reload without a live cookie shows the sign-in, without a note", async () => {
+    const h = harness({ ...routes(), "POST /api/v1/auth/refresh": () => ({ status: 401, body: { detail: "no refresh token" } }) });
+    h.store.setState({ accessToken: null });
+    await h.store.getState().start();
+    expect(h.store.getState()).toMatchObject({ username: null, accessToken: null, signedIn: false, notice: null });
+    expect(h.calls.map((c) => c.path)).toEqual(["/api/v1/auth/refresh"]);
+  });
+
+  it("a page never signed in asks the gateway nothing on load", async () => {
+    const h = harness(routes(), false);
+    await h.store.getState().start();
+    expect(h.calls).toEqual([]);
+    expect(h.store.getState().signedIn).toBe(false);
   });
 
   it("an expired session shows the sign-in again with a note", async () => {
@@ -114,7 +160,7 @@ describe("app store", () => {
       "POST /api/v1/auth/refresh": () => ({ status: 401 }),
     });
     await h.store.getState().start();
-    expect(h.store.getState()).toMatchObject({ username: null, tokens: null });
+    expect(h.store.getState()).toMatchObject({ username: null, accessToken: null, signedIn: false });
     expect(h.store.getState().notice?.text).toMatch(/session has ended/);
   });
 });

@@ -16,7 +16,6 @@ import type {
   Operation,
   SearchMode,
   SearchResponse,
-  TokenPair,
 } from "./lib/types";
 
 export interface Notice {
@@ -25,6 +24,9 @@ export interface Notice {
 }
 
 export interface AppState extends PersistedState {
+  /** The short-lived access token, in memory only (the refresh token is the gateway's
+   * httpOnly cookie): a reload renews it from the cookie. */
+  accessToken: string | null;
   username: string | null;
   /** Who is signed in: admin or not, and their teams. */
   me: Me | null;
@@ -106,6 +108,7 @@ export function createAppStore(env: Environment): AppStore {
 
     return {
       ...stored,
+      accessToken: null,
       username: null,
       me: null,
       collections: {},
@@ -118,7 +121,14 @@ export function createAppStore(env: Environment): AppStore {
       storageReset: reset,
 
       async start() {
-        if (!get().tokens) return;
+        if (!get().accessToken) {
+          // A reload: resume the session of the refresh cookie, if there was one.
+          if (!get().signedIn) return;
+          if (!(await api.renew())) {
+            set({ signedIn: false });
+            return;
+          }
+        }
         try {
           const me = await api.me();
           set({ username: me.username, me: { ...me, is_admin: me.is_admin === true, teams: me.teams ?? [] } });
@@ -133,7 +143,7 @@ export function createAppStore(env: Environment): AppStore {
 
       async signIn(username, password, register) {
         await api.signIn(username, password, register);
-        set({ notice: null });
+        set({ notice: null, signedIn: true });
         await get().start();
       },
 
@@ -141,6 +151,7 @@ export function createAppStore(env: Environment): AppStore {
         live.stop();
         await api.signOut();
         set({
+          signedIn: false,
           username: null,
           me: null,
           collections: {},
@@ -340,18 +351,18 @@ export function createAppStore(env: Environment): AppStore {
 
   api = new Api(
     {
-      tokens: () => store.getState().tokens,
-      setTokens: (tokens: TokenPair | null) => store.setState({ tokens }),
+      accessToken: () => store.getState().accessToken,
+      setAccessToken: (accessToken: string | null) => store.setState({ accessToken }),
       onSignedOut: () => {
         live.stop();
-        store.setState({ username: null, notice: { kind: "info", text: "Your session has ended. Please sign in again." } });
+        store.setState({ signedIn: false, username: null, notice: { kind: "info", text: "Your session has ended. Please sign in again." } });
       },
     },
     env.fetcher,
   );
   live = new LiveConnection({
     url: env.socketUrl,
-    token: () => store.getState().tokens?.access_token ?? null,
+    token: () => store.getState().accessToken,
     renew: () => api.renew(),
     connect: env.connect,
     schedule: env.schedule,
@@ -389,15 +400,15 @@ export function createAppStore(env: Environment): AppStore {
   // What survives a reload, under one versioned key.
   store.subscribe((s, prev) => {
     if (
-      s.tokens !== prev.tokens ||
+      s.signedIn !== prev.signedIn ||
       s.selected !== prev.selected ||
       s.mode !== prev.mode ||
       s.rerank !== prev.rerank ||
       s.query !== prev.query
     ) {
-      if (s.tokens === null && prev.tokens !== null) clearState(env.storage);
+      if (!s.signedIn && prev.signedIn) clearState(env.storage);
       saveState(env.storage, {
-        tokens: s.tokens,
+        signedIn: s.signedIn,
         selected: s.selected,
         mode: s.mode,
         rerank: s.rerank,

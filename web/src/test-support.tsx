@@ -68,6 +68,7 @@ export interface Call {
   path: string;
   body: unknown;
   auth: string | null;
+  credentials: RequestCredentials | null;
 }
 
 export type Handler = (call: Call) => { status?: number; body?: unknown } | undefined;
@@ -79,7 +80,7 @@ export function fakeFetch(routes: Record<string, Handler>, calls: Call[] = []) {
     const headers = (init?.headers ?? {}) as Record<string, string>;
     let body: unknown = init?.body;
     if (typeof body === "string") body = JSON.parse(body);
-    const call = { method, path: input, body, auth: headers.Authorization ?? null };
+    const call = { method, path: input, body, auth: headers.Authorization ?? null, credentials: init?.credentials ?? null };
     calls.push(call);
     const handler = routes[`${method} ${input}`] ?? routes[`${method} ${input.split("?")[0]}`];
     const answer = handler?.(call) ?? { status: 404, body: { detail: `no route ${method} ${input}` } };
@@ -150,8 +151,8 @@ export function harness(routes: Record<string, Handler>, signedIn = true): Harne
     storage.setItem(
       "semantik.ui",
       JSON.stringify({
-        version: 2,
-        state: { tokens: { access_token: "a1", refresh_token: "r1" }, selected: [], mode: "hybrid", rerank: false, query: "" },
+        version: 3,
+        state: { signedIn: true, selected: [], mode: "hybrid", rerank: false, query: "" },
       }),
     );
   }
@@ -170,6 +171,9 @@ export function harness(routes: Record<string, Handler>, signedIn = true): Harne
     history: { pushState: () => undefined, replaceState: () => undefined },
     schedule: (fn) => timers.push(fn),
   });
+  // A page that signed in already holds its access token (in memory); a reload's renewal
+  // from the refresh cookie has tests of its own.
+  if (signedIn) store.setState({ accessToken: "a1" });
   return { store, sockets, calls, storage, timers };
 }
 

@@ -1,16 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { fakeFetch, type Call } from "../test-support";
 import { Api, ApiError, describeError } from "./api";
-import type { TokenPair } from "./types";
 
-function session(initial: TokenPair | null) {
+function session(initial: string | null) {
   const s = {
-    tokens: initial,
+    token: initial,
     signedOut: 0,
     hooks: {
-      tokens: () => s.tokens,
-      setTokens: (t: TokenPair | null) => {
-        s.tokens = t;
+      accessToken: () => s.token,
+      setAccessToken: (t: string | null) => {
+        s.token = t;
       },
       onSignedOut: () => {
         s.signedOut++;
@@ -48,7 +47,9 @@ describe("Api", () => {
     );
     await api.signIn("alice", "a long password", true);
     expect(calls.map((c) => c.path)).toEqual(["/api/v1/auth/register", "/api/v1/auth/login"]);
-    expect(s.tokens).toEqual({ access_token: "a", refresh_token: "r" });
+    // Only the access token is kept, in memory; the refresh token is the gateway's cookie.
+    expect(s.token).toBe("a");
+    expect(calls[1].credentials).toBe("same-origin");
   });
 
   it("reports a refused sign-in with the gateway's words", async () => {
@@ -61,7 +62,7 @@ describe("Api", () => {
 
   it("renews the access token once on a 401 and sends the request again", async () => {
     const calls: Call[] = [];
-    const s = session({ access_token: "old", refresh_token: "r1" });
+    const s = session("old");
     const api = new Api(
       s.hooks,
       fakeFetch(
@@ -69,7 +70,9 @@ describe("Api", () => {
           "GET /api/v2/collections": (c) =>
             c.auth === "Bearer new" ? { body: { items: [], total: 0, limit: 500, offset: 0 } } : { status: 401, body: { detail: "expired" } },
           "POST /api/v1/auth/refresh": (c) => {
-            expect(c.body).toEqual({ refresh_token: "r1" });
+            // No body: the browser sends the httpOnly cookie, which scripts cannot read.
+            expect(c.body).toBeUndefined();
+            expect(c.credentials).toBe("same-origin");
             return { body: { access_token: "new", refresh_token: "r2" } };
           },
         },
@@ -82,11 +85,11 @@ describe("Api", () => {
       "POST /api/v1/auth/refresh",
       "GET /api/v2/collections",
     ]);
-    expect(s.tokens).toEqual({ access_token: "new", refresh_token: "r2" });
+    expect(s.token).toBe("new");
   });
 
   it("ends the session when the refresh token is refused too", async () => {
-    const s = session({ access_token: "old", refresh_token: "replayed" });
+    const s = session("old");
     const api = new Api(
       s.hooks,
       fakeFetch({
@@ -97,13 +100,13 @@ describe("Api", () => {
     const error = await api.collections().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).status).toBe(401);
-    expect(s.tokens).toBeNull();
+    expect(s.token).toBeNull();
     expect(s.signedOut).toBe(1);
   });
 
   it("renews once for requests refused at the same time", async () => {
     let refreshes = 0;
-    const s = session({ access_token: "old", refresh_token: "r1" });
+    const s = session("old");
     const api = new Api(
       s.hooks,
       fakeFetch({
@@ -121,7 +124,7 @@ describe("Api", () => {
   it("sends an upload as multipart with the chosen columns", async () => {
     const calls: Call[] = [];
     const api = new Api(
-      session({ access_token: "a", refresh_token: "r" }).hooks,
+      session("a").hooks,
       fakeFetch({ "POST /api/v2/collections/c1/sources/upload": () => ({ status: 202, body: { operation: { id: "o1" } } }) }, calls),
     );
     const file = new File(["title,body\nx,y\n"], "tickets.csv", { type: "text/csv" });
@@ -133,18 +136,31 @@ describe("Api", () => {
     expect((form.get("file") as File).name).toBe("tickets.csv");
   });
 
-  it("signs out with the refresh token and forgets the tokens", async () => {
+  it("signs out with the refresh cookie and forgets the access token", async () => {
     const calls: Call[] = [];
-    const s = session({ access_token: "a", refresh_token: "r" });
+    const s = session("a");
     const api = new Api(s.hooks, fakeFetch({ "POST /api/v1/auth/logout": () => ({ status: 204 }) }, calls));
     await api.signOut();
-    expect(calls[0].body).toEqual({ refresh_token: "r" });
-    expect(s.tokens).toBeNull();
+    expect(calls[0]).toMatchObject({ method: "POST", path: "/api/v1/auth/logout", credentials: "same-origin", body: undefined });
+    expect(s.token).toBeNull();
+  });
+
+  it("renews from the cookie alone, and refuses an answer without an access token", async () => {
+    const s = session(null);
+    let answer: { status?: number; body?: unknown } = { body: { access_token: "fresh", refresh_token: "r" } };
+    const api = new Api(s.hooks, fakeFetch({ "POST /api/v1/auth/refresh": () => answer }));
+    await expect(api.renew()).resolves.toBe(true);
+    expect(s.token).toBe("fresh");
+    answer = { body: {} };
+    await expect(api.renew()).resolves.toBe(false);
+    answer = { status: 401, body: { detail: "no refresh token" } };
+    await expect(api.renew()).resolves.toBe(false);
+    expect(s.token).toBe("fresh");
   });
 
   it("turns an error status into an ApiError carrying the detail", async () => {
     const api = new Api(
-      session({ access_token: "a", refresh_token: "r" }).hooks,
+      session("a").hooks,
       fakeFetch({ "POST /api/v2/collections/c1/operations/reindex": () => ({ status: 409, body: { detail: "an index operation runs" } }) }),
     );
     await expect(api.reindex("c1", {})).rejects.toThrow("an index operation runs");

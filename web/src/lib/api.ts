@@ -1,7 +1,12 @@
 /**
- * The gateway's HTTP API with the session's tokens. A request refused with 401 renews
- * the access token with the refresh token once and is sent again (as the CLI client
- * does); when renewal fails the session is over and `onSignedOut` runs.
+ * The gateway's HTTP API with the session's access token. A request refused with 401
+ * renews the access token once and is sent again (as the CLI client does); when renewal
+ * fails the session is over and `onSignedOut` runs.
+ *
+ * The refresh token never reaches this code's storage: the gateway keeps it in an
+ * httpOnly, SameSite=Strict cookie scoped to `/api/v1/auth` (set at login, rotated by
+ * each refresh, cleared by logout), which the browser sends to refresh and logout by
+ * itself. The access token is held in memory only, so a reload renews it first.
  */
 import type {
   Access,
@@ -27,7 +32,6 @@ import type {
   SearchResponse,
   Source,
   SourcePreview,
-  TokenPair,
 } from "./types";
 
 export class ApiError extends Error {
@@ -57,10 +61,13 @@ export function describeError(body: unknown, status: number): string {
 }
 
 export interface SessionHooks {
-  tokens(): TokenPair | null;
-  setTokens(tokens: TokenPair | null): void;
+  accessToken(): string | null;
+  setAccessToken(token: string | null): void;
   onSignedOut(): void;
 }
+
+/** Sends the refresh cookie: it is the page's own origin, never another one. */
+const WITH_COOKIE: RequestInit = { method: "POST", credentials: "same-origin" };
 
 type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -85,7 +92,8 @@ export class Api {
     private readonly fetcher: Fetch = (input, init) => fetch(input, init),
   ) {}
 
-  /** Sign in (registering first when asked); the tokens go to the session. */
+  /** Sign in (registering first when asked); the access token goes to the session, the
+   * refresh token stays in the cookie the gateway set. */
   async signIn(username: string, password: string, register: boolean | RegisterExtras): Promise<void> {
     const body = JSON.stringify({ username, password });
     const headers = { "Content-Type": "application/json" };
@@ -101,24 +109,18 @@ export class Api {
       });
       if (!r.ok) throw new ApiError(describeError(await json(r), r.status), r.status);
     }
-    const r = await this.fetcher("/api/v1/auth/login", { method: "POST", headers, body });
+    const r = await this.fetcher("/api/v1/auth/login", { ...WITH_COOKIE, headers, body });
     if (!r.ok) throw new ApiError(describeError(await json(r), r.status), r.status);
-    this.session.setTokens((await r.json()) as TokenPair);
+    this.session.setAccessToken(((await r.json()) as { access_token: string }).access_token);
   }
 
+  /** End the session of the cookie (the gateway clears it) and forget the access token. */
   async signOut(): Promise<void> {
-    const tokens = this.session.tokens();
-    this.session.setTokens(null);
-    if (tokens) {
-      await this.fetcher("/api/v1/auth/logout", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ refresh_token: tokens.refresh_token }),
-      }).catch(() => undefined);
-    }
+    this.session.setAccessToken(null);
+    await this.fetcher("/api/v1/auth/logout", WITH_COOKIE).catch(() => undefined);
   }
 
-  /** A fresh access token from the refresh token; one renewal at a time. */
+  /** A fresh access token for the cookie's session (which rotates); one at a time. */
   renew(): Promise<boolean> {
     this.renewing ??= this.doRenew().finally(() => {
       this.renewing = null;
@@ -127,21 +129,17 @@ export class Api {
   }
 
   private async doRenew(): Promise<boolean> {
-    const tokens = this.session.tokens();
-    if (!tokens) return false;
-    const r = await this.fetcher("/api/v1/auth/refresh", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ refresh_token: tokens.refresh_token }),
-    });
+    const r = await this.fetcher("/api/v1/auth/refresh", WITH_COOKIE);
     if (!r.ok) return false;
-    this.session.setTokens((await r.json()) as TokenPair);
+    const pair = (await json(r)) as { access_token?: unknown } | null;
+    if (typeof pair?.access_token !== "string") return false;
+    this.session.setAccessToken(pair.access_token);
     return true;
   }
 
   async request<T>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
     const headers: Record<string, string> = {};
-    const access = this.session.tokens()?.access_token;
+    const access = this.session.accessToken();
     if (access) headers.Authorization = `Bearer ${access}`;
     let payload: BodyInit | undefined;
     if (body instanceof FormData) payload = body;
@@ -154,7 +152,7 @@ export class Api {
       return this.request<T>(method, path, body, true);
     }
     if (r.status === 401) {
-      this.session.setTokens(null);
+      this.session.setAccessToken(null);
       this.session.onSignedOut();
       throw new ApiError("your session has ended, please sign in again", 401);
     }

@@ -6,7 +6,7 @@ describe("versioned client state", () => {
   it("round-trips what it saves", () => {
     const storage = new MemoryStorage();
     const state = {
-      tokens: { access_token: "a", refresh_token: "r" },
+      signedIn: true,
       selected: ["c1", "c2"],
       mode: "sparse" as const,
       rerank: true,
@@ -22,7 +22,7 @@ describe("versioned client state", () => {
 
   it("clears a state of another version, with the keys older UIs wrote", () => {
     const storage = new MemoryStorage();
-    storage.setItem(STORAGE_KEY, JSON.stringify({ version: STORAGE_VERSION - 1, state: { query: "old" } }));
+    storage.setItem(STORAGE_KEY, JSON.stringify({ version: 1, state: { query: "old" } }));
     storage.setItem("access_token", "from the first page");
     storage.setItem("unrelated", "kept");
     const { state, reset } = loadState(storage);
@@ -46,10 +46,25 @@ describe("versioned client state", () => {
       STORAGE_KEY,
       JSON.stringify({
         version: STORAGE_VERSION,
-        state: { tokens: { access_token: 1 }, selected: ["ok", 3], mode: "fuzzy", rerank: "yes", query: 5 },
+        state: { signedIn: "yes", selected: ["ok", 3], mode: "fuzzy", rerank: "yes", query: 5 },
       }),
     );
     expect(loadState(storage).state).toEqual({ ...EMPTY_STATE, selected: ["ok"] });
+  });
+
+  it("drops the tokens an older UI stored, keeping its search choices", () => {
+    const storage = new MemoryStorage();
+    const old = { tokens: { access_token: "a", refresh_token: "r" }, selected: ["c1"], mode: "dense", rerank: true, query: "q" };
+    storage.setItem(STORAGE_KEY, JSON.stringify({ version: 2, state: old }));
+    storage.setItem("refresh_token", "from the first page");
+    const { state, reset } = loadState(storage);
+    expect(reset).toBe(false);
+    expect(state).toEqual({ signedIn: false, selected: ["c1"], mode: "dense", rerank: true, query: "q" });
+    // Gone from storage at once, not at the next save.
+    const stored = storage.getItem(STORAGE_KEY) as string;
+    expect(JSON.parse(stored)).toEqual({ version: STORAGE_VERSION, state });
+    expect(stored).not.toContain("refresh_token");
+    expect(storage.getItem("refresh_token")).toBeNull();
   });
 
   it("clearState removes our key", () => {

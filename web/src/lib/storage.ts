@@ -3,16 +3,25 @@
  * A stored value of another version (an older UI's layout) is dropped with every other
  * key of ours, so a changed shape never meets code that does not expect it (seed 000,
  * TASK-018).
+ *
+ * No token is ever stored: the refresh token lives in the gateway's httpOnly cookie and
+ * the access token in memory (SPEC §11). What is kept is whether a session was open, so
+ * that a reload asks the gateway for a new access token only when there is a session to
+ * resume. Version 2 kept the tokens here; it is read once more for the search choices
+ * and rewritten without them at once.
  */
-import type { SearchMode, TokenPair } from "./types";
+import type { SearchMode } from "./types";
 
 export const STORAGE_KEY = "semantik.ui";
-export const STORAGE_VERSION = 2;
+export const STORAGE_VERSION = 3;
+/** The version that still held the tokens: its choices are carried over, nothing else. */
+const TOKENS_VERSION = 2;
 /** Keys earlier UIs wrote; cleared with a stale state. */
 const LEGACY_KEYS = ["access_token", "refresh_token", "semantik.collections"];
 
 export interface PersistedState {
-  tokens: TokenPair | null;
+  /** A session was open when the page was left (a hint, not a credential). */
+  signedIn: boolean;
   selected: string[];
   mode: SearchMode;
   rerank: boolean;
@@ -20,7 +29,7 @@ export interface PersistedState {
 }
 
 export const EMPTY_STATE: PersistedState = {
-  tokens: null,
+  signedIn: false,
   selected: [],
   mode: "hybrid",
   rerank: false,
@@ -39,26 +48,27 @@ export function loadState(storage: Storage): { state: PersistedState; reset: boo
   } catch {
     parsed = null;
   }
-  const record = parsed as { version?: unknown; state?: Partial<PersistedState> } | null;
-  if (!record || record.version !== STORAGE_VERSION || typeof record.state !== "object") {
+  const record = parsed as { version?: unknown; state?: Record<string, unknown> } | null;
+  const known = record?.version === STORAGE_VERSION || record?.version === TOKENS_VERSION;
+  if (!record || !known || typeof record.state !== "object") {
     clearState(storage);
     return { state: { ...EMPTY_STATE }, reset: true };
   }
   const s = record.state ?? {};
-  const tokens =
-    s.tokens && typeof s.tokens.access_token === "string" && typeof s.tokens.refresh_token === "string"
-      ? { access_token: s.tokens.access_token, refresh_token: s.tokens.refresh_token }
-      : null;
-  return {
-    state: {
-      tokens,
-      selected: Array.isArray(s.selected) ? s.selected.filter((x) => typeof x === "string") : [],
-      mode: MODES.includes(s.mode as SearchMode) ? (s.mode as SearchMode) : "hybrid",
-      rerank: s.rerank === true,
-      query: typeof s.query === "string" ? s.query : "",
-    },
-    reset: false,
+  const state: PersistedState = {
+    signedIn: s.signedIn === true,
+    selected: Array.isArray(s.selected) ? s.selected.filter((x) => typeof x === "string") : [],
+    mode: MODES.includes(s.mode as SearchMode) ? (s.mode as SearchMode) : "hybrid",
+    rerank: s.rerank === true,
+    query: typeof s.query === "string" ? s.query : "",
   };
+  if (record.version === TOKENS_VERSION) {
+    // Its refresh token must not stay readable by scripts: that session is dropped
+    // (the user signs in once more, and gets the cookie).
+    clearState(storage);
+    saveState(storage, state);
+  }
+  return { state, reset: false };
 }
 
 export function saveState(storage: Storage, state: PersistedState): void {
