@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from collections_service.app import CollectionsService
 from collections_service.application import CollectionsApplication
+from collections_service.bootstrap import build_collections_service
 from semantik_contracts import commands
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
@@ -37,7 +37,7 @@ async def test_projections_rebuild_gives_the_same_answers(
     )
     with pytest.raises(Exception, match="exists"):
         app.create_collection(commands.CreateCollection(actor="u1", name="a"))
-    service = CollectionsService(app, bus, operation_timeout_seconds=3600)
+    service = build_collections_service(app, bus, operation_timeout_seconds=3600)
     stop = asyncio.Event()
     await service.start(stop)
     await bus.nc.flush()

@@ -16,14 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
-from collections_service.app import CollectionsService
 from collections_service.application import CollectionsApplication
-from embedder_service.app import EmbedderService
+from collections_service.bootstrap import build_collections_service
+from embedder_service.bootstrap import build_embedder_service
 from embedder_service.model import load_model
 from gateway_service.config import GatewaySettings
 from gateway_service.main import create_app
-from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
+from ingest_service.bootstrap import build_ingest_service
 from ingest_service.pool import ExtractionPool
 from ingest_service.sources import SourceRoots
 from ingest_service.uploaded import UploadedFiles
@@ -59,8 +59,10 @@ async def system(tmp_path: Path, private_nats_url: str) -> AsyncIterator[httpx.A
     pool = ExtractionPool(1, niceness=0)
     model = await asyncio.to_thread(load_model, device="cpu")
     services: list[Any] = [
-        CollectionsService(collections_app, buses["collections"], operation_timeout_seconds=600),
-        IngestService(
+        build_collections_service(
+            collections_app, buses["collections"], operation_timeout_seconds=600
+        ),
+        build_ingest_service(
             ingest_app,
             buses["ingest"],
             SourceRoots([tmp_path / "sources"]),
@@ -69,7 +71,7 @@ async def system(tmp_path: Path, private_nats_url: str) -> AsyncIterator[httpx.A
             max_file_bytes=1 << 20,
             embed_max_pending=1000,
         ),
-        EmbedderService(buses["embedder"], store, model, batch_chunks=16),
+        build_embedder_service(buses["embedder"], store, model, batch_chunks=16),
     ]
     for service in services:
         await service.start(stop)

@@ -23,8 +23,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from collections_service.app import CollectionsService
 from collections_service.application import CollectionsApplication
+from collections_service.bootstrap import build_collections_service
 from semantik_contracts import commands
 from semantik_contracts.subjects import COLLECTIONS, command_subject
 from semantik_contracts.views import CollectionView
@@ -92,7 +92,7 @@ async def measure_commands(
 ) -> dict[str, Any]:
     """``count`` UpdateCollection commands from ``concurrency`` clients at once."""
     stop = asyncio.Event()
-    service = CollectionsService(app, bus, operation_timeout_seconds=3600)
+    service = build_collections_service(app, bus, operation_timeout_seconds=3600)
     await service.start(stop)
     await bus.nc.flush()  # its subscriptions are on the server before the first request
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from embedder_service.app import EmbedderService
+from embedder_service.bootstrap import build_embedder_service
 from embedder_service.config import EmbedderSettings
 from embedder_service.model import EmbeddingModel, load_model
 from search_service.app import SearchService
@@ -43,7 +44,7 @@ async def main() -> None:
     search_bus = await Bus.connect(settings.nats_url, "search", settings.nats_credentials)
 
     def embedder(bus: Bus, model: EmbeddingModel) -> EmbedderService:
-        return EmbedderService(
+        return build_embedder_service(
             bus,
             store,
             model,

@@ -284,7 +284,7 @@ async def test_a_ready_collections_counts_agree_after_an_upload_and_a_server_tab
         "T-9,Seat price,Why the price changed\n"
     )
     async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
-        headers, collection, base = await new_collection(client, "tia", "tickets")
+        headers, _, base = await new_collection(client, "tia", "tickets")
         first = await client.post(
             f"{base}/sources/upload",
             files={"file": ("tickets.csv", tickets, "text/csv")},

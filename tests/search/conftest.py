@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from embedder_service.app import EmbedderService
+from embedder_service.bootstrap import build_embedder_service
 from embedder_service.model import EmbeddingModel, load_model
 from search_service.app import SearchService
 from semantik_contracts.work import generation_name
@@ -156,7 +157,7 @@ async def start_search(
     started: list[SearchService | EmbedderService] = []
 
     async def start(**options: Any) -> SearchService:
-        embedder = EmbedderService(private_bus, store, model)
+        embedder = build_embedder_service(private_bus, store, model)
         service = SearchService(private_bus, store, **options)
         for part in (embedder, service):
             await part.start(stop)

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
-from embedder_service.app import EmbedderService
+from embedder_service.bootstrap import build_embedder_service
 from embedder_service.model import EmbeddingModel, load_sentence_transformer
 from search_service.app import SearchService
 from semantik_contracts.search import SearchTarget
@@ -51,7 +51,7 @@ async def test_collections_of_two_models_are_searched_each_with_its_own_and_fuse
         tiny_docs,
     )
     search: SearchService = await start_search()
-    tiny_embedder = EmbedderService(private_bus, store, tiny_model)
+    tiny_embedder = build_embedder_service(private_bus, store, tiny_model)
     await tiny_embedder.start(asyncio.Event())
     try:
         tiny_target = SearchTarget(collection_id=third, model_name=TINY, generation=1)

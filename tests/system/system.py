@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from collections_service.app import CollectionsService
 from collections_service.application import CollectionsApplication
-from embedder_service.app import EmbedderService
+from collections_service.bootstrap import build_collections_service
+from embedder_service.bootstrap import build_embedder_service
 from embedder_service.model import EmbeddingModel
 from gateway_service.config import GatewaySettings
 from gateway_service.main import create_app
-from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
+from ingest_service.bootstrap import build_ingest_service
 from ingest_service.pool import ExtractionPool
 from ingest_service.sources import SourceRoots
 from ingest_service.uploaded import UploadedFiles
@@ -112,7 +112,7 @@ async def running_system(
     )
     ingest_app = IngestApplication(env=event_store_env("ingest", None, tmp_path / "ingest"))
     services.append(
-        CollectionsService(
+        build_collections_service(
             collections_app,
             await bus("collections"),
             operation_timeout_seconds=600,
@@ -122,7 +122,7 @@ async def running_system(
     )
     ingest_bus = await bus("ingest")
     services.append(
-        IngestService(
+        build_ingest_service(
             ingest_app,
             ingest_bus,
             SourceRoots([sources]),
@@ -134,7 +134,7 @@ async def running_system(
     )
     for model in models:
         services.append(
-            EmbedderService(
+            build_embedder_service(
                 await bus("embedder"), store, model, batch_chunks=32, optimize_after=1.0
             )
         )

@@ -20,7 +20,8 @@ from uuid import UUID
 
 import pytest
 from collections_service.app import CollectionsService
-from embedder_service.app import EmbedderService
+from collections_service.bootstrap import build_collections_service
+from embedder_service.bootstrap import build_embedder_service
 from embedder_service.model import EmbeddingModel
 from ingest_service.pool import ExtractionPool
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -74,7 +75,7 @@ async def system(
 @contextlib.asynccontextmanager
 async def embedder(system: System, nats_url: str, model: EmbeddingModel) -> AsyncIterator[None]:
     bus = await Bus.connect(nats_url, "embedder")
-    service = EmbedderService(bus, system.store, model, batch_chunks=32, optimize_after=1.0)
+    service = build_embedder_service(bus, system.store, model, batch_chunks=32, optimize_after=1.0)
     stop = asyncio.Event()
     await service.start(stop)
     try:
@@ -185,7 +186,7 @@ async def test_events_purged_mid_operation_are_healed_and_counted_once(
 
             await eventually(all_embedded)
             await bus.js.purge_stream(EVENTS_STREAM)
-            restarted = CollectionsService(
+            restarted = build_collections_service(
                 collections.app,
                 await Bus.connect(private_nats_url, "collections"),
                 operation_timeout_seconds=600,

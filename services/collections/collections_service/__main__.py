@@ -7,8 +7,8 @@ from semantik_runtime.eventstore import event_store_env
 from semantik_runtime.models import available_infos
 from semantik_runtime.service_process import configure_logging, run_service, serve_until_stopped
 
-from .app import CollectionsService
 from .application import CollectionsApplication
+from .bootstrap import build_collections_service
 from .config import CollectionsSettings
 from .quota import Quotas
 
@@ -22,7 +22,7 @@ async def main() -> None:
         quotas=Quotas(settings.max_collections_per_user, settings.collection_size_limit_gb),
         find_models=lambda: available_infos(settings.models_path),
     )
-    service = CollectionsService(
+    service = build_collections_service(
         app,
         bus,
         operation_timeout_seconds=settings.operation_timeout_seconds,

@@ -37,33 +37,30 @@ T = TypeVar("T")
 
 
 class CollectionsService:
+    """Serves the commands and follows the events; built by ``bootstrap.py``."""
+
     def __init__(
         self,
         app: CollectionsApplication,
         bus: Bus,
         *,
+        writer: WriterThread,
+        process: OperationProcess,
+        reindex: ReindexFlow,
         operation_timeout_seconds: float,
         progress_interval_seconds: float = 1.0,
         operation_stall_seconds: float = 60.0,
-        reindex_grace_seconds: float = 300.0,
-        reindex_min_overlap: float = 0.5,
     ) -> None:
         self.app = app
         self.bus = bus
-        self.process = OperationProcess(app)
-        self.writer = WriterThread(app, bus, "collections")
-        self.relay = self.writer.relay
+        self.process = process
+        self.writer = writer
+        self.relay = writer.relay
         self.timeout = operation_timeout_seconds
         self.progress_interval = progress_interval_seconds
         self.stall_seconds = operation_stall_seconds
         self.tasks: list[asyncio.Task[None]] = []
-        self.reindex = ReindexFlow(
-            app,
-            bus,
-            self.call,
-            grace_seconds=reindex_grace_seconds,
-            min_overlap=reindex_min_overlap,
-        )
+        self.reindex = reindex
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await self.writer.call(fn, *args)

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 from collections_service.app import CollectionsService
 from collections_service.application import CollectionsApplication
+from collections_service.bootstrap import build_collections_service
 from semantik_contracts import (
     ErrorCode,
     EventEnvelope,
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def service(bus: Bus, tmp_path: Path) -> AsyncIterator[CollectionsService]:
     app = CollectionsApplication(env=event_store_env("collections", None, tmp_path))
-    svc = CollectionsService(
+    svc = build_collections_service(
         app, bus, operation_timeout_seconds=3600, progress_interval_seconds=0.1
     )
     stop = asyncio.Event()

@@ -9,7 +9,7 @@ from semantik_runtime.metrics import observe_consumer_lag
 from semantik_runtime.service_process import configure_logging, run_service, serve_until_stopped
 from semantik_runtime.vectors import open_vector_store
 
-from .app import EmbedderService
+from .bootstrap import build_embedder_service
 from .config import EmbedderSettings
 from .model import load_model
 
@@ -27,7 +27,7 @@ async def main() -> None:
         edge_search_threads=settings.edge_search_threads,
     )
     bus = await Bus.connect(settings.nats_url, "embedder", settings.nats_credentials)
-    service = EmbedderService(
+    service = build_embedder_service(
         bus,
         store,
         model,

@@ -43,7 +43,7 @@ from semantik_contracts.work import (
 from semantik_runtime.bus import Bus
 from semantik_runtime.consumer import follow_events
 from semantik_runtime.errors import invalid, not_found
-from semantik_runtime.vectors import GenerationNotFoundError, VectorStore
+from semantik_runtime.vectors import GenerationNotFoundError
 
 from .deadletter import follow_dead_letters
 from .generations import read_generation_facts
@@ -61,32 +61,19 @@ class EmbedderService:
     def __init__(
         self,
         bus: Bus,
-        store: VectorStore,
         model: EmbeddingModel,
         *,
-        batch_chunks: int | None = None,
-        lanes: int | None = None,
-        optimize_after: float = 10.0,
-        ack_wait: float = 30.0,
-        max_deliver: int = 5,
+        writer: VectorWriter,
+        worker: EmbedWorker,
+        queries: QueryBatcher,
         orphan_sweep_seconds: float = 3600.0,
     ) -> None:
         self.bus = bus
         self.model = model
         self.slug = model_slug(model.name)
-        self.writer = VectorWriter(store, optimize_after=optimize_after)
-        self.worker = EmbedWorker(
-            bus,
-            self.writer,
-            model,
-            # Several of the model's own batches per call: fewer, larger writes, and
-            # length-sorting within a call wastes less on padding.
-            batch_chunks=batch_chunks or 4 * model.batch_size,
-            ack_wait=ack_wait,
-            max_deliver=max_deliver,
-            lanes=lanes,
-        )
-        self.queries = QueryBatcher(model)
+        self.writer = writer
+        self.worker = worker
+        self.queries = queries
         self.orphan_sweep_seconds = orphan_sweep_seconds
         self._tasks: list[asyncio.Task[None]] = []
         self._dead_letters: Subscription | None = None

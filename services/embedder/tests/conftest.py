@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from embedder_service.app import EmbedderService
+from embedder_service.bootstrap import build_embedder_service
 from embedder_service.model import EmbeddingModel, load_model
 from semantik_runtime.bus import Bus
 from semantik_runtime.vectors import VectorStore
@@ -49,7 +50,7 @@ async def start_embedder(
     async def start(shared_store: VectorStore | None = None, **options: Any) -> EmbedderService:
         bus = await Bus.connect(private_nats_url, "embedder")
         options.setdefault("batch_chunks", 16)
-        service = EmbedderService(bus, shared_store or store, model, **options)
+        service = build_embedder_service(bus, shared_store or store, model, **options)
         stop = asyncio.Event()
         await service.start(stop)
         running.append((service, stop, bus))

@@ -16,8 +16,8 @@ from uuid import UUID
 import httpx
 import pytest
 import uvicorn
-from collections_service.app import CollectionsService
 from collections_service.application import CollectionsApplication
+from collections_service.bootstrap import build_collections_service
 from fastapi import FastAPI
 from gateway_service.config import GatewaySettings
 from gateway_service.main import create_app
@@ -133,7 +133,9 @@ async def stack(tmp_path: Path, nats_url: str) -> AsyncIterator[Stack]:
     collections = CollectionsApplication(
         env=event_store_env("collections", None, tmp_path), max_collections_per_user=3
     )
-    service = CollectionsService(collections, collections_bus, operation_timeout_seconds=3600)
+    service = build_collections_service(
+        collections, collections_bus, operation_timeout_seconds=3600
+    )
     stop = asyncio.Event()
     await service.start(stop)
     embedder = await Bus.connect(nats_url, "embedder")

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from collections_service.app import CollectionsService
 from collections_service.application import CollectionsApplication
+from collections_service.bootstrap import build_collections_service
 from fastapi import FastAPI
 from gateway_service.main import create_app
-from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
+from ingest_service.bootstrap import build_ingest_service
 from ingest_service.pool import ExtractionPool
 from ingest_service.sources import SourceRoots
 from ingest_service.uploaded import UploadedFiles
@@ -66,8 +66,8 @@ async def serve(
     ingest = IngestApplication(env=event_store_env("ingest", None, data))
     pool = ExtractionPool(1, niceness=0)
     services = [
-        CollectionsService(collections, buses[0], operation_timeout_seconds=3600),
-        IngestService(
+        build_collections_service(collections, buses[0], operation_timeout_seconds=3600),
+        build_ingest_service(
             ingest,
             buses[1],
             SourceRoots([served.roots]),

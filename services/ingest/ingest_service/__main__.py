@@ -6,8 +6,8 @@ from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
 from semantik_runtime.service_process import configure_logging, run_service, serve_until_stopped
 
-from .app import IngestService
 from .application import IngestApplication
+from .bootstrap import build_ingest_service
 from .config import IngestSettings
 from .pool import ExtractionPool
 from .sources import SourceRoots
@@ -25,7 +25,7 @@ async def main() -> None:
         settings.models_path,
     )
     app = IngestApplication(env=event_store_env("ingest", settings.database_url, settings.data_dir))
-    service = IngestService(
+    service = build_ingest_service(
         app,
         bus,
         SourceRoots(settings.source_roots, data_dir=settings.data_dir, own=settings.own_data),

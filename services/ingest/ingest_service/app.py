@@ -68,6 +68,10 @@ _MAX_ATTEMPTS = 5
 
 
 class IngestService:
+    """Scans sources for operations and answers ingest's commands; built by
+    ``bootstrap.py`` (its scan runner and resumption are parts of it, bound to its
+    scans and its writer thread)."""
+
     def __init__(
         self,
         app: IngestApplication,
@@ -76,9 +80,10 @@ class IngestService:
         pool: ExtractionPool,
         uploads: UploadedFiles,
         *,
+        writer: WriterThread,
+        workers: ThreadPoolExecutor,
         max_file_bytes: int,
         embed_max_pending: int,
-        scan_workers: int = 2,
     ) -> None:
         self.app = app
         self.bus = bus
@@ -89,9 +94,9 @@ class IngestService:
         self.uploads = uploads
         self.max_file_bytes = max_file_bytes
         self.pool = pool
-        self.writer = WriterThread(app, bus, "ingest")
-        self.relay = self.writer.relay
-        self.workers = ThreadPoolExecutor(scan_workers, thread_name_prefix="ingest-scan")
+        self.writer = writer
+        self.relay = writer.relay
+        self.workers = workers
         self.gates: dict[str, WorkGate] = {}
         self.runner = ScanRunner(
             app,

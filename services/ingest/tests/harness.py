@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
+from ingest_service.bootstrap import build_ingest_service
 from ingest_service.pool import ExtractionPool
 from ingest_service.sources import SourceRoots
 from ingest_service.uploaded import UploadedFiles
@@ -58,7 +59,7 @@ class Harness:
         self.service_bus = await Bus.connect(self.nats_url, "ingest")
         self.app = IngestApplication(env=event_store_env("ingest", None, self.data_dir))
         self.stop = asyncio.Event()
-        self.service = IngestService(
+        self.service = build_ingest_service(
             self.app,
             self.service_bus,
             SourceRoots([self.root]),
