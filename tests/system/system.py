@@ -19,7 +19,7 @@ from collections_service.bootstrap import build_collections_service
 from embedder_service.bootstrap import build_embedder_service
 from embedder_service.model import EmbeddingModel
 from gateway_service.config import GatewaySettings
-from gateway_service.main import create_app
+from gateway_service.http_app import create_app
 from ingest_service.application import IngestApplication
 from ingest_service.bootstrap import build_ingest_service
 from ingest_service.pool import ExtractionPool

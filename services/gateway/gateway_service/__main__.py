@@ -10,7 +10,7 @@ from semantik_runtime.service_process import configure_logging, freeze_startup_h
 from semantik_runtime.telemetry import configure_tracing
 
 from .config import GatewaySettings
-from .main import create_app
+from .http_app import create_app
 
 _TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s\"]+")
 

@@ -20,7 +20,7 @@ from collections_service.application import CollectionsApplication
 from collections_service.bootstrap import build_collections_service
 from fastapi import FastAPI
 from gateway_service.config import GatewaySettings
-from gateway_service.main import create_app
+from gateway_service.http_app import create_app
 from semantik_contracts import ErrorCode, SourceKind
 from semantik_contracts.commands import ValidatedSource, ValidateSource
 from semantik_contracts.search import Search, SearchResponse

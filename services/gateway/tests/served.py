@@ -17,7 +17,7 @@ import uvicorn
 from collections_service.application import CollectionsApplication
 from collections_service.bootstrap import build_collections_service
 from fastapi import FastAPI
-from gateway_service.main import create_app
+from gateway_service.http_app import create_app
 from ingest_service.application import IngestApplication
 from ingest_service.bootstrap import build_ingest_service
 from ingest_service.pool import ExtractionPool

@@ -13,7 +13,7 @@ from uuid import NAMESPACE_DNS, uuid5
 import httpx
 import pytest
 from fastapi import FastAPI
-from gateway_service.main import create_app
+from gateway_service.http_app import create_app
 from gateway_service.users import user_id_for
 from semantik_runtime.bus import Bus
 

@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from gateway_service.api.routes.auth import REFRESH_COOKIE
 from gateway_service.config import GatewaySettings
-from gateway_service.main import create_app
+from gateway_service.http_app import create_app
 
 from .conftest import gateway_settings
 

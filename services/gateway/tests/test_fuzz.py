@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from gateway_service.main import create_app
+from gateway_service.http_app import create_app
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 

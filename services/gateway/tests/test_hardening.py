@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from gateway_service.config import GatewaySettings
-from gateway_service.main import create_app
+from gateway_service.http_app import create_app
 from gateway_service.webui import APP_DIR
 from pydantic import ValidationError
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_service.main import create_app
+from gateway_service.http_app import create_app
 from gateway_service.ratelimit import RateLimiter
 from websockets.asyncio.client import connect
 

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from gateway_service.collection_views import CollectionViews
-from gateway_service.main import create_app
+from gateway_service.http_app import create_app
 from semantik_contracts.subjects import COLLECTIONS, command_subject, event_subject
 from semantik_contracts.views import CollectionView
 from semantik_runtime.bus import Bus

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_service.main import create_app
+from gateway_service.http_app import create_app
 from semantik_runtime.bus import Bus
 
 from .conftest import gateway_settings

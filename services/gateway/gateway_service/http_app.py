@@ -16,7 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
 
-from .api.main import api_router
+from .api.routers import api_router
 from .bodylimit import BodyLimit
 from .config import GatewaySettings
 from .context import GatewayContext
