@@ -15,7 +15,7 @@ from .conftest import Stack
 
 pytestmark = pytest.mark.integration
 
-COMMITTED = Path(__file__).parents[3] / "docs" / "asyncapi.json"
+COMMITTED = Path(__file__).parents[2] / "docs" / "asyncapi.json"
 
 
 def count(text: str, route: str, status: str) -> float:
