@@ -225,7 +225,7 @@ test("a user's way through the web UI", async ({ page }) => {
     // No reload from here on: the end arrives over the WebSocket.
     await expect(page.getByTestId("operation-completed")).toHaveCount(1);
     await expect(page.getByRole("heading", { level: 1, name: /handbook/ }).getByText("ready")).toBeVisible();
-    await expect(page.getByText("1 files could not be indexed")).toBeVisible();
+    await expect(page.getByText("1 file could not be indexed")).toBeVisible();
     await shot(page, "06-details-operations");
   });
 

@@ -163,7 +163,7 @@ describe("collection details", () => {
   it("operations tab shows what an operation did and which files failed", async () => {
     await openNotes("operations");
     expect(await screen.findByText(/7 chunks embedded/)).toBeTruthy();
-    expect(screen.getByText("1 files could not be indexed")).toBeTruthy();
+    expect(screen.getByText("1 file could not be indexed")).toBeTruthy();
     expect(screen.getByText(/encrypted PDF/)).toBeTruthy();
   });
 

@@ -51,6 +51,22 @@ describe("app store", () => {
     expect(h.store.getState().operations[opId].processed).toBe(20);
   });
 
+  it("fetches a collection again when its counts change, so its vectors agree with its chunks", async () => {
+    const h = harness({
+      ...routes(),
+      [`GET /api/v2/collections/${notes.id}`]: () => ({ body: { ...notes, chunk_count: 7, vector_count: 7 } }),
+    });
+    await h.store.getState().start();
+    h.sockets[0].open();
+    const data = { collection_id: notes.id, document_count: 7, chunk_count: 7 };
+    h.sockets[0].emit({ type: "CollectionCountsChanged", seq: 9, subscription: `collection:${notes.id}`, data });
+    expect(h.store.getState().collections[notes.id].chunk_count).toBe(7);
+    expect(h.timers).toHaveLength(1);
+    h.timers[0]();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(h.store.getState().collections[notes.id]).toMatchObject({ chunk_count: 7, vector_count: 7 });
+  });
+
   it("keeps the search choices across a reload, in the versioned key", async () => {
     const h = harness(routes());
     await h.store.getState().start();

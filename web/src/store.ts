@@ -373,10 +373,14 @@ export function createAppStore(env: Environment): AppStore {
       if (view.collections !== s.collections || view.operations !== s.operations) {
         store.setState({ collections: view.collections, operations: view.operations });
       }
-      if (endsOperation(frame)) {
-        // Fetched once per burst: a replayed history ends many operations at once.
+      // A collection's counts changed, or an operation ended: fetch the collection again,
+      // so its vector count (read from the vector store, carried by no event) agrees with
+      // its chunk count whenever a card shows both. Once per burst: a replayed history
+      // ends many operations at once.
+      const counted = frame.type === "CollectionCountsChanged";
+      if (endsOperation(frame) || counted) {
         endedCollections.add(String(frame.data.collection_id ?? ""));
-        endedOperations.add(String(frame.data.operation_id ?? ""));
+        if (!counted) endedOperations.add(String(frame.data.operation_id ?? ""));
         if (refreshTimer === null) refreshTimer = schedule(refreshEnded, 300);
       }
     },

@@ -231,7 +231,9 @@ function OperationsTab({ collection: c }: { collection: Collection }) {
           )}
           {op.failures.length > 0 && (
             <details>
-              <summary>{op.failures.length} files could not be indexed</summary>
+              <summary>
+                {op.failures.length === 1 ? "1 file" : `${op.failures.length} files`} could not be indexed
+              </summary>
               <ul>
                 {op.failures.map((f) => (
                   <li key={f.path}>
