@@ -35,7 +35,13 @@ OVERLAYS = ("cpu", "gpu")
 #: The oldest Kubernetes minor still in common support, and the newest schemas shipped.
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 SECRET_NAME = "semantik-secrets"
-SECRET_KEYS = {"DATABASE_URL", "JWT_SECRET", "QDRANT_API_KEY"}
+SECRET_KEYS = {
+    "DATABASE_URL",
+    "JWT_SECRET",
+    "QDRANT_API_KEY",
+    "METRICS_TOKEN",
+    "SEMANTIK_METRICS_TOKEN",
+}
 NAMESPACE = "semantik"
 
 
@@ -266,7 +272,7 @@ def test_every_service_gets_its_environment(overlay: str) -> None:
                 from_secret[variable["name"]] = reference
         required = {k for k, r in from_secret.items() if not r.get("optional", False)}
         expected = ({"DATABASE_URL"} if name in DATABASE_USERS else set()) | (
-            {"JWT_SECRET"} if name == "gateway" else set()
+            {"JWT_SECRET", "SEMANTIK_METRICS_TOKEN"} if name == "gateway" else set()
         )
         assert required == expected, name
         if name in QDRANT_USERS:
