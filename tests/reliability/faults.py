@@ -28,7 +28,9 @@ import nats
 import websockets
 from nats.js import api
 from semantik_contracts.subjects import EVENTS_STREAM
+from semantik_runtime.nats_auth import SUBSCRIBER, connect_options
 
+from semantik.nats_secrets import local_credentials
 from tests.e2e.conftest import RunningSystem
 from tests.e2e.test_walking_skeleton import wait_operation, write_sources
 
@@ -61,8 +63,7 @@ def sign_in(system: RunningSystem) -> dict[str, str]:
 async def stream_events(system: RunningSystem, subject: str) -> list[tuple[int, str, str]]:
     """``(sequence, Nats-Msg-Id, event name)`` of every message of SEMANTIK_EVENTS on
     ``subject``, read with nats-py from the system's own NATS server."""
-    url = (system.data_dir / "run" / "nats.url").read_text().strip()
-    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=20)
+    nc = await system_nats(system, SUBSCRIBER, connect_timeout=5, max_reconnect_attempts=20)
     try:
         js = nc.jetstream()
         config = api.ConsumerConfig(
@@ -80,6 +81,14 @@ async def stream_events(system: RunningSystem, subject: str) -> list[tuple[int, 
         return found
     finally:
         await nc.close()
+
+
+async def system_nats(system: RunningSystem, user: str, **options: Any) -> nats.NATS:
+    """A connection to the system's own NATS server as ``user`` (it refuses anonymous
+    clients): ``subscriber`` reads the events, ``operator`` the consumers' state."""
+    url = (system.data_dir / "run" / "nats.url").read_text().strip()
+    credentials = local_credentials(system.data_dir, user)
+    return await nats.connect(url, **connect_options(credentials), **options)
 
 
 @dataclass

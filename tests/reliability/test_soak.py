@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 import pytest
 from semantik_contracts.subjects import EVENTS_STREAM, WORK_STREAM
+from semantik_runtime.nats_auth import OPERATOR
 
 from tests.e2e.conftest import RunningSystem
 from tests.e2e.test_walking_skeleton import wait_operation
 
-from .faults import corpus
+from .faults import corpus, system_nats
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.slow]
 
@@ -60,7 +60,7 @@ def sample(system: RunningSystem) -> dict[str, Sample]:
 
 async def pending(system: RunningSystem) -> dict[str, int]:
     """Messages waiting or unacknowledged, per durable consumer of both streams."""
-    nc = await nats.connect((system.data_dir / "run" / "nats.url").read_text().strip())
+    nc = await system_nats(system, OPERATOR)
     try:
         js = nc.jetstream()
         found = {}

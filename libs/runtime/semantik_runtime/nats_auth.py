@@ -9,7 +9,8 @@ reply inbox, ``_INBOX.<user>`` (a shared ``_INBOX.>`` would let any user read ev
 reply). Responders answer through ``allow_responses``: the reply subject of a request
 they received, nothing else. Only the gateway publishes ``semantik.cmd.collections.*``,
 the commands that carry an ``actor``; the operator's CLI may send the one command
-without an actor there (``RebuildProjections``).
+without an actor there (``RebuildProjections``) and read the streams' and consumers'
+state, changing nothing.
 
 The embedded default runs the embedder and search in one process (the vector host, a
 Qdrant Edge shard admits one process): it connects as ``vector-host``, the union of the
@@ -339,9 +340,23 @@ def _gateway() -> Permissions:
     )
 
 
+#: What an operator may look at: stream and consumer state, read-only (lag, pending).
+INSPECT = (
+    f"{_API}.INFO",
+    f"{_API}.STREAM.NAMES",
+    f"{_API}.STREAM.LIST",
+    f"{_API}.STREAM.INFO.*",
+    f"{_API}.CONSUMER.NAMES.*",
+    f"{_API}.CONSUMER.LIST.*",
+    f"{_API}.CONSUMER.INFO.*.*",
+)
+
+
 def _operator() -> Permissions:
+    """The one command without an actor (``semantik projections rebuild``), and a
+    read-only look at the streams and consumers."""
     return Permissions(
-        publish=(command_subject(COLLECTIONS, "RebuildProjections"),),
+        publish=(command_subject(COLLECTIONS, "RebuildProjections"), *INSPECT),
         subscribe=tuple(_inbox(OPERATOR)),
     )
 
