@@ -30,7 +30,8 @@ from semantik_contracts.subjects import (
     event_subject,
 )
 from semantik_runtime.bus import Bus
-from semantik_runtime.nats_auth import OPERATOR, SUBSCRIBER, USERS, NatsCredentials
+from semantik_runtime.nats_auth import OPERATOR, SUBSCRIBER, USERS
+from semantik_runtime.nats_credentials import NatsCredentials
 
 from semantik.nats_secrets import local_credentials, nats_passwords, write_server_config
 from tests.services import free_port, nats_server_binary, port_open

@@ -27,7 +27,7 @@ from semantik_contracts.events import GenerationCreated
 from semantik_contracts.subjects import EVENTS_STREAM, event_filter, model_slug
 from semantik_runtime.bus import Bus
 from semantik_runtime.errors import CommandError
-from semantik_runtime.nats_auth import NatsCredentials
+from semantik_runtime.nats_credentials import NatsCredentials
 
 log = logging.getLogger(__name__)
 

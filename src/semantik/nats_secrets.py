@@ -12,7 +12,9 @@ import os
 import secrets
 from pathlib import Path
 
-from semantik_runtime.nats_auth import USERS, NatsCredentials, authorization
+from semantik_runtime.nats_auth import USERS
+from semantik_runtime.nats_config import authorization
+from semantik_runtime.nats_credentials import NatsCredentials
 
 SERVER_CONFIG = "nats.conf"
 

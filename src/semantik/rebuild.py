@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import sys
 
-from semantik_runtime.nats_auth import OPERATOR, NatsCredentials, connect_options
+from semantik_runtime.nats_auth import OPERATOR
+from semantik_runtime.nats_credentials import NatsCredentials, connect_options
 
 from .local import local_nats_url
 from .nats_secrets import local_credentials

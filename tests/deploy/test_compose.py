@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import jsonschema
 import pytest
-from semantik_runtime.nats_auth import deployment_authorization, password_variable
+from semantik_runtime.nats_config import deployment_authorization, password_variable
 
 from tests.deploy.settings import DATABASE_USERS, QDRANT_USERS
 from tests.deploy.tools import (
@@ -256,7 +256,7 @@ def test_nats_has_a_user_per_service_with_its_password_from_env(
     has every user's password, each from .env; no password is in the file."""
     conf = (REPO / "deploy" / "nats" / "nats.conf").read_text()
     assert conf.endswith(deployment_authorization()), (
-        "regenerate: python -m semantik_runtime.nats_auth"
+        "regenerate: python -m semantik_runtime.nats_config"
     )
     environment = services["nats"]["environment"]
     for user in NATS_USERS:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from semantik_runtime.nats_auth import deployment_users, password_variable
+from semantik_runtime.nats_config import deployment_users, password_variable
 
 from tests.deploy.test_kubernetes import objects
 from tests.deploy.tools import COMPOSE_FILE, K8S, NATS_USERS, REPO, load_yaml
@@ -155,7 +155,7 @@ def test_nats_has_a_user_per_service_whose_password_comes_from_its_secret() -> N
     the Secret that the service's Deployment reads too."""
     nats = values("nats")
     users = nats["config"]["merge"]["authorization"]["users"]
-    assert users == deployment_users(), "regenerate from nats_auth.deployment_users()"
+    assert users == deployment_users(), "regenerate from nats_config.deployment_users()"
     assert [u["user"] for u in users] == list(NATS_USERS)
     env = nats["container"]["env"]
     deployments = objects("cpu", "Deployment")

@@ -28,7 +28,8 @@ import nats
 import websockets
 from nats.js import api
 from semantik_contracts.subjects import EVENTS_STREAM
-from semantik_runtime.nats_auth import SUBSCRIBER, connect_options
+from semantik_runtime.nats_auth import SUBSCRIBER
+from semantik_runtime.nats_credentials import connect_options
 
 from semantik.nats_secrets import local_credentials
 from tests.e2e.conftest import RunningSystem

@@ -40,7 +40,7 @@ from semantik_contracts.subjects import (
 
 from . import metrics, telemetry
 from .errors import CommandError
-from .nats_auth import NatsCredentials, connect_options
+from .nats_credentials import NatsCredentials, connect_options
 
 log = logging.getLogger(__name__)
 

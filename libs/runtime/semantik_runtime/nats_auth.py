@@ -20,10 +20,8 @@ passwords), and one user keeps one rule for every process: its own ``NATS_USER``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from semantik_contracts.subjects import (
     ACCOUNTS_CHANGED,
@@ -43,6 +41,8 @@ from semantik_contracts.subjects import (
     event_filter,
     max_deliveries_advisory,
 )
+
+from .nats_credentials import inbox_prefix
 
 #: One NATS user per service (the Deployment, compose service and module names).
 SERVICE_USERS = ("collections", "ingest", "embedder", "search", "gateway")
@@ -94,14 +94,6 @@ EVENT_AGGREGATES: Mapping[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
-class NatsCredentials:
-    """A NATS user and its password; ``repr`` leaves the password out."""
-
-    user: str
-    password: str = field(repr=False)
-
-
-@dataclass(frozen=True)
 class Permissions:
     """What one user may publish and subscribe to (NATS ``permissions``)."""
 
@@ -123,22 +115,6 @@ class Permissions:
             ),
             responds=self.responds or other.responds,
         )
-
-
-def inbox_prefix(user: str) -> str:
-    """The reply subjects of ``user``'s requests: ``_INBOX.<user>.…``."""
-    return f"_INBOX.{user}"
-
-
-def connect_options(credentials: NatsCredentials | None) -> dict[str, Any]:
-    """Keyword arguments of ``nats.connect`` for ``credentials`` (none: anonymous)."""
-    if credentials is None:
-        return {}
-    return {
-        "user": credentials.user,
-        "password": credentials.password,
-        "inbox_prefix": inbox_prefix(credentials.user),
-    }
 
 
 def _unique(subjects: Iterable[str]) -> tuple[str, ...]:
@@ -411,85 +387,3 @@ def permissions(user: str) -> Permissions:
         return table[user]()
     except KeyError:
         raise ValueError(f"no NATS user {user!r}; the users are {', '.join(USERS)}") from None
-
-
-def _quoted(values: Iterable[str], indent: str) -> str:
-    """A list, one subject a line (the deployment's nats.conf is read by people)."""
-    inner = "".join(f"{indent}  {json.dumps(v)}\n" for v in values)
-    return f"[\n{inner}{indent}]"
-
-
-def user_block(user: str, password: str) -> str:
-    """One entry of ``authorization.users``. A ``password`` that starts with ``$`` is a
-    variable the server resolves from its environment (the deployments' Secrets)."""
-    rules = permissions(user)
-    secret = password if password.startswith("$") else json.dumps(password)
-    deep = " " * 10
-    lines = [
-        "    {",
-        f"      user: {json.dumps(user)}",
-        f"      password: {secret}",
-        "      permissions: {",
-        "        publish: {",
-        f"          allow: {_quoted(rules.publish, deep)}",
-    ]
-    if rules.publish_deny:
-        lines.append(f"          deny: {_quoted(rules.publish_deny, deep)}")
-    lines += [
-        "        }",
-        f"        subscribe: {{allow: {_quoted(rules.subscribe, ' ' * 8)}}}",
-    ]
-    if rules.responds:
-        lines.append("        allow_responses: true")
-    lines += ["      }", "    }"]
-    return "\n".join(lines)
-
-
-def authorization(passwords: Mapping[str, str]) -> str:
-    """The server's ``authorization`` block: every user of ``passwords``, nobody else
-    (an anonymous client is refused)."""
-    unknown = set(passwords) - set(USERS)
-    if unknown:
-        raise ValueError(f"unknown NATS users: {sorted(unknown)}")
-    entries = "\n".join(user_block(user, passwords[user]) for user in USERS if user in passwords)
-    return f"authorization {{\n  users = [\n{entries}\n  ]\n}}\n"
-
-
-def password_variable(user: str) -> str:
-    """The environment variable a deployment's server reads ``user``'s password from."""
-    return "NATS_PASSWORD_" + user.upper().replace("-", "_")
-
-
-#: The users of a deployment (compose, Kubernetes): the embedder and search run apart.
-DEPLOYED_USERS = (*SERVICE_USERS, OPERATOR, SUBSCRIBER)
-
-
-def deployment_authorization() -> str:
-    """``authorization`` with each password read from ``password_variable(user)``: the
-    block of deploy/nats/nats.conf and of the Helm values (no secret in the repo)."""
-    return authorization({user: "$" + password_variable(user) for user in DEPLOYED_USERS})
-
-
-def deployment_users() -> list[dict[str, Any]]:
-    """The users of ``deployment_authorization`` as data (the NATS Helm chart's
-    ``config.merge``, where ``<< $VAR >>`` is a variable the server resolves)."""
-    users: list[dict[str, Any]] = []
-    for user in DEPLOYED_USERS:
-        rules = permissions(user)
-        publish: dict[str, list[str]] = {"allow": list(rules.publish)}
-        if rules.publish_deny:
-            publish["deny"] = list(rules.publish_deny)
-        granted: dict[str, Any] = {
-            "publish": publish,
-            "subscribe": {"allow": list(rules.subscribe)},
-        }
-        if rules.responds:
-            granted["allow_responses"] = True
-        users.append(
-            {"user": user, "password": f"<< ${password_variable(user)} >>", "permissions": granted}
-        )
-    return users
-
-
-if __name__ == "__main__":  # python -m semantik_runtime.nats_auth > the block of nats.conf
-    print(deployment_authorization(), end="")

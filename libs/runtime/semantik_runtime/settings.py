@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .nats_auth import NatsCredentials
+from .nats_credentials import NatsCredentials
 
 
 class ServiceSettings(BaseSettings):

@@ -22,21 +22,22 @@ from semantik_contracts.subjects import (
     event_subject,
 )
 from semantik_runtime.nats_auth import (
-    DEPLOYED_USERS,
     EVENT_DURABLES,
     OPERATOR,
     SERVICE_USERS,
     SUBSCRIBER,
     USERS,
     VECTOR_HOST,
-    NatsCredentials,
+    permissions,
+)
+from semantik_runtime.nats_config import (
+    DEPLOYED_USERS,
     authorization,
-    connect_options,
     deployment_authorization,
     deployment_users,
     password_variable,
-    permissions,
 )
+from semantik_runtime.nats_credentials import NatsCredentials, connect_options
 
 pytestmark = pytest.mark.unit
 
