@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,18 +21,15 @@ from collections_service.application import CollectionsApplication
 from collections_service.bootstrap import build_collections_service
 from fastapi import FastAPI
 from gateway_service.http_app import create_app
-from semantik_contracts import ErrorCode, SourceKind
-from semantik_contracts.commands import ValidatedSource, ValidateSource
-from semantik_contracts.search import Search, SearchResponse
-from semantik_contracts.subjects import INGEST, SEARCH_RPC, VECTOR_COUNT_RPC, command_subject
-from semantik_contracts.work import CountVectors, VectorCount
+from semantik_contracts.search import Search
 from semantik_runtime.bus import Bus
-from semantik_runtime.errors import CommandError
 from semantik_runtime.eventstore import event_store_env
 from websockets.asyncio.client import ClientConnection
 
 from services.gateway.tests.settings import gateway_settings
 from tests.services import free_port
+
+from .served import ServedGateway, serve_stand_ins, served_gateway
 
 Frame = dict[str, Any]
 
@@ -72,40 +69,6 @@ class Stack:
         assert reply.status_code == 201, reply.text
         body: dict[str, Any] = reply.json()
         return body
-
-
-async def serve_stand_ins(
-    stack_bus: Bus,
-    embedder: Bus,
-    vector_counts: dict[UUID, int],
-    searches: list[Search],
-    *,
-    validate_sources: bool = True,
-) -> None:
-    def check(path: Path) -> ValidatedSource:
-        if not path.exists():
-            raise CommandError(ErrorCode.INVALID, f"{path} does not exist")
-        kind = SourceKind.DIRECTORY if path.is_dir() else SourceKind.FILE
-        return ValidatedSource(path=str(path.resolve()), kind=kind)
-
-    async def validate(request: ValidateSource) -> ValidatedSource:
-        if request.path.startswith("upload://"):  # ingest fetches it from the object store
-            return ValidatedSource(path=request.path, kind=SourceKind.UPLOAD)
-        return await asyncio.to_thread(check, Path(request.path))
-
-    async def count(request: CountVectors) -> VectorCount:
-        return VectorCount(count=vector_counts.get(request.collection_id, 0))
-
-    async def search(request: Search) -> SearchResponse:
-        searches.append(request)
-        return SearchResponse(results=[], warnings=["stand-in search"], took_ms=1.0)
-
-    if validate_sources:
-        await stack_bus.serve(
-            command_subject(INGEST, "ValidateSource"), ValidateSource, validate, queue="ingest"
-        )
-    await stack_bus.serve(SEARCH_RPC, Search, search, queue="search")
-    await embedder.serve(VECTOR_COUNT_RPC, CountVectors, count, queue="vectors")
 
 
 @pytest.fixture
@@ -175,3 +138,17 @@ async def read_until(ws: ClientConnection, done: Callable[[Frame], bool]) -> lis
 
 def token(headers: dict[str, str]) -> str:
     return headers["Authorization"].removeprefix("Bearer ")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    with served_gateway(tmp_path_factory.mktemp("edges")) as gateway:
+        yield gateway
+
+
+@pytest.fixture
+async def client(served: ServedGateway) -> Any:
+    async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+        http.headers["X-Test-Roots"] = str(served.roots)  # read by sign_in, not the server
+        http.headers["X-Test-Secrets"] = str(served.gateway_data / "secrets")
+        yield http

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import uvicorn
 from collections_service.application import CollectionsApplication
@@ -23,13 +24,51 @@ from ingest_service.bootstrap import build_ingest_service
 from ingest_service.pool import ExtractionPool
 from ingest_service.sources import SourceRoots
 from ingest_service.uploaded import UploadedFiles
-from semantik_contracts.search import Search
+from semantik_contracts import ErrorCode, SourceKind
+from semantik_contracts.commands import ValidatedSource, ValidateSource
+from semantik_contracts.search import Search, SearchResponse
+from semantik_contracts.subjects import INGEST, SEARCH_RPC, VECTOR_COUNT_RPC, command_subject
+from semantik_contracts.work import CountVectors, VectorCount
 from semantik_runtime.bus import Bus
+from semantik_runtime.errors import CommandError
 from semantik_runtime.eventstore import event_store_env
 
+from services.gateway.tests.settings import gateway_settings
 from tests.services import free_port, private_nats
 
-from .conftest import gateway_settings, serve_stand_ins
+
+async def serve_stand_ins(
+    stack_bus: Bus,
+    embedder: Bus,
+    vector_counts: dict[UUID, int],
+    searches: list[Search],
+    *,
+    validate_sources: bool = True,
+) -> None:
+    def check(path: Path) -> ValidatedSource:
+        if not path.exists():
+            raise CommandError(ErrorCode.INVALID, f"{path} does not exist")
+        kind = SourceKind.DIRECTORY if path.is_dir() else SourceKind.FILE
+        return ValidatedSource(path=str(path.resolve()), kind=kind)
+
+    async def validate(request: ValidateSource) -> ValidatedSource:
+        if request.path.startswith("upload://"):  # ingest fetches it from the object store
+            return ValidatedSource(path=request.path, kind=SourceKind.UPLOAD)
+        return await asyncio.to_thread(check, Path(request.path))
+
+    async def count(request: CountVectors) -> VectorCount:
+        return VectorCount(count=vector_counts.get(request.collection_id, 0))
+
+    async def search(request: Search) -> SearchResponse:
+        searches.append(request)
+        return SearchResponse(results=[], warnings=["stand-in search"], took_ms=1.0)
+
+    if validate_sources:
+        await stack_bus.serve(
+            command_subject(INGEST, "ValidateSource"), ValidateSource, validate, queue="ingest"
+        )
+    await stack_bus.serve(SEARCH_RPC, Search, search, queue="search")
+    await embedder.serve(VECTOR_COUNT_RPC, CountVectors, count, queue="vectors")
 
 
 @dataclass

@@ -15,8 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from .served import ServedGateway, served_gateway
-from .test_reliability_edges import (
+from .edges import (
     BODIES,
     RESOURCE_PARAMS,
     bearer,
@@ -24,6 +23,7 @@ from .test_reliability_edges import (
     fill,
     refused,
 )
+from .served import ServedGateway, served_gateway
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
