@@ -8,7 +8,7 @@ import pytest
 
 from services.ingest.tests.corpus import write_bad_corpus, write_tolerated
 from services.ingest.tests.harness import Harness
-from services.ingest.tests.test_service import stats_of
+from services.ingest.tests.scans import stats_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 

@@ -15,7 +15,7 @@ from semantik_contracts.views import DocumentView, Page
 from semantik_contracts.work import EmbedChunks
 
 from services.ingest.tests.harness import Harness
-from services.ingest.tests.test_service import stats_of
+from services.ingest.tests.scans import stats_of
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 from semantik_contracts import SourceKind
 
 from services.ingest.tests.harness import Harness
-from services.ingest.tests.test_service import kinds, stats_of
+from services.ingest.tests.scans import kinds, stats_of
 
 pytestmark = pytest.mark.integration
 

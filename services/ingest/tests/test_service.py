@@ -1,62 +1,20 @@
-"""The ingest service against a real NATS JetStream and its SQLite event store."""
+"""The ingest service against a real NATS JetStream and its SQLite event store: indexing, re-scans,
+reindexes and the pending-work gate."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections import Counter
-from pathlib import Path
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid5
 
 import pytest
-from semantik_contracts import ErrorCode, OperationType, RpcFailure, SourceKind
-from semantik_contracts.commands import ValidatedSource, ValidateSource
-from semantik_contracts.events import (
-    OperationCancelled,
-    OperationFailed,
-    OperationRequested,
-    ScanStats,
-)
-from semantik_contracts.subjects import EVENTS_STREAM, INGEST, command_subject, event_filter
-from semantik_contracts.work import EmbedChunks
+from semantik_contracts import OperationType, SourceKind
+from semantik_contracts.events import ScanStats
+from semantik_contracts.subjects import EVENTS_STREAM, event_filter
 
 from services.ingest.tests.harness import Harness
+from services.ingest.tests.scans import ALPHA, BRAVO, CHARLIE, doc_id, kinds, stats_of, write_docs
 
 pytestmark = pytest.mark.integration
-
-ALPHA = b"# Alpha\n\nAlpha particles are helium nuclei emitted in radioactive decay.\n"
-BRAVO = "Bravo is the letter B in the NATO phonetic alphabet.\n"
-CHARLIE = "# Charlie\n\nCharlie writes about chunking markdown by headings.\n"
-
-
-def write_docs(root: Path) -> Path:
-    docs = root / "docs"
-    (docs / "sub").mkdir(parents=True)
-    (docs / "a.md").write_bytes(ALPHA)
-    (docs / "b.txt").write_text(BRAVO)
-    (docs / "copy-of-a.md").write_bytes(ALPHA)
-    (docs / "empty.txt").write_bytes(b"")
-    (docs / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
-    (docs / "report.pdf").write_bytes(b"%PDF-1.7")  # a PDF cut off after its header
-    (docs / "photo.jpeg").write_bytes(b"\xff\xd8\xff\xe0")  # not a format of ours
-    (docs / "sub" / "c.md").write_text(CHARLIE)
-    return docs
-
-
-def doc_id(h: Harness, data: bytes | str) -> UUID:
-    raw = data.encode() if isinstance(data, str) else data
-    return uuid5(h.collection_id, hashlib.sha256(raw).hexdigest())
-
-
-def stats_of(events: list) -> ScanStats:  # type: ignore[type-arg]
-    completed = [e.event for e in events if e.type == "ScanCompleted"]
-    assert len(completed) == 1
-    return completed[0].stats  # type: ignore[no-any-return]
-
-
-def kinds(events: list) -> Counter[str]:  # type: ignore[type-arg]
-    """How many events of each type, leaving out progress reports (they come by time)."""
-    return Counter(e.type for e in events if e.type != "ScanProgressed")
 
 
 async def test_index_rescan_change_and_delete(harness: Harness) -> None:
@@ -284,148 +242,6 @@ async def test_a_reindex_embeds_every_document_again_into_its_generation(
     assert (again.new_documents, again.unchanged_skipped) == (0, 3)
 
 
-async def test_validate_source_answers_over_the_bus(harness: Harness) -> None:
-    h = harness
-    (h.root / "docs").mkdir()
-    (h.root / "docs" / "x.exe").write_bytes(b"MZ")
-    await h.start()
-    subject = command_subject(INGEST, "ValidateSource")
-    ok = await h.bus.request(
-        subject, ValidateSource(path=f"{h.root}/docs/../docs"), ValidatedSource
-    )
-    assert ok == ValidatedSource(path=str((h.root / "docs").resolve()), kind=SourceKind.DIRECTORY)
-    for path, expected in [
-        (f"{h.root}/../../etc", "outside the allowed source roots"),
-        (f"{h.root}/missing", "does not exist"),
-        (f"{h.root}/docs/x.exe", "unsupported file type .exe"),
-    ]:
-        with pytest.raises(RpcFailure) as caught:
-            await h.bus.request(subject, ValidateSource(path=path), ValidatedSource)
-        assert caught.value.error.code is ErrorCode.INVALID
-        assert expected in caught.value.error.message
-
-
-async def drain(h: Harness, operation_id: UUID) -> list[tuple[str, EmbedChunks]]:
-    """Take work as an embedder would until the operation's scan completed."""
-    taken = []
-    for _ in range(200):
-        taken += await h.take_work(limit=1)
-        events = await h.events()
-        done = any(
-            e.type == "ScanCompleted" and e.event.operation_id == operation_id for e in events
-        )
-        if done and not await h.waiting_work():
-            return taken
-    raise AssertionError(f"the scan of {operation_id} did not complete")
-
-
-@pytest.mark.parametrize("ending", ["cancelled", "timed out"])
-async def test_an_ended_operations_scan_stops_and_keeps_what_it_registered(
-    harness: Harness, ending: str
-) -> None:
-    """Cancelled, or failed by OPERATION_TIMEOUT_SECONDS: the scan stops either way."""
-    h = harness
-    docs = h.root / "many"
-    docs.mkdir()
-    for n in range(20):
-        (docs / f"{n:02}.md").write_text(f"# Note {n}\n\nA short note, number {n}.\n")
-    await h.start(max_pending=2)
-    source = await h.add_source(docs)
-    operation_id = await h.request([source])
-    for _ in range(1200):  # the scan is under way, held back by the pending work
-        if await h.waiting_work() == 2:
-            break
-        await asyncio.sleep(0.05)
-    ended: OperationCancelled | OperationFailed = (
-        OperationCancelled(collection_id=h.collection_id, operation_id=operation_id)
-        if ending == "cancelled"
-        else OperationFailed(
-            collection_id=h.collection_id,
-            operation_id=operation_id,
-            error="timed out after 60 s (OPERATION_TIMEOUT_SECONDS)",
-        )
-    )
-    await h.publish("operation", operation_id, ended, version=2)
-    taken = await drain(h, operation_id)
-    stats = stats_of(await h.scan_events(operation_id))
-    assert stats.stopped
-    assert 0 < stats.new_documents < 20
-    # Everything it registered has its work published: nothing is half-done.
-    assert len(taken) == stats.new_documents == stats.chunks
-
-    # The next index picks up where it stopped; what was registered is unchanged.
-    again = await h.request([source])
-    assert len(await drain(h, again)) == 20 - stats.new_documents
-    rest = stats_of(await h.scan_events(again))
-    assert not rest.stopped
-    assert (rest.new_documents, rest.unchanged_skipped) == (
-        20 - stats.new_documents,
-        stats.new_documents,
-    )
-
-
-async def test_an_operation_cancelled_before_its_scan_is_not_scanned(harness: Harness) -> None:
-    h = harness
-    docs = h.root / "few"
-    docs.mkdir()
-    (docs / "a.md").write_text("# A\n\nSome text.\n")
-    await h.start()
-    source = await h.add_source(docs)
-    cancelled = uuid4()
-    ended = OperationCancelled(collection_id=h.collection_id, operation_id=cancelled)
-    await h.publish("operation", cancelled, ended, version=2)
-    event = OperationRequested(
-        collection_id=h.collection_id,
-        operation_id=cancelled,
-        operation_type=OperationType.INDEX,
-        requested_by="u1",
-        source_ids=[source],
-    )
-    await h.publish("operation", cancelled, event)
-    later = await h.request([source])
-    assert stats_of(await h.scan_events(later)).new_documents == 1
-    assert cancelled not in {
-        e.event.operation_id for e in await h.events() if e.type == "ScanStarted"
-    }
-
-
-async def test_remove_source_removes_exactly_that_sources_documents(harness: Harness) -> None:
-    h = harness
-    first, second = h.root / "first", h.root / "second"
-    for folder, words in ((first, "alpha beta"), (second, "gamma delta")):
-        folder.mkdir()
-        for n in range(3):
-            (folder / f"{n}.txt").write_text(f"{words} number {n}\n")
-    (second / "same-as-first.txt").write_text("alpha beta number 0\n")  # a duplicate
-    later = h.root / "later"
-    later.mkdir()
-    (later / "copy.txt").write_text("gamma delta number 1\n")  # held back as a duplicate
-    await h.start()
-    keep, drop = await h.add_source(first), await h.add_source(second)
-    await h.scan_events(await h.request([keep, drop]))
-    copy_holder = await h.add_source(later)
-    stats = stats_of(await h.scan_events(await h.request([copy_holder])))
-    assert stats.duplicates_skipped == 1
-    await h.take_work()
-
-    operation_id = await h.request([drop], OperationType.REMOVE_SOURCE)
-    events = await h.scan_events(operation_id)
-    removed = sorted(e.event.path for e in events if e.type == "DocumentRemoved")
-    assert removed == [str(second / f"{n}.txt") for n in range(3)]
-    gone = {doc for command in h.deleted for doc in command.document_ids}
-    assert gone == {doc_id(h, f"gamma delta number {n}\n") for n in range(3)}
-    # The copy the other source held is indexed there now: its content stays findable.
-    [found_again] = [e.event for e in events if e.type == "DocumentRegistered"]
-    assert (found_again.path, found_again.source_id) == (str(later / "copy.txt"), copy_holder)
-    [(_, work)] = await h.take_work()
-    assert work.document_id == doc_id(h, "gamma delta number 1\n")
-    stats = stats_of(events)
-    assert (stats.removed, stats.removed_chunks, stats.new_documents, stats.chunks) == (3, 3, 1, 1)
-    left = h.app.documents_of_source(h.collection_id, keep)
-    assert [d.path for d in left] == [str(first / f"{n}.txt") for n in range(3)]
-    assert h.app.documents_of_source(h.collection_id, drop) == []
-
-
 async def test_a_long_scan_reports_progress_every_second(harness: Harness) -> None:
     h = harness
     docs = h.root / "slow"
@@ -448,99 +264,3 @@ async def test_a_long_scan_reports_progress_every_second(harness: Harness) -> No
         taken += await h.take_work(limit=1)
     stats = stats_of(await h.scan_events(operation_id))
     assert stats.new_documents == 4
-
-
-async def test_validate_source_answers_a_record_files_columns(harness: Harness) -> None:
-    """What the web UI offers to choose from before a table is added: its usable columns,
-    without the blank and repeated headers a scan would skip."""
-    h = harness
-    (h.root / "tables").mkdir()
-    (h.root / "tables" / "tickets.csv").write_text("ticket_id,title,,body,title\n1,a,,b,c\n")
-    (h.root / "tables" / "rows.jsonl").write_text('{"id": 1, "text": "x"}\n')
-    await h.start()
-    subject = command_subject(INGEST, "ValidateSource")
-    csv = await h.bus.request(
-        subject, ValidateSource(path=f"{h.root}/tables/tickets.csv"), ValidatedSource
-    )
-    assert (csv.kind, csv.columns) == (SourceKind.FILE, ["ticket_id", "title", "body"])
-    jsonl = await h.bus.request(
-        subject, ValidateSource(path=f"{h.root}/tables/rows.jsonl"), ValidatedSource
-    )
-    assert jsonl.columns == ["id", "text"]
-    folder = await h.bus.request(subject, ValidateSource(path=f"{h.root}/tables"), ValidatedSource)
-    assert (folder.kind, folder.columns) == (SourceKind.DIRECTORY, [])
-
-
-async def test_validate_source_keeps_semantiks_data_hidden_files_and_ungranted_roots_shut(
-    harness: Harness, tmp_path: Path
-) -> None:
-    """SPEC §11 over the bus, with roots wide enough to hold the data dir (as
-    SEMANTIK_SOURCE_ROOTS=/ would): FORBIDDEN, and nothing told about what exists there."""
-    h = harness
-    h.root = tmp_path
-    shared = tmp_path / "sources"
-    for path in ("a/report.md", "a/.env", "b/plan.md"):
-        (shared / path).parent.mkdir(parents=True, exist_ok=True)
-        (shared / path).write_text("# text\n")
-    await h.start()
-    name = f"{h.collection_id}/notes.md"
-    await (await h.bus.upload_store()).put(name, b"# Notes\n")
-    subject = command_subject(INGEST, "ValidateSource")
-
-    async def refused(path: str, roots: list[str] | None = None) -> str:
-        with pytest.raises(RpcFailure) as caught:
-            await h.bus.request(subject, ValidateSource(path=path, roots=roots), ValidatedSource)
-        assert caught.value.error.code is ErrorCode.FORBIDDEN, caught.value.error.message
-        return caught.value.error.message
-
-    granted = [str(shared / "a")]
-    for path, roots, expected in [
-        (f"{h.data_dir}/eventstore/ingest.sqlite3", None, "Semantik's own data"),
-        (f"{shared}/../data", None, "Semantik's own data"),
-        (f"{h.data_dir}/secrets/nats.creds", None, "Semantik's own data"),  # not there
-        (f"{shared}/a/.env", None, "hidden"),
-        (f"{shared}/a/report.md", [], "no source roots were granted to you"),
-        (f"{shared}/b/plan.md", granted, "outside the source roots granted to you"),
-        (f"{shared}/a/report.md", [str(tmp_path.parent)], "no source roots were granted"),
-    ]:
-        assert expected in await refused(path, roots)
-    ok = await h.bus.request(
-        subject, ValidateSource(path=f"{shared}/a/report.md", roots=granted), ValidatedSource
-    )
-    assert (ok.path, ok.kind) == (str((shared / "a" / "report.md").resolve()), SourceKind.FILE)
-    # An upload is not subject to the granted roots; its copy is no plain path.
-    upload = await h.bus.request(
-        subject, ValidateSource(path=f"upload://{name}", roots=[]), ValidatedSource
-    )
-    assert (upload.path, upload.kind) == (
-        str(h.data_dir.resolve() / "uploads" / name),
-        SourceKind.UPLOAD,
-    )
-    assert "Semantik's own data" in await refused(upload.path)
-
-
-async def test_scans_read_uploads_as_uploads_and_skip_links_into_the_data_dir(
-    harness: Harness, tmp_path: Path
-) -> None:
-    h = harness
-    h.root = tmp_path
-    docs = tmp_path / "sources" / "docs"
-    docs.mkdir(parents=True)
-    (docs / "a.md").write_bytes(ALPHA)
-    (docs / "data").symlink_to(h.data_dir)
-    (h.data_dir / "secrets").mkdir(parents=True)
-    (h.data_dir / "secrets" / "token.md").write_text("# A secret\n")
-    (docs / "token.md").symlink_to(h.data_dir / "secrets" / "token.md")
-    await h.start()
-    name = f"{h.collection_id}/notes.md"
-    await (await h.bus.upload_store()).put(name, BRAVO.encode())
-    local = h.data_dir.resolve() / "uploads" / name
-    folder = await h.add_source(docs)
-    uploaded = await h.add_source(local, SourceKind.UPLOAD)  # its copy is fetched
-    # A plain source naming an upload's copy (recorded before uploads were shut) fails.
-    plain = await h.add_source(local, SourceKind.FILE)
-    events = await h.scan_events(await h.request([folder, uploaded, plain]))
-    registered = sorted(e.event.path for e in events if e.type == "DocumentRegistered")
-    assert registered == sorted([str(docs / "a.md"), str(local)])
-    failed = [e.event for e in events if e.type == "DocumentFailed"]
-    assert [(f.path, "Semantik's own data" in f.reason) for f in failed] == [(str(local), True)]
