@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import pytest
 from semantik_runtime.nats_config import deployment_users, password_variable
 
-from tests.deploy.test_kubernetes import objects
+from tests.deploy.k8s import objects
 from tests.deploy.tools import COMPOSE_FILE, K8S, NATS_USERS, REPO, load_yaml
 
 pytestmark = pytest.mark.unit

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,18 @@ import pytest
 from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.subjects import WORK_STREAM, embed_consumer_name, model_slug
 
+from tests.deploy.k8s import (
+    KUBERNETES_VERSIONS,
+    NAMESPACE,
+    OVERLAYS,
+    SECRET_KEYS,
+    SECRET_NAME,
+    container,
+    is_keda,
+    objects,
+    render,
+    validation_errors,
+)
 from tests.deploy.settings import DATABASE_USERS, QDRANT_USERS, fields_read
 from tests.deploy.tools import (
     GATEWAY_PORT,
@@ -30,55 +41,6 @@ from tests.deploy.tools import (
 )
 
 pytestmark = pytest.mark.unit
-
-OVERLAYS = ("cpu", "gpu")
-#: The oldest Kubernetes minor still in common support, and the newest schemas shipped.
-KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
-SECRET_NAME = "semantik-secrets"
-SECRET_KEYS = {
-    "DATABASE_URL",
-    "JWT_SECRET",
-    "QDRANT_API_KEY",
-    "METRICS_TOKEN",
-    "SEMANTIK_METRICS_TOKEN",
-}
-NAMESPACE = "semantik"
-
-
-@functools.cache
-def render(overlay: str) -> tuple[dict[str, Any], ...]:
-    """`kubectl kustomize` (kustomize built in) of one overlay."""
-    result = run([tool("kubectl"), "kustomize", str(K8S / "overlays" / overlay)])
-    assert result.returncode == 0, result.stderr
-    return tuple(load_yaml_all(result.stdout))
-
-
-def objects(overlay: str, kind: str) -> dict[str, dict[str, Any]]:
-    return {o["metadata"]["name"]: o for o in render(overlay) if o["kind"] == kind}
-
-
-def container(deployment: dict[str, Any]) -> dict[str, Any]:
-    containers = deployment["spec"]["template"]["spec"]["containers"]
-    assert len(containers) == 1, deployment["metadata"]["name"]
-    return containers[0]  # type: ignore[no-any-return]
-
-
-def validation_errors(document: dict[str, Any]) -> list[str]:
-    errors = []
-    for version in KUBERNETES_VERSIONS:
-        try:
-            kubernetes_validate.validate(document, version, strict=True)
-        except kubernetes_validate.ValidationError as error:
-            path = ".".join(str(p) for p in error.path)
-            errors.append(
-                f"{document['kind']}/{document['metadata']['name']} "
-                f"(Kubernetes {version}) {path}: {error.message}"
-            )
-    return errors
-
-
-def is_keda(document: dict[str, Any]) -> bool:
-    return str(document["apiVersion"]).startswith("keda.sh/")
 
 
 def test_every_file_under_deploy_k8s_is_yaml_kustomize_knows() -> None:
@@ -380,118 +342,3 @@ def test_models_volume_component_shares_models_with_every_registry_reader(
             assert volumes[mount["name"]]["persistentVolumeClaim"]["claimName"] == "semantik-models"
     for deployment in objects(overlay, "Deployment").values():
         assert models_dir not in {m["mountPath"] for m in container(deployment)["volumeMounts"]}
-
-
-def nats_secret(user: str) -> str:
-    """The Secret that holds ``user``'s NATS password (key ``password``); the operator
-    creates it (docs/deploy.md) and the NATS server reads it too (nats.values.yaml)."""
-    return f"semantik-nats-{user}"
-
-
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_service_signs_in_to_nats_as_itself(overlay: str) -> None:
-    for name, deployment in objects(overlay, "Deployment").items():
-        env = {v["name"]: v for v in container(deployment)["env"]}
-        assert env["NATS_USER"]["value"] == name
-        reference = env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
-        assert reference == {"name": nats_secret(name), "key": "password"}, name
-
-
-# -- NetworkPolicies -------------------------------------------------------------------
-#: Who may open a connection to what: (pod name label or namespace) → port.
-ALLOWED_CLIENTS = {
-    "nats": {"collections", "ingest", "embedder", "search", "gateway"},
-    "postgresql": {"collections", "ingest", "gateway"},
-    "qdrant": {"embedder", "search"},
-}
-
-
-def policies(overlay: str) -> dict[str, dict[str, Any]]:
-    return objects(overlay, "NetworkPolicy")
-
-
-def selects(policy: dict[str, Any], labels: dict[str, str]) -> bool:
-    selector = policy["spec"]["podSelector"]
-    for key, value in selector.get("matchLabels", {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions", []):
-        assert expression["operator"] == "In"
-        if labels.get(expression["key"]) not in expression["values"]:
-            return False
-    return True
-
-
-def admitted(overlay: str, labels: dict[str, str], port: int) -> set[str]:
-    """Who the policies let reach a pod with ``labels`` on ``port``: pod names
-    (``app.kubernetes.io/name``, or another label's ``key=value``) and ``ns:<name>``."""
-    found: set[str] = set()
-    for policy in policies(overlay).values():
-        if not selects(policy, labels):
-            continue
-        for rule in policy["spec"].get("ingress", []):
-            ports = {p["port"] for p in rule.get("ports", [])}
-            if ports and port not in ports:
-                continue
-            assert rule.get("from"), "a rule without `from` admits everyone"
-            for peer in rule["from"]:
-                assert not ("podSelector" in peer and "namespaceSelector" in peer)
-                if "namespaceSelector" in peer:
-                    match = peer["namespaceSelector"]["matchLabels"]
-                    found.add("ns:" + match["kubernetes.io/metadata.name"])
-                else:
-                    match = peer["podSelector"]["matchLabels"]
-                    found |= {
-                        v if k == "app.kubernetes.io/name" else f"{k}={v}" for k, v in match.items()
-                    }
-    return found
-
-
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_pod_denies_ingress_unless_a_policy_lets_it(overlay: str) -> None:
-    deny = policies(overlay)["default-deny-ingress"]["spec"]
-    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"]
-    assert not deny.get("ingress")
-    for policy in policies(overlay).values():
-        assert policy["spec"]["policyTypes"] == ["Ingress"]
-        # Selectors name pods by their own labels, not base's part-of label (which the
-        # Helm charts' pods lack).
-        assert "app.kubernetes.io/part-of" not in str(policy["spec"])
-
-
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_gateway_is_reached_from_the_ingress_controller(overlay: str) -> None:
-    gateway = objects(overlay, "Deployment")["gateway"]
-    labels = gateway["spec"]["template"]["metadata"]["labels"]
-    assert admitted(overlay, labels, GATEWAY_PORT) == {"ns:ingress-nginx", "ns:monitoring"}
-
-
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_other_services_accept_only_metrics_scrapes(overlay: str) -> None:
-    for name, deployment in objects(overlay, "Deployment").items():
-        if name == "gateway":
-            continue
-        labels = deployment["spec"]["template"]["metadata"]["labels"]
-        assert admitted(overlay, labels, HEALTH_PORT) == {"ns:monitoring"}, name
-        assert admitted(overlay, labels, 8080) == set(), name
-
-
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_stores_accept_only_the_services_that_use_them(overlay: str) -> None:
-    nats = {"app.kubernetes.io/name": "nats", "app.kubernetes.io/instance": "nats"}
-    assert admitted(overlay, nats, 4222) == ALLOWED_CLIENTS["nats"] | {"nats"}
-    postgres = {"cnpg.io/cluster": "semantik-pg-cluster"}
-    assert (
-        admitted(overlay, postgres, 5432)
-        - {
-            "ns:cnpg-system",
-            "cnpg.io/cluster=semantik-pg-cluster",
-        }
-        == ALLOWED_CLIENTS["postgresql"]
-    )
-    qdrant = {"app.kubernetes.io/name": "qdrant"}
-    assert admitted(overlay, qdrant, 6333) - {"ns:monitoring"} == ALLOWED_CLIENTS["qdrant"]
-    assert admitted(overlay, qdrant, 6334) == ALLOWED_CLIENTS["qdrant"]
-    # The event-sourced services are the database's only Semantik clients.
-    assert ALLOWED_CLIENTS["postgresql"] == DATABASE_USERS
-    assert ALLOWED_CLIENTS["qdrant"] == QDRANT_USERS | {"search", "embedder"}

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from semantik_runtime.settings import ServiceSettings
 
+from tests.deploy.k8s import OVERLAYS, container, objects
 from tests.deploy.settings import (
     LIBRARY_VARIABLES,
     SETTINGS,
@@ -24,7 +25,6 @@ from tests.deploy.settings import (
     missing_variables,
     unknown_variables,
 )
-from tests.deploy.test_kubernetes import OVERLAYS, container, objects
 from tests.deploy.tools import (
     COMPOSE_ENV,
     COMPOSE_FILE,

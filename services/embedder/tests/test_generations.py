@@ -21,7 +21,7 @@ from semantik_contracts.work import SampleChunks, SampledChunks, generation_name
 from semantik_runtime.bus import Bus
 from semantik_runtime.vectors import VectorStore
 
-from services.embedder.tests.test_embedder import (
+from services.embedder.tests.work import (
     TEXTS,
     ServiceFactory,
     embedded_count,
