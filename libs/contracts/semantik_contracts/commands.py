@@ -25,6 +25,18 @@ def _not_blank(value: str) -> str:
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
 
 
+#: The directories a path may come from: the source roots an admin granted to the actor
+#: or their team, each inside the configured roots; None: any configured root (an admin).
+GrantedRoots = Annotated[
+    list[str] | None,
+    Field(
+        max_length=1000,
+        description="Only under these directories (the source roots granted to the actor or "
+        "their team); None: any configured root (an admin)",
+    ),
+]
+
+
 class Actor(Message):
     """A command or query made on a user's behalf. Only the gateway sends them: it sets
     ``actor`` from the verified token and ``teams`` from its own records."""
@@ -62,12 +74,7 @@ class AddSource(Actor):
     text_columns: list[str] = Field(default_factory=list)
     context_columns: list[str] = Field(default_factory=list)
     id_column: str | None = None
-    roots: list[str] | None = Field(
-        None,
-        max_length=1000,
-        description="Directories the actor may add paths from (source roots granted to "
-        "them or their team); None: any configured root (an admin)",
-    )
+    roots: GrantedRoots = None
 
 
 class ChangeSourceColumns(Actor):
@@ -176,12 +183,7 @@ class ValidateSource(Message):
     text_columns: list[str] = Field(default_factory=list)
     context_columns: list[str] = Field(default_factory=list)
     id_column: str | None = None
-    roots: list[str] | None = Field(
-        None,
-        max_length=1000,
-        description="Only under these directories (each inside the configured roots); "
-        "None: any configured root",
-    )
+    roots: GrantedRoots = None
 
 
 class ValidatedSource(Message):

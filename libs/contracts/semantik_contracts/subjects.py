@@ -22,6 +22,12 @@ UPLOAD_NAMES_BUCKET = "SEMANTIK_UPLOAD_NAMES"
 #: A source path naming an uploaded file: ``upload://<collection_id>/<file name>``.
 UPLOAD_SCHEME = "upload://"
 
+
+def is_upload(path: str) -> bool:
+    """Whether a source's path names an uploaded file (``upload://<collection>/<name>``)."""
+    return path.startswith(UPLOAD_SCHEME)
+
+
 COLLECTIONS = "collections"
 INGEST = "ingest"
 VECTORS = "vectors"

@@ -18,9 +18,9 @@ from semantik_contracts.commands import ResumeWork, ValidatedSource, ValidateSou
 from semantik_contracts.subjects import (
     COLLECTIONS,
     INGEST,
-    UPLOAD_SCHEME,
     command_subject,
     event_filter,
+    is_upload,
 )
 from semantik_contracts.views import SourceList
 from semantik_runtime.bus import Bus
@@ -186,7 +186,7 @@ class CollectionsService:
                         text_columns=cmd.text_columns,
                         context_columns=cmd.context_columns,
                         id_column=cmd.id_column,
-                        roots=None if cmd.path.startswith(UPLOAD_SCHEME) else cmd.roots,
+                        roots=None if is_upload(cmd.path) else cmd.roots,
                     ),
                     ValidatedSource,
                 )

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useState, type ReactNode } from "react";
 import type { CollectionStatus, Operation } from "../lib/types";
 import { highlight, progressLabel } from "../lib/text";
 
@@ -121,4 +121,37 @@ export function PrincipalOptions({
       )}
     </>
   );
+}
+
+/** A table of rows with a header of ``columns`` (and a hidden one for row actions),
+ * scrolling sideways on narrow screens. */
+export function Table(props: {
+  label: string;
+  columns: readonly string[];
+  actions?: boolean;
+  className?: string;
+  scroll?: boolean;
+  children: ReactNode;
+}) {
+  const { label, columns, actions = true, className, scroll = true, children } = props;
+  const table = (
+    <table className={className} aria-label={label}>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th key={c} scope="col">
+              {c}
+            </th>
+          ))}
+          {actions && (
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
+          )}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+  return scroll ? <div className="table-scroll">{table}</div> : table;
 }

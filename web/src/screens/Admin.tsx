@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useApp, useAppStore } from "../context";
-import { CopyField, Notice, Options } from "../components/bits";
+import { CopyField, Notice, Options, Table } from "../components/bits";
 import { message, useAction } from "../lib/action";
 import type { Invite, Registration, RegistrationMode, Team, UserRow } from "../lib/types";
 import { SourceRoots, Teams } from "./AdminGroups";
@@ -82,18 +82,7 @@ function Users({ users, onChange }: { users: UserRow[] | null; onChange(): Promi
       {users === null ? (
         <p className="muted">Loading…</p>
       ) : (
-        <div className="table-scroll">
-          <table className="users" aria-label="Users">
-            <thead>
-              <tr>
-                <th scope="col">Username</th>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Status</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
+        <Table label="Users" className="users" actions={false} columns={["Username", "Email", "Role", "Status", "Actions"]}>
               {users.map((u) => (
                 <tr key={u.id} data-testid={`user-${u.username}`}>
                   <th scope="row">
@@ -153,9 +142,7 @@ function Users({ users, onChange }: { users: UserRow[] | null; onChange(): Promi
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+        </Table>
       )}
       <form className="form" onSubmit={create} aria-labelledby="new-user-title">
         <h3 id="new-user-title">Create an account</h3>

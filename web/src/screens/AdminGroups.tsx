@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useAppStore } from "../context";
-import { Notice, PrincipalOptions } from "../components/bits";
+import { Notice, PrincipalOptions, Table } from "../components/bits";
 import { useAction } from "../lib/action";
 import type { SourceRoot, Team, UserRow } from "../lib/types";
 
@@ -140,19 +140,7 @@ export function SourceRoots({ teams, users }: { teams: Team[]; users: UserRow[] 
         any path under the configured roots.
       </p>
       {roots && roots.length > 0 && (
-        <div className="table-scroll">
-          <table aria-label="Source roots">
-            <thead>
-              <tr>
-                <th scope="col">Path</th>
-                <th scope="col">Granted to</th>
-                <th scope="col">Since</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
+        <Table label="Source roots" columns={["Path", "Granted to", "Since"]}>
               {roots.map((r) => (
                 <tr key={r.id}>
                   <td className="mono">{r.path}</td>
@@ -165,9 +153,7 @@ export function SourceRoots({ teams, users }: { teams: Team[]; users: UserRow[] 
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+        </Table>
       )}
       {roots && roots.length === 0 && <p className="muted">No path granted yet.</p>}
       <form className="form" onSubmit={grant}>

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useApp, useAppStore } from "../context";
-import { CopyField, Notice } from "../components/bits";
+import { CopyField, Notice, Table } from "../components/bits";
 import { message, useAction } from "../lib/action";
 import type { ApiKey, NewApiKey, Scope } from "../lib/types";
 
@@ -145,21 +145,7 @@ export function ApiKeys() {
       ) : keys.length === 0 ? (
         <p className="muted">No keys yet.</p>
       ) : (
-        <div className="table-scroll">
-          <table aria-label="Your keys">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Collections</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
+        <Table label="Your keys" columns={["Name", "Scopes", "Collections", "Expires", "Created"]}>
               {keys.map((k) => (
                 <tr key={k.id} data-testid={`key-${k.name}`}>
                   <th scope="row">{k.name}</th>
@@ -187,9 +173,7 @@ export function ApiKeys() {
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+        </Table>
       )}
     </main>
   );

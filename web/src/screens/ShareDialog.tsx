@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { useAppStore } from "../context";
 import { Dialog } from "../components/Dialog";
-import { Notice, PrincipalOptions } from "../components/bits";
+import { Notice, PrincipalOptions, Table } from "../components/bits";
 import { message, useAction } from "../lib/action";
 import type { Access, Collection, Directory, Grant, GrantRole, PrincipalType } from "../lib/types";
 
@@ -46,17 +46,7 @@ export function ShareDialog({ collection: c, onClose }: { collection: Collection
       <div className="form">
         {access === null && !error && <p className="muted">Loading…</p>}
         {access && (
-          <table className="grants" aria-label="People and teams with access">
-            <thead>
-              <tr>
-                <th scope="col">Who</th>
-                <th scope="col">Role</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
+          <Table label="People and teams with access" className="grants" scroll={false} columns={["Who", "Role"]}>
               <tr>
                 <th scope="row">
                   {access.owner_name ?? access.owner} <span className="muted">(user)</span>
@@ -91,8 +81,7 @@ export function ShareDialog({ collection: c, onClose }: { collection: Collection
                   </tr>
                 );
               })}
-            </tbody>
-          </table>
+          </Table>
         )}
         {access && access.grants.length === 0 && <p className="muted">Only you have access so far.</p>}
         <form className="share-add" onSubmit={add} aria-label="Give access">
