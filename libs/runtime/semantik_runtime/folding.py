@@ -4,6 +4,7 @@ process saves is folded at once, and anything else is read from the log in order
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +15,7 @@ from eventsourcing.persistence import Recording
 PAGE = 500
 
 
-class FoldedLog:
+class FoldedLog(ABC):
     """Subclasses fold one domain event in ``_apply``; ``_folded`` runs after a batch."""
 
     def __init__(self, app: Application[UUID]) -> None:
@@ -47,8 +48,9 @@ class FoldedLog:
                 return
         self.catch_up()
 
+    @abstractmethod
     def _apply(self, domain_event: Any) -> None:
-        raise NotImplementedError
+        """Fold one domain event into the read model."""
 
-    def _folded(self) -> None:
+    def _folded(self) -> None:  # noqa: B027 - an optional hook; most read models need none
         """After each batch is folded (indexes built from the whole model)."""
