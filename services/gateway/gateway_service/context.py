@@ -117,9 +117,14 @@ class GatewayContext:
         index = self.users.index
         await asyncio.to_thread(index.catch_up)  # what others saved before we listened
 
-        async def changed_elsewhere(_: Msg) -> None:
+        async def changed_elsewhere(msg: Msg) -> None:
             await asyncio.to_thread(index.catch_up)
-            self.recheck_live()
+            try:
+                teams = bool(json.loads(msg.data).get("teams", True))
+            except (ValueError, AttributeError):
+                teams = True  # unreadable: check rather than miss a member removed
+            if teams:
+                self.recheck_live()
 
         async def revoked(_: Msg) -> None:
             self.recheck_live()
@@ -127,11 +132,14 @@ class GatewayContext:
         await bus.nc.subscribe(ACCOUNTS_CHANGED, cb=changed_elsewhere)
         await bus.nc.subscribe(event_filter(event_type="AccessRevoked"), cb=revoked)
 
-        def changed_here() -> None:
-            # Saved on a worker thread: announced, and sockets checked, by the loop.
+        def changed_here(teams: bool) -> None:
+            # Saved on a worker thread: announced, and sockets checked, by the loop. Only
+            # a team's members change what subscriptions may follow (disabled users and
+            # revoked keys are caught by each socket's own check, every second).
             def announce() -> None:
-                self._spawn(bus.nc.publish(ACCOUNTS_CHANGED, b"{}"))
-                self.recheck_live()
+                self._spawn(bus.nc.publish(ACCOUNTS_CHANGED, json.dumps({"teams": teams}).encode()))
+                if teams:
+                    self.recheck_live()
 
             loop.call_soon_threadsafe(announce)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -119,7 +119,7 @@ class Principals:
         except InvalidToken:
             raise Unauthenticated("invalid or expired access token") from None
         principal = self._user(claims.user_id)
-        return _with(principal, session_id=claims.session_id, expires_at=claims.expires_at)
+        return replace(principal, session_id=claims.session_id, expires_at=claims.expires_at)
 
     def still_valid(self, principal: Principal) -> str | None:
         """Why the principal's credentials stopped counting since it was resolved, if
@@ -137,7 +137,7 @@ class Principals:
 
     def current(self, principal: Principal) -> Principal:
         """The same principal with the teams its user is in now."""
-        return _with(principal, teams=self.index.teams_of(principal.user_id))
+        return replace(principal, teams=self.index.teams_of(principal.user_id))
 
     def _user(self, user_id: str) -> Principal:
         user = self.index.user(user_id)
@@ -176,7 +176,7 @@ class Principals:
         collections = (
             None if key.collection_ids is None else frozenset(UUID(c) for c in key.collection_ids)
         )
-        return _with(
+        return replace(
             owner,
             is_admin=False,  # a key never administers
             key_id=key.id,
@@ -184,7 +184,3 @@ class Principals:
             collection_ids=collections,
             expires_at=key.expires_at.timestamp() if key.expires_at else None,
         )
-
-
-def _with(principal: Principal, **changes: Any) -> Principal:
-    return Principal(**{**principal.__dict__, **changes})

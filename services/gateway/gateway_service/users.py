@@ -26,6 +26,7 @@ from .accounts import (
     INSTANCE_ID,
     Instance,
     Invite,
+    Team,
     User,
     invite_id_for,
     unauthorized,
@@ -57,12 +58,14 @@ class UsersApplication(Administration, Application[UUID]):
         self.index = AccountIndex(self, access_ttl)
         self.index.catch_up()
         #: Called after every save (the context tells the other gateway processes).
-        self.on_changed: Callable[[], None] = lambda: None
+        #: Its argument says whether a team's members changed (what open WebSocket
+        #: subscriptions must be checked again for); sign-ins and the rest do not.
+        self.on_changed: Callable[[bool], None] = lambda _teams: None
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         recordings = super().save(*objs, **kwargs)
         self.index.record(recordings)
-        self.on_changed()
+        self.on_changed(any(isinstance(r.domain_event, Team.Event) for r in recordings))
         return recordings
 
     @property
