@@ -354,3 +354,20 @@ async def _frame(ws: Any, kind: str) -> dict[str, Any]:
             frame: dict[str, Any] = json.loads(await ws.recv())
             if frame["type"] == kind:
                 return frame
+
+
+async def test_nobody_lists_or_revokes_another_users_key_or_reads_their_grants(
+    served: ServedGateway, client: httpx.AsyncClient
+) -> None:
+    _, owner = await user(client, served, "nadia")
+    _, other = await user(client, served, "otto")
+    made = await client.post(
+        "/api/v1/api-keys", json={"name": "nadias", "scopes": ["read"]}, headers=owner
+    )
+    key_id = made.json()["id"]
+    assert (await client.get("/api/v1/api-keys", headers=other)).json() == []
+    refused(await client.delete(f"/api/v1/api-keys/{key_id}", headers=other), 404, "not found")
+    still = await client.get("/api/v2/collections", headers=bearer(made.json()["key"]))
+    assert still.status_code == 200  # the key lives on
+    assert (await client.get("/api/v1/source-roots", headers=other)).json() == []
+    assert (await client.get("/api/v1/teams", headers=other)).json() == []
