@@ -10,6 +10,7 @@ import { CollectionDetails } from "./screens/CollectionDetails";
 import { Dashboard } from "./screens/Dashboard";
 import { Login } from "./screens/Login";
 import { Search } from "./screens/Search";
+import { Webhooks } from "./screens/Webhooks";
 
 const LIVE_LABEL = { open: "Live", connecting: "Reconnecting…", closed: "Offline" };
 
@@ -67,6 +68,7 @@ export function App() {
             {activeCount > 0 ? `Active operations (${activeCount})` : "Active operations"}
           </NavLink>
           <NavLink route={{ name: "keys" }} current={route}>API keys</NavLink>
+          <NavLink route={{ name: "webhooks" }} current={route}>Webhooks</NavLink>
           {isAdmin && <NavLink route={{ name: "admin" }} current={route}>Admin</NavLink>}
         </nav>
         <span className={`live live-${live}`} role="status" aria-label={`Live updates: ${LIVE_LABEL[live]}`}>
@@ -82,6 +84,7 @@ export function App() {
       {route.name === "search" && <Search />}
       {route.name === "operations" && <ActiveOperations />}
       {route.name === "keys" && <ApiKeys />}
+      {route.name === "webhooks" && <Webhooks />}
       {route.name === "admin" && (isAdmin ? <Admin /> : <main id="main" className="page"><p>Only administrators see this page.</p></main>)}
       {route.name === "collection" && <CollectionDetails id={route.id} tab={route.tab} />}
     </>

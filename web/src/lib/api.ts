@@ -12,11 +12,13 @@ import type {
   Access,
   ApiKey,
   Collection,
+  Delivery,
   Directory,
   GrantRole,
   Invite,
   Me,
   NewApiKey,
+  NewWebhook,
   PrincipalType,
   Registration,
   RegistrationMode,
@@ -24,6 +26,7 @@ import type {
   SourceRoot,
   Team,
   UserRow,
+  Webhook,
   ColumnChoice,
   DocumentRow,
   Operation,
@@ -239,6 +242,37 @@ export class Api {
 
   deleteApiKey(id: string): Promise<null> {
     return this.request("DELETE", `/api/v1/api-keys/${id}`);
+  }
+
+  webhooks(): Promise<Webhook[]> {
+    return this.request("GET", "/api/v2/webhooks");
+  }
+
+  createWebhook(body: {
+    url: string;
+    events: string[];
+    collection_ids?: string[] | null;
+    description?: string;
+  }): Promise<NewWebhook> {
+    return this.request("POST", "/api/v2/webhooks", body);
+  }
+
+  /** Pause or activate; activating clears the failure state. */
+  setWebhookActive(id: string, active: boolean): Promise<Webhook> {
+    return this.request("PATCH", `/api/v2/webhooks/${id}`, { active });
+  }
+
+  deleteWebhook(id: string): Promise<null> {
+    return this.request("DELETE", `/api/v2/webhooks/${id}`);
+  }
+
+  webhookDeliveries(id: string, limit = 50): Promise<Delivery[]> {
+    return this.request("GET", `/api/v2/webhooks/${id}/deliveries?limit=${limit}`);
+  }
+
+  /** The AsyncAPI document of the bus (its events are what a webhook may ask for). */
+  asyncapi(): Promise<unknown> {
+    return this.request("GET", "/api/asyncapi.json");
   }
 
   access(collectionId: string): Promise<Access> {

@@ -6,6 +6,7 @@ export type Route =
   | { name: "operations" }
   | { name: "admin" }
   | { name: "keys" }
+  | { name: "webhooks" }
   | { name: "collection"; id: string; tab: Tab };
 
 export const TABS = ["overview", "operations", "files", "settings"] as const;
@@ -17,6 +18,7 @@ export function parseRoute(pathname: string): Route {
   if (parts[0] === "operations") return { name: "operations" };
   if (parts[0] === "admin") return { name: "admin" };
   if (parts[0] === "api-keys") return { name: "keys" };
+  if (parts[0] === "webhooks") return { name: "webhooks" };
   if (parts[0] === "collections" && parts[1]) {
     const tab = (TABS as readonly string[]).includes(parts[2] ?? "") ? (parts[2] as Tab) : "overview";
     return { name: "collection", id: parts[1], tab };
@@ -36,6 +38,8 @@ export function pathOf(route: Route): string {
       return "/admin";
     case "keys":
       return "/api-keys";
+    case "webhooks":
+      return "/webhooks";
     case "collection":
       return route.tab === "overview"
         ? `/collections/${route.id}`

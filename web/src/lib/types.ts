@@ -209,3 +209,39 @@ export interface Directory {
   users: { id: string; username: string }[];
   teams: TeamRef[];
 }
+
+/** A webhook of its owner (SPEC §13); `deactivated_reason` is set when Semantik
+ * deactivated it after failing too long, null when its owner paused it. */
+export interface Webhook {
+  id: string;
+  url: string;
+  /** Event type names, or `["*"]` for every event. */
+  events: string[];
+  /** null: every collection the owner may read. */
+  collection_ids: string[] | null;
+  description: string;
+  active: boolean;
+  created_at: string;
+  failing_since: string | null;
+  deactivated_reason: string | null;
+  last_delivery_at: string | null;
+}
+
+export interface NewWebhook extends Webhook {
+  /** The signing secret ("whsec_…"), in the answer to its creation only. */
+  secret: string;
+}
+
+export type DeliveryStatus = "pending" | "retrying" | "delivered" | "failed" | "skipped";
+
+export interface Delivery {
+  event_id: string;
+  event_type: string;
+  collection_id: string;
+  status: DeliveryStatus;
+  attempts: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  delivered_at: string | null;
+  next_attempt_at: string | null;
+}
