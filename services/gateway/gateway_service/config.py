@@ -94,6 +94,43 @@ class GatewaySettings(ServiceSettings):
         description="Searches per user a minute; 0 = unlimited",
     )
     search_rate_burst: int = Field(60, validation_alias="SEARCH_RATE_LIMIT_BURST", ge=1)
+    webhook_allow_private: bool = Field(
+        False,
+        validation_alias="SEMANTIK_WEBHOOK_ALLOW_PRIVATE",
+        description="Let webhooks reach private, loopback and link-local addresses "
+        "(a receiver on this machine or network); off, such URLs are refused",
+    )
+    webhook_disable_after_hours: float = Field(
+        24.0,
+        validation_alias="SEMANTIK_WEBHOOK_DISABLE_AFTER_HOURS",
+        gt=0,
+        description="A webhook whose deliveries have failed this long is deactivated",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0,
+        validation_alias="SEMANTIK_WEBHOOK_TIMEOUT_SECONDS",
+        gt=0,
+        description="How long one webhook delivery (connect, send, answer) may take",
+    )
+    webhook_max_per_user: int = Field(
+        20,
+        validation_alias="SEMANTIK_WEBHOOK_MAX_PER_USER",
+        ge=1,
+        description="Webhooks one user may have; one more is refused with 409",
+    )
+    webhook_retry_base_seconds: float = Field(
+        1.0,
+        validation_alias="SEMANTIK_WEBHOOK_RETRY_BASE_SECONDS",
+        gt=0,
+        description="A failed delivery is retried after a random delay of up to this "
+        "times 2^(attempts-1) (exponential backoff, full jitter)",
+    )
+    webhook_retry_max_seconds: float = Field(
+        300.0,
+        validation_alias="SEMANTIK_WEBHOOK_RETRY_MAX_SECONDS",
+        gt=0,
+        description="The longest delay before a delivery is retried",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -19,6 +19,8 @@ from .principals import Principals
 from .ratelimit import RateLimiter
 from .security import TokenIssuer
 from .users import UsersApplication
+from .webhook_delivery import WebhookDeliverer
+from .webhooks import Webhooks
 
 if TYPE_CHECKING:
     from .realtime import LiveSession
@@ -38,6 +40,9 @@ class GatewayContext:
     principals: Principals = field(init=False)
     sign_in_limit: RateLimiter = field(init=False)
     search_limit: RateLimiter = field(init=False)
+    webhooks: Webhooks = field(init=False)
+    #: Delivers the webhooks' events while the gateway follows the bus.
+    deliverer: WebhookDeliverer | None = field(default=None, init=False)
     bus: Bus | None = None
     backend: Backend | None = None
     #: Open WebSocket sessions, checked again when access changes.
@@ -53,6 +58,7 @@ class GatewayContext:
         settings = self.settings
         self.sign_in_limit = RateLimiter(settings.auth_rate_per_minute, settings.auth_rate_burst)
         self.search_limit = RateLimiter(settings.search_rate_per_minute, settings.search_rate_burst)
+        self.webhooks = Webhooks(self.users, settings.webhook_max_per_user)
 
     def attach(self, bus: Bus) -> None:
         self.bus = bus
@@ -70,6 +76,15 @@ class GatewayContext:
         await self.follow_access_changes()
         if self.backend is not None:
             await self.backend.views.follow()
+        await self.deliver_webhooks()
+
+    async def deliver_webhooks(self) -> None:
+        """Start this process's webhook deliverer (idempotent)."""
+        bus = self.bus
+        if bus is None or (self.deliverer is not None and self.deliverer.bus is bus):
+            return
+        self.deliverer = WebhookDeliverer(bus, self.webhooks, self.users.index, self.settings)
+        await self.deliverer.start()
 
     async def follow_ended_sessions(self) -> None:
         """Hear of the sessions other gateway processes end, and tell them of ours.
@@ -119,6 +134,7 @@ class GatewayContext:
 
         async def changed_elsewhere(msg: Msg) -> None:
             await asyncio.to_thread(index.catch_up)
+            await asyncio.to_thread(self.webhooks.catch_up)
             try:
                 teams = bool(json.loads(msg.data).get("teams", True))
             except (ValueError, AttributeError):
@@ -164,6 +180,9 @@ class GatewayContext:
         task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
+        if self.deliverer is not None:
+            await self.deliverer.stop()
+            self.deliverer = None
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
