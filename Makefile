@@ -67,7 +67,7 @@ lint: $(STAMP) $(WEB_STAMP)
 	$(BIN)/mypy libs/contracts/semantik_contracts libs/runtime/semantik_runtime \
 		services/collections/collections_service services/ingest/ingest_service \
 		services/embedder/embedder_service services/search/search_service \
-		services/gateway/gateway_service src/semantik
+		services/gateway/gateway_service src/semantik examples/subscriber
 
 format: setup
 	$(BIN)/ruff check --fix .
