@@ -19,6 +19,8 @@ NO_COLLECTION = "_"
 UPLOADS_BUCKET = "SEMANTIK_UPLOADS"
 #: Names given to uploads, reserved atomically (a key per collection and file name).
 UPLOAD_NAMES_BUCKET = "SEMANTIK_UPLOAD_NAMES"
+#: Webhook delivery log (NATS KV): ``<webhook_id>.<event stream sequence>``.
+WEBHOOK_DELIVERIES_BUCKET = "SEMANTIK_WEBHOOK_DELIVERIES"
 #: A source path naming an uploaded file: ``upload://<collection_id>/<file name>``.
 UPLOAD_SCHEME = "upload://"
 
@@ -80,6 +82,15 @@ def embed_work_subject(slug: str) -> str:
 def embed_consumer_name(slug: str) -> str:
     """Durable pull consumer shared by every embedder of one model (what KEDA reads)."""
     return f"embedder-{slug}"
+
+
+#: Every webhook's consumer is named ``webhook-<id>``.
+WEBHOOK_CONSUMER_PREFIX = "webhook-"
+
+
+def webhook_consumer_name(webhook_id: UUID | str) -> str:
+    """Durable pull consumer on SEMANTIK_EVENTS that feeds one webhook's deliveries."""
+    return f"{WEBHOOK_CONSUMER_PREFIX}{webhook_id}"
 
 
 def embed_query_subject(slug: str) -> str:
