@@ -1,6 +1,5 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useId, useRef, useState } from "react";
 import { useApp, useAppStore } from "../context";
-import { Dialog } from "../components/Dialog";
 import { Notice, Table } from "../components/bits";
 import { useAction } from "../lib/action";
 import type { Delivery, DeliveryStatus, Webhook } from "../lib/types";
@@ -15,19 +14,29 @@ const BADGE: Record<DeliveryStatus, string> = {
   skipped: "muted",
 };
 
-export const when = (at: string | null) => (at ? new Date(at).toLocaleString() : "—");
+export const when = (at: string) => new Date(at).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
 
 function lastResult(d: Delivery): string {
   const code = d.last_status_code === null ? "" : `HTTP ${d.last_status_code}`;
   return [code, d.last_error ?? ""].filter(Boolean).join(": ") || "—";
 }
 
-/** A webhook's delivery log, newest first as the gateway answers it. */
+/** Delivered, or when the next attempt is due; neither once given up or skipped. */
+function moment(d: Delivery): string {
+  if (d.delivered_at) return `delivered ${when(d.delivered_at)}`;
+  return d.next_attempt_at ? `next attempt ${when(d.next_attempt_at)}` : "—";
+}
+
+/** A webhook's delivery log, newest first as the gateway answers it: a section below the
+ * list, as wide as the page for its six columns; opening it moves the focus there. */
 export function WebhookDeliveries({ webhook, onClose }: { webhook: Webhook; onClose(): void }) {
   const store = useAppStore();
   const collections = useApp((s) => s.collections);
   const [deliveries, setDeliveries] = useState<Delivery[] | null>(null);
   const { error, busy, run: act } = useAction();
+  const titleId = useId();
+  const title = useRef<HTMLHeadingElement>(null);
+  useEffect(() => title.current?.focus(), [webhook.id]);
 
   const reload = useCallback(
     () => act(async () => setDeliveries(await store.api.webhookDeliveries(webhook.id))),
@@ -38,7 +47,10 @@ export function WebhookDeliveries({ webhook, onClose }: { webhook: Webhook; onCl
   }, [reload]);
 
   return (
-    <Dialog title={`Deliveries to ${webhook.url}`} onClose={onClose} wide>
+    <section className="card" aria-labelledby={titleId}>
+      <h2 id={titleId} ref={title} tabIndex={-1} className="h3">
+        Deliveries to {webhook.url}
+      </h2>
       <div className="form">
         <p className="muted">
           The latest 50 events sent to this webhook, newest first. A delivery is retried with
@@ -53,7 +65,7 @@ export function WebhookDeliveries({ webhook, onClose }: { webhook: Webhook; onCl
           <Table
             label="Deliveries"
             actions={false}
-            columns={["Event", "Collection", "Status", "Attempts", "Last answer", "Delivered", "Next attempt"]}
+            columns={["Event", "Collection", "Status", "Attempts", "Last answer", "When"]}
           >
             {deliveries.map((d) => (
               <tr key={d.event_id} data-testid={`delivery-${d.event_id}`}>
@@ -64,8 +76,7 @@ export function WebhookDeliveries({ webhook, onClose }: { webhook: Webhook; onCl
                 </td>
                 <td>{d.attempts}</td>
                 <td>{lastResult(d)}</td>
-                <td>{when(d.delivered_at)}</td>
-                <td>{when(d.next_attempt_at)}</td>
+                <td>{moment(d)}</td>
               </tr>
             ))}
           </Table>
@@ -75,10 +86,10 @@ export function WebhookDeliveries({ webhook, onClose }: { webhook: Webhook; onCl
             Refresh
           </button>
           <button type="button" onClick={onClose}>
-            Done
+            Close
           </button>
         </div>
       </div>
-    </Dialog>
+    </section>
   );
 }

@@ -79,7 +79,7 @@ export function Webhooks() {
       {created && (
         <section className="notice notice-warning secret" aria-labelledby="new-webhook-title">
           <h2 id="new-webhook-title" className="h3">
-            The signing secret of {created.url}
+            Webhook added: {created.url}
           </h2>
           <p>
             <strong>Copy it now: it is shown only this once.</strong> Your receiver needs it to check
@@ -162,7 +162,7 @@ export function Webhooks() {
           ))}
         </Table>
       )}
-      {log && <WebhookDeliveries webhook={log} onClose={() => setLog(null)} />}
+      {log && <WebhookDeliveries key={log.id} webhook={log} onClose={() => setLog(null)} />}
     </main>
   );
 }
