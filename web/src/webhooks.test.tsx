@@ -247,7 +247,7 @@ describe("the delivery log", () => {
     let log: Delivery[] = [
       delivery("e3", { status: "retrying", attempts: 3, last_status_code: 500, last_error: "Internal Server Error", delivered_at: null, next_attempt_at: "2026-12-06T08:00:00Z" }),
       delivery("e2", { status: "skipped", attempts: 0, last_status_code: null, collection_id: "c-gone", event_type: "DocumentFailed", delivered_at: null }),
-      delivery("e1"),
+      delivery("e1", { collection_id: null }),
     ];
     const calls: Call[] = [];
     const h = await opened(
@@ -264,7 +264,7 @@ describe("the delivery log", () => {
     expect(cells("e3").slice(0, 5)).toEqual(["CollectionUpdated", "notes", "retrying", "3", "HTTP 500: Internal Server Error"]);
     expect(cells("e3")[5]).toMatch(/^next attempt \S/);
     expect(cells("e2")).toEqual(["DocumentFailed", "c-gone", "skipped", "0", "—", "—"]);
-    expect(cells("e1").slice(2, 5)).toEqual(["delivered", "1", "HTTP 204"]);
+    expect(cells("e1").slice(1, 5)).toEqual(["—", "delivered", "1", "HTTP 204"]);
     expect(cells("e1")[5]).toMatch(/^delivered \S/);
     expect(within(table).getByText("retrying").className).toContain("badge");
     expect(calls[0].path).toBe(`/api/v2/webhooks/${failing.id}/deliveries?limit=50`);

@@ -237,7 +237,7 @@ export type DeliveryStatus = "pending" | "retrying" | "delivered" | "failed" | "
 export interface Delivery {
   event_id: string;
   event_type: string;
-  collection_id: string;
+  collection_id: string | null;
   status: DeliveryStatus;
   attempts: number;
   last_status_code: number | null;

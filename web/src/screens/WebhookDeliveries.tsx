@@ -70,7 +70,7 @@ export function WebhookDeliveries({ webhook, onClose }: { webhook: Webhook; onCl
             {deliveries.map((d) => (
               <tr key={d.event_id} data-testid={`delivery-${d.event_id}`}>
                 <th scope="row">{d.event_type}</th>
-                <td>{collections[d.collection_id]?.name ?? d.collection_id}</td>
+                <td>{d.collection_id === null ? "—" : (collections[d.collection_id]?.name ?? d.collection_id)}</td>
                 <td>
                   <span className={`badge ${BADGE[d.status]}`}>{d.status}</span>
                 </td>
