@@ -58,6 +58,8 @@ def check_url_shape(url: str) -> str:
         raise UnsafeUrl(f"the URL's scheme must be http or https, not {parsed.scheme!r}")
     if not parsed.host:
         raise UnsafeUrl("the URL names no host")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise UnsafeUrl(f"the URL's port {parsed.port} is not between 1 and 65535")
     if parsed.userinfo:
         raise UnsafeUrl("the URL may not carry credentials (user:password@); sign with the secret")
     return str(parsed.copy_with(fragment=None))

@@ -21,6 +21,7 @@ from .routes import (
     sources,
     teams,
     uploads,
+    webhooks,
     ws,
 )
 
@@ -29,7 +30,17 @@ for v1 in (auth, accounts, teams, api_keys, source_roots):
     api_v1.include_router(v1.router)
 
 api_v2 = APIRouter(prefix="/api/v2")
-for module in (collections, access, sources, uploads, documents, operations, search, audit):
+for module in (
+    collections,
+    access,
+    sources,
+    uploads,
+    documents,
+    operations,
+    search,
+    audit,
+    webhooks,
+):
     api_v2.include_router(module.router)
 
 api_router = APIRouter()
