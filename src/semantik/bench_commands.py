@@ -112,3 +112,28 @@ async def bench_api_command(args: argparse.Namespace) -> int:
                 f"({w['requests']} ok, {w['errors']} errors, {result['clients']} clients)"
             )
     return 0
+
+
+def bench_webhooks_command(args: argparse.Namespace) -> int:
+    from .bench_webhooks import bench_webhooks
+
+    result = bench_webhooks(args)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"webhooks: {result['deliveries']} deliveries, from the event's commit to the "
+            f"receiver p50 {result['latency_p50_ms']} ms, p95 {result['latency_p95_ms']} ms "
+            f"({result['repeats']} repeated)"
+        )
+    return 0
+
+
+def add_webhooks_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``semantik bench webhooks``."""
+    webhooks = benches.add_parser(
+        "webhooks", help="webhook delivery latency, from an event's commit to the receiver"
+    )
+    webhooks.add_argument("--documents", type=int, default=20, help="in the indexed collection")
+    webhooks.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    webhooks.set_defaults(func=bench_webhooks_command)

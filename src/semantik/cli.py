@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import users
 from .bench_commands import (
+    add_webhooks_bench,
     bench_api_command,
     bench_core_command,
     bench_ingest_command,
@@ -154,6 +155,7 @@ def add_bench_commands(commands: Subcommands) -> None:
         "--data-dir", type=Path, help="keep the system's data here (re-runs skip ingest)"
     )
     search.set_defaults(func=bench_search_command)
+    add_webhooks_bench(benches)
 
     evaluation = commands.add_parser(
         "eval", help="retrieval quality and latency on a BEIR-format data set"
