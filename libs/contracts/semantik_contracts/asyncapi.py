@@ -21,9 +21,17 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import commands, events, search, views, work
+from . import commands, documents, events, search, views, work
 from .envelope import EventEnvelope
-from .subjects import COLLECTIONS, INGEST, SEARCH_RPC, VECTOR_COUNT_RPC, VECTORS, command_subject
+from .subjects import (
+    COLLECTIONS,
+    DOCUMENT_CHUNKS_RPC,
+    INGEST,
+    SEARCH_RPC,
+    VECTOR_COUNT_RPC,
+    VECTORS,
+    command_subject,
+)
 
 REF = "#/components/schemas/{model}"
 
@@ -100,6 +108,12 @@ REQUESTS: list[Request] = [
         "Chunk texts of one generation: the queries that validate a reindex",
     ),
     Request(SEARCH_RPC, search.Search, search.SearchResponse, "Federated hybrid search"),
+    Request(
+        DOCUMENT_CHUNKS_RPC,
+        documents.ReadDocumentChunks,
+        documents.DocumentChunks,
+        "One page of a document's chunks (the document endpoint)",
+    ),
     Request(
         "semantik.rpc.embed.{model}",
         search.EmbedQuery,

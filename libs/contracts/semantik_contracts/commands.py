@@ -243,3 +243,4 @@ class ListDocuments(Message):
     status: DocumentStatus | None = None
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0)
+    document_id: UUID | None = Field(None, description="Only this document (no failures)")

@@ -35,6 +35,8 @@ INGEST = "ingest"
 VECTORS = "vectors"
 SEARCH_RPC = "semantik.rpc.search"
 VECTOR_COUNT_RPC = "semantik.rpc.vectors.count"
+#: One page of a document's chunks (the document endpoint); the search service answers.
+DOCUMENT_CHUNKS_RPC = "semantik.rpc.search.document"
 MODELS_RPC = "semantik.rpc.models.list"
 #: Gateway processes tell each other of ended sessions here (core NATS, not a stream).
 SESSIONS_ENDED = "semantik.gateway.sessions.ended"

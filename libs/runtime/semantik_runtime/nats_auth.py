@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from semantik_contracts.subjects import (
     ACCOUNTS_CHANGED,
     COLLECTIONS,
+    DOCUMENT_CHUNKS_RPC,
     EVENTS_STREAM,
     INGEST,
     SEARCH_RPC,
@@ -280,7 +281,7 @@ def _embedder(user: str = "embedder") -> Permissions:
 def _search(user: str = "search") -> Permissions:
     return Permissions(
         publish=(embed_query_subject("*"),),
-        subscribe=(SEARCH_RPC, *_inbox(user)),
+        subscribe=(SEARCH_RPC, DOCUMENT_CHUNKS_RPC, *_inbox(user)),
         responds=True,
     )
 
@@ -294,6 +295,7 @@ def _gateway() -> Permissions:
                 command_subject(INGEST, "ValidateSource"),
                 command_subject(INGEST, "ListDocuments"),
                 SEARCH_RPC,
+                DOCUMENT_CHUNKS_RPC,
                 VECTOR_COUNT_RPC,
                 embed_query_subject("*"),  # readiness: does an embedder answer?
                 SESSIONS_ENDED,

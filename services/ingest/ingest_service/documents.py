@@ -7,6 +7,8 @@ could not be read are listed as ``failed`` with their reason until a scan indexe
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from semantik_contracts import DocumentStatus
 from semantik_contracts.commands import ListDocuments
 from semantik_contracts.views import DocumentView, Page
@@ -48,6 +50,8 @@ def failure_view(failure: FileFailure) -> DocumentView:
 def documents_page(registry: Registry, query: ListDocuments) -> Page[DocumentView]:
     """One page of the collection's documents and failed files, in path order."""
     sources = None if query.source_ids is None else set(query.source_ids)
+    if query.document_id is not None:
+        return _one_document(registry, query, sources)
     views = [
         document_view(doc)
         for doc in registry.documents.values()
@@ -66,3 +70,19 @@ def documents_page(registry: Registry, query: ListDocuments) -> Page[DocumentVie
     views.sort(key=lambda view: view.path)
     page = views[query.offset : query.offset + query.limit]
     return Page[DocumentView](items=page, total=len(views), limit=query.limit, offset=query.offset)
+
+
+def _one_document(
+    registry: Registry, query: ListDocuments, sources: set[UUID] | None
+) -> Page[DocumentView]:
+    """The page of ``query.document_id`` alone (empty unless it is current and the
+    collection's, through one of ``sources``): a lookup, not a scan."""
+    doc = registry.documents.get(query.document_id) if query.document_id else None
+    found = (
+        doc is not None
+        and doc.current
+        and doc.collection_id == query.collection_id
+        and (sources is None or doc.source_id in sources)
+    )
+    items = [document_view(doc)] if found and doc is not None else []
+    return Page[DocumentView](items=items, total=len(items), limit=query.limit, offset=0)

@@ -23,6 +23,7 @@ from uuid import UUID
 
 import numpy as np
 from semantik_contracts import ErrorCode, RpcFailure, SearchType
+from semantik_contracts.documents import DocumentChunks, ReadDocumentChunks
 from semantik_contracts.search import (
     EmbedQuery,
     QueryEmbeddings,
@@ -30,12 +31,18 @@ from semantik_contracts.search import (
     SearchResponse,
     SearchTarget,
 )
-from semantik_contracts.subjects import SEARCH_RPC, embed_query_subject, model_slug
+from semantik_contracts.subjects import (
+    DOCUMENT_CHUNKS_RPC,
+    SEARCH_RPC,
+    embed_query_subject,
+    model_slug,
+)
 from semantik_contracts.work import generation_name
 from semantik_runtime.bus import Bus
 from semantik_runtime.sparse import query_vector
 from semantik_runtime.vectors import Hit, SparseVector, VectorStore
 
+from .documents import read_document_chunks
 from .fusion import RankedList, fuse, to_result
 from .lane import StoreLane
 from .rerank import RERANK_CANDIDATES, Reranker
@@ -77,6 +84,9 @@ class SearchService:
 
     async def start(self, stop: asyncio.Event) -> None:
         await self.bus.serve(SEARCH_RPC, Search, self.search, queue=SEARCH)
+        await self.bus.serve(
+            DOCUMENT_CHUNKS_RPC, ReadDocumentChunks, self.document_chunks, queue=SEARCH
+        )
         await self.bus.nc.flush()  # the subscription is live on the server once start returns
 
     async def close(self) -> None:
@@ -90,6 +100,9 @@ class SearchService:
         if self._lane is not None:
             return await self._lane.run(read, *args, **kwargs)
         return await asyncio.to_thread(read, *args, **kwargs)
+
+    async def document_chunks(self, request: ReadDocumentChunks) -> DocumentChunks:
+        return await self._read(read_document_chunks, self.store, request)
 
     async def search(self, request: Search) -> SearchResponse:
         started = time.perf_counter()

@@ -183,6 +183,22 @@ class EdgeVectorStore(VectorStore):
             records, _ = shard.scroll(qe.ScrollRequest(limit=limit, with_payload=True))
         return [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
 
+    def document_chunks(
+        self, name: str, document_id: str, *, limit: int, after: str | None = None
+    ) -> tuple[list[Hit], str | None]:
+        slot = self._slots.get(name)
+        if slot is None or limit < 1:
+            return [], None
+        request = qe.ScrollRequest(
+            offset=after, limit=limit, filter=document_filter(document_id), with_payload=True
+        )
+        with slot.use_if_open() as shard:
+            if shard is None:
+                return [], None
+            records, following = shard.scroll(request)
+        hits = [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
+        return hits, None if following is None else str(following)
+
     def set_alias(self, alias: str, name: str) -> None:
         """Do nothing: aliases exist for readers outside Semantik, and an embedded shard
         has none (its one process resolves the active generation from the event log)."""

@@ -170,6 +170,17 @@ class VectorStore(ABC):
         every call while the generation is unchanged; ``[]`` if it is missing."""
 
     @abstractmethod
+    def document_chunks(
+        self, name: str, document_id: str, *, limit: int, after: str | None = None
+    ) -> tuple[list[Hit], str | None]:
+        """Return one page of the points whose payload ``document_id`` equals
+        ``document_id`` (whole payloads, score 0), at most ``limit`` of them, and the
+        token of the next page (``None`` after the last). ``after`` is a token a previous
+        call returned; ``None`` starts at the beginning. Points come in the engine's
+        order (by id), not by chunk: callers sort on ``chunk_index``. ``([], None)`` if
+        the generation is missing."""
+
+    @abstractmethod
     def set_alias(self, alias: str, name: str) -> None:
         """Point ``alias`` at generation ``name``, atomically for readers."""
 

@@ -167,6 +167,25 @@ class QdrantServerVectorStore(VectorStore):
             return []
         return [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
 
+    def document_chunks(
+        self, name: str, document_id: str, *, limit: int, after: str | None = None
+    ) -> tuple[list[Hit], str | None]:
+        if limit < 1:
+            return [], None
+        try:
+            with self._generation(name):
+                records, following = self._client.scroll(
+                    name,
+                    scroll_filter=document_filter(document_id),
+                    limit=limit,
+                    offset=after,
+                    with_payload=True,
+                )
+        except GenerationNotFoundError:
+            return [], None
+        hits = [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
+        return hits, None if following is None else str(following)
+
     def set_alias(self, alias: str, name: str) -> None:
         """Move ``alias`` to collection ``name`` in one request, so readers switch atomically."""
         if not self._client.collection_exists(name):
