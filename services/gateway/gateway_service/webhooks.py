@@ -206,8 +206,14 @@ class Webhooks:
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Called, on whichever thread folded it, after webhooks changed (here or, once
-        caught up, on another replica)."""
+        caught up, on another replica). It runs while the index is locked: it must
+        return at once and not call back into the registry (hand over to a loop with
+        ``call_soon_threadsafe``)."""
         self.index.listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self.index.listeners:
+            self.index.listeners.remove(listener)
 
     def catch_up(self) -> None:
         self.index.catch_up()
