@@ -6,9 +6,10 @@ knows the schemas without reading our code. It is also committed as
 ``docs/asyncapi.json``: ``python -m semantik_contracts.asyncapi > docs/asyncapi.json``
 writes it again after a contract changed (a test compares the two).
 
-Our own generator rather than faststream's: the bus is nats-py (see
-``semantik_runtime.bus`` for why), so there are no faststream declarations to read;
-the catalogue below is the declaration, and a test checks it covers every event.
+Our own generator: the bus is nats-py (see ``semantik_runtime.bus`` for why), so the
+catalogue below is the declaration, and a test checks it covers every event. The
+gateway's WebSocket protocol is in the same document (``asyncapi_ws``), on its own
+server. What an outside subscriber may rely on is written out in docs/integrations.md.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import commands, documents, events, search, views, work
+from .asyncapi_ws import websocket_parts
 from .envelope import EventEnvelope
 from .subjects import (
     COLLECTIONS,
     DOCUMENT_CHUNKS_RPC,
+    DUPLICATE_WINDOW_SECONDS,
     INGEST,
     SEARCH_RPC,
     VECTOR_COUNT_RPC,
@@ -35,17 +38,101 @@ from .subjects import (
 
 REF = "#/components/schemas/{model}"
 
-#: NATS headers of the stream messages: de-duplication id and W3C trace context.
-STREAM_HEADERS: dict[str, Any] = {
+NATS_SERVER = "nats"
+
+_TRACEPARENT = {
+    "type": "string",
+    "description": "W3C trace context of the request that caused the message",
+}
+
+#: NATS headers of SEMANTIK_EVENTS' messages (the relay's; see docs/integrations.md).
+EVENT_HEADERS: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "Nats-Msg-Id": {"type": "string", "description": "Stable id; JetStream de-duplicates"},
-        "traceparent": {
+        "Nats-Msg-Id": {
             "type": "string",
-            "description": "W3C trace context of the request that caused the message",
+            "description": "The event's id, the body's event_id; `<event_id>:replay-<tag>` "
+            "when a heal replay published the event again after the stream lost it. "
+            "JetStream drops a second message with the same id within the duplicate window "
+            f"({DUPLICATE_WINDOW_SECONDS // 60} minutes). Delivery is at least once: "
+            "deduplicate by the body's event_id, never by this header.",
         },
+        "traceparent": _TRACEPARENT,
     },
 }
+
+#: NATS headers of SEMANTIK_WORK's messages.
+WORK_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "Nats-Msg-Id": {
+            "type": "string",
+            "description": "The work item's id; JetStream drops a second message with it",
+        },
+        "traceparent": _TRACEPARENT,
+    },
+}
+
+#: Where the channels are: the NATS server, and the gateway for the WebSocket.
+SERVERS: dict[str, Any] = {
+    NATS_SERVER: {
+        "host": "{host}:{port}",
+        "protocol": "nats",
+        "title": "NATS with JetStream",
+        "description": "`semantik run` starts its own nats-server on a free port of "
+        "127.0.0.1 and writes its URL to `<data dir>/run/nats.url`; Docker Compose and "
+        "Kubernetes run it as the service `nats` (`nats://nats:4222`). Every client signs "
+        "in as a NATS user; downstream systems use `subscriber`, whose password `semantik "
+        "run` keeps in `<data dir>/secrets/nats-subscriber.password`.",
+        "variables": {
+            "host": {"default": "127.0.0.1", "examples": ["127.0.0.1", "nats"]},
+            "port": {
+                "default": "4222",
+                "description": "`semantik run`: the port in `<data dir>/run/nats.url`",
+            },
+        },
+        "security": [{"$ref": "#/components/securitySchemes/natsUser"}],
+    },
+    "gateway": {
+        "host": "{host}:{port}",
+        "protocol": "ws",
+        "title": "The gateway (HTTP API and WebSocket)",
+        "description": "SEMANTIK_HOST:SEMANTIK_PORT; wss behind TLS.",
+        "variables": {"host": {"default": "127.0.0.1"}, "port": {"default": "8080"}},
+        "security": [
+            {"$ref": "#/components/securitySchemes/wsToken"},
+            {"$ref": "#/components/securitySchemes/bearer"},
+        ],
+    },
+}
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "natsUser": {
+        "type": "userPassword",
+        "description": "A NATS user and its password; each user may publish and subscribe "
+        "to its own subjects only (docs/deploy.md)",
+    },
+    "wsToken": {
+        "type": "httpApiKey",
+        "name": "token",
+        "in": "query",
+        "description": "An access token, or an API key with the read scope",
+    },
+    "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer"},
+}
+
+
+def _discriminators_as_names(node: Any) -> Any:
+    """pydantic writes OpenAPI's discriminator object; an AsyncAPI schema's is the
+    property's name."""
+    if isinstance(node, dict):
+        found = node.get("discriminator")
+        if isinstance(found, dict) and "propertyName" in found:
+            node = {**node, "discriminator": found["propertyName"]}
+        return {key: _discriminators_as_names(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_discriminators_as_names(value) for value in node]
+    return node
 
 
 @dataclass(frozen=True)
@@ -140,15 +227,18 @@ def asyncapi_document(version: str = "0.1.0") -> dict[str, Any]:
         "events": {
             "address": "semantik.evt.{collection_id}.{aggregate}.{aggregate_id}.{event}",
             "description": "Stream SEMANTIK_EVENTS: every domain event in an EventEnvelope, "
-            "retained; Nats-Msg-Id is the event id. Replay from sequence 1 with a durable "
-            "consumer of your own.",
-            "messages": {"EventEnvelope": {**_message(EventEnvelope), "headers": STREAM_HEADERS}},
+            "retained. Follow it with a durable consumer of your own, from sequence 1 or "
+            "from now; delivery is at least once, deduplicate by the body's event_id "
+            "(docs/integrations.md).",
+            "servers": [{"$ref": f"#/servers/{NATS_SERVER}"}],
+            "messages": {"EventEnvelope": {**_message(EventEnvelope), "headers": EVENT_HEADERS}},
         },
         "embed-work": {
             "address": "semantik.work.embed.{model}",
             "description": "Stream SEMANTIK_WORK (work queue): one model's embedding work, "
             "pulled by its embedders' shared durable consumer.",
-            "messages": {"EmbedChunks": {**_message(work.EmbedChunks), "headers": STREAM_HEADERS}},
+            "servers": [{"$ref": f"#/servers/{NATS_SERVER}"}],
+            "messages": {"EmbedChunks": {**_message(work.EmbedChunks), "headers": WORK_HEADERS}},
         },
     }
     operations: dict[str, Any] = {
@@ -162,6 +252,7 @@ def asyncapi_document(version: str = "0.1.0") -> dict[str, Any]:
             "description": request.description.strip().splitlines()[0]
             if request.description
             else "",
+            "servers": [{"$ref": f"#/servers/{NATS_SERVER}"}],
             "messages": {
                 key[request.request]: _message(request.request),
                 key[request.reply]: _message(request.reply),
@@ -176,20 +267,24 @@ def asyncapi_document(version: str = "0.1.0") -> dict[str, Any]:
                 "messages": [{"$ref": f"#/channels/{channel}/messages/{key[request.reply]}"}],
             },
         }
+    ws_channels, ws_operations, ws_messages, ws_schemas = websocket_parts()
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "Semantik bus",
             "version": version,
-            "description": "NATS JetStream subjects of Semantik (SPEC §2). Request replies are "
-            "wrapped as {result} or {error: {code, message, details}}.",
+            "description": "NATS JetStream subjects of Semantik (SPEC §2) and the gateway's "
+            "WebSocket protocol. Request replies are wrapped as {result} or "
+            "{error: {code, message, details}}.",
         },
+        "servers": SERVERS,
         "defaultContentType": "application/json",
-        "channels": channels,
-        "operations": operations,
+        "channels": {**channels, **ws_channels},
+        "operations": {**operations, **ws_operations},
         "components": {
-            "messages": {key[model]: _message(model) for model in unique},
-            "schemas": schema.get("$defs", {}),
+            "messages": {key[model]: _message(model) for model in unique} | ws_messages,
+            "schemas": _discriminators_as_names(schema.get("$defs", {})) | ws_schemas,
+            "securitySchemes": SECURITY_SCHEMES,
         },
     }
 
