@@ -52,9 +52,12 @@ class Arrival:
 @dataclass
 class Receiver:
     """A small HTTP/1.1 server on 127.0.0.1 that records every request and answers the
-    n-th one (from 0) with the status ``answer(n)`` gives (200 unless told)."""
+    n-th one (from 0) with the status ``answer(n)`` gives (200 unless told), after
+    ``delay`` seconds."""
 
     answer: Callable[[int], int] = lambda _: 200
+    #: Seconds each answer waits (a slow receiver).
+    delay: float = 0.0
     arrivals: list[Arrival] = field(default_factory=list)
     url: str = ""
     _server: asyncio.Server | None = None
@@ -85,6 +88,8 @@ class Receiver:
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 status = self.answer(len(self.arrivals))
                 self.arrivals.append(Arrival(headers, body, time.time()))
+                if self.delay:
+                    await asyncio.sleep(self.delay)
                 writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n".encode("latin-1"))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):

@@ -44,6 +44,7 @@ from semantik_contracts.subjects import (
 )
 
 from .nats_credentials import inbox_prefix
+from .nats_webhooks import webhook_delivery_rules
 
 #: One NATS user per service (the Deployment, compose service and module names).
 SERVICE_USERS = ("collections", "ingest", "embedder", "search", "gateway")
@@ -306,7 +307,12 @@ def _gateway() -> Permissions:
                 f"$JS.FC.{EVENTS_STREAM}.>",
                 f"{_API}.CONSUMER.LIST.{WORK_STREAM}",  # readiness: the models in use
                 *_uploads(write=True),
+                *webhook_delivery_rules(),
             ]
+        ),
+        publish_deny=(
+            *_others_durables("gateway"),
+            *(f"{_API}.CONSUMER.DELETE.{EVENTS_STREAM}.{n}" for n in _all_durables()),
         ),
         subscribe=(
             SESSIONS_ENDED,

@@ -15,11 +15,13 @@ from semantik_contracts.subjects import (
     SEARCH_RPC,
     SESSIONS_ENDED,
     VECTORS,
+    WEBHOOK_DELIVERIES_BUCKET,
     WORK_STREAM,
     command_subject,
     embed_query_subject,
     embed_work_subject,
     event_subject,
+    webhook_consumer_name,
 )
 from semantik_runtime.nats_auth import (
     EVENT_DURABLES,
@@ -174,7 +176,37 @@ def test_the_subscriber_reads_the_events_and_nothing_else() -> None:
     assert not may_subscribe(SUBSCRIBER, COLLECTION_EVENT)
 
 
-@pytest.mark.parametrize("user", [SUBSCRIBER, "embedder", VECTOR_HOST])
+def test_the_gateway_delivers_webhooks_through_consumers_of_its_own() -> None:
+    """Each webhook's durable consumer (``webhook-<id>``) and the delivery log's bucket."""
+    hook = webhook_consumer_name(uuid4())
+    log = f"KV_{WEBHOOK_DELIVERIES_BUCKET}"
+    allowed = [
+        f"$JS.API.CONSUMER.INFO.{EVENTS_STREAM}.{hook}",
+        f"$JS.API.CONSUMER.DURABLE.CREATE.{EVENTS_STREAM}.{hook}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{EVENTS_STREAM}.{hook}",
+        f"$JS.API.CONSUMER.DELETE.{EVENTS_STREAM}.{hook}",
+        f"$JS.API.CONSUMER.LIST.{EVENTS_STREAM}",
+        f"$JS.ACK.{EVENTS_STREAM}.{hook}.1.2.3.4.5",
+        f"$JS.API.STREAM.INFO.{log}",
+        f"$JS.API.STREAM.CREATE.{log}",
+        f"$KV.{WEBHOOK_DELIVERIES_BUCKET}.{uuid4()}.42",
+        f"$JS.API.CONSUMER.CREATE.{log}",
+        f"$JS.API.CONSUMER.INFO.{log}.abc",
+        f"$JS.FC.{log}.x.y",
+    ]
+    for subject in allowed:
+        assert may_publish("gateway", subject), subject
+    for subject in (
+        f"$JS.API.STREAM.DELETE.{log}",
+        f"$JS.API.STREAM.PURGE.{log}",
+        f"$JS.API.STREAM.DELETE.{EVENTS_STREAM}",
+        f"$JS.API.CONSUMER.DURABLE.CREATE.{WORK_STREAM}.{hook}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{WORK_STREAM}.embedder-x",
+    ):
+        assert not may_publish("gateway", subject), subject
+
+
+@pytest.mark.parametrize("user", [SUBSCRIBER, "embedder", VECTOR_HOST, "gateway"])
 def test_nobody_takes_over_a_services_durable_consumer(user: str) -> None:
     """A wildcard consumer rule stops at the services' durables: pulling from one would
     take its events away from the service."""

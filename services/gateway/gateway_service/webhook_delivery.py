@@ -200,7 +200,7 @@ class WebhookDeliverer:
             deliver_policy=api.DeliverPolicy.BY_START_TIME,
             opt_start_time=view.created_at.astimezone(UTC),
             ack_policy=api.AckPolicy.EXPLICIT,
-            ack_wait=self.settings.webhook_timeout_seconds + 30,
+            ack_wait=self._ack_wait(),
             max_ack_pending=1,
             filter_subject=filters[0] if len(filters) == 1 else None,
             filter_subjects=filters if len(filters) > 1 else None,
@@ -209,6 +209,13 @@ class WebhookDeliverer:
             await self.bus.js.consumer_info(EVENTS_STREAM, webhook_consumer_name(view.id))
         except nats.js.errors.NotFoundError:
             await self.bus.js.add_consumer(EVENTS_STREAM, config)
+
+    def _ack_wait(self) -> float:
+        """Longer than one step of a delivery (the access check, then the POST, each
+        announced with ``in_progress``), short enough that the event a killed gateway
+        held is soon delivered again."""
+        settings = self.settings
+        return max(settings.webhook_timeout_seconds, settings.request_timeout_seconds) + 5
 
     async def _delete_consumer(self, webhook_id: UUID) -> None:
         with contextlib.suppress(nats.js.errors.NotFoundError):
@@ -277,6 +284,7 @@ class WebhookDeliverer:
             skipped = entry.model_copy(update={"status": "skipped", "attempts": 0})
             await self._record(view.id, msg, skipped)
             return True
+        await msg.in_progress()  # the POST may take all of webhook_timeout_seconds
         code, error = await self._post(view, envelope)
         if error is None:
             await msg.ack()
