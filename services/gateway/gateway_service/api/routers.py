@@ -12,6 +12,7 @@ from .routes import (
     audit,
     auth,
     collections,
+    document,
     documents,
     health,
     metrics,
@@ -21,6 +22,7 @@ from .routes import (
     sources,
     teams,
     uploads,
+    webhook_deliveries,
     webhooks,
     ws,
 )
@@ -36,9 +38,11 @@ for module in (
     sources,
     uploads,
     documents,
+    document,
     operations,
     search,
     audit,
+    webhook_deliveries,
     webhooks,
 ):
     api_v2.include_router(module.router)
