@@ -137,3 +137,29 @@ def add_webhooks_bench(benches: argparse._SubParsersAction[argparse.ArgumentPars
     webhooks.add_argument("--documents", type=int, default=20, help="in the indexed collection")
     webhooks.add_argument("--json", action="store_true", help="one JSON object on stdout")
     webhooks.set_defaults(func=bench_webhooks_command)
+
+
+def bench_mcp_command(args: argparse.Namespace) -> int:
+    from .bench_mcp import bench_mcp
+
+    result = bench_mcp(args)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"search over {result['queries']} queries: REST p50 {result['rest_p50_ms']} ms, "
+            f"p95 {result['rest_p95_ms']} ms; MCP (streamable HTTP) p50 "
+            f"{result['mcp_p50_ms']} ms, p95 {result['mcp_p95_ms']} ms"
+        )
+    return 0
+
+
+def add_mcp_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``semantik bench mcp``."""
+    mcp = benches.add_parser(
+        "mcp", help="the MCP search tool's latency against the REST search, on one system"
+    )
+    mcp.add_argument("--documents", type=int, default=200, help="in the searched collection")
+    mcp.add_argument("--queries", type=int, default=200)
+    mcp.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    mcp.set_defaults(func=bench_mcp_command)

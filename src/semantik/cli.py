@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import users
 from .bench_commands import (
+    add_mcp_bench,
     add_webhooks_bench,
     bench_api_command,
     bench_core_command,
@@ -64,6 +65,12 @@ def rebuild_command(args: argparse.Namespace) -> int:
     return asyncio.run(rebuild_projections(args))
 
 
+def mcp_command(args: argparse.Namespace) -> int:
+    from .mcp_stdio import mcp_command as serve_mcp
+
+    return serve_mcp(args)
+
+
 def add_client_commands(commands: Subcommands) -> None:
     ingest = commands.add_parser("ingest", help="add a directory to a collection and follow it")
     ingest.add_argument("directory", type=Path)
@@ -96,6 +103,11 @@ def add_client_commands(commands: Subcommands) -> None:
     rebuild.set_defaults(func=rebuild_command, nats_password=os.environ.get("NATS_PASSWORD"))
 
     users.add_parsers(commands, client_options)
+
+    mcp = commands.add_parser("mcp", help="Semantik's MCP server over stdio, for AI agents")
+    mcp.add_argument("--url", default=default_url(), help="default: SEMANTIK_URL, else host:port")
+    data_dir_option(mcp)  # its local account, unless SEMANTIK_API_KEY is set
+    mcp.set_defaults(func=mcp_command)
 
 
 def add_bench_commands(commands: Subcommands) -> None:
@@ -156,6 +168,7 @@ def add_bench_commands(commands: Subcommands) -> None:
     )
     search.set_defaults(func=bench_search_command)
     add_webhooks_bench(benches)
+    add_mcp_bench(benches)
 
     evaluation = commands.add_parser(
         "eval", help="retrieval quality and latency on a BEIR-format data set"

@@ -15,12 +15,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
+from starlette.routing import Route
 
 from .api.routers import api_router
 from .bodylimit import BodyLimit
 from .config import GatewaySettings
 from .context import GatewayContext
 from .errors import install_error_handlers
+from .mcp_http import McpEndpoint
 from .observability import RequestTelemetry
 from .security import TokenIssuer, load_jwt_secret, load_operator_credentials
 from .security_headers import SecurityHeaders
@@ -59,6 +61,7 @@ def create_app(
     context = GatewayContext(settings, users, tokens)
     if bus is not None:
         context.attach(bus)
+    mcp = McpEndpoint(context)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -69,7 +72,8 @@ def create_app(
             context.attach(own_bus)
         await context.follow_bus()
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             await context.stop()
             if context.backend is not None:
@@ -111,5 +115,7 @@ def create_app(
     # Outermost: error answers of the other middleware carry the headers too.
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router)
+    # Before the web UI's routes, which never match /mcp but are the catch-all's place.
+    app.router.routes.append(Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]))
     install_web_ui(app)
     return app
