@@ -61,6 +61,7 @@ class Receiver:
     arrivals: list[Arrival] = field(default_factory=list)
     url: str = ""
     _server: asyncio.Server | None = None
+    _open: dict[asyncio.Task[Any], asyncio.StreamWriter] = field(default_factory=dict)
 
     async def __aenter__(self) -> Receiver:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -71,12 +72,22 @@ class Receiver:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
+        if self._server is None:
+            return
+        self._server.close()
+        # Close the connections the gateway keeps alive: each handler sees the end of
+        # its stream and returns, instead of being cancelled with the loop.
+        for writer in list(self._open.values()):
+            writer.close()
+        if self._open:
+            await asyncio.wait(list(self._open), timeout=2)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 2)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._open[task] = writer
         try:
             while True:  # keep-alive: one request after another on this connection
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -95,6 +106,7 @@ class Receiver:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
         finally:
+            self._open.pop(task, None)
             writer.close()
 
     async def wait_for(self, done: Callable[[list[Arrival]], bool], timeout: float) -> None:
