@@ -31,12 +31,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 from semantik_contracts.search import DEFAULT_MODEL
 
-from .client import SemantikClient
+from .client import Collection, Operation, SemantikClient
 from .lifetime import die_with_parent
 from .progress import operation_end
 from .session import own_system_login
@@ -144,22 +143,22 @@ def running_semantik(data_dir: Path, **settings: str) -> Iterator[str]:
             process.kill()
 
 
-async def _finish(client: SemantikClient, operation_id: str) -> dict[str, Any]:
+async def _finish(client: SemantikClient, operation_id: uuid.UUID) -> Operation:
     """The operation's final state once its ending reaches the client (over the
     WebSocket, as ``semantik ingest`` follows it); an operation that did not complete
     fails the benchmark."""
     op = await operation_end(client, operation_id)
-    if op["status"] != "completed":
-        raise RuntimeError(f"the benchmark's operation {op['status']}: {op.get('error')}")
+    if op.status != "completed":
+        raise RuntimeError(f"the benchmark's operation {op.status}: {op.error}")
     return op
 
 
 @dataclass(frozen=True)
 class Ingested:
-    collection: dict[str, Any]
-    first: dict[str, Any]
+    collection: Collection
+    first: Operation
     first_seconds: float
-    rescan: dict[str, Any]
+    rescan: Operation
     rescan_seconds: float
 
 
@@ -168,17 +167,14 @@ async def _ingest(url: str, data_dir: Path, folder: Path) -> Ingested:
     from the request to the operation's completion as the API reports it."""
     async with SemantikClient(url) as client:
         await own_system_login(client, data_dir)
-        collection = await client.call("POST", "/api/v2/collections", json={"name": "bench"})
-        cid = collection["id"]
+        collection = await client.create_collection("bench")
         started = time.perf_counter()
-        added = await client.call(
-            "POST", f"/api/v2/collections/{cid}/sources", json={"path": str(folder)}
-        )
-        first = await _finish(client, added["operation"]["id"])
+        added = await client.add_source(collection.id, folder)
+        first = await _finish(client, added.operation.id)
         first_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        again = await client.call("POST", f"/api/v2/collections/{cid}/operations/index")
-        rescan = await _finish(client, again["id"])
+        again = await client.index(collection.id)
+        rescan = await _finish(client, again.id)
         return Ingested(collection, first, first_seconds, rescan, time.perf_counter() - started)
 
 
@@ -246,9 +242,9 @@ def run_ingest_bench(documents: int = 400, words: int = 170) -> IngestBenchResul
         with running_semantik(data_dir) as url:
             ingested = asyncio.run(_ingest(url, data_dir, folder))
         collection = ingested.collection
-        if (collection["chunk_size"], collection["chunk_overlap"]) != (size, overlap):
+        if (collection.chunk_size, collection.chunk_overlap) != (size, overlap):
             raise RuntimeError("the collection's chunking is not the default model's")
-        chunks = int(ingested.first["processed"])
+        chunks = ingested.first.processed
         _, after, lanes_after = bare_encode_seconds(folder, size, overlap)
         encode_seconds = (before + after) / 2
         lanes_runs = [lanes_before, lanes_after]
@@ -269,7 +265,7 @@ def run_ingest_bench(documents: int = 400, words: int = 170) -> IngestBenchResul
         encode_chunks_per_s=round(encode, 2),
         efficiency=round(e2e / encode, 3),
         encode_lanes_chunks_per_s=round(in_lanes, 2),
-        rescan_embedded=int(ingested.rescan["processed"]),
+        rescan_embedded=ingested.rescan.processed,
         rescan_seconds=round(ingested.rescan_seconds, 2),
         first_ingest_seconds=round(ingested.first_seconds, 2),
     )

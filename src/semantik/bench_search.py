@@ -28,10 +28,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from uuid import UUID
 
 from .beir import percentile
-from .client import ApiError, SemantikClient
+from .client import ApiError, Collection, SemantikClient
 from .embedded import embedded_system
 from .progress import ingest_records
 from .session import own_system_login
@@ -102,7 +101,7 @@ def _records(sources: Path, number: int, args: argparse.Namespace) -> Path:
 
 async def _prepare(
     client: SemantikClient, sources: Path, args: argparse.Namespace
-) -> list[dict[str, Any]]:
+) -> list[Collection]:
     """The bench's collections, each ingested unless a kept data dir has it already
     (named after what they hold, so other corpora in the same data dir stay apart)."""
     prepared = []
@@ -110,7 +109,7 @@ async def _prepare(
         name = f"bench-search-{_corpus(args)}-{number}"
         found = await client.collection_by_name(name)
         # Whole and idle in a kept data dir: measured as it is, without scanning again.
-        if found is None or found["active_operation_id"] or not found["document_count"]:
+        if found is None or found.active_operation_id or not found.document_count:
             records = _records(sources, number, args)
             found = await ingest_records(client, name, records, f"ingesting {name}")
         prepared.append(found)
@@ -243,7 +242,7 @@ def _build_indexes(root: Path, names: list[str]) -> None:
         store.close()
 
 
-async def _prepare_all(url: str, data_dir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+async def _prepare_all(url: str, data_dir: Path, args: argparse.Namespace) -> list[Collection]:
     async with SemantikClient(url, timeout=120) as client:
         await own_system_login(client, data_dir)
         return await _prepare(client, data_dir / "sources", args)
@@ -279,10 +278,8 @@ def bench_search(args: argparse.Namespace) -> int:
         roots = [sources] if args.beir is None else [sources, Path(args.beir)]
         with embedded_system(data_dir, roots) as url:
             prepared = asyncio.run(_prepare_all(url, data_dir, args))
-        generations = [
-            (UUID(c["id"]), generation_name(UUID(c["id"]), c["active_generation"]))
-            for c in prepared
-        ]
+        # Each was ingested (or found whole) just now: it has an active generation.
+        generations = [(c.id, generation_name(c.id, c.active_generation or 0)) for c in prepared]
         # The system has stopped: its shards are at rest, and their copy is what the
         # in-process side opens while the system runs again.
         _build_indexes(data_dir / "qdrant", [name for _, name in generations])
@@ -291,10 +288,10 @@ def bench_search(args: argparse.Namespace) -> int:
         direct = InProcess(shards, generations)
         stack.callback(direct.close)
         with embedded_system(data_dir, roots) as url:
-            ids = [c["id"] for c in prepared]
+            ids = [str(c.id) for c in prepared]
             latencies, inside = asyncio.run(_measure(url, data_dir, ids, direct, queries))
-    documents = [c["document_count"] for c in prepared]
-    chunks = [c["chunk_count"] for c in prepared]
+    documents = [c.document_count for c in prepared]
+    chunks = [c.chunk_count for c in prepared]
     report = {
         "collections": len(prepared),
         "corpus": _corpus(args),

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .bench_ingest import running_semantik
-from .client import SemantikClient
+from .client import Operation, SemantikClient
 from .progress import operation_end
 from .session import own_system_login
 
@@ -148,7 +148,7 @@ def bench_extraction(per_format: int, workers: int) -> dict[str, Any]:
     }
 
 
-async def _finish(client: SemantikClient, operation_id: str) -> tuple[dict[str, Any], float]:
+async def _finish(client: SemantikClient, operation_id: uuid.UUID) -> tuple[Operation, float]:
     started = time.perf_counter()
     op = await operation_end(client, operation_id)
     return op, time.perf_counter() - started
@@ -157,19 +157,18 @@ async def _finish(client: SemantikClient, operation_id: str) -> tuple[dict[str, 
 async def _index_twice(url: str, data_dir: Path, folder: Path) -> dict[str, Any]:
     async with SemantikClient(url, timeout=120) as client:
         await own_system_login(client, data_dir)
-        collection = await client.call("POST", "/api/v2/collections", json={"name": "bench"})
-        base = f"/api/v2/collections/{collection['id']}"
-        added = await client.call("POST", f"{base}/sources", json={"path": str(folder)})
-        first, first_seconds = await _finish(client, added["operation"]["id"])
-        again = await client.call("POST", f"{base}/operations/index")
-        rescan, rescan_seconds = await _finish(client, again["id"])
+        collection = await client.create_collection("bench")
+        added = await client.add_source(collection.id, folder)
+        first, first_seconds = await _finish(client, added.operation.id)
+        again = await client.index(collection.id)
+        rescan, rescan_seconds = await _finish(client, again.id)
     return {
-        "files": first["stats"]["total_files_found"],
+        "files": first.stats["total_files_found"],
         "first_ingest_seconds": round(first_seconds, 2),
-        "first_chunks_embedded": first["processed"],
+        "first_chunks_embedded": first.processed,
         "rescan_seconds": round(rescan_seconds, 2),
-        "rescan_embedded": rescan["processed"],
-        "rescan_unchanged_skipped": rescan["stats"]["unchanged_skipped"],
+        "rescan_embedded": rescan.processed,
+        "rescan_unchanged_skipped": rescan.stats["unchanged_skipped"],
     }
 
 

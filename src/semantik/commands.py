@@ -8,6 +8,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
+from uuid import UUID
 
 import httpx
 
@@ -52,29 +53,21 @@ async def ingest_directory(args: argparse.Namespace) -> int:
         await sign_in(client, args)
         collection = await client.collection_by_name(args.collection)
         if collection is None:
-            collection = await client.call(
-                "POST", "/api/v2/collections", json={"name": args.collection}
-            )
-        cid = collection["id"]
-        path = str(args.directory.resolve())
+            collection = await client.create_collection(args.collection)
         try:
-            started = await client.call(
-                "POST", f"/api/v2/collections/{cid}/sources", json={"path": path}
-            )
-            operation = started["operation"]
+            operation = (await client.add_source(collection.id, args.directory.resolve())).operation
         except ApiError as exc:
             if exc.status != 409 or "already a source" not in exc.detail:
                 raise
-            operation = await client.call("POST", f"/api/v2/collections/{cid}/operations/index")
+            operation = await client.index(collection.id)
         outcome, final = await follow_operation(client, operation, args.collection)
-        stats = final.get("stats", {})
         print(
-            f"{outcome.removeprefix('Operation').lower()}: {stats.get('new_documents', 0)} new, "
-            f"{final.get('skipped', 0)} skipped, {final.get('failed', 0)} failed, "
-            f"{final.get('processed', 0)} chunks embedded"
+            f"{outcome.removeprefix('Operation').lower()}: {final.stats.get('new_documents', 0)} "
+            f"new, {final.skipped} skipped, {final.failed} failed, "
+            f"{final.processed} chunks embedded"
         )
-        for failure in final.get("failures", []):
-            print(f"  failed: {failure['path']}: {failure['reason']}")
+        for failure in final.failures:
+            print(f"  failed: {failure.path}: {failure.reason}")
         return 0 if outcome == "OperationCompleted" else 1
 
 
@@ -82,28 +75,19 @@ async def ingest_directory(args: argparse.Namespace) -> int:
 async def search_collections(args: argparse.Namespace) -> int:
     async with SemantikClient(args.url) as client:
         await sign_in(client, args)
-        ids = []
+        ids: list[UUID] = []
         for name in args.collection:
             found = await client.collection_by_name(name)
             if found is None:
                 print(f"error: no collection named {name!r}", file=sys.stderr)
                 return 1
-            ids.append(found["id"])
-        response = await client.call(
-            "POST",
-            "/api/v2/search",
-            json={
-                "query": args.query,
-                "collection_ids": ids,
-                "limit": args.limit,
-                "search_type": args.mode,
-            },
-        )
-        for warning in response.get("warnings", []):
+            ids.append(found.id)
+        response = await client.search(args.query, ids, limit=args.limit, search_type=args.mode)
+        for warning in response.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        for hit in response["results"]:
-            snippet = " ".join(hit["text"].split())[:160]
-            print(f"{hit['rank']:>3}. {hit['score']:.4f}  {hit['path']}\n     {snippet}")
-        if not response["results"]:
+        for hit in response.results:
+            snippet = " ".join(hit.text.split())[:160]
+            print(f"{hit.rank:>3}. {hit.score:.4f}  {hit.path}\n     {snippet}")
+        if not response.results:
             print("no results")
         return 0

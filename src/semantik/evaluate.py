@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .beir import Dataset, DatasetError, load_dataset, mrr_at, ndcg_at, percentile, recall_at
-from .client import ApiError, SemantikClient
+from .client import ApiError, SearchResponse, SearchResult, SemantikClient
 from .embedded import embedded_system
 from .progress import IngestFailed, ingest_records
 from .session import login, own_system_login
@@ -106,21 +106,20 @@ async def _ingest(client: SemantikClient, dataset: Dataset) -> str | None:
     except IngestFailed as exc:
         print(f"error: ingesting the corpus {exc}", file=sys.stderr)
         return None
-    return str(collection["id"])
+    return str(collection.id)
 
 
 async def _measure(
     client: SemantikClient, collection_id: str, dataset: Dataset, mode: str
 ) -> dict[str, float]:
-    path = f"/api/v2/collections/{collection_id}/search"
     queries = list(dataset.queries.items())
     for _, text in queries[:WARMUP]:
-        await _search(client, path, text, mode)
+        await _search(client, collection_id, text, mode)
     ndcg, recall, mrr, latencies = [], [], [], []
     for query_id, text in queries:
-        response, took = await _search(client, path, text, mode)
+        response, took = await _search(client, collection_id, text, mode)
         latencies.append(took)
-        ranked = [_record_id(hit) for hit in response["results"]]
+        ranked = [_record_id(hit) for hit in response.results]
         judged = dataset.qrels[query_id]
         ndcg.append(ndcg_at(ranked, judged, 10))
         recall.append(recall_at(ranked, judged, 100))
@@ -136,15 +135,14 @@ async def _measure(
 
 
 async def _search(
-    client: SemantikClient, path: str, query: str, mode: str
-) -> tuple[dict[str, Any], float]:
+    client: SemantikClient, collection_id: str, query: str, mode: str
+) -> tuple[SearchResponse, float]:
     """One search and its latency in ms; a rate-limited one (429) waits and is retried,
     and the wait is not counted."""
-    body = {"query": query, "limit": 100, "search_type": mode}
     while True:
         started = time.perf_counter()
         try:
-            response: dict[str, Any] = await client.call("POST", path, json=body)
+            response = await client.search(query, collection_id, limit=100, search_type=mode)
         except ApiError as exc:
             if exc.status != 429:
                 raise
@@ -153,8 +151,8 @@ async def _search(
         return response, (time.perf_counter() - started) * 1000
 
 
-def _record_id(hit: dict[str, Any]) -> str:
-    return str(hit.get("metadata", {}).get("record_id", hit.get("document_id")))
+def _record_id(hit: SearchResult) -> str:
+    return str(hit.metadata.get("record_id", hit.document_id))
 
 
 def _table(report: dict[str, Any]) -> str:

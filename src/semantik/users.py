@@ -9,23 +9,23 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .client import SemantikClient
+from .client import SemantikClient, UserAdmin
 from .commands import report_errors, sign_in
 
 COLUMNS = ("username", "email", "role", "status", "created_at")
 
 
-def _row(user: dict[str, Any]) -> dict[str, str]:
+def _row(user: UserAdmin) -> dict[str, str]:
     return {
-        "username": str(user["username"]),
-        "email": str(user.get("email") or ""),
-        "role": "admin" if user.get("is_admin") else "user",
-        "status": "disabled" if user.get("disabled") else "active",
-        "created_at": str(user.get("created_at") or "")[:19],
+        "username": user.username,
+        "email": user.email or "",
+        "role": "admin" if user.is_admin else "user",
+        "status": "disabled" if user.disabled else "active",
+        "created_at": user.created_at.isoformat()[:19],
     }
 
 
-def table(users: list[dict[str, Any]]) -> str:
+def table(users: list[UserAdmin]) -> str:
     rows = [_row(user) for user in users]
     widths = {c: max([len(c), *(len(row[c]) for row in rows)]) for c in COLUMNS}
     lines = ["  ".join(c.upper().ljust(widths[c]) for c in COLUMNS).rstrip()]
@@ -45,16 +45,15 @@ def new_password(args: argparse.Namespace) -> str:
     return first
 
 
-async def _user(client: SemantikClient, name: str) -> dict[str, Any] | None:
-    users: list[dict[str, Any]] = await client.call("GET", "/api/v1/users")
-    return next((user for user in users if user["username"] == name), None)
+async def _user(client: SemantikClient, name: str) -> UserAdmin | None:
+    return next((user for user in await client.list_users() if user.username == name), None)
 
 
 @report_errors
 async def list_users(args: argparse.Namespace) -> int:
     async with SemantikClient(args.url) as client:
         await sign_in(client, args)
-        print(table(await client.call("GET", "/api/v1/users")))
+        print(table(await client.list_users()))
     return 0
 
 
@@ -63,9 +62,8 @@ async def create_user(args: argparse.Namespace) -> int:
     password = new_password(args)
     async with SemantikClient(args.url) as client:
         await sign_in(client, args)
-        body = {"username": args.name, "password": password, "is_admin": args.admin}
-        user = await client.call("POST", "/api/v1/users", json=body)
-    print(f"created {user['username']} ({'admin' if user.get('is_admin') else 'user'})")
+        user = await client.create_user(args.name, password, is_admin=args.admin)
+    print(f"created {user.username} ({'admin' if user.is_admin else 'user'})")
     return 0
 
 
@@ -80,7 +78,10 @@ def change(field: str, value: bool, done: str) -> Any:
             if user is None:
                 print(f"error: no user named {args.name!r}", file=sys.stderr)
                 return 1
-            await client.call("PATCH", f"/api/v1/users/{user['id']}", json={field: value})
+            changed: dict[str, bool | None] = {"is_admin": None, "disabled": None, field: value}
+            await client.update_user(
+                user.id, is_admin=changed["is_admin"], disabled=changed["disabled"]
+            )
         print(f"{done} {args.name}")
         return 0
 

@@ -1,0 +1,78 @@
+"""Live events through the client: a follow that disconnects after some events and
+resumes with ``last_seq`` sees every event once, in order; a refused subscription is a
+typed error."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from uuid import UUID
+
+import pytest
+
+from semantik.client import EventFrame, ForbiddenError, SemantikClient
+from tests.e2e.conftest import RunningSystem
+
+from .conftest import SignedIn, write_notes
+
+pytestmark = pytest.mark.e2e
+
+
+async def follow(
+    client: SemantikClient,
+    until: Callable[[list[EventFrame]], bool],
+    *,
+    collection_id: UUID | None = None,
+    operation_id: UUID | None = None,
+    last_seq: int | None = None,
+) -> list[EventFrame]:
+    """Events from the start (or after ``last_seq``) until ``until`` holds; then the
+    socket is closed."""
+    seen: list[EventFrame] = []
+    events = client.events(
+        collection_id=collection_id, operation_id=operation_id, last_seq=last_seq
+    )
+    async with contextlib.aclosing(events):
+        async for frame in events:
+            seen.append(frame)
+            if until(seen):
+                break
+    return seen
+
+
+async def test_a_follow_resumed_with_last_seq_has_no_gap_and_no_repeat(
+    system: RunningSystem, signed_in: SignedIn
+) -> None:
+    folder = write_notes(system.sources / "gina", {f"n{n}.md": f"Note {n}." for n in range(4)})
+    async with signed_in("gina") as client:
+        notes = await client.create_collection("gina-notes")
+        added = await client.add_source(notes.id, folder)
+        await client.wait(added.operation.id, timeout=120)
+        await client.update_collection(notes.id, description="after the index")
+
+        def updated(seen: list[EventFrame]) -> bool:
+            return seen[-1].type == "CollectionUpdated"
+
+        history = await follow(client, updated, collection_id=notes.id)
+        assert history[0].type == "CollectionCreated" and len(history) > 6
+        assert all(f.collection_id == notes.id for f in history)
+
+        first = await follow(client, lambda seen: len(seen) == 3, collection_id=notes.id)
+        rest = await follow(client, updated, collection_id=notes.id, last_seq=first[-1].seq)
+        assert first + rest == history  # nothing missed, nothing twice, in stream order
+
+        def ended(seen: list[EventFrame]) -> bool:
+            return seen[-1].ends_operation
+
+        operation = await follow(client, ended, operation_id=added.operation.id)
+        assert operation[-1].type == "OperationCompleted"
+        assert {f.operation_id for f in operation} == {added.operation.id}
+        assert {f.seq for f in operation} < {f.seq for f in history}
+
+
+async def test_a_refused_subscription_raises_the_typed_error(signed_in: SignedIn) -> None:
+    async with signed_in("hugo") as hugo, signed_in("iris") as iris:
+        theirs = await hugo.create_collection("hugo-private")
+        with pytest.raises(ForbiddenError) as refused:
+            await follow(iris, lambda seen: True, collection_id=theirs.id)
+        assert refused.value.detail

@@ -1,0 +1,104 @@
+"""Sources, operations, documents and search through the client, against a running
+system: a path source indexed and waited for, found by search; uploads; a cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from semantik.client import ConflictError, EventFrame, SearchType
+from tests.e2e.conftest import RunningSystem
+
+from .conftest import SignedIn, write_notes
+
+pytestmark = pytest.mark.e2e
+
+NOTES = {
+    "pricing.md": "# Pricing\n\nWe decided to raise the team plan to twelve euros a seat.",
+    "garden.md": "# Garden\n\nThe tomatoes need watering twice a week in July.",
+}
+
+
+async def test_a_path_source_is_indexed_waited_for_and_found(
+    system: RunningSystem, signed_in: SignedIn
+) -> None:
+    folder = write_notes(system.sources / "dora", NOTES)
+    async with signed_in("dora") as client:
+        notes = await client.create_collection("dora-notes")
+        added = await client.add_source(notes.id, folder)
+        assert added.source.path == str(folder) and added.operation.type == "index"
+        seen: list[EventFrame] = []
+        done = await client.wait(added.operation.id, timeout=120, on_event=seen.append)
+        assert done.status == "completed", done
+        assert seen[-1].type == "OperationCompleted" and seen[-1].operation_id == done.id
+        assert [f.seq for f in seen] == sorted({f.seq for f in seen})
+
+        one = await client.search("how much does a seat cost", notes.id, limit=1)
+        assert one.results[0].path.endswith("pricing.md") and not one.partial
+        other = await client.create_collection("dora-empty")
+        both = await client.search(
+            "watering tomatoes", [notes.id, other.id], search_type=SearchType.SPARSE
+        )
+        assert both.results[0].path.endswith("garden.md")
+        filtered = await client.search(
+            "notes", notes.id, search_type="dense", filters={"path": str(folder / "garden.md")}
+        )
+        assert {hit.path for hit in filtered.results} == {str(folder / "garden.md")}
+
+        assert [s.id for s in await client.list_sources(notes.id)] == [added.source.id]
+        documents = await client.list_documents(notes.id, status="indexed")
+        assert documents.total == 2
+        pricing = next(d for d in documents.items if d.path.endswith("pricing.md"))
+        assert pricing.id is not None
+        detail = await client.get_document(notes.id, pricing.id)
+        assert "twelve euros" in detail.text and detail.path == pricing.path
+
+        again = await client.index(notes.id)
+        rescanned = await client.wait(again.id, timeout=120)
+        assert rescanned.status == "completed" and rescanned.processed == 0
+        listed = await client.list_operations(notes.id)
+        assert [op.id for op in listed.items[:2]] == [again.id, added.operation.id]
+        assert again.id in {op.id for op in (await client.list_operations(type="index")).items}
+
+        removed = await client.remove_source(notes.id, added.source.id)
+        assert (await client.wait(removed.operation.id, timeout=120)).status == "completed"
+        assert await client.list_sources(notes.id) == []
+        assert (await client.get_collection(notes.id)).document_count == 0
+
+
+async def test_uploads_are_indexed_one_after_the_other(signed_in: SignedIn, tmp_path: Path) -> None:
+    files = write_notes(tmp_path, {"a.md": "Alpha note about comets.", "b.md": "Beta note."})
+    rows = b"ticket_id,title,body\nT-1,Login fails,The login page answers 500\n"
+    async with signed_in("erin") as client:
+        uploads = await client.create_collection("erin-uploads")
+        tickets = await client.upload(
+            uploads.id,
+            rows,
+            filename="tickets.csv",
+            text_columns=["title", "body"],
+            id_column="ticket_id",
+        )
+        assert tickets.source.kind == "upload" and tickets.source.text_columns == ["title", "body"]
+        assert (await client.wait(tickets.operation.id, timeout=120)).status == "completed"
+        ended = await client.upload_files(uploads.id, [files / "a.md", files / "b.md"], timeout=120)
+        assert [op.status for op in ended] == ["completed", "completed"]
+        assert len(await client.list_sources(uploads.id)) == 3
+        found = await client.search("comets", uploads.id, limit=1)
+        assert found.results[0].path.endswith("a.md")
+        hit = (await client.search("login page error", uploads.id, limit=1)).results[0]
+        assert hit.metadata.get("record_id") == "T-1"
+
+
+async def test_a_running_index_is_cancelled(system: RunningSystem, signed_in: SignedIn) -> None:
+    papers = {f"paper-{n:03}.md": f"# Paper {n}\n\nFinding {n}: sample {n * 7}." for n in range(60)}
+    folder = write_notes(system.sources / "frank", papers)
+    async with signed_in("frank") as client:
+        shelf = await client.create_collection("frank-papers")
+        started = await client.add_source(shelf.id, folder)
+        with pytest.raises(ConflictError) as busy:
+            await client.index(shelf.id)
+        assert "active operation" in busy.value.detail
+        cancelled = await client.cancel(started.operation.id)
+        assert cancelled.status == "cancelled"
+        assert (await client.wait(cancelled.id, timeout=60)).status == "cancelled"
