@@ -52,7 +52,7 @@ from .config import GatewaySettings
 from .webhook_access import OwnerAccess
 from .webhook_guard import UnsafeUrl, guarded_client
 from .webhook_log import Delivery, DeliveryLog
-from .webhooks import Webhooks, WebhookView
+from .webhooks import DELIVERED_EVERY, Webhooks, WebhookView
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,8 @@ class WebhookDeliverer:
             if webhook_id in active and not task.done():
                 continue
             del self._running[webhook_id]
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.warning("webhook %s: delivery stopped: %r", webhook_id, task.exception())
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -255,7 +257,7 @@ class WebhookDeliverer:
         """Deliver one event; False when the webhook stops (inactive, deleted)."""
         view = self.webhooks.index.views.get(webhook_id)  # current: the reconciles catch up
         if view is None or not view.active:
-            await msg.nak()  # for whoever follows it once it is active again
+            await msg.nak(delay=RECONCILE_SECONDS)  # for whoever follows it once active
             return False
         try:
             envelope = EventEnvelope.model_validate_json(msg.data)
@@ -291,7 +293,8 @@ class WebhookDeliverer:
             now = datetime.now(UTC)
             done = {"status": "delivered", "last_status_code": code, "delivered_at": now}
             await self._record(view.id, msg, entry.model_copy(update=done))
-            await asyncio.to_thread(self.webhooks.mark_delivered, view.id, now)
+            if view.failing_since is not None or _due(view.last_delivery_at, now):
+                await asyncio.to_thread(self.webhooks.mark_delivered, view.id, now)
             return True
         return await self._failed(view, msg, entry, code, error, count=True)
 
@@ -349,7 +352,7 @@ class WebhookDeliverer:
                     f"{self.settings.webhook_disable_after_hours:g} h (last: {error})"
                 )
                 await asyncio.to_thread(self.webhooks.deactivate, view.id, reason)
-                await msg.nak()
+                await msg.nak(delay=RECONCILE_SECONDS)  # resumed here once activated
                 await self._record(
                     view.id, msg, entry.model_copy(update={"status": "failed", **failed})
                 )
@@ -370,6 +373,12 @@ class WebhookDeliverer:
             await self.log.record(webhook_id, _seq(msg), entry)
         except Exception:
             log.exception("webhook %s: the delivery log was not written", webhook_id)
+
+
+def _due(last_delivery_at: datetime | None, now: datetime) -> bool:
+    """Whether ``last_delivery_at`` is old enough to be recorded again (the registry
+    records it at most once a minute; asking it more often only costs a read)."""
+    return last_delivery_at is None or now - last_delivery_at >= DELIVERED_EVERY
 
 
 def _seq(msg: Msg) -> int:
