@@ -157,8 +157,7 @@ class WebhookDeliverer:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._running.clear()
-        with contextlib.suppress(ValueError):
-            self.webhooks.index.listeners.remove(self._listener)
+        self.webhooks.remove_listener(self._listener)
         if self._client is not None:
             await self._client.aclose()
 
