@@ -21,7 +21,7 @@ from .served import ServedGateway
 
 PASSWORD = "correct horse"
 #: Path parameters that name one user's resource.
-RESOURCE_PARAMS = {"collection_id", "operation_id", "source_id"}
+RESOURCE_PARAMS = {"collection_id", "operation_id", "source_id", "document_id"}
 
 
 async def sign_in(client: httpx.AsyncClient, username: str) -> dict[str, str]:

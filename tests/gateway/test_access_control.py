@@ -9,6 +9,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -46,6 +47,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v2/collections/{collection_id}/sources/{source_id}"): "editor",
     ("DELETE", "/api/v2/collections/{collection_id}/sources/{source_id}"): "editor",
     ("GET", "/api/v2/collections/{collection_id}/documents"): "viewer",
+    ("GET", "/api/v2/collections/{collection_id}/documents/{document_id}"): "viewer",
     ("POST", "/api/v2/collections/{collection_id}/documents"): "editor",
     ("POST", "/api/v2/collections/{collection_id}/operations/index"): "editor",
     ("POST", "/api/v2/collections/{collection_id}/operations/reindex"): "editor",
@@ -168,6 +170,7 @@ async def test_every_route_obeys_the_roles(
         "collection_id": collection,
         "operation_id": added.json()["operation"]["id"],
         "source_id": added.json()["source"]["id"],
+        "document_id": str(uuid4()),  # none yet: the access check comes first
     }
     routes = [e for e in endpoints(served) if e.params & RESOURCE_PARAMS]
     assert {(e.method, e.path) for e in routes} == set(NEEDS), "classify every new route"

@@ -5,6 +5,7 @@ is accepted anywhere."""
 from __future__ import annotations
 
 import json
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -51,6 +52,7 @@ async def test_no_route_and_no_subscription_reaches_another_users_resources(
         "collection_id": collection,
         "operation_id": added.json()["operation"]["id"],
         "source_id": added.json()["source"]["id"],
+        "document_id": str(uuid4()),  # none yet: the access check comes first
     }
     await nothing_of(client, endpoints(served), bob, [*ids.values(), "private", "rows.csv"])
     bobs_folder = served.roots / "bobs"

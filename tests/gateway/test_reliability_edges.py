@@ -165,8 +165,9 @@ async def test_invalid_and_unknown_ids_on_every_route_are_422_and_404(
             refused(reply, 422, "UUID")
         unknown = fill(template, **{p: str(uuid4()) for p in params & RESOURCE_PARAMS})
         refused(await client.request(method, unknown, json=body, headers=headers), 404, "not found")
-        if params > {"collection_id"}:  # my collection, someone's unknown source
-            inner = fill(template, collection_id=mine, source_id=str(uuid4()))
+        if params > {"collection_id"}:  # my collection, an unknown source or document
+            unknown_ids = {"source_id": str(uuid4()), "document_id": str(uuid4())}
+            inner = fill(template, collection_id=mine, **unknown_ids)
             reply = await client.request(method, inner, json=body, headers=headers)
             refused(reply, 404, "not found")
 
