@@ -14,6 +14,7 @@ rate limit) and ``read_document``. A key's scopes bound them as they bound the r
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -136,6 +137,9 @@ class McpEndpoint:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         server = build_server(self._api)
+        # Stateless, the transport says "Terminating session: None" at INFO after every
+        # request: noise in the gateway's log, not news.
+        logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
         # Built for this lifespan: a session manager runs once. The DNS rebinding guard
         # is for servers a browser page could reach with ambient credentials; here every
         # request must carry a key, which such a page does not have.
