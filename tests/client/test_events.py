@@ -1,17 +1,22 @@
 """Live events through the client: a follow that disconnects after some events and
-resumes with ``last_seq`` sees every event once, in order; a refused subscription is a
-typed error."""
+resumes with ``last_seq``, or whose gateway is killed under it, sees every event once,
+in order; a refused subscription is a typed error."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import Callable
 from uuid import UUID
 
+import httpx
 import pytest
 
 from semantik.client import EventFrame, ForbiddenError, SemantikClient
 from tests.e2e.conftest import RunningSystem
+from tests.reliability.faults import wait_ready
 
 from .conftest import SignedIn, write_notes
 
@@ -50,9 +55,6 @@ async def test_a_follow_resumed_with_last_seq_has_no_gap_and_no_repeat(
         await client.wait(added.operation.id, timeout=120)
         await client.update_collection(notes.id, description="after the index")
 
-        def updated(seen: list[EventFrame]) -> bool:
-            return seen[-1].type == "CollectionUpdated"
-
         history = await follow(client, updated, collection_id=notes.id)
         assert history[0].type == "CollectionCreated" and len(history) > 6
         assert all(f.collection_id == notes.id for f in history)
@@ -68,6 +70,36 @@ async def test_a_follow_resumed_with_last_seq_has_no_gap_and_no_repeat(
         assert operation[-1].type == "OperationCompleted"
         assert {f.operation_id for f in operation} == {added.operation.id}
         assert {f.seq for f in operation} < {f.seq for f in history}
+
+
+async def test_a_follow_goes_on_across_a_gateway_restart_missing_nothing(
+    system: RunningSystem, signed_in: SignedIn
+) -> None:
+    """The gateway is SIGKILLed under an open follow: the client reconnects on its own
+    once the supervisor has restarted it, and resumes after the last event it saw."""
+    async with signed_in("jack") as client:
+        notes = await client.create_collection("jack-notes")
+        seen: list[EventFrame] = []
+        events = client.events(collection_id=notes.id)
+        async with contextlib.aclosing(events):
+            async for frame in events:
+                seen.append(frame)
+                if frame.type == "CollectionCreated":
+                    victim = system.pid("gateway")
+                    os.kill(victim, signal.SIGKILL)
+                    while system.pid("gateway") == victim:  # noqa: ASYNC110 - a pid file, no event
+                        await asyncio.sleep(0.1)
+                    async with httpx.AsyncClient(base_url=system.url) as http:
+                        await wait_ready(http)
+                    await client.update_collection(notes.id, description="after the restart")
+                if frame.type == "CollectionUpdated":
+                    break
+        history = await follow(client, updated, collection_id=notes.id)
+        assert seen == history and [f.type for f in seen][-1] == "CollectionUpdated"
+
+
+def updated(seen: list[EventFrame]) -> bool:
+    return seen[-1].type == "CollectionUpdated"
 
 
 async def test_a_refused_subscription_raises_the_typed_error(signed_in: SignedIn) -> None:
