@@ -67,7 +67,11 @@ describe("the event types", () => {
     expect(names).toContain("OperationCompleted");
     expect(names).not.toContain("CreateCollection"); // a command, not an event
     expect(names).toEqual([...names].sort());
+    expect(names).toHaveLength(new Set(names).size);
     expect(eventTypeNames({ components: {} })).toEqual([]);
+    const named = { $ref: "#/components/schemas/Renamed", properties: {} };
+    const doc = { components: { schemas: { EventEnvelope: { properties: { event: { oneOf: [named, {}] } } }, Renamed: { properties: { type: { const: "Sent" } } } } } };
+    expect(eventTypeNames(doc)).toEqual(["Sent"]);
     expect(eventTypeNames(null)).toEqual([]);
   });
 });

@@ -7,12 +7,19 @@ import type { NewWebhook } from "../lib/types";
 /** Every event, in a webhook's `events`. */
 export const ALL_EVENTS = "*";
 
-/** The names of the events in `SEMANTIK_EVENTS`: the envelope's `event` discriminator in
- * the AsyncAPI document the gateway serves (SPEC §7), sorted; none without one. */
+type Schema = { $ref?: string; oneOf?: Schema[]; properties?: Record<string, Schema>; const?: unknown };
+
+/** The names of the events in `SEMANTIK_EVENTS`, from the AsyncAPI document the gateway
+ * serves (SPEC §7): the `type` constant of each schema the envelope's `event` may be, sorted;
+ * none when the document has no such field. */
 export function eventTypeNames(doc: unknown): string[] {
-  type Doc = { components?: { schemas?: { EventEnvelope?: { properties?: { event?: { discriminator?: { mapping?: unknown } } } } } } };
-  const mapping = (doc as Doc | null)?.components?.schemas?.EventEnvelope?.properties?.event?.discriminator?.mapping;
-  return mapping && typeof mapping === "object" ? Object.keys(mapping).sort() : [];
+  const schemas = (doc as { components?: { schemas?: Record<string, Schema> } } | null)?.components?.schemas ?? {};
+  const names = (schemas.EventEnvelope?.properties?.event?.oneOf ?? []).map((one) => {
+    const name = one.$ref?.split("/").pop() ?? "";
+    const type = schemas[name]?.properties?.type?.const;
+    return typeof type === "string" ? type : name;
+  });
+  return names.filter(Boolean).sort();
 }
 
 /** "All" or a chosen few of `choices`; `chosen` is null for all. */
