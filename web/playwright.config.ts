@@ -63,6 +63,8 @@ export default defineConfig({
       SEMANTIK_PORT: port,
       SEMANTIK_HOST: "127.0.0.1",
       LOG_LEVEL: "WARNING",
+      // webhooks.spec.ts's receiver listens on 127.0.0.1.
+      SEMANTIK_WEBHOOK_ALLOW_PRIVATE: "true",
     },
   },
 });
