@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import dataclasses
 import json
+from collections.abc import Callable
+from typing import Any
 
 from .commands import report_errors, sign_in
 
@@ -114,52 +116,65 @@ async def bench_api_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def bench_webhooks_command(args: argparse.Namespace) -> int:
-    from .bench_webhooks import bench_webhooks
-
-    result = bench_webhooks(args)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(
-            f"webhooks: {result['deliveries']} deliveries, from the event's commit to the "
-            f"receiver p50 {result['latency_p50_ms']} ms, p95 {result['latency_p95_ms']} ms "
-            f"({result['repeats']} repeated)"
-        )
+def report(args: argparse.Namespace, result: dict[str, Any], line: Callable[[], str]) -> int:
+    """``result`` as one JSON object with ``--json``, else as the line a person reads."""
+    print(json.dumps(result) if args.json else line())
     return 0
 
 
-def add_webhooks_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``semantik bench webhooks``."""
-    webhooks = benches.add_parser(
-        "webhooks", help="webhook delivery latency, from an event's commit to the receiver"
+def bench_webhooks_command(args: argparse.Namespace) -> int:
+    from .bench_webhooks import bench_webhooks
+
+    r = bench_webhooks(args)
+    return report(
+        args,
+        r,
+        lambda: (
+            f"webhooks: {r['deliveries']} deliveries, from the event's commit to the "
+            f"receiver p50 {r['latency_p50_ms']} ms, p95 {r['latency_p95_ms']} ms "
+            f"({r['repeats']} repeated)"
+        ),
     )
-    webhooks.add_argument("--documents", type=int, default=20, help="in the indexed collection")
-    webhooks.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    webhooks.set_defaults(func=bench_webhooks_command)
 
 
 def bench_mcp_command(args: argparse.Namespace) -> int:
     from .bench_mcp import bench_mcp
 
-    result = bench_mcp(args)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(
-            f"search over {result['queries']} queries: REST p50 {result['rest_p50_ms']} ms, "
-            f"p95 {result['rest_p95_ms']} ms; MCP (streamable HTTP) p50 "
-            f"{result['mcp_p50_ms']} ms, p95 {result['mcp_p95_ms']} ms"
-        )
-    return 0
+    r = bench_mcp(args)
+    return report(
+        args,
+        r,
+        lambda: (
+            f"search over {r['queries']} queries: REST p50 {r['rest_p50_ms']} ms, "
+            f"p95 {r['rest_p95_ms']} ms; MCP (streamable HTTP) p50 {r['mcp_p50_ms']} ms, "
+            f"p95 {r['mcp_p95_ms']} ms"
+        ),
+    )
+
+
+def add_system_bench(
+    benches: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    command: Callable[[argparse.Namespace], int],
+    documents: int,
+) -> argparse.ArgumentParser:
+    """A bench of its own embedded system: ``--documents`` indexed, ``--json`` output."""
+    bench = benches.add_parser(name, help=summary)
+    bench.add_argument("--documents", type=int, default=documents, help="in the collection")
+    bench.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    bench.set_defaults(func=command)
+    return bench
+
+
+def add_webhooks_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``semantik bench webhooks``."""
+    summary = "webhook delivery latency, from an event's commit to the receiver"
+    add_system_bench(benches, "webhooks", summary, bench_webhooks_command, 20)
 
 
 def add_mcp_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``semantik bench mcp``."""
-    mcp = benches.add_parser(
-        "mcp", help="the MCP search tool's latency against the REST search, on one system"
-    )
-    mcp.add_argument("--documents", type=int, default=200, help="in the searched collection")
+    summary = "the MCP search tool's latency against the REST search, on one system"
+    mcp = add_system_bench(benches, "mcp", summary, bench_mcp_command, 200)
     mcp.add_argument("--queries", type=int, default=200)
-    mcp.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    mcp.set_defaults(func=bench_mcp_command)

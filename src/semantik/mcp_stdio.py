@@ -22,14 +22,10 @@ from uuid import UUID
 
 import httpx
 from gateway_service.mcp_server import build_server
+from gateway_service.schemas import MultiSearchRequest
 from mcp.server.mcpserver.exceptions import ToolError
-from semantik_contracts import SearchType
-from semantik_contracts.search import FilterValue
 
-from .client import ApiError, SemantikClient, local_credentials
-
-API_KEY_ENV = "SEMANTIK_API_KEY"
-COLLECTIONS = "/api/v2/collections"
+from .client import API_KEY_ENV, ApiError, SemantikClient, local_credentials
 
 
 @asynccontextmanager
@@ -50,47 +46,25 @@ class ClientApi:
         self.client = client
 
     async def list_collections(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
         async with refusals():
-            while True:
-                params = {"limit": 500, "offset": len(items)}
-                page = await self.client.call("GET", COLLECTIONS, params=params)
-                items += page["items"]
-                if not page["items"] or len(items) >= page["total"]:
-                    return items
+            return [c.model_dump(mode="json") async for c in self.client.iter_collections()]
 
-    async def search(
-        self,
-        query: str,
-        collection_ids: list[UUID],
-        limit: int,
-        search_type: SearchType,
-        filters: dict[str, FilterValue],
-    ) -> dict[str, Any]:
-        body = {
-            "query": query,
-            "collection_ids": [str(c) for c in collection_ids],
-            "limit": limit,
-            "search_type": search_type.value,
-            "filters": filters,
-        }
+    async def search(self, request: MultiSearchRequest) -> dict[str, Any]:
+        body = request.model_dump(mode="json", exclude_unset=True)
         async with refusals():
             found: dict[str, Any] = await self.client.call("POST", "/api/v2/search", json=body)
         return found
 
     async def get_document(self, collection_id: UUID, document_id: UUID) -> dict[str, Any]:
         async with refusals():
-            path = f"{COLLECTIONS}/{collection_id}/documents/{document_id}"
-            document: dict[str, Any] = await self.client.call("GET", path)
-        return document
+            document = await self.client.get_document(collection_id, document_id)
+        return document.model_dump(mode="json")
 
 
-async def sign_in(client: SemantikClient, api_key: str | None, data_dir: Path) -> None:
-    """Use the API key, else the local account; ``ApiError`` or ``LookupError`` if
-    neither lets the client in."""
-    if api_key:
-        client.token = api_key
-    else:
+async def sign_in(client: SemantikClient, data_dir: Path) -> None:
+    """Check the client's API key, else sign in as the local account; ``ApiError`` or
+    ``LookupError`` if neither lets the client in."""
+    if client.token is None:
         stored = local_credentials(data_dir)
         if stored is None:
             raise LookupError(
@@ -98,13 +72,13 @@ async def sign_in(client: SemantikClient, api_key: str | None, data_dir: Path) -
                 f"({data_dir}: no local account)"
             )
         await client.login(*stored)
-    await client.call("GET", "/api/v1/auth/me")  # refused now rather than at the first tool
+    await client.me()  # refused now rather than at the first tool
 
 
 async def serve(url: str, api_key: str | None, data_dir: Path) -> int:
-    async with SemantikClient(url) as client:
+    async with SemantikClient(url, api_key=api_key) as client:
         try:
-            await sign_in(client, api_key, data_dir)
+            await sign_in(client, data_dir)
         except (ApiError, LookupError, httpx.HTTPError) as exc:
             print(f"semantik mcp: cannot sign in to {url}: {exc}", file=sys.stderr)
             return 1

@@ -23,23 +23,16 @@ import nats.errors
 import pytest
 from nats.js import api
 
+from ..test_subscriber_table import EXAMPLE, example
 from .conftest import RunningSystem, register
 from .test_walking_skeleton import wait_operation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "subscriber" / "subscriber.py"
 STREAM = "SEMANTIK_EVENTS"
 COLLECTION_EVENTS = "semantik.evt.*.collection.*.*"
-COMPARED = (
-    "name",
-    "status",
-    "status_reason",
-    "document_count",
-    "chunk_count",
-    "size_bytes",
-    "active_generation",
-)
+#: The fields ``--verify`` compares, as the example names them.
+COMPARED = example().COMPARED
 
 
 def nats_env(system: RunningSystem) -> dict[str, str]:

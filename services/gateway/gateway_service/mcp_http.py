@@ -27,8 +27,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import ValidationError
-from semantik_contracts import RpcFailure, SearchType
-from semantik_contracts.search import FilterValue
+from semantik_contracts import RpcFailure
 from semantik_runtime.errors import CommandError
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
@@ -40,7 +39,7 @@ from .api.routes.search import search_collections
 from .context import GatewayContext
 from .document_detail import DOCUMENT_ROUTE, read_document
 from .errors import status_of
-from .mcp_server import build_server
+from .mcp_server import build_server, invalid_fields
 from .principals import Principal, Unauthenticated
 from .schemas import MultiSearchRequest
 
@@ -64,8 +63,7 @@ def refusals() -> Iterator[None]:
     except HTTPException as exc:
         raise ToolError(f"{exc.status_code}: {exc.detail}") from None
     except ValidationError as exc:
-        fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in exc.errors()}))
-        raise ToolError(f"422: invalid {fields}") from None
+        raise ToolError(f"422: {invalid_fields(exc)}") from None
 
 
 class GatewayApi:
@@ -91,25 +89,11 @@ class GatewayApi:
             )
         return [view.model_dump(mode="json") for view in page.items]
 
-    async def search(
-        self,
-        query: str,
-        collection_ids: list[UUID],
-        limit: int,
-        search_type: SearchType,
-        filters: dict[str, FilterValue],
-    ) -> dict[str, Any]:
+    async def search(self, request: MultiSearchRequest) -> dict[str, Any]:
         self._allowed("POST", "/api/v2/search")
         with refusals():
             await limit_search(self.user, self.context)
-            body = MultiSearchRequest(
-                query=query,
-                collection_ids=collection_ids,
-                limit=limit,
-                search_type=search_type,
-                filters=filters,
-            )
-            found = await search_collections(body, self.user, self.backend)
+            found = await search_collections(request, self.user, self.backend)
         return found.model_dump(mode="json")
 
     async def get_document(self, collection_id: UUID, document_id: UUID) -> dict[str, Any]:

@@ -15,12 +15,21 @@ from typing import Annotated, Any, Protocol
 from uuid import UUID
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from pydantic import Field, ValidationError
 from semantik_contracts import SearchType
 from semantik_contracts.search import FilterValue
 
-__all__ = ["SemantikApi", "build_server", "compact_collection", "compact_result"]
+from .schemas import MultiSearchRequest
+
+__all__ = [
+    "SemantikApi",
+    "build_server",
+    "compact_collection",
+    "compact_result",
+    "invalid_fields",
+]
 
 INSTRUCTIONS = (
     "Semantik is a self-hosted semantic search engine over a team's documents. Call "
@@ -52,15 +61,8 @@ class SemantikApi(Protocol):
         """The collections the caller may read, each as the REST API gives it."""
         ...
 
-    async def search(
-        self,
-        query: str,
-        collection_ids: list[UUID],
-        limit: int,
-        search_type: SearchType,
-        filters: dict[str, FilterValue],
-    ) -> dict[str, Any]:
-        """A search of ``collection_ids`` as ``POST /api/v2/search`` answers it."""
+    async def search(self, request: MultiSearchRequest) -> dict[str, Any]:
+        """The search as ``POST /api/v2/search`` answers it."""
         ...
 
     async def get_document(self, collection_id: UUID, document_id: UUID) -> dict[str, Any]:
@@ -70,6 +72,11 @@ class SemantikApi(Protocol):
 
 #: The API of the caller of one tool call (the gateway's differs per request).
 ApiOf = Callable[[Context], SemantikApi]
+
+
+def invalid_fields(exc: ValidationError) -> str:
+    """The fields a request got wrong, for a tool's error."""
+    return "invalid " + ", ".join(sorted({".".join(map(str, e["loc"])) for e in exc.errors()}))
 
 
 def compact_collection(collection: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +130,17 @@ def build_server(api_of: ApiOf) -> MCPServer:
             collection_ids = readable[:MAX_TARGETS]
         if not collection_ids:
             return {"results": [], "warnings": ["There is no collection you may search."]}
-        found = await api.search(query, collection_ids, limit, search_type, filters or {})
+        try:
+            request = MultiSearchRequest(
+                query=query,
+                collection_ids=collection_ids,
+                limit=limit,
+                search_type=search_type,
+                filters=filters or {},
+            )
+        except ValidationError as exc:
+            raise ToolError(f"422: {invalid_fields(exc)}") from None
+        found = await api.search(request)
         answer: dict[str, Any] = {"results": [compact_result(r) for r in found["results"]]}
         warnings += found.get("warnings") or []
         if warnings:

@@ -80,18 +80,9 @@ class WebhookPublic(BaseModel):
 
     @classmethod
     def of(cls, view: WebhookView) -> WebhookPublic:
-        return cls(
-            id=view.id,
-            url=view.url,
-            events=list(view.events),
-            collection_ids=None if view.collection_ids is None else list(view.collection_ids),
-            description=view.description,
-            active=view.active,
-            created_at=view.created_at,
-            failing_since=view.failing_since,
-            deactivated_reason=view.deactivated_reason,
-            last_delivery_at=view.last_delivery_at,
-        )
+        """The owner's view of a webhook: its fields by name (the tuples as lists), never
+        the secret (``WebhookPublic`` has no such field)."""
+        return cls.model_validate(view, from_attributes=True)
 
 
 class WebhookCreated(WebhookPublic):

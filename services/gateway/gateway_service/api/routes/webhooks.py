@@ -37,7 +37,7 @@ async def create_webhook(
         body.collection_ids,
         body.description,
     )
-    return WebhookCreated(**WebhookPublic.of(view).model_dump(), secret=view.secret)
+    return WebhookCreated.model_validate(view, from_attributes=True)
 
 
 @router.get("")
