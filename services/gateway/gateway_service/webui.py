@@ -1,8 +1,9 @@
 """The web UI at ``/``: the single-page app built from ``web/`` into ``static/app``.
 
-Client routes (``/collections/…``, ``/search``, ``/operations``) answer the app's
-``index.html``; its hashed ``/assets/…`` are cached for a year (a new build has new
-names). Without a build, ``/`` says how to make one instead of failing.
+Client routes (``/collections/…``, including a document's view, ``/search``,
+``/operations``, ``/webhooks``, ``/api-keys``, ``/admin``) answer the app's ``index.html``;
+its hashed ``/assets/…`` are cached for a year (a new build has new names). Without a
+build, ``/`` says how to make one instead of failing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ from starlette.types import Scope
 
 APP_DIR = Path(str(files("gateway_service").joinpath("static/app")))
 #: Paths the app routes itself; everything else stays the API's (404 as JSON).
-CLIENT_ROUTES = ("/", "/login", "/search", "/operations", "/collections/{rest:path}")
+CLIENT_ROUTES = (
+    "/",
+    "/login",
+    "/search",
+    "/operations",
+    "/webhooks",
+    "/api-keys",
+    "/admin",
+    "/collections/{rest:path}",
+)
 
 #: Plain: the Content-Security-Policy allows no inline style (security_headers.py).
 NOT_BUILT = """<!doctype html>
