@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,9 +55,13 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def eval_command(args: argparse.Namespace) -> int:
+    from .eval_compare import compare_command
     from .evaluate import evaluate
 
-    return report_errors(evaluate)(args)
+    if (args.directory is None) == (args.compare is None):
+        print("error: give a data set directory, or --compare A.json B.json", file=sys.stderr)
+        return 2
+    return compare_command(args) if args.compare else report_errors(evaluate)(args)
 
 
 def rebuild_command(args: argparse.Namespace) -> int:
@@ -173,10 +178,26 @@ def add_bench_commands(commands: Subcommands) -> None:
     evaluation = commands.add_parser(
         "eval", help="retrieval quality and latency on a BEIR-format data set"
     )
-    evaluation.add_argument("directory", type=Path, help="corpus.jsonl, queries.jsonl, qrels/")
+    evaluation.add_argument(
+        "directory", type=Path, nargs="?", help="corpus.jsonl, queries.jsonl, qrels/"
+    )
     evaluation.add_argument("--split", help="qrels split (default: test, else the only one)")
     evaluation.add_argument("--modes", default="dense,sparse,hybrid")
     evaluation.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    evaluation.add_argument("--output", type=Path, help="also write the JSON report here")
+    evaluation.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("A.json", "B.json"),
+        help="pair two reports' per-query scores: wins, losses and a paired significance test",
+    )
+    evaluation.add_argument(
+        "--measure",
+        default="ndcg@10",
+        choices=("ndcg@10", "recall@100", "mrr@10"),
+        help="the measure --compare pairs (default: ndcg@10)",
+    )
     evaluation.add_argument("--url", help="evaluate on this Semantik instead of a private one")
     evaluation.add_argument("--username", default=os.environ.get("SEMANTIK_USERNAME"))
     evaluation.add_argument("--password", default=os.environ.get("SEMANTIK_PASSWORD"))

@@ -3,8 +3,9 @@
 The corpus goes through the real pipeline (gateway, collections, ingest, embedder) as a
 record source (id column ``_id``, text columns ``title`` and ``text``); every judged
 query of the split is then searched over HTTP in each mode, one at a time, and the
-ranking is scored against the judgements. Without ``--url`` the command runs a private
-embedded Semantik of its own and stops it afterwards.
+ranking is scored against the judgements under BEIR's conventions (``beir.RULE``). The
+report holds each query's scores too (``per_query``), which ``--compare`` pairs. Without
+``--url`` the command runs a private embedded Semantik of its own and stops it afterwards.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from .beir import Dataset, DatasetError, load_dataset, mrr_at, ndcg_at, percentile, recall_at
+from .beir import RULE, Dataset, DatasetError, load_dataset, percentile, score_query
 from .client import ApiError, SearchResponse, SearchResult, SemantikClient
 from .embedded import embedded_system
 from .progress import IngestFailed, ingest_records
 from .session import login, own_system_login
 
 MODES = ("dense", "sparse", "hybrid")
+MEASURES = ("ndcg@10", "recall@100", "mrr@10")
 #: Queries searched before timing starts (model and caches warm).
 WARMUP = 5
 
@@ -47,6 +49,10 @@ async def evaluate(args: argparse.Namespace) -> int:
         print(
             f"error: unknown mode(s) {', '.join(unknown)}; use {','.join(MODES)}", file=sys.stderr
         )
+        return 2
+    output: Path | None = args.output
+    if output is not None and not writable(output):
+        print(f"error: cannot write the report to {output}: no such directory", file=sys.stderr)
         return 2
     directory: Path = args.directory
     try:
@@ -70,7 +76,23 @@ async def evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(report))
     else:
         print(_table(report))
+    if output is not None and not write_report(output, report):
+        return 1
     return 0
+
+
+def writable(output: Path) -> bool:
+    """Whether ``--output`` names a file in an existing directory (checked before the run)."""
+    return not output.is_dir() and output.parent.is_dir()
+
+
+def write_report(output: Path, report: dict[str, Any]) -> bool:
+    try:
+        output.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    except OSError as exc:
+        print(f"error: cannot write the report to {output}: {exc.strerror}", file=sys.stderr)
+        return False
+    return True
 
 
 async def _run(
@@ -94,6 +116,9 @@ async def _run(
         "dataset": dataset.name,
         "split": dataset.split,
         "queries": len(dataset.queries),
+        "queries_evaluated": len(dataset.queries),
+        "queries_without_positives": dataset.without_positives,
+        "rule": RULE,
         "modes": results,
     }
 
@@ -111,27 +136,33 @@ async def _ingest(client: SemantikClient, dataset: Dataset) -> str | None:
 
 async def _measure(
     client: SemantikClient, collection_id: str, dataset: Dataset, mode: str
-) -> dict[str, float]:
+) -> dict[str, Any]:
     queries = list(dataset.queries.items())
     for _, text in queries[:WARMUP]:
         await _search(client, collection_id, text, mode)
-    ndcg, recall, mrr, latencies = [], [], [], []
+    per_query: dict[str, dict[str, float]] = {}
+    latencies: list[float] = []
+    identical = 0
     for query_id, text in queries:
         response, took = await _search(client, collection_id, text, mode)
         latencies.append(took)
         ranked = [_record_id(hit) for hit in response.results]
-        judged = dataset.qrels[query_id]
-        ndcg.append(ndcg_at(ranked, judged, 10))
-        recall.append(recall_at(ranked, judged, 100))
-        mrr.append(mrr_at(ranked, judged, 10))
-    count = len(queries)
-    return {
-        "ndcg@10": round(sum(ndcg) / count, 4),
-        "recall@100": round(sum(recall) / count, 4),
-        "mrr@10": round(sum(mrr) / count, 4),
+        identical += query_id in ranked
+        per_query[query_id] = score_query(query_id, ranked, dataset.qrels[query_id])
+    return summary(per_query) | {
         "p50_ms": round(percentile(latencies, 50), 2),
         "p95_ms": round(percentile(latencies, 95), 2),
+        "identical_ids_ignored": identical,
+        "per_query": {
+            q: {m: round(v, 6) for m, v in scores.items()} for q, scores in per_query.items()
+        },
     }
+
+
+def summary(per_query: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Each measure's mean over the queries, to four places."""
+    count = len(per_query) or 1
+    return {m: round(sum(s[m] for s in per_query.values()) / count, 4) for m in MEASURES}
 
 
 async def _search(
@@ -165,4 +196,8 @@ def _table(report: dict[str, Any]) -> str:
             f"{mode:<8}{m['ndcg@10']:>9.4f}{m['recall@100']:>12.4f}{m['mrr@10']:>9.4f}"
             f"{m['p50_ms']:>9.1f}{m['p95_ms']:>9.1f}"
         )
+    lines.append(
+        f"{report['queries_without_positives']} of the queries have no positive judgement. "
+        f"{report['rule']}."
+    )
     return "\n".join(lines)
