@@ -17,6 +17,11 @@ MAX_TIMEOUT_MS = 60_000
 #: Filter key matching documents under a directory: ``{"path_prefix": "/data/reports"}``.
 PATH_PREFIX = "path_prefix"
 
+#: The deepest a page may start: ``offset`` counts documents of the ranked list.
+MAX_OFFSET = 1000
+#: The longest a result's snippet may be, in characters.
+SNIPPET_CHARS = 300
+
 
 def _check_filters(filters: dict[str, FilterValue]) -> dict[str, FilterValue]:
     prefix = filters.get(PATH_PREFIX)
@@ -53,6 +58,33 @@ class Search(Message):
     timeout_ms: int = Field(
         5000, ge=MIN_TIMEOUT_MS, le=MAX_TIMEOUT_MS, description="Per-collection timeout"
     )
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Documents to skip (paging)")
+    explain: bool = Field(False, description="Add each result's scores (explain)")
+
+
+#: Character offsets ``[start, end)`` of one matched term in a text.
+Span = tuple[int, int]
+
+
+class Snippet(Message):
+    """The best window of a result's text: at most ``SNIPPET_CHARS`` characters around
+    the densest matches of the query's terms (the text's start without a match)."""
+
+    text: str
+    start: int = Field(ge=0, description="Offset of the snippet in the result's text")
+    highlights: list[Span] = Field(
+        default_factory=list, description="The query's terms, as offsets into the snippet"
+    )
+
+
+class Explain(Message):
+    """Why a result ranks where it does (``explain: true``)."""
+
+    dense: float | None = Field(description="Cosine similarity of the query and the chunk")
+    sparse: float | None = Field(description="BM25 score of the chunk for the query's terms")
+    fused: float = Field(description="The collection's score: what ranks it in its collection")
+    rank_in_collection: int = Field(ge=1, description="The document's rank in its collection")
+    rerank: float | None = Field(None, description="The cross-encoder's score, if reranked")
 
 
 class SearchResult(Message):
@@ -64,6 +96,11 @@ class SearchResult(Message):
     score: float
     rank: int = Field(ge=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    highlights: list[Span] = Field(
+        default_factory=list, description="The query's terms, as offsets into text"
+    )
+    snippet: Snippet | None = None
+    explain: Explain | None = None
 
 
 class SearchResponse(Message):
@@ -71,6 +108,8 @@ class SearchResponse(Message):
     warnings: list[str] = Field(default_factory=list)
     partial: bool = False
     took_ms: float = 0.0
+    offset: int = 0
+    has_more: bool = Field(False, description="Another page of documents follows")
 
 
 class EmbedQuery(Message):

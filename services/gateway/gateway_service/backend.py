@@ -115,6 +115,8 @@ class Backend:
             rerank=request.rerank,
             filters=request.filters,
             timeout_ms=timeout_ms,
+            offset=request.offset,
+            explain=request.explain,
         )
         # The service answers once its slowest collection is done or left out: never
         # give up on it before that.

@@ -14,7 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from semantik_contracts import SearchType
 from semantik_contracts.commands import NonBlank
-from semantik_contracts.search import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, Filters
+from semantik_contracts.search import MAX_OFFSET, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, Filters
 from semantik_contracts.views import CollectionView, SourceAndOperation
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$"
@@ -243,6 +243,13 @@ class SearchRequest(RequestBody):
         "longer is left out with a warning (partial: true). Default: the gateway's "
         "SEARCH_COLLECTION_TIMEOUT_MS",
     )
+    offset: int = Field(
+        0,
+        ge=0,
+        le=MAX_OFFSET,
+        description="Documents to skip: with limit, one page of the ranked documents",
+    )
+    explain: bool = Field(False, description="Add each result's scores as explain")
 
 
 class MultiSearchRequest(SearchRequest):
