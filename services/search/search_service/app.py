@@ -39,6 +39,7 @@ from semantik_contracts.subjects import (
 )
 from semantik_contracts.work import generation_name
 from semantik_runtime.bus import Bus
+from semantik_runtime.models import hybrid_weight
 from semantik_runtime.sparse import query_vector
 from semantik_runtime.vectors import Hit, SparseVector, VectorStore
 
@@ -191,6 +192,7 @@ class SearchService:
             sparse,
             wanted,
             request.filters,
+            hybrid_weight(target.model_name),
         )
         return RankedList(target.collection_id, documents)
 

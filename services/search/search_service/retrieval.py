@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from semantik_runtime.vectors import Hit, SearchMode, SparseVector, VectorStore
-from semantik_runtime.vectors.port import DOCUMENT_ID_FIELD, DenseVector
+from semantik_runtime.vectors.port import DOCUMENT_ID_FIELD, SPARSE_WEIGHT, DenseVector
 
 from .fusion import best_chunk_per_document
 
@@ -36,9 +36,11 @@ def search_generation(
     sparse: SparseVector | None,
     wanted: int,
     filters: Mapping[str, Any] | None = None,
+    sparse_weight: float = SPARSE_WEIGHT,
 ) -> list[Hit]:
     """The best ``wanted`` documents of generation ``name``, each as its best chunk
-    (blocking: run it in a thread). A document's chunks are aggregated before the limit."""
+    (blocking: run it in a thread). A document's chunks are aggregated before the limit.
+    Hybrid scores are cosine + ``sparse_weight`` x BM25 (the model's weight)."""
     fetch = min(wanted * CHUNKS_PER_DOCUMENT, MAX_FETCH)
     while True:
         hits = store.query(
@@ -50,6 +52,7 @@ def search_generation(
             filters=filters or None,
             prefetch_limit=max(MIN_PREFETCH, fetch),
             payload=[DOCUMENT_ID_FIELD],
+            sparse_weight=sparse_weight,
         )
         documents = best_chunk_per_document(hits, wanted)
         # Too few documents among a full page of chunks: more may lie further down.

@@ -33,6 +33,7 @@ from .edge_query import document_filter, edge_config, edge_point, edge_request, 
 from .edge_shard import ShardSlot
 from .port import (
     DOCUMENT_ID_FIELD,
+    SPARSE_WEIGHT,
     DenseVector,
     GenerationNotFoundError,
     Hit,
@@ -154,9 +155,12 @@ class EdgeVectorStore(VectorStore):
         filters: Mapping[str, Any] | None = None,
         prefetch_limit: int = 100,
         payload: Sequence[str] | None = None,
+        sparse_weight: float = SPARSE_WEIGHT,
     ) -> list[Hit]:
         check_query(mode, dense, sparse, limit)
-        request = edge_request(mode, dense, sparse, limit, filters, prefetch_limit, payload)
+        request = edge_request(
+            mode, dense, sparse, limit, filters, prefetch_limit, payload, sparse_weight
+        )
         slot = self._slots.get(name)
         if request is None or slot is None:
             return []

@@ -87,6 +87,7 @@ def edge_request(
     filters: Mapping[str, Any] | None,
     prefetch_limit: int,
     payload: Sequence[str] | None = None,
+    sparse_weight: float = SPARSE_WEIGHT,
 ) -> qe.QueryRequest | None:
     """Return the request for a checked query, or ``None`` if it can match nothing."""
     where = edge_filter(filters)
@@ -112,7 +113,7 @@ def edge_request(
     ]
     E = qe.Expression
     score = E.Sum(
-        [E.Variable("$score[0]"), E.Mult([E.Constant(SPARSE_WEIGHT), E.Variable("$score[1]")])]
+        [E.Variable("$score[0]"), E.Mult([E.Constant(sparse_weight), E.Variable("$score[1]")])]
     )
     formula = qe.Formula(score, defaults={"$score[0]": 0.0, "$score[1]": 0.0})
     return qe.QueryRequest(

@@ -146,6 +146,7 @@ class VectorStore(ABC):
         filters: Mapping[str, Any] | None = None,
         prefetch_limit: int = 100,
         payload: Sequence[str] | None = None,
+        sparse_weight: float = SPARSE_WEIGHT,
     ) -> list[Hit]:
         """Return the best ``limit`` hits, best first; ``[]`` if the generation is missing.
         Each hit carries the payload keys ``payload`` names (all of them when ``None``).
@@ -153,7 +154,8 @@ class VectorStore(ABC):
         ``dense`` ranks by cosine similarity, ``sparse`` by BM25 (only points sharing a
         term with the query), ``hybrid`` takes the top ``prefetch_limit`` of each, scores
         every one of them exactly in both, and ranks them by cosine similarity +
-        ``SPARSE_WEIGHT`` x BM25, inside the engine. ``filters`` maps a payload key to a
+        ``sparse_weight`` x BM25, inside the engine (the model's weight:
+        ``semantik_runtime.models.hybrid_weight``). ``filters`` maps a payload key to a
         value (exact match) or a list of values (any of them matches); all keys must match.
         ``path_prefix`` (``PATH_PREFIX_FILTER``) keeps points whose ``path`` lies under
         that directory.

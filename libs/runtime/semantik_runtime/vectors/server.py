@@ -18,6 +18,7 @@ from .port import (
     DENSE_VECTOR,
     DOCUMENT_ID_FIELD,
     SPARSE_VECTOR,
+    SPARSE_WEIGHT,
     DenseVector,
     GenerationNotFoundError,
     Hit,
@@ -128,6 +129,7 @@ class QdrantServerVectorStore(VectorStore):
         filters: Mapping[str, Any] | None = None,
         prefetch_limit: int = 100,
         payload: Sequence[str] | None = None,
+        sparse_weight: float = SPARSE_WEIGHT,
     ) -> list[Hit]:
         check_query(mode, dense, sparse, limit)
         try:
@@ -142,6 +144,7 @@ class QdrantServerVectorStore(VectorStore):
                     filters,
                     prefetch_limit,
                     True if payload is None else list(payload),
+                    sparse_weight,
                 )
         except GenerationNotFoundError:
             return []

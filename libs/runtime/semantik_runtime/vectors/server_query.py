@@ -81,6 +81,7 @@ def run_query(
     filters: Mapping[str, Any] | None,
     prefetch_limit: int,
     payload: bool | list[str] = True,
+    sparse_weight: float = SPARSE_WEIGHT,
 ) -> list[models.ScoredPoint]:
     """Run a checked query on collection ``name``; fusion happens on the server."""
     where = server_filter(filters)
@@ -121,7 +122,7 @@ def run_query(
             for stage in stages
         ]
         score = models.SumExpression(
-            sum=["$score[0]", models.MultExpression(mult=[SPARSE_WEIGHT, "$score[1]"])]
+            sum=["$score[0]", models.MultExpression(mult=[sparse_weight, "$score[1]"])]
         )
         response = client.query_points(
             name,
