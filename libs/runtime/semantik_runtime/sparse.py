@@ -25,6 +25,7 @@ __all__ = [
     "document_vector",
     "query_vector",
     "term_index",
+    "term_spans",
     "tokenize",
 ]
 
@@ -110,6 +111,30 @@ class Analyzer:
             stems = [known[token] if token in known else self._stem(token) for token in tokens]
         return [stem for stem in stems if stem]
 
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Each token ``terms`` keeps, as ``(start, end, term)``: its character offsets in
+        ``text`` and its stemmed term (what search highlights)."""
+        lowered = text.lower()
+        # Lowercasing lengthens a few characters ("İ" becomes two): offsets into the
+        # lowered text are then mapped back to the characters they came from.
+        origin = None if len(lowered) == len(text) else _origins(text)
+        known = self._stems
+        found: list[tuple[int, int, str]] = []
+        for match in self.word.finditer(lowered):
+            token = match.group()
+            stem = known[token] if token in known else self._stem(token)
+            if stem:
+                start, end = match.span()
+                if origin is not None:
+                    start, end = origin[start], origin[end - 1] + 1
+                found.append((start, end, stem))
+        return found
+
+
+def _origins(text: str) -> list[int]:
+    """For each character of ``text.lower()``, the index in ``text`` it came from."""
+    return [index for index, char in enumerate(text) for _ in char.lower()]
+
 
 #: The analyzers by name. ``snowball`` is bm25s's (Snowball English stems of runs of
 #: two or more word characters); ``english`` approximates Elasticsearch's English
@@ -144,6 +169,12 @@ def _terms(text: str) -> list[str]:
 def tokenize(text: str) -> list[str]:
     """Split ``text`` into lowercase, stemmed English tokens without stop words."""
     return _terms(text)
+
+
+def term_spans(text: str) -> list[tuple[int, int, str]]:
+    """Each token of ``text`` that ``tokenize`` keeps, as ``(start, end, term)``:
+    character offsets into ``text`` and the stemmed term, stop words left out."""
+    return ANALYZERS[DEFAULT_ANALYZER].spans(text)
 
 
 def document_vector(
