@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field
 
 from .base import Message
 from .enums import SearchType
+from .facets import DEFAULT_FACET_DEPTH, FacetDepth, FacetKeys, FacetValues
 
 #: Bounds of a search's per-collection timeout, in milliseconds.
 MIN_TIMEOUT_MS = 50
@@ -58,6 +59,9 @@ class Search(Message):
     timeout_ms: int = Field(
         5000, ge=MIN_TIMEOUT_MS, le=MAX_TIMEOUT_MS, description="Per-collection timeout"
     )
+    # Facets (facets.py): counts per value over the first facet_depth documents.
+    facets: FacetKeys = Field(default_factory=list)
+    facet_depth: FacetDepth = DEFAULT_FACET_DEPTH
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Documents to skip (paging)")
     explain: bool = Field(False, description="Add each result's scores (explain)")
 
@@ -108,6 +112,7 @@ class SearchResponse(Message):
     warnings: list[str] = Field(default_factory=list)
     partial: bool = False
     took_ms: float = 0.0
+    facets: FacetValues = Field(default_factory=dict, description="Only the keys asked for")
     offset: int = 0
     has_more: bool = Field(False, description="Another page of documents follows")
 

@@ -117,6 +117,8 @@ class Backend:
             timeout_ms=timeout_ms,
             offset=request.offset,
             explain=request.explain,
+            facets=request.facets,
+            facet_depth=request.facet_depth,
         )
         # The service answers once its slowest collection is done or left out: never
         # give up on it before that.

@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from semantik_contracts import SearchType
 from semantik_contracts.commands import NonBlank
+from semantik_contracts.facets import DEFAULT_FACET_DEPTH, FacetDepth, FacetKeys
 from semantik_contracts.search import MAX_OFFSET, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, Filters
 from semantik_contracts.views import CollectionView, SourceAndOperation
 
@@ -250,6 +251,12 @@ class SearchRequest(RequestBody):
         description="Documents to skip: with limit, one page of the ranked documents",
     )
     explain: bool = Field(False, description="Add each result's scores as explain")
+    facets: FacetKeys = Field(
+        default_factory=list,
+        description="Count each value of these fields over the candidates: file_type, "
+        "source_id, mime, columns.<name> (a value refines the search as a filter)",
+    )
+    facet_depth: FacetDepth = DEFAULT_FACET_DEPTH
 
 
 class MultiSearchRequest(SearchRequest):
