@@ -156,10 +156,11 @@ class EdgeVectorStore(VectorStore):
         prefetch_limit: int = 100,
         payload: Sequence[str] | None = None,
         sparse_weight: float = SPARSE_WEIGHT,
+        ids: Sequence[str] | None = None,
     ) -> list[Hit]:
         check_query(mode, dense, sparse, limit)
         request = edge_request(
-            mode, dense, sparse, limit, filters, prefetch_limit, payload, sparse_weight
+            mode, dense, sparse, limit, filters, prefetch_limit, payload, sparse_weight, ids
         )
         slot = self._slots.get(name)
         if request is None or slot is None:

@@ -44,11 +44,15 @@ def load_config(search_threads: int) -> qe.EdgeConfig:
     return qe.EdgeConfig(sparse_vectors=_sparse_params(), max_search_threads=search_threads)
 
 
-def edge_filter(filters: Mapping[str, Any] | None) -> qe.Filter | None:
-    """Return a filter requiring every key to match its value, or any value of a list."""
-    if not filters:
+def edge_filter(
+    filters: Mapping[str, Any] | None, ids: Sequence[str] | None = None
+) -> qe.Filter | None:
+    """Return a filter requiring every key to match its value, or any value of a list,
+    and the point's id to be one of ``ids`` if given."""
+    if not filters and ids is None:
         return None
-    conditions: list[Any] = [
+    conditions: list[Any] = [] if ids is None else [qe.HasIdCondition(set(ids))]
+    conditions += [
         qe.FieldCondition(key=PATH_FIELD, match=qe.MatchPrefix(directory_prefix(value)))
         if key == PATH_PREFIX_FILTER
         else qe.FieldCondition(
@@ -57,7 +61,7 @@ def edge_filter(filters: Mapping[str, Any] | None) -> qe.Filter | None:
             if isinstance(value, list | tuple | set | frozenset)
             else qe.MatchValue(value),
         )
-        for key, value in filters.items()
+        for key, value in (filters or {}).items()
     ]
     return qe.Filter(must=conditions)
 
@@ -88,9 +92,10 @@ def edge_request(
     prefetch_limit: int,
     payload: Sequence[str] | None = None,
     sparse_weight: float = SPARSE_WEIGHT,
+    ids: Sequence[str] | None = None,
 ) -> qe.QueryRequest | None:
     """Return the request for a checked query, or ``None`` if it can match nothing."""
-    where = edge_filter(filters)
+    where = edge_filter(filters, ids)
     returned: Any = True if payload is None else qe.PayloadSelector.Include(list(payload))
     stages: list[qe.Prefetch] = []
     dense_query = sparse_query = None

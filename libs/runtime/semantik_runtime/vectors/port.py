@@ -147,6 +147,7 @@ class VectorStore(ABC):
         prefetch_limit: int = 100,
         payload: Sequence[str] | None = None,
         sparse_weight: float = SPARSE_WEIGHT,
+        ids: Sequence[str] | None = None,
     ) -> list[Hit]:
         """Return the best ``limit`` hits, best first; ``[]`` if the generation is missing.
         Each hit carries the payload keys ``payload`` names (all of them when ``None``).
@@ -158,7 +159,8 @@ class VectorStore(ABC):
         ``semantik_runtime.models.hybrid_weight``). ``filters`` maps a payload key to a
         value (exact match) or a list of values (any of them matches); all keys must match.
         ``path_prefix`` (``PATH_PREFIX_FILTER``) keeps points whose ``path`` lies under
-        that directory.
+        that directory. ``ids`` keeps only those points: each gets its exact score
+        (search's explain reads its results' cosine and BM25 scores so).
         """
 
     @abstractmethod

@@ -130,6 +130,7 @@ class QdrantServerVectorStore(VectorStore):
         prefetch_limit: int = 100,
         payload: Sequence[str] | None = None,
         sparse_weight: float = SPARSE_WEIGHT,
+        ids: Sequence[str] | None = None,
     ) -> list[Hit]:
         check_query(mode, dense, sparse, limit)
         try:
@@ -145,6 +146,7 @@ class QdrantServerVectorStore(VectorStore):
                     prefetch_limit,
                     True if payload is None else list(payload),
                     sparse_weight,
+                    ids,
                 )
         except GenerationNotFoundError:
             return []

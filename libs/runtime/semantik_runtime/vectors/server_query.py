@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,11 +25,17 @@ from .port import (
 __all__ = ["document_filter", "run_query", "server_filter", "server_point"]
 
 
-def server_filter(filters: Mapping[str, Any] | None) -> models.Filter | None:
-    """Return a filter requiring every key to match its value, or any value of a list."""
-    if not filters:
+def server_filter(
+    filters: Mapping[str, Any] | None, ids: Sequence[str] | None = None
+) -> models.Filter | None:
+    """Return a filter requiring every key to match its value, or any value of a list,
+    and the point's id to be one of ``ids`` if given."""
+    if not filters and ids is None:
         return None
-    conditions: list[models.Condition] = [
+    conditions: list[models.Condition] = (
+        [] if ids is None else [models.HasIdCondition(has_id=list(ids))]
+    )
+    conditions += [
         models.FieldCondition(
             key=PATH_FIELD, match=models.MatchPrefix(prefix=directory_prefix(value))
         )
@@ -40,7 +46,7 @@ def server_filter(filters: Mapping[str, Any] | None) -> models.Filter | None:
             if isinstance(value, list | tuple | set | frozenset)
             else models.MatchValue(value=value),
         )
-        for key, value in filters.items()
+        for key, value in (filters or {}).items()
     ]
     return models.Filter(must=conditions)
 
@@ -82,9 +88,10 @@ def run_query(
     prefetch_limit: int,
     payload: bool | list[str] = True,
     sparse_weight: float = SPARSE_WEIGHT,
+    ids: Sequence[str] | None = None,
 ) -> list[models.ScoredPoint]:
     """Run a checked query on collection ``name``; fusion happens on the server."""
-    where = server_filter(filters)
+    where = server_filter(filters, ids)
     # Every stage gets the filter, so the prefetches rank only allowed points.
     stages: list[models.Prefetch] = []
     if dense is not None and mode in ("dense", "hybrid"):
