@@ -8,6 +8,7 @@ import { Admin } from "./screens/Admin";
 import { ApiKeys } from "./screens/ApiKeys";
 import { CollectionDetails } from "./screens/CollectionDetails";
 import { Dashboard } from "./screens/Dashboard";
+import { DocumentView } from "./screens/DocumentView";
 import { Login } from "./screens/Login";
 import { Search } from "./screens/Search";
 import { Webhooks } from "./screens/Webhooks";
@@ -17,7 +18,8 @@ const LIVE_LABEL = { open: "Live", connecting: "Reconnecting…", closed: "Offli
 function NavLink({ route, current, children }: { route: Route; current: Route; children: string }) {
   const navigate = useApp((s) => s.navigate);
   const href = pathOf(route);
-  const here = current.name === route.name || (route.name === "dashboard" && current.name === "collection");
+  const inCollection = current.name === "collection" || current.name === "document";
+  const here = current.name === route.name || (route.name === "dashboard" && inCollection);
   return (
     <a
       href={href}
@@ -46,7 +48,7 @@ export function App() {
   const store = useAppStore();
   useEffect(() => {
     // Back and forward: the address is already there, only the view follows.
-    const onPop = () => store.setState({ route: parseRoute(window.location.pathname) });
+    const onPop = () => store.setState({ route: parseRoute(window.location.pathname + window.location.search) });
     window.addEventListener("popstate", onPop);
     return () => window.removeEventListener("popstate", onPop);
   }, [store]);
@@ -87,6 +89,9 @@ export function App() {
       {route.name === "webhooks" && <Webhooks />}
       {route.name === "admin" && (isAdmin ? <Admin /> : <main id="main" className="page"><p>Only administrators see this page.</p></main>)}
       {route.name === "collection" && <CollectionDetails id={route.id} tab={route.tab} />}
+      {route.name === "document" && (
+        <DocumentView key={`${route.id}/${route.documentId}`} collectionId={route.id} documentId={route.documentId} chunk={route.chunk} />
+      )}
     </>
   );
 }

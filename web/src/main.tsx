@@ -12,7 +12,7 @@ const store = createAppStore({
   connect: (url, protocols) => new WebSocket(url, protocols) as unknown as SocketLike,
   socketUrl: socketUrl(window.location),
   history: window.history,
-  pathname: window.location.pathname,
+  pathname: window.location.pathname + window.location.search,
 });
 
 createRoot(document.getElementById("root") as HTMLElement).render(

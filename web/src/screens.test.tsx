@@ -283,13 +283,24 @@ describe("collection details", () => {
 });
 
 describe("search", () => {
-  it("searches many collections and groups the results with highlights and warnings", async () => {
+  it("searches many collections and groups the results with the server's highlights and warnings", async () => {
     const h = await started({
       ...base(),
       "POST /api/v2/search": () => ({
         body: {
           results: [
-            { collection_id: wiki.id, document_id: "1", chunk_id: "k1", path: "/w/pricing.md", text: "Pricing was decided in May.", score: 0.9, rank: 1, metadata: {} },
+            {
+              collection_id: wiki.id,
+              document_id: "1",
+              chunk_id: "k1",
+              path: "/w/pricing.md",
+              text: "Pricing was decided in May.",
+              score: 0.9,
+              rank: 1,
+              metadata: {},
+              highlights: [[0, 7], [12, 19]],
+              snippet: { text: "Pricing was decided in May.", start: 0, highlights: [[0, 7], [12, 19]] },
+            },
             { collection_id: notes.id, document_id: "2", chunk_id: "k2", path: "/n/q3.md", text: "We keep the price.", score: 0.5, rank: 2, metadata: {} },
           ],
           warnings: ["collection archive did not answer in time"],

@@ -85,7 +85,14 @@ describe("app store", () => {
     const h = harness({
       ...routes(),
       "POST /api/v2/search": (call) => {
-        expect(call.body).toEqual({ limit: 10, query: "pricing", collection_ids: [notes.id, wiki.id], search_type: "sparse", rerank: true });
+        expect(call.body).toEqual({
+          limit: 10,
+          query: "pricing",
+          collection_ids: [notes.id, wiki.id],
+          search_type: "sparse",
+          rerank: true,
+          facets: ["file_type", "source_id"],
+        });
         return { body: response };
       },
     });

@@ -4,11 +4,12 @@
  * from what it talks to, so tests hand in their own storage, fetch and socket.
  */
 import { createStore } from "zustand/vanilla";
-import { Api, ApiError, type SearchParams } from "./lib/api";
+import { Api, ApiError } from "./lib/api";
 import { endsOperation, foldEvent } from "./lib/events";
 import { LiveConnection } from "./lib/live";
 import { parseRoute, pathOf } from "./lib/router";
 import { clearState, loadState, saveState } from "./lib/storage";
+import { EMPTY_SEARCH, searchActions } from "./searchSlice";
 import type { AppActions, AppState, AppStore, Environment } from "./storeTypes";
 import type { Collection, Operation } from "./lib/types";
 
@@ -49,7 +50,7 @@ export function createAppStore(env: Environment): AppStore {
       live: "closed",
       route: parseRoute(env.pathname ?? "/"),
       notice: reset ? { kind: "info", text: "Saved settings from an older version were reset." } : null,
-      search: { response: null, query: stored.query, busy: false, error: null },
+      search: { ...EMPTY_SEARCH, query: stored.query },
       storageReset: reset,
 
       async start() {
@@ -90,7 +91,7 @@ export function createAppStore(env: Environment): AppStore {
           operations: {},
           loaded: false,
           selected: [],
-          search: { response: null, query: "", busy: false, error: null },
+          search: EMPTY_SEARCH,
           query: "",
         });
       },
@@ -258,26 +259,7 @@ export function createAppStore(env: Environment): AppStore {
         set({ query });
       },
 
-      async runSearch() {
-        const { query, selected, mode, rerank } = get();
-        if (!query.trim()) {
-          set((s) => ({ search: { ...s.search, error: "Type what you are looking for." } }));
-          return;
-        }
-        if (selected.length === 0) {
-          set((s) => ({ search: { ...s.search, error: "Pick at least one collection to search." } }));
-          return;
-        }
-        set((s) => ({ search: { ...s.search, busy: true, error: null } }));
-        const params: SearchParams = { query, collection_ids: selected, search_type: mode, rerank };
-        try {
-          const response = await api.search(params);
-          set({ search: { response, query, busy: false, error: null } });
-        } catch (e) {
-          const text = e instanceof Error ? e.message : String(e);
-          set((s) => ({ search: { ...s.search, busy: false, error: text } }));
-        }
-      },
+      ...searchActions(() => api, set, get),
     };
   });
 

@@ -4,7 +4,9 @@ import type { Api, RegisterExtras } from "./lib/api";
 import type { LiveConnection, LiveState, SocketFactory } from "./lib/live";
 import type { Route } from "./lib/router";
 import type { PersistedState } from "./lib/storage";
-import type { Collection, ColumnChoice, Me, Operation, SearchMode, SearchResponse } from "./lib/types";
+import type { Refinement } from "./lib/facets";
+import type { Collection, ColumnChoice, Me, Operation, SearchMode } from "./lib/types";
+import type { SearchView } from "./searchSlice";
 
 export interface Notice {
   kind: "error" | "info";
@@ -24,7 +26,7 @@ export interface AppState extends PersistedState {
   live: LiveState;
   route: Route;
   notice: Notice | null;
-  search: { response: SearchResponse | null; query: string; busy: boolean; error: string | null };
+  search: SearchView;
   /** The stored state was of another version and has been reset. */
   storageReset: boolean;
 }
@@ -55,7 +57,15 @@ export interface AppActions {
   setMode(mode: SearchMode): void;
   setRerank(rerank: boolean): void;
   setQuery(query: string): void;
+  /** A new query: its first page, facets and no refinements. */
   runSearch(): Promise<void>;
+  /** The same query with a facet's value added to (or removed from) its filters. */
+  refine(refinement: Refinement): Promise<void>;
+  unrefine(refinement: Refinement): Promise<void>;
+  /** The next page, appended. */
+  moreResults(): Promise<void>;
+  /** The raw scores behind each result shown (and the pages after). */
+  explainResults(): Promise<void>;
 }
 
 export type AppStore = StoreApi<AppState & AppActions> & { api: Api; live: LiveConnection };

@@ -1,6 +1,7 @@
 import { useState, type ReactNode } from "react";
-import type { CollectionStatus, Operation } from "../lib/types";
-import { highlight, progressLabel } from "../lib/text";
+import type { CollectionStatus, Operation, Span } from "../lib/types";
+import { markSpans } from "../lib/marks";
+import { progressLabel } from "../lib/text";
 
 export function StatusBadge({ status }: { status: CollectionStatus | Operation["status"] }) {
   return <span className={`badge badge-${status}`}>{status}</span>;
@@ -26,10 +27,11 @@ export function ProgressBar({ op, label }: { op: Operation; label?: string }) {
   );
 }
 
-export function Highlighted({ text, query }: { text: string; query: string }) {
+/** `text` with the server's highlight offsets marked. */
+export function Marked({ text, spans }: { text: string; spans: readonly Span[] }) {
   return (
     <>
-      {highlight(text, query).map((s, i) => (s.match ? <mark key={i}>{s.text}</mark> : <span key={i}>{s.text}</span>))}
+      {markSpans(text, spans).map((s, i) => (s.match ? <mark key={i}>{s.text}</mark> : <span key={i}>{s.text}</span>))}
     </>
   );
 }

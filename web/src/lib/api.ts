@@ -31,8 +31,6 @@ import type {
   DocumentRow,
   Operation,
   Page,
-  SearchMode,
-  SearchResponse,
   Source,
   SourcePreview,
 } from "./types";
@@ -73,14 +71,6 @@ export interface SessionHooks {
 const WITH_COOKIE: RequestInit = { method: "POST", credentials: "same-origin" };
 
 type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
-
-export interface SearchParams {
-  query: string;
-  collection_ids: string[];
-  search_type: SearchMode;
-  rerank: boolean;
-  limit?: number;
-}
 
 export interface RegisterExtras {
   email?: string;
@@ -140,7 +130,9 @@ export class Api {
     return true;
   }
 
-  async request<T>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
+  /** The answer to an authorized request, whatever its status or body (a 401 renews the
+   * access token once and sends it again; a second ends the session). */
+  async send(method: string, path: string, body?: unknown, retried = false): Promise<Response> {
     const headers: Record<string, string> = {};
     const access = this.session.accessToken();
     if (access) headers.Authorization = `Bearer ${access}`;
@@ -152,13 +144,18 @@ export class Api {
     }
     const r = await this.fetcher(path, { method, headers, body: payload });
     if (r.status === 401 && !retried && (await this.renew())) {
-      return this.request<T>(method, path, body, true);
+      return this.send(method, path, body, true);
     }
     if (r.status === 401) {
       this.session.setAccessToken(null);
       this.session.onSignedOut();
       throw new ApiError("your session has ended, please sign in again", 401);
     }
+    return r;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const r = await this.send(method, path, body);
     const data = r.status === 204 ? null : await json(r);
     if (!r.ok) throw new ApiError(describeError(data, r.status), r.status);
     return data as T;
@@ -370,13 +367,10 @@ export class Api {
   cancel(operationId: string): Promise<Operation> {
     return this.request("POST", `/api/v2/operations/${operationId}/cancel`);
   }
-
-  search(params: SearchParams): Promise<SearchResponse> {
-    return this.request("POST", "/api/v2/search", { limit: 10, ...params });
-  }
 }
 
-async function json(r: Response): Promise<unknown> {
+/** The body of an answer as JSON, or null when it is none. */
+export async function json(r: Response): Promise<unknown> {
   try {
     return await r.json();
   } catch {

@@ -5,9 +5,7 @@ import {
   filterCollections,
   formatBytes,
   groupResults,
-  highlight,
   progressLabel,
-  queryTerms,
 } from "./text";
 import type { SearchResult } from "./types";
 
@@ -20,31 +18,6 @@ const result = (collection_id: string, rank: number): SearchResult => ({
   score: 1 / rank,
   rank,
   metadata: {},
-});
-
-describe("highlight", () => {
-  it("marks the query's words wherever a word starts with them, any case", () => {
-    const marked = highlight("Pricing decisions: we decided the price.", "price decide")
-      .filter((s) => s.match)
-      .map((s) => s.text);
-    expect(marked).toEqual(["decided", "price"]);
-  });
-
-  it("keeps every character, in order", () => {
-    const text = "The index is indexing (re-index) now";
-    expect(highlight(text, "index").map((s) => s.text).join("")).toBe(text);
-    expect(highlight(text, "index").filter((s) => s.match)).toHaveLength(3);
-  });
-
-  it("skips stop words and regex characters are plain text", () => {
-    expect(queryTerms("the cost of a.b (c++)")).toEqual(["cost"]);
-    expect(highlight("cost a.b", "a.b*").some((s) => s.match)).toBe(false);
-    expect(highlight("nothing here", "")).toEqual([{ text: "nothing here", match: false }]);
-  });
-
-  it("does not mark inside a word", () => {
-    expect(highlight("reprice", "price").some((s) => s.match)).toBe(false);
-  });
 });
 
 describe("groupResults", () => {

@@ -1,39 +1,5 @@
-/** Pure helpers the screens share: highlighting, grouping, filtering, formatting. */
+/** Pure helpers the screens share: grouping, filtering, formatting. */
 import type { Collection, CollectionStatus, Operation, SearchResult } from "./types";
-
-export interface Segment {
-  text: string;
-  match: boolean;
-}
-
-const STOP_WORDS = new Set(["a", "an", "and", "the", "of", "to", "in", "is", "on", "for", "or"]);
-
-/** The query's words worth highlighting (no stop words, no one-letter words). */
-export function queryTerms(query: string): string[] {
-  const words = query.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-  return [...new Set(words.filter((w) => w.length > 1 && !STOP_WORDS.has(w)))];
-}
-
-/** `text` cut into runs, `match` where a run begins with one of the query's words. */
-export function highlight(text: string, query: string): Segment[] {
-  const terms = queryTerms(query);
-  if (terms.length === 0 || text === "") return [{ text, match: false }];
-  const escaped = terms
-    .sort((a, b) => b.length - a.length)
-    .map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-  // A word that starts with a term is marked whole up to its end ("index" marks "indexing").
-  const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(?:${escaped.join("|")})[\\p{L}\\p{N}]*`, "giu");
-  const segments: Segment[] = [];
-  let at = 0;
-  for (const m of text.matchAll(pattern)) {
-    const start = m.index ?? 0;
-    if (start > at) segments.push({ text: text.slice(at, start), match: false });
-    segments.push({ text: m[0], match: true });
-    at = start + m[0].length;
-  }
-  if (at < text.length) segments.push({ text: text.slice(at), match: false });
-  return segments;
-}
 
 export interface ResultGroup {
   collectionId: string;

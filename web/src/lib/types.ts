@@ -84,15 +84,45 @@ export interface Page<T> {
   offset: number;
 }
 
+/** Character offsets `[start, end)` into a text, as the server counts them (code points). */
+export type Span = [number, number];
+
+/** The best window of a result's text, `start` its offset in `text`. */
+export interface Snippet {
+  text: string;
+  start: number;
+  highlights: Span[];
+}
+
+/** The raw values behind a result's place (search with `explain: true`). */
+export interface Explain {
+  dense: number | null;
+  sparse: number | null;
+  fused: number;
+  rank_in_collection: number;
+  rerank: number | null;
+}
+
 export interface SearchResult {
   collection_id: string;
   document_id: string;
   chunk_id: string;
   path: string;
   text: string;
-  score: number;
+  /** A relevance a person can compare; null where the search has none to show. */
+  score: number | null;
   rank: number;
   metadata: Record<string, unknown>;
+  highlights?: Span[];
+  snippet?: Snippet | null;
+  explain?: Explain | null;
+}
+
+export type FacetScalar = string | number | boolean;
+
+export interface FacetValue {
+  value: FacetScalar;
+  count: number;
 }
 
 export interface SearchResponse {
@@ -100,6 +130,33 @@ export interface SearchResponse {
   warnings: string[];
   partial: boolean;
   took_ms: number;
+  offset?: number;
+  has_more?: boolean;
+  facets?: Record<string, FacetValue[]>;
+}
+
+export interface ChunkSpan {
+  index: number;
+  start: number;
+  end: number;
+}
+
+/** `GET /api/v2/collections/{id}/documents/{document_id}`. */
+export interface DocumentDetail {
+  id: string;
+  collection_id: string;
+  source_id: string | null;
+  path: string;
+  file_type: string;
+  mime: string;
+  size_bytes: number;
+  status: "pending" | "indexed" | "failed";
+  chunk_count: number;
+  text: string;
+  chunks: ChunkSpan[];
+  truncated: boolean;
+  /** A record's `columns`, `record_id`, `row` and `file`. */
+  metadata: Record<string, unknown>;
 }
 
 export interface TokenPair {

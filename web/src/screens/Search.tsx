@@ -1,8 +1,10 @@
 import type { FormEvent } from "react";
 import { useApp } from "../context";
-import { Highlighted, Notice, Options } from "../components/bits";
+import { Notice, Options } from "../components/bits";
 import { groupResults } from "../lib/text";
 import type { SearchMode } from "../lib/types";
+import { FacetPanel, RefinementChips } from "./Facets";
+import { ResultItem } from "./SearchResults";
 
 const MODES: { value: SearchMode; label: string }[] = [
   { value: "hybrid", label: "Hybrid (meaning + keywords)" },
@@ -23,6 +25,7 @@ export function Search() {
   const setQuery = useApp((s) => s.setQuery);
   const search = useApp((s) => s.search);
   const run = useApp((s) => s.runSearch);
+  const moreResults = useApp((s) => s.moreResults);
   const list = Object.values(collections).sort((a, b) => a.name.localeCompare(b.name));
 
   function submit(e: FormEvent) {
@@ -72,40 +75,41 @@ export function Search() {
       </form>
       {search.error && <Notice kind="error" text={search.error} />}
       {response && (
-        <section aria-labelledby="results-title" aria-live="polite">
-          <h2 id="results-title" className="h3">
-            {response.results.length} results in {Math.round(response.took_ms)} ms
-            {response.partial && <span className="badge badge-degraded">partial</span>}
-          </h2>
-          {response.warnings.length > 0 && (
-            <div className="notice notice-warning" role="alert">
-              <strong>The search answered with warnings:</strong>
-              <ul>
-                {response.warnings.map((w) => (
-                  <li key={w}>{w}</li>
-                ))}
-              </ul>
-            </div>
-          )}
-          {groupResults(response.results).map((group) => (
-            <section key={group.collectionId} className="result-group" aria-label={`Results from ${collections[group.collectionId]?.name ?? group.collectionId}`}>
-              <h3>{collections[group.collectionId]?.name ?? group.collectionId}</h3>
-              <ol className="results">
-                {group.results.map((r) => (
-                  <li key={r.chunk_id} className="result">
-                    <div className="result-head">
-                      <span className="mono">{r.path}</span>
-                      <span className="muted">#{r.rank} · score {r.score.toFixed(3)}</span>
-                    </div>
-                    <p>
-                      <Highlighted text={r.text} query={search.query} />
-                    </p>
-                  </li>
-                ))}
-              </ol>
-            </section>
-          ))}
-        </section>
+        <div className={response.facets ? "search-layout" : undefined}>
+          {response.facets && <FacetPanel facets={response.facets} order={search.request?.facets ?? []} />}
+          <section aria-labelledby="results-title" aria-live="polite" className="search-results">
+            <h2 id="results-title" className="h3">
+              {response.results.length} results in {Math.round(response.took_ms)} ms
+              {response.partial && <span className="badge badge-degraded">partial</span>}
+            </h2>
+            <RefinementChips />
+            {response.warnings.length > 0 && (
+              <div className="notice notice-warning" role="alert">
+                <strong>The search answered with warnings:</strong>
+                <ul>
+                  {response.warnings.map((w) => (
+                    <li key={w}>{w}</li>
+                  ))}
+                </ul>
+              </div>
+            )}
+            {groupResults(response.results).map((group) => (
+              <section key={group.collectionId} className="result-group" aria-label={`Results from ${collections[group.collectionId]?.name ?? group.collectionId}`}>
+                <h3>{collections[group.collectionId]?.name ?? group.collectionId}</h3>
+                <ol className="results">
+                  {group.results.map((r) => (
+                    <ResultItem key={r.chunk_id} result={r} />
+                  ))}
+                </ol>
+              </section>
+            ))}
+            {response.has_more === true && (
+              <button type="button" className="more" disabled={search.more || search.busy} onClick={() => void moreResults()}>
+                {search.more ? "Loading more…" : "More results"}
+              </button>
+            )}
+          </section>
+        </div>
       )}
     </main>
   );
