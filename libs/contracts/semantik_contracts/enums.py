@@ -43,6 +43,7 @@ class OperationType(StrEnum):
 
 
 class OperationStatus(StrEnum):
+    QUEUED = "queued"  # waits in its collection's queue for the running one (SPEC §12)
     PENDING = "pending"
     PROCESSING = "processing"
     COMPLETED = "completed"

@@ -155,6 +155,20 @@ class OperationRequested(Event):
     chunk_overlap: int = 0
 
 
+class OperationQueued(Event):
+    """The collection was busy: the operation waits in its queue (SPEC §12). Its
+    ``OperationRequested`` follows when it reaches the head and the running one ends."""
+
+    type: Literal["OperationQueued"] = "OperationQueued"
+    collection_id: CollectionId
+    operation_id: UUID
+    operation_type: OperationType
+    params: dict[str, Any] = Field(default_factory=dict)
+    requested_by: str
+    source_ids: list[UUID] = Field(default_factory=list, description="Sources to scan")
+    queue_position: int = Field(ge=1, description="Its place in the queue when queued; 1 is next")
+
+
 class OperationStarted(Event):
     type: Literal["OperationStarted"] = "OperationStarted"
     collection_id: CollectionId
@@ -327,6 +341,7 @@ AnyEvent = Annotated[
     | SourceColumnsChanged
     | SourceRemoved
     | OperationRequested
+    | OperationQueued
     | OperationStarted
     | OperationProgressed
     | OperationCompleted

@@ -78,6 +78,9 @@ class OperationView(Message):
     collection_id: UUID
     type: OperationType
     status: OperationStatus
+    queue_position: int | None = Field(
+        None, description="While queued: its place in the collection's queue, 1 = next"
+    )
     progress: float = 0.0
     processed: int = 0
     total: int = 0

@@ -21,6 +21,7 @@ async def main() -> None:
         env=event_store_env("collections", settings.database_url, settings.data_dir),
         quotas=Quotas(settings.max_collections_per_user, settings.collection_size_limit_gb),
         find_models=lambda: available_infos(settings.models_path),
+        max_queued_operations=settings.max_queued_operations,
     )
     service = build_collections_service(
         app,

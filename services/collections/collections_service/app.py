@@ -97,6 +97,8 @@ class CollectionsService:
             )
         )
         self._spawn(self.relay.run(stop))
+        await self.call(self.process.advance_queues)
+        self._spawn(self._every(5.0, lambda: self.call(self.process.advance_queues), stop))
         flush = self.process.flush_progress
         self._spawn(self._every(self.progress_interval, lambda: self.call(flush), stop))
         self._spawn(self._every(5.0, lambda: self.call(self.process.expire, self.timeout), stop))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -29,9 +28,10 @@ from semantik_runtime.errors import CommandError, forbidden, not_found
 
 from .access import check_grantable
 from .audit import ACCEPTED, ACTIONS, REJECTED, audit_entry, audited
-from .chunking_settings import chunking, reindex_params
+from .chunking_settings import chunking
 from .domain import Collection, Source
 from .operation import Operation
+from .operation_queue import MAX_QUEUED_OPERATIONS, Admission, queue_position
 from .projections import ReadModel, collection_view, operation_view, source_view
 from .quota import Quotas
 from .read_queries import Queries
@@ -52,6 +52,7 @@ class CollectionsApplication(Application[UUID]):
         max_collections_per_user: int = 10,
         quotas: Quotas | None = None,
         find_models: Callable[[], dict[str, ModelInfo]] | None = None,
+        max_queued_operations: int = MAX_QUEUED_OPERATIONS,
     ) -> None:
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "2000", **env})
         # The model registry (semantik_runtime.models), read again when a name is
@@ -66,17 +67,35 @@ class CollectionsApplication(Application[UUID]):
         self.read_model = ReadModel(self)
         self.read_model.catch_up()
         self.queries = Queries(self.read_model, self.quotas)
+        self.admission = Admission(self.quotas, self._model, max_queued_operations)
         self.on_saved: Callable[[], None] = lambda: None
         self._command: BaseModel | None = None
 
     def commit(self, *aggregates: Aggregate) -> None:
         """Save atomically (with the audit entry of the command being run), bring the
-        read model up to date, and wake the relay."""
+        read model up to date, and wake the relay. A collection saved free of its
+        running operation starts the head of its queue in the same transaction."""
+        aggregates = (*aggregates, *self._advance_queues(aggregates))
         if self._command is not None:
             aggregates = (*aggregates, audit_entry(self._command, ACCEPTED, aggregates))
             self._command = None  # one entry per command
         self.read_model.record(self.save(*aggregates))
         self.on_saved()
+
+    def _advance_queues(self, aggregates: tuple[Aggregate, ...]) -> list[Aggregate]:
+        saved = {a.id: a for a in aggregates}
+
+        def load(operation_id: UUID) -> Operation:
+            found = saved.get(operation_id)
+            if isinstance(found, Operation):
+                return found
+            operation: Operation = self.repository.get(operation_id)
+            return operation
+
+        started: list[Aggregate] = []
+        for collection in [a for a in aggregates if isinstance(a, Collection)]:
+            started += [op for op in self.admission.advance(collection, load) if op.id not in saved]
+        return started
 
     def record_rejection(self, cmd: BaseModel, error: CommandError) -> None:
         """A refused command is in the audit log too (seeds 002/004). The user still gets
@@ -163,16 +182,23 @@ class CollectionsApplication(Application[UUID]):
 
     @audited
     def delete_collection(self, cmd: commands.DeleteCollection) -> CollectionView:
-        """Delete now, as a ``delete`` operation; a running operation is cancelled first.
-        The embedder drops the vectors when it sees ``CollectionDeleted``."""
+        """Delete now, as a ``delete`` operation; queued operations and the running one
+        are cancelled first. The embedder drops the vectors on ``CollectionDeleted``."""
         collection = self.collection_for(cmd, cmd.collection_id, CollectionRole.OWNER)
         changed: list[Aggregate] = [collection]
+        for queued_id in list(collection.queue):
+            queued: Operation = self.repository.get(queued_id)
+            changed += self.end_operation(
+                queued, OperationStatus.CANCELLED, "the collection was deleted", collection
+            )[:1]
         if collection.active_operation_id is not None:
             running: Operation = self.repository.get(collection.active_operation_id)
             changed += self.end_operation(
                 running, OperationStatus.CANCELLED, "the collection was deleted", collection
             )
-        deletion = self._new_operation(collection, OperationType.DELETE, cmd.actor, [], {})
+        deletion = self.admission.admit(
+            collection, uuid4(), OperationType.DELETE, cmd.actor, [], {}
+        )
         deletion.start()
         deletion.complete()
         collection.operation_finished(deletion.id, OperationStatus.COMPLETED)
@@ -217,10 +243,12 @@ class CollectionsApplication(Application[UUID]):
             id_column=cmd.id_column,
         )
         op_type = OperationType.APPEND if collection.indexed_once else OperationType.INDEX
-        operation = self._new_operation(collection, op_type, cmd.actor, [source.id], {})
+        operation = self.admission.request(collection, op_type, cmd.actor, [source.id], {})
         collection.attach_source(source.id)
         self.commit(collection, source, operation)
-        return SourceAndOperation(source=source_view(source), operation=operation_view(operation))
+        return SourceAndOperation(
+            source=source_view(source), operation=self._view(operation, collection)
+        )
 
     @audited
     def change_source_columns(self, cmd: commands.ChangeSourceColumns) -> SourceAndOperation:
@@ -252,20 +280,21 @@ class CollectionsApplication(Application[UUID]):
         """An operation on one source of a collection, with the source's change."""
         source = self.source_for(cmd, cmd.collection_id, cmd.source_id)
         collection: Collection = self.repository.get(cmd.collection_id)
-        operation = self._new_operation(collection, op_type, cmd.actor, [source.id], params)
+        operation = self.admission.request(collection, op_type, cmd.actor, [source.id], params)
         change(source, collection)
         self.commit(collection, source, operation)
-        return SourceAndOperation(source=source_view(source), operation=operation_view(operation))
+        return SourceAndOperation(
+            source=source_view(source), operation=self._view(operation, collection)
+        )
 
     @audited
     def start_operation(self, cmd: commands.StartOperation) -> OperationView:
         collection = self.collection_for(cmd, cmd.collection_id, CollectionRole.EDITOR)
-        if cmd.operation_type is OperationType.REINDEX:
-            operation = self._new_reindex(collection, cmd)
-        elif cmd.operation_type is OperationType.INDEX:
-            self.quotas.check_room(collection.name, collection.size_bytes)
-            operation = self._new_operation(
-                collection, cmd.operation_type, cmd.actor, list(collection.source_ids), {}
+        if cmd.operation_type in (OperationType.REINDEX, OperationType.INDEX):
+            if cmd.operation_type is OperationType.INDEX:
+                self.quotas.check_room(collection.name, collection.size_bytes)
+            operation = self.admission.request(
+                collection, cmd.operation_type, cmd.actor, list(collection.source_ids), cmd.params
             )
         else:
             raise CommandError(
@@ -274,15 +303,19 @@ class CollectionsApplication(Application[UUID]):
                 "(adding, removing a source or deleting the collection), not directly",
             )
         self.commit(collection, operation)
-        return operation_view(operation)
+        return self._view(operation, collection)
 
     @audited
     def cancel_operation(self, cmd: commands.CancelOperation) -> OperationView:
+        """Cancel a running operation, or a queued one, which then never starts."""
         operation = self.operation_for(cmd, cmd.operation_id)
         self.commit(
             *self.end_operation(operation, OperationStatus.CANCELLED, f"cancelled by {cmd.actor}")
         )
         return operation_view(operation)
+
+    def _view(self, operation: Operation, collection: Collection) -> OperationView:
+        return operation_view(operation, queue_position(collection, operation.id))
 
     @audited
     def grant_access(self, cmd: commands.GrantAccess) -> CollectionView:
@@ -313,12 +346,16 @@ class CollectionsApplication(Application[UUID]):
         """Cancel or fail an operation. What its work already did is kept: the counts
         of work done so far are applied now, later ones when they land (``settle``).
         A reindex's are not: the collection's counts stay those of the generation that
-        serves."""
+        serves. A queued operation leaves the queue, never started."""
+        was_queued = operation.status is OperationStatus.QUEUED
         if outcome is OperationStatus.CANCELLED:
             operation.cancel(reason)
         else:
             operation.fail(reason)
         collection = collection or self.repository.get(operation.collection_id)
+        if was_queued:
+            collection.dequeue(operation.id, reason)
+            return [operation, collection]
         counts = operation.settle() if operation.all_work_done else None
         if operation.operation_type is OperationType.REINDEX:
             counts = None  # its work went to its staging generation, which is dropped
@@ -326,66 +363,3 @@ class CollectionsApplication(Application[UUID]):
             operation.id, outcome, f"last operation {outcome}: {reason}", counts
         )
         return [operation, collection]
-
-    def _new_reindex(self, collection: Collection, cmd: commands.StartOperation) -> Operation:
-        """Preflight of a blue-green reindex (model, chunking, room), then the staging
-        generation the operation writes to; activation happens when it completes."""
-        name, size, overlap = reindex_params(cmd.params)
-        model = self._model(name or collection.model_name)
-        if model.name == collection.model_name and size is None:
-            size = collection.chunk_size
-            overlap = collection.chunk_overlap if overlap is None else overlap
-        chunk_size, overlap = chunking(model, size, overlap)
-        self.quotas.check_reindex_reservation(collection.name, collection.size_bytes)
-        operation_id = uuid4()
-        collection.attach_operation(operation_id, OperationType.REINDEX)
-        staging = collection.open_generation(model.name, model.dimension, chunk_size, overlap)
-        return self._operation(
-            operation_id,
-            collection,
-            OperationType.REINDEX,
-            cmd.actor,
-            cmd.params,
-            staging,
-            list(collection.source_ids),
-        )
-
-    def _new_operation(
-        self,
-        collection: Collection,
-        op_type: OperationType,
-        actor: str,
-        source_ids: list[UUID],
-        params: dict[str, Any],
-    ) -> Operation:
-        operation_id = uuid4()
-        collection.attach_operation(operation_id, op_type)
-        generation = collection.active_generation or 1
-        return self._operation(
-            operation_id, collection, op_type, actor, params, generation, source_ids
-        )
-
-    def _operation(
-        self,
-        operation_id: UUID,
-        collection: Collection,
-        op_type: OperationType,
-        actor: str,
-        params: dict[str, Any],
-        generation: int,
-        source_ids: list[UUID],
-    ) -> Operation:
-        settings = collection.generations.get(generation)
-        return Operation(
-            id=operation_id,
-            collection_id=collection.id,
-            operation_type=op_type.value,
-            params=params,
-            requested_by=actor,
-            source_ids=source_ids,
-            generation=generation,
-            model_name=settings.model_name if settings else collection.model_name,
-            chunk_size=settings.chunk_size if settings else collection.chunk_size,
-            chunk_overlap=settings.chunk_overlap if settings else collection.chunk_overlap,
-            requested_at=datetime.now(UTC),
-        )

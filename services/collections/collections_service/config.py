@@ -22,6 +22,13 @@ class CollectionsSettings(ServiceSettings):
         description="A running operation with no progress for this long has its lost work "
         "published again (the watchdog asks ingest to resume it)",
     )
+    max_queued_operations: int = Field(
+        20,
+        validation_alias="SEMANTIK_MAX_QUEUED_OPERATIONS",
+        ge=0,
+        description="Operations that may wait in one collection's queue behind the running "
+        "one; past it a new operation is a 409",
+    )
     reindex_grace_seconds: float = Field(
         300.0,
         validation_alias="SEMANTIK_REINDEX_GRACE_SECONDS",

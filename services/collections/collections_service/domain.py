@@ -6,7 +6,6 @@ has no contract counterpart (``OperationAttached``…) are bookkeeping kept in t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -21,25 +20,8 @@ from .status import (
     finished_status,
     running_status,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationSettings:
-    """What a vector generation was (or is being) built with."""
-
-    model_name: str
-    model_dimension: int
-    chunk_size: int
-    chunk_overlap: int
-
-
-@dataclass(frozen=True, slots=True)
-class CountDelta:
-    """How an operation changed a collection's documents, chunks and bytes."""
-
-    documents: int = 0
-    chunks: int = 0
-    size_bytes: int = 0
+from .values import CountDelta as CountDelta
+from .values import GenerationSettings
 
 
 class Collection(Aggregate):
@@ -86,6 +68,8 @@ class Collection(Aggregate):
         self.source_ids: list[UUID] = []
         self.active_operation_id: UUID | None = None
         self.active_operation_type: OperationType | None = None
+        #: Operations waiting for the running one, first is next (SPEC §12, queue.py).
+        self.queue: list[UUID] = []
         self.indexed_once = False
         self.document_count = 0
         self.chunk_count = 0
@@ -160,8 +144,17 @@ class Collection(Aggregate):
         if source_id in self.source_ids:
             self._source_detached(source_id=source_id)
 
+    def enqueue(self, operation_id: UUID) -> None:
+        self._check_alive()
+        self._queue_entry_added(operation_id=operation_id)
+
+    def dequeue(self, operation_id: UUID, reason: str) -> None:
+        """Take a queued operation out without starting it (cancelled or unstartable)."""
+        if operation_id in self.queue:
+            self._queue_entry_removed(operation_id=operation_id, reason=reason)
+
     def attach_operation(self, operation_id: UUID, operation_type: OperationType) -> None:
-        """Admit one operation at a time (SPEC §3); a second is a 409."""
+        """Admit one operation at a time (SPEC §3): the others wait in the queue."""
         self._check_alive()
         if self.active_operation_id is not None:
             running = self.active_operation_type or "another operation"
@@ -315,6 +308,16 @@ class Collection(Aggregate):
         self.active_operation_id = operation_id
         self.active_operation_type = OperationType(operation_type)
         self.resting_status = self.status
+        if operation_id in self.queue:  # the queue's head starts
+            self.queue.remove(operation_id)
+
+    @event("QueueEntryAdded")
+    def _queue_entry_added(self, operation_id: UUID) -> None:
+        self.queue.append(operation_id)
+
+    @event("QueueEntryRemoved")
+    def _queue_entry_removed(self, operation_id: UUID, reason: str) -> None:
+        self.queue.remove(operation_id)
 
     @event("OperationDetached")
     def _operation_detached(self, operation_id: UUID) -> None:

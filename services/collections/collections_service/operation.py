@@ -10,8 +10,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 from semantik_contracts import OperationStatus, OperationType
 
-from .domain import CountDelta
 from .status import check_operation_transition
+from .values import CountDelta
 
 #: Failures kept on the aggregate for the UI; the full list lives in ingest's registry.
 MAX_FAILURES_KEPT = 200
@@ -24,6 +24,68 @@ def _now() -> datetime:
 
 
 class Operation(Aggregate):
+    class OperationQueued(Aggregate.Created):
+        """Created waiting in its collection's queue (SPEC §12); ``Requested`` follows
+        when it starts. The settings it will run with are known then, not now."""
+
+        collection_id: UUID
+        operation_type: str
+        params: dict[str, Any]
+        requested_by: str
+        source_ids: list[UUID]
+        generation: int
+        model_name: str
+        chunk_size: int
+        chunk_overlap: int
+        requested_at: datetime
+        queue_position: int
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Operation)
+            aggregate.status = OperationStatus.QUEUED
+
+    class Requested(Aggregate.Event):
+        """A queued operation starts: published as ``OperationRequested`` (its name
+        below), the event ingest acts on, with the same fields as the creation event of
+        an operation that started at once (``__init__``)."""
+
+        collection_id: UUID
+        operation_type: str
+        params: dict[str, Any]
+        requested_by: str
+        source_ids: list[UUID]
+        generation: int
+        model_name: str
+        chunk_size: int
+        chunk_overlap: int
+
+    @classmethod
+    def queued(
+        cls,
+        id: UUID,
+        collection_id: UUID,
+        operation_type: str,
+        params: dict[str, Any],
+        requested_by: str,
+        source_ids: list[UUID],
+        queue_position: int,
+    ) -> Operation:
+        return cls._create(
+            cls.OperationQueued,
+            id=id,
+            collection_id=collection_id,
+            operation_type=operation_type,
+            params=params,
+            requested_by=requested_by,
+            source_ids=source_ids,
+            generation=0,
+            model_name="",
+            chunk_size=0,
+            chunk_overlap=0,
+            requested_at=_now(),
+            queue_position=queue_position,
+        )
+
     @event("OperationRequested")
     def __init__(
         self,
@@ -59,7 +121,7 @@ class Operation(Aggregate):
         self.counted: set[str] = set()
         self.failures: list[dict[str, str]] = []
         self.error: str | None = None
-        self.message = "queued"
+        self.message = "queued"  # the message of a pending one too, until it starts
         self.checkpoint: str | None = None  # a reindex's stage (seed 004)
         self.stats: dict[str, Any] = {}
         #: Its effect on the collection's counts is applied (once, at the end of its work).
@@ -128,6 +190,23 @@ class Operation(Aggregate):
         )
 
     # -- commands ------------------------------------------------------------------
+    def request(
+        self, generation: int, model_name: str, chunk_size: int, chunk_overlap: int
+    ) -> None:
+        """A queued operation reaches the head of the queue: ingest is asked to run it."""
+        check_operation_transition(self.id, self.status, OperationStatus.PENDING)
+        self._requested(
+            collection_id=self.collection_id,
+            operation_type=self.operation_type.value,
+            params=self.params,
+            requested_by=self.requested_by,
+            source_ids=self.source_ids,
+            generation=generation,
+            model_name=model_name,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+        )
+
     def start(self) -> None:
         if self.status is OperationStatus.PENDING:
             self._started(collection_id=self.collection_id, started_at=_now())
@@ -205,6 +284,23 @@ class Operation(Aggregate):
         return delta
 
     # -- events --------------------------------------------------------------------
+    @event(Requested)
+    def _requested(
+        self,
+        collection_id: UUID,
+        operation_type: str,
+        params: dict[str, Any],
+        requested_by: str,
+        source_ids: list[UUID],
+        generation: int,
+        model_name: str,
+        chunk_size: int,
+        chunk_overlap: int,
+    ) -> None:
+        self.status = OperationStatus.PENDING
+        self.generation = generation
+        self.model_name = model_name
+
     @event("ReindexCheckpointReached")
     def _checkpoint_reached(self, collection_id: UUID, checkpoint: str, detail: str) -> None:
         self.checkpoint = checkpoint
@@ -277,6 +373,7 @@ class Operation(Aggregate):
 
     @event("OperationFailed")
     def _failed(self, collection_id: UUID, error: str, completed_at: datetime) -> None:
+        self.settled = self.settled or self.status is OperationStatus.QUEUED  # no work
         self.status = OperationStatus.FAILED
         self.error = error
         self.completed_at = completed_at
@@ -284,7 +381,13 @@ class Operation(Aggregate):
 
     @event("OperationCancelled")
     def _cancelled(self, collection_id: UUID, reason: str, completed_at: datetime) -> None:
+        self.settled = self.settled or self.status is OperationStatus.QUEUED  # no work
         self.status = OperationStatus.CANCELLED
         self.error = reason or None
         self.completed_at = completed_at
         self.message = "cancelled"
+
+
+# The relay publishes an event by its class's name (after the class is made: the
+# aggregate's metaclass matches its events to their methods by name).
+Operation.Requested.__name__ = "OperationRequested"

@@ -188,6 +188,20 @@ class OperationProcess:
             expired.append(op.id)
         return expired
 
+    def advance_queues(self) -> int:
+        """Start the queue's head of every free collection. Each operation's end starts
+        the next in its own transaction (``CollectionsApplication.commit``); this sweep,
+        at start and then periodically, covers a log written otherwise. Idempotent: a busy
+        collection or an empty queue is left alone. Returns the collections advanced."""
+        advanced = 0
+        for view in list(self.app.read_model.collections.values()):
+            if view.deleted or view.active_operation_id is not None or not view.queue:
+                continue
+            collection: Collection = self.app.repository.get(view.id)
+            self.app.commit(collection)
+            advanced += 1
+        return advanced
+
     def stalled(self, stall_seconds: float, now: float | None = None) -> list[Stall]:
         """Running operations with nothing folded in for ``stall_seconds``: their work or
         its events may be lost. Each is reported once per stall time, not at every look."""

@@ -28,6 +28,7 @@ from .access import lacking, role_of
 from .audit import AuditRecord
 from .domain import Collection, Source
 from .operation import Operation
+from .operation_queue import queue_position
 
 #: Operation outcomes the audit log shows as done by the system.
 _SYSTEM_OUTCOMES = {"OperationCompleted": "completed", "OperationFailed": "failed"}
@@ -75,7 +76,7 @@ class ReadModel(FoldedLog):
         """A fingerprint of every answer the read models give (equal models, equal digest)."""
         views: list[Any] = [
             *sorted((collection_view(c) for c in self.collections.values()), key=_by_id),
-            *sorted((operation_view(o) for o in self.operations.values()), key=_by_id),
+            *sorted((self.operation_view(o) for o in self.operations.values()), key=_by_id),
             *sorted((source_view(s) for s in self.sources.values()), key=_by_id),
             *self.audit,
         ]
@@ -168,7 +169,16 @@ class ReadModel(FoldedLog):
         return sorted(found, key=lambda o: o.created_on, reverse=True)
 
     def active_operations(self) -> list[Operation]:
-        return [op for op in self.operations.values() if not op.is_terminal]
+        """Operations that run: neither ended nor waiting in a queue."""
+        return [
+            op
+            for op in self.operations.values()
+            if not op.is_terminal and op.status is not OperationStatus.QUEUED
+        ]
+
+    def operation_view(self, op: Operation) -> OperationView:
+        """The operation's view, with its place in the queue while it waits."""
+        return operation_view(op, queue_position(self.collections.get(op.collection_id), op.id))
 
     def sources_of(self, collection_id: UUID) -> list[Source]:
         found = [
@@ -252,12 +262,13 @@ def collection_view(c: Collection, role: CollectionRole | None = None) -> Collec
     )
 
 
-def operation_view(op: Operation) -> OperationView:
+def operation_view(op: Operation, queue_position: int | None = None) -> OperationView:
     return OperationView(
         id=op.id,
         collection_id=op.collection_id,
         type=op.operation_type,
         status=OperationStatus(op.status),
+        queue_position=queue_position,
         progress=round(op.progress, 4),
         processed=op.embedded_chunks,
         total=op.expected_chunks or 0,

@@ -19,7 +19,7 @@ from semantik_contracts.views import (
     Usage,
 )
 
-from .projections import ReadModel, collection_view, operation_view, source_view
+from .projections import ReadModel, collection_view, source_view
 from .quota import Quotas
 
 
@@ -57,7 +57,8 @@ class Queries:
         return CollectionAccess(collection_id=collection.id, owner=collection.owner, grants=grants)
 
     def get_operation(self, q: commands.GetOperation) -> OperationView:
-        return operation_view(self.read_model.operation_for(q.actor, q.teams, q.operation_id))
+        found = self.read_model.operation_for(q.actor, q.teams, q.operation_id)
+        return self.read_model.operation_view(found)
 
     def list_operations(self, q: commands.ListOperations) -> Page[OperationView]:
         if q.collection_id is not None:
@@ -66,7 +67,7 @@ class Queries:
         found = self.read_model.operations_of(readable, q.collection_id, q.status)
         if q.operation_type:
             found = [o for o in found if o.operation_type == q.operation_type]
-        items = [operation_view(o) for o in found[q.offset : q.offset + q.limit]]
+        items = [self.read_model.operation_view(o) for o in found[q.offset : q.offset + q.limit]]
         return Page[OperationView](items=items, total=len(found), limit=q.limit, offset=q.offset)
 
     def list_sources(self, q: commands.ListSources) -> list[SourceView]:

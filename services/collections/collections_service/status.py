@@ -27,6 +27,7 @@ COLLECTION_TRANSITIONS: dict[CollectionStatus, frozenset[CollectionStatus]] = {
 }
 
 OPERATION_TRANSITIONS: dict[OperationStatus, frozenset[OperationStatus]] = {
+    _O.QUEUED: frozenset({_O.PENDING, _O.FAILED, _O.CANCELLED}),
     _O.PENDING: frozenset({_O.PROCESSING, _O.FAILED, _O.CANCELLED}),
     _O.PROCESSING: frozenset({_O.COMPLETED, _O.FAILED, _O.CANCELLED}),
     _O.COMPLETED: frozenset(),
