@@ -102,7 +102,7 @@ class TestQueue(CollectionsApplicationCase):
         env = event_store_env("collections", None, tmp_path)
         app = CollectionsApplication(env=env, quotas=self.quotas, max_queued_operations=2)
         try:
-            view, ops = self.three(app)
+            view, _ = self.three(app)
             before = app.recorder.max_notification_id()
             with pytest.raises(CommandError) as err:
                 self.add_source(app, view.id, "/d3")
@@ -178,9 +178,7 @@ class TestQueue(CollectionsApplicationCase):
         )
         assert code_of(lambda: app.start_operation(bad)) is ErrorCode.INVALID  # checked now
 
-    def test_the_watchdogs_leave_queued_operations_alone(
-        self, app: CollectionsApplication
-    ) -> None:
+    def test_the_watchdogs_leave_queued_operations_alone(self, app: CollectionsApplication) -> None:
         view, ops = self.three(app)
         process = OperationProcess(app)
         process.on_scan_started(events.ScanStarted(collection_id=view.id, operation_id=ops[0].id))
