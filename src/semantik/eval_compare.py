@@ -135,8 +135,9 @@ def compare_command(args: argparse.Namespace) -> int:
 def table(figures: dict[str, Any], first: Path, second: Path) -> str:
     measure = figures["measure"]
     lines = [
-        f"{figures['dataset']} ({figures['split']} split), {measure} per query: "
-        f"A = {first}, B = {second}; B wins, loses or ties each query against A",
+        f"{figures['dataset']} ({figures['split']} split), {measure} per query, B against A",
+        f"A: {first}",
+        f"B: {second}",
         f"{'mode':<8}{'queries':>8}{'A':>8}{'B':>8}{'B - A':>9}{'wins':>7}{'losses':>8}"
         f"{'ties':>7}{'p':>8}",
     ]
