@@ -31,11 +31,14 @@ async def test_quota_conflicts_cancel_and_the_audit_log(stack: Stack) -> None:
     second = await stack.client.post(
         f"{base}/sources", json={"path": str(stack.sources / "b")}, headers=alice
     )
-    assert second.status_code == 409 and "active operation (index)" in second.json()["detail"]
+    assert (second.status_code, second.json()["operation"]["status"]) == (202, "queued")
     rescan = await stack.client.post(f"{base}/operations/index", headers=alice)
-    assert rescan.status_code == 409
+    assert (rescan.status_code, rescan.json()["queue_position"]) == (202, 2)
     reindex = await stack.client.post(f"{base}/operations/reindex", json={}, headers=alice)
     assert reindex.status_code == 409
+    for queued in (second.json()["operation"]["id"], rescan.json()["id"]):
+        dropped = await stack.client.post(f"/api/v2/operations/{queued}/cancel", headers=alice)
+        assert dropped.json()["status"] == "cancelled"
 
     # Someone else's operation is forbidden, an unknown one not found.
     assert await stack.status("POST", f"/api/v2/operations/{op_id}/cancel", bob) == 403
@@ -55,22 +58,22 @@ async def test_quota_conflicts_cancel_and_the_audit_log(stack: Stack) -> None:
         f"{base}/sources", json={"path": str(stack.sources / "nowhere")}, headers=alice
     )
     assert outside.status_code == 400  # refused by ingest's check of the path
-    retry = await stack.client.post(
-        f"{base}/sources", json={"path": str(stack.sources / "b")}, headers=alice
-    )
-    assert retry.status_code == 202  # nothing runs any more
+    retry = await stack.client.post(f"{base}/operations/index", headers=alice)
+    assert (retry.status_code, retry.json()["status"]) == (202, "pending")  # nothing runs
 
     audit = (await stack.client.get("/api/v2/audit", headers=alice)).json()
     lines = [(e["action"], e["outcome"], e.get("code")) for e in audit["items"]]
-    assert lines[:8] == [
-        ("source.add", "accepted", None),
+    assert lines[:10] == [
+        ("operation.start", "accepted", None),
         ("source.add", "rejected", "invalid"),
         ("operation.cancel", "rejected", "conflict"),
         ("operation.cancel", "accepted", None),
         ("operation.cancel", "rejected", "not_found"),
+        ("operation.cancel", "accepted", None),
+        ("operation.cancel", "accepted", None),
         ("operation.start", "rejected", "conflict"),
-        ("operation.start", "rejected", "conflict"),
-        ("source.add", "rejected", "conflict"),
+        ("operation.start", "accepted", None),
+        ("source.add", "accepted", None),
     ]
     rejected = (await stack.client.get("/api/v2/audit?outcome=rejected", headers=alice)).json()
     quota = rejected["items"][-1]

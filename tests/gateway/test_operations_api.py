@@ -36,7 +36,11 @@ async def test_adding_a_source_starts_an_operation(stack: Stack) -> None:
     busy = await stack.client.post(
         f"{base}/sources", json={"path": str(stack.sources / "b")}, headers=alice
     )
-    assert busy.status_code == 409 and "active operation" in busy.json()["detail"]
+    assert busy.status_code == 202  # the collection is busy: it waits in the queue
+    assert (busy.json()["operation"]["status"], busy.json()["operation"]["queue_position"]) == (
+        "queued",
+        1,
+    )
     missing = await stack.client.post(
         f"{base}/sources", json={"path": str(stack.sources / "nowhere")}, headers=alice
     )
@@ -45,17 +49,22 @@ async def test_adding_a_source_starts_an_operation(stack: Stack) -> None:
     assert empty.status_code == 422
 
 
-async def test_documents_adds_the_first_path_and_lists_the_rest(stack: Stack) -> None:
+async def test_documents_queues_one_operation_per_path(stack: Stack) -> None:
     alice = await stack.login("alice")
     docs = await stack.create_collection(alice, "docs")
     base = f"/api/v2/collections/{docs['id']}"
-    paths = [str(stack.sources / "a"), str(stack.sources / "b")]
+    paths = [str(stack.sources / "a"), str(stack.sources / "b"), str(stack.sources / "nowhere")]
     reply = await stack.client.post(f"{base}/documents", json={"paths": paths}, headers=alice)
     assert reply.status_code == 202
     body = reply.json()
-    assert [a["source"]["path"] for a in body["added"]] == [paths[0]]
-    assert [(r["path"], r["status_code"]) for r in body["not_added"]] == [(paths[1], 409)]
-    assert "active operation" in body["not_added"][0]["detail"]
+    assert [a["source"]["path"] for a in body["added"]] == paths[:2]
+    assert [
+        (a["operation"]["status"], a["operation"]["queue_position"]) for a in body["added"]
+    ] == [
+        ("pending", None),
+        ("queued", 1),
+    ]
+    assert [(r["path"], r["status_code"]) for r in body["not_added"]] == [(paths[2], 400)]
 
     nothing = await stack.client.post(
         f"{base}/documents", json={"paths": [str(stack.sources / "nowhere")]}, headers=alice
@@ -85,7 +94,12 @@ async def test_operations_list_get_cancel_and_restart(stack: Stack) -> None:
     assert await stack.status("POST", f"/api/v2/operations/{op_id}/cancel", bob) == 403
 
     busy = await stack.client.post(f"{base}/operations/index", headers=alice)
-    assert busy.status_code == 409
+    assert (busy.status_code, busy.json()["status"]) == (202, "queued")
+    queued_id = busy.json()["id"]
+    dropped = await stack.client.post(f"/api/v2/operations/{queued_id}/cancel", headers=alice)
+    assert (dropped.json()["status"], dropped.json()["started_at"]) == ("cancelled", None)
+    twice = await stack.client.post(f"/api/v2/operations/{queued_id}/cancel", headers=alice)
+    assert twice.status_code == 409 and "already cancelled" in twice.json()["detail"]
     cancelled = await stack.client.post(f"/api/v2/operations/{op_id}/cancel", headers=alice)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     still = await stack.client.get("/api/v2/operations?status=pending", headers=alice)
@@ -94,7 +108,7 @@ async def test_operations_list_get_cancel_and_restart(stack: Stack) -> None:
     again = await stack.client.post(f"{base}/operations/index", headers=alice)
     assert again.status_code == 202 and again.json()["type"] == "index"
     reindex = await stack.client.post(f"{base}/operations/reindex", json={}, headers=alice)
-    assert reindex.status_code in (400, 409)  # one operation at a time; reindex needs an index
+    assert reindex.status_code == 409 and "first completed index" in reindex.json()["detail"]
 
 
 async def test_search_resolves_each_collection_for_the_search_service(stack: Stack) -> None:

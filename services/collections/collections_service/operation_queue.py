@@ -62,6 +62,10 @@ class Admission:
     ) -> Operation:
         """A new operation; a reindex's settings are checked now even when it waits."""
         if op_type is OperationType.REINDEX:
+            if not collection.indexed_once:
+                raise IllegalTransition(
+                    f"reindex of collection {collection.name!r} needs a first completed index"
+                )
             self._reindex_settings(collection, params)
         if collection.active_operation_id is None and not collection.queue:
             return self.admit(collection, uuid4(), op_type, actor, source_ids, params)
@@ -131,7 +135,7 @@ class Admission:
 
     def advance(self, collection: Collection, load: Callable[[UUID], Operation]) -> list[Aggregate]:
         """Start the head of a free collection's queue. A head that cannot start now (a
-        reindex of a collection whose first index failed, say) fails with the reason and
+        reindex that no longer fits the size limit, say) fails with the reason and
         the next one is tried. Safe to call at any time: a busy collection, an empty
         queue or a deleted collection changes nothing."""
         changed: list[Aggregate] = []

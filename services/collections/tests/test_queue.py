@@ -42,6 +42,12 @@ class TestQueue(CollectionsApplicationCase):
         view = self.create(app)
         return view, [self.add_source(app, view.id, f"/d{n}").operation for n in range(3)]
 
+    def operation_ids(self, app: CollectionsApplication, view: Any) -> list[UUID]:
+        listed = app.queries.list_operations(
+            commands.ListOperations(actor="u1", collection_id=view.id)
+        )
+        return [o.id for o in listed.items]
+
     def positions(self, app: CollectionsApplication, ids: list[UUID]) -> list[Any]:
         return [(o.status, o.queue_position) for o in (self.operation(app, i) for i in ids)]
 
@@ -158,17 +164,21 @@ class TestQueue(CollectionsApplicationCase):
         self, app: CollectionsApplication
     ) -> None:
         view = self.create(app)
-        first = self.add_source(app, view.id).operation
-        reindex = app.start_operation(
-            commands.StartOperation(actor="u1", collection_id=view.id, operation_type="reindex")
+        reindex_cmd = commands.StartOperation(
+            actor="u1", collection_id=view.id, operation_type="reindex"
         )
-        last = self.add_source(app, view.id, "/e").operation
+        self.add_source(app, view.id)
+        # Refused at once, not queued: the collection was never indexed.
+        assert code_of(lambda: app.start_operation(reindex_cmd)) is ErrorCode.CONFLICT
+        self.finish(app, view, self.operation_ids(app, view)[0], size=300)
+        append = self.add_source(app, view.id, "/e").operation
+        reindex = app.start_operation(reindex_cmd)  # 2 x 300 bytes fit the 1 KiB limit
+        last = self.add_source(app, view.id, "/f").operation
         assert (reindex.status, reindex.queue_position) == (OperationStatus.QUEUED, 1)
-        app.cancel_operation(commands.CancelOperation(actor="u1", operation_id=first.id))
+        self.finish(app, view, append.id, size=300)  # now 2 x 600 bytes do not
         failed = self.operation(app, reindex.id)
-        assert failed.status is OperationStatus.FAILED
-        assert "could not start" in (failed.error or "")
-        assert "needs a first completed index" in (failed.error or "")
+        assert failed.status is OperationStatus.FAILED and failed.started_at is None
+        assert "could not start: reindex of collection 'docs' needs room" in (failed.error or "")
         assert self.operation(app, last.id).status is OperationStatus.PENDING
         bad = commands.StartOperation(
             actor="u1",

@@ -2,10 +2,11 @@
 and the ``POST`` alias of seed 003 that adds several paths as sources.
 
 Adding a source starts an ``index`` (first) or ``append`` operation, and a collection
-runs one operation at a time. So ``POST /documents`` with several paths adds them in
-order, and every path that cannot be added now is listed in ``not_added`` with its
-reason (typically 409: the operation started by the first path is still running; add
-the rest when it has finished). If no path could be added the request fails with the
+runs one operation at a time: the others wait in its queue (SPEC §12). So ``POST
+/documents`` with several paths adds them in order, one operation each: the first runs,
+the rest are ``queued`` with their ``queue_position``. A path refused for its own
+reason (it does not exist, it is already a source, the queue is full) is listed in
+``not_added`` with that reason. If no path could be added the request fails with the
 first path's error.
 """
 

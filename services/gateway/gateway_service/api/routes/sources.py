@@ -61,8 +61,8 @@ async def remove_source(
 ) -> SourceAndOperation:
     """Remove a source; its ``remove_source`` operation deletes exactly its documents.
 
-    Refused with 409 while the collection runs an operation (the source may be being
-    embedded): wait for it to finish, or cancel it.
+    While the collection runs another operation (the source may be being embedded), the
+    removal waits in the collection's queue and runs after it (``status: "queued"``).
     """
     command = RemoveSource(**user.acting, collection_id=collection_id, source_id=source_id)
     return await backend.ask(command, SourceAndOperation)
