@@ -27,6 +27,8 @@ QUERIES = {
     "q2": ("how to make bread rise with yeast", {"d2": 1}),
     "q3": ("compiler machine code", {"d3": 1}),
     "q4": ("interest rates and inflation", {"d5": 1}),
+    # Its own id is a document's, which BEIR's rule drops; its only judgement is 0.
+    "d4": ("tomatoes in full sun", {"d1": 0}),
 }
 
 
@@ -56,18 +58,34 @@ def test_eval_ingests_a_beir_directory_and_scores_every_mode(tmp_path: Path) -> 
 
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
-    assert (report["dataset"], report["split"], report["queries"]) == ("tiny-beir", "dev", 4)
+    assert (report["dataset"], report["split"], report["queries"]) == ("tiny-beir", "dev", 5)
+    assert (report["queries_evaluated"], report["queries_without_positives"]) == (5, 1)
+    assert "equals the query id is ignored" in report["rule"]
     assert set(report["modes"]) == {"dense", "sparse", "hybrid"}
     for mode, measured in report["modes"].items():
-        # Six documents, each query with an obvious answer: every mode finds them.
-        assert measured["recall@100"] == 1.0, mode
-        assert measured["ndcg@10"] > 0.8 and measured["mrr@10"] > 0.8, mode
+        # Six documents, each query with an obvious answer: every mode finds them; d4 finds
+        # itself, which is dropped, and scores 0 (mean recall 4 / 5).
+        per_query = measured["per_query"]
+        assert measured["recall@100"] == 0.8 and measured["identical_ids_ignored"] == 1, mode
+        assert per_query["d4"] == {"ndcg@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
+        assert all(per_query[q]["recall@100"] == 1.0 for q in ("q1", "q2", "q3", "q4")), mode
+        assert measured["ndcg@10"] > 0.64 and measured["mrr@10"] > 0.64, mode
         assert 0 < measured["p50_ms"] <= measured["p95_ms"]
     assert "ingesting tiny-beir" in done.stderr  # the progress bar
 
-    table = semantik("eval", str(data), "--modes", "sparse", "--data-dir", str(tmp_path / "state"))
+    output = tmp_path / "sparse.json"
+    table = semantik("eval", str(data), "--modes", "sparse", "--data-dir", str(tmp_path / "state"),
+                     "--output", str(output))  # fmt: skip
     assert table.returncode == 0, table.stderr[-3000:]
     assert "NDCG@10" in table.stdout and "sparse" in table.stdout and "hybrid" not in table.stdout
+    assert "1 of the queries have no positive judgement" in table.stdout
+    written = json.loads(output.read_text())["modes"]["sparse"]
+    assert written["per_query"] == report["modes"]["sparse"]["per_query"]
+    compared = semantik("eval", "--compare", str(output), str(output), "--json")
+    assert compared.returncode == 0, compared.stderr
+    assert json.loads(compared.stdout)["modes"]["sparse"] | {"a": 0} == {
+        "queries": 5, "a": 0, "b": written["ndcg@10"], "mean_difference": 0.0,
+        "wins": 0, "losses": 0, "ties": 5, "p": 1.0}  # fmt: skip
 
     wrong = semantik("eval", str(tmp_path / "nowhere"))
     assert wrong.returncode == 2 and "corpus.jsonl is missing" in wrong.stderr
