@@ -167,14 +167,18 @@ describe("collection details", () => {
     expect(screen.getByText(/encrypted PDF/)).toBeTruthy();
   });
 
-  it("files tab lists documents with status and failure reasons", async () => {
-    await openNotes("files");
+  it("files tab lists documents with status and failure reasons, each a link to its view", async () => {
+    const h = await openNotes("files");
     const rows = await screen.findAllByRole("row");
     expect(rows.map((r) => r.textContent)).toEqual([
       "PathStatusChunksSizeReason",
       "/srv/notes/a.mdindexed32.0 KB",
       "/srv/notes/locked.pdffailed00 Bencrypted PDF",
     ]);
+    // An indexed document opens in the document view; a failed one has none.
+    expect(screen.queryByRole("link", { name: "/srv/notes/locked.pdf" })).toBeNull();
+    fireEvent.click(screen.getByRole("link", { name: "/srv/notes/a.md" }));
+    expect(h.store.getState().route).toEqual({ name: "document", id: notes.id, documentId: "d1", chunk: null });
   });
 
   it("reindex waits for a change and for the typed name", async () => {

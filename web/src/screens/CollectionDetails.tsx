@@ -1,6 +1,7 @@
 import { useEffect, useState, type KeyboardEvent } from "react";
 import { useApp, useAppStore } from "../context";
 import { Notice, ProgressBar, RoleBadge, StatusBadge } from "../components/bits";
+import { RouteLink } from "../components/RouteLink";
 import { canEdit, isOwner, roleOf } from "../lib/roles";
 import { TABS, type Tab } from "../lib/router";
 import { formatBytes, formatCount, isActive } from "../lib/text";
@@ -296,7 +297,13 @@ function FilesTab({ collection: c }: { collection: Collection }) {
             <tbody>
               {rows.map((d) => (
                 <tr key={`${d.path}:${d.id ?? ""}`} className={`doc-${d.status}`}>
-                  <td className="mono">{d.path}</td>
+                  <td className="mono">
+                    {d.id && d.status === "indexed" ? (
+                      <RouteLink route={{ name: "document", id: c.id, documentId: d.id, chunk: null }}>{d.path}</RouteLink>
+                    ) : (
+                      d.path
+                    )}
+                  </td>
                   <td><span className={`badge badge-${d.status}`}>{d.status}</span></td>
                   <td>{d.chunk_count}</td>
                   <td>{formatBytes(d.size)}</td>
