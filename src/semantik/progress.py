@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
+from semantik_contracts import OperationStatus
+
 from .client import TERMINAL, ApiError, Collection, EventFrame, Operation, SemantikClient
 
 
@@ -18,8 +20,12 @@ async def follow_operation(
     from tqdm import tqdm
 
     bar = tqdm(total=0, unit="chunk", desc=label, file=sys.stderr)
+    if operation.status is OperationStatus.QUEUED:  # the collection is busy: it waits
+        bar.set_description(f"{label} (queued, position {operation.queue_position})")
 
     def show(frame: EventFrame) -> None:
+        if frame.type == "OperationRequested":  # its turn came: it starts
+            bar.set_description(label)
         if frame.type == "OperationProgressed":
             bar.total = frame.data.get("total", 0) or bar.total
             bar.n = frame.data.get("processed", 0)
