@@ -7,7 +7,7 @@ export type CollectionStatus =
   | "reindexing"
   | "degraded"
   | "error";
-export type OperationStatus = "pending" | "processing" | "completed" | "failed" | "cancelled";
+export type OperationStatus = "queued" | "pending" | "processing" | "completed" | "failed" | "cancelled";
 export type SearchMode = "hybrid" | "dense" | "sparse";
 
 export interface Collection {
@@ -43,6 +43,8 @@ export interface Operation {
   collection_id: string;
   type: string;
   status: OperationStatus;
+  /** While queued: its place in the collection's queue, 1 = next. */
+  queue_position?: number | null;
   progress: number;
   processed: number;
   total: number;

@@ -2,6 +2,7 @@ import { useEffect } from "react";
 import { useApp } from "../context";
 import { ProgressBar, StatusBadge } from "../components/bits";
 import { isActive } from "../lib/text";
+import { isQueued, queueText } from "../lib/queue";
 
 /** Every operation under way on the user's collections, live. */
 export function ActiveOperations() {
@@ -13,7 +14,7 @@ export function ActiveOperations() {
     void load().catch(() => undefined);
   }, [load]);
   const active = Object.values(operations)
-    .filter(isActive)
+    .filter((op) => isActive(op) || isQueued(op))
     .sort((a, b) => a.created_at.localeCompare(b.created_at));
   return (
     <main id="main" className="page">
@@ -42,7 +43,11 @@ export function ActiveOperations() {
                   </h2>
                   <StatusBadge status={op.status} />
                 </div>
-                <ProgressBar op={op} label={`${name}: ${op.type} progress`} />
+                {isQueued(op) ? (
+                  <p className="muted">{queueText(op)}</p>
+                ) : (
+                  <ProgressBar op={op} label={`${name}: ${op.type} progress`} />
+                )}
               </li>
             );
           })}

@@ -5,6 +5,7 @@ import { RouteLink } from "../components/RouteLink";
 import { canEdit, isOwner, roleOf } from "../lib/roles";
 import { TABS, type Tab } from "../lib/router";
 import { formatBytes, formatCount, isActive } from "../lib/text";
+import { isQueued, queueText } from "../lib/queue";
 import type { Collection, DocumentRow, Operation, Source } from "../lib/types";
 import { SettingsTab } from "./CollectionSettings";
 import { AddDataDialog } from "./dialogs";
@@ -213,9 +214,13 @@ function OperationsTab({ collection: c }: { collection: Collection }) {
             <h2 className="h3">{op.type}</h2>
             <StatusBadge status={op.status} />
           </div>
-          {isActive(op) ? (
+          {isActive(op) || isQueued(op) ? (
             <>
-              <ProgressBar op={op} label={`${c.name}: ${op.type} progress`} />
+              {isQueued(op) ? (
+                <p className="muted">{queueText(op)}</p>
+              ) : (
+                <ProgressBar op={op} label={`${c.name}: ${op.type} progress`} />
+              )}
               {canEdit(c) && (
                 <button type="button" onClick={() => void cancel(op.id).catch(() => undefined)}>
                   Cancel
