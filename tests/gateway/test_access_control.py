@@ -48,6 +48,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v2/collections/{collection_id}/sources/{source_id}"): "editor",
     ("GET", "/api/v2/collections/{collection_id}/documents"): "viewer",
     ("GET", "/api/v2/collections/{collection_id}/documents/{document_id}"): "viewer",
+    ("GET", "/api/v2/collections/{collection_id}/documents/{document_id}/content"): "viewer",
     ("POST", "/api/v2/collections/{collection_id}/documents"): "editor",
     ("POST", "/api/v2/collections/{collection_id}/operations/index"): "editor",
     ("POST", "/api/v2/collections/{collection_id}/operations/reindex"): "editor",

@@ -295,6 +295,7 @@ def _gateway() -> Permissions:
                 command_subject(COLLECTIONS, "*"),
                 command_subject(INGEST, "ValidateSource"),
                 command_subject(INGEST, "ListDocuments"),
+                command_subject(INGEST, "ReadDocumentContent"),  # a document's file
                 SEARCH_RPC,
                 DOCUMENT_CHUNKS_RPC,
                 VECTOR_COUNT_RPC,

@@ -124,6 +124,14 @@ def test_services_answer_their_own_subjects() -> None:
     assert not permissions("gateway").responds and not permissions(SUBSCRIBER).responds
 
 
+def test_only_the_gateway_asks_ingest_for_a_documents_file() -> None:
+    """The content endpoint's pieces: the gateway asks, ingest alone answers (one reply
+    per request, so its ``allow_responses`` needs nothing more)."""
+    subject = command_subject(INGEST, "ReadDocumentContent")
+    assert {u for u in USERS if may_publish(u, subject)} == {"gateway"}
+    assert {u for u in USERS if may_subscribe(u, subject)} == {INGEST}
+
+
 def test_the_vector_host_is_the_embedder_and_search_together() -> None:
     host = permissions(VECTOR_HOST)
     for part in ("embedder", "search"):

@@ -14,6 +14,7 @@ from semantik_contracts.views import SourceList
 
 from .accounts import Accounts
 from .connection import Id, given, upload_form
+from .download import download_file
 from .errors import error_of_frame
 from .models import (
     TERMINAL,
@@ -282,6 +283,13 @@ class SemantikClient(Accounts):
         """One document: its metadata, its extracted text and where each chunk lies."""
         path = f"{COLLECTIONS}/{collection_id}/documents/{document_id}"
         return DocumentDetail.model_validate(await self.call("GET", path))
+
+    async def download(self, collection_id: Id, document_id: Id, to: str | Path) -> Path:
+        """Stream the document's original file into ``to`` (a file, or a folder to put it
+        in under its own name); the path written. It is written beside ``to`` first and
+        moved into place once whole, so a broken download leaves nothing behind."""
+        path = f"{COLLECTIONS}/{collection_id}/documents/{document_id}/content"
+        return await download_file(self, path, Path(to), default_name=str(document_id))
 
     # -- search ---------------------------------------------------------------------------------
     async def search(
