@@ -10,14 +10,25 @@ import base64
 import os
 import random
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from semantik_contracts.content import (
+    PIECE_BYTES,
+    SEPARATOR,
+    ContentPiece,
+    ContentSource,
+    ReadDocumentContent,
+)
+from semantik_contracts.rpc import Reply
+from semantik_contracts.subjects import INGEST, command_subject
 
 from semantik.client import ForbiddenError, NotFoundError, SemantikClient
 from tests.e2e.conftest import RunningSystem
+from tests.reliability.faults import system_nats
 
 from .conftest import SignedIn, write_notes
 
@@ -25,16 +36,18 @@ pytestmark = pytest.mark.e2e
 
 #: Quotes, a line break, a semicolon, a backslash and non-ASCII: none may break the header.
 ODD_NAME = 'Plan "Q3";\nrésumé\\ 東京.md'
+SUBJECT = command_subject(INGEST, "ReadDocumentContent")
 SWAPPED = ("changed.md", "gone.md", "folder.md", "linked.md", "secret.md")
 
 
-def big_html() -> bytes:
-    """About 6 MiB that indexes as one short paragraph (a script is not text)."""
-    noise = base64.b64encode(random.Random(26).randbytes(4_500_000)).decode()
-    return f"<html><script>var x='{noise}';</script><p>Lantern maps.</p></html>".encode()
+def big_html(noise_bytes: int = 4_500_000) -> bytes:
+    """A large file (4/3 of ``noise_bytes``) that indexes as one short paragraph: a
+    script is not text."""
+    noise = base64.b64encode(random.Random(26).randbytes(noise_bytes)).decode()
+    return f"<html><p>Lantern maps.</p><script>var x='{noise}';</script></html>".encode()
 
 
-async def _documents(client: SemantikClient, collection_id: object) -> dict[str, str]:
+async def _documents(client: SemantikClient, collection_id: UUID) -> dict[str, str]:
     page = await client.list_documents(collection_id, limit=100)
     return {Path(d.path).name: str(d.id) for d in page.items if d.id is not None}
 
@@ -166,3 +179,48 @@ async def test_uploads_and_a_records_table_file_are_streamed(
         assert notes.id is not None
         written = await client.download(uploads.id, notes.id, tmp_path / "again.txt")
         assert written.read_bytes() == note and os.stat(notes.path).st_size == len(note)
+
+
+async def test_pieces_are_bounded_and_a_file_changed_mid_download_is_refused(
+    system: RunningSystem, signed_in: SignedIn
+) -> None:
+    """Ingest's side, asked as the gateway asks it: pieces of at most PIECE_BYTES, the
+    same file from the first to the last, and only through the document's own source."""
+    folder = system.sources / "ivan"
+    folder.mkdir()
+    (folder / "map.html").write_bytes(body := big_html(1_000_000))  # 3 pieces
+    async with signed_in("ivan") as client:
+        maps = await client.create_collection("ivan-maps")
+        added = await client.add_source(maps.id, folder)
+        assert (await client.wait(added.operation.id, timeout=120)).status == "completed"
+        [document] = (await client.list_documents(maps.id)).items
+        assert document.id is not None
+        sources = [
+            ContentSource(id=s.id, kind=s.kind, path=s.path)
+            for s in await client.list_sources(maps.id)
+        ]
+    nc = await system_nats(system, "gateway")
+    try:
+
+        async def piece(**fields: Any) -> tuple[Reply[ContentPiece], bytes]:
+            asked = {"collection_id": maps.id, "document_id": document.id, "sources": sources}
+            request = ReadDocumentContent.model_validate({**asked, **fields})
+            msg = await nc.request(SUBJECT, request.model_dump_json().encode(), timeout=30)
+            head, _, data = msg.data.partition(SEPARATOR)
+            return Reply[ContentPiece].model_validate_json(head), data
+
+        first, data = await piece()
+        assert first.result is not None and len(data) == PIECE_BYTES and not first.result.eof
+        assert data == body[:PIECE_BYTES] and first.result.stale is False
+        second, data = await piece(offset=PIECE_BYTES, expect=first.result.file)
+        assert second.result is not None and data == body[PIECE_BYTES : 2 * PIECE_BYTES]
+        assert second.result.stale is None  # told on the first piece only
+        (folder / "map.html").write_bytes(body + b"<p>More.</p>")
+        third, data = await piece(offset=2 * PIECE_BYTES, expect=first.result.file)
+        assert third.error is not None and third.error.code == "conflict" and data == b""
+        assert "changed while it was being sent" in third.error.message
+        other = ContentSource(id=uuid4(), kind=sources[0].kind, path=str(folder))
+        unknown, _ = await piece(sources=[other])
+        assert unknown.error is not None and unknown.error.code == "not_found"
+    finally:
+        await nc.close()
