@@ -24,9 +24,9 @@ from gateway_service.config import GatewaySettings
 from gateway_service.http_app import create_app
 from ingest_service.application import IngestApplication
 from ingest_service.bootstrap import build_ingest_service
-from ingest_service.pool import ExtractionPool
-from ingest_service.sources import SourceRoots
-from ingest_service.uploaded import UploadedFiles
+from ingest_service.extraction.pool import ExtractionPool
+from ingest_service.sources.roots import SourceRoots
+from ingest_service.sources.uploaded import UploadedFiles
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from semantik_runtime.bus import Bus

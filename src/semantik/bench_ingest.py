@@ -62,7 +62,7 @@ class IngestBenchResult:
 
 def _vocabulary() -> list[str]:
     """Whole English words of the default model's vocabulary (no hub, no word list)."""
-    from ingest_service.chunking import default_tokenizer
+    from ingest_service.extraction.chunking import default_tokenizer
 
     words = [w for w in default_tokenizer().get_vocab() if w.isalpha() and len(w) > 2]
     return sorted(words)
@@ -186,8 +186,8 @@ def bare_encode_seconds(
     the seconds of each."""
     from embedder_service.buffer import lane_share
     from embedder_service.model import encoder_thread, encoding_lanes, load_model
-    from ingest_service.preparation import ChunkJob, chunk_jobs
-    from ingest_service.units import read_file_unit
+    from ingest_service.extraction.preparation import ChunkJob, chunk_jobs
+    from ingest_service.extraction.units import read_file_unit
 
     jobs = [
         ChunkJob(

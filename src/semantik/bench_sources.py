@@ -116,8 +116,8 @@ def write_mixed_corpus(folder: Path, per_format: int) -> int:
 
 
 def bench_extraction(per_format: int, workers: int) -> dict[str, Any]:
-    from ingest_service.pool import ExtractionPool
-    from ingest_service.preparation import ChunkJob, chunk_jobs, read_file
+    from ingest_service.extraction.pool import ExtractionPool
+    from ingest_service.extraction.preparation import ChunkJob, chunk_jobs, read_file
 
     async def run(paths: list[Path]) -> float:
         pool = ExtractionPool(workers, niceness=0)

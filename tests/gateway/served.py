@@ -21,9 +21,9 @@ from fastapi import FastAPI
 from gateway_service.http_app import create_app
 from ingest_service.application import IngestApplication
 from ingest_service.bootstrap import build_ingest_service
-from ingest_service.pool import ExtractionPool
-from ingest_service.sources import SourceRoots
-from ingest_service.uploaded import UploadedFiles
+from ingest_service.extraction.pool import ExtractionPool
+from ingest_service.sources.roots import SourceRoots
+from ingest_service.sources.uploaded import UploadedFiles
 from semantik_contracts import ErrorCode, SourceKind
 from semantik_contracts.commands import ValidatedSource, ValidateSource
 from semantik_contracts.search import Search, SearchResponse

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from embedder_service.model import EmbeddingModel, load_model
-from ingest_service.pool import ExtractionPool
+from ingest_service.extraction.pool import ExtractionPool
 
 from tests.models import TINY_MODEL
 

@@ -23,7 +23,7 @@ from collections_service.app import CollectionsService
 from collections_service.bootstrap import build_collections_service
 from embedder_service.bootstrap import build_embedder_service
 from embedder_service.model import EmbeddingModel
-from ingest_service.pool import ExtractionPool
+from ingest_service.extraction.pool import ExtractionPool
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from semantik_contracts import EventEnvelope
 from semantik_contracts.subjects import EVENTS_STREAM, WORK_STREAM, event_filter

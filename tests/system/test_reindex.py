@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from embedder_service.model import EmbeddingModel, load_model
-from ingest_service.pool import ExtractionPool
+from ingest_service.extraction.pool import ExtractionPool
 from qdrant_client import QdrantClient
 from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.work import generation_name

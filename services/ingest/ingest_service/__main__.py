@@ -9,9 +9,9 @@ from semantik_runtime.service_process import configure_logging, run_service, ser
 from .application import IngestApplication
 from .bootstrap import build_ingest_service
 from .config import IngestSettings
-from .pool import ExtractionPool
-from .sources import SourceRoots
-from .uploaded import UploadedFiles
+from .extraction.pool import ExtractionPool
+from .sources.roots import SourceRoots
+from .sources.uploaded import UploadedFiles
 
 
 async def main() -> None:

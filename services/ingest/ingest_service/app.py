@@ -39,17 +39,17 @@ from semantik_runtime.errors import CommandError
 from semantik_runtime.writer_thread import WriterThread
 
 from .application import IngestApplication
-from .extract import DocumentError, file_type
-from .formats import SUPPORTED_TYPES, is_supported
-from .pool import ExtractionPool
-from .resume import WorkResumption
+from .extraction.extract import DocumentError, file_type
+from .extraction.formats import SUPPORTED_TYPES, is_supported
+from .extraction.pool import ExtractionPool
+from .extraction.tables import is_record_file
+from .extraction.units import check_record_columns
+from .indexing.resume import WorkResumption
+from .indexing.scan_runner import REMOVED, ScanRunner
+from .indexing.work import WorkGate
 from .scan_aggregate import ScanSource
-from .scan_runner import REMOVED, ScanRunner
-from .sources import ResolvedSource, SourceRoots
-from .tables import is_record_file
-from .units import check_record_columns
-from .uploaded import UploadedFiles
-from .work import WorkGate
+from .sources.roots import ResolvedSource, SourceRoots
+from .sources.uploaded import UploadedFiles
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

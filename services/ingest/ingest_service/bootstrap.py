@@ -11,9 +11,9 @@ from semantik_runtime.writer_thread import WriterThread
 
 from .app import IngestService
 from .application import IngestApplication
-from .pool import ExtractionPool
-from .sources import SourceRoots
-from .uploaded import UploadedFiles
+from .extraction.pool import ExtractionPool
+from .sources.roots import SourceRoots
+from .sources.uploaded import UploadedFiles
 
 
 def build_ingest_service(

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from ingest_service.pool import ExtractionPool
+from ingest_service.extraction.pool import ExtractionPool
 from semantik_runtime.bus import Bus
 
 from services.ingest.tests.harness import Harness

@@ -15,9 +15,9 @@ from uuid import UUID, uuid4
 from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
 from ingest_service.bootstrap import build_ingest_service
-from ingest_service.pool import ExtractionPool
-from ingest_service.sources import SourceRoots
-from ingest_service.uploaded import UploadedFiles
+from ingest_service.extraction.pool import ExtractionPool
+from ingest_service.sources.roots import SourceRoots
+from ingest_service.sources.uploaded import UploadedFiles
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from semantik_contracts import EventEnvelope, OperationType, SourceKind

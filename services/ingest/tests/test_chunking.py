@@ -8,8 +8,8 @@ import re
 from uuid import UUID, uuid4, uuid5
 
 import pytest
-from ingest_service.chunking import Chunker, default_tokenizer
 from ingest_service.domain import chunk_id, document_id
+from ingest_service.extraction.chunking import Chunker, default_tokenizer
 
 pytestmark = pytest.mark.unit
 

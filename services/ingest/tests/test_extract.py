@@ -7,9 +7,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from ingest_service.extract import DocumentError, decode
-from ingest_service.formats import document_text
-from ingest_service.units import read_file_unit
+from ingest_service.extraction.extract import DocumentError, decode
+from ingest_service.extraction.formats import document_text
+from ingest_service.extraction.units import read_file_unit
 
 pytestmark = pytest.mark.unit
 

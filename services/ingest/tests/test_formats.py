@@ -7,8 +7,8 @@ from email.message import EmailMessage
 
 import docx
 import pytest
-from ingest_service.extract import DocumentError
-from ingest_service.formats import document_text
+from ingest_service.extraction.extract import DocumentError
+from ingest_service.extraction.formats import document_text
 from pptx import Presentation
 from pptx.util import Inches
 

@@ -13,11 +13,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from ingest_service.chunking import model_tokenizer
-from ingest_service.extract import DocumentError
-from ingest_service.pool import ExtractionPool
-from ingest_service.preparation import ChunkJob, chunk_jobs, worker_chunker
-from ingest_service.units import Unit
+from ingest_service.extraction.chunking import model_tokenizer
+from ingest_service.extraction.extract import DocumentError
+from ingest_service.extraction.pool import ExtractionPool
+from ingest_service.extraction.preparation import ChunkJob, chunk_jobs, worker_chunker
+from ingest_service.extraction.units import Unit
 from semantik_contracts.search import DEFAULT_MODEL
 from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
@@ -129,7 +129,7 @@ def test_a_model_without_a_tokenizer_file_or_not_installed_gets_the_default_one(
 #: A service that starts its extraction processes, says their pids, and waits to be killed.
 _SERVICE = """
 import asyncio, os, time
-from ingest_service.pool import ExtractionPool
+from ingest_service.extraction.pool import ExtractionPool
 pool = ExtractionPool(2, niceness=0)
 asyncio.run(pool.warm())
 print(*{asyncio.run(pool.run(os.getpid)) for _ in range(8)}, flush=True)

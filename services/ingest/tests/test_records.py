@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import xlwt
-from ingest_service.extract import DocumentError
-from ingest_service.records import ColumnSelection, Record, RecordFailure, row_records
+from ingest_service.extraction.extract import DocumentError
+from ingest_service.extraction.records import ColumnSelection, Record, RecordFailure, row_records
+from ingest_service.extraction.tables import MAX_COLUMNS, read_columns, read_table
+from ingest_service.extraction.units import read_record_file
 from ingest_service.scan_aggregate import ScanSource
-from ingest_service.tables import MAX_COLUMNS, read_columns, read_table
-from ingest_service.units import read_record_file
 
 pytestmark = pytest.mark.unit
 
@@ -194,7 +194,7 @@ def test_a_large_csvs_columns_come_from_its_first_lines() -> None:
 def test_record_batches_start_small_and_grow_to_the_register_batch() -> None:
     from itertools import pairwise
 
-    from ingest_service.record_indexing import REGISTER_BATCH, batch_spans
+    from ingest_service.indexing.record_files import REGISTER_BATCH, batch_spans
 
     spans = list(batch_spans(2000))
     assert [end - start for start, end in spans] == [32, 64, 128, 256, 500, 500, 500, 20]

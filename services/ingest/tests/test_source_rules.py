@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from ingest_service.config import IngestSettings
-from ingest_service.formats import is_supported
-from ingest_service.sources import SourceRoots
+from ingest_service.extraction.formats import is_supported
+from ingest_service.sources.roots import SourceRoots
 from semantik_contracts import ErrorCode, SourceKind
 from semantik_runtime.errors import CommandError
 

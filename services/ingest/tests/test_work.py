@@ -5,8 +5,8 @@ from __future__ import annotations
 from uuid import uuid4, uuid5
 
 import pytest
-from ingest_service.chunking import Chunk
-from ingest_service.work import WorkTarget, chunk_work, embed_messages
+from ingest_service.extraction.chunking import Chunk
+from ingest_service.indexing.work import WorkTarget, chunk_work, embed_messages
 from semantik_runtime.sparse import document_vector
 
 pytestmark = pytest.mark.unit

@@ -10,10 +10,10 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..scan_aggregate import ScanSource
 from .extract import DocumentError, file_type, read_bytes
 from .formats import mime_of
 from .records import ColumnSelection, Record, RecordFailure, row_records
-from .scan_aggregate import ScanSource
 from .tables import read_columns, read_table
 
 

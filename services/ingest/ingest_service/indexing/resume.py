@@ -26,14 +26,14 @@ from semantik_contracts.work import EmbedChunks
 from semantik_runtime.bus import Bus
 from semantik_runtime.errors import CommandError
 
-from .application import IngestApplication
-from .domain import work_id
-from .extract import DocumentError
-from .indexing import Call, FileIndexer
-from .projections import DocumentRecord
-from .scan_aggregate import Scan, ScanSource
-from .sources import FoundFile, SourceRoots
-from .units import RecordFile, Unit
+from ..application import IngestApplication
+from ..domain import work_id
+from ..extraction.extract import DocumentError
+from ..extraction.units import RecordFile, Unit
+from ..projections import DocumentRecord
+from ..scan_aggregate import Scan, ScanSource
+from ..sources.roots import FoundFile, SourceRoots
+from .files import Call, FileIndexer
 from .work import WorkGate
 
 log = logging.getLogger(__name__)

@@ -23,16 +23,16 @@ from uuid import UUID
 from semantik_contracts import SkipReason
 from semantik_contracts.work import ChunkWork, EmbedChunks
 
-from .application import Action, Decision, IngestApplication, NewDocument
-from .extract import DocumentError
-from .pool import ExtractionPool
-from .preparation import ChunkJob, chunk_jobs, read_file, read_records
-from .projections import DocumentRecord
-from .record_indexing import RecordIndexer
-from .scan_aggregate import Scan, ScanSource
-from .sources import FoundFile
-from .tables import is_record_file
-from .units import RecordFile, Unit
+from ..application import Action, Decision, IngestApplication, NewDocument
+from ..extraction.extract import DocumentError
+from ..extraction.pool import ExtractionPool
+from ..extraction.preparation import ChunkJob, chunk_jobs, read_file, read_records
+from ..extraction.tables import is_record_file
+from ..extraction.units import RecordFile, Unit
+from ..projections import DocumentRecord
+from ..scan_aggregate import Scan, ScanSource
+from ..sources.roots import FoundFile
+from .record_files import RecordIndexer
 from .work import WorkGate, WorkTarget, embed_messages
 
 log = logging.getLogger(__name__)

@@ -17,14 +17,14 @@ from uuid import UUID
 from semantik_contracts import SkipReason
 from semantik_contracts.work import ChunkWork, EmbedChunks
 
-from .application import Action, NewDocument
-from .extract import DocumentError
-from .scan_aggregate import Scan
-from .units import RecordFile, Unit
+from ..application import Action, NewDocument
+from ..extraction.extract import DocumentError
+from ..extraction.units import RecordFile, Unit
+from ..scan_aggregate import Scan
 from .work import WorkGate
 
 if TYPE_CHECKING:
-    from .indexing import FileIndexer
+    from .files import FileIndexer
 
 #: What chunking a batch of rows gives: each row's chunks, or why it failed.
 Chunked = list[list[ChunkWork] | DocumentError]

@@ -18,8 +18,8 @@ from semantik_contracts.work import ChunkWork, EmbedChunks, SparseTerms
 from semantik_runtime.bus import Bus
 from semantik_runtime.sparse import document_vector
 
-from .chunking import Chunk
-from .domain import chunk_id, work_id
+from ..domain import chunk_id, work_id
+from ..extraction.chunking import Chunk
 
 #: Room left in a message for its envelope fields and headers.
 _MESSAGE_OVERHEAD = 2048

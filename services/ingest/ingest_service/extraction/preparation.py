@@ -19,12 +19,12 @@ from uuid import UUID
 from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.work import ChunkWork
 
+from ..indexing.work import chunk_work
+from ..scan_aggregate import ScanSource
 from .chunking import Chunker, model_tokenizer
 from .extract import DocumentError
 from .formats import document_text
-from .scan_aggregate import ScanSource
 from .units import RecordFile, Unit, read_file_unit, read_record_file
-from .work import chunk_work
 
 log = logging.getLogger(__name__)
 

@@ -21,15 +21,15 @@ from semantik_contracts.work import DeleteDocumentPoints, Done
 from semantik_runtime.bus import Bus
 from semantik_runtime.errors import CommandError
 
-from .application import IngestApplication
-from .extract import file_type
-from .formats import is_supported
-from .indexing import Call, FileIndexer, Listing, Progress
-from .pool import ExtractionPool
-from .projections import DocumentRecord
-from .scan_aggregate import Scan, ScanSource
-from .sources import SourceRoots
-from .uploaded import UploadedFiles
+from ..application import IngestApplication
+from ..extraction.extract import file_type
+from ..extraction.formats import is_supported
+from ..extraction.pool import ExtractionPool
+from ..projections import DocumentRecord
+from ..scan_aggregate import Scan, ScanSource
+from ..sources.roots import SourceRoots
+from ..sources.uploaded import UploadedFiles
+from .files import Call, FileIndexer, Listing, Progress
 from .work import WorkGate
 
 log = logging.getLogger(__name__)
