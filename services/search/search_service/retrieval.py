@@ -12,7 +12,7 @@ both do exactly the same work against the store.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -37,10 +37,12 @@ def search_generation(
     wanted: int,
     filters: Mapping[str, Any] | None = None,
     sparse_weight: float = SPARSE_WEIGHT,
+    fields: Sequence[str] = (),
 ) -> list[Hit]:
     """The best ``wanted`` documents of generation ``name``, each as its best chunk
     (blocking: run it in a thread). A document's chunks are aggregated before the limit.
-    Hybrid scores are cosine + ``sparse_weight`` x BM25 (the model's weight)."""
+    Hybrid scores are cosine + ``sparse_weight`` x BM25 (the model's weight). Each hit's
+    payload holds ``document_id`` and the top-level ``fields`` (those facets count)."""
     fetch = min(wanted * CHUNKS_PER_DOCUMENT, MAX_FETCH)
     while True:
         hits = store.query(
@@ -51,7 +53,7 @@ def search_generation(
             limit=fetch,
             filters=filters or None,
             prefetch_limit=max(MIN_PREFETCH, fetch),
-            payload=[DOCUMENT_ID_FIELD],
+            payload=[DOCUMENT_ID_FIELD, *fields],
             sparse_weight=sparse_weight,
         )
         documents = best_chunk_per_document(hits, wanted)
