@@ -310,3 +310,61 @@ async def test_a_ready_collections_counts_agree_after_an_upload_and_a_server_tab
         assert counts == (7, 7, 7), coll
         listed = (await client.get("/api/v2/collections", headers=headers)).json()["items"]
         assert [(c["chunk_count"], c["vector_count"]) for c in listed] == [(7, 7)]
+
+
+async def test_an_uploaded_tables_column_facets_count_its_rows_and_refine_the_search(
+    system: RunningSystem,
+) -> None:
+    """Facets of a CSV upload's context columns (issue 26): counted over the candidates,
+    each value a filter of the same search; another user's table of the same columns
+    stays out of them, and their collection cannot be searched at all."""
+    mine = b"id,title,city,team\n1,Heating fails,Oslo,ops\n2,Heating is noisy,Bergen,ops\n"
+    mine += b"3,Window broken,Oslo,facilities\n4,Heating off at night,Oslo,ops\n"
+    theirs = b"id,title,city,team\n1,Heating fails,Paris,ops\n2,Heating is noisy,Lyon,ops\n"
+    keys = ["file_type", "mime", "source_id", "columns.city", "columns.team"]
+    async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
+        ids = []
+        for user, rows in (("fay", mine), ("gus", theirs)):
+            headers, collection, base = await new_collection(client, user, "rooms")
+            uploaded = await client.post(
+                f"{base}/sources/upload",
+                files={"file": ("rooms.csv", rows, "text/csv")},
+                data={"text_columns": ["title"], "context_columns": ["city", "team"]},
+                headers=headers,
+            )
+            assert uploaded.status_code == 202, uploaded.text
+            op = await wait_operation(client, headers, uploaded.json()["operation"]["id"])
+            assert op["status"] == "completed", op
+            ids.append((headers, collection["id"], uploaded.json()["source"]["id"]))
+        (fay, rooms, source), (_, gus_rooms, _) = ids
+
+        url = f"/api/v2/collections/{rooms}/search"
+        reply = await client.post(url, json={"query": "heating", "facets": keys}, headers=fay)
+        assert reply.status_code == 200, reply.text
+        facets = reply.json()["facets"]
+        assert facets["columns.city"] == [
+            {"value": "Oslo", "count": 3},
+            {"value": "Bergen", "count": 1},
+        ]
+        assert facets["columns.team"] == [
+            {"value": "ops", "count": 3},
+            {"value": "facilities", "count": 1},
+        ]
+        assert facets["file_type"] == [{"value": "csv", "count": 4}]
+        assert facets["source_id"] == [{"value": source, "count": 4}]
+        assert [f["count"] for f in facets["mime"]] == [4]
+
+        refine = {"query": "heating", "facets": keys, "filters": {"columns.city": "Oslo"}}
+        refined = (await client.post(url, json=refine, headers=fay)).json()
+        assert refined["facets"]["columns.city"] == [{"value": "Oslo", "count": 3}]
+        assert refined["facets"]["columns.team"] == [
+            {"value": "ops", "count": 2},
+            {"value": "facilities", "count": 1},
+        ]
+        assert {r["metadata"]["columns"]["city"] for r in refined["results"]} == {"Oslo"}
+
+        both = {"query": "heating", "facets": keys, "collection_ids": [rooms, gus_rooms]}
+        assert (await client.post("/api/v2/search", json=both, headers=fay)).status_code in (
+            403,
+            404,
+        )
