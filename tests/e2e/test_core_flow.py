@@ -77,10 +77,11 @@ async def test_quota_conflict_cancel_and_audit(small_quota: RunningSystem) -> No
         )
         assert started.status_code == 202
         op_id = started.json()["operation"]["id"]
-        busy = await client.post(
-            f"{base}/sources", json={"path": str(small_quota.sources / "more")}, headers=alice
-        )
-        assert busy.status_code == 409 and "active operation" in busy.json()["detail"]
+        busy = await client.post(f"{base}/operations/index", headers=alice)
+        assert busy.status_code == 202, busy.text
+        assert busy.json()["status"] == "queued"  # waits its turn
+        dropped = await client.post(f"/api/v2/operations/{busy.json()['id']}/cancel", headers=alice)
+        assert dropped.json()["status"] == "cancelled"
         reindex = await client.post(f"{base}/operations/reindex", json={}, headers=alice)
         assert reindex.status_code == 409
 
@@ -112,7 +113,6 @@ async def test_quota_conflict_cancel_and_audit(small_quota: RunningSystem) -> No
         seen = [(e["action"], e["outcome"], e["code"]) for e in audit]
         for expected in [
             ("collection.create", "rejected", "quota_exceeded"),
-            ("source.add", "rejected", "conflict"),
             ("operation.start", "rejected", "conflict"),
             ("operation.cancel", "accepted", None),
             ("operation.start", "accepted", None),
@@ -134,7 +134,7 @@ async def test_quota_conflict_cancel_and_audit(small_quota: RunningSystem) -> No
     )
     out, _ = await rebuild.communicate()
     assert rebuild.returncode == 0
-    assert "2 collections, 2 operations, 1 sources" in out.decode()
+    assert "2 collections, 3 operations, 1 sources" in out.decode()
     assert "the same answers as before" in out.decode()
     async with httpx.AsyncClient(base_url=small_quota.url, timeout=30) as client:
         after = (await client.get(base, headers=alice)).json()
