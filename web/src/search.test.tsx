@@ -192,7 +192,7 @@ describe("paging", () => {
   });
 });
 
-const TEXT = "First chunk about setup. Second chunk on pricing decisions. Third chunk closes.";
+const TEXT = "First chunk about setup. Second chunk on pricing decisions.\n\nThird chunk closes.";
 
 function detail(extra: Partial<DocumentDetail> = {}): DocumentDetail {
   return {
@@ -210,7 +210,7 @@ function detail(extra: Partial<DocumentDetail> = {}): DocumentDetail {
     chunks: [
       { index: 0, start: 0, end: 24 },
       { index: 1, start: 18, end: 59 },
-      { index: 2, start: 60, end: 79 },
+      { index: 2, start: 59, end: 80 },
     ],
     truncated: false,
     metadata: { columns: { team: "billing", priority: 2 }, record_id: "T-7", row: 4 },
@@ -246,7 +246,9 @@ describe("document view", () => {
     const blocks = [...document.querySelectorAll<HTMLElement>(".chunk")];
     expect(blocks.map((b) => b.dataset.chunk)).toEqual(["0", "1", "2"]);
     // Each character once: the overlap stays with the chunk before.
-    expect(blocks.map((b) => b.textContent).join("")).toBe(TEXT.slice(0, 59) + TEXT.slice(60));
+    expect(blocks.map((b) => b.textContent).join("")).toBe(TEXT);
+    // The line breaks that open a chunk are kept, not shown.
+    expect(blocks[2].querySelector(".chunk-gap")?.textContent).toBe("\n\n");
     expect([...scrolled[0].querySelectorAll("mark")].map((m) => m.textContent)).toEqual(["pricing"]);
     const table = screen.getByRole("table", { name: "Columns of this record" });
     expect([...table.querySelectorAll("tbody tr")].map((tr) => tr.textContent)).toEqual(["teambilling", "priority2"]);

@@ -14,6 +14,8 @@ import type { DocumentDetail, SearchResult, Span } from "../lib/types";
 
 interface Block {
   index: number;
+  /** Line breaks that open the chunk (the gap after the one before), not shown. */
+  gap: string;
   segments: Segment[];
 }
 
@@ -36,7 +38,9 @@ export function chunkBlocks(doc: DocumentDetail, chunk: number | null, hit: Sear
   for (const c of spans) {
     const from = Math.max(unit(c.start), done);
     const to = Math.max(unit(c.end), from);
-    blocks.push({ index: c.index, segments: markUnits(doc.text.slice(from, to), spansWithin(marks, from, to)) });
+    const gap = /^\s*\n/.exec(doc.text.slice(from, to))?.[0] ?? "";
+    const start = from + gap.length;
+    blocks.push({ index: c.index, gap, segments: markUnits(doc.text.slice(start, to), spansWithin(marks, start, to)) });
     done = to;
   }
   return blocks;
@@ -190,6 +194,7 @@ export function DocumentView({ collectionId, documentId, chunk }: { collectionId
                   className={match ? "chunk chunk-match" : "chunk"}
                   aria-current={match ? "true" : undefined}
                 >
+                  {b.gap && <span className="chunk-gap">{b.gap}</span>}
                   {b.segments.map((s, i) => (s.match ? <mark key={i}>{s.text}</mark> : <span key={i}>{s.text}</span>))}
                 </div>
               );
