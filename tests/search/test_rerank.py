@@ -69,3 +69,21 @@ async def test_rerank_with_a_broken_reranker_says_why_and_keeps_fusion(
     (warning,) = response.warnings
     assert str(tmp_path / "missing") in warning and warning != RERANK_UNAVAILABLE
     assert response.results[0].document_id == corpus.documents["baking"]
+
+
+async def test_pages_of_a_reranked_search_are_cut_from_one_reranked_list(
+    corpus: Any, reranking: SearchService
+) -> None:
+    query, both = "bread in the oven", targets(corpus)
+    whole = await ask(reranking.bus, query, both, limit=6, rerank=True, explain=True)
+    pages = [
+        await ask(reranking.bus, query, both, limit=2, offset=offset, rerank=True)
+        for offset in (0, 2, 4)
+    ]
+
+    assert [r.chunk_id for p in pages for r in p.results] == [r.chunk_id for r in whole.results]
+    assert [p.has_more for p in pages] == [True, True, False]
+    # The score shown is the cross-encoder's; explain keeps it and the collection's own.
+    for result in whole.results:
+        assert result.explain is not None and result.explain.rerank == result.score
+        assert result.explain.fused != result.score

@@ -81,21 +81,22 @@ async def test_a_documents_chunks_count_once(
     assert documents[0] == corpus.documents["astronomy"]
 
 
-async def test_collections_are_merged_by_rank_not_by_raw_score(
+async def test_collections_are_merged_by_rank_and_each_result_shows_its_own_score(
     private_bus: Bus, corpus: Any, search: SearchService
 ) -> None:
-    response = await ask(
-        private_bus, "telescope observations", targets(corpus), search_type="dense"
-    )
+    query = "telescope observations"
+    response = await ask(private_bus, query, targets(corpus), search_type="dense", explain=True)
     first, second = response.results[:2]
-    # The best of each collection share the top two places, each scored 1 / (60 + 1).
+    # The best of each collection share the top two places (rank fusion: 1 / (60 + 1)
+    # each), yet each shows its own cosine similarity, as a search of it alone does.
     assert {first.collection_id, second.collection_id} == {corpus.first, corpus.second}
-    assert first.score == second.score == pytest.approx(1 / 61)
-
-    alone = await ask(
-        private_bus, "telescope observations", targets(corpus)[:1], search_type="dense"
-    )
-    assert 0.2 < alone.results[0].score <= 1.0  # one collection keeps its cosine similarity
+    for result in (first, second):
+        assert result.explain is not None and result.explain.rank_in_collection == 1
+        only = [t for t in targets(corpus) if t.collection_id == result.collection_id]
+        alone = await ask(private_bus, query, only, search_type="dense")
+        assert result.score == pytest.approx(alone.results[0].score)
+        assert 0.2 < result.score <= 1.0 and result.score != pytest.approx(1 / 61)
+        assert result.explain.dense == pytest.approx(result.score)
 
 
 async def test_a_collection_whose_model_has_no_embedder_is_left_out_with_a_warning(

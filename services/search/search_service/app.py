@@ -26,6 +26,7 @@ from semantik_contracts import ErrorCode, RpcFailure, SearchType
 from semantik_contracts.documents import DocumentChunks, ReadDocumentChunks
 from semantik_contracts.search import (
     EmbedQuery,
+    Explain,
     QueryEmbeddings,
     Search,
     SearchResponse,
@@ -44,9 +45,12 @@ from semantik_runtime.sparse import query_vector
 from semantik_runtime.vectors import Hit, SparseVector, VectorStore
 
 from .documents import read_document_chunks
-from .fusion import RankedList, fuse, to_result
+from .explain import Scores, chunk_scores, explain, ranks
+from .facets import candidate_facets, facet_share, payload_fields
+from .fusion import RankedList, fuse
 from .lane import StoreLane
 from .rerank import RERANK_CANDIDATES, Reranker
+from .results import page_results
 from .retrieval import search_generation, with_payloads
 
 log = logging.getLogger(__name__)
@@ -111,9 +115,13 @@ class SearchService:
         reranker = self.reranker if request.rerank else None
         if request.rerank and reranker is None:
             warnings.append(_rerank_unavailable(self.reranker_problem))
-        # The cross-encoder reorders a wider pool than the page it returns.
-        wanted = max(request.limit, RERANK_CANDIDATES) if reranker else request.limit
+        end = request.offset + request.limit
+        # One document past the page tells whether another page follows; a reranked
+        # search ranks at least the cross-encoder's window, the same one on every page.
+        depth = max(end + 1, RERANK_CANDIDATES) if reranker else end + 1
         targets = [t for t in request.targets if t.generation is not None]
+        # Facets count the fused list's first facet_depth documents: each list's share.
+        asked = max(depth, facet_share(request, len(targets)))
         sparse = None if request.search_type == SearchType.DENSE else query_vector(request.query)
         # One query embedding per model, however many collections use it.
         embeddings: dict[str, asyncio.Task[list[float]]] = {}
@@ -125,7 +133,7 @@ class SearchService:
         outcomes = await asyncio.gather(
             *(
                 asyncio.wait_for(
-                    self._search_collection(target, request, embeddings, sparse, wanted),
+                    self._search_collection(target, request, embeddings, sparse, asked),
                     timeout,
                 )
                 for target in targets
@@ -143,19 +151,69 @@ class SearchService:
             for t in targets
             if t.generation is not None
         }
-        fused = await self._read(with_payloads, self.store, fuse(lists, wanted), names)
+        by_id = {t.collection_id: t for t in targets}
+
+        async def deepen(collection_id: UUID, wanted: int) -> RankedList:
+            found = self._search_collection(
+                by_id[collection_id], request, embeddings, sparse, wanted
+            )
+            return await asyncio.wait_for(found, timeout)
+
+        facets, facet_warnings = await candidate_facets(request, lists, asked, deepen)
+        warnings.extend(facet_warnings)
+        ranked = fuse(lists, depth)
+        reranked: dict[tuple[UUID, str], float] = {}
         if reranker is not None:
-            fused = await asyncio.to_thread(_rerank, reranker, request.query, fused)
-        results = [
-            to_result(collection_id, hit, score, rank)
-            for rank, (collection_id, hit, score) in enumerate(fused[: request.limit], 1)
-        ]
+            window = await self._read(with_payloads, self.store, ranked[:RERANK_CANDIDATES], names)
+            window = await asyncio.to_thread(_rerank, reranker, request.query, window)
+            reranked = {(collection_id, hit.id): score for collection_id, hit, score in window}
+            ranked = window + ranked[RERANK_CANDIDATES:]
+        page = await self._read(with_payloads, self.store, ranked[request.offset : end], names)
+        explained = await self._explain(request, page, lists, names, embeddings, reranked)
+        results = page_results(request.query, page, request.offset, reranked, explained)
         return SearchResponse(
             results=results,
             warnings=warnings,
             partial=len(lists) < len(targets),
             took_ms=(time.perf_counter() - started) * 1000,
+            offset=request.offset,
+            has_more=len(ranked) > end,
+            facets=facets,
         )
+
+    async def _explain(
+        self,
+        request: Search,
+        page: list[tuple[UUID, Hit, float]],
+        lists: list[RankedList],
+        names: dict[UUID, str],
+        embeddings: dict[str, asyncio.Task[list[float]]],
+        reranked: dict[tuple[UUID, str], float],
+    ) -> list[Explain] | None:
+        """Each page result's explain, or None unless the search asked for it."""
+        if not request.explain:
+            return None
+        models = {t.collection_id: t.model_name for t in request.targets}
+        sparse = query_vector(request.query)
+        scores: dict[tuple[UUID, str], Scores] = {}
+        for collection_id in dict.fromkeys(c for c, _, _ in page):
+            task = embeddings.get(models[collection_id])
+            dense = task.result() if task is not None and task.done() else None
+            ids = [hit.id for c, hit, _ in page if c == collection_id]
+            found = await self._read(
+                chunk_scores, self.store, names[collection_id], ids, dense, sparse
+            )
+            scores.update({(collection_id, chunk): pair for chunk, pair in found.items()})
+        rank_of = ranks(lists)
+        return [
+            explain(
+                scores[(collection_id, hit.id)],
+                hit.score,
+                rank_of[(collection_id, hit.id)],
+                reranked.get((collection_id, hit.id)),
+            )
+            for collection_id, hit, _ in page
+        ]
 
     async def _embed(self, model_name: str, request: Search) -> list[float]:
         local = self.local_queries(model_name) if self.local_queries is not None else None
@@ -176,7 +234,7 @@ class SearchService:
         request: Search,
         embeddings: dict[str, asyncio.Task[list[float]]],
         sparse: SparseVector | None,
-        wanted: int,
+        depth: int,
     ) -> RankedList:
         assert target.generation is not None
         embedding = embeddings.get(target.model_name)
@@ -190,9 +248,10 @@ class SearchService:
             request.search_type.value,
             dense,
             sparse,
-            wanted,
+            depth,
             request.filters,
             hybrid_weight(target.model_name),
+            fields=payload_fields(request.facets),
         )
         return RankedList(target.collection_id, documents)
 

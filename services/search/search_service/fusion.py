@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from semantik_contracts.search import SearchResult
+from semantik_contracts.search import Explain, SearchResult, Snippet, Span
 from semantik_runtime.vectors import Hit
 
 #: Rank constant of reciprocal rank fusion across collections (qdrant-client's default
@@ -58,7 +58,16 @@ def fuse(lists: list[RankedList], limit: int) -> list[tuple[UUID, Hit, float]]:
     return [(collection_id, hit, score) for score, _, collection_id, hit in fused[:limit]]
 
 
-def to_result(collection_id: UUID, hit: Hit, score: float, rank: int) -> SearchResult:
+def to_result(
+    collection_id: UUID,
+    hit: Hit,
+    score: float,
+    rank: int,
+    *,
+    highlights: list[Span] | None = None,
+    snippet: Snippet | None = None,
+    explain: Explain | None = None,
+) -> SearchResult:
     payload: dict[str, Any] = hit.payload
     return SearchResult(
         collection_id=collection_id,
@@ -69,4 +78,7 @@ def to_result(collection_id: UUID, hit: Hit, score: float, rank: int) -> SearchR
         score=score,
         rank=rank,
         metadata={k: v for k, v in payload.items() if k not in _LIFTED},
+        highlights=highlights or [],
+        snippet=snippet,
+        explain=explain,
     )
