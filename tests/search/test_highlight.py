@@ -1,10 +1,13 @@
 """Highlights and snippets (search_service.highlight): BM25's analyzer decides what is a
-match, offsets index the text as it is, and the snippet is the densest short window."""
+match, offsets index the text as it is, and the snippet is the densest short window; and the
+one order of equal scores that pages are cut from."""
 
 from __future__ import annotations
 
+from search_service.fusion import break_ties
 from search_service.highlight import matches, query_terms, snippet
 from semantik_contracts.search import SNIPPET_CHARS
+from semantik_runtime.vectors import Hit
 
 FILLER = " ".join(f"filler{n} words here" for n in range(60))  # no term of the queries
 
@@ -82,3 +85,11 @@ def test_without_a_match_the_snippet_is_the_texts_start_cut_at_a_word() -> None:
     # One word longer than a snippet is cut, rather than left out.
     word = "x" * 400
     assert snippet(word, []).text == word[:SNIPPET_CHARS]
+
+
+def test_equal_scores_are_ordered_by_document_the_rest_kept() -> None:
+    def hit(document: str, score: float) -> Hit:
+        return Hit(id=document, score=score, payload={"document_id": document})
+
+    hits = [hit("d", 0.9), hit("c", 0.5), hit("a", 0.5), hit("b", 0.5), hit("e", 0.7)]
+    assert [h.id for h in break_ties(hits)] == ["d", "a", "b", "c", "e"]

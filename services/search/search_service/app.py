@@ -47,7 +47,7 @@ from semantik_runtime.vectors import Hit, SparseVector, VectorStore
 from .documents import read_document_chunks
 from .explain import Scores, chunk_scores, explain, ranks
 from .facets import candidate_facets, facet_share, payload_fields
-from .fusion import RankedList, fuse
+from .fusion import RankedList, break_ties, fuse
 from .lane import StoreLane
 from .rerank import RERANK_CANDIDATES, Reranker
 from .results import page_results
@@ -253,7 +253,7 @@ class SearchService:
             hybrid_weight(target.model_name),
             fields=payload_fields(request.facets),
         )
-        return RankedList(target.collection_id, documents)
+        return RankedList(target.collection_id, break_ties(documents))
 
 
 def _rerank(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 from uuid import UUID
 
@@ -38,6 +39,15 @@ def best_chunk_per_document(hits: list[Hit], limit: int) -> list[Hit]:
         if len(documents) == limit:
             break
     return documents
+
+
+def break_ties(hits: list[Hit]) -> list[Hit]:
+    """``hits`` with each run of equal scores ordered by document id, the rest as it is:
+    the engine may return equal scores in any order, and pages must cut one order."""
+    ordered: list[Hit] = []
+    for _, run in groupby(hits, key=lambda hit: hit.score):
+        ordered.extend(sorted(run, key=lambda hit: str(hit.payload.get("document_id"))))
+    return ordered
 
 
 def fuse(lists: list[RankedList], limit: int) -> list[tuple[UUID, Hit, float]]:
