@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from .base import Event
 from .enums import (
@@ -141,6 +141,22 @@ class SourceRemoved(Event):
 
 
 # -- Operation --------------------------------------------------------------------------
+class OperationSource(BaseModel):
+    """A source as an operation reads it, described when the operation starts."""
+
+    source_id: UUID
+    kind: SourceKind
+    path: str = Field(description="Directory or file on the server, or the stored upload")
+    text_columns: list[str] = Field(default_factory=list, description="Record columns to embed")
+    context_columns: list[str] = Field(
+        default_factory=list, description="Record columns kept as filterable payload"
+    )
+    id_column: str | None = Field(None, description="Record column kept as metadata.record_id")
+    removed: bool = Field(
+        False, description="Removed before the operation started (it waited): not scanned"
+    )
+
+
 class OperationRequested(Event):
     type: Literal["OperationRequested"] = "OperationRequested"
     collection_id: CollectionId
@@ -153,6 +169,13 @@ class OperationRequested(Event):
     model_name: str = ""
     chunk_size: int = 0
     chunk_overlap: int = 0
+    sources: list[OperationSource] = Field(
+        default_factory=list,
+        description=(
+            "The sources it reads, as they were when it started (schema 2; empty before): "
+            "those of source_ids and, for remove_source, the collection's other sources"
+        ),
+    )
 
 
 class OperationQueued(Event):

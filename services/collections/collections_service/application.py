@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from pydantic import BaseModel
 from semantik_contracts import (
@@ -67,7 +67,9 @@ class CollectionsApplication(Application[UUID]):
         self.read_model = ReadModel(self)
         self.read_model.catch_up()
         self.queries = Queries(self.read_model, self.quotas)
-        self.admission = Admission(self.quotas, self._model, max_queued_operations)
+        self.admission = Admission(
+            self.quotas, self._model, max_queued_operations, self._find_source
+        )
         self.on_saved: Callable[[], None] = lambda: None
         self._command: BaseModel | None = None
 
@@ -133,6 +135,13 @@ class CollectionsApplication(Application[UUID]):
                 raise forbidden("source", source_id)
             raise not_found("source", f"{source_id} in collection {collection_id}")
         source: Source = self.repository.get(source_id)
+        return source
+
+    def _find_source(self, source_id: UUID) -> Source | None:
+        try:
+            source: Source = self.repository.get(source_id)
+        except AggregateNotFoundError:
+            return None
         return source
 
     def _model(self, name: str | None) -> ModelInfo:
@@ -243,7 +252,9 @@ class CollectionsApplication(Application[UUID]):
             id_column=cmd.id_column,
         )
         op_type = OperationType.APPEND if collection.indexed_once else OperationType.INDEX
-        operation = self.admission.request(collection, op_type, cmd.actor, [source.id], {})
+        operation = self.admission.request(
+            collection, op_type, cmd.actor, [source.id], {}, given=[source]
+        )
         collection.attach_source(source.id)
         self.commit(collection, source, operation)
         return SourceAndOperation(
@@ -280,8 +291,10 @@ class CollectionsApplication(Application[UUID]):
         """An operation on one source of a collection, with the source's change."""
         source = self.source_for(cmd, cmd.collection_id, cmd.source_id)
         collection: Collection = self.repository.get(cmd.collection_id)
-        operation = self.admission.request(collection, op_type, cmd.actor, [source.id], params)
-        change(source, collection)
+        change(source, collection)  # first: the operation describes the source as changed
+        operation = self.admission.request(
+            collection, op_type, cmd.actor, [source.id], params, given=[source]
+        )
         self.commit(collection, source, operation)
         return SourceAndOperation(
             source=source_view(source), operation=self._view(operation, collection)

@@ -58,6 +58,34 @@ class Operation(Aggregate):
         model_name: str
         chunk_size: int
         chunk_overlap: int
+        sources: list[dict[str, Any]]
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["sources"] = []  # described by ``sources`` since v2 (ingest reads them)
+
+    class OperationRequested(Aggregate.Created):
+        """An operation that started at once (``__init__``). v2 added ``sources``: the
+        sources it reads, described for ingest; v1 events describe none."""
+
+        class_version = 2
+        collection_id: UUID
+        operation_type: str
+        params: dict[str, Any]
+        requested_by: str
+        source_ids: list[UUID]
+        generation: int
+        model_name: str
+        chunk_size: int
+        chunk_overlap: int
+        requested_at: datetime
+        sources: list[dict[str, Any]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["sources"] = []
 
     @classmethod
     def queued(
@@ -100,6 +128,7 @@ class Operation(Aggregate):
         chunk_size: int,
         chunk_overlap: int,
         requested_at: datetime,
+        sources: list[dict[str, Any]] | None = None,  # for ingest; none while queued
     ) -> None:
         self.collection_id = collection_id
         self.operation_type = OperationType(operation_type)
@@ -191,7 +220,12 @@ class Operation(Aggregate):
 
     # -- commands ------------------------------------------------------------------
     def request(
-        self, generation: int, model_name: str, chunk_size: int, chunk_overlap: int
+        self,
+        generation: int,
+        model_name: str,
+        chunk_size: int,
+        chunk_overlap: int,
+        sources: list[dict[str, Any]],
     ) -> None:
         """A queued operation reaches the head of the queue: ingest is asked to run it."""
         check_operation_transition(self.id, self.status, OperationStatus.PENDING)
@@ -205,6 +239,7 @@ class Operation(Aggregate):
             model_name=model_name,
             chunk_size=chunk_size,
             chunk_overlap=chunk_overlap,
+            sources=sources,
         )
 
     def start(self) -> None:
@@ -296,6 +331,7 @@ class Operation(Aggregate):
         model_name: str,
         chunk_size: int,
         chunk_overlap: int,
+        sources: list[dict[str, Any]],
     ) -> None:
         self.status = OperationStatus.PENDING
         self.generation = generation

@@ -12,7 +12,7 @@ chunking) is decided when it starts, since the operations before it may change t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -23,8 +23,9 @@ from semantik_contracts.search import ModelInfo
 from semantik_runtime.errors import CommandError
 
 from .chunking_settings import chunking, reindex_params
-from .domain import Collection
+from .domain import Collection, Source
 from .operation import Operation
+from .operation_sources import FindSource, operation_sources
 from .quota import Quotas
 from .status import IllegalTransition
 
@@ -47,10 +48,12 @@ class Admission:
         quotas: Quotas,
         model: Callable[[str | None], ModelInfo],
         max_queued: int = MAX_QUEUED_OPERATIONS,
+        find_source: FindSource = lambda _: None,
     ) -> None:
         self.quotas = quotas
         self.model = model
         self.max_queued = max_queued
+        self.find_source = find_source
 
     def request(
         self,
@@ -59,8 +62,10 @@ class Admission:
         actor: str,
         source_ids: list[UUID],
         params: dict[str, Any],
+        given: Sequence[Source] = (),
     ) -> Operation:
-        """A new operation; a reindex's settings are checked now even when it waits."""
+        """A new operation; a reindex's settings are checked now even when it waits.
+        ``given``: sources the command creates or changes (not saved yet)."""
         if op_type is OperationType.REINDEX:
             if not collection.indexed_once:
                 raise IllegalTransition(
@@ -68,7 +73,7 @@ class Admission:
                 )
             self._reindex_settings(collection, params)
         if collection.active_operation_id is None and not collection.queue:
-            return self.admit(collection, uuid4(), op_type, actor, source_ids, params)
+            return self.admit(collection, uuid4(), op_type, actor, source_ids, params, given=given)
         waiting = len(collection.queue)
         if waiting >= self.max_queued:
             raise IllegalTransition(
@@ -99,6 +104,7 @@ class Admission:
         source_ids: list[UUID],
         params: dict[str, Any],
         queued: Operation | None = None,
+        given: Sequence[Source] = (),
     ) -> Operation:
         """Start an operation now: attached to the collection, with the generation it
         writes to (a reindex opens its staging generation), requested from ingest."""
@@ -118,6 +124,7 @@ class Admission:
             "model_name": settings.model_name if settings else collection.model_name,
             "chunk_size": settings.chunk_size if settings else collection.chunk_size,
             "chunk_overlap": settings.chunk_overlap if settings else collection.chunk_overlap,
+            "sources": operation_sources(collection, op_type, source_ids, self.find_source, given),
         }
         if queued is not None:
             queued.request(**request)
