@@ -13,6 +13,7 @@ from pydantic import AfterValidator, Field
 
 from .base import Message
 from .enums import CollectionRole, DocumentStatus, OperationType, PrincipalType, SourceKind
+from .sync import OperationTrigger, SourceSync, SyncStatus
 
 
 def _not_blank(value: str) -> str:
@@ -75,6 +76,15 @@ class AddSource(Actor):
     context_columns: list[str] = Field(default_factory=list)
     id_column: str | None = None
     roots: GrantedRoots = None
+    sync: SourceSync = Field(default_factory=SourceSync, description="Watch and schedule")
+
+
+class ChangeSourceSync(Actor):
+    """New sync settings of a source (SPEC §12); nothing is re-embedded."""
+
+    collection_id: UUID
+    source_id: UUID
+    sync: SourceSync
 
 
 class ChangeSourceColumns(Actor):
@@ -172,6 +182,30 @@ class GetUsage(Actor):
 
 class RebuildProjections(Message):
     """Drop the read models and fold the whole event log again (operators' command)."""
+
+
+# -- sync (ingest's watchers and schedules ask the collections service) ----------------
+class ListSyncedSources(Message):
+    """Every live source whose sync is on (watched or scheduled), in all collections."""
+
+
+class SyncSource(Message):
+    """Ingest saw a source change (or its schedule came due): index that source alone.
+    A source that has a queued operation already gets no second one (the queued one
+    will see the change); the reply is then that queued operation."""
+
+    collection_id: UUID
+    source_id: UUID
+    trigger: OperationTrigger
+
+
+class ReportSyncStatus(Message):
+    """Ingest's watcher of a source started, or stopped and why (its folder is gone)."""
+
+    collection_id: UUID
+    source_id: UUID
+    status: SyncStatus
+    reason: str = Field("", max_length=1000)
 
 
 # -- ingest ----------------------------------------------------------------------------

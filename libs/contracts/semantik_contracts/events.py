@@ -18,6 +18,7 @@ from .enums import (
     SkipReason,
     SourceKind,
 )
+from .sync import OperationTrigger, SourceSync, SyncStatus
 
 CollectionId = Annotated[UUID, Field(description="Collection the event belongs to")]
 OperationId = Annotated[UUID, Field(description="Operation that caused the event")]
@@ -123,6 +124,34 @@ class SourceAdded(Event):
         default_factory=list, description="Record columns kept as filterable payload"
     )
     id_column: str | None = Field(None, description="Record column kept as metadata.record_id")
+    sync: SourceSync = Field(default_factory=SourceSync, description="Off in older events")
+
+
+class SourceSyncChanged(Event):
+    type: Literal["SourceSyncChanged"] = "SourceSyncChanged"
+    collection_id: CollectionId
+    source_id: UUID
+    sync: SourceSync
+
+
+class SourceSyncStatusChanged(Event):
+    """Ingest's watcher of the source started, or stopped (``reason`` says why)."""
+
+    type: Literal["SourceSyncStatusChanged"] = "SourceSyncStatusChanged"
+    collection_id: CollectionId
+    source_id: UUID
+    status: SyncStatus
+    reason: str = ""
+
+
+class SourceSyncRequested(Event):
+    """The watcher or the schedule asked for the source to be indexed again."""
+
+    type: Literal["SourceSyncRequested"] = "SourceSyncRequested"
+    collection_id: CollectionId
+    source_id: UUID
+    trigger: OperationTrigger
+    operation_id: UUID
 
 
 class SourceColumnsChanged(Event):
@@ -362,6 +391,9 @@ AnyEvent = Annotated[
     | AccessRevoked
     | SourceAdded
     | SourceColumnsChanged
+    | SourceSyncChanged
+    | SourceSyncStatusChanged
+    | SourceSyncRequested
     | SourceRemoved
     | OperationRequested
     | OperationQueued

@@ -18,6 +18,7 @@ from .enums import (
     PrincipalType,
     SourceKind,
 )
+from .sync import OperationTrigger, SourceSync, SyncStatus
 from .work import generation_name
 
 T = TypeVar("T")
@@ -91,6 +92,9 @@ class OperationView(Message):
     stats: dict[str, Any] = Field(default_factory=dict)
     failures: list[Failure] = Field(default_factory=list)
     requested_by: str = ""
+    trigger: OperationTrigger = Field(
+        OperationTrigger.USER, description="What started it: user, watch or schedule"
+    )
     created_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -105,6 +109,17 @@ class SourceView(Message):
     context_columns: list[str] = Field(default_factory=list)
     id_column: str | None = None
     created_at: datetime
+    sync: SourceSync = Field(default_factory=SourceSync, description="Watch and schedule")
+    sync_status: SyncStatus = Field(
+        SyncStatus.OFF, description="off, pending, active or stopped (sync_reason says why)"
+    )
+    sync_reason: str = Field("", description="Why its sync stopped, in words the user can act on")
+    last_sync_at: datetime | None = Field(
+        None, description="When the watcher or the schedule last asked for an index of it"
+    )
+    next_sync_at: datetime | None = Field(
+        None, description="When the schedule re-scans it next; null without a schedule"
+    )
 
 
 class SourceAndOperation(Message):

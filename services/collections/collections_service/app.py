@@ -31,6 +31,7 @@ from semantik_runtime.writer_thread import WriterThread
 from .application import CollectionsApplication
 from .operation_process import OperationProcess, Stall, resume_parts
 from .reindex_flow import ReindexFlow
+from .source_sync import source_sync_handlers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -220,6 +221,7 @@ class CollectionsService:
             (commands.GetAudit, direct(queries.get_audit)),
             (commands.GetUsage, direct(queries.get_usage)),
             (commands.RebuildProjections, direct(queries.rebuild)),
+            *source_sync_handlers(app, direct),
         ]
         for request_type, handler in table:
             await self.bus.serve(

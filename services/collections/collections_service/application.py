@@ -227,6 +227,8 @@ class CollectionsApplication(Application[UUID]):
                 ErrorCode.FORBIDDEN,
                 f"{cmd.path} is not an upload of this collection; upload the file to it first",
             )
+        if cmd.sync.enabled and cmd.path.startswith(UPLOAD_SCHEME):
+            raise CommandError(ErrorCode.INVALID, "an upload has no folder to follow: use a path")
 
     @audited
     def add_source(
@@ -250,6 +252,7 @@ class CollectionsApplication(Application[UUID]):
             text_columns=list(cmd.text_columns),
             context_columns=list(cmd.context_columns),
             id_column=cmd.id_column,
+            sync=cmd.sync.model_dump(),
         )
         op_type = OperationType.APPEND if collection.indexed_once else OperationType.INDEX
         operation = self.admission.request(

@@ -31,6 +31,7 @@ ACTIONS: dict[type[BaseModel], str] = {
     commands.DeleteCollection: "collection.delete",
     commands.AddSource: "source.add",
     commands.ChangeSourceColumns: "source.change_columns",
+    commands.ChangeSourceSync: "source.change_sync",
     commands.RemoveSource: "source.remove",
     commands.StartOperation: "operation.start",
     commands.CancelOperation: "operation.cancel",

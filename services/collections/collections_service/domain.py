@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate, event
 from semantik_contracts import CollectionStatus, ErrorCode, OperationStatus, OperationType
 from semantik_runtime.errors import CommandError
 
+from .source import Source as Source
 from .status import (
     IllegalTransition,
     check_admission,
@@ -337,61 +338,3 @@ class Collection(Aggregate):
         """Generations neither active nor staging whose vectors are not dropped yet."""
         keep = {self.active_generation, self.staging_generation}
         return sorted(g for g in self.generations if g not in keep)
-
-
-class Source(Aggregate):
-    @event("SourceAdded")
-    def __init__(
-        self,
-        id: UUID,
-        collection_id: UUID,
-        kind: str,
-        path: str,
-        text_columns: list[str],
-        context_columns: list[str],
-        id_column: str | None,
-    ) -> None:
-        self.collection_id = collection_id
-        self.kind = kind
-        self.path = path
-        self.text_columns = text_columns
-        self.context_columns = context_columns
-        self.id_column = id_column
-        self.removed = False
-
-    def change_columns(
-        self, text_columns: list[str], context_columns: list[str], id_column: str | None
-    ) -> None:
-        """A new column preference set (seed 002); the caller re-embeds the source."""
-        if self.removed:
-            raise CommandError(ErrorCode.NOT_FOUND, f"source {self.id} was removed")
-        if self.kind == "directory":
-            raise CommandError(
-                ErrorCode.INVALID, "columns apply to record files, not to a directory source"
-            )
-        self._columns_changed(
-            collection_id=self.collection_id,
-            text_columns=text_columns,
-            context_columns=context_columns,
-            id_column=id_column,
-        )
-
-    def remove(self) -> None:
-        if not self.removed:
-            self._removed(collection_id=self.collection_id)
-
-    @event("SourceColumnsChanged")
-    def _columns_changed(
-        self,
-        collection_id: UUID,
-        text_columns: list[str],
-        context_columns: list[str],
-        id_column: str | None,
-    ) -> None:
-        self.text_columns = text_columns
-        self.context_columns = context_columns
-        self.id_column = id_column
-
-    @event("SourceRemoved")
-    def _removed(self, collection_id: UUID) -> None:
-        self.removed = True

@@ -279,6 +279,7 @@ def operation_view(op: Operation, queue_position: int | None = None) -> Operatio
         stats=op.stats or dict(op.scan_stats or {}),
         failures=[Failure(**f) for f in op.failures],
         requested_by=op.requested_by,
+        trigger=op.params.get("trigger", "user"),
         created_at=op.requested_at,
         started_at=op.started_at,
         completed_at=op.completed_at,
@@ -295,4 +296,9 @@ def source_view(s: Source) -> SourceView:
         context_columns=s.context_columns,
         id_column=s.id_column,
         created_at=s.created_on,
+        sync=s.settings,
+        sync_status=s.sync_status,
+        sync_reason=s.sync_reason,
+        last_sync_at=s.last_sync_at,
+        next_sync_at=s.next_sync_at,
     )

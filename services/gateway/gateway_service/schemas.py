@@ -16,7 +16,8 @@ from semantik_contracts import SearchType
 from semantik_contracts.commands import NonBlank
 from semantik_contracts.facets import DEFAULT_FACET_DEPTH, FacetDepth, FacetKeys
 from semantik_contracts.search import MAX_OFFSET, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, Filters
-from semantik_contracts.views import CollectionView, SourceAndOperation
+from semantik_contracts.sync import SourceSync
+from semantik_contracts.views import CollectionView, OperationView, SourceAndOperation, SourceView
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -172,6 +173,11 @@ class SourceCreate(RequestBody):
     text_columns: list[str] = Field(default_factory=list, max_length=200)
     context_columns: list[str] = Field(default_factory=list, max_length=200)
     id_column: str | None = Field(None, min_length=1, max_length=200)
+    sync: SourceSync = Field(
+        default_factory=SourceSync,
+        description="Follow the files: watch (notifications) and/or re-scan every "
+        "interval_minutes (1..10080); a path on the server only",
+    )
 
 
 class SourcePreview(RequestBody):
@@ -188,6 +194,47 @@ class SourceColumnsUpdate(RequestBody):
     text_columns: list[str] = Field(max_length=200, description="Columns to embed")
     context_columns: list[str] = Field(default_factory=list, max_length=200)
     id_column: str | None = Field(None, min_length=1, max_length=200)
+
+
+class SourceUpdate(RequestBody):
+    """New columns (a record source, embedded again), new sync settings, or both."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"sync": {"watch": True, "interval_minutes": None}},
+                {"text_columns": ["title", "body"], "context_columns": ["team"]},
+            ]
+        }
+    )
+
+    text_columns: list[str] | None = Field(None, max_length=200, description="Columns to embed")
+    context_columns: list[str] = Field(default_factory=list, max_length=200)
+    id_column: str | None = Field(None, min_length=1, max_length=200)
+    sync: SourceSync | None = Field(None, description="Watch and schedule; null: unchanged")
+
+    @model_validator(mode="after")
+    def _something(self) -> SourceUpdate:
+        if self.text_columns is None and self.sync is None:
+            raise ValueError("give text_columns (new columns) or sync (watch and schedule)")
+        return self
+
+    @property
+    def columns(self) -> SourceColumnsUpdate | None:
+        if self.text_columns is None:
+            return None
+        return SourceColumnsUpdate(
+            text_columns=self.text_columns,
+            context_columns=self.context_columns,
+            id_column=self.id_column,
+        )
+
+
+class SourceUpdated(BaseModel):
+    """The source as changed, and the operation that embeds it again (new columns only)."""
+
+    source: SourceView
+    operation: OperationView | None = None
 
 
 class DocumentsCreate(RequestBody):

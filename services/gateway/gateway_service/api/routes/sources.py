@@ -7,20 +7,21 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from semantik_contracts import ErrorCode, RpcError, RpcFailure, SourceKind
 from semantik_contracts.commands import (
     AddSource,
     ChangeSourceColumns,
+    ChangeSourceSync,
     ListSources,
     RemoveSource,
     ValidatedSource,
     ValidateSource,
 )
 from semantik_contracts.subjects import UPLOAD_SCHEME
-from semantik_contracts.views import SourceAndOperation, SourceList
+from semantik_contracts.views import SourceAndOperation, SourceList, SourceView
 
-from ...schemas import SourceColumnsUpdate, SourceCreate, SourcePreview
+from ...schemas import SourceCreate, SourcePreview, SourceUpdate, SourceUpdated
 from ..deps import BackendDep, CurrentUser
 
 router = APIRouter(prefix="/collections/{collection_id}", tags=["sources"])
@@ -69,28 +70,42 @@ async def remove_source(
 
 
 @router.patch("/sources/{source_id}", status_code=status.HTTP_202_ACCEPTED)
-async def change_source_columns(
+async def change_source(
     collection_id: UUID,
     source_id: UUID,
-    body: SourceColumnsUpdate,
+    body: SourceUpdate,
     user: CurrentUser,
     backend: BackendDep,
-) -> SourceAndOperation:
-    """New column preferences for a record source: its rows are embedded again, and the
-    previous vectors stay searchable until each row's new ones are written."""
+    response: Response,
+) -> SourceUpdated:
+    """New sync settings (``sync``), new column preferences for a record source
+    (``text_columns``…), or both. New columns embed its rows again (202 with the
+    operation; the previous vectors stay searchable until each row's new ones are
+    written); sync alone changes no document (200, ``operation`` null)."""
     listed = await backend.ask(ListSources(**user.acting, collection_id=collection_id), SourceList)
     source = next((s for s in listed.items if s.id == source_id), None)
     if source is None:
         raise RpcFailure(
             RpcError(code=ErrorCode.NOT_FOUND, message=f"source {source_id} not found")
         )
-    if source.kind is not SourceKind.DIRECTORY:  # a record file: its columns are checked now
-        check = ValidateSource(path=source.path, **body.model_dump())
+    columns = body.columns
+    if columns is not None and source.kind is not SourceKind.DIRECTORY:
+        check = ValidateSource(path=source.path, **columns.model_dump())  # checked now
         await backend.ask_ingest(check, ValidatedSource)
-    command = ChangeSourceColumns(
-        **user.acting, collection_id=collection_id, source_id=source_id, **body.model_dump()
+    changed = SourceUpdated(source=source)
+    if body.sync is not None:
+        command = ChangeSourceSync(
+            **user.acting, collection_id=collection_id, source_id=source_id, sync=body.sync
+        )
+        changed = SourceUpdated(source=await backend.ask(command, SourceView))
+    if columns is None:
+        response.status_code = status.HTTP_200_OK
+        return changed
+    recolumn = ChangeSourceColumns(
+        **user.acting, collection_id=collection_id, source_id=source_id, **columns.model_dump()
     )
-    return await backend.ask(command, SourceAndOperation)
+    done = await backend.ask(recolumn, SourceAndOperation)
+    return SourceUpdated(source=done.source, operation=done.operation)
 
 
 @router.get("/sources")
