@@ -29,6 +29,7 @@ from semantik_runtime.errors import CommandError
 from semantik_runtime.writer_thread import WriterThread
 
 from .application import CollectionsApplication
+from .column_sets import column_set_handlers
 from .operation_process import OperationProcess, Stall, resume_parts
 from .reindex_flow import ReindexFlow
 from .source_sync import source_sync_handlers
@@ -222,6 +223,7 @@ class CollectionsService:
             (commands.GetUsage, direct(queries.get_usage)),
             (commands.RebuildProjections, direct(queries.rebuild)),
             *source_sync_handlers(app, direct),
+            *column_set_handlers(app, direct),
         ]
         for request_type, handler in table:
             await self.bus.serve(

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 from pydantic import BaseModel
-from semantik_contracts import commands
+from semantik_contracts import column_sets, commands
 from semantik_runtime.errors import CommandError
 
 from .domain import Collection
@@ -37,6 +37,9 @@ ACTIONS: dict[type[BaseModel], str] = {
     commands.CancelOperation: "operation.cancel",
     commands.GrantAccess: "access.grant",
     commands.RevokeAccess: "access.revoke",
+    column_sets.SaveColumnSet: "column_set.save",
+    column_sets.DeleteColumnSet: "column_set.delete",
+    column_sets.ReembedSources: "source.reembed",
 }
 
 

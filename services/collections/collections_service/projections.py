@@ -26,6 +26,7 @@ from semantik_runtime.folding import FoldedLog
 
 from .access import lacking, role_of
 from .audit import AuditRecord
+from .column_set_aggregate import ColumnSets
 from .domain import Collection, Source
 from .operation import Operation
 from .operation_queue import queue_position
@@ -40,6 +41,7 @@ class ReadModel(FoldedLog):
         self.collections: dict[UUID, Collection] = {}
         self.operations: dict[UUID, Operation] = {}
         self.sources: dict[UUID, Source] = {}
+        self.column_sets: dict[UUID, ColumnSets] = {}  # by column_sets_id(collection)
         self.audit: list[AuditEntry] = []
 
     def rebuild(self) -> None:
@@ -49,6 +51,7 @@ class ReadModel(FoldedLog):
             self.collections.clear()
             self.operations.clear()
             self.sources.clear()
+            self.column_sets.clear()
             self.audit.clear()
         self.catch_up()
 
@@ -58,6 +61,7 @@ class ReadModel(FoldedLog):
             self.collections.get(originator)
             or self.operations.get(originator)
             or self.sources.get(originator)
+            or self.column_sets.get(originator)
         )
         aggregate = domain_event.mutate(current)
         if isinstance(aggregate, Collection):
@@ -71,6 +75,8 @@ class ReadModel(FoldedLog):
             self.sources[originator] = aggregate
         elif isinstance(aggregate, AuditRecord):
             self.audit.append(audit_entry(aggregate))
+        elif isinstance(aggregate, ColumnSets):
+            self.column_sets[originator] = aggregate
 
     def digest(self) -> str:
         """A fingerprint of every answer the read models give (equal models, equal digest)."""
