@@ -39,6 +39,7 @@ from semantik_runtime.errors import CommandError
 from semantik_runtime.writer_thread import WriterThread
 
 from .application import IngestApplication
+from .content import DocumentContent
 from .extraction.extract import DocumentError, file_type
 from .extraction.formats import SUPPORTED_TYPES, is_supported
 from .extraction.pool import ExtractionPool
@@ -114,6 +115,7 @@ class IngestService:
         )
         self.scans: dict[UUID, asyncio.Task[None]] = {}
         self.tasks: list[asyncio.Task[None]] = []
+        self.content = DocumentContent(app, bus, roots, uploads, call=self.call)
         self.resumption = WorkResumption(
             app,
             bus,
@@ -152,6 +154,7 @@ class IngestService:
             self.list_documents,
             queue=INGEST,
         )
+        await self.content.serve()
         embedded = follow_event_batches(
             self.bus,
             "ingest-ChunksEmbedded",
@@ -184,6 +187,7 @@ class IngestService:
         self.tasks.append(asyncio.ensure_future(self.relay.run(stop)))
 
     async def close(self) -> None:
+        await self.content.close()
         for task in [*self.scans.values(), *self.tasks]:
             task.cancel()
         await asyncio.gather(*self.scans.values(), *self.tasks, return_exceptions=True)
