@@ -1,0 +1,149 @@
+"""A BEIR data set as the pipeline would index it, for ``semantik.tune_hybrid``.
+
+Each corpus record becomes the text ``semantik eval`` ingests (title and text, joined
+by a blank line, as a record source with text columns ``title`` and ``text``), split
+by the ingest service's own chunker with the collection defaults (the model's 256
+tokens, 25 overlap), and encoded by the embedder's own model code. The chunk vectors
+and the query vectors are cached on disk (``--cache``), keyed by the data set, the
+model and a digest of the texts, so a second run costs seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from semantik_contracts.search import DEFAULT_MODEL
+
+from .beir import Dataset
+
+Vectors = npt.NDArray[np.float32]
+
+#: The collection defaults (ingest_service.application.start_scan).
+CHUNK_SIZE = DEFAULT_MODEL.max_seq_length
+CHUNK_OVERLAP = CHUNK_SIZE // 10
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Every chunk of the corpus: its record id, its text, its dense vector."""
+
+    record_ids: list[str]
+    titles: list[str]  # the record's title, for every chunk of it
+    texts: list[str]
+    first: list[bool]  # whether the chunk is its record's first (the one with the title)
+    dense: Vectors
+
+
+def record_text(row: dict[str, object]) -> str:
+    """The text a record source with text columns ``title`` and ``text`` indexes."""
+    parts = [str(row.get(column) or "").strip() for column in ("title", "text")]
+    return "\n\n".join(part for part in parts if part)
+
+
+def _chunks(corpus: Path) -> tuple[list[str], list[str], list[str], list[bool]]:
+    from ingest_service.extraction.chunking import Chunker, default_tokenizer
+
+    chunker = Chunker(default_tokenizer())
+    ids: list[str] = []
+    titles: list[str] = []
+    texts: list[str] = []
+    first: list[bool] = []
+    with corpus.open(encoding="utf-8") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            text = record_text(row)
+            if not text:
+                continue
+            for chunk in chunker.split(text, CHUNK_SIZE, CHUNK_OVERLAP):
+                ids.append(str(row["_id"]))
+                titles.append(str(row.get("title") or ""))
+                texts.append(chunk.text)
+                first.append(chunk.index == 0)
+    return ids, titles, texts, first
+
+
+def _digest(texts: list[str]) -> str:
+    h = hashlib.sha256()
+    for text in texts:
+        h.update(text.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _cached(path: Path, texts: list[str], encode: object) -> Vectors:
+    if path.is_file():
+        return np.load(path)  # type: ignore[no-any-return]
+    started = time.perf_counter()
+    batches: list[Vectors] = []
+    step = 256
+    for start in range(0, len(texts), step):
+        batches.append(encode(texts[start : start + step]))  # type: ignore[operator]
+        done = min(start + step, len(texts))
+        rate = done / (time.perf_counter() - started)
+        print(f"  encoded {done}/{len(texts)} ({rate:.1f}/s)", file=sys.stderr)
+    vectors = np.concatenate(batches) if batches else np.zeros((0, 0), dtype=np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+class Encoder:
+    """The embedder's model, loaded on first use (a cache hit needs no torch)."""
+
+    def __init__(self, model: str) -> None:
+        self.name = model
+        self._model: object = None
+
+    def _loaded(self) -> object:
+        if self._model is None:
+            from embedder_service.model import load_model
+
+            self._model = load_model(self.name)
+        return self._model
+
+    def documents(self, texts: list[str]) -> Vectors:
+        return self._loaded().encode(texts)  # type: ignore[attr-defined,no-any-return]
+
+    def queries(self, texts: list[str]) -> Vectors:
+        model = self._loaded()
+        out = [model.encode_queries(texts[i : i + 32]) for i in range(0, len(texts), 32)]  # type: ignore[attr-defined]
+        return np.concatenate(out)
+
+
+def _cached_chunks(corpus: Path, cache: Path) -> tuple[list[str], list[str], list[str], list[bool]]:
+    """``_chunks``, kept in ``cache`` by the corpus file's digest (chunking is slow)."""
+    digest = hashlib.sha256(corpus.read_bytes()).hexdigest()[:16]
+    path = cache / f"chunks-{CHUNK_SIZE}-{CHUNK_OVERLAP}-{digest}.json"
+    if path.is_file():
+        ids, titles, texts, first = json.loads(path.read_text(encoding="utf-8"))
+        return ids, titles, texts, first
+    found = _chunks(corpus)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(found), encoding="utf-8")
+    return found
+
+
+def load_corpus(dataset: Dataset, encoder: Encoder, cache: Path) -> Corpus:
+    ids, titles, texts, first = _cached_chunks(dataset.corpus, cache)
+    slug = encoder.name.replace("/", "_")
+    path = cache / f"{dataset.name}-{slug}-{CHUNK_SIZE}-{_digest(texts)}.npy"
+    print(f"{dataset.name}: {len(texts)} chunks of {len(set(ids))} records", file=sys.stderr)
+    return Corpus(ids, titles, texts, first, _cached(path, texts, encoder.documents))
+
+
+def load_queries(dataset: Dataset, encoder: Encoder, cache: Path) -> tuple[list[str], Vectors]:
+    """The split's query ids and their vectors (the embedder's query pass)."""
+    ids = list(dataset.queries)
+    texts = [dataset.queries[q] for q in ids]
+    slug = encoder.name.replace("/", "_")
+    path = cache / f"{dataset.name}-{dataset.split}-queries-{slug}-{_digest(texts)}.npy"
+    return ids, _cached(path, texts, encoder.queries)

@@ -1,0 +1,75 @@
+"""The hybrid tuner's ranking steps (``semantik.tune_rank``): pure numpy, no services."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from semantik_runtime.sparse import document_vector, tokenize
+
+from semantik.tune_hybrid import TRAINING, main
+from semantik.tune_rank import (
+    Fusion,
+    build_index,
+    fused,
+    measure,
+    query_weights,
+    rank_documents,
+    sparse_scores,
+)
+
+pytestmark = pytest.mark.unit
+
+TEXTS = ["yeast cells ferment sugar", "yeast yeast genome", "marathon runners", "cells"]
+
+
+def test_index_stores_what_document_vector_stores_with_qdrants_idf() -> None:
+    index = build_index(TEXTS, tokenize, k1=1.5, b=0.75, avgdl=150.0)
+    rows, values = index.postings["yeast"]
+    assert rows.tolist() == [0, 1]
+    stored = document_vector(TEXTS[1])
+    assert values[1] == pytest.approx(max(stored.values))
+    # Qdrant's IDF modifier: ln(1 + (N - df + 0.5) / (df + 0.5)).
+    assert index.idf["yeast"] == pytest.approx(math.log(1 + (4 - 2 + 0.5) / (2 + 0.5)))
+    scores = sparse_scores(index, query_weights(tokenize("yeast"), 1.0))
+    assert scores[1] > scores[0] > 0 and scores[2] == scores[3] == 0
+
+
+def test_query_weights_divide_counts_by_a_power_of_the_length() -> None:
+    assert query_weights(["a", "a", "b", "c"], 1.0) == {"a": 0.5, "b": 0.25, "c": 0.25}
+    assert query_weights(["a", "b", "c", "d"], 0.5) == {t: 0.5 for t in "abcd"}
+    assert query_weights([], 1.0) == {}
+
+
+def test_sum_fusion_is_the_engines_formula_over_the_union_of_both_prefetches() -> None:
+    dense = np.array([0.9, 0.1, 0.5, 0.2])
+    sparse = np.array([0.0, 4.0, 0.0, 1.0])
+    chunks, scores = fused(dense, sparse, Fusion("sum", 0.1), prefetch=1)
+    assert chunks.tolist() == [0, 1]  # the best of each side
+    assert scores.tolist() == pytest.approx([0.9, 0.5])
+    chunks, scores = fused(dense, sparse, Fusion("minmax", 0.5), prefetch=4)
+    assert scores[chunks.tolist().index(1)] == pytest.approx(0.5 * 0.0 + 0.5 * 1.0)
+    chunks, scores = fused(dense, sparse, Fusion("rrf", 1.0), prefetch=4)
+    assert scores[chunks.tolist().index(0)] == pytest.approx(1 / 61)
+
+
+def test_documents_by_best_chunk_or_decayed_sum() -> None:
+    chunks = np.array([0, 1, 2, 3])
+    scores = np.array([0.9, 0.8, 0.7, 0.6])
+    records = ["a", "b", "b", "c"]
+    assert rank_documents(chunks, scores, records, decay=0.0, limit=10) == ["a", "b", "c"]
+    # b: 0.8 + 0.5 x 0.7 = 1.15 overtakes a's single chunk.
+    assert rank_documents(chunks, scores, records, decay=0.5, limit=2) == ["b", "a"]
+
+
+def test_measure_drops_a_document_whose_id_is_the_querys() -> None:
+    figures = measure({"q1": ["q1", "d1"]}, {"q1": {"d1": 1}})
+    assert figures["ndcg@10"] == pytest.approx(1.0)
+    assert figures["mrr@10"] == pytest.approx(1.0)
+
+
+def test_the_tuner_refuses_a_split_that_is_not_training(capsys: pytest.CaptureFixture[str]) -> None:
+    assert all(spec.endswith(":train") for spec in TRAINING)
+    assert main(["--sets", "nfcorpus:dev"]) == 2
+    assert "not a training split" in capsys.readouterr().err
