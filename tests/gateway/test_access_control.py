@@ -44,6 +44,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", "/api/v2/collections/{collection_id}/sources"): "editor",
     ("POST", "/api/v2/collections/{collection_id}/sources/preview"): "viewer",
     ("POST", "/api/v2/collections/{collection_id}/sources/upload"): "editor",
+    ("POST", "/api/v2/collections/{collection_id}/sources/uploads"): "editor",
     ("PATCH", "/api/v2/collections/{collection_id}/sources/{source_id}"): "editor",
     ("DELETE", "/api/v2/collections/{collection_id}/sources/{source_id}"): "editor",
     ("GET", "/api/v2/collections/{collection_id}/documents"): "viewer",
@@ -180,7 +181,7 @@ async def test_every_route_obeys_the_roles(
         url = fill(route.path, **{p: ids[p] for p in route.params & RESOURCE_PARAMS})
         body = json.loads(json.dumps(BODIES.get(route.path)).replace("{dir}", str(folder)))
         for headers, role in ((viewer, "viewer"), (editor, "editor")):
-            if route.path.endswith("/sources/upload"):
+            if route.path.endswith(("/sources/upload", "/sources/uploads")):
                 files = {"file": ("a.txt", b"a")}
                 reply = await client.post(url, files=files, headers=headers)
             else:

@@ -63,7 +63,7 @@ async def test_no_route_and_no_subscription_reaches_another_users_resources(
         method, template, params = route.method, route.path, route.params
         url = fill(template, **{p: ids[p] for p in params & RESOURCE_PARAMS})
         body = body_for(template, bobs_folder)
-        if template.endswith("/sources/upload"):
+        if template.endswith(("/sources/upload", "/sources/uploads")):
             reply = await client.post(url, files={"file": ("a.txt", b"a")}, headers=bob)
         else:
             reply = await client.request(method, url, json=body, headers=bob)

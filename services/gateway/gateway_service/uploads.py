@@ -61,6 +61,15 @@ async def receive_upload(
     content_type: str, body: AsyncIterator[bytes], limit: int, spool: Path
 ) -> ReceivedUpload:
     """Parse a ``multipart/form-data`` body with exactly one file field, ``file``."""
+    uploads = await receive_uploads(content_type, body, limit, spool, max_files=1)
+    return uploads[0]
+
+
+async def receive_uploads(
+    content_type: str, body: AsyncIterator[bytes], limit: int, spool: Path, *, max_files: int
+) -> list[ReceivedUpload]:
+    """Parse a ``multipart/form-data`` body with 1 to ``max_files`` file fields ``file``,
+    their sizes together at most ``limit``; each upload carries the form's other fields."""
     await asyncio.to_thread(spool.mkdir, parents=True, exist_ok=True)
     files: list[FormFile] = []
     fields: dict[str, list[str]] = {}
@@ -69,10 +78,13 @@ async def receive_upload(
         name = (item.field_name or b"").decode(errors="replace")
         fields.setdefault(name, []).append((item.value or b"").decode(errors="replace"))
 
+    def on_file(item: FormFile) -> None:
+        files.append(item)
+        if len(files) > max_files:  # stops the parse: no more parts are written to disk
+            raise _refuse(ErrorCode.INVALID, _count_message(max_files))
+
     config = {"UPLOAD_DIR": str(spool), "MAX_MEMORY_FILE_SIZE": 1 << 20, "UPLOAD_DELETE_TMP": False}
-    parser = create_form_parser(
-        {"Content-Type": content_type.encode()}, on_field, files.append, config
-    )
+    parser = create_form_parser({"Content-Type": content_type.encode()}, on_field, on_file, config)
     received = 0
     try:
         async for chunk in body:
@@ -87,19 +99,27 @@ async def receive_upload(
     except Exception as exc:  # the parser's errors for a malformed body
         _drop(files)
         raise _refuse(ErrorCode.INVALID, f"malformed multipart body: {exc}") from None
-    if len(files) != 1:
+    if not files or any((f.field_name or b"") != b"file" for f in files):
         _drop(files)
-        raise _refuse(ErrorCode.INVALID, "send exactly one file, in the form field 'file'")
-    upload = files[0]
-    if upload.size > limit:
+        raise _refuse(ErrorCode.INVALID, _count_message(max_files))
+    if sum(f.size for f in files) > limit:
         _drop(files)
         raise _too_large(limit)
-    return ReceivedUpload(
-        safe_name((upload.file_name or b"").decode(errors="replace")),
-        _on_disk(upload, spool),
-        upload.size,
-        fields,
-    )
+    return [
+        ReceivedUpload(
+            safe_name((upload.file_name or b"").decode(errors="replace")),
+            _on_disk(upload, spool),
+            upload.size,
+            fields,
+        )
+        for upload in files
+    ]
+
+
+def _count_message(max_files: int) -> str:
+    if max_files == 1:
+        return "send exactly one file, in the form field 'file'"
+    return f"send 1 to {max_files} files, each in a form field 'file'"
 
 
 def _too_large(limit: int) -> RpcFailure:

@@ -1,7 +1,10 @@
-"""``POST /api/v2/collections/{id}/sources/upload``: a file uploaded as a source."""
+"""``POST /api/v2/collections/{id}/sources/upload``: a file uploaded as a source;
+``.../sources/uploads``: several, each its own source and operation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request, status
@@ -9,13 +12,32 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from semantik_contracts import ErrorCode, RpcError, RpcFailure, SourceKind
 from semantik_contracts.commands import AddSource, GetCollection
+from semantik_contracts.uploads import UploadedFile, UploadedFileError, UploadedFiles
 from semantik_contracts.views import CollectionView, SourceAndOperation
 
+from ...backend import Backend
+from ...config import GatewaySettings
+from ...errors import status_of
+from ...principals import Principal
 from ...schemas import SourceColumnsUpdate
-from ...uploads import discard_stored_upload, receive_upload, store_upload
+from ...uploads import (
+    ReceivedUpload,
+    discard_stored_upload,
+    receive_upload,
+    receive_uploads,
+    store_upload,
+)
 from ..deps import BackendDep, CurrentUser, SettingsDep
 
 router = APIRouter(prefix="/collections/{collection_id}", tags=["sources"])
+
+#: The most files one request to ``.../sources/uploads`` may carry.
+MAX_FILES = 50
+_COLUMN_FIELDS: dict[str, Any] = {
+    "text_columns": {"type": "array", "items": {"type": "string"}},
+    "context_columns": {"type": "array", "items": {"type": "string"}},
+    "id_column": {"type": "string"},
+}
 
 
 @router.post(
@@ -31,9 +53,7 @@ router = APIRouter(prefix="/collections/{collection_id}", tags=["sources"])
                         "required": ["file"],
                         "properties": {
                             "file": {"type": "string", "format": "binary"},
-                            "text_columns": {"type": "array", "items": {"type": "string"}},
-                            "context_columns": {"type": "array", "items": {"type": "string"}},
-                            "id_column": {"type": "string"},
+                            **_COLUMN_FIELDS,
                         },
                     }
                 }
@@ -52,20 +72,112 @@ async def upload_source(
     source, with the same column fields as a path source (repeat a field for a list).
 
     A file uploaded again under the same name is kept as ``name_v2.ext`` and so on."""
-    # Ownership first: nothing is stored for a collection that is not the user's.
+    await _owned(backend, user, collection_id)
+    upload = await receive_upload(
+        _multipart(request), request.stream(), settings.upload_max_bytes, _spool(settings)
+    )
+    try:
+        fields = _column_fields(upload.fields)
+        return await _add_upload(backend, user, collection_id, upload, fields)
+    finally:
+        upload.discard()
+
+
+@router.post(
+    "/sources/uploads",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                                "maxItems": MAX_FILES,
+                            },
+                            **_COLUMN_FIELDS,
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def upload_sources(
+    collection_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    backend: BackendDep,
+    settings: SettingsDep,
+) -> UploadedFiles:
+    """Upload 1 to ``MAX_FILES`` files (each a ``file`` part; all together at most
+    ``SEMANTIK_UPLOAD_MAX_BYTES``), each its own source and operation (queued behind the
+    collection's running one), all with the request's column fields. A file that is
+    refused is refused alone: its entry has ``error`` and the others go on."""
+    await _owned(backend, user, collection_id)
+    uploads = await receive_uploads(
+        _multipart(request),
+        request.stream(),
+        settings.upload_max_bytes,
+        _spool(settings),
+        max_files=MAX_FILES,
+    )
+    try:
+        fields = _column_fields(uploads[0].fields)
+        answers = []
+        for upload in uploads:
+            try:
+                added = await _add_upload(backend, user, collection_id, upload, fields)
+            except RpcFailure as refused:
+                error = UploadedFileError(
+                    status=status_of(refused.error),
+                    code=refused.error.code.value,
+                    detail=refused.error.message,
+                )
+                answers.append(UploadedFile(filename=upload.filename, error=error))
+            else:
+                answers.append(
+                    UploadedFile(
+                        filename=upload.filename, source=added.source, operation=added.operation
+                    )
+                )
+        return UploadedFiles(files=answers)
+    finally:
+        for upload in uploads:
+            upload.discard()
+
+
+async def _owned(backend: Backend, user: Principal, collection_id: UUID) -> None:
+    """Ownership first: nothing is stored for a collection that is not the user's."""
     await backend.ask(GetCollection(**user.acting, collection_id=collection_id), CollectionView)
+
+
+def _multipart(request: Request) -> str:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         message = "send the file as multipart/form-data (field 'file')"
         raise RpcFailure(RpcError(code=ErrorCode.INVALID, message=message))
-    upload = await receive_upload(
-        content_type, request.stream(), settings.upload_max_bytes, settings.data_dir / "spool"
-    )
-    try:
-        fields = _column_fields(upload.fields)
-        path = await store_upload(backend.bus, collection_id, upload)
-    finally:
-        upload.discard()
+    return content_type
+
+
+def _spool(settings: GatewaySettings) -> Path:
+    return settings.data_dir / "spool"
+
+
+async def _add_upload(
+    backend: Backend,
+    user: Principal,
+    collection_id: UUID,
+    upload: ReceivedUpload,
+    fields: SourceColumnsUpdate,
+) -> SourceAndOperation:
+    """Store one received file and add it as a source (with its operation)."""
+    path = await store_upload(backend.bus, collection_id, upload)
     command = AddSource(
         **user.acting,
         collection_id=collection_id,
@@ -76,8 +188,8 @@ async def upload_source(
     try:
         return await backend.ask(command, SourceAndOperation)
     except RpcFailure as refused:
-        # Refused (a zip bomb, an unsupported type, missing columns, a running operation):
-        # the file is no source, so it is not kept. A timeout may still have been added.
+        # Refused (a zip bomb, an unsupported type, missing columns, a full queue): the
+        # file is no source, so it is not kept. A timeout may still have been added.
         if refused.error.code not in (ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE):
             await discard_stored_upload(backend.bus, path)
         raise
