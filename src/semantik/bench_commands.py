@@ -178,3 +178,28 @@ def add_mcp_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) 
     summary = "the MCP search tool's latency against the REST search, on one system"
     mcp = add_system_bench(benches, "mcp", summary, bench_mcp_command, 200)
     mcp.add_argument("--queries", type=int, default=200)
+
+
+def bench_columns_command(args: argparse.Namespace) -> int:
+    from .bench_columns import bench_columns
+
+    r = bench_columns(args)
+    return report(
+        args,
+        r,
+        lambda: (
+            f"column set switch over {r['rows']} rows: search serves the new rows after "
+            f"p50 {r['switch_p50_s']} s (max {r['switch_max_s']} s, {r['repeats']} switches); "
+            f"the re-embed completes after p50 {r['operation_p50_s']} s"
+        ),
+    )
+
+
+def add_columns_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``semantik bench columns``."""
+    summary = "switching a source between column sets, until search serves the new rows"
+    columns = benches.add_parser("columns", help=summary)
+    columns.add_argument("--rows", type=int, default=200, help="rows of the CSV")
+    columns.add_argument("--repeats", type=int, default=6, help="switches measured")
+    columns.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    columns.set_defaults(func=bench_columns_command)
