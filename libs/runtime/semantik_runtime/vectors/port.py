@@ -41,9 +41,11 @@ PATH_PREFIX_FILTER = "path_prefix"
 #: Hybrid score = cosine similarity + SPARSE_WEIGHT x BM25 score of the query's term
 #: frequencies (``sparse.query_vector``: each term's share of the query, so the BM25
 #: scale does not grow with the query's length). Both scores are exact for every
-#: candidate of either prefetch. Tuned on SciFact train with the default model:
-#: NDCG@10 0.743 (plateau 0.11 to 0.15), against 0.710 for RRF k=60, 0.725 for the best
-#: weighted RRF and 0.735 for distribution-based score fusion.
+#: candidate of either prefetch. The default when a query names no weight; each model's
+#: own is ``semantik_runtime.models.hybrid_weight``. Tuned on SciFact train with the
+#: default model (``python -m semantik.tune_hybrid --grid``): NDCG@10 0.743 (plateau 0.12
+#: to 0.14), against 0.719 for the best weighted RRF (k=60), 0.738 for distribution-based
+#: score fusion and 0.737 for a min-max convex combination (docs/benchmarks.md).
 SPARSE_WEIGHT = 0.13
 
 SearchMode = Literal["dense", "sparse", "hybrid"]
