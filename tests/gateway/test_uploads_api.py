@@ -16,7 +16,7 @@ from .conftest import Stack
 pytestmark = pytest.mark.integration
 
 
-async def test_an_upload_is_stored_under_a_new_version_each_time(stack: Stack) -> None:
+async def test_an_upload_of_a_name_again_is_the_next_version_of_its_source(stack: Stack) -> None:
     alice = await stack.login("alice")
     docs = await stack.create_collection(alice, "docs")
     url = f"/api/v2/collections/{docs['id']}/sources/upload"
@@ -35,19 +35,75 @@ async def test_an_upload_is_stored_under_a_new_version_each_time(stack: Stack) -
         ["c", "d"],
     )
     assert source["id_column"] == "id"
+    assert [(v["version"], v["size"]) for v in source["versions"]] == [(1, 24)]
     store = await stack.bus.upload_store()
     stored = await store.get(f"{docs['id']}/notes.md")
     assert stored.data == b"# Notes\n\nFirst version.\n"
 
-    await stack.client.post(
-        f"/api/v2/operations/{reply.json()['operation']['id']}/cancel", headers=alice
-    )
+    # Uploaded again: the same source, a second version, its own (queued) operation.
     again = await stack.client.post(
         url, files={"file": ("notes.md", b"Second.", "text/markdown")}, headers=alice
     )
     assert again.status_code == 202, again.text
-    assert again.json()["source"]["path"].endswith("/notes_v2.md")
-    assert (await store.get(f"{docs['id']}/notes_v2.md")).data == b"Second."
+    second = again.json()
+    assert second["source"]["id"] == source["id"] and second["source"]["path"] == source["path"]
+    assert [(v["version"], v["size"]) for v in second["source"]["versions"]] == [(1, 24), (2, 7)]
+    assert second["operation"]["id"] != reply.json()["operation"]["id"]
+    assert second["operation"]["type"] == "index"
+    assert (await store.get(f"{docs['id']}/notes.md")).data == b"Second."
+
+    # keep_versions: a source of its own, under a name not used yet.
+    kept = await stack.client.post(
+        url,
+        files={"file": ("notes.md", b"Third.", "text/markdown")},
+        data={"keep_versions": "true"},
+        headers=alice,
+    )
+    assert kept.status_code == 202, kept.text
+    assert kept.json()["source"]["id"] != source["id"]
+    assert kept.json()["source"]["path"].endswith("/notes_v2.md")
+    assert (await store.get(f"{docs['id']}/notes_v2.md")).data == b"Third."
+    assert (await store.get(f"{docs['id']}/notes.md")).data == b"Second."
+    not_a_bool = await stack.client.post(
+        url,
+        files={"file": ("notes.md", b"Fourth.", "text/markdown")},
+        data={"keep_versions": "perhaps"},
+        headers=alice,
+    )
+    assert not_a_bool.status_code == 422
+    assert not_a_bool.json()["detail"][0]["loc"] == ["body", "keep_versions"]
+    listed = await stack.client.get(f"/api/v2/collections/{docs['id']}/sources", headers=alice)
+    assert len(listed.json()["items"]) == 2
+
+
+async def test_versions_of_one_name_uploaded_at_once_are_all_kept_in_order(stack: Stack) -> None:
+    alice = await stack.login("alice")
+    docs = await stack.create_collection(alice, "race")
+    url = f"/api/v2/collections/{docs['id']}/sources/upload"
+
+    async def upload(n: int) -> dict[str, object]:
+        body = b"v" * (n + 1)  # each writer's file its own size
+        files = {"file": ("prices.csv", body, "text/csv")}
+        reply = await stack.client.post(url, files=files, headers=alice)
+        assert reply.status_code == 202, reply.text
+        added: dict[str, object] = reply.json()
+        return added
+
+    answers = await asyncio.gather(*(upload(n) for n in range(5)))
+    sources = {a["source"]["id"] for a in answers}  # type: ignore[index]
+    assert len(sources) == 1  # never two sources
+    listed = await stack.client.get(f"/api/v2/collections/{docs['id']}/sources", headers=alice)
+    (source,) = listed.json()["items"]
+    assert [v["version"] for v in source["versions"]] == [1, 2, 3, 4, 5]  # none lost
+    # Each answer names the version it added; the newest file is the last version's.
+    sizes = sorted(len(a["source"]["versions"]) for a in answers)  # type: ignore[index]
+    assert sizes == [1, 2, 3, 4, 5]
+    last = next(a for a in answers if len(a["source"]["versions"]) == 5)  # type: ignore[index]
+    store = await stack.bus.upload_store()
+    newest = (await store.get(f"{docs['id']}/prices.csv")).data
+    operations = {a["operation"]["id"] for a in answers}  # type: ignore[index]
+    assert len(operations) == 5
+    assert newest is not None and len(newest) == last["source"]["versions"][-1]["size"]  # type: ignore[index]
 
 
 @pytest.mark.reliability

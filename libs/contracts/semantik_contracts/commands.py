@@ -77,6 +77,12 @@ class AddSource(Actor):
     id_column: str | None = None
     roots: GrantedRoots = None
     sync: SourceSync = Field(default_factory=SourceSync, description="Watch and schedule")
+    upload_size: int | None = Field(
+        None, ge=0, description="An upload's bytes: the source's first version (or next)"
+    )
+    as_version: bool = Field(
+        False, description="An upload whose file is already a source: its next version"
+    )
 
 
 class ChangeSourceSync(Actor):

@@ -3,6 +3,7 @@ carries ``collection_id`` so that its subject can be built without other state."
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -161,6 +162,17 @@ class SourceColumnsChanged(Event):
     text_columns: list[str]
     context_columns: list[str]
     id_column: str | None = None
+
+
+class SourceVersionAdded(Event):
+    """An uploaded file's name uploaded again: a new version of the same source."""
+
+    type: Literal["SourceVersionAdded"] = "SourceVersionAdded"
+    collection_id: CollectionId
+    source_id: UUID
+    version: int = Field(ge=1)
+    size: int = Field(ge=0, description="Bytes of this version's file")
+    at: datetime
 
 
 class SourceRemoved(Event):
@@ -394,6 +406,7 @@ AnyEvent = Annotated[
     | SourceSyncChanged
     | SourceSyncStatusChanged
     | SourceSyncRequested
+    | SourceVersionAdded
     | SourceRemoved
     | OperationRequested
     | OperationQueued

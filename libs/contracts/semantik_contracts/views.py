@@ -100,6 +100,14 @@ class OperationView(Message):
     completed_at: datetime | None = None
 
 
+class SourceVersion(Message):
+    """One uploaded version of an upload source's file."""
+
+    version: int = Field(ge=1)
+    size: int = Field(ge=0, description="Bytes of the file")
+    uploaded_at: datetime
+
+
 class SourceView(Message):
     id: UUID
     collection_id: UUID
@@ -119,6 +127,10 @@ class SourceView(Message):
     )
     next_sync_at: datetime | None = Field(
         None, description="When the schedule re-scans it next; null without a schedule"
+    )
+    versions: list[SourceVersion] = Field(
+        default_factory=list,
+        description="An upload's versions, oldest first; the last is the one indexed",
     )
 
 

@@ -236,6 +236,8 @@ class CollectionsApplication(Application[UUID]):
     ) -> SourceAndOperation:
         collection = self.collection_for(cmd, cmd.collection_id, CollectionRole.EDITOR)
         for existing in self.read_model.sources_of(collection.id):
+            if existing.path == resolved_path and cmd.as_version and kind == "upload":
+                return self._add_version(cmd, self.repository.get(existing.id), collection)
             if existing.path == resolved_path:
                 raise CommandError(
                     ErrorCode.CONFLICT,
@@ -254,11 +256,27 @@ class CollectionsApplication(Application[UUID]):
             id_column=cmd.id_column,
             sync=cmd.sync.model_dump(),
         )
+        if cmd.upload_size is not None:
+            source.add_version(cmd.upload_size)
         op_type = OperationType.APPEND if collection.indexed_once else OperationType.INDEX
         operation = self.admission.request(
             collection, op_type, cmd.actor, [source.id], {}, given=[source]
         )
         collection.attach_source(source.id)
+        self.commit(collection, source, operation)
+        return SourceAndOperation(
+            source=source_view(source), operation=self._view(operation, collection)
+        )
+
+    def _add_version(
+        self, cmd: commands.AddSource, source: Source, collection: Collection
+    ) -> SourceAndOperation:
+        """An upload's next version: the source indexed again (SPEC §12)."""
+        self.quotas.check_room(collection.name, collection.size_bytes)
+        source.add_version(cmd.upload_size or 0)
+        operation = self.admission.request(
+            collection, OperationType.INDEX, cmd.actor, [source.id], {}, given=[source]
+        )
         self.commit(collection, source, operation)
         return SourceAndOperation(
             source=source_view(source), operation=self._view(operation, collection)

@@ -19,6 +19,7 @@ from semantik_contracts.views import (
     CollectionView,
     Failure,
     OperationView,
+    SourceVersion,
     SourceView,
 )
 from semantik_runtime.errors import forbidden, not_found
@@ -307,4 +308,5 @@ def source_view(s: Source) -> SourceView:
         sync_reason=s.sync_reason,
         last_sync_at=s.last_sync_at,
         next_sync_at=s.next_sync_at,
+        versions=[SourceVersion.model_validate(v) for v in s.versions],
     )

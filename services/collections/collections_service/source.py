@@ -61,6 +61,8 @@ class Source(Aggregate):
         self.last_sync_at: datetime | None = None
         #: When the settings last changed: a schedule counts from here until a sync.
         self.sync_since: datetime | None = None
+        #: An upload's versions: ``{version, size, uploaded_at}``, oldest first.
+        self.versions: list[dict[str, Any]] = []
 
     @property
     def settings(self) -> SourceSync:
@@ -119,6 +121,14 @@ class Source(Aggregate):
         self._sync_status_changed(collection_id=self.collection_id, status=status, reason=reason)
         return True
 
+    def add_version(self, size: int) -> int:
+        """An upload of this source's file name: its next version (the first at once)."""
+        self._check_live()
+        version = len(self.versions) + 1
+        at = datetime.now(UTC)
+        self._version_added(collection_id=self.collection_id, version=version, size=size, at=at)
+        return version
+
     def remove(self) -> None:
         if not self.removed:
             self._removed(collection_id=self.collection_id)
@@ -156,6 +166,10 @@ class Source(Aggregate):
         self, collection_id: UUID, trigger: str, operation_id: UUID, at: datetime
     ) -> None:
         self.last_sync_at = at
+
+    @event("SourceVersionAdded")
+    def _version_added(self, collection_id: UUID, version: int, size: int, at: datetime) -> None:
+        self.versions = [*self.versions, {"version": version, "size": size, "uploaded_at": at}]
 
     @event("SourceRemoved")
     def _removed(self, collection_id: UUID) -> None:

@@ -159,7 +159,7 @@ async def store_upload(bus: Bus, collection_id: UUID, upload: ReceivedUpload) ->
     stem, ext = os.path.splitext(upload.filename)
     name, version = upload.filename, 1
     while True:
-        key = _name_key(collection_id, name)
+        key = name_key(collection_id, name)
         try:
             await names.create(key, name.encode())
             await store.get_info(f"{collection_id}/{name}")  # an older, unreserved upload
@@ -181,8 +181,8 @@ async def discard_stored_upload(bus: Bus, source_path: str) -> None:
     store, names = await bus.upload_store(), await bus.upload_names()
     with contextlib.suppress(ObjectNotFoundError):
         await store.delete(f"{collection_id}/{name}")
-    await names.delete(_name_key(UUID(collection_id), name))
+    await names.delete(name_key(UUID(collection_id), name))
 
 
-def _name_key(collection_id: UUID, name: str) -> str:
+def name_key(collection_id: UUID, name: str) -> str:
     return f"{collection_id}.{hashlib.sha256(name.encode()).hexdigest()}"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -20,6 +21,7 @@ from ...config import GatewaySettings
 from ...errors import status_of
 from ...principals import Principal
 from ...schemas import SourceColumnsUpdate
+from ...upload_versions import StoredVersion, name_locked
 from ...uploads import (
     ReceivedUpload,
     discard_stored_upload,
@@ -37,6 +39,7 @@ _COLUMN_FIELDS: dict[str, Any] = {
     "text_columns": {"type": "array", "items": {"type": "string"}},
     "context_columns": {"type": "array", "items": {"type": "string"}},
     "id_column": {"type": "string"},
+    "keep_versions": {"type": "boolean", "default": False},
 }
 
 
@@ -71,14 +74,16 @@ async def upload_source(
     """Upload a file (multipart field ``file``, at most ``SEMANTIK_UPLOAD_MAX_BYTES``) as a
     source, with the same column fields as a path source (repeat a field for a list).
 
-    A file uploaded again under the same name is kept as ``name_v2.ext`` and so on."""
+    A file uploaded again under a name the collection has is the next version of that
+    source (``versions``); with ``keep_versions`` it is a source of its own,
+    ``name_v2.ext`` and so on."""
     await _owned(backend, user, collection_id)
     upload = await receive_upload(
         _multipart(request), request.stream(), settings.upload_max_bytes, _spool(settings)
     )
     try:
-        fields = _column_fields(upload.fields)
-        return await _add_upload(backend, user, collection_id, upload, fields)
+        form = _form(upload.fields)
+        return await _add_upload(backend, user, collection_id, upload, form, _spool(settings))
     finally:
         upload.discard()
 
@@ -128,11 +133,13 @@ async def upload_sources(
         max_files=MAX_FILES,
     )
     try:
-        fields = _column_fields(uploads[0].fields)
+        form = _form(uploads[0].fields)
         answers = []
         for upload in uploads:
             try:
-                added = await _add_upload(backend, user, collection_id, upload, fields)
+                added = await _add_upload(
+                    backend, user, collection_id, upload, form, _spool(settings)
+                )
             except RpcFailure as refused:
                 error = UploadedFileError(
                     status=status_of(refused.error),
@@ -174,25 +181,76 @@ async def _add_upload(
     user: Principal,
     collection_id: UUID,
     upload: ReceivedUpload,
-    fields: SourceColumnsUpdate,
+    form: UploadForm,
+    spool: Path,
 ) -> SourceAndOperation:
-    """Store one received file and add it as a source (with its operation)."""
-    path = await store_upload(backend.bus, collection_id, upload)
-    command = AddSource(
+    """Store one received file and add it as a source (with its operation): the next
+    version of the source of that name, or with ``keep_versions`` a source of its own."""
+    if form.keep_versions:
+        path = await store_upload(backend.bus, collection_id, upload)
+        try:
+            return await backend.ask(
+                _add(user, collection_id, path, upload, form), SourceAndOperation
+            )
+        except RpcFailure as refused:
+            # Refused (a zip bomb, an unsupported type, missing columns, a full queue):
+            # the file is no source, so it is not kept. A timeout may still have been added.
+            if refused.error.code not in (ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE):
+                await discard_stored_upload(backend.bus, path)
+            raise
+    async with name_locked(backend.bus, collection_id, upload.filename):
+        version = StoredVersion(backend.bus, collection_id, upload)
+        await version.store(spool)
+        try:
+            command = _add(user, collection_id, version.path, upload, form)
+            return await backend.ask(command, SourceAndOperation)
+        except RpcFailure as refused:
+            if refused.error.code not in (ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE):
+                await version.undo()
+            raise
+        finally:
+            version.settle()
+
+
+def _add(
+    user: Principal, collection_id: UUID, path: str, upload: ReceivedUpload, form: UploadForm
+) -> AddSource:
+    return AddSource(
         **user.acting,
         collection_id=collection_id,
         path=path,
         kind=SourceKind.UPLOAD,
-        **fields.model_dump(),
+        upload_size=upload.size,
+        as_version=not form.keep_versions,
+        **form.columns.model_dump(),
     )
-    try:
-        return await backend.ask(command, SourceAndOperation)
-    except RpcFailure as refused:
-        # Refused (a zip bomb, an unsupported type, missing columns, a full queue): the
-        # file is no source, so it is not kept. A timeout may still have been added.
-        if refused.error.code not in (ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE):
-            await discard_stored_upload(backend.bus, path)
-        raise
+
+
+@dataclass(frozen=True)
+class UploadForm:
+    columns: SourceColumnsUpdate
+    keep_versions: bool
+
+
+def _form(form: dict[str, list[str]]) -> UploadForm:
+    """The form's fields, checked as a JSON body's are: a 422 naming the field (a form is
+    parsed here, not by FastAPI, so its errors must be raised as FastAPI's)."""
+    keep = next(iter(form.get("keep_versions", [])), "false").strip().lower()
+    if keep not in _BOOLEANS:
+        error = {"type": "bool_parsing", "loc": ("body", "keep_versions"), "msg": "not a boolean"}
+        raise RequestValidationError([error])
+    return UploadForm(_column_fields(form), _BOOLEANS[keep])
+
+
+_BOOLEANS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "": False,
+}
 
 
 def _listed(values: list[str]) -> list[str]:
