@@ -32,6 +32,7 @@ from .application import CollectionsApplication
 from .column_sets import column_set_handlers
 from .operation_process import OperationProcess, Stall, resume_parts
 from .reindex_flow import ReindexFlow
+from .retry import retry_handlers
 from .source_sync import source_sync_handlers
 
 log = logging.getLogger(__name__)
@@ -224,6 +225,7 @@ class CollectionsService:
             (commands.RebuildProjections, direct(queries.rebuild)),
             *source_sync_handlers(app, direct),
             *column_set_handlers(app, direct),
+            *retry_handlers(app, direct),
         ]
         for request_type, handler in table:
             await self.bus.serve(

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 from pydantic import BaseModel
-from semantik_contracts import column_sets, commands
+from semantik_contracts import column_sets, commands, retry
 from semantik_runtime.errors import CommandError
 
 from .domain import Collection
@@ -40,6 +40,7 @@ ACTIONS: dict[type[BaseModel], str] = {
     column_sets.SaveColumnSet: "column_set.save",
     column_sets.DeleteColumnSet: "column_set.delete",
     column_sets.ReembedSources: "source.reembed",
+    retry.RetryFailed: "documents.retry",
 }
 
 
