@@ -23,7 +23,7 @@ from semantik_contracts.commands import (
     ValidateSource,
     WorkResumed,
 )
-from semantik_contracts.events import OperationRequested, SourceAdded, SourceColumnsChanged
+from semantik_contracts.events import OperationRequested
 from semantik_contracts.subjects import (
     EVENTS_STREAM,
     INGEST,
@@ -43,12 +43,13 @@ from .content import DocumentContent
 from .extraction.extract import DocumentError, file_type
 from .extraction.formats import SUPPORTED_TYPES, is_supported
 from .extraction.pool import ExtractionPool
+from .extraction.records import ColumnSelection
 from .extraction.tables import is_record_file
 from .extraction.units import check_record_columns
 from .indexing.resume import WorkResumption
-from .indexing.scan_runner import REMOVED, ScanRunner
-from .indexing.work import WorkGate
-from .scan_aggregate import ScanSource
+from .indexing.scan_runner import ScanRunner
+from .indexing.scan_tasks import ScanTasks
+from .scan_aggregate import MISSING, REMOVED, ScanSource
 from .sources.roots import ResolvedSource, SourceRoots
 from .sources.uploaded import UploadedFiles
 
@@ -65,67 +66,42 @@ SCANNED = (
     OperationType.REMOVE_SOURCE,
     OperationType.REINDEX,
 )
-_MAX_ATTEMPTS = 5
 
 
 class IngestService:
     """Scans sources for operations and answers ingest's commands; built by
-    ``bootstrap.py`` (its scan runner and resumption are parts of it, bound to its
-    scans and its writer thread)."""
+    ``bootstrap.py``, which makes every collaborator it is handed."""
 
     def __init__(
         self,
         app: IngestApplication,
         bus: Bus,
         roots: SourceRoots,
-        pool: ExtractionPool,
         uploads: UploadedFiles,
         *,
         writer: WriterThread,
         workers: ThreadPoolExecutor,
+        pool: ExtractionPool,
+        runner: ScanRunner,
+        scans: ScanTasks,
+        resumption: WorkResumption,
+        content: DocumentContent,
         max_file_bytes: int,
-        embed_max_pending: int,
     ) -> None:
         self.app = app
         self.bus = bus
-        # Local copies of uploads are read as ``upload://`` sources alone: a plain path
-        # never reaches them (another collection's upload), whatever the roots say.
-        roots = roots.with_uploads(uploads.directory)
         self.roots = roots
         self.uploads = uploads
-        self.max_file_bytes = max_file_bytes
-        self.pool = pool
         self.writer = writer
         self.relay = writer.relay
         self.workers = workers
-        self.gates: dict[str, WorkGate] = {}
-        self.runner = ScanRunner(
-            app,
-            bus,
-            roots,
-            pool,
-            uploads,
-            call=self.call,
-            workers=self.workers,
-            gate=lambda subject: self.gates.setdefault(
-                subject, WorkGate(bus, subject, embed_max_pending)
-            ),
-            lookup=self._source,
-            max_file_bytes=max_file_bytes,
-        )
-        self.scans: dict[UUID, asyncio.Task[None]] = {}
+        self.pool = pool
+        self.runner = runner
+        self.scans = scans
+        self.resumption = resumption
+        self.content = content
+        self.max_file_bytes = max_file_bytes
         self.tasks: list[asyncio.Task[None]] = []
-        self.content = DocumentContent(app, bus, roots, uploads, call=self.call)
-        self.resumption = WorkResumption(
-            app,
-            bus,
-            roots,
-            self.runner.indexer,
-            call=self.call,
-            gate=self.runner.gate,
-            scanning=lambda operation_id: operation_id in self.scans,
-            launch=self._launch,
-        )
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` on the writer thread: the application is touched by it alone."""
@@ -144,7 +120,7 @@ class IngestService:
         )
         for operation_id in await self.call(self.app.open_scans):
             log.info("resuming scan %s", operation_id)
-            self._launch(operation_id)
+            self.scans.launch(operation_id)
         await self.bus.serve(
             command_subject(INGEST, "ResumeWork"), ResumeWork, self.resume_work, queue=INGEST
         )
@@ -188,16 +164,16 @@ class IngestService:
 
     async def close(self) -> None:
         await self.content.close()
-        for task in [*self.scans.values(), *self.tasks]:
+        await self.scans.close()
+        for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.scans.values(), *self.tasks, return_exceptions=True)
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         self.workers.shutdown(wait=True, cancel_futures=True)
         self.writer.shutdown()
 
     async def idle(self) -> None:
         """Wait for the scans running now (tests, orderly shutdown)."""
-        while self.scans:
-            await asyncio.gather(*self.scans.values(), return_exceptions=True)
+        await self.scans.idle()
 
     # -- handlers ------------------------------------------------------------------
     async def list_documents(self, query: ListDocuments) -> Page[DocumentView]:
@@ -236,26 +212,21 @@ class IngestService:
                 f"unsupported file type .{file_type(str(resolved.path))}; supported: {supported}",
             )
         if resolved.kind is SourceKind.FILE and is_record_file(str(resolved.path)):
-            source = ScanSource(
-                UUID(int=0),
-                resolved.kind.value,
-                str(resolved.path),
-                tuple(request.text_columns),
-                tuple(request.context_columns),
-                request.id_column,
+            selection = ColumnSelection(
+                tuple(request.text_columns), tuple(request.context_columns), request.id_column
             )
-            columns = await asyncio.to_thread(self._check_columns, source)
+            columns = await asyncio.to_thread(self._check_columns, str(resolved.path), selection)
         else:
             columns = []
         return ValidatedSource(path=str(resolved.path), kind=kind, columns=columns)
 
-    def _check_columns(self, source: ScanSource) -> list[str]:
+    def _check_columns(self, path: str, selection: ColumnSelection) -> list[str]:
         """A record file whose named columns are missing is refused now, not at scan time;
         the columns it has are answered (the web UI offers them to choose from)."""
         try:
-            return check_record_columns(source.path, source, self.max_file_bytes)
+            return check_record_columns(path, selection, self.max_file_bytes)
         except DocumentError as exc:
-            raise CommandError(ErrorCode.INVALID, f"{source.path}: {exc.reason}") from None
+            raise CommandError(ErrorCode.INVALID, f"{path}: {exc.reason}") from None
 
     async def on_operation_requested(self, envelope: EventEnvelope) -> None:
         request = envelope.event
@@ -265,15 +236,9 @@ class IngestService:
             return  # a redelivery while its scan runs
         if await self._ended(request.collection_id, request.operation_id):
             return  # cancelled (or failed) before its scan began: nothing to do
-        if request.operation_type is OperationType.REMOVE_SOURCE:
-            # The source is gone already; what ingest needs is its id: its documents go.
-            found = [ScanSource(sid, REMOVED, "") for sid in request.source_ids]
-        else:
-            sources = [await self._source(request.collection_id, s) for s in request.source_ids]
-            found = [source for source in sources if source is not None]
-        scan = await self.call(self.app.start_scan, request, found)
+        scan = await self.call(self.app.start_scan, request, scan_sources(request))
         if not scan.completed and request.operation_id not in self.scans:
-            self._launch(request.operation_id)
+            self.scans.launch(request.operation_id)
 
     async def on_operation_ended(self, envelope: EventEnvelope) -> None:
         """Stop the operation's scan: the files under way finish, so what is registered
@@ -286,7 +251,7 @@ class IngestService:
         self.runner.stopping.add(operation_id)
         open_scan = await self.call(self.app.is_open_scan, operation_id)
         if open_scan and operation_id not in self.scans:  # checked after the await
-            self._launch(operation_id)
+            self.scans.launch(operation_id)
         elif not open_scan:  # a reindex failing after its scan (validation, say)
             await self.call(self.app.reindex_ended, operation_id)
 
@@ -297,33 +262,6 @@ class IngestService:
                 return True
         return False
 
-    async def _source(self, collection_id: UUID, source_id: UUID) -> ScanSource | None:
-        """The source as its ``SourceAdded`` event describes it; None once removed."""
-        added = await self._last_event(
-            subject_of(collection_id, "source", source_id, "SourceAdded")
-        )
-        if added is None:
-            return ScanSource(source_id, "missing", f"source {source_id}")
-        removed = await self._last_event(
-            subject_of(collection_id, "source", source_id, "SourceRemoved")
-        )
-        if removed is not None or not isinstance(added.event, SourceAdded):
-            return None
-        source = added.event
-        columns = await self._last_event(
-            subject_of(collection_id, "source", source_id, "SourceColumnsChanged")
-        )
-        chosen = columns.event if columns is not None else source
-        assert isinstance(chosen, SourceAdded | SourceColumnsChanged)
-        return ScanSource(
-            source_id,
-            source.kind.value,
-            source.path,
-            tuple(chosen.text_columns),
-            tuple(chosen.context_columns),
-            chosen.id_column,
-        )
-
     async def _last_event(self, subject: str) -> EventEnvelope | None:
         try:
             msg = await self.bus.js.get_last_msg(EVENTS_STREAM, subject)
@@ -331,20 +269,20 @@ class IngestService:
             return None
         return EventEnvelope.model_validate_json(msg.data or b"")
 
-    # -- scans ---------------------------------------------------------------------
-    def _launch(self, operation_id: UUID) -> None:
-        task = asyncio.ensure_future(self._run(operation_id))
-        self.scans[operation_id] = task
-        task.add_done_callback(lambda _: self.scans.pop(operation_id, None))
 
-    async def _run(self, operation_id: UUID) -> None:
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
-            try:
-                await self.runner.run(operation_id)
-                return
-            except Exception:
-                log.exception("scan %s failed (attempt %s)", operation_id, attempt)
-                await asyncio.sleep(min(2.0**attempt, 60.0))
-        log.error(
-            "scan %s gave up after %s attempts; resumed at next start", operation_id, _MAX_ATTEMPTS
-        )
+def scan_sources(request: OperationRequested) -> list[ScanSource]:
+    """The sources the scan reads, as the operation describes them (``sources``): each
+    of ``source_ids`` (one it does not describe fails as unknown); for ``remove_source``
+    the removed ones by id, with the collection's other sources, scanned again where
+    they held content of the removed ones."""
+    described = {s.source_id: ScanSource.described(s) for s in request.sources if not s.removed}
+    if request.operation_type is OperationType.REMOVE_SOURCE:
+        removed = set(request.source_ids)
+        others = [source for sid, source in described.items() if sid not in removed]
+        return [ScanSource(sid, REMOVED, "") for sid in request.source_ids] + others
+    gone = {source.source_id for source in request.sources if source.removed}
+    return [
+        described.get(sid) or ScanSource(sid, MISSING, f"source {sid}")
+        for sid in request.source_ids
+        if sid not in gone  # removed while the operation waited: nothing to scan
+    ]

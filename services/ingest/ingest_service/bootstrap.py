@@ -1,6 +1,8 @@
-"""The ingest service's composition root (cosmicpython's ``bootstrap``): the writer
-thread of its application and its file-reading threads are built here and handed in.
-``__main__`` and the tests build the service here."""
+"""The ingest service's composition root (cosmicpython's ``bootstrap``): every
+collaborator is built here and handed in (the writer thread of its application, the
+file-reading threads, the work gates, the indexers, the scan runner, the resumption,
+the content reader); nothing below constructs its own. ``__main__`` and the tests
+build the service here."""
 
 from __future__ import annotations
 
@@ -11,7 +13,16 @@ from semantik_runtime.writer_thread import WriterThread
 
 from .app import IngestService
 from .application import IngestApplication
+from .content import DocumentContent
 from .extraction.pool import ExtractionPool
+from .indexing.files import FileIndexer
+from .indexing.record_files import RecordIndexer
+from .indexing.removal import DocumentRemoval
+from .indexing.resume import WorkResumption
+from .indexing.scan_runner import ScanRunner
+from .indexing.scan_tasks import ScanTasks
+from .indexing.unit_indexer import UnitIndexer
+from .indexing.work import WorkGates
 from .sources.roots import SourceRoots
 from .sources.uploaded import UploadedFiles
 
@@ -27,14 +38,48 @@ def build_ingest_service(
     embed_max_pending: int,
     scan_workers: int = 2,
 ) -> IngestService:
+    writer = WriterThread(app, bus, "ingest")
+    call = writer.call
+    workers = ThreadPoolExecutor(scan_workers, thread_name_prefix="ingest-scan")
+    # Local copies of uploads are read as ``upload://`` sources alone: a plain path
+    # never reaches them (another collection's upload), whatever the roots say.
+    roots = roots.with_uploads(uploads.directory)
+    gates = WorkGates(bus, embed_max_pending)
+    removal = DocumentRemoval(app, bus, call=call)
+    units = UnitIndexer(
+        app,
+        pool,
+        call=call,
+        workers=workers,
+        remove=removal.remove,
+        max_file_bytes=max_file_bytes,
+        max_message_bytes=lambda: bus.nc.max_payload,
+    )
+    records = RecordIndexer(app, units, call=call, remove=removal.remove)
+    files = FileIndexer(app, units, records, call=call)
+    runner = ScanRunner(app, roots, uploads, files, removal, call=call, gate=gates)
+    scans = ScanTasks(runner)
+    resumption = WorkResumption(
+        app,
+        bus,
+        roots,
+        units,
+        call=call,
+        gate=gates,
+        scanning=scans.is_running,
+        launch=scans.launch,
+    )
     return IngestService(
         app,
         bus,
         roots,
-        pool,
         uploads,
-        writer=WriterThread(app, bus, "ingest"),
-        workers=ThreadPoolExecutor(scan_workers, thread_name_prefix="ingest-scan"),
+        writer=writer,
+        workers=workers,
+        pool=pool,
+        runner=runner,
+        scans=scans,
+        resumption=resumption,
+        content=DocumentContent(app, bus, roots, uploads, call=call),
         max_file_bytes=max_file_bytes,
-        embed_max_pending=embed_max_pending,
     )

@@ -14,6 +14,12 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import register_topic
 from semantik_contracts import SkipReason
+from semantik_contracts.events import OperationSource
+
+#: The kind of a source a ``remove_source`` operation removes (it has no path any more).
+REMOVED = "removed"
+#: The kind of a source its operation does not describe: it fails as unknown.
+MISSING = "missing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +42,18 @@ class ScanSource:
             "context_columns": list(self.context_columns),
             "id_column": self.id_column,
         }
+
+    @classmethod
+    def described(cls, source: OperationSource) -> ScanSource:
+        """The source as its operation describes it (``OperationRequested.sources``)."""
+        return cls(
+            source.source_id,
+            source.kind.value,
+            source.path,
+            tuple(source.text_columns),
+            tuple(source.context_columns),
+            source.id_column,
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScanSource:

@@ -1,7 +1,8 @@
 """A harness for the ingest service on a private NATS server and SQLite in a tmp dir.
 
 The test plays the collections service (it publishes SourceAdded and OperationRequested
-envelopes) and the embedder (it takes the work and answers DeleteDocumentPoints).
+envelopes, the request describing its sources as collections does) and the embedder (it
+takes the work and answers DeleteDocumentPoints).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from semantik_contracts import EventEnvelope, OperationType, SourceKind
 from semantik_contracts.events import (
     AnyEvent,
     OperationRequested,
+    OperationSource,
     SourceAdded,
     SourceColumnsChanged,
 )
@@ -54,6 +56,8 @@ class Harness:
         self.collection_id = uuid4()
         self.deleted: list[DeleteDocumentPoints] = []
         self.service: IngestService | None = None
+        #: The sources as the collections service knows them, described in requests.
+        self.sources: dict[UUID, OperationSource] = {}
 
     async def start(self, max_pending: int = 2000, max_file_bytes: int = 1 << 20) -> IngestService:
         self.service_bus = await Bus.connect(self.nats_url, "ingest")
@@ -120,6 +124,7 @@ class Harness:
             id_column=id_column,
         )
         await self.publish("source", source_id, event)
+        self.sources[source_id] = OperationSource.model_validate(event.model_dump())
         return source_id
 
     async def change_columns(
@@ -138,6 +143,13 @@ class Harness:
             id_column=id_column,
         )
         await self.publish("source", source_id, event, version)
+        self.sources[source_id] = self.sources[source_id].model_copy(
+            update={
+                "text_columns": text_columns,
+                "context_columns": context_columns or [],
+                "id_column": id_column,
+            }
+        )
 
     async def request(
         self,
@@ -149,6 +161,8 @@ class Harness:
         chunk_overlap: int = 12,
     ) -> UUID:
         operation_id = uuid4()
+        every = operation_type is OperationType.REMOVE_SOURCE  # the others may hold copies
+        described = [s for sid, s in self.sources.items() if every or sid in source_ids]
         event = OperationRequested(
             collection_id=self.collection_id,
             operation_id=operation_id,
@@ -159,6 +173,7 @@ class Harness:
             model_name=DEFAULT_MODEL.name,
             chunk_size=chunk_size,
             chunk_overlap=chunk_overlap,
+            sources=described,
         )
         await self.publish("operation", operation_id, event)
         return operation_id

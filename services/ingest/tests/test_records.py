@@ -7,7 +7,6 @@ import json
 import zipfile
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import openpyxl
 import pyarrow as pa
@@ -18,7 +17,6 @@ from ingest_service.extraction.extract import DocumentError
 from ingest_service.extraction.records import ColumnSelection, Record, RecordFailure, row_records
 from ingest_service.extraction.tables import MAX_COLUMNS, read_columns, read_table
 from ingest_service.extraction.units import read_record_file
-from ingest_service.scan_aggregate import ScanSource
 
 pytestmark = pytest.mark.unit
 
@@ -174,8 +172,8 @@ def test_a_record_file_becomes_units_named_by_file_and_key(tmp_path: Path) -> No
         {"_id": "c", "title": "", "text": "z"},
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in lines))
-    source = ScanSource(uuid4(), "file", str(path), ("title", "text"), (), "_id")
-    read = read_record_file(str(path), str(path), source, 1 << 20)
+    selection = ColumnSelection(("title", "text"), (), "_id")
+    read = read_record_file(str(path), str(path), selection, 1 << 20)
     assert [(u.path, u.text, u.payload) for u in read.units] == [
         (f"{path}#a", "T\n\nx", {"file": str(path), "row": "line 1", "record_id": "a"}),
         (f"{path}#c", "z", {"file": str(path), "row": "line 3", "record_id": "c"}),

@@ -6,7 +6,8 @@ from uuid import uuid4, uuid5
 
 import pytest
 from ingest_service.extraction.chunking import Chunk
-from ingest_service.indexing.work import WorkTarget, chunk_work, embed_messages
+from ingest_service.extraction.preparation import chunk_work
+from ingest_service.indexing.work import WorkTarget, embed_messages
 from semantik_runtime.sparse import document_vector
 
 pytestmark = pytest.mark.unit

@@ -17,13 +17,14 @@ from typing import Any
 from uuid import UUID
 
 from semantik_contracts.search import DEFAULT_MODEL
-from semantik_contracts.work import ChunkWork
+from semantik_contracts.work import ChunkWork, SparseTerms
+from semantik_runtime.sparse import document_vector
 
-from ..indexing.work import chunk_work
-from ..scan_aggregate import ScanSource
-from .chunking import Chunker, model_tokenizer
+from ..domain import chunk_id
+from .chunking import Chunk, Chunker, model_tokenizer
 from .extract import DocumentError
 from .formats import document_text
+from .records import ColumnSelection
 from .units import RecordFile, Unit, read_file_unit, read_record_file
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,10 @@ def read_file(path: str, real: str, max_bytes: int) -> Unit | DocumentError:
 
 
 def read_records(
-    path: str, real: str, source: ScanSource, max_bytes: int
+    path: str, real: str, selection: ColumnSelection, max_bytes: int
 ) -> RecordFile | DocumentError:
     try:
-        return read_record_file(path, real, source, max_bytes)
+        return read_record_file(path, real, selection, max_bytes)
     except DocumentError as exc:
         return exc
     except Exception as exc:
@@ -112,3 +113,20 @@ def _chunk(job: ChunkJob) -> list[ChunkWork]:
         "mime": unit.mime,
     }
     return chunk_work(job.document, chunks, payload)
+
+
+def chunk_work(document: UUID, chunks: list[Chunk], payload: dict[str, Any]) -> list[ChunkWork]:
+    """Each chunk with its point id, BM25 terms and payload."""
+    items = []
+    for chunk in chunks:
+        sparse = document_vector(chunk.text)
+        items.append(
+            ChunkWork(
+                chunk_id=chunk_id(document, chunk.index),
+                index=chunk.index,
+                text=chunk.text,
+                sparse=SparseTerms(indices=sparse.indices, values=sparse.values),
+                payload={**payload, "chunk_index": chunk.index},
+            )
+        )
+    return items

@@ -10,7 +10,6 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..scan_aggregate import ScanSource
 from .extract import DocumentError, file_type, read_bytes
 from .formats import mime_of
 from .records import ColumnSelection, Record, RecordFailure, row_records
@@ -46,10 +45,6 @@ class RecordFile:
     notes: list[str]
 
 
-def selection_of(source: ScanSource) -> ColumnSelection:
-    return ColumnSelection(source.text_columns, source.context_columns, source.id_column)
-
-
 def record_path(file: str, key: str) -> str:
     return f"{file}#{key}"
 
@@ -70,7 +65,9 @@ def read_file_unit(path: str, real: str, max_bytes: int) -> Unit:
     )
 
 
-def read_record_file(path: str, real: str, source: ScanSource, max_bytes: int) -> RecordFile:
+def read_record_file(
+    path: str, real: str, selection: ColumnSelection, max_bytes: int
+) -> RecordFile:
     """Parse a record file into units under the source's column preferences."""
     data = read_bytes(real, max_bytes)
     if not data:
@@ -80,7 +77,7 @@ def read_record_file(path: str, real: str, source: ScanSource, max_bytes: int) -
     mime = mime_of(path)
     units: list[Unit] = []
     failures: list[tuple[str, str]] = []
-    for record in row_records(table, selection_of(source)):
+    for record in row_records(table, selection):
         if isinstance(record, RecordFailure):
             failures.append((record_path(path, record.key), record.reason))
         else:
@@ -88,14 +85,14 @@ def read_record_file(path: str, real: str, source: ScanSource, max_bytes: int) -
     return RecordFile(path, units, failures, table.notes)
 
 
-def check_record_columns(path: str, source: ScanSource, max_bytes: int) -> list[str]:
+def check_record_columns(path: str, selection: ColumnSelection, max_bytes: int) -> list[str]:
     """The record file's usable columns; ``DocumentError`` unless it has every column
-    the source names."""
+    the selection names."""
     data = read_bytes(path, max_bytes)
     if not data:
         raise DocumentError("empty document")
     columns = read_columns(path, data)
-    selection_of(source).check(columns)
+    selection.check(columns)
     return columns
 
 

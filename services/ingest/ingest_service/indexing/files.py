@@ -14,33 +14,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import Executor
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
-from uuid import UUID
 
-from semantik_contracts import SkipReason
 from semantik_contracts.work import ChunkWork, EmbedChunks
 
-from ..application import Action, Decision, IngestApplication, NewDocument
+from ..application import Action, IngestApplication
 from ..extraction.extract import DocumentError
-from ..extraction.pool import ExtractionPool
-from ..extraction.preparation import ChunkJob, chunk_jobs, read_file, read_records
-from ..extraction.tables import is_record_file
-from ..extraction.units import RecordFile, Unit
-from ..projections import DocumentRecord
+from ..extraction.units import RecordFile
 from ..scan_aggregate import Scan, ScanSource
 from ..sources.roots import FoundFile
 from .record_files import RecordIndexer
-from .work import WorkGate, WorkTarget, embed_messages
+from .unit_indexer import Call, Read, UnitIndexer
+from .work import WorkGate
 
 log = logging.getLogger(__name__)
-#: What reading a file gives: a document, the records of a record file, or why not.
-Read = Unit | RecordFile | DocumentError
-T = TypeVar("T")
-Call = Callable[..., Awaitable[Any]]
-Remove = Callable[[Scan, list[DocumentRecord]], Awaitable[None]]
 
 #: Decisions whose chunks are prepared before the file's turn comes.
 _PREPARED = (Action.NEW, Action.REPUBLISH, Action.RETRY)
@@ -70,39 +58,32 @@ class FileJob:
 
 
 class FileIndexer:
+    """Orders a scan's files: each file's unit is decided in walk order by the unit
+    indexer; a record file's rows go to the record-file indexer in its file's turn."""
+
     def __init__(
         self,
         app: IngestApplication,
-        pool: ExtractionPool,
+        units: UnitIndexer,
+        records: RecordIndexer,
         *,
         call: Call,
-        workers: Executor,
-        remove: Remove,
-        max_file_bytes: int,
-        max_message_bytes: Callable[[], int],
         prefetch: int = 4,
         concurrency: int = 8,
     ) -> None:
         self.app = app
-        self.pool = pool
+        self.units = units
+        self.records = records
         self.call = call
-        self.workers = workers
-        self.remove = remove
-        self.max_file_bytes = max_file_bytes
-        self.max_message_bytes = max_message_bytes
         self.prefetch = prefetch
         self.concurrency = concurrency
-        self.records = RecordIndexer(self)
-
-    async def _work(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.workers, fn, *args)
 
     async def _read_ahead(self, listings: list[Listing]) -> AsyncIterator[FileJob]:
         """Each file read and hashed (a record file parsed), a few ahead, in walk order."""
         window: deque[tuple[ScanSource, FoundFile, asyncio.Future[Read]]] = deque()
         for listing in listings:
             for found in listing.files:
-                future = asyncio.ensure_future(self.read(listing.source, found))
+                future = asyncio.ensure_future(self.units.read(listing.source, found))
                 window.append((listing.source, found, future))
                 if len(window) >= self.prefetch:
                     source, first, pending = window.popleft()
@@ -110,18 +91,6 @@ class FileIndexer:
         while window:
             source, first, pending = window.popleft()
             yield FileJob(source, first, await pending)
-
-    async def read(self, source: ScanSource, found: FoundFile) -> Read:
-        """One file read and hashed (a record file parsed), or why it cannot be."""
-        limit = self.max_file_bytes
-        if found.size > limit:
-            return DocumentError(f"file too large ({found.size} bytes; the limit is {limit})")
-        try:
-            if is_record_file(found.path):
-                return await self.pool.run(read_records, found.path, found.real, source, limit)
-            return await self._work(read_file, found.path, found.real, limit)
-        except DocumentError as exc:  # the pool's: the file crashed a parser
-            return exc
 
     async def index_files(
         self,
@@ -199,100 +168,11 @@ class FileIndexer:
                 if early.action in _PREPARED or (
                     scan.is_reindex and early.action is Action.UNCHANGED
                 ):  # chunk before our turn
-                    [items] = await self.prepare(scan, sid, [(read, early.document_id)])
+                    [items] = await self.units.prepare(scan, sid, [(read, early.document_id)])
                 await previous
-                messages = await self.decide(scan, sid, read, items)
+                messages = await self.units.decide(scan, sid, read, items)
         finally:
             if not mine.done():
                 mine.set_result(None)
         for message in messages:
             await gate.publish(message)
-
-    async def decide(
-        self, scan: Scan, sid: UUID, unit: Unit, items: list[ChunkWork] | DocumentError | None
-    ) -> list[EmbedChunks]:
-        """Record what happens to one unit (in its turn); return the work to publish."""
-        path = unit.path
-        for _ in range(3):  # a lost registration race is decided again
-            decision: Decision = await self.call(self.app.classify, scan, path, unit.sha256)
-            doc = decision.document_id
-            if decision.action is Action.UNCHANGED and scan.is_reindex:
-                return await self.resubmit(scan, sid, unit, doc, items)
-            if decision.action is Action.UNCHANGED:
-                await self.call(self.app.note_skip, scan, sid, path, SkipReason.UNCHANGED, doc)
-                return []
-            if decision.action is Action.DUPLICATE:
-                if decision.stale is not None:  # this path's old content is gone
-                    await self.remove(scan, [decision.stale])
-                await self.call(self.app.note_skip, scan, sid, path, SkipReason.DUPLICATE, doc)
-                return []
-            if items is None:
-                [items] = await self.prepare(scan, sid, [(unit, doc)])
-            if isinstance(items, DocumentError):
-                await self.call(self.app.note_failure, scan, sid, path, items.reason)
-                return []
-            if decision.action in (Action.REPUBLISH, Action.RETRY):
-                assert decision.record is not None
-                if decision.action is Action.RETRY:
-                    await self.call(self.app.retry, scan, doc, len(items))
-                return self.messages(scan, doc, items, decision.record.replaces)
-            if not items:
-                await self.call(self.app.note_failure, scan, sid, path, "empty document")
-                return []
-            stale = decision.stale.id if decision.stale else None
-            if await self.call(self.app.register, scan, self.new(sid, unit, items), stale):
-                return self.messages(scan, doc, items, [stale] if stale else [])
-        await self.call(self.app.note_failure, scan, sid, path, "registration kept conflicting")
-        return []
-
-    async def resubmit(
-        self,
-        scan: Scan,
-        sid: UUID,
-        unit: Unit,
-        doc: UUID,
-        items: list[ChunkWork] | DocumentError | None,
-    ) -> list[EmbedChunks]:
-        """A reindex embeds an unchanged document again, into the scan's (staging)
-        generation with the scan's chunking; its registration stays as it is."""
-        if items is None:
-            [items] = await self.prepare(scan, sid, [(unit, doc)])
-        if isinstance(items, DocumentError):
-            await self.call(self.app.note_failure, scan, sid, unit.path, items.reason)
-            return []
-        await self.call(self.app.note_resubmitted, scan, sid, unit.path, doc, len(items))
-        return self.messages(scan, doc, items, [])
-
-    def messages(
-        self, scan: Scan, document: UUID, items: list[ChunkWork], replaces: list[UUID]
-    ) -> list[EmbedChunks]:
-        target = WorkTarget(
-            scan.operation_id, scan.collection_id, scan.generation, scan.model_name, document
-        )
-        return embed_messages(target, items, replaces, self.max_message_bytes())
-
-    @staticmethod
-    def new(sid: UUID, unit: Unit, items: list[ChunkWork]) -> NewDocument:
-        file = unit.file if unit.file != unit.path else ""
-        return NewDocument(sid, unit.path, unit.sha256, unit.size, unit.mime, len(items), file)
-
-    async def prepare(
-        self, scan: Scan, sid: UUID, units: list[tuple[Unit, UUID]]
-    ) -> list[list[ChunkWork] | DocumentError]:
-        """Extract and chunk units (with their document ids) in the extraction processes."""
-        payload = {"collection_id": str(scan.collection_id), "source_id": str(sid)}
-        jobs = [
-            ChunkJob(unit, doc, payload, scan.chunk_size, scan.chunk_overlap, scan.model_name)
-            for unit, doc in units
-        ]
-        # Many units (rows) are shared out, so every extraction process works on them.
-        size = max(1, -(-len(jobs) // self.pool.workers))
-        parts = [jobs[start : start + size] for start in range(0, len(jobs), size)]
-        results = await asyncio.gather(*(self._prepare_part(part) for part in parts))
-        return [result for part in results for result in part]
-
-    async def _prepare_part(self, jobs: list[ChunkJob]) -> list[list[ChunkWork] | DocumentError]:
-        try:
-            return await self.pool.run(chunk_jobs, jobs)
-        except DocumentError as exc:  # the part crashed its process twice
-            return [exc] * len(jobs)

@@ -4,30 +4,25 @@ A record file may hold thousands of rows, each a document. The rows are classifi
 one call, skips are recorded together, new rows are chunked on a worker and registered
 in atomic batches; anything unusual (a duplicate, a row this operation registered
 before it was interrupted, a lost race) goes through the file path's one-by-one
-decision. Rows that vanished from the file, or that now fail, lose their documents.
+decision (``UnitIndexer.decide``). Rows that vanished from the file, or that now fail,
+lose their documents.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 from semantik_contracts import SkipReason
 from semantik_contracts.work import ChunkWork, EmbedChunks
 
-from ..application import Action, NewDocument
+from ..application import Action, IngestApplication, NewDocument
 from ..extraction.extract import DocumentError
 from ..extraction.units import RecordFile, Unit
 from ..scan_aggregate import Scan
+from .unit_indexer import Call, Chunked, Remove, UnitIndexer
 from .work import WorkGate
-
-if TYPE_CHECKING:
-    from .files import FileIndexer
-
-#: What chunking a batch of rows gives: each row's chunks, or why it failed.
-Chunked = list[list[ChunkWork] | DocumentError]
 
 #: Rows registered in one atomic save, at most.
 REGISTER_BATCH = 500
@@ -46,17 +41,22 @@ def batch_spans(count: int) -> Iterator[tuple[int, int]]:
 
 
 class RecordIndexer:
-    def __init__(self, files: FileIndexer) -> None:
-        self.files = files
+    def __init__(
+        self, app: IngestApplication, units: UnitIndexer, *, call: Call, remove: Remove
+    ) -> None:
+        self.app = app
+        self.units = units
+        self.call = call
+        self.remove = remove
 
     async def index(self, scan: Scan, sid: UUID, read: RecordFile, gate: WorkGate) -> None:
         """Decide every row of one record file, publishing each batch's work at once (the
         embedders start on the first rows while the rest are chunked)."""
-        files, app = self.files, self.files.app
+        app = self.app
         for path, reason in read.failures:
-            await files.call(app.note_failure, scan, sid, path, reason)
+            await self.call(app.note_failure, scan, sid, path, reason)
         units = read.units
-        decisions = await files.call(
+        decisions = await self.call(
             app.classify_many, scan, [(unit.path, unit.sha256) for unit in units]
         )
         skips = []
@@ -70,12 +70,12 @@ class RecordIndexer:
                 fresh.append((unit, decision.document_id, stale))
             else:
                 unusual.append(unit)
-        await files.call(app.note_skips, scan, skips)
+        await self.call(app.note_skips, scan, skips)
         batches = [fresh[start:end] for start, end in batch_spans(len(fresh))]
 
         def prepare(batch: list[tuple[Unit, UUID, UUID | None]]) -> asyncio.Task[Chunked]:
             return asyncio.ensure_future(
-                files.prepare(scan, sid, [(unit, doc) for unit, doc, _ in batch])
+                self.units.prepare(scan, sid, [(unit, doc) for unit, doc, _ in batch])
             )
 
         # The next batch is chunked while this one is registered and published.
@@ -92,10 +92,10 @@ class RecordIndexer:
                 upcoming.cancel()
                 await asyncio.gather(upcoming, return_exceptions=True)
         for unit in unusual:
-            for message in await files.decide(scan, sid, unit, None):
+            for message in await self.units.decide(scan, sid, unit, None):
                 await gate.publish(message)
         await self._retire_vanished(scan, sid, read)
-        await files.call(app.flush, scan)
+        await self.call(app.flush, scan)
 
     async def _register(
         self,
@@ -104,29 +104,29 @@ class RecordIndexer:
         batch: list[tuple[Unit, UUID, UUID | None]],
         chunked: Chunked,
     ) -> list[EmbedChunks]:
-        files = self.files
+        units = self.units
         news: list[tuple[NewDocument, UUID | None]] = []
         kept: list[tuple[UUID, list[ChunkWork], UUID | None]] = []
         for (unit, doc, stale), items in zip(batch, chunked, strict=True):
             if isinstance(items, DocumentError) or not items:
                 reason = items.reason if isinstance(items, DocumentError) else "empty document"
-                await files.call(files.app.note_failure, scan, sid, unit.path, reason)
+                await self.call(self.app.note_failure, scan, sid, unit.path, reason)
                 continue
-            news.append((files.new(sid, unit, items), stale))
+            news.append((units.new(sid, unit, items), stale))
             kept.append((doc, items, stale))
-        outcomes = await files.call(files.app.register_many, scan, news)
+        outcomes = await self.call(self.app.register_many, scan, news)
         messages: list[EmbedChunks] = []
         for (new, _), (doc, items, stale), registered in zip(news, kept, outcomes, strict=True):
             if registered:
-                messages.extend(files.messages(scan, doc, items, [stale] if stale else []))
+                messages.extend(units.messages(scan, doc, items, [stale] if stale else []))
             else:  # lost a race, or a duplicate within the batch: decide it alone
                 unit = next(u for u, d, _ in batch if d == doc and u.path == new.path)
-                messages.extend(await files.decide(scan, sid, unit, items))
+                messages.extend(await units.decide(scan, sid, unit, items))
         return messages
 
     async def _retire_vanished(self, scan: Scan, sid: UUID, read: RecordFile) -> None:
         present = {unit.path for unit in read.units}
-        known = await self.files.call(self.files.app.documents_of_source, scan.collection_id, sid)
+        known = await self.call(self.app.documents_of_source, scan.collection_id, sid)
         gone = [doc for doc in known if doc.file == read.path and doc.path not in present]
         if gone:
-            await self.files.remove(scan, gone)
+            await self.remove(scan, gone)

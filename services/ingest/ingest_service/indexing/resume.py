@@ -33,7 +33,7 @@ from ..extraction.units import RecordFile, Unit
 from ..projections import DocumentRecord
 from ..scan_aggregate import Scan, ScanSource
 from ..sources.roots import FoundFile, SourceRoots
-from .files import Call, FileIndexer
+from .unit_indexer import Call, UnitIndexer
 from .work import WorkGate
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class WorkResumption:
         app: IngestApplication,
         bus: Bus,
         roots: SourceRoots,
-        indexer: FileIndexer,
+        units: UnitIndexer,
         *,
         call: Call,
         gate: Callable[[str], WorkGate],
@@ -55,7 +55,7 @@ class WorkResumption:
         self.app = app
         self.bus = bus
         self.roots = roots
-        self.indexer = indexer
+        self.units = units
         self.call = call
         self.gate = gate
         self.scanning = scanning
@@ -135,13 +135,13 @@ class WorkResumption:
         unit = await self._unit(source, record)
         if isinstance(unit, DocumentError):
             return unit
-        [items] = await self.indexer.prepare(scan, source.source_id, [(unit, record.id)])
+        [items] = await self.units.prepare(scan, source.source_id, [(unit, record.id)])
         if isinstance(items, DocumentError):
             return items
         if len(items) != record.chunk_count:
             return DocumentError("its file gives other chunks than when it was registered")
         replaces = record.replaces if record.operation_id == scan.operation_id else []
-        messages = self.indexer.messages(scan, record.id, items, replaces)
+        messages = self.units.messages(scan, record.id, items, replaces)
         return [message.model_copy(update={"attempt": attempt}) for message in messages]
 
     async def _unit(self, source: ScanSource, record: DocumentRecord) -> Unit | DocumentError:
@@ -156,7 +156,7 @@ class WorkResumption:
         except OSError as exc:
             return DocumentError(f"its file cannot be read: {exc.strerror}")
         found = FoundFile(record.file, str(resolved.path), size)
-        read = await self.indexer.read(source, found)
+        read = await self.units.read(source, found)
         if isinstance(read, RecordFile):
             read = next(
                 (u for u in read.units if u.path == record.path),

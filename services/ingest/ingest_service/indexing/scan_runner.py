@@ -10,77 +10,51 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
+from collections.abc import Callable
 from uuid import UUID
 
-from semantik_contracts import ErrorCode, OperationType, RpcFailure, SourceKind
+from semantik_contracts import OperationType, SourceKind
 from semantik_contracts.events import ScanStats
-from semantik_contracts.subjects import VECTORS, command_subject, embed_work_subject, model_slug
-from semantik_contracts.work import DeleteDocumentPoints, Done
-from semantik_runtime.bus import Bus
+from semantik_contracts.subjects import embed_work_subject, model_slug
 from semantik_runtime.errors import CommandError
 
 from ..application import IngestApplication
 from ..extraction.extract import file_type
 from ..extraction.formats import is_supported
-from ..extraction.pool import ExtractionPool
-from ..projections import DocumentRecord
-from ..scan_aggregate import Scan, ScanSource
+from ..scan_aggregate import REMOVED, Scan, ScanSource
 from ..sources.roots import SourceRoots
 from ..sources.uploaded import UploadedFiles
-from .files import Call, FileIndexer, Listing, Progress
+from .files import FileIndexer, Listing, Progress
+from .removal import DocumentRemoval
+from .unit_indexer import Call
 from .work import WorkGate
 
 log = logging.getLogger(__name__)
-#: The source of a collection as its events describe it; None once removed.
-Lookup = Callable[[UUID, UUID], Awaitable[ScanSource | None]]
-#: The kind of a source a ``remove_source`` operation removes (it has no path any more).
-REMOVED = "removed"
-_DELETE_BATCH = 256
 
 
 class ScanRunner:
     def __init__(
         self,
         app: IngestApplication,
-        bus: Bus,
         roots: SourceRoots,
-        pool: ExtractionPool,
         uploads: UploadedFiles,
+        files: FileIndexer,
+        removal: DocumentRemoval,
         *,
         call: Call,
-        workers: Executor,
         gate: Callable[[str], WorkGate],
-        lookup: Lookup,
-        max_file_bytes: int,
-        prefetch: int = 4,
-        concurrency: int = 8,
-        delete_timeout: float = 60.0,
         progress_interval: float = 1.0,
     ) -> None:
         self.app = app
-        self.bus = bus
         self.roots = roots
         self.uploads = uploads
+        self.files = files
+        self.removal = removal
         self.call = call
         self.gate = gate
-        self.lookup = lookup
-        self.delete_timeout = delete_timeout
         #: Operations cancelled or failed: their scans stop at the next file.
         self.stopping: set[UUID] = set()
         self.progress_interval = progress_interval
-        self.indexer = FileIndexer(
-            app,
-            pool,
-            call=call,
-            workers=workers,
-            remove=self._remove,
-            max_file_bytes=max_file_bytes,
-            max_message_bytes=lambda: bus.nc.max_payload,
-            prefetch=prefetch,
-            concurrency=concurrency,
-        )
 
     async def run(self, operation_id: UUID) -> ScanStats | None:
         scan: Scan = await self.call(self.app.get_scan, operation_id)
@@ -92,18 +66,19 @@ class ScanRunner:
 
         if scan.operation_type == OperationType.REMOVE_SOURCE:
             removed: set[UUID] = set()
-            for source in scan.sources:  # exactly that source's documents, nothing else
+            gone = [source for source in scan.sources if source.kind == REMOVED]
+            for source in gone:  # exactly that source's documents, nothing else
                 known = await self.call(
                     self.app.documents_of_source, scan.collection_id, source.source_id
                 )
-                await self._remove(scan, known)
+                await self.removal.remove(scan, known)
                 removed.update(doc.id for doc in known)
             # Content the removed source held may have been skipped elsewhere as its
-            # duplicate: those sources are scanned again, so it is found there now.
+            # duplicate: those sources are scanned again, so it is found there now. The
+            # operation described the collection's other sources for that.
             holders = await self.call(self.app.duplicate_holders, removed)
-            gone = {source.source_id for source in scan.sources}
-            looked_up = [await self.lookup(scan.collection_id, s) for s in holders - gone]
-            await self._index(scan, [s for s in looked_up if s is not None], stopped)
+            others = [s for s in scan.sources if s.kind != REMOVED and s.source_id in holders]
+            await self._index(scan, others, stopped)
             return await self._complete(scan, stopped())
         listings = [listing for s in scan.sources if (listing := await self._list(scan, s))]
         # Vanished files first (their content may be found again); none once stopped.
@@ -112,7 +87,7 @@ class ScanRunner:
             known = await self.call(
                 self.app.documents_of_source, scan.collection_id, listing.source.source_id
             )
-            await self._remove(scan, [doc for doc in known if doc.file not in seen])
+            await self.removal.remove(scan, [doc for doc in known if doc.file not in seen])
         await self._index_listed(scan, listings, stopped)
         return await self._complete(scan, stopped())
 
@@ -129,7 +104,7 @@ class ScanRunner:
         progress = Progress(files_found=sum(len(listing.files) for listing in listings))
         reporter = asyncio.ensure_future(self._report(scan, progress))
         try:
-            await self.indexer.index_files(scan, listings, gate, progress, stopped)
+            await self.files.index_files(scan, listings, gate, progress, stopped)
         finally:
             reporter.cancel()
             await asyncio.gather(reporter, return_exceptions=True)
@@ -154,7 +129,7 @@ class ScanRunner:
     async def _list(self, scan: Scan, source: ScanSource) -> Listing | None:
         """The source's files, or a recorded failure when the source cannot be read."""
         if source.kind == "missing":
-            reason = "the source is unknown (no SourceAdded event found)"
+            reason = "the source is unknown (its operation does not describe it)"
             await self.call(
                 self.app.note_failure, scan, source.source_id, source.path, reason, "source"
             )
@@ -178,35 +153,3 @@ class ScanRunner:
             reason = f"unsupported file type .{file_type(source.path)}"
             await self.call(self.app.note_failure, scan, source.source_id, source.path, reason)
         return Listing(source, files)
-
-    async def _remove(self, scan: Scan, documents: list[DocumentRecord]) -> None:
-        """Delete the documents' points (the embedder is the only writer), then retire them."""
-        for start in range(0, len(documents), _DELETE_BATCH):
-            batch = documents[start : start + _DELETE_BATCH]
-            command = DeleteDocumentPoints(
-                collection_id=scan.collection_id,
-                generation=scan.generation,
-                document_ids=[doc.id for doc in batch],
-            )
-            try:
-                await self._request_deletion(command)
-            except RpcFailure as exc:
-                reason = f"its vectors could not be deleted: {exc.error.message}"
-                for doc in batch:  # still registered: the next scan tries again
-                    await self.call(
-                        self.app.note_failure, scan, doc.source_id, doc.path, reason, "removal"
-                    )
-                continue
-            await self.call(self.app.remove, scan.operation_id, [doc.id for doc in batch])
-
-    async def _request_deletion(self, command: DeleteDocumentPoints) -> None:
-        subject = command_subject(VECTORS, "DeleteDocumentPoints")
-        for attempt in range(3):
-            try:
-                await self.bus.request(subject, command, Done, timeout=self.delete_timeout)
-                return
-            except RpcFailure as exc:
-                retry = exc.error.code in (ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT)
-                if not retry or attempt == 2:
-                    raise
-                await asyncio.sleep(1.0 + attempt)

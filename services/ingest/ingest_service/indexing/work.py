@@ -10,16 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 from semantik_contracts.subjects import WORK_STREAM
-from semantik_contracts.work import ChunkWork, EmbedChunks, SparseTerms
+from semantik_contracts.work import ChunkWork, EmbedChunks
 from semantik_runtime.bus import Bus
-from semantik_runtime.sparse import document_vector
 
-from ..domain import chunk_id, work_id
-from ..extraction.chunking import Chunk
+from ..domain import work_id
 
 #: Room left in a message for its envelope fields and headers.
 _MESSAGE_OVERHEAD = 2048
@@ -36,23 +33,6 @@ class WorkTarget:
     generation: int
     model: str
     document_id: UUID
-
-
-def chunk_work(document: UUID, chunks: list[Chunk], payload: dict[str, Any]) -> list[ChunkWork]:
-    """Each chunk with its point id, BM25 terms and payload."""
-    items = []
-    for chunk in chunks:
-        sparse = document_vector(chunk.text)
-        items.append(
-            ChunkWork(
-                chunk_id=chunk_id(document, chunk.index),
-                index=chunk.index,
-                text=chunk.text,
-                sparse=SparseTerms(indices=sparse.indices, values=sparse.values),
-                payload={**payload, "chunk_index": chunk.index},
-            )
-        )
-    return items
 
 
 def embed_messages(
@@ -135,3 +115,19 @@ class WorkGate:
         remaining = (info.state.subjects or {}).get(self.subject, 0)
         while len(self._ledger) > remaining:
             self._stored -= self._ledger.popleft()
+
+
+class WorkGates:
+    """One work gate per work subject, made on first use: every scan and resumption of
+    this process publishing to a subject shares its bound."""
+
+    def __init__(self, bus: Bus, max_pending: int) -> None:
+        self.bus = bus
+        self.max_pending = max_pending
+        self.gates: dict[str, WorkGate] = {}
+
+    def __call__(self, subject: str) -> WorkGate:
+        gate = self.gates.get(subject)
+        if gate is None:
+            gate = self.gates[subject] = WorkGate(self.bus, subject, self.max_pending)
+        return gate
