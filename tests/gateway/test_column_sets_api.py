@@ -49,6 +49,30 @@ async def test_sets_are_saved_listed_applied_and_deleted(stack: Stack) -> None:
     assert [i["operation"]["status"] for i in items] == ["queued", "queued"]
     assert [i["operation"]["queue_position"] for i in items] == [2, 3]  # behind two/ index
 
+    upload = f"{base}/sources/upload"
+    uploaded = await client.post(
+        upload,
+        files={"file": ("three.csv", b"title,body,city\nt,b,c\n", "text/csv")},
+        data={"column_set": "wide"},
+        headers=alice,
+    )
+    assert uploaded.status_code == 202, uploaded.text
+    taken = uploaded.json()["source"]
+    assert (taken["text_columns"], taken["context_columns"]) == (["title", "body"], ["city"])
+    refused_forms = [
+        ({"column_set": "nope"}, 404, "column set 'nope'"),
+        ({"column_set": "wide", "text_columns": "title"}, 422, "column_set"),
+        ({"column_set": "a/b"}, 422, "column_set"),
+    ]
+    for data, code, said in refused_forms:
+        reply = await client.post(
+            upload,
+            files={"file": ("four.csv", b"title\nt\n", "text/csv")},
+            data=data,
+            headers=alice,
+        )
+        assert reply.status_code == code and said in reply.text, (data, reply.text)
+
     gone = await client.delete(f"{base}/column-sets/wide", headers=alice)
     assert gone.status_code == 204, gone.text
     assert (await client.get(f"{base}/column-sets", headers=alice)).json()["items"] == []

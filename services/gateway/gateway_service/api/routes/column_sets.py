@@ -9,7 +9,8 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import Field, model_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import Field, ValidationError, model_validator
 from semantik_contracts import ErrorCode, RpcError, RpcFailure, SourceKind
 from semantik_contracts.column_sets import (
     MAX_REEMBED_SOURCES,
@@ -26,7 +27,7 @@ from semantik_contracts.column_sets import (
 from semantik_contracts.commands import ListSources, ValidatedSource, ValidateSource
 from semantik_contracts.views import SourceList
 
-from ...schemas import RequestBody
+from ...schemas import RequestBody, SourceColumnsUpdate
 from ..deps import BackendDep, CurrentUser
 
 router = APIRouter(prefix="/collections/{collection_id}", tags=["sources"])
@@ -129,15 +130,56 @@ async def _choice(
             context_columns=body.context_columns,
             id_column=body.id_column,
         )
+    assert body.column_set is not None  # one of the two (ReembedBody._one_choice)
+    return await _saved_set(collection_id, body.column_set, user, backend)
+
+
+async def _saved_set(
+    collection_id: UUID, name: str, user: CurrentUser, backend: BackendDep
+) -> ColumnChoice:
+    """The columns of the collection's set ``name``; 404 when it has none of that name."""
     listed = await backend.ask(
         ListColumnSets(**user.acting, collection_id=collection_id), ColumnSetList
     )
-    found = next((s for s in listed.items if s.name == body.column_set), None)
+    found = next((s for s in listed.items if s.name == name), None)
     if found is None:
-        message = f"column set {body.column_set!r} not found in this collection"
+        message = f"column set {name!r} not found in this collection"
         raise RpcFailure(RpcError(code=ErrorCode.NOT_FOUND, message=message))
     return ColumnChoice(
         text_columns=found.text_columns,
         context_columns=found.context_columns,
         id_column=found.id_column,
     )
+
+
+async def form_columns(
+    backend: BackendDep,
+    user: CurrentUser,
+    collection_id: UUID,
+    fields: dict[str, list[str]],
+    given: SourceColumnsUpdate,
+) -> SourceColumnsUpdate:
+    """An upload form's columns: those of its ``column_set`` field (a saved set of the
+    collection; 404 when it has none of that name), else ``given``. A form naming a set
+    and columns as well is a 422."""
+    names = fields.get("column_set", [])
+    if not names:
+        return given
+    try:
+        name = ColumnSetName.model_validate({"column_set": names[0]}).column_set
+    except ValidationError as invalid:
+        errors = invalid.errors(include_url=False, include_input=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+    if len(names) > 1 or given.text_columns or given.context_columns or given.id_column:
+        error = {
+            "type": "value_error",
+            "loc": ("body", "column_set"),
+            "msg": "give column_set once and no text_columns, context_columns or id_column",
+        }
+        raise RequestValidationError([error])
+    chosen = await _saved_set(collection_id, name, user, backend)
+    return SourceColumnsUpdate(**chosen.model_dump())
+
+
+class ColumnSetName(RequestBody):
+    column_set: SetName

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -30,6 +30,7 @@ from ...uploads import (
     store_upload,
 )
 from ..deps import BackendDep, CurrentUser, SettingsDep
+from .column_sets import form_columns
 
 router = APIRouter(prefix="/collections/{collection_id}", tags=["sources"])
 
@@ -40,6 +41,7 @@ _COLUMN_FIELDS: dict[str, Any] = {
     "context_columns": {"type": "array", "items": {"type": "string"}},
     "id_column": {"type": "string"},
     "keep_versions": {"type": "boolean", "default": False},
+    "column_set": {"type": "string", "description": "a saved column set's name"},
 }
 
 
@@ -83,6 +85,8 @@ async def upload_source(
     )
     try:
         form = _form(upload.fields)
+        columns = await form_columns(backend, user, collection_id, upload.fields, form.columns)
+        form = replace(form, columns=columns)
         return await _add_upload(backend, user, collection_id, upload, form, _spool(settings))
     finally:
         upload.discard()
@@ -134,6 +138,10 @@ async def upload_sources(
     )
     try:
         form = _form(uploads[0].fields)
+        fields = uploads[0].fields
+        form = replace(
+            form, columns=await form_columns(backend, user, collection_id, fields, form.columns)
+        )
         answers = []
         for upload in uploads:
             try:
