@@ -127,9 +127,10 @@ class ThroughServices:
     An expired access token is renewed once through ``client`` and the search sent again.
     """
 
-    def __init__(self, client: SemantikClient, url: str) -> None:
+    def __init__(self, client: SemantikClient, url: str, facets: dict[str, Any]) -> None:
         parts = urlsplit(url)
         self.client = client
+        self.facets = facets
         self.connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
 
     async def search(self, ids: list[str], query: str) -> float:
@@ -137,6 +138,7 @@ class ThroughServices:
         every collection answering)."""
         body = json.dumps(
             {"query": query, "collection_ids": ids, "limit": 10, "search_type": "hybrid"}
+            | self.facets
         )
         elapsed, status, answer = self._post(body)
         if status == 401 and self.client.refresh_token:
@@ -163,24 +165,30 @@ class ThroughServices:
 
 class InProcess:
     """The same searches without services: encode (on a query thread, as the embedder
-    does), query each collection's store, fuse, read the results' payloads.
+    does), query each collection's store, fuse, read the results' payloads (and count
+    the facets asked for over the candidates, as the search service does).
 
     It opens a copy of the system's shards, made while no process had them open: a
     shard admits one process, and the copy lets both sides be measured in turns while
     the system runs."""
 
-    def __init__(self, shards: Path, generations: list[tuple[Any, str]]) -> None:
+    def __init__(
+        self, shards: Path, generations: list[tuple[Any, str]], facets: list[str], depth: int
+    ) -> None:
         from embedder_service.model import load_model
         from embedder_service.query_batcher import query_thread
         from semantik_runtime.vectors.edge import EdgeVectorStore
 
         self.generations = generations
+        self.facets = facets
+        self.depth = depth
         self.model = load_model(device="cpu")
         self.store = EdgeVectorStore(shards)
         self.encoder = query_thread()
 
     def search(self, query: str) -> float:
         """One search, in milliseconds."""
+        from search_service.facets import count_facets, payload_fields
         from search_service.fusion import RankedList, fuse
         from search_service.retrieval import search_generation, with_payloads
         from semantik_runtime.sparse import query_vector
@@ -188,10 +196,21 @@ class InProcess:
         started = time.perf_counter()
         dense = self.encoder.submit(self.model.encode_queries, [query]).result()[0]
         sparse = query_vector(query)
+        # With facets, each list reaches its share of the fused list's first documents.
+        share = -(-self.depth // len(self.generations)) if self.facets else 0
+        fields = payload_fields(self.facets)
         lists = [
-            RankedList(cid, search_generation(self.store, name, "hybrid", dense, sparse, 10))
+            RankedList(
+                cid,
+                search_generation(
+                    self.store, name, "hybrid", dense, sparse, max(10, share), fields=fields
+                ),
+            )
             for cid, name in self.generations
         ]
+        if self.facets:
+            candidates = [hit for _, hit, _ in fuse(lists, self.depth)]
+            count_facets(self.facets, candidates)
         with_payloads(self.store, fuse(lists, 10), dict(self.generations))
         return (time.perf_counter() - started) * 1000
 
@@ -210,7 +229,8 @@ async def _measure(
     inside: list[float] = []
     async with SemantikClient(url, timeout=120) as client:
         await own_system_login(client, data_dir)
-        served_by = ThroughServices(client, url)
+        asked = {"facets": direct.facets, "facet_depth": direct.depth} if direct.facets else {}
+        served_by = ThroughServices(client, url, asked)
         try:
             for number, query in enumerate([*queries[:WARMUP], *queries]):
                 if number % 2:
@@ -285,7 +305,7 @@ def bench_search(args: argparse.Namespace) -> int:
         _build_indexes(data_dir / "qdrant", [name for _, name in generations])
         shards = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "qdrant"
         shutil.copytree(data_dir / "qdrant", shards)
-        direct = InProcess(shards, generations)
+        direct = InProcess(shards, generations, args.facets, args.facet_depth)
         stack.callback(direct.close)
         with embedded_system(data_dir, roots) as url:
             ids = [str(c.id) for c in prepared]
@@ -298,6 +318,8 @@ def bench_search(args: argparse.Namespace) -> int:
         "documents_per_collection": documents,
         "chunks_per_collection": chunks,
         "queries": len(queries),
+        "facets": args.facets,
+        "facet_depth": args.facet_depth if args.facets else None,
         "p50_ms": round(percentile(latencies, 50), 2),
         "p95_ms": round(percentile(latencies, 95), 2),
         "direct_p50_ms": round(percentile(inside, 50), 2),
@@ -309,7 +331,9 @@ def bench_search(args: argparse.Namespace) -> int:
     else:
         print(
             f"federated hybrid search over {len(prepared)} collections ({report['corpus']}): "
-            f"{sum(documents)} documents, {sum(chunks)} chunks in all; {len(queries)} queries\n"
+            f"{sum(documents)} documents, {sum(chunks)} chunks in all; {len(queries)} queries"
+            f"{'; facets ' + ', '.join(args.facets) if args.facets else ''}"
+            f"{f' over {args.facet_depth} documents' if args.facets else ''}\n"
             f"  through HTTP, gateway, bus, search: p50 {report['p50_ms']} ms, "
             f"p95 {report['p95_ms']} ms\n"
             f"  in one process:                     p50 {report['direct_p50_ms']} ms, "

@@ -170,6 +170,15 @@ def add_bench_commands(commands: Subcommands) -> None:
     )
     search.add_argument("--queries", type=int, default=200)
     search.add_argument(
+        "--facets",
+        type=lambda keys: [key for key in keys.split(",") if key],
+        default=[],
+        help="facet keys each search asks for, comma-separated (file_type,source_id)",
+    )
+    search.add_argument(
+        "--facet-depth", type=int, default=200, help="the facets' candidates (10-1000)"
+    )
+    search.add_argument(
         "--data-dir", type=Path, help="keep the system's data here (re-runs skip ingest)"
     )
     search.set_defaults(func=bench_search_command)
