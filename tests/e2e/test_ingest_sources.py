@@ -222,6 +222,8 @@ async def test_change_columns_then_remove_the_source(system: RunningSystem) -> N
 
 
 async def test_uploaded_files_are_versioned_sources(system: RunningSystem) -> None:
+    """An upload of a name the collection has is its source's next version: the new
+    version's rows replace the old ones; keep_versions keeps a separate source."""
     rows = b"sku,name,blurb\n1,Lantern,Lights the campsite at night\n2,Compass,Points north\n"
     async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
         headers, collection, base = await new_collection(client, "uma", "gear")
@@ -235,12 +237,14 @@ async def test_uploaded_files_are_versioned_sources(system: RunningSystem) -> No
         assert first.status_code == 202, first.text
         source = first.json()["source"]
         assert source["kind"] == "upload" and source["path"].endswith("/gear list.csv")
+        assert [v["version"] for v in source["versions"]] == [1]
         op = await wait_operation(client, headers, first.json()["operation"]["id"])
         assert op["status"] == "completed" and op["stats"]["new_documents"] == 2, op
         hits = await search(client, headers, collection["id"], {"query": "light at night"})
         assert hits[0]["metadata"]["record_id"] == "1"
 
-        changed = rows.replace(b"Points north", b"Points to magnetic north")
+        # Version 2: the lantern is gone, the compass changed, a tent is new.
+        changed = b"sku,name,blurb\n2,Compass,Points to magnetic north\n3,Tent,Sleeps two dry\n"
         second = await client.post(
             f"{base}/sources/upload",
             files={"file": ("gear list.csv", changed, "text/csv")},
@@ -248,10 +252,33 @@ async def test_uploaded_files_are_versioned_sources(system: RunningSystem) -> No
             headers=headers,
         )
         assert second.status_code == 202, second.text
-        assert second.json()["source"]["path"].endswith("/gear list_v2.csv")
+        again = second.json()["source"]
+        assert (again["id"], again["path"]) == (source["id"], source["path"])
+        assert [(v["version"], v["size"]) for v in again["versions"]] == [
+            (1, len(rows)),
+            (2, len(changed)),
+        ]
         op = await wait_operation(client, headers, second.json()["operation"]["id"])
         assert op["status"] == "completed", op
-        assert (op["stats"]["new_documents"], op["stats"]["duplicates_skipped"]) == (1, 1)
+        assert op["stats"]["new_documents"] == 2, op  # the changed row and the new one
+        hits = await search(client, headers, collection["id"], {"query": "camping gear"})
+        assert sorted(h["metadata"]["record_id"] for h in hits) == ["2", "3"]  # no v1 row
+        coll = (await client.get(base, headers=headers)).json()
+        assert coll["document_count"] == 2
+        listed = (await client.get(f"{base}/sources", headers=headers)).json()["items"]
+        assert [s["id"] for s in listed] == [source["id"]]
+
+        kept = await client.post(
+            f"{base}/sources/upload",
+            files={"file": ("gear list.csv", rows, "text/csv")},
+            data={**form, "keep_versions": "true"},
+            headers=headers,
+        )
+        assert kept.status_code == 202, kept.text
+        assert kept.json()["source"]["id"] != source["id"]
+        assert kept.json()["source"]["path"].endswith("/gear list_v2.csv")
+        op = await wait_operation(client, headers, kept.json()["operation"]["id"])
+        assert op["status"] == "completed", op
 
         wrong = await client.post(
             f"{base}/sources/upload",
@@ -368,3 +395,32 @@ async def test_an_uploaded_tables_column_facets_count_its_rows_and_refine_the_se
             403,
             404,
         )
+
+
+async def test_several_files_uploaded_at_once_each_become_a_source(system: RunningSystem) -> None:
+    """One request, several files: each a source with its own operation, queued behind
+    the first and completed in turn; a refused file is refused alone."""
+    async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
+        headers, collection, base = await new_collection(client, "una", "notes")
+        parts = [
+            ("file", ("tides.md", b"# Tides\n\nThe moon pulls the sea twice a day.\n")),
+            ("file", ("ferns.md", b"# Ferns\n\nFerns spread by spores, not seeds.\n")),
+            ("file", ("tool.exe", b"MZ\x90\x00 not a document")),
+            ("file", ("kilns.md", b"# Kilns\n\nA kiln fires clay into pottery.\n")),
+        ]
+        reply = await client.post(f"{base}/sources/uploads", files=parts, headers=headers)
+        assert reply.status_code == 202, reply.text
+        answers = reply.json()["files"]
+        assert [a["filename"] for a in answers] == ["tides.md", "ferns.md", "tool.exe", "kilns.md"]
+        refused = answers.pop(2)
+        assert refused["source"] is None and refused["error"]["status"] == 400
+        assert "unsupported file type" in refused["error"]["detail"]
+        assert [a["operation"]["queue_position"] for a in answers[1:]] == [1, 2]
+        for answer in answers:
+            op = await wait_operation(client, headers, answer["operation"]["id"])
+            assert op["status"] == "completed", op
+        listed = (await client.get(f"{base}/sources", headers=headers)).json()["items"]
+        assert sorted(s["id"] for s in listed) == sorted(a["source"]["id"] for a in answers)
+        for query, name in (("sea and moon", "tides.md"), ("pottery clay", "kilns.md")):
+            hits = await search(client, headers, collection["id"], {"query": query})
+            assert hits[0]["path"].endswith(name), hits[0]
