@@ -255,7 +255,7 @@ test("a user's way through the web UI", async ({ page }) => {
     await expect(page.getByRole("heading", { level: 1, name: /tickets/ })).toBeVisible();
     await page.getByRole("button", { name: "Add data" }).click();
     const dialog = page.getByRole("dialog", { name: "Add data to tickets" });
-    await dialog.getByLabel("Upload a file").check();
+    await dialog.getByLabel("Upload files").check();
     await dialog.getByLabel(/^File/).setInputFiles({ name: "tickets.csv", mimeType: "text/csv", buffer: Buffer.from(TICKETS) });
     await expect(dialog.getByText("Columns found (4)")).toBeVisible();
     await dialog.getByLabel("Embed title").check();

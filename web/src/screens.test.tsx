@@ -154,8 +154,8 @@ describe("collection details", () => {
     const tab = screen.getByRole("tab", { name: "Overview" });
     expect(tab.getAttribute("aria-selected")).toBe("true");
     fireEvent.keyDown(tab, { key: "ArrowRight" });
-    expect(h.store.getState().route).toMatchObject({ tab: "operations" });
-    fireEvent.keyDown(screen.getByRole("tab", { name: "Operations" }), { key: "ArrowLeft" });
+    expect(h.store.getState().route).toMatchObject({ tab: "sources" });
+    fireEvent.keyDown(screen.getByRole("tab", { name: "Sources" }), { key: "ArrowLeft" });
     fireEvent.keyDown(screen.getByRole("tab", { name: "Overview" }), { key: "ArrowLeft" });
     expect(h.store.getState().route).toMatchObject({ tab: "settings" });
   });
@@ -219,9 +219,12 @@ describe("collection details", () => {
   it("add data: a server path, then a CSV upload with its columns chosen from a preview", async () => {
     const calls: Call[] = [];
     const accepted = (c: Call) => (calls.push(c), { status: 202, body: { source: {}, operation: operation(notes.id, { id: `op${calls.length}` }) } });
+    const uploaded = (c: Call) => (
+      calls.push(c), { status: 202, body: { files: [{ filename: "tickets.csv", source: {}, operation: operation(notes.id, { id: "up" }), error: null }] } }
+    );
     const h = await openNotes("overview", {
       [`POST /api/v2/collections/${notes.id}/sources`]: accepted,
-      [`POST /api/v2/collections/${notes.id}/sources/upload`]: accepted,
+      [`POST /api/v2/collections/${notes.id}/sources/uploads`]: uploaded,
     });
     fireEvent.click(screen.getByRole("button", { name: "Add data" }));
     fireEvent.change(screen.getByLabelText(/Server path/), { target: { value: "/srv/more" } });
@@ -230,7 +233,7 @@ describe("collection details", () => {
     expect(calls[0].body).toEqual({ path: "/srv/more", text_columns: [], context_columns: [], id_column: null });
 
     fireEvent.click(screen.getByRole("button", { name: "Add data" }));
-    fireEvent.click(screen.getByLabelText("Upload a file"));
+    fireEvent.click(screen.getByLabelText("Upload files"));
     const csv = new File(["ticket_id,title,body,team\n1,a,b,c\n"], "tickets.csv", { type: "text/csv" });
     await act(async () => {
       fireEvent.change(screen.getByLabelText(/^File/), { target: { files: [csv] } });

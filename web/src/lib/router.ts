@@ -11,7 +11,7 @@ export type Route =
   /** A document of a collection; `chunk` is the index of the chunk to show (a result's). */
   | { name: "document"; id: string; documentId: string; chunk: number | null };
 
-export const TABS = ["overview", "operations", "files", "settings"] as const;
+export const TABS = ["overview", "sources", "operations", "files", "settings"] as const;
 export type Tab = (typeof TABS)[number];
 
 /** The route of a location's path, with its query string (`?chunk=3`) if it has one. */

@@ -45,6 +45,8 @@ export interface Operation {
   status: OperationStatus;
   /** While queued: its place in the collection's queue, 1 = next. */
   queue_position?: number | null;
+  /** What started it: a person, the source's watcher or its schedule. */
+  trigger?: "user" | "watch" | "schedule";
   progress: number;
   processed: number;
   total: number;
@@ -67,6 +69,27 @@ export interface Source {
   context_columns: string[];
   id_column: string | null;
   created_at: string;
+  /** Watch and schedule (SPEC §12); older gateways leave it out (off). */
+  sync?: SourceSync;
+  sync_status?: SyncStatus;
+  sync_reason?: string;
+  last_sync_at?: string | null;
+  next_sync_at?: string | null;
+  /** An upload's versions, oldest first; the last is the one indexed. */
+  versions?: SourceVersion[];
+}
+
+export interface SourceSync {
+  watch: boolean;
+  interval_minutes: number | null;
+}
+
+export type SyncStatus = "off" | "pending" | "active" | "stopped";
+
+export interface SourceVersion {
+  version: number;
+  size: number;
+  uploaded_at: string;
 }
 
 export interface DocumentRow {

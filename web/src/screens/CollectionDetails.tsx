@@ -1,18 +1,20 @@
 import { useEffect, useState, type KeyboardEvent } from "react";
 import { useApp, useAppStore } from "../context";
 import { Notice, ProgressBar, RoleBadge, StatusBadge } from "../components/bits";
-import { RouteLink } from "../components/RouteLink";
 import { canEdit, isOwner, roleOf } from "../lib/roles";
 import { TABS, type Tab } from "../lib/router";
 import { formatBytes, formatCount, isActive } from "../lib/text";
 import { isQueued, queueText } from "../lib/queue";
-import type { Collection, DocumentRow, Operation, Source } from "../lib/types";
+import type { Collection, Operation, Source } from "../lib/types";
 import { SettingsTab } from "./CollectionSettings";
+import { FilesTab } from "./FilesTab";
+import { SourcesTab } from "./SourcesTab";
 import { AddDataDialog } from "./dialogs";
 import { ShareDialog } from "./ShareDialog";
 
 const TAB_LABELS: Record<Tab, string> = {
   overview: "Overview",
+  sources: "Sources",
   operations: "Operations",
   files: "Files",
   settings: "Settings",
@@ -97,6 +99,7 @@ export function CollectionDetails({ id, tab }: { id: string; tab: Tab }) {
       <section role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="panel">
         {tab === "overview" && <Overview collection={collection} />}
         {tab === "operations" && <OperationsTab collection={collection} />}
+        {tab === "sources" && <SourcesTab collection={collection} />}
         {tab === "files" && <FilesTab collection={collection} />}
         {tab === "settings" && <SettingsTab collection={collection} />}
       </section>
@@ -253,72 +256,5 @@ function OperationsTab({ collection: c }: { collection: Collection }) {
         </li>
       ))}
     </ul>
-  );
-}
-
-function FilesTab({ collection: c }: { collection: Collection }) {
-  const store = useAppStore();
-  const [status, setStatus] = useState("");
-  const [rows, setRows] = useState<DocumentRow[] | null>(null);
-  const [total, setTotal] = useState(0);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    store.api
-      .documents(c.id, status || undefined)
-      .then((page) => {
-        setRows(page.items);
-        setTotal(page.total);
-      })
-      .catch((e: unknown) => setError(e instanceof Error ? e.message : String(e)));
-  }, [c.id, c.document_count, c.status, status, store]);
-  return (
-    <>
-      <div className="toolbar">
-        <label>
-          Show
-          <select value={status} onChange={(e) => setStatus(e.target.value)}>
-            <option value="">All documents</option>
-            <option value="indexed">Indexed</option>
-            <option value="pending">Pending</option>
-            <option value="failed">Failed</option>
-          </select>
-        </label>
-        {rows && <span className="muted">{rows.length} of {total}</span>}
-      </div>
-      {error && <p className="notice notice-error">{error}</p>}
-      {rows && rows.length === 0 && <p className="muted">No documents{status ? ` with status ${status}` : ""}.</p>}
-      {rows && rows.length > 0 && (
-        <div className="table-scroll">
-          <table className="files">
-            <thead>
-              <tr>
-                <th scope="col">Path</th>
-                <th scope="col">Status</th>
-                <th scope="col">Chunks</th>
-                <th scope="col">Size</th>
-                <th scope="col">Reason</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((d) => (
-                <tr key={`${d.path}:${d.id ?? ""}`} className={`doc-${d.status}`}>
-                  <td className="mono">
-                    {d.id && d.status === "indexed" ? (
-                      <RouteLink route={{ name: "document", id: c.id, documentId: d.id, chunk: null }}>{d.path}</RouteLink>
-                    ) : (
-                      d.path
-                    )}
-                  </td>
-                  <td><span className={`badge badge-${d.status}`}>{d.status}</span></td>
-                  <td>{d.chunk_count}</td>
-                  <td>{formatBytes(d.size)}</td>
-                  <td>{d.reason}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </>
   );
 }

@@ -4,6 +4,7 @@ import { Dialog } from "../components/Dialog";
 import { Notice } from "../components/bits";
 import { message } from "../lib/action";
 import { isRecordFile, readColumns } from "../lib/columns";
+import { remember, uploadFiles } from "../lib/sourcesApi";
 import type { Collection, ColumnChoice, SourcePreview } from "../lib/types";
 
 function optionalInt(value: string): number | undefined {
@@ -179,18 +180,23 @@ export function AddDataDialog({ collection, onClose }: { collection: Collection;
   const [path, setPath] = useState("");
   const [preview, setPreview] = useState<SourcePreview | null>(null);
   const [checking, setChecking] = useState(false);
-  const [file, setFile] = useState<File | null>(null);
+  const [files, setFiles] = useState<File[]>([]);
+  const [keepVersions, setKeepVersions] = useState(false);
+  const [refused, setRefused] = useState<string[]>([]);
   const [columns, setColumns] = useState<string[] | null>(null);
   const [choice, setChoice] = useState<ColumnChoice>(NO_COLUMNS);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const record = mode === "path" ? isRecordFile(path) : file !== null && isRecordFile(file.name);
+  const record = mode === "path" ? isRecordFile(path) : files.some((f) => isRecordFile(f.name));
 
-  async function chooseFile(chosen: File | null) {
-    setFile(chosen);
+  async function chooseFiles(chosen: File[]) {
+    setFiles(chosen);
     setChoice(NO_COLUMNS);
     setColumns(null);
-    if (chosen && isRecordFile(chosen.name)) setColumns(await readColumns(chosen));
+    setRefused([]);
+    // The columns offered are the first table's; the server checks each file's.
+    const table = chosen.find((f) => isRecordFile(f.name));
+    if (table) setColumns(await readColumns(table));
   }
 
   async function checkPath() {
@@ -212,9 +218,20 @@ export function AddDataDialog({ collection, onClose }: { collection: Collection;
     e.preventDefault();
     setBusy(true);
     setError(null);
+    setRefused([]);
     try {
-      const source = mode === "path" ? { path: path.trim() } : { file: file as File };
-      await addData(collection.id, source, record ? choice : NO_COLUMNS);
+      if (mode === "path") {
+        await addData(collection.id, { path: path.trim() }, record ? choice : NO_COLUMNS);
+      } else {
+        const answers = await uploadFiles(store.api, collection.id, files, record ? choice : NO_COLUMNS, keepVersions);
+        for (const a of answers) remember(store, a.operation);
+        const failed = answers.filter((a) => a.error).map((a) => `${a.filename}: ${a.error?.detail ?? ""}`);
+        if (failed.length) {
+          setRefused(failed);
+          setFiles(files.filter((f) => answers.some((a) => a.error && a.filename === f.name)));
+          return;
+        }
+      }
       onClose();
       navigate({ name: "collection", id: collection.id, tab: "operations" });
     } catch (err) {
@@ -235,7 +252,7 @@ export function AddDataDialog({ collection, onClose }: { collection: Collection;
           </label>
           <label>
             <input type="radio" name="mode" checked={mode === "upload"} onChange={() => setMode("upload")} />
-            Upload a file
+            Upload files
           </label>
         </fieldset>
         {mode === "path" ? (
@@ -258,11 +275,17 @@ export function AddDataDialog({ collection, onClose }: { collection: Collection;
             </button>
           </div>
         ) : (
-          <label>
-            File
-            <input type="file" onChange={(e) => void chooseFile(e.target.files?.[0] ?? null)} />
-            <span className="hint">Documents (txt, md, html, pdf, docx, …) or tables (csv, tsv, jsonl, json, parquet, xlsx).</span>
-          </label>
+          <>
+            <label>
+              Files
+              <input type="file" multiple onChange={(e) => void chooseFiles(Array.from(e.target.files ?? []))} />
+              <span className="hint">Documents (txt, md, html, pdf, docx, …) or tables (csv, tsv, jsonl, json, parquet, xlsx); several at once.</span>
+            </label>
+            <label className="inline">
+              <input type="checkbox" checked={keepVersions} onChange={(e) => setKeepVersions(e.target.checked)} />
+              Keep as a separate source (a name the collection has becomes its next version otherwise)
+            </label>
+          </>
         )}
         {mode === "path" && preview && (
           <p className="notice notice-info" role="status">
@@ -277,11 +300,21 @@ export function AddDataDialog({ collection, onClose }: { collection: Collection;
           />
         )}
         {error && <Notice kind="error" text={error} />}
+        {refused.length > 0 && (
+          <div className="notice notice-error" role="alert">
+            <span>Not added (the others are):</span>
+            <ul>
+              {refused.map((r) => (
+                <li key={r}>{r}</li>
+              ))}
+            </ul>
+          </div>
+        )}
         <div className="actions">
           <button type="button" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" className="primary" disabled={busy || (mode === "path" ? !path.trim() : !file)}>
+          <button type="submit" className="primary" disabled={busy || (mode === "path" ? !path.trim() : files.length === 0)}>
             Add and index
           </button>
         </div>
