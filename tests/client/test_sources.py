@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from semantik.client import EventFrame, SearchType
+from semantik.client import EventFrame, InvalidRequestError, SearchType
 from tests.e2e.conftest import RunningSystem
 
 from .conftest import SignedIn, write_notes
@@ -86,6 +86,23 @@ async def test_uploads_are_indexed_one_after_the_other(signed_in: SignedIn, tmp_
         assert len(await client.list_sources(uploads.id)) == 3
         found = await client.search("comets", uploads.id, limit=1)
         assert found.results[0].path.endswith("a.md")
+
+        # a.md again: its source's second version; with keep_versions a source of its own.
+        (files / "a.md").write_text("Alpha note about asteroids.")
+        (files / "c.exe").write_bytes(b"MZ not a document")
+        answers = await client.upload_many(uploads.id, [files / "a.md", files / "c.exe"])
+        assert answers[0].source is not None and answers[0].operation is not None
+        assert [v.version for v in answers[0].source.versions] == [1, 2]
+        assert answers[1].source is None and answers[1].error is not None
+        assert answers[1].error.status == 400 and "unsupported" in answers[1].error.detail
+        assert (await client.wait(answers[0].operation.id, timeout=120)).status == "completed"
+        assert len(await client.list_sources(uploads.id)) == 3
+        with pytest.raises(InvalidRequestError, match=r"c\.exe: unsupported"):
+            await client.upload_files(uploads.id, [files / "c.exe"])
+        kept = await client.upload_files(uploads.id, [files / "b.md"], keep_versions=True)
+        assert [op.status for op in kept] == ["completed"]
+        paths = sorted(s.path.rsplit("/", 1)[1] for s in await client.list_sources(uploads.id))
+        assert paths == ["a.md", "b.md", "b_v2.md", "tickets.csv"]
         hit = (await client.search("login page error", uploads.id, limit=1)).results[0]
         assert hit.metadata.get("record_id") == "T-1"
 

@@ -10,12 +10,13 @@ from typing import Any, overload
 from uuid import UUID
 
 from semantik_contracts.documents import DocumentDetail
+from semantik_contracts.uploads import UploadedFile, UploadedFiles
 from semantik_contracts.views import SourceList
 
 from .accounts import Accounts
-from .connection import Id, given, upload_form
+from .connection import Id, given, upload_batches, upload_form, uploads_form
 from .download import download_file
-from .errors import error_of_frame
+from .errors import api_error, error_of_frame
 from .models import (
     TERMINAL,
     Collection,
@@ -144,22 +145,56 @@ class SemantikClient(Accounts):
         text_columns: Sequence[str] = (),
         context_columns: Sequence[str] = (),
         id_column: str | None = None,
+        keep_versions: bool = False,
     ) -> SourceAndOperation:
-        """Upload a file (a path here, or its bytes with ``filename``) as a source."""
+        """Upload a file (a path here, or its bytes with ``filename``) as a source. A name
+        the collection has already is that source's next version, unless
+        ``keep_versions``: then a source of its own (``name_v2.ext``)."""
         path = f"{COLLECTIONS}/{collection_id}/sources/upload"
-        with upload_form(file, filename, text_columns, context_columns, id_column) as form:
-            return SourceAndOperation.model_validate(await self.call("POST", path, **form))
+        form = upload_form(file, filename, text_columns, context_columns, id_column, keep_versions)
+        with form as parts:
+            return SourceAndOperation.model_validate(await self.call("POST", path, **parts))
+
+    async def upload_many(
+        self,
+        collection_id: Id,
+        files: Iterable[str | Path],
+        *,
+        text_columns: Sequence[str] = (),
+        context_columns: Sequence[str] = (),
+        id_column: str | None = None,
+        keep_versions: bool = False,
+    ) -> list[UploadedFile]:
+        """Upload files (at most 50 files, 50 MiB, a request): each its own source (or next
+        version) and queued operation. Each file's answer, in order: its source and
+        operation, or the ``error`` it alone was refused with."""
+        path = f"{COLLECTIONS}/{collection_id}/sources/uploads"
+        answers: list[UploadedFile] = []
+        for batch in upload_batches([Path(f) for f in files]):
+            with uploads_form(
+                batch, text_columns, context_columns, id_column, keep_versions
+            ) as parts:
+                sent = UploadedFiles.model_validate(await self.call("POST", path, **parts))
+            answers.extend(sent.files)
+        return answers
 
     async def upload_files(
-        self, collection_id: Id, files: Iterable[str | Path], *, timeout: float | None = None
+        self,
+        collection_id: Id,
+        files: Iterable[str | Path],
+        *,
+        keep_versions: bool = False,
+        timeout: float | None = None,
     ) -> list[Operation]:
-        """Upload each file and wait for its operation before the next (a collection runs
-        one operation at a time); the operations as they ended."""
-        ended = []
-        for file in files:
-            added = await self.upload(collection_id, file)
-            ended.append(await self.wait(added.operation.id, timeout=timeout))
-        return ended
+        """Upload the files (``upload_many``) and wait for their operations, which the
+        collection runs one after another; the operations as they ended. A refused file
+        raises its ``ApiError`` before any wait (the others stay added)."""
+        answers = await self.upload_many(collection_id, files, keep_versions=keep_versions)
+        if refused := next((a for a in answers if a.error is not None), None):
+            assert refused.error is not None
+            error = refused.error
+            raise api_error(error.status, f"{refused.filename}: {error.detail}", error.code)
+        return [await self.wait(a.operation.id, timeout=timeout) for a in answers if a.operation]
 
     async def list_sources(self, collection_id: Id) -> list[Source]:
         listed = await self.call("GET", f"{COLLECTIONS}/{collection_id}/sources")

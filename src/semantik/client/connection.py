@@ -53,14 +53,11 @@ def upload_form(
     text_columns: Sequence[str],
     context_columns: Sequence[str],
     id_column: str | None,
+    keep_versions: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """httpx's ``files`` and ``data`` of an upload: the file (streamed from disk, not
     read into memory), and the column fields."""
-    data = given(
-        text_columns=list(text_columns) or None,
-        context_columns=list(context_columns) or None,
-        id_column=id_column,
-    )
+    data = _form_fields(text_columns, context_columns, id_column, keep_versions)
     if isinstance(file, bytes):
         if not filename:
             raise ValueError("name the uploaded bytes with filename=")
@@ -68,6 +65,60 @@ def upload_form(
         return
     with Path(file).open("rb") as handle:
         yield {"files": {"file": (filename or Path(file).name, handle)}, "data": data}
+
+
+#: The most files the client sends in one upload request (the server's limit).
+MAX_FILES_PER_REQUEST = 50
+#: The most bytes of files it sends in one (``SEMANTIK_UPLOAD_MAX_BYTES``'s default).
+UPLOAD_BYTES_PER_REQUEST = 50 * 1024 * 1024
+
+
+def upload_batches(files: Sequence[Path]) -> Iterator[list[Path]]:
+    """The files in requests' worth, in order: a file larger than a request goes alone
+    (and the server says whether it is too large)."""
+    batch: list[Path] = []
+    size = 0
+    for file in files:
+        length = file.stat().st_size
+        if batch and (
+            len(batch) == MAX_FILES_PER_REQUEST or size + length > UPLOAD_BYTES_PER_REQUEST
+        ):
+            yield batch
+            batch, size = [], 0
+        batch.append(file)
+        size += length
+    if batch:
+        yield batch
+
+
+@contextlib.contextmanager
+def uploads_form(
+    files: Sequence[str | Path],
+    text_columns: Sequence[str],
+    context_columns: Sequence[str],
+    id_column: str | None,
+    keep_versions: bool,
+) -> Iterator[dict[str, Any]]:
+    """httpx's ``files`` and ``data`` of several files in one request, each a ``file``
+    part streamed from disk."""
+    data = _form_fields(text_columns, context_columns, id_column, keep_versions)
+    with contextlib.ExitStack() as opened:
+        parts = [("file", (Path(f).name, opened.enter_context(Path(f).open("rb")))) for f in files]
+        yield {"files": parts, "data": data}
+
+
+def _form_fields(
+    text_columns: Sequence[str],
+    context_columns: Sequence[str],
+    id_column: str | None,
+    keep_versions: bool,
+) -> dict[str, Any]:
+    return given(
+        text_columns=list(text_columns) or None,
+        context_columns=list(context_columns) or None,
+        id_column=id_column,
+        keep_versions="true" if keep_versions else None,
+    )
 
 
 def local_credentials(data_dir: Path) -> tuple[str, str] | None:
