@@ -245,6 +245,10 @@ describe("files and uploads", () => {
         }));
         return { body: { items, total: 1200, limit, offset } };
       },
+      [`POST ${base}/documents/retry`]: () => ({
+        status: 202,
+        body: operation(notes.id, { id: "retry", type: "index", status: "queued", queue_position: 1 }),
+      }),
     });
     await h.store.getState().start();
     h.store.setState({ route: { name: "collection", id: notes.id, tab: "files" } });
@@ -269,6 +273,10 @@ describe("files and uploads", () => {
     fireEvent.change(screen.getByLabelText("Show"), { target: { value: "failed" } });
     await waitFor(() => expect(offsets.at(-1)).toBe(0));
     expect(offsets).toEqual([0, 100, 200, 300, 400, 500, 1100, 1000, 0]);
+    // The failures processed again: one operation, shown with its place in the queue.
+    fireEvent.click(await screen.findByRole("button", { name: "Retry failed documents" }));
+    expect(await screen.findByText("Retry: Queued: next")).toBeTruthy();
+    expect(h.store.getState().operations.retry.type).toBe("index");
   }, 20_000);
 
   it("several files upload at once, kept as separate sources when asked; a refused one says why", async () => {
@@ -294,5 +302,30 @@ describe("files and uploads", () => {
     expect((form.getAll("file") as File[]).map((f) => f.name)).toEqual(["a.md", "b.exe"]);
     expect(form.get("keep_versions")).toBe("true");
     expect(h.store.getState().operations.ua.status).toBe("pending");
+  });
+
+  it("an uploaded table can take a saved set's columns", async () => {
+    const { calls } = await openSources({
+      [`GET ${base}/column-sets`]: () => ({
+        body: { items: [{ name: "full", text_columns: ["title", "body"], context_columns: [], id_column: null, saved_by: "alice", saved_at: "" }] },
+      }),
+      [`POST ${base}/sources/uploads`]: () => ({
+        status: 202,
+        body: { files: [{ filename: "t.csv", source: source("t"), operation: operation(notes.id, { id: "ut" }), error: null }] },
+      }),
+    });
+    fireEvent.click(screen.getByRole("button", { name: "Add data" }));
+    fireEvent.click(screen.getByLabelText("Upload files"));
+    const csv = new File(["id,title,body\n1,a,b\n"], "t.csv", { type: "text/csv" });
+    await act(async () => fireEvent.change(screen.getByLabelText(/^Files/), { target: { files: [csv] } }));
+    fireEvent.change(await screen.findByLabelText("Columns from a saved set"), { target: { value: "full" } });
+    // The set's columns replace the picker.
+    expect(screen.queryByText("Columns found (3)")).toBeNull();
+    fireEvent.click(screen.getByRole("button", { name: "Add and index" }));
+    await waitFor(() => expect(calls.filter((c) => c.method === "POST")).toHaveLength(1));
+    const form = calls.find((c) => c.method === "POST")?.body as FormData;
+    expect(form.get("column_set")).toBe("full");
+    expect(form.getAll("text_columns")).toEqual([]);
+    expect(form.get("keep_versions")).toBeNull();
   });
 });

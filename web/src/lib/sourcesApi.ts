@@ -80,22 +80,32 @@ export function saveColumnSet(api: Api, collectionId: string, name: string, colu
 }
 
 /** Upload several files in one request, each its own source (or an upload's next version
- * of a name the collection has, unless `keepVersions` keeps it a separate source). */
+ * of a name the collection has, unless `keepVersions` keeps it a separate source), with
+ * the columns given or those of the saved set `columnSet`. */
 export async function uploadFiles(
   api: Api,
   collectionId: string,
   files: File[],
   columns: ColumnChoice,
   keepVersions: boolean,
+  columnSet?: string,
 ): Promise<UploadedFile[]> {
   const form = new FormData();
   for (const file of files) form.append("file", file);
-  for (const c of columns.text_columns) form.append("text_columns", c);
-  for (const c of columns.context_columns) form.append("context_columns", c);
-  if (columns.id_column) form.append("id_column", columns.id_column);
+  if (columnSet) form.append("column_set", columnSet);
+  else {
+    for (const c of columns.text_columns) form.append("text_columns", c);
+    for (const c of columns.context_columns) form.append("context_columns", c);
+    if (columns.id_column) form.append("id_column", columns.id_column);
+  }
   if (keepVersions) form.append("keep_versions", "true");
   const answer = await api.request<{ files: UploadedFile[] }>("POST", `${base(collectionId)}/sources/uploads`, form);
   return answer.files;
+}
+
+/** Process every failed document of the collection again: one `index` operation. */
+export function retryFailed(api: Api, collectionId: string): Promise<Operation> {
+  return api.request("POST", `${base(collectionId)}/documents/retry`);
 }
 
 /** One page of the collection's documents, from `offset`. */

@@ -2,9 +2,11 @@ import { useEffect, useState } from "react";
 import { useAppStore } from "../context";
 import { RouteLink } from "../components/RouteLink";
 import { message } from "../lib/action";
-import { documentsPage, FILES_PAGE } from "../lib/sourcesApi";
+import { canEdit } from "../lib/roles";
+import { documentsPage, FILES_PAGE, remember, retryFailed } from "../lib/sourcesApi";
+import { queueText } from "../lib/queue";
 import { formatBytes, formatCount } from "../lib/text";
-import type { Collection, DocumentRow } from "../lib/types";
+import type { Collection, DocumentRow, Operation } from "../lib/types";
 
 /** The collection's documents, a page at a time, however many there are. */
 export function FilesTab({ collection: c }: { collection: Collection }) {
@@ -14,6 +16,17 @@ export function FilesTab({ collection: c }: { collection: Collection }) {
   const [rows, setRows] = useState<DocumentRow[] | null>(null);
   const [total, setTotal] = useState(0);
   const [error, setError] = useState<string | null>(null);
+  const [retry, setRetry] = useState<Operation | null>(null);
+  async function retryAll() {
+    setError(null);
+    try {
+      const op = await retryFailed(store.api, c.id);
+      remember(store, op);
+      setRetry(op);
+    } catch (e) {
+      setError(message(e));
+    }
+  }
   useEffect(() => {
     let current = true;
     documentsPage(store.api, c.id, offset, status || undefined)
@@ -53,6 +66,14 @@ export function FilesTab({ collection: c }: { collection: Collection }) {
           </span>
         )}
       </div>
+      {canEdit(c) && status === "failed" && total > 0 && (
+        <p>
+          <button type="button" disabled={retry !== null} onClick={() => void retryAll()}>
+            Retry failed documents
+          </button>{" "}
+          {retry && <span className="muted">Retry: {retry.status === "queued" ? queueText(retry) : retry.status}</span>}
+        </p>
+      )}
       {error && <p className="notice notice-error">{error}</p>}
       {rows && rows.length === 0 && <p className="muted">No documents{status ? ` with status ${status}` : ""}.</p>}
       {rows && rows.length > 0 && (

@@ -1,10 +1,10 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { useApp, useAppStore } from "../context";
 import { Dialog } from "../components/Dialog";
 import { Notice } from "../components/bits";
 import { message } from "../lib/action";
 import { isRecordFile, readColumns } from "../lib/columns";
-import { remember, uploadFiles } from "../lib/sourcesApi";
+import { columnSets, remember, uploadFiles, type ColumnSet } from "../lib/sourcesApi";
 import type { Collection, ColumnChoice, SourcePreview } from "../lib/types";
 
 function optionalInt(value: string): number | undefined {
@@ -183,6 +183,11 @@ export function AddDataDialog({ collection, onClose }: { collection: Collection;
   const [files, setFiles] = useState<File[]>([]);
   const [keepVersions, setKeepVersions] = useState(false);
   const [refused, setRefused] = useState<string[]>([]);
+  const [sets, setSets] = useState<ColumnSet[]>([]);
+  const [useSet, setUseSet] = useState("");
+  useEffect(() => {
+    void columnSets(store.api, collection.id).then(setSets).catch(() => setSets([]));
+  }, [collection.id, store]);
   const [columns, setColumns] = useState<string[] | null>(null);
   const [choice, setChoice] = useState<ColumnChoice>(NO_COLUMNS);
   const [error, setError] = useState<string | null>(null);
@@ -223,7 +228,7 @@ export function AddDataDialog({ collection, onClose }: { collection: Collection;
       if (mode === "path") {
         await addData(collection.id, { path: path.trim() }, record ? choice : NO_COLUMNS);
       } else {
-        const answers = await uploadFiles(store.api, collection.id, files, record ? choice : NO_COLUMNS, keepVersions);
+        const answers = await uploadFiles(store.api, collection.id, files, record ? choice : NO_COLUMNS, keepVersions, record ? useSet : "");
         for (const a of answers) remember(store, a.operation);
         const failed = answers.filter((a) => a.error).map((a) => `${a.filename}: ${a.error?.detail ?? ""}`);
         if (failed.length) {
@@ -292,7 +297,20 @@ export function AddDataDialog({ collection, onClose }: { collection: Collection;
             {preview.kind === "directory" ? "A folder" : "A file"} on the server: <span className="mono">{preview.path}</span>
           </p>
         )}
-        {record && (
+        {record && mode === "upload" && sets.length > 0 && (
+          <label>
+            Columns from a saved set
+            <select value={useSet} onChange={(e) => setUseSet(e.target.value)}>
+              <option value="">(choose columns below)</option>
+              {sets.map((x) => (
+                <option key={x.name} value={x.name}>
+                  {x.name}: {x.text_columns.join(", ")}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {record && !(mode === "upload" && useSet) && (
           <ColumnPicker
             columns={mode === "upload" ? columns : preview && preview.columns.length > 0 ? preview.columns : null}
             value={choice}
