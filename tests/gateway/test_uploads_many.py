@@ -91,3 +91,46 @@ async def test_a_multi_file_upload_is_bounded(
     assert served.app is not None
     spool = served.app.state.context.settings.data_dir / "spool"
     assert not any(spool.iterdir())
+
+
+@pytest.mark.reliability
+async def test_a_refused_version_leaves_the_previous_one_in_place(
+    served: ServedGateway, client: httpx.AsyncClient
+) -> None:
+    alice = bearer((await sign_in(client, "alice"))["access_token"])
+    collection = await new_collection(client, alice, "prices")
+    url = f"/api/v2/collections/{collection}/sources/upload"
+    columns = {"text_columns": "item"}
+    first = await client.post(
+        url, files={"file": ("prices.csv", b"item,price\nbread,2\n")}, data=columns, headers=alice
+    )
+    assert first.status_code == 202, first.text
+    # Version 2 lacks the column: refused, and version 1 is still the file and the source.
+    second = await client.post(
+        url, files={"file": ("prices.csv", b"thing,price\nmilk,1\n")}, data=columns, headers=alice
+    )
+    assert second.status_code == 400 and "'item' not found" in second.json()["detail"]
+    listed = await client.get(f"/api/v2/collections/{collection}/sources", headers=alice)
+    (source,) = listed.json()["items"]
+    assert source["id"] == first.json()["source"]["id"]
+    assert [v["version"] for v in source["versions"]] == [1]
+    bus = await Bus.connect(served.nats_url, "test")
+    try:
+        stored = await (await bus.upload_store()).get(f"{collection}/prices.csv")
+        assert stored.data == b"item,price\nbread,2\n"
+    finally:
+        await bus.close()
+    # A very long name is cut (its extension kept), a name of dots alone is 'upload'.
+    long_name = "p" * 300 + ".md"
+    answers = await client.post(
+        f"/api/v2/collections/{collection}/sources/uploads",
+        files=[("file", (long_name, b"# Long\n")), ("file", ("..", b"# Dots\n"))],
+        headers=alice,
+    )
+    assert answers.status_code == 202, answers.text
+    names = [a["filename"] for a in answers.json()["files"]]
+    assert names == ["p" * 197 + ".md", "upload"]
+    long_one, dots = answers.json()["files"]
+    assert long_one["error"] is None and long_one["source"]["path"].endswith("p" * 197 + ".md")
+    assert dots["error"]["status"] == 400  # no extension: no known type
+    await client.post(f"/api/v2/operations/{long_one['operation']['id']}/cancel", headers=alice)

@@ -31,6 +31,7 @@ from semantik_runtime.bus import Bus
 #: Room for the multipart envelope and the form fields beside the file.
 _ENVELOPE_BYTES = 1 << 20
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+_NAME_MAX = 200
 
 
 def _refuse(code: ErrorCode, message: str) -> RpcFailure:
@@ -54,7 +55,11 @@ def safe_name(filename: str) -> str:
     """The base name of a client's file name, without path parts or odd characters."""
     base = os.path.basename(filename.replace("\\", "/")).strip()
     cleaned = _UNSAFE.sub("_", base).strip(" .")
-    return cleaned[:200] or "upload"
+    if len(cleaned) > _NAME_MAX:  # cut the stem: the extension says the file's type
+        stem, ext = os.path.splitext(cleaned)
+        ext = ext if len(ext) <= 16 else ""
+        cleaned = stem[: _NAME_MAX - len(ext)] + ext
+    return cleaned or "upload"
 
 
 async def receive_upload(
