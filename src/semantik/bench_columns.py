@@ -6,7 +6,9 @@ column sets (``a``: ``title`` embedded, ``city`` as context; ``b``: ``body`` emb
 ``team`` as context) and indexes a small CSV of ``--rows`` rows with set ``a``. Then,
 ``--repeats`` times, it applies the other set (``POST …/sources/reembed``) and searches
 every 50 ms until a full page of results carries only the new set's context column:
-that is ``switch_s``. ``operation_s`` is when the re-embed's operation completed.
+that is ``switch_s``. ``operation_s`` is when the re-embed's operation completed. The
+re-embed is staged (a blue-green reindex of the collection): search switches from all
+old rows to all new ones at once, when the operation completes.
 Printed: ``{"rows", "repeats", "switch_p50_s", "switch_max_s", "operation_p50_s"}``.
 """
 
@@ -75,7 +77,7 @@ async def switch(
         f"{base}/sources/reembed", json={"source_ids": [source_id], "column_set": name}
     )
     reply.raise_for_status()
-    operation_id = reply.json()["items"][0]["operation"]["id"]
+    operation_id = reply.json()["operation"]["id"]
     waiting = asyncio.ensure_future(wait_operation(client, operation_id, timeout))
     collection_id = base.rsplit("/", 1)[1]
     while not await serving(client, collection_id, context):

@@ -1,6 +1,6 @@
 """Column sets and the batch re-embed through the gateway: saved, listed, deleted, applied
-to several sources (one operation each, queued behind the first); bad input is a 4xx that
-says why and changes nothing."""
+to several sources (one staged operation, queued); bad input is a 4xx that says why and
+changes nothing."""
 
 from __future__ import annotations
 
@@ -42,12 +42,16 @@ async def test_sets_are_saved_listed_applied_and_deleted(stack: Stack) -> None:
         f"{base}/sources/reembed", json={"source_ids": sources, "column_set": "wide"}, headers=alice
     )
     assert started.status_code == 202, started.text
-    items = started.json()["items"]
-    assert [i["source"]["id"] for i in items] == sources
-    assert all(i["source"]["text_columns"] == ["title", "body"] for i in items)
-    assert all(i["source"]["context_columns"] == ["city"] for i in items)
-    assert [i["operation"]["status"] for i in items] == ["queued", "queued"]
-    assert [i["operation"]["queue_position"] for i in items] == [2, 3]  # behind two/ index
+    answer = started.json()
+    assert [s["id"] for s in answer["sources"]] == sources
+    assert all(s["text_columns"] == ["title", "body"] for s in answer["sources"])
+    assert all(s["context_columns"] == ["city"] for s in answer["sources"])
+    operation = answer["operation"]  # behind the two sources' first indexes
+    assert (operation["type"], operation["status"], operation["queue_position"]) == (
+        "index",
+        "queued",
+        2,
+    )
 
     upload = f"{base}/sources/upload"
     uploaded = await client.post(

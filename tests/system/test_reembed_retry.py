@@ -9,10 +9,12 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from embedder_service.model import EmbeddingModel
 from ingest_service.extraction.pool import ExtractionPool
+from semantik_contracts.work import generation_name
 from semantik_runtime.vectors.edge import EdgeVectorStore
 
 from tests.models import TINY_MODEL
@@ -94,9 +96,9 @@ async def test_a_column_set_applied_and_failed_documents_retried(system: System)
         f"{base}/sources/reembed",
         json={"source_ids": [added["source"]["id"]], "column_set": "by body"},
     )
-    [item] = started["items"]
-    assert item["source"]["text_columns"] == ["body"]
-    assert (await system.operation_done(item["operation"]["id"]))["status"] == "completed"
+    [source] = started["sources"]
+    assert source["text_columns"] == ["body"]
+    assert (await system.operation_done(started["operation"]["id"]))["status"] == "completed"
     await eventually(lambda: _all_are(system, cid, {"team"}))
     table_docs = [d for d in await documents(system, base) if d["path"].startswith(str(table))]
     assert len(table_docs) == len(rows)
@@ -135,3 +137,91 @@ async def _all_are(system: System, cid: str, wanted: set[str]) -> bool:
     found = await contexts(system, cid)
     rows = [c for c in found if c]  # the markdown file has no columns
     return len(rows) >= 6 and all(c == wanted for c in rows)
+
+
+#: Rows of the table re-embedded while searches run: enough for a cancel to land midway.
+ROWS = 600
+
+
+def write_table(path: Path, rows: int) -> None:
+    lines = [
+        f"{n},Ticket {n} about billing,Customer {n} reports login trouble,c{n % 7},t{n % 5}"
+        for n in range(rows)
+    ]
+    path.write_text("id,title,body,city,team\n" + "\n".join(lines) + "\n")
+
+
+async def test_search_switches_from_old_rows_to_new_at_once_and_a_cancel_keeps_the_old(
+    system: System,
+) -> None:
+    table = system.sources / "big.csv"
+    write_table(table, ROWS)
+    collection = await system.call(
+        "POST", "/api/v2/collections", json={"name": "big", "model_name": TINY_MODEL}
+    )
+    cid = collection["id"]
+    base = f"/api/v2/collections/{cid}"
+    body = {"path": str(table), "text_columns": ["title"], "context_columns": ["city"]}
+    added = await system.call("POST", f"{base}/sources", json=body)
+    assert (await system.operation_done(added["operation"]["id"]))["status"] == "completed"
+    source_id = added["source"]["id"]
+    old = await system.call("GET", base)
+
+    # Searches while the new columns are embedded: every answer is a full page of old
+    # rows or of new ones, never a mix and never empty; once new, never old again.
+    started = await system.call(
+        "POST",
+        f"{base}/sources/reembed",
+        json={"source_ids": [source_id], "text_columns": ["body"], "context_columns": ["team"]},
+    )
+    operation_id = started["operation"]["id"]
+    seen: list[str] = []
+    while True:
+        op = await system.call("GET", f"/api/v2/operations/{operation_id}")
+        found = await contexts(system, cid)
+        kinds = {frozenset(c) for c in found}
+        assert len(found) == 10 and len(kinds) == 1, found
+        seen.append("new" if kinds == {frozenset({"team"})} else "old")
+        if op["status"] in ("completed", "failed", "cancelled"):
+            break
+    assert op["status"] == "completed", op
+    assert await _all_are(system, cid, {"team"})
+    switches = [n for n in range(1, len(seen)) if seen[n] != seen[n - 1]]
+    assert len(switches) <= 1 and seen[0] == "old", seen
+    after = await system.call("GET", base)
+    assert after["active_generation"] == old["active_generation"] + 1
+    assert after["document_count"] == ROWS
+
+    # A re-embed cancelled midway: the rows stay the previous ones, all of them, and the
+    # partial generation is dropped.
+    again = await system.call(
+        "POST",
+        f"{base}/sources/reembed",
+        json={"source_ids": [source_id], "text_columns": ["title"], "context_columns": ["city"]},
+    )
+    cancelled_id = again["operation"]["id"]
+
+    async def embedding() -> bool:
+        op = await system.call("GET", f"/api/v2/operations/{cancelled_id}")
+        assert op["status"] != "completed", "finished before it could be cancelled"
+        return bool(op["status"] == "processing" and op["processed"] > 0)
+
+    await eventually(embedding)
+    await system.call("POST", f"/api/v2/operations/{cancelled_id}/cancel")
+    assert (await system.operation_done(cancelled_id))["status"] == "cancelled"
+    assert await _all_are(system, cid, {"team"})
+    final = await system.call("GET", base)
+    assert (final["active_generation"], final["document_count"]) == (
+        after["active_generation"],
+        ROWS,
+    )
+    staging = generation_name(UUID(cid), after["active_generation"] + 1)
+
+    async def dropped() -> bool:
+        return not system.store.has_generation(staging)
+
+    await eventually(dropped)
+    table_docs = await documents(system, base)
+    assert len(table_docs) == min(500, ROWS)
+    page = await system.call("GET", f"{base}/documents?limit=1")
+    assert page["total"] == ROWS

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, Field
 
 from .base import Message
 from .commands import Actor
-from .views import SourceAndOperation
+from .views import OperationView, SourceView
 
 #: The most sources one batch re-embed names.
 MAX_REEMBED_SOURCES = 50
@@ -75,9 +75,10 @@ class ColumnSetList(Message):
 
 
 class ReembedSources(Actor, ColumnChoice):
-    """New columns for several record sources of one collection: one operation per
-    source, queued behind the collection's running one. ``column_set`` names the saved
-    set the columns come from (kept in the audit log)."""
+    """New columns for several record sources of one collection, re-embedded together
+    by one staged operation (a blue-green ``reindex``), queued behind the collection's
+    running one. ``column_set`` names the saved set the columns come from (kept in the
+    operation's params)."""
 
     collection_id: UUID
     source_ids: list[UUID] = Field(min_length=1, max_length=MAX_REEMBED_SOURCES)
@@ -85,4 +86,5 @@ class ReembedSources(Actor, ColumnChoice):
 
 
 class ReembedStarted(Message):
-    items: list[SourceAndOperation] = Field(description="One per source, in the order asked")
+    sources: list[SourceView] = Field(description="The sources with their new columns")
+    operation: OperationView = Field(description="The staged operation re-embedding them")

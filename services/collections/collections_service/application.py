@@ -29,6 +29,7 @@ from semantik_runtime.errors import CommandError, forbidden, not_found
 from .access import check_grantable
 from .audit import ACCEPTED, ACTIONS, REJECTED, audit_entry, audited
 from .chunking_settings import chunking
+from .column_sets import staged_reembed
 from .domain import Collection, Source
 from .operation import Operation
 from .operation_queue import MAX_QUEUED_OPERATIONS, Admission, queue_position
@@ -284,13 +285,16 @@ class CollectionsApplication(Application[UUID]):
 
     @audited
     def change_source_columns(self, cmd: commands.ChangeSourceColumns) -> SourceAndOperation:
-        """New columns re-embed the source (an ``index`` of it alone, seed 002)."""
-
-        def change(source: Source, _: Collection) -> None:
-            source.change_columns(list(cmd.text_columns), list(cmd.context_columns), cmd.id_column)
-
-        params = {"columns_changed": True}
-        return self._source_operation(cmd, OperationType.INDEX, params, change)
+        """New columns re-embed the source staged (seed 002, SPEC §12): ``staged_reembed``."""
+        source = self.source_for(cmd, cmd.collection_id, cmd.source_id)
+        collection: Collection = self.repository.get(cmd.collection_id)
+        # First: the operation describes the source as changed.
+        source.change_columns(list(cmd.text_columns), list(cmd.context_columns), cmd.id_column)
+        operation = staged_reembed(self, collection, cmd.actor, [source])
+        self.commit(collection, source, operation)
+        return SourceAndOperation(
+            source=source_view(source), operation=self._view(operation, collection)
+        )
 
     @audited
     def remove_source(self, cmd: commands.RemoveSource) -> SourceAndOperation:
@@ -304,7 +308,7 @@ class CollectionsApplication(Application[UUID]):
 
     def _source_operation(
         self,
-        cmd: commands.ChangeSourceColumns | commands.RemoveSource,
+        cmd: commands.RemoveSource,
         op_type: OperationType,
         params: dict[str, Any],
         change: Callable[[Source, Collection], None],

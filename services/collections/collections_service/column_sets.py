@@ -26,17 +26,48 @@ from semantik_contracts.column_sets import (
     ReembedStarted,
     SaveColumnSet,
 )
-from semantik_contracts.views import SourceAndOperation
 from semantik_runtime.errors import CommandError
 
 from .audit import audited
 from .column_set_aggregate import MAX_COLUMN_SETS, ColumnSets, column_sets_id
-from .domain import Source
+from .domain import Collection, Source
+from .operation import Operation
 from .operation_queue import queue_position
 from .projections import operation_view, source_view
 
 if TYPE_CHECKING:
     from .application import CollectionsApplication
+
+
+#: The params of a re-embed for new columns: its reindex skips the overlap check (new
+#: columns make new documents, so old and new answers differ by design).
+COLUMNS_CHANGED = "columns_changed"
+
+
+def staged_reembed(
+    app: CollectionsApplication,
+    collection: Collection,
+    actor: str,
+    changed: list[Source],
+    params: dict[str, Any] | None = None,
+) -> Operation:
+    """The operation that re-embeds ``changed`` (their new columns applied, not saved yet)
+    staged (SPEC §12): a blue-green ``reindex`` of the whole collection into a staging
+    generation. Search keeps reading the active generation, old rows and all, until every
+    new row is written and checked; one event then makes the new generation active, so no
+    search sees old and new rows together, or neither. A failure or a cancel drops the
+    staging generation and leaves the active one as it was; a restart resumes the
+    reindex from its checkpoint. A collection never indexed to completion has nothing
+    to keep serving: it gets a plain ``index`` of the changed sources."""
+    wanted = {COLUMNS_CHANGED: True, **(params or {})}
+    if not collection.indexed_once:
+        ids = [source.id for source in changed]
+        return app.admission.request(
+            collection, OperationType.INDEX, actor, ids, wanted, given=changed
+        )
+    return app.admission.request(
+        collection, OperationType.REINDEX, actor, list(collection.source_ids), wanted, given=changed
+    )
 
 
 def _set_view(sets: ColumnSets, name: str) -> ColumnSetView:
@@ -96,34 +127,23 @@ def delete_column_set(app: CollectionsApplication, cmd: DeleteColumnSet) -> Colu
 
 @audited
 def reembed_sources(app: CollectionsApplication, cmd: ReembedSources) -> ReembedStarted:
-    """New columns for every source named, each re-embedded by its own ``index``
-    operation: the first may start at once, the others wait in the collection's queue.
-    All or nothing: one source that cannot take the columns refuses the whole batch."""
+    """New columns for every source named, re-embedded together by one staged operation
+    (``staged_reembed``), queued behind a running one. All or nothing: one source that
+    cannot take the columns refuses the whole batch."""
     if len(set(cmd.source_ids)) != len(cmd.source_ids):
         raise CommandError(ErrorCode.INVALID, "source_ids names a source twice")
     sources: list[Source] = [
         app.source_for(cmd, cmd.collection_id, source_id) for source_id in cmd.source_ids
     ]
     collection = app.collection_for(cmd, cmd.collection_id, CollectionRole.EDITOR)
-    params: dict[str, Any] = {"columns_changed": True}
-    if cmd.column_set is not None:
-        params["column_set"] = cmd.column_set
-    pairs = []
     for source in sources:
         source.change_columns(list(cmd.text_columns), list(cmd.context_columns), cmd.id_column)
-        operation = app.admission.request(
-            collection, OperationType.INDEX, cmd.actor, [source.id], params, given=[source]
-        )
-        pairs.append((source, operation))
-    app.commit(collection, *sources, *(operation for _, operation in pairs))
+    params = {"column_set": cmd.column_set} if cmd.column_set is not None else {}
+    operation = staged_reembed(app, collection, cmd.actor, sources, params)
+    app.commit(collection, *sources, operation)
     return ReembedStarted(
-        items=[
-            SourceAndOperation(
-                source=source_view(source),
-                operation=operation_view(operation, queue_position(collection, operation.id)),
-            )
-            for source, operation in pairs
-        ]
+        sources=[source_view(source) for source in sources],
+        operation=operation_view(operation, queue_position(collection, operation.id)),
     )
 
 

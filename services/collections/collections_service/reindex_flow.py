@@ -41,6 +41,7 @@ from semantik_contracts.work import (
 from semantik_runtime.bus import Bus
 
 from .application import CollectionsApplication
+from .column_sets import COLUMNS_CHANGED
 from .domain import Collection, CountDelta
 from .operation import Operation
 
@@ -136,6 +137,8 @@ class ReindexFlow:
             )
         old = collection.active_generation
         if old is None or count.count == 0 or op.generation == old:
+            return
+        if op.params.get(COLUMNS_CHANGED):  # new columns: new documents, other answers
             return
         sampled = await self._request(
             SampleChunks(

@@ -99,10 +99,11 @@ async def delete_column_set(
 async def reembed_sources(
     collection_id: UUID, body: ReembedBody, user: CurrentUser, backend: BackendDep
 ) -> ReembedStarted:
-    """Embed several record sources again with new columns: 202 with one ``index``
-    operation per source, in the order asked; the first may start at once, the others
-    wait in the collection's queue. Every source's file is checked for the columns
-    first: one that lacks them refuses the whole batch, nothing is changed."""
+    """Embed several record sources again with new columns: 202 with the sources and the
+    one staged operation re-embedding them (a ``reindex`` of the collection: search
+    keeps the old rows until every new one is written, then switches at once), queued
+    behind a running one. Every source's file is checked for the columns first: one
+    that lacks them refuses the whole batch, nothing is changed."""
     choice = await _choice(collection_id, body, user, backend)
     listed = await backend.ask(ListSources(**user.acting, collection_id=collection_id), SourceList)
     by_id = {source.id: source for source in listed.items}
