@@ -25,6 +25,7 @@ from ingest_service.bootstrap import build_ingest_service
 from ingest_service.extraction.pool import ExtractionPool
 from ingest_service.sources.roots import SourceRoots
 from ingest_service.sources.uploaded import UploadedFiles
+from ingest_service.sync.service import build_sync_service
 from search_service.app import SearchService
 from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
@@ -132,6 +133,7 @@ async def running_system(
             embed_max_pending=2000,
         )
     )
+    services.append(build_sync_service(ingest_bus, SourceRoots([sources]), lease_seconds=3.0))
     for model in models:
         services.append(
             build_embedder_service(

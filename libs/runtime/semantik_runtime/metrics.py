@@ -78,6 +78,13 @@ EMBED_BATCH_SECONDS = Histogram(
     ["model"],
     buckets=LATENCY_BUCKETS,
 )
+FRESHNESS_SECONDS = Histogram(
+    "semantik_freshness_seconds",
+    "Seconds from a file's write (its mtime; a deletion: when it was seen) to its chunks "
+    "being searchable (the operation that indexed it completed), by trigger",
+    ["trigger"],
+    buckets=(0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 21600.0),
+)
 CONSUMER_PENDING = Gauge(
     "semantik_embed_consumer_pending",
     "Embed work messages not yet delivered to any embedder (JetStream consumer lag)",

@@ -12,6 +12,7 @@ from .config import IngestSettings
 from .extraction.pool import ExtractionPool
 from .sources.roots import SourceRoots
 from .sources.uploaded import UploadedFiles
+from .sync.service import build_sync_service
 
 
 async def main() -> None:
@@ -36,7 +37,15 @@ async def main() -> None:
         scan_workers=settings.scan_workers,
     )
 
-    await serve_until_stopped("ingest", settings, [service], buses=[bus], resources=[app, pool])
+    sync = build_sync_service(
+        bus,
+        SourceRoots(settings.source_roots, data_dir=settings.data_dir, own=settings.own_data),
+        lease_seconds=settings.sync_lease_seconds,
+        refresh_seconds=settings.sync_refresh_seconds,
+    )
+    await serve_until_stopped(
+        "ingest", settings, [service, sync], buses=[bus], resources=[app, pool]
+    )
 
 
 if __name__ == "__main__":

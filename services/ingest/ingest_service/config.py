@@ -23,6 +23,20 @@ class IngestSettings(ServiceSettings):
         gt=0,
         description="Chunks published for embedding and not yet taken by an embedder",
     )
+    sync_lease_seconds: float = Field(
+        10.0,
+        validation_alias="SEMANTIK_SYNC_LEASE_SECONDS",
+        ge=1.0,
+        le=300.0,
+        description="How long a replica's lease on a synced source lasts unrenewed",
+    )
+    sync_refresh_seconds: float = Field(
+        2.0,
+        validation_alias="SEMANTIK_SYNC_REFRESH_SECONDS",
+        gt=0,
+        le=60.0,
+        description="How often the synced sources are listed and the leases renewed",
+    )
     scan_workers: int = Field(
         2, validation_alias="SEMANTIK_SCAN_WORKERS", ge=1, description="File reading threads"
     )
