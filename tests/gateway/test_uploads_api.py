@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from pathlib import Path
 
 import pytest
-from gateway_service.uploads import ReceivedUpload, store_upload
+from gateway_service.upload_versions import name_locked
+from gateway_service.uploads import ReceivedUpload, name_key, store_upload
+from semantik_contracts import ErrorCode, RpcFailure
 from semantik_contracts.subjects import UPLOAD_SCHEME
 from semantik_runtime.bus import Bus
 
@@ -189,3 +192,26 @@ async def test_uploads_of_one_name_at_once_get_a_version_each(stack: Stack, tmp_
     assert names == [f"report_v{n}.pdf" for n in range(2, 8)]
     contents = {(await store.get(f"{collection}/{name}")).data for name in names}
     assert contents == {f"copy {n}".encode() for n in range(6)}  # none overwrote another
+
+
+@pytest.mark.reliability
+async def test_an_upload_name_held_elsewhere_is_a_409_and_a_stale_hold_is_taken_over(
+    stack: Stack,
+) -> None:
+    collection = uuid.uuid4()
+    names = await stack.bus.upload_names()
+    key = f"{name_key(collection, 'prices.csv')}.lock"
+    await names.create(key, f"{time.time()}".encode())  # another gateway stores it now
+    with pytest.raises(RpcFailure) as busy:
+        async with name_locked(stack.bus, collection, "prices.csv", wait=0.2):
+            pass
+    assert busy.value.error.code is ErrorCode.CONFLICT
+    assert "prices.csv is being uploaded" in busy.value.error.message
+    # That gateway stopped long ago: its hold is taken over, and released after use.
+    entry = await names.get(key)
+    await names.update(key, f"{time.time() - 3600}".encode(), last=entry.revision)
+    async with name_locked(stack.bus, collection, "prices.csv", wait=0.2):
+        held = await names.get(key)
+        assert float((held.value or b"0").decode()) > time.time() - 60
+    async with name_locked(stack.bus, collection, "prices.csv", wait=0.2):
+        pass  # free again
