@@ -7,6 +7,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: The NATS KV bucket of the leases: which ingest replica follows each synced source.
+SYNC_LEASES_BUCKET = "SEMANTIK_SYNC_LEASES"
+
 #: The longest interval between scheduled re-scans: one week.
 MAX_INTERVAL_MINUTES = 10080
 

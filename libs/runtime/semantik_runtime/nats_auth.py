@@ -42,6 +42,7 @@ from semantik_contracts.subjects import (
     event_filter,
     max_deliveries_advisory,
 )
+from semantik_contracts.sync import SYNC_LEASES_BUCKET
 
 from .nats_credentials import inbox_prefix
 from .nats_webhooks import webhook_delivery_rules
@@ -207,6 +208,23 @@ def _uploads(*, write: bool) -> list[str]:
     return subjects
 
 
+_SYNC_LEASES = f"KV_{SYNC_LEASES_BUCKET}"
+_OPERATION_ENDS = ("OperationCompleted", "OperationFailed", "OperationCancelled")
+
+
+def _sync() -> list[str]:
+    """Ingest's sync of path sources (SPEC §12): the three commands without an actor it
+    sends the collections service, and the bucket of its leases."""
+    return [
+        *(command_subject(COLLECTIONS, c) for c in ("ListSyncedSources", "SyncSource")),
+        command_subject(COLLECTIONS, "ReportSyncStatus"),
+        f"{_API}.STREAM.INFO.{_SYNC_LEASES}",
+        f"{_API}.STREAM.CREATE.{_SYNC_LEASES}",
+        *_read_messages(_SYNC_LEASES),
+        f"$KV.{SYNC_LEASES_BUCKET}.>",
+    ]
+
+
 def _inbox(user: str) -> list[str]:
     return [f"{inbox_prefix(user)}.>"]
 
@@ -244,9 +262,15 @@ def _ingest() -> Permissions:
                 *_read_messages(EVENTS_STREAM),
                 *_durables(INGEST),
                 *_uploads(write=False),
+                *_sync(),
             ]
         ),
-        subscribe=(command_subject(INGEST, "*"), *_inbox(INGEST)),
+        subscribe=(
+            command_subject(INGEST, "*"),
+            *_inbox(INGEST),
+            # The freshness histogram: when an operation a change started ends.
+            *(event_filter(aggregate_type="operation", event_type=e) for e in _OPERATION_ENDS),
+        ),
         responds=True,
     )
 

@@ -16,12 +16,13 @@ from uuid import UUID
 import nats.js.errors
 from nats.js import api
 from nats.js.kv import KeyValue
+from semantik_contracts.sync import SYNC_LEASES_BUCKET
 from semantik_runtime.bus import Bus
 
 log = logging.getLogger(__name__)
 
 #: The bucket of sync leases.
-LEASES_BUCKET = "SEMANTIK_SYNC_LEASES"
+LEASES_BUCKET = SYNC_LEASES_BUCKET
 
 
 class Leases:
