@@ -203,3 +203,25 @@ def add_columns_bench(benches: argparse._SubParsersAction[argparse.ArgumentParse
     columns.add_argument("--repeats", type=int, default=6, help="switches measured")
     columns.add_argument("--json", action="store_true", help="one JSON object on stdout")
     columns.set_defaults(func=bench_columns_command)
+
+
+def bench_fresh_command(args: argparse.Namespace) -> int:
+    from .bench_fresh import bench_fresh
+
+    r = bench_fresh(args)
+    return report(
+        args,
+        r,
+        lambda: (
+            f"freshness of a watched source, from the write to the search API, p50 over "
+            f"{r['repeats']}: new file {r['new_file_s']} s, changed {r['changed_file_s']} s, "
+            f"deleted {r['deleted_file_s']} s"
+        ),
+    )
+
+
+def add_fresh_bench(benches: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``semantik bench fresh``."""
+    summary = "a watched source's freshness: a file written, changed, deleted to the search"
+    fresh = add_system_bench(benches, "fresh", summary, bench_fresh_command, 20)
+    fresh.add_argument("--repeats", type=int, default=5, help="of each change (p50 printed)")

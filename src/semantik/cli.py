@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from . import users
 from .bench_commands import (
     add_columns_bench,
+    add_fresh_bench,
     add_mcp_bench,
     add_webhooks_bench,
     bench_api_command,
@@ -183,6 +184,7 @@ def add_bench_commands(commands: Subcommands) -> None:
     )
     search.set_defaults(func=bench_search_command)
     add_webhooks_bench(benches)
+    add_fresh_bench(benches)
     add_mcp_bench(benches)
     add_columns_bench(benches)
 
