@@ -258,15 +258,33 @@ async def test_uploaded_files_are_versioned_sources(system: RunningSystem) -> No
             (1, len(rows)),
             (2, len(changed)),
         ]
+        # Embedded staged: a reindex into a new generation, switched to when complete.
+        assert second.json()["operation"]["type"] == "reindex"
         op = await wait_operation(client, headers, second.json()["operation"]["id"])
         assert op["status"] == "completed", op
-        assert op["stats"]["new_documents"] == 2, op  # the changed row and the new one
         hits = await search(client, headers, collection["id"], {"query": "camping gear"})
         assert sorted(h["metadata"]["record_id"] for h in hits) == ["2", "3"]  # no v1 row
         coll = (await client.get(base, headers=headers)).json()
         assert coll["document_count"] == 2
         listed = (await client.get(f"{base}/sources", headers=headers)).json()["items"]
         assert [s["id"] for s in listed] == [source["id"]]
+
+        # Version 3's operation cancelled: version 2's rows are what search finds.
+        third = await client.post(
+            f"{base}/sources/upload",
+            files={"file": ("gear list.csv", b"sku,name,blurb\n9,Stove,Boils water\n", "text/csv")},
+            data=form,
+            headers=headers,
+        )
+        assert third.status_code == 202, third.text
+        cancelled = await client.post(
+            f"/api/v2/operations/{third.json()['operation']['id']}/cancel", headers=headers
+        )
+        assert cancelled.status_code in (200, 202), cancelled.text
+        op = await wait_operation(client, headers, third.json()["operation"]["id"])
+        assert op["status"] == "cancelled", op
+        hits = await search(client, headers, collection["id"], {"query": "camping gear"})
+        assert sorted(h["metadata"]["record_id"] for h in hits) == ["2", "3"]
 
         kept = await client.post(
             f"{base}/sources/upload",

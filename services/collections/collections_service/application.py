@@ -36,6 +36,7 @@ from .operation_queue import MAX_QUEUED_OPERATIONS, Admission, queue_position
 from .projections import ReadModel, collection_view, operation_view, source_view
 from .quota import Quotas
 from .read_queries import Queries
+from .source_versions import add_version
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -238,7 +239,7 @@ class CollectionsApplication(Application[UUID]):
         collection = self.collection_for(cmd, cmd.collection_id, CollectionRole.EDITOR)
         for existing in self.read_model.sources_of(collection.id):
             if existing.path == resolved_path and cmd.as_version and kind == "upload":
-                return self._add_version(cmd, self.repository.get(existing.id), collection)
+                return add_version(self, cmd, self.repository.get(existing.id), collection)
             if existing.path == resolved_path:
                 raise CommandError(
                     ErrorCode.CONFLICT,
@@ -264,20 +265,6 @@ class CollectionsApplication(Application[UUID]):
             collection, op_type, cmd.actor, [source.id], {}, given=[source]
         )
         collection.attach_source(source.id)
-        self.commit(collection, source, operation)
-        return SourceAndOperation(
-            source=source_view(source), operation=self._view(operation, collection)
-        )
-
-    def _add_version(
-        self, cmd: commands.AddSource, source: Source, collection: Collection
-    ) -> SourceAndOperation:
-        """An upload's next version: the source indexed again (SPEC §12)."""
-        self.quotas.check_room(collection.name, collection.size_bytes)
-        source.add_version(cmd.upload_size or 0)
-        operation = self.admission.request(
-            collection, OperationType.INDEX, cmd.actor, [source.id], {}, given=[source]
-        )
         self.commit(collection, source, operation)
         return SourceAndOperation(
             source=source_view(source), operation=self._view(operation, collection)
