@@ -192,10 +192,13 @@ describe("controls a role does not allow are hidden", () => {
           : { status: 202, body: { source: {}, operation: operation(editing.id, { id: "rm", type: "remove_source" }) } },
     });
     fireEvent.click(await screen.findByRole("button", { name: "Remove source /srv/docs" }));
-    fireEvent.click(screen.getByRole("button", { name: "Keep" }));
+    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
     fireEvent.click(screen.getByRole("button", { name: "Remove source /srv/docs" }));
-    fireEvent.click(screen.getByRole("button", { name: "Remove source and its documents" }));
-    expect(await screen.findByText("the collection is busy", { selector: "main span" })).toBeTruthy();
+    const remove = screen.getByRole("button", { name: "Remove source and its documents" });
+    expect(remove).toHaveProperty("disabled", true);
+    fireEvent.change(screen.getByLabelText(/to confirm/), { target: { value: "/srv/docs" } });
+    fireEvent.click(remove);
+    expect(await screen.findByText("the collection is busy", { selector: "dialog span" })).toBeTruthy();
     refuse = false;
     fireEvent.click(screen.getByRole("button", { name: "Remove source and its documents" }));
     await waitFor(() => expect(screen.queryByText("/srv/docs")).toBeNull());

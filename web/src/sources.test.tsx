@@ -160,6 +160,22 @@ describe("sources tab", () => {
     expect(await within(card("/srv/plain")).findByText("watching, every 15 min")).toBeTruthy();
   });
 
+  it("a viewer sees the sources but none of their actions", async () => {
+    const h = harness({
+      "GET /api/v2/collections": () => ({ body: page([{ ...notes, my_role: "viewer" }]) }),
+      "GET /api/v2/operations": () => ({ body: page([]) }),
+      [`GET ${base}`]: () => ({ body: { ...notes, my_role: "viewer" } }),
+      [`GET ${base}/sources`]: () => ({ body: { items: [folder] } }),
+      [`GET ${base}/documents`]: () => ({ body: page(docs) }),
+    });
+    await h.store.getState().start();
+    h.store.setState({ route: { name: "collection", id: notes.id, tab: "sources" } });
+    renderWith(h.store, <App />);
+    expect(await within(await screen.findByRole("list", { name: "Sources" })).findByText("watching, every 60 min")).toBeTruthy();
+    expect(screen.queryByRole("button", { name: /Re-scan|Remove|Edit columns/ })).toBeNull();
+    expect(screen.queryByRole("checkbox", { name: "Watch for changes" })).toBeNull();
+  });
+
   it("a refused change says why", async () => {
     await openSources({ [`PATCH ${base}/sources/docs`]: () => ({ status: 409, body: { detail: "source docs is being removed" } }) });
     fireEvent.click(within(card("/srv/docs")).getByRole("checkbox", { name: "Watch for changes" }));

@@ -1,6 +1,6 @@
 import { useEffect, useState, type KeyboardEvent } from "react";
 import { useApp, useAppStore } from "../context";
-import { Notice, ProgressBar, RoleBadge, StatusBadge } from "../components/bits";
+import { ProgressBar, RoleBadge, StatusBadge } from "../components/bits";
 import { canEdit, isOwner, roleOf } from "../lib/roles";
 import { TABS, type Tab } from "../lib/router";
 import { formatBytes, formatCount, isActive } from "../lib/text";
@@ -9,6 +9,7 @@ import type { Collection, Operation, Source } from "../lib/types";
 import { SettingsTab } from "./CollectionSettings";
 import { FilesTab } from "./FilesTab";
 import { SourcesTab } from "./SourcesTab";
+import { RemoveSourceDialog } from "./sourceDialogs";
 import { AddDataDialog } from "./dialogs";
 import { ShareDialog } from "./ShareDialog";
 
@@ -121,24 +122,13 @@ function Overview({ collection: c }: { collection: Collection }) {
   const active = ops.filter(isActive);
   const store = useAppStore();
   const [sources, setSources] = useState<Source[] | null>(null);
-  const [removing, setRemoving] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [removing, setRemoving] = useState<Source | null>(null);
   const editable = canEdit(c);
   useEffect(() => {
     void store.api.sources(c.id).then((r) => setSources(r.items)).catch(() => setSources([]));
     void store.getState().loadOperations(c.id).catch(() => undefined);
   }, [c.id, c.document_count, store]);
 
-  async function remove(source: Source) {
-    setError(null);
-    try {
-      await store.getState().removeSource(c.id, source.id);
-      setSources((list) => (list ?? []).filter((s) => s.id !== source.id));
-      setRemoving(null);
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-    }
-  }
   return (
     <>
       {c.status_reason && <p className="notice notice-info">{c.status_reason}</p>}
@@ -173,30 +163,29 @@ function Overview({ collection: c }: { collection: Collection }) {
             <li key={s.id}>
               <span className="mono">{s.path}</span> <span className="muted">({s.kind})</span>
               {s.text_columns.length > 0 && <span className="muted"> · embeds {s.text_columns.join(", ")}</span>}
-              {editable &&
-                (removing === s.id ? (
-                  <span className="inline-confirm">
-                    {" "}
-                    <button type="button" className="danger" onClick={() => void remove(s)}>
-                      Remove source and its documents
-                    </button>{" "}
-                    <button type="button" onClick={() => setRemoving(null)}>
-                      Keep
-                    </button>
-                  </span>
-                ) : (
-                  <>
-                    {" "}
-                    <button type="button" className="link" aria-label={`Remove source ${s.path}`} onClick={() => setRemoving(s.id)}>
-                      Remove
-                    </button>
-                  </>
-                ))}
+              {editable && (
+                <>
+                  {" "}
+                  <button type="button" className="link" aria-label={`Remove source ${s.path}`} onClick={() => setRemoving(s)}>
+                    Remove
+                  </button>
+                </>
+              )}
             </li>
           ))}
         </ul>
       )}
-      {error && <Notice kind="error" text={error} />}
+      {removing && (
+        <RemoveSourceDialog
+          collection={c}
+          source={removing}
+          onClose={() => setRemoving(null)}
+          onRemoved={() => {
+            setSources((list) => (list ?? []).filter((s) => s.id !== removing.id));
+            setRemoving(null);
+          }}
+        />
+      )}
     </>
   );
 }
