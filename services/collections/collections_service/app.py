@@ -31,7 +31,7 @@ from semantik_runtime.writer_thread import WriterThread
 from .application import CollectionsApplication
 from .column_sets import column_set_handlers
 from .operation_process import OperationProcess, Stall, resume_parts
-from .reindex_flow import ReindexFlow
+from .reindex_flow import TICK_SECONDS, ReindexFlow
 from .retry import retry_handlers
 from .source_sync import source_sync_handlers
 
@@ -106,7 +106,7 @@ class CollectionsService:
         self._spawn(self._every(self.progress_interval, lambda: self.call(flush), stop))
         self._spawn(self._every(5.0, lambda: self.call(self.process.expire, self.timeout), stop))
         self._spawn(self._every(min(5.0, self.stall_seconds / 2), self._resume_stalled, stop))
-        self._spawn(self._every(1.0, self.reindex.tick, stop))
+        self._spawn(self._every(TICK_SECONDS, self.reindex.tick, stop))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         self.tasks.append(asyncio.ensure_future(coro))

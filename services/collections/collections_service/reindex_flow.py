@@ -50,6 +50,12 @@ M = TypeVar("M", bound=BaseModel)
 Call = Callable[..., Awaitable[Any]]
 
 
+#: Seconds between two ticks: a reindex whose work is done is validated and activated
+#: within this (a staged re-embed's switch waits for it; the tick itself is a scan of the
+#: running operations on the writer thread).
+TICK_SECONDS = 0.25
+
+
 class ValidationFailed(Exception):
     """The staging generation is not a faithful copy: the reindex fails."""
 
