@@ -79,9 +79,10 @@ async def change_source(
     response: Response,
 ) -> SourceUpdated:
     """New sync settings (``sync``), new column preferences for a record source
-    (``text_columns``…), or both. New columns embed its rows again (202 with the
-    operation; the previous vectors stay searchable until each row's new ones are
-    written); sync alone changes no document (200, ``operation`` null)."""
+    (``text_columns``…), or both. New columns embed its rows again, staged (202 with the
+    operation, a reindex of the collection: search serves the old rows until every new
+    one is written, then switches at once); sync alone changes no document (200,
+    ``operation`` null)."""
     listed = await backend.ask(ListSources(**user.acting, collection_id=collection_id), SourceList)
     source = next((s for s in listed.items if s.id == source_id), None)
     if source is None:
