@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import commands, documents, events, search, views, work
+from . import column_sets, commands, documents, events, retry, search, views, work
 from .asyncapi_ws import websocket_parts
 from .envelope import EventEnvelope
 from .subjects import (
@@ -171,6 +171,11 @@ REQUESTS: list[Request] = [
     _collections(commands.GetAudit, views.Page[views.AuditEntry]),
     _collections(commands.GetUsage, views.Usage),
     _collections(commands.RebuildProjections, views.ProjectionsRebuilt),
+    _collections(column_sets.SaveColumnSet, column_sets.ColumnSetView),
+    _collections(column_sets.ListColumnSets, column_sets.ColumnSetList),
+    _collections(column_sets.DeleteColumnSet, column_sets.ColumnSetList),
+    _collections(column_sets.ReembedSources, column_sets.ReembedStarted),
+    _collections(retry.RetryFailed, views.OperationView),
     Request(
         command_subject(INGEST, "ValidateSource"),
         commands.ValidateSource,
