@@ -145,6 +145,43 @@ class VectorStoreQueryContract(VectorStoreCase):
         assert ids({"document_id": "doc-a", "chunk_index": 1}) == {point_id("doc-a", 1)}
         assert ids({"document_id": "doc-none"}) == set()
 
+    def test_column_filters_match_bools_numbers_texts_and_dotted_names(
+        self, store: VectorStore
+    ) -> None:
+        # Qdrant Edge 0.9 reads MatchValue(True) as the integer 1: a bool filter must
+        # still match a stored true (and only that), on both adapters.
+        store.create_generation(GEN, DIM)
+        columns = {
+            "doc-a": {"open": True, "year": 2021, "code": "1", "a.b": "x", "my col": "p"},
+            "doc-b": {"open": False, "year": 1, "code": "true", "a.b": "y", "my col": "q"},
+            "doc-c": {"open": True, "year": 2019, "code": "z", "a": {"b": "x"}},
+        }
+        store.upsert(GEN, [make_point(d, c, columns=columns[d]) for d, c in CHUNKS])
+
+        def documents(filters: dict[str, object]) -> set[str]:
+            hits = store.query(
+                GEN, mode="dense", dense=axis(0), sparse=None, limit=10, filters=filters
+            )
+            return {h.payload["document_id"] for h in hits}
+
+        assert documents({"columns.open": True}) == {"doc-a", "doc-c"}
+        assert documents({"columns.open": False}) == {"doc-b"}
+        assert documents({"columns.open": [True, False]}) == {"doc-a", "doc-b", "doc-c"}
+        assert documents({"columns.open": 1}) == set()  # a bool is no number
+        # A facet's text matches the number or the bool it spells, and itself.
+        assert documents({"columns.open": "true"}) == {"doc-a", "doc-c"}
+        assert documents({"columns.year": "2021"}) == documents({"columns.year": 2021})
+        assert documents({"columns.year": ["2019", 1]}) == {"doc-b", "doc-c"}
+        assert documents({"columns.code": "1"}) == {"doc-a"}  # text "1", no column 1
+        assert documents({"columns.code": "true"}) == {"doc-b"}
+        assert documents({"columns.code": []}) == set()
+        # A dot or a space is part of a column's name, never a nested path.
+        assert documents({"columns.a.b": "x"}) == {"doc-a"}
+        assert documents({"columns.my col": "q"}) == {"doc-b"}
+        # The bools' 0/1 copy (Edge) never shows in a payload.
+        hits = store.query(GEN, mode="dense", dense=axis(0), sparse=None, limit=10)
+        assert {h.payload["document_id"]: h.payload["columns"] for h in hits} == columns
+
     @pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
     def test_a_path_prefix_keeps_the_points_under_that_directory(
         self, store: VectorStore, mode: str

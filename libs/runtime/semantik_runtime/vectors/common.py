@@ -9,13 +9,31 @@ from typing import Any, Protocol
 from .port import DenseVector, Hit, SearchMode, SparseVector
 
 __all__ = [
+    "BOOL_COLUMNS",
     "ScoredPoint",
     "check_generation_name",
     "check_query",
+    "column_name",
     "directory_prefix",
+    "field_path",
+    "filter_values",
     "in_order",
+    "split_values",
+    "stored_payload",
     "to_hits",
 ]
+
+#: The payload object of a record's columns, and a filter key's prefix for one column.
+COLUMNS = "columns"
+_COLUMN_KEY = COLUMNS + "."
+#: Qdrant Edge (qdrant-edge-py 0.9) has no match of a bool: ``MatchValue(True)`` is
+#: the integer 1, which a stored ``true`` does not equal. So the Edge adapter also
+#: stores each bool column as 0/1 under this object, and matches a bool there; it is
+#: left out of every payload it returns.
+BOOL_COLUMNS = "_bool_columns"
+
+Scalar = str | int | bool
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,17})")
 
 # Generation names become directory names (Edge) and collection names (server), so they
 # are restricted to characters that are safe, and mean the same thing, in both.
@@ -43,6 +61,52 @@ def check_query(
         raise ValueError(f"limit must be positive, got {limit}")
 
 
+def column_name(key: str) -> str | None:
+    """The column a ``columns.<name>`` filter key names; None for another key."""
+    return key[len(_COLUMN_KEY) :] if key.startswith(_COLUMN_KEY) else None
+
+
+def field_path(key: str, parent: str = COLUMNS) -> str:
+    """The engine's payload path of filter ``key``: a column's name is quoted, so a dot
+    or a space in it is part of the name, never a nested path (the search contract
+    allows no quote in a name). Other keys are top-level fields as they are."""
+    name = column_name(key)
+    return key if name is None else f'{parent}."{name}"'
+
+
+def filter_values(key: str, value: object) -> list[Scalar]:
+    """The values a filter of ``key`` matches: ``value``, or each of a list; and for a
+    column, the number and the bool a text value spells (``"2021"`` also matches 2021,
+    ``"true"`` also true), since a facet names every value as text."""
+    values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+    found: list[Scalar] = []
+    for item in values:
+        if not isinstance(item, str | int | bool):
+            raise ValueError(f"a filter value is text, a number or a bool, got {item!r}")
+        found.append(item)
+        if column_name(key) is not None and isinstance(item, str):
+            if _INTEGER.fullmatch(item):
+                found.append(int(item))
+            elif item in ("true", "false"):
+                found.append(item == "true")
+    return found
+
+
+def split_values(values: Sequence[Scalar]) -> tuple[list[str], list[int], list[bool]]:
+    """``values`` as texts, integers and bools (a bool is no integer here)."""
+    texts = [v for v in values if isinstance(v, str)]
+    numbers = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+    bools = [v for v in values if isinstance(v, bool)]
+    return texts, numbers, bools
+
+
+def stored_payload(payload: dict[str, Any] | None) -> dict[str, Any]:
+    """A payload as written, without the Edge adapter's ``BOOL_COLUMNS``."""
+    found = dict(payload or {})
+    found.pop(BOOL_COLUMNS, None)
+    return found
+
+
 def directory_prefix(directory: object) -> str:
     """The path prefix of everything under ``directory``: "/data/a" must not match "/data/ab"."""
     if not isinstance(directory, str) or not directory.strip("/"):
@@ -63,7 +127,7 @@ class ScoredPoint(Protocol):
 
 def in_order(ids: Sequence[str], found: Iterable[tuple[str, dict[str, Any]]]) -> list[Hit]:
     """Hits (score 0) of the retrieved ``(id, payload)`` pairs, in the order of ``ids``."""
-    payloads = dict(found)
+    payloads = {i: stored_payload(p) for i, p in found}
     return [Hit(id=i, score=0.0, payload=payloads[i]) for i in ids if i in payloads]
 
 
@@ -75,7 +139,7 @@ def to_hits(found: Iterable[ScoredPoint], mode: SearchMode) -> list[Hit]:
     would lower a fused ranking, so the guarantee is kept here explicitly.
     """
     return [
-        Hit(id=str(p.id), score=p.score, payload=p.payload or {})
+        Hit(id=str(p.id), score=p.score, payload=stored_payload(p.payload))
         for p in found
         if mode != "sparse" or p.score > 0
     ]

@@ -28,7 +28,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from .common import check_generation_name, check_query, in_order, to_hits
+from .common import check_generation_name, check_query, in_order, stored_payload, to_hits
 from .edge_query import document_filter, edge_config, edge_point, edge_request, load_config
 from .edge_shard import ShardSlot
 from .port import (
@@ -186,7 +186,7 @@ class EdgeVectorStore(VectorStore):
             if shard is None:
                 return []
             records, _ = shard.scroll(qe.ScrollRequest(limit=limit, with_payload=True))
-        return [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
+        return [Hit(id=str(r.id), score=0.0, payload=stored_payload(r.payload)) for r in records]
 
     def document_chunks(
         self, name: str, document_id: str, *, limit: int, after: str | None = None
@@ -201,7 +201,7 @@ class EdgeVectorStore(VectorStore):
             if shard is None:
                 return [], None
             records, following = shard.scroll(request)
-        hits = [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
+        hits = [Hit(id=str(r.id), score=0.0, payload=stored_payload(r.payload)) for r in records]
         return hits, None if following is None else str(following)
 
     def set_alias(self, alias: str, name: str) -> None:

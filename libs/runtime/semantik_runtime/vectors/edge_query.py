@@ -7,7 +7,15 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from .common import directory_prefix
+from .common import (
+    BOOL_COLUMNS,
+    COLUMNS,
+    column_name,
+    directory_prefix,
+    field_path,
+    filter_values,
+    split_values,
+)
 from .port import (
     DENSE_VECTOR,
     DOCUMENT_ID_FIELD,
@@ -52,18 +60,31 @@ def edge_filter(
     if not filters and ids is None:
         return None
     conditions: list[Any] = [] if ids is None else [qe.HasIdCondition(set(ids))]
-    conditions += [
-        qe.FieldCondition(key=PATH_FIELD, match=qe.MatchPrefix(directory_prefix(value)))
-        if key == PATH_PREFIX_FILTER
-        else qe.FieldCondition(
-            key=key,
-            match=qe.MatchAny(list(value))
-            if isinstance(value, list | tuple | set | frozenset)
-            else qe.MatchValue(value),
-        )
-        for key, value in (filters or {}).items()
-    ]
+    for key, value in (filters or {}).items():
+        if key == PATH_PREFIX_FILTER:
+            prefix = qe.MatchPrefix(directory_prefix(value))
+            conditions.append(qe.FieldCondition(key=PATH_FIELD, match=prefix))
+        else:
+            conditions.append(_any_of(key, filter_values(key, value)))
     return qe.Filter(must=conditions)
+
+
+def _any_of(key: str, values: list[str | int | bool]) -> Any:
+    """A condition true when field ``key`` holds one of ``values``: texts and numbers
+    in the field, bools as 0/1 in ``BOOL_COLUMNS`` (Edge matches no bool)."""
+    texts, numbers, bools = split_values(values)
+    path = field_path(key)
+    found: list[Any] = []
+    if texts:
+        found.append(qe.FieldCondition(key=path, match=qe.MatchAny(texts)))
+    if numbers or not (texts or bools):  # an empty list matches nothing
+        found.append(qe.FieldCondition(key=path, match=qe.MatchAny(numbers)))
+    if bools:
+        if column_name(key) is None:
+            raise ValueError(f"Qdrant Edge matches a bool in a record column only, not {key!r}")
+        shadow = field_path(key, BOOL_COLUMNS)
+        found.append(qe.FieldCondition(key=shadow, match=qe.MatchAny([int(b) for b in bools])))
+    return found[0] if len(found) == 1 else qe.Filter(should=found)
 
 
 def document_filter(document_id: str) -> qe.Filter:
@@ -80,7 +101,13 @@ def _sparse(vector: SparseVector) -> qe.SparseVector:
 def edge_point(point: Point) -> qe.Point:
     """Return ``point`` as Edge stores it; numpy dense vectors are accepted as they are."""
     vectors = {DENSE_VECTOR: point.dense, SPARSE_VECTOR: _sparse(point.sparse)}
-    return qe.Point(point.id, vectors, point.payload)  # type: ignore[arg-type]
+    payload = point.payload
+    columns = payload.get(COLUMNS)
+    if isinstance(columns, dict):
+        bools = {name: int(v) for name, v in columns.items() if isinstance(v, bool)}
+        if bools:
+            payload = {**payload, BOOL_COLUMNS: bools}
+    return qe.Point(point.id, vectors, payload)  # type: ignore[arg-type]
 
 
 def edge_request(

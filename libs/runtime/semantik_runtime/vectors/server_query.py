@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from .common import directory_prefix
+from .common import directory_prefix, field_path, filter_values, split_values
 from .port import (
     DENSE_VECTOR,
     DOCUMENT_ID_FIELD,
@@ -35,20 +35,28 @@ def server_filter(
     conditions: list[models.Condition] = (
         [] if ids is None else [models.HasIdCondition(has_id=list(ids))]
     )
-    conditions += [
-        models.FieldCondition(
-            key=PATH_FIELD, match=models.MatchPrefix(prefix=directory_prefix(value))
-        )
-        if key == PATH_PREFIX_FILTER
-        else models.FieldCondition(
-            key=key,
-            match=models.MatchAny(any=list(value))
-            if isinstance(value, list | tuple | set | frozenset)
-            else models.MatchValue(value=value),
-        )
-        for key, value in (filters or {}).items()
-    ]
+    for key, value in (filters or {}).items():
+        if key == PATH_PREFIX_FILTER:
+            prefix = models.MatchPrefix(prefix=directory_prefix(value))
+            conditions.append(models.FieldCondition(key=PATH_FIELD, match=prefix))
+        else:
+            conditions.append(_any_of(key, filter_values(key, value)))
     return models.Filter(must=conditions)
+
+
+def _any_of(key: str, values: list[str | int | bool]) -> models.Condition:
+    """A condition true when field ``key`` holds one of ``values`` (a bool matched as
+    itself: ``MatchAny`` takes texts or integers only)."""
+    texts, numbers, bools = split_values(values)
+    path = field_path(key)
+    found: list[models.Condition] = [
+        models.FieldCondition(key=path, match=models.MatchValue(value=b)) for b in bools
+    ]
+    if texts:
+        found.append(models.FieldCondition(key=path, match=models.MatchAny(any=texts)))
+    if numbers or not found:  # an empty list matches nothing
+        found.append(models.FieldCondition(key=path, match=models.MatchAny(any=numbers)))
+    return found[0] if len(found) == 1 else models.Filter(should=found)
 
 
 def document_filter(document_id: str) -> models.Filter:
