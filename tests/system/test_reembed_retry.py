@@ -170,11 +170,12 @@ async def test_search_switches_from_old_rows_to_new_at_once_and_a_cancel_keeps_t
     # Searches while the new columns are embedded: every answer is a full page of old
     # rows or of new ones, never a mix and never empty; once new, never old again.
     started = await system.call(
-        "POST",
-        f"{base}/sources/reembed",
-        json={"source_ids": [source_id], "text_columns": ["body"], "context_columns": ["team"]},
+        "PATCH",
+        f"{base}/sources/{source_id}",
+        json={"text_columns": ["body"], "context_columns": ["team"]},
     )
     operation_id = started["operation"]["id"]
+    assert started["operation"]["type"] == "reindex"
     seen: list[str] = []
     while True:
         op = await system.call("GET", f"/api/v2/operations/{operation_id}")
