@@ -94,7 +94,7 @@ async def operations(system: System, cid: str) -> list[dict[str, Any]]:
 
 async def settled(system: System, cid: str) -> list[dict[str, Any]]:
     """The collection's operations once none runs or waits (and the watcher is quiet)."""
-    await asyncio.sleep(3.0)  # the debounce's longest wait, and a refresh
+    await asyncio.sleep(2.5)  # the debounce's longest wait (2 s), and a little
     ops: list[dict[str, Any]] = []
 
     async def idle() -> bool:
@@ -106,13 +106,41 @@ async def settled(system: System, cid: str) -> list[dict[str, Any]]:
     return ops
 
 
+async def refusals(system: System, cid: str, source: dict[str, Any]) -> None:
+    """Bad sync settings are 422s naming why; a PATCH after the removal is a 404."""
+    url = f"/api/v2/collections/{cid}/sources/{source['id']}"
+    bad = [
+        {"sync": {"watch": True, "interval_minutes": 0}},
+        {"sync": {"interval_minutes": 10081}},
+        {"sync": {"watch": "sometimes"}},
+        {"sync": {"interval_minutes": 1.5}},
+        {"sync": {"watch": True, "every": 5}},
+        {},
+    ]
+    for body in bad:
+        reply = await system.client.patch(url, json=body, headers=system.headers)
+        assert reply.status_code == 422, (body, reply.text)
+        assert reply.json()["detail"], body
+    created = await system.client.post(
+        f"/api/v2/collections/{cid}/sources",
+        json={"path": str(system.sources / "other"), "sync": {"interval_minutes": -1}},
+        headers=system.headers,
+    )
+    assert created.status_code == 422, created.text
+    # A source being removed: its removal is accepted, a PATCH after it is a 404.
+    await system.call("DELETE", url)
+    late = await system.client.patch(url, json={"sync": {"watch": True}}, headers=system.headers)
+    assert late.status_code == 404, late.text
+    assert "not found" in late.text
+
+
 async def test_watched_folder_new_changed_deleted_and_burst(system: System) -> None:
     cid, source, folder = await synced_source(
         system, "watched", {"watch": True}, {"intro.md": "The lighthouse keeper rows out."}
     )
 
     async def active() -> bool:
-        return (await source_of(system, cid, source["id"]))["sync_status"] == "active"
+        return bool((await source_of(system, cid, source["id"]))["sync_status"] == "active")
 
     await eventually(active)
     # Watching starts with a catch-up index (what changed while no one watched).
@@ -203,34 +231,7 @@ async def test_schedule_and_a_folder_that_goes_away(system: System) -> None:
     (folder / "c.md").write_text("A puffin nests on the cliff.")
     await eventually(lambda: found(system, cid, "puffin"), timeout=60)
     assert not await found(system, cid, "narwhal")  # b.md went with the folder
-
-
-async def test_sync_settings_refused(system: System) -> None:
-    cid, source, _ = await synced_source(system, "refusals", {}, {"a.md": "The heron waits."})
-    url = f"/api/v2/collections/{cid}/sources/{source['id']}"
-    bad = [
-        {"sync": {"watch": True, "interval_minutes": 0}},
-        {"sync": {"interval_minutes": 10081}},
-        {"sync": {"watch": "sometimes"}},
-        {"sync": {"interval_minutes": 1.5}},
-        {"sync": {"watch": True, "every": 5}},
-        {},
-    ]
-    for body in bad:
-        reply = await system.client.patch(url, json=body, headers=system.headers)
-        assert reply.status_code == 422, (body, reply.text)
-        assert reply.json()["detail"], body
-    created = await system.client.post(
-        f"/api/v2/collections/{cid}/sources",
-        json={"path": str(system.sources / "refusals"), "sync": {"interval_minutes": -1}},
-        headers=system.headers,
-    )
-    assert created.status_code == 422, created.text
-    # A source being removed: its removal is accepted, a PATCH after it is a 404.
-    await system.call("DELETE", url)
-    late = await system.client.patch(url, json={"sync": {"watch": True}}, headers=system.headers)
-    assert late.status_code == 404, late.text
-    assert "not found" in late.text
+    await refusals(system, cid, source)
 
 
 async def test_one_watcher_per_source_across_replicas(
