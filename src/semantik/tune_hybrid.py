@@ -255,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
         "--data", type=Path, default=Path("../shared/eval"), help="folder of BEIR sets"
     )
     parser.add_argument("--sets", default=",".join(TRAINING), help="name:split, comma-separated")
-    parser.add_argument("--cache", type=Path, default=Path(".semantik/tune"), help="vectors kept here")
+    parser.add_argument(
+        "--cache", type=Path, default=Path(".semantik/tune"), help="vectors kept here"
+    )
     parser.add_argument("--model", default=DEFAULT_MODEL.name)
     parser.add_argument(
         "--analyzer", default=None, help="the sparse analyzer (default: the current one)"
