@@ -190,27 +190,36 @@ class InProcess:
         """One search, in milliseconds."""
         from search_service.facets import count_facets, payload_fields
         from search_service.fusion import RankedList, fuse
-        from search_service.retrieval import search_generation, with_payloads
+        from search_service.retrieval import search_pool, with_payloads
         from semantik_runtime.sparse import query_vector
 
         started = time.perf_counter()
         dense = self.encoder.submit(self.model.encode_queries, [query]).result()[0]
         sparse = query_vector(query)
-        # With facets, each list reaches its share of the fused list's first documents.
+        # With facets, each query's pool gives its share of the candidates.
         share = -(-self.depth // len(self.generations)) if self.facets else 0
         fields = payload_fields(self.facets)
-        lists = [
-            RankedList(
+        found = [
+            (
                 cid,
-                search_generation(
-                    self.store, name, "hybrid", dense, sparse, max(10, share), fields=fields
+                search_pool(
+                    self.store,
+                    name,
+                    "hybrid",
+                    dense,
+                    sparse,
+                    10,
+                    None,
+                    fields=fields,
+                    candidates=share,
                 ),
             )
             for cid, name in self.generations
         ]
+        lists = [RankedList(cid, documents) for cid, (documents, _) in found]
         if self.facets:
-            candidates = [hit for _, hit, _ in fuse(lists, self.depth)]
-            count_facets(self.facets, candidates)
+            pools = [RankedList(cid, pool) for cid, (_, pool) in found]
+            count_facets(self.facets, [hit for _, hit, _ in fuse(pools, self.depth)])
         with_payloads(self.store, fuse(lists, 10), dict(self.generations))
         return (time.perf_counter() - started) * 1000
 

@@ -51,7 +51,7 @@ from .fusion import RankedList, break_ties, fuse
 from .lane import StoreLane
 from .rerank import RERANK_CANDIDATES, Reranker
 from .results import page_results
-from .retrieval import search_generation, with_payloads
+from .retrieval import search_pool, with_payloads
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -120,8 +120,8 @@ class SearchService:
         # search ranks at least the cross-encoder's window, the same one on every page.
         depth = max(end + 1, RERANK_CANDIDATES) if reranker else end + 1
         targets = [t for t in request.targets if t.generation is not None]
-        # Facets count the fused list's first facet_depth documents: each list's share.
-        asked = max(depth, facet_share(request, len(targets)))
+        # Facets count the fused list's first facet_depth documents: each pool's share.
+        share = facet_share(request, len(targets))
         sparse = None if request.search_type == SearchType.DENSE else query_vector(request.query)
         # One query embedding per model, however many collections use it.
         embeddings: dict[str, asyncio.Task[list[float]]] = {}
@@ -133,7 +133,7 @@ class SearchService:
         outcomes = await asyncio.gather(
             *(
                 asyncio.wait_for(
-                    self._search_collection(target, request, embeddings, sparse, asked),
+                    self._search_collection(target, request, embeddings, sparse, depth, share),
                     timeout,
                 )
                 for target in targets
@@ -141,26 +141,19 @@ class SearchService:
             return_exceptions=True,
         )
         lists: list[RankedList] = []
+        pools: list[RankedList] = []
         for target, outcome in zip(targets, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 warnings.append(_describe(target, outcome, request.timeout_ms))
             else:
-                lists.append(outcome)
+                lists.append(outcome[0])
+                pools.append(outcome[1])
         names = {
             t.collection_id: generation_name(t.collection_id, t.generation)
             for t in targets
             if t.generation is not None
         }
-        by_id = {t.collection_id: t for t in targets}
-
-        async def deepen(collection_id: UUID, wanted: int) -> RankedList:
-            found = self._search_collection(
-                by_id[collection_id], request, embeddings, sparse, wanted
-            )
-            return await asyncio.wait_for(found, timeout)
-
-        facets, facet_warnings = await candidate_facets(request, lists, asked, deepen)
-        warnings.extend(facet_warnings)
+        facets = candidate_facets(request, pools)
         ranked = fuse(lists, depth)
         reranked: dict[tuple[UUID, str], float] = {}
         if reranker is not None:
@@ -235,14 +228,17 @@ class SearchService:
         embeddings: dict[str, asyncio.Task[list[float]]],
         sparse: SparseVector | None,
         depth: int,
-    ) -> RankedList:
+        candidates: int = 0,
+    ) -> tuple[RankedList, RankedList]:
+        """The collection's first ``depth`` documents, and up to ``candidates`` documents
+        of the same query's pool for the facets (``retrieval.search_pool``)."""
         assert target.generation is not None
         embedding = embeddings.get(target.model_name)
         # Shielded: another collection of the same model may still be waiting for it.
         dense = await asyncio.shield(embedding) if embedding is not None else None
         name = generation_name(target.collection_id, target.generation)
-        documents = await self._read(
-            search_generation,
+        documents, pool = await self._read(
+            search_pool,
             self.store,
             name,
             request.search_type.value,
@@ -251,9 +247,13 @@ class SearchService:
             depth,
             request.filters,
             hybrid_weight(target.model_name),
-            fields=payload_fields(request.facets),
+            payload_fields(request.facets),
+            candidates,
         )
-        return RankedList(target.collection_id, break_ties(documents))
+        return (
+            RankedList(target.collection_id, break_ties(documents)),
+            RankedList(target.collection_id, break_ties(pool)),
+        )
 
 
 def _rerank(

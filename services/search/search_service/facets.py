@@ -1,12 +1,17 @@
 """Facets of a search (SPEC §6): how many candidate documents have each value of a
 payload field, so that a person can narrow the search by one of them.
 
-The candidates are the first ``facet_depth`` documents of the search's ranked list: the
-list the collections' lists are fused into (``fusion.fuse``), so a federated search
-counts over every collection it searched, and over nothing else. Each collection's
-list only has to reach ``ceil(facet_depth / collections)`` documents for that (fusion
-takes the lists rank by rank), unless some lists run out before: then the others are
-searched again deeper (``candidate_facets``).
+The candidates are the first ``facet_depth`` documents of the documents each
+collection's query ranked anyway: the pool its prefetch gave the engine (the union of
+the dense and sparse prefetches in hybrid mode, ``retrieval.search_pool``), fused as the
+page's lists are (``fusion.fuse``), so a federated search counts over every collection
+it searched, and over nothing else. The query returns more of its pool's points for
+them, but its prefetch stays the page's own: a larger prefetch cost the engine more
+(p50 +11 ms over 200 candidates of three collections, docs/benchmarks.md) and could
+change the page. So a search's results are the same with facets or without, and the
+facets count *up to* ``facet_depth`` documents: fewer where the pools hold fewer (about
+200 chunks of each collection for a first page of ten in hybrid mode). Each pool gives
+at most ``ceil(facet_depth / collections)`` documents (``facet_share``).
 
 A value is counted from the payload of the document's best chunk, which the collection's
 query returns anyway: the query names the few top-level payload fields the facets read
@@ -29,12 +34,9 @@ them in Python is microseconds. So the payloads are counted.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
-from uuid import UUID
 
 from semantik_contracts.facets import COLUMNS_PREFIX, MAX_FACET_VALUES, FacetValue, FacetValues
 from semantik_contracts.search import Search
@@ -42,13 +44,8 @@ from semantik_runtime.vectors import Hit
 
 from .fusion import RankedList, fuse
 
-log = logging.getLogger(__name__)
-
 #: The payload object that holds a record's columns.
 COLUMNS = COLUMNS_PREFIX.rstrip(".")
-
-#: Search one collection again for this many documents (its id, how many).
-Deepen = Callable[[UUID, int], Awaitable[RankedList]]
 
 Scalar = str | int | bool
 
@@ -59,49 +56,20 @@ def payload_fields(keys: Sequence[str]) -> list[str]:
 
 
 def facet_share(request: Search, collections: int) -> int:
-    """Documents each collection's list needs for the fused list's first
+    """Candidates each collection's pool gives for the fused list's first
     ``facet_depth`` (0 without facets): fusion takes the lists rank by rank."""
     if not request.facets or collections < 1:
         return 0
     return -(-request.facet_depth // collections)
 
 
-async def candidate_facets(
-    request: Search, lists: list[RankedList], asked: int, deepen: Deepen
-) -> tuple[FacetValues, list[str]]:
+def candidate_facets(request: Search, pools: list[RankedList]) -> FacetValues:
     """The counts of ``request.facets`` over the first ``facet_depth`` documents of the
-    fused ``lists`` (each asked for ``asked`` documents), and warnings.
-
-    When the lists together hold fewer than ``facet_depth`` documents, those that were
-    cut at ``asked`` (others ran out) may hold more candidates further down: they are
-    searched again for the rest. One that fails then is counted as it was, with a
-    warning. The lists themselves stay as they are for the page of results.
-    """
+    fused ``pools`` (each collection's candidates, best first)."""
     if not request.facets:
-        return {}, []
-    depth = request.facet_depth
-    warnings: list[str] = []
-    cut = [ranked for ranked in lists if len(ranked.hits) >= asked]
-    held = sum(len(ranked.hits) for ranked in lists)
-    if held < depth and cut and asked < depth:
-        ran_out = held - asked * len(cut)
-        deeper = await asyncio.gather(
-            *(deepen(ranked.collection_id, depth - ran_out) for ranked in cut),
-            return_exceptions=True,
-        )
-        found: dict[UUID, RankedList] = {}
-        for ranked, outcome in zip(cut, deeper, strict=True):
-            if isinstance(outcome, BaseException):
-                log.warning("facets: searching %s deeper failed: %r", ranked.collection_id, outcome)
-                warnings.append(
-                    f"Facets of collection {ranked.collection_id} count its first {asked} "
-                    "documents only: searching it deeper failed."
-                )
-            else:
-                found[ranked.collection_id] = outcome
-        lists = [found.get(ranked.collection_id, ranked) for ranked in lists]
-    candidates = [hit for _, hit, _ in fuse(lists, depth)]
-    return count_facets(request.facets, candidates), warnings
+        return {}
+    candidates = [hit for _, hit, _ in fuse(pools, request.facet_depth)]
+    return count_facets(request.facets, candidates)
 
 
 def count_facets(keys: Sequence[str], candidates: Sequence[Hit]) -> FacetValues:

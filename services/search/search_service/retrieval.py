@@ -43,23 +43,58 @@ def search_generation(
     (blocking: run it in a thread). A document's chunks are aggregated before the limit.
     Hybrid scores are cosine + ``sparse_weight`` x BM25 (the model's weight). Each hit's
     payload holds ``document_id`` and the top-level ``fields`` (those facets count)."""
+    documents, _ = search_pool(
+        store, name, mode, dense, sparse, wanted, filters, sparse_weight, fields
+    )
+    return documents
+
+
+def search_pool(
+    store: VectorStore,
+    name: str,
+    mode: SearchMode,
+    dense: DenseVector | None,
+    sparse: SparseVector | None,
+    wanted: int,
+    filters: Mapping[str, Any] | None = None,
+    sparse_weight: float = SPARSE_WEIGHT,
+    fields: Sequence[str] = (),
+    candidates: int = 0,
+) -> tuple[list[Hit], list[Hit]]:
+    """``search_generation``'s documents, and up to ``candidates`` documents of the same
+    query's own pool (the facets' candidates; [] without): the query returns more
+    points, never from a larger prefetch, so the documents are those of the search
+    without candidates, and the candidates begin with them.
+
+    The pool is what the query ranks anyway: in hybrid mode the union of the two
+    prefetches (2 x ``prefetch_limit`` points at most); in one mode the prefetch's size,
+    a limit that keeps the engine's HNSW beam (``max(ef, limit)``, ef 100) as it was."""
     fetch = min(wanted * CHUNKS_PER_DOCUMENT, MAX_FETCH)
+    both = mode == "hybrid" and dense is not None and sparse is not None and bool(sparse.indices)
     while True:
+        prefetch = max(MIN_PREFETCH, fetch)
+        limit = fetch
+        if candidates:
+            pool = min(2 * prefetch if both else prefetch, MAX_FETCH)
+            limit = max(fetch, min(pool, candidates * CHUNKS_PER_DOCUMENT))
         hits = store.query(
             name,
             mode=mode,
             dense=dense,
             sparse=sparse,
-            limit=fetch,
+            limit=limit,
             filters=filters or None,
-            prefetch_limit=max(MIN_PREFETCH, fetch),
+            prefetch_limit=prefetch,
             payload=[DOCUMENT_ID_FIELD, *fields],
             sparse_weight=sparse_weight,
         )
-        documents = best_chunk_per_document(hits, wanted)
+        # The points a query of limit ``fetch`` returns: the pool's best.
+        page = hits[:fetch]
+        documents = best_chunk_per_document(page, wanted)
         # Too few documents among a full page of chunks: more may lie further down.
-        if len(documents) == wanted or len(hits) < fetch or fetch >= MAX_FETCH:
-            return documents
+        if len(documents) == wanted or len(page) < fetch or fetch >= MAX_FETCH:
+            pooled = best_chunk_per_document(hits, candidates) if candidates else []
+            return documents, pooled
         fetch = min(fetch * 4, MAX_FETCH)
 
 
