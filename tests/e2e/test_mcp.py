@@ -150,7 +150,7 @@ async def test_the_document_endpoint_returns_the_text_chunks_and_a_row_s_columns
         assert reply.status_code == 200, reply.text
         document = reply.json()
         assert document["path"].endswith("lighthouse.md") and document["status"] == "indexed"
-        assert document["file_type"] == "md" and document["size_bytes"] == len(HANDBOOK)
+        assert document["file_type"] == "md" and document["size"] == len(HANDBOOK)
         # The overlapping chunks put back together: every word once, in order.
         assert document["text"].split() == HANDBOOK.split()
         spans = document["chunks"]
@@ -214,6 +214,15 @@ async def test_an_agent_lists_searches_and_reads_within_its_key(
             document_id=top["document_id"],
         )
         assert not failed and document["text"].split() == HANDBOOK.split()
+        # A filter key is checked before any search: no payload path of the agent's own.
+        wild = ("columns.*", "columns.a[0]", "text", "columns." + "c" * 65, "path_prefix\u2024")
+        for key in wild:
+            failed, error = await _call(agent, "search", query="lens", filters={key: "x"})
+            assert failed and "422" in error and "filter" in error, (key, error)
+        failed, found = await _call(
+            agent, "search", query="lens", filters={"file_type": "md", "columns.a b.c": "x"}
+        )
+        assert not failed and found["results"] == []
 
     async with connect(world, world.keys["recipes only"]) as agent:
         _, listed = await _call(agent, "list_collections")

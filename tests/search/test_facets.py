@@ -12,7 +12,7 @@ import pytest
 from embedder_service.model import EmbeddingModel
 from search_service.app import SearchService
 from search_service.facets import facet_value
-from semantik_contracts.facets import FacetValue
+from semantik_contracts.facets import facet_text
 from semantik_contracts.search import SearchResponse, SearchTarget
 from semantik_contracts.work import generation_name
 from semantik_runtime.bus import Bus
@@ -66,11 +66,12 @@ def target(collection: uuid.UUID, generation: int = 1) -> SearchTarget:
     return SearchTarget(collection_id=collection, model_name=MODEL, generation=generation)
 
 
-def hand_count(results: SearchResponse, keys: list[str]) -> dict[str, Counter[Any]]:
-    """Each key's values among the results' payloads (what a result's metadata holds)."""
+def hand_count(results: SearchResponse, keys: list[str]) -> dict[str, Counter[str]]:
+    """Each key's values among the results' payloads (what a result's metadata holds),
+    as text: a bool "true"/"false", a number its decimal."""
     return {
         key: Counter(
-            (type(value) is bool, value)
+            facet_text(value)
             for r in results.results
             if (value := facet_value(r.metadata, key)) is not None
         )
@@ -78,19 +79,14 @@ def hand_count(results: SearchResponse, keys: list[str]) -> dict[str, Counter[An
     }
 
 
-def counted(response: SearchResponse) -> dict[str, Counter[Any]]:
-    return {
-        key: Counter({(type(f.value) is bool, f.value): f.count for f in values})
-        for key, values in response.facets.items()
-    }
+def counted(response: SearchResponse) -> dict[str, Counter[str]]:
+    return {key: Counter(values) for key, values in response.facets.items()}
 
 
-def in_order(values: list[FacetValue]) -> bool:
-    """By count (descending), then value."""
-    kinds = [
-        (-f.count, not isinstance(f.value, bool), isinstance(f.value, str), f.value) for f in values
-    ]
-    return kinds == sorted(kinds)
+def in_order(values: dict[str, int]) -> bool:
+    """By count (descending), then value; every value a string."""
+    kinds = [(-count, value) for value, count in values.items()]
+    return kinds == sorted(kinds) and all(isinstance(v, str) for v in values)
 
 
 async def test_facets_count_the_first_documents_of_the_fused_list_of_two_collections(
@@ -108,11 +104,11 @@ async def test_facets_count_the_first_documents_of_the_fused_list_of_two_collect
     assert (faceted.warnings, faceted.partial) == ([], False)
     assert list(faceted.facets) == KEYS
     assert counted(faceted) == hand_count(candidates, KEYS)
-    assert sum(f.count for f in faceted.facets["file_type"]) == 20  # 60 documents, depth 20
+    assert sum(faceted.facets["file_type"].values()) == 20  # 60 documents, depth 20
     assert all(in_order(values) for values in faceted.facets.values())
-    sources = {str(f.value).rsplit("-", 1)[0] for f in faceted.facets["source_id"]}
+    sources = {value.rsplit("-", 1)[0] for value in faceted.facets["source_id"]}
     assert sources == {"src-north", "src-south"}  # both collections' candidates
-    assert {f.value for f in faceted.facets["columns.open"]} == {True, False}
+    assert set(faceted.facets["columns.open"]) == {"true", "false"}
     # The page is the one a search without facets returns.
     plain = await ask(private_bus, query, both, limit=3)
     assert [r.chunk_id for r in faceted.results] == [r.chunk_id for r in plain.results]
@@ -134,10 +130,10 @@ async def test_a_collection_that_runs_out_leaves_its_share_of_candidates_to_the_
     candidates = await ask(private_bus, query, both, limit=10)
 
     assert counted(shallow) == hand_count(candidates, ["file_type", "source_id"])
-    source_counts = {f.value: f.count for f in shallow.facets["source_id"]}
+    source_counts = shallow.facets["source_id"]
     assert source_counts["s1"] == 3 and source_counts["src-a"] + source_counts["src-b"] == 7
     # The default depth (200) takes every document of both: 3 + 30.
-    assert sum(f.count for f in faceted.facets["file_type"]) == 33
+    assert sum(faceted.facets["file_type"].values()) == 33
 
 
 async def test_a_facet_value_refines_the_search_as_a_filter(
@@ -146,17 +142,17 @@ async def test_a_facet_value_refines_the_search_as_a_filter(
     tickets = [target(write_tickets(store, model, ("src-a", "src-b")))]
     query = "observatory dome in the wind"
     first = await ask(private_bus, query, tickets, facets=KEYS, facet_depth=30)
-    pdf = next(f for f in first.facets["file_type"] if f.value == "pdf")
+    pdf = first.facets["file_type"]["pdf"]
 
     refined = await ask(
-        private_bus, query, tickets, facets=KEYS, facet_depth=30, filters={"file_type": pdf.value}
+        private_bus, query, tickets, facets=KEYS, facet_depth=30, filters={"file_type": "pdf"}
     )
-    candidates = await ask(private_bus, query, tickets, limit=30, filters={"file_type": pdf.value})
-    assert refined.facets["file_type"] == [pdf]
+    candidates = await ask(private_bus, query, tickets, limit=30, filters={"file_type": "pdf"})
+    assert refined.facets["file_type"] == {"pdf": pdf}
     assert counted(refined) == hand_count(candidates, KEYS)
     assert {r.metadata["file_type"] for r in refined.results} == {"pdf"}
 
-    oslo = next(f for f in refined.facets["columns.city"] if f.value == "Oslo")
+    oslo = refined.facets["columns.city"]["Oslo"]
     narrower = await ask(
         private_bus,
         query,
@@ -164,10 +160,23 @@ async def test_a_facet_value_refines_the_search_as_a_filter(
         limit=30,
         facets=KEYS,
         facet_depth=30,
-        filters={"file_type": "pdf", "columns.city": oslo.value},
+        filters={"file_type": "pdf", "columns.city": "Oslo"},
     )
-    assert narrower.facets["columns.city"] == [oslo]
-    assert len(narrower.results) == oslo.count
+    assert narrower.facets["columns.city"] == {"Oslo": oslo}
+    assert len(narrower.results) == oslo
+    # A bool column's facet text refines as the bool it names (on Qdrant Edge too).
+    open_ = refined.facets["columns.open"]["true"]
+    opened = await ask(
+        private_bus,
+        query,
+        tickets,
+        limit=30,
+        facets=KEYS,
+        facet_depth=30,
+        filters={"file_type": "pdf", "columns.open": "true"},
+    )
+    assert opened.facets["columns.open"] == {"true": open_}
+    assert {r.metadata["columns"]["open"] for r in opened.results} == {True}
 
 
 async def test_facets_count_only_the_collections_searched(
@@ -179,22 +188,21 @@ async def test_facets_count_only_the_collections_searched(
     mine = await ask(private_bus, "telescope", targets(corpus)[:1], facets=keys)
 
     topics = Counter({"space": 1, "food": 1, "computing": 1})
-    assert {f.value: f.count for f in mine.facets["columns.topic"]} == topics
-    assert mine.facets["source_id"] == [FacetValue(value="s1", count=3)]
-    assert mine.facets["columns.city"] == []  # a column this collection's records lack
-    assert mine.facets["columns.year"] == [
-        FacetValue(value=2021, count=2),
-        FacetValue(value=2019, count=1),
-    ]
-    # A number refines as it is.
-    year = await ask(
-        private_bus, "telescope", targets(corpus)[:1], facets=keys, filters={"columns.year": 2021}
-    )
-    assert [(f.value, f.count) for f in year.facets["columns.topic"]] == [
-        ("computing", 1),
-        ("space", 1),
-    ]
+    assert mine.facets["columns.topic"] == topics
+    assert mine.facets["source_id"] == {"s1": 3}
+    assert mine.facets["columns.city"] == {}  # a column this collection's records lack
+    assert list(mine.facets["columns.year"].items()) == [("2021", 2), ("2019", 1)]
+    # A number refines as it is, and as the text its facet names it by.
+    for year_value in (2021, "2021"):
+        year = await ask(
+            private_bus,
+            "telescope",
+            targets(corpus)[:1],
+            facets=keys,
+            filters={"columns.year": year_value},
+        )
+        assert list(year.facets["columns.topic"].items()) == [("computing", 1), ("space", 1)]
 
     # Nothing matches a query of stop words only: every key asked is there, empty.
     empty = await ask(private_bus, "the of and", targets(corpus), facets=keys, search_type="sparse")
-    assert (empty.results, empty.facets) == ([], {key: [] for key in keys})
+    assert (empty.results, empty.facets) == ([], {key: {} for key in keys})

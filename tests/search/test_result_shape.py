@@ -33,11 +33,11 @@ async def test_each_result_marks_the_querys_terms_in_its_text_and_snippet(
     # Marked: "telescope", "observed", "galaxy", "through", each a stem of the query's.
     words = [top.text[start:end] for start, end in top.highlights]
     assert len(words) == 4 and {tokenize(word)[0] for word in words} == set(tokenize(query))
-    assert top.snippet is not None and top.snippet.text == top.text  # a short chunk
-    assert top.snippet.highlights == top.highlights
+    assert (top.snippet, top.snippet_start) == (top.text, 0)  # a short chunk
+    assert top.snippet_highlights == top.highlights
     # A result that shares no word with the query has no highlight and still a snippet.
     bare = next(r for r in response.results if r.document_id == corpus.documents["interest"])
-    assert bare.highlights == [] and bare.snippet is not None and bare.snippet.text
+    assert bare.highlights == [] and bare.snippet and bare.snippet_highlights == []
 
 
 @pytest.mark.parametrize("mode", list(SearchType))

@@ -57,7 +57,7 @@ class DocumentDetail(Message):
     path: str
     file_type: str = ""
     mime: str = ""
-    size_bytes: int = Field(0, description="Bytes of the file, or of the record's text")
+    size: int = Field(0, description="Bytes of the file, or of the record's text")
     status: DocumentStatus
     chunk_count: int = Field(0, description="Chunks as indexed (ingest's count)")
     text: str = Field(description="The extracted text, reassembled from the chunks")

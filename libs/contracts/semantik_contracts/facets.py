@@ -13,8 +13,6 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from .base import Message
-
 __all__ = [
     "COLUMNS_PREFIX",
     "DEFAULT_FACET_DEPTH",
@@ -25,8 +23,9 @@ __all__ = [
     "MIN_FACET_DEPTH",
     "FacetDepth",
     "FacetKeys",
-    "FacetValue",
     "FacetValues",
+    "check_column_key",
+    "facet_text",
 ]
 
 #: Payload fields of every document that a search may count.
@@ -47,18 +46,25 @@ _COLUMN_NAME = re.compile(r"[^\W]|[ .-]")
 _MAX_COLUMN_NAME = 64
 
 
-def _check_key(key: str) -> None:
-    if key in FACET_FIELDS:
-        return
+def check_column_key(key: str, what: str) -> bool:
+    """True if ``key`` is ``columns.<name>`` with a valid name; False if it does not start
+    with ``columns.``; a ValueError naming ``what`` (facet, filter) if the name is bad."""
     if not key.startswith(COLUMNS_PREFIX):
-        fields = ", ".join(FACET_FIELDS)
-        raise ValueError(f"unknown facet {key[:80]!r}: use one of {fields}, or columns.<name>")
+        return False
     name = key[len(COLUMNS_PREFIX) :]
     if not 1 <= len(name) <= _MAX_COLUMN_NAME or not all(_COLUMN_NAME.fullmatch(c) for c in name):
         raise ValueError(
-            f"bad column facet {key[:80]!r}: a column name is 1-{_MAX_COLUMN_NAME} letters, "
+            f"bad column {what} {key[:80]!r}: a column name is 1-{_MAX_COLUMN_NAME} letters, "
             "digits, '_', '-', spaces or dots"
         )
+    return True
+
+
+def _check_key(key: str) -> None:
+    if key in FACET_FIELDS or check_column_key(key, "facet"):
+        return
+    fields = ", ".join(FACET_FIELDS)
+    raise ValueError(f"unknown facet {key[:80]!r}: use one of {fields}, or columns.<name>")
 
 
 def _check_facets(keys: list[str]) -> list[str]:
@@ -85,12 +91,15 @@ FacetDepth = Annotated[
 ]
 
 
-class FacetValue(Message):
-    """One value of a facet and the number of candidate documents that have it."""
+def facet_text(value: str | int | bool) -> str:
+    """A facet value as the response names it: a bool ``"true"``/``"false"``, a number
+    its decimal, text as it is. The same string as a filter value matches it again."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
-    value: str | int | bool
-    count: int = Field(ge=1)
 
-
-#: Each asked key's values, by count (descending) then value; at most MAX_FACET_VALUES.
-FacetValues = dict[str, list[FacetValue]]
+#: Each asked key's values (as ``facet_text``) and how many candidate documents have
+#: each, by count (descending) then value; at most MAX_FACET_VALUES a key. A JSON
+#: object keeps that order.
+FacetValues = dict[str, dict[str, int]]

@@ -9,7 +9,13 @@ from pydantic import AfterValidator, Field
 
 from .base import Message
 from .enums import SearchType
-from .facets import DEFAULT_FACET_DEPTH, FacetDepth, FacetKeys, FacetValues
+from .facets import (
+    DEFAULT_FACET_DEPTH,
+    FacetDepth,
+    FacetKeys,
+    FacetValues,
+    check_column_key,
+)
 
 #: Bounds of a search's per-collection timeout, in milliseconds.
 MIN_TIMEOUT_MS = 50
@@ -24,7 +30,18 @@ MAX_OFFSET = 1000
 SNIPPET_CHARS = 300
 
 
+#: Payload fields a search may filter on, besides ``path_prefix`` and ``columns.<name>``.
+FILTER_FIELDS = ("source_id", "file_type", "mime", "path", "document_id", "record_id")
+
+
 def _check_filters(filters: dict[str, FilterValue]) -> dict[str, FilterValue]:
+    # A key a user names must never reach the engine as a payload path of its own
+    # (wildcards, brackets, nested paths): only the known fields and record columns.
+    for key in filters:
+        if key in FILTER_FIELDS or key == PATH_PREFIX or check_column_key(key, "filter"):
+            continue
+        fields = ", ".join((*FILTER_FIELDS, PATH_PREFIX))
+        raise ValueError(f"unknown filter {key[:80]!r}: use one of {fields}, or columns.<name>")
     prefix = filters.get(PATH_PREFIX)
     if prefix is not None and not (isinstance(prefix, str) and prefix.strip("/")):
         raise ValueError(f"{PATH_PREFIX} must be a directory path such as /data/reports")
@@ -32,8 +49,9 @@ def _check_filters(filters: dict[str, FilterValue]) -> dict[str, FilterValue]:
 
 
 #: A payload filter matches one value exactly, or any value of a list. Keys are payload
-#: fields (``source_id``, ``file_type``, ``path``, a record column as ``columns.<name>``)
-#: or ``path_prefix``, which keeps the documents under one directory.
+#: fields (``FILTER_FIELDS``, a record column as ``columns.<name>``) or ``path_prefix``,
+#: which keeps the documents under one directory. A column's text value also matches the
+#: number or bool it spells (``"2021"``, ``"true"``), as a facet names them.
 FilterScalar = str | int | bool
 FilterValue = FilterScalar | list[FilterScalar]
 Filters = Annotated[dict[str, FilterValue], AfterValidator(_check_filters)]
@@ -70,17 +88,6 @@ class Search(Message):
 Span = tuple[int, int]
 
 
-class Snippet(Message):
-    """The best window of a result's text: at most ``SNIPPET_CHARS`` characters around
-    the densest matches of the query's terms (the text's start without a match)."""
-
-    text: str
-    start: int = Field(ge=0, description="Offset of the snippet in the result's text")
-    highlights: list[Span] = Field(
-        default_factory=list, description="The query's terms, as offsets into the snippet"
-    )
-
-
 class Explain(Message):
     """Why a result ranks where it does (``explain: true``)."""
 
@@ -103,7 +110,15 @@ class SearchResult(Message):
     highlights: list[Span] = Field(
         default_factory=list, description="The query's terms, as offsets into text"
     )
-    snippet: Snippet | None = None
+    snippet: str = Field(
+        "",
+        description="The best window of text: at most SNIPPET_CHARS characters around the "
+        "densest matches of the query's terms (the text's start without a match)",
+    )
+    snippet_start: int = Field(0, ge=0, description="Offset of the snippet in text")
+    snippet_highlights: list[Span] = Field(
+        default_factory=list, description="The query's terms, as offsets into snippet"
+    )
     explain: Explain | None = None
 
 

@@ -78,7 +78,7 @@ async def read_document(
         path=document.path,
         file_type=str(payload.get("file_type", "")),
         mime=document.mime,
-        size_bytes=document.size,
+        size=document.size,
         status=document.status,
         chunk_count=document.chunk_count,
         text=text,

@@ -113,8 +113,9 @@ def build_server(api_of: ApiOf) -> MCPServer:
         filters: Annotated[
             dict[str, FilterValue] | None,
             Field(
-                description="Payload filters: file_type, source_id, path, path_prefix, "
-                "columns.<name>; a value or a list of values (any of them)"
+                description="Payload filters: file_type, source_id, mime, path, path_prefix, "
+                "document_id, record_id, columns.<name>; a value or a list of values (any "
+                "of them); another key is refused"
             ),
         ] = None,
     ) -> dict[str, Any]:

@@ -17,8 +17,10 @@ A value is counted from the payload of the document's best chunk, which the coll
 query returns anyway: the query names the few top-level payload fields the facets read
 (``payload_fields``), and a column's value is looked up in the ``columns`` object, so the
 name a user typed never becomes a payload path inside the engine. The values are the
-payload's own (``"pdf"``, a source id, a column's ``"Oslo"`` or ``2021``), so each is a
-filter of the same search as it is: ``{"file_type": "pdf"}``, ``{"columns.city": "Oslo"}``.
+payload's own as text (``"pdf"``, a source id, a column's ``"Oslo"``, ``"2021"`` or
+``"true"``), and each is a filter of the same search as it is: ``{"file_type": "pdf"}``,
+``{"columns.year": "2021"}`` (a column's text value also matches the number or bool it
+spells, in the vector store's filter).
 
 Why not Qdrant's facet API (``EdgeShard.facet``, qdrant-client's ``facet``): it counts
 the points that match a filter, so it needs the candidates' ids as a ``has_id`` filter
@@ -38,7 +40,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from semantik_contracts.facets import COLUMNS_PREFIX, MAX_FACET_VALUES, FacetValue, FacetValues
+from semantik_contracts.facets import COLUMNS_PREFIX, MAX_FACET_VALUES, FacetValues, facet_text
 from semantik_contracts.search import Search
 from semantik_runtime.vectors import Hit
 
@@ -77,16 +79,14 @@ def count_facets(keys: Sequence[str], candidates: Sequence[Hit]) -> FacetValues:
     value), at most ``MAX_FACET_VALUES``; a candidate without the key is not counted."""
     facets: FacetValues = {}
     for key in keys:
-        # Typed keys: True == 1 in Python, but a payload's true and 1 are two values.
+        # As text: a payload's 1 and "1" are one value, which one filter matches.
         counts = Counter(
-            (type(value) is bool, value)
+            facet_text(value)
             for hit in candidates
             if (value := facet_value(hit.payload, key)) is not None
         )
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], _order(item[0][1])))
-        facets[key] = [
-            FacetValue(value=value, count=count) for (_, value), count in ranked[:MAX_FACET_VALUES]
-        ]
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        facets[key] = dict(ranked[:MAX_FACET_VALUES])
     return facets
 
 
@@ -99,8 +99,3 @@ def facet_value(payload: Mapping[str, Any], key: str) -> Scalar | None:
     else:
         value = payload.get(key)
     return value if isinstance(value, str | int | bool) else None
-
-
-def _order(value: Scalar) -> tuple[int, Scalar]:
-    """Values of one count: false, true, then numbers, then text."""
-    return (0 if isinstance(value, bool) else 1 if isinstance(value, int) else 2, value)

@@ -7,7 +7,7 @@ from itertools import groupby
 from typing import Any
 from uuid import UUID
 
-from semantik_contracts.search import Explain, SearchResult, Snippet, Span
+from semantik_contracts.search import Explain, SearchResult, Span
 from semantik_runtime.vectors import Hit
 
 #: Rank constant of reciprocal rank fusion across collections (qdrant-client's default
@@ -75,7 +75,7 @@ def to_result(
     rank: int,
     *,
     highlights: list[Span] | None = None,
-    snippet: Snippet | None = None,
+    snippet: tuple[str, int, list[Span]] | None = None,
     explain: Explain | None = None,
 ) -> SearchResult:
     payload: dict[str, Any] = hit.payload
@@ -89,6 +89,8 @@ def to_result(
         rank=rank,
         metadata={k: v for k, v in payload.items() if k not in _LIFTED},
         highlights=highlights or [],
-        snippet=snippet,
+        snippet=snippet[0] if snippet else "",
+        snippet_start=snippet[1] if snippet else 0,
+        snippet_highlights=snippet[2] if snippet else [],
         explain=explain,
     )

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection
+from typing import NamedTuple
 
-from semantik_contracts.search import SNIPPET_CHARS, Snippet, Span
+from semantik_contracts.search import SNIPPET_CHARS, Span
 from semantik_runtime.sparse import term_spans, tokenize
 
-__all__ = ["matches", "query_terms", "snippet"]
+__all__ = ["Snippet", "matches", "query_terms", "snippet"]
 
 #: A matched term in a text: its character offsets and its stemmed term.
 Match = tuple[int, int, str]
+
+
+class Snippet(NamedTuple):
+    """A result's ``snippet``, ``snippet_start`` and ``snippet_highlights``."""
+
+    text: str
+    start: int
+    highlights: list[Span]
 
 
 def query_terms(query: str) -> frozenset[str]:
