@@ -45,6 +45,19 @@ async def test_a_path_source_is_indexed_waited_for_and_found(
             "notes", notes.id, search_type="dense", filters={"path": str(folder / "garden.md")}
         )
         assert {hit.path for hit in filtered.results} == {str(folder / "garden.md")}
+        # Pages of documents, explain and facets, as the search contract names them.
+        first = await client.search("notes", notes.id, limit=1, explain=True, facets=["file_type"])
+        assert first.has_more and first.facets == {"file_type": {"md": 2}}
+        assert first.results[0].explain is not None and first.results[0].explain.fused
+        assert isinstance(first.results[0].snippet, str) and first.results[0].snippet
+        second = await client.search(
+            "notes", notes.id, limit=1, offset=1, facets=["file_type"], facet_depth=10
+        )
+        assert (second.offset, second.has_more, second.results[0].rank) == (1, False, 2)
+        assert second.results[0].document_id != first.results[0].document_id
+        assert second.results[0].explain is None
+        with pytest.raises(InvalidRequestError, match="unknown filter"):
+            await client.search("notes", notes.id, filters={"columns[0]": "x"})
 
         assert [s.id for s in await client.list_sources(notes.id)] == [added.source.id]
         documents = await client.list_documents(notes.id, status="indexed")
@@ -53,6 +66,7 @@ async def test_a_path_source_is_indexed_waited_for_and_found(
         assert pricing.id is not None
         detail = await client.get_document(notes.id, pricing.id)
         assert "twelve euros" in detail.text and detail.path == pricing.path
+        assert detail.size == len(NOTES["pricing.md"].encode())
 
         again = await client.index(notes.id)
         rescanned = await client.wait(again.id, timeout=120)

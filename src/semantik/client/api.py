@@ -7,7 +7,6 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, overload
-from uuid import UUID
 
 from semantik_contracts.documents import DocumentDetail
 from semantik_contracts.uploads import UploadedFile, UploadedFiles
@@ -28,16 +27,15 @@ from .models import (
     OperationStatus,
     OperationType,
     Page,
-    SearchResponse,
-    SearchType,
     Source,
     SourceAndOperation,
 )
+from .searching import Searching
 
 COLLECTIONS = "/api/v2/collections"
 
 
-class SemantikClient(Accounts):
+class SemantikClient(Searching, Accounts):
     """A client of one Semantik gateway. Use it as an async context manager, sign in
     (``login``, ``login_local``, or an ``api_key``), then call its methods; a refused
     request raises ``ApiError``. ``call`` reaches any route the methods do not name."""
@@ -325,33 +323,6 @@ class SemantikClient(Accounts):
         moved into place once whole, so a broken download leaves nothing behind."""
         path = f"{COLLECTIONS}/{collection_id}/documents/{document_id}/content"
         return await download_file(self, path, Path(to), default_name=str(document_id))
-
-    # -- search ---------------------------------------------------------------------------------
-    async def search(
-        self,
-        query: str,
-        collection_ids: Id | Sequence[Id],
-        *,
-        limit: int = 10,
-        search_type: SearchType | str = SearchType.HYBRID,
-        rerank: bool = False,
-        filters: Mapping[str, Any] | None = None,
-        timeout_ms: int | None = None,
-    ) -> SearchResponse:
-        """Search one collection (an id) or several (a list of ids), merged by rank."""
-        body = given(
-            query=query,
-            limit=limit,
-            search_type=str(search_type),
-            rerank=rerank,
-            filters=dict(filters or {}),
-            timeout_ms=timeout_ms,
-        )
-        if isinstance(collection_ids, UUID | str):
-            path = f"{COLLECTIONS}/{collection_ids}/search"
-        else:
-            path, body["collection_ids"] = "/api/v2/search", [str(c) for c in collection_ids]
-        return SearchResponse.model_validate(await self.call("POST", path, json=body))
 
     # -- live events ----------------------------------------------------------------------------
     @overload
