@@ -35,7 +35,9 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].endswith(("/sources/upload", "/sources/uploads")):
+        if scope["type"] != "http" or scope["path"].endswith(
+            ("/sources/upload", "/sources/uploads")
+        ):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"")
