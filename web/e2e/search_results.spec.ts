@@ -17,7 +17,7 @@ import { join } from "node:path";
 const SHOTS = join(import.meta.dirname, "screenshots");
 const dataDir = process.env.SEMANTIK_E2E_DATA_DIR as string;
 const folder = join(dataDir, "sources", "lighthouse");
-const ships = join(dataDir, "sources", "ships.csv");
+const ships = join(dataDir, "sources", "ships.jsonl");
 const ADMIN = { username: "ada", password: "correct horse battery staple" };
 const NAME = "lighthouse";
 const MARKDOWN = 18;
@@ -41,15 +41,13 @@ function writeSources(): void {
   const paragraphs = Array.from({ length: 40 }, (_, k) => `Section ${k}. ${FILLER[k % FILLER.length]} ${FILLER[(k + 1) % FILLER.length]} ${FILLER[(k + 2) % FILLER.length]}`);
   paragraphs[33] = "Section 33. The zephyr calibration of the foghorn is done each spring with the brass tuning fork kept in the chart room.";
   writeFileSync(join(folder, "manual.md"), `# Keeper's manual\n\n${paragraphs.join("\n\n")}\n`);
-  writeFileSync(
-    ships,
-    [
-      "code,name,notes,fleet",
-      'S-1,Aurora,"Supply ship bringing lamp oil to the lighthouse keeper",north',
-      'S-2,Boreas,"Supply ship bringing flour and tea to the lighthouse",north',
-      'S-3,Calypso,"Survey vessel charting the reef near the lighthouse",south',
-    ].join("\n"),
-  );
+  // Typed columns: crew a number, in_service a bool (their facets name them as text).
+  const rows = [
+    { code: "S-1", name: "Aurora", notes: "Supply ship bringing lamp oil to the lighthouse keeper", fleet: "north", crew: 12, in_service: true },
+    { code: "S-2", name: "Boreas", notes: "Supply ship bringing flour and tea to the lighthouse", fleet: "north", crew: 12, in_service: false },
+    { code: "S-3", name: "Calypso", notes: "Survey vessel charting the reef near the lighthouse", fleet: "south", crew: 7, in_service: true },
+  ];
+  writeFileSync(ships, rows.map((row) => JSON.stringify(row)).join("\n"));
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -106,10 +104,12 @@ test("facets refine, pages append, a result opens its document at the chunk", as
     const dialog = page.getByRole("dialog", { name: `Add data to ${NAME}` });
     await dialog.getByLabel(/Server path/).fill(ships);
     await dialog.getByRole("button", { name: "Read its columns" }).click();
-    await expect(dialog.getByText("Columns found (4)")).toBeVisible();
+    await expect(dialog.getByText("Columns found (6)")).toBeVisible();
     await dialog.getByLabel("Embed name").check();
     await dialog.getByLabel("Embed notes").check();
     await dialog.getByLabel("Keep fleet as context").check();
+    await dialog.getByLabel("Keep crew as context").check();
+    await dialog.getByLabel("Keep in_service as context").check();
     await dialog.getByLabel("Id column").selectOption("code");
     await dialog.getByRole("button", { name: "Add and index" }).click();
     await expect(page.getByTestId("operation-completed")).toHaveCount(2);
@@ -128,7 +128,7 @@ test("facets refine, pages append, a result opens its document at the chunk", as
     await expect(fileType.getByRole("button")).toHaveCount(3);
     await expect(fileType.getByRole("button", { name: `md (${MARKDOWN + 1})`, exact: true })).toBeVisible();
     await expect(fileType.getByRole("button", { name: `txt (${TEXTS})`, exact: true })).toBeVisible();
-    await expect(fileType.getByRole("button", { name: "csv (3)", exact: true })).toBeVisible();
+    await expect(fileType.getByRole("button", { name: "jsonl (3)", exact: true })).toBeVisible();
     await expect(facets.getByRole("region", { name: "Source" }).getByRole("button")).toHaveCount(2);
     await expect(facets.getByRole("region", { name: "Source" })).toContainText(ships);
     await shot(page, "40-search-facets");
@@ -153,10 +153,22 @@ test("facets refine, pages append, a result opens its document at the chunk", as
     const rows = await results(page).locator(".result-head a").allTextContents();
     // A row's path is its file's, with its record id.
     expect(rows.sort()).toEqual([`${ships}#S-1`, `${ships}#S-2`]);
-    await expect(fileType.getByRole("button")).toHaveText(["csv (2)"]);
+    await expect(fileType.getByRole("button")).toHaveText(["jsonl (2)"]);
     await shot(page, "41-search-refined");
     await page.getByRole("button", { name: "Remove fleet: north" }).click();
     await expect(page.getByRole("list", { name: "Refinements" })).toHaveCount(0);
+    await expect(results(page)).toHaveCount(10);
+
+    // A number's facet and a bool's refine as the typed values they name (Qdrant Edge).
+    await facets.getByRole("region", { name: "crew" }).getByRole("button", { name: "12 (2)", exact: true }).click();
+    await expect(results(page)).toHaveCount(2);
+    expect((await results(page).locator(".result-head a").allTextContents()).sort()).toEqual([`${ships}#S-1`, `${ships}#S-2`]);
+    await page.getByRole("button", { name: "Remove crew: 12" }).click();
+    await expect(results(page)).toHaveCount(10);
+    await facets.getByRole("region", { name: "in_service" }).getByRole("button", { name: "true (2)", exact: true }).click();
+    await expect(results(page)).toHaveCount(2);
+    expect((await results(page).locator(".result-head a").allTextContents()).sort()).toEqual([`${ships}#S-1`, `${ships}#S-3`]);
+    await page.getByRole("button", { name: "Remove in_service: true" }).click();
     await expect(results(page)).toHaveCount(10);
   });
 
@@ -228,6 +240,7 @@ test("facets refine, pages append, a result opens its document at the chunk", as
     const table = page.getByRole("table", { name: "Columns of this record" });
     await expect(table).toBeVisible();
     await expect(table.getByRole("row", { name: /fleet south/ })).toBeVisible();
+    await expect(table.getByRole("row", { name: /crew 7/ })).toBeVisible();
     await expect(page.getByText("S-3", { exact: true })).toBeVisible();
     await shot(page, "43-document-record");
   });

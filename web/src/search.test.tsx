@@ -34,7 +34,9 @@ function result(n: number, extra: Partial<SearchResult> = {}): SearchResult {
     rank: n,
     metadata: { chunk_index: 0 },
     highlights: [],
-    snippet: { text: `Result ${n} text`, start: 0, highlights: [] },
+    snippet: `Result ${n} text`,
+    snippet_start: 0,
+    snippet_highlights: [],
     ...extra,
   };
 }
@@ -76,7 +78,9 @@ describe("results", () => {
     const hit = result(1, {
       text,
       highlights: [span("pricing"), span("decision"), span("decided")],
-      snippet: { text: snippetText, start: at("The pricing"), highlights: [[4, 11], [12, 20]] },
+      snippet: snippetText,
+      snippet_start: at("The pricing"),
+      snippet_highlights: [[4, 11], [12, 20]],
     });
     await searchScreen({ "POST /api/v2/search": () => ({ body: answer([hit]) }) });
     submit();
@@ -126,9 +130,9 @@ describe("results", () => {
 describe("facets", () => {
   it("ask for the record columns, refine on a click, and come off as chips", async () => {
     const facets = {
-      file_type: [{ value: "csv", count: 3 }, { value: "md", count: 1 }],
-      source_id: [{ value: "s1", count: 3 }],
-      "columns.team": [{ value: "billing", count: 2 }, { value: "web", count: 1 }],
+      file_type: { csv: 3, md: 1 },
+      source_id: { s1: 3 },
+      "columns.team": { billing: 2, web: 1 },
     };
     const { searches } = await searchScreen({
       "POST /api/v2/search": (c) => {
@@ -160,6 +164,28 @@ describe("facets", () => {
     await waitFor(() => expect(screen.getAllByTestId("result")).toHaveLength(3));
     expect(searches()[4].filters).toBeUndefined();
     expect(screen.queryByRole("list", { name: "Refinements" })).toBeNull();
+  });
+});
+
+describe("facets of numbers and bools", () => {
+  it("show the server's order and refine with the value's text, which the server matches as typed", async () => {
+    // The server names a number by its decimal and a bool "true"/"false", most frequent first.
+    const facets = { "columns.year": { "2021": 2, "2019": 1 }, "columns.open": { false: 2, true: 1 } };
+    const { searches } = await searchScreen({
+      "POST /api/v2/search": () => ({ body: answer([result(1), result(2)], { facets }) }),
+    });
+    submit();
+    const panel = await screen.findByRole("complementary", { name: "Refine the results" });
+    const year = within(panel).getByRole("region", { name: "year" });
+    expect(within(year).getAllByRole("button").map((b) => b.textContent)).toEqual(["2021 (2)", "2019 (1)"]);
+    const open = within(panel).getByRole("region", { name: "open" });
+    expect(within(open).getAllByRole("button").map((b) => b.textContent)).toEqual(["false (2)", "true (1)"]);
+    fireEvent.click(within(year).getByRole("button", { name: "2021 (2)" }));
+    await waitFor(() => expect(searches()).toHaveLength(2));
+    expect(searches()[1].filters).toEqual({ "columns.year": "2021" });
+    fireEvent.click(within(open).getByRole("button", { name: "true (1)" }));
+    await waitFor(() => expect(searches()).toHaveLength(3));
+    expect(searches()[2].filters).toEqual({ "columns.year": "2021", "columns.open": "true" });
   });
 });
 
@@ -202,7 +228,7 @@ function detail(extra: Partial<DocumentDetail> = {}): DocumentDetail {
     path: "/data/tickets.csv",
     file_type: "csv",
     mime: "text/csv",
-    size_bytes: 2048,
+    size: 2048,
     status: "indexed",
     chunk_count: 3,
     text: TEXT,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { facetKeys, facetTitle, toFilters, valueLabel } from "./facets";
+import { facetEntries, facetKeys, facetTitle, toFilters, valueLabel } from "./facets";
 import { attachmentName } from "./searchApi";
 import type { Source } from "./types";
 
@@ -45,6 +45,19 @@ describe("facets", () => {
     expect(valueLabel("columns.done", false, sources)).toBe("no");
     expect(valueLabel("columns.team", "", sources)).toBe("(none)");
     expect(valueLabel("columns.n", 3, sources)).toBe("3");
+  });
+
+  it("orders a facet's values by count, then value, whatever order the object keeps", () => {
+    // JSON.parse puts integer-like keys first, ascending: the server's order is lost.
+    const counts = JSON.parse('{"2021": 2, "b": 3, "2019": 1, "a": 3, "1999": 2}') as Record<string, number>;
+    expect(Object.keys(counts)[0]).toBe("1999");
+    expect(facetEntries(counts)).toEqual([
+      ["a", 3],
+      ["b", 3],
+      ["1999", 2],
+      ["2021", 2],
+      ["2019", 1],
+    ]);
   });
 
   it("makes refinements filters: one value, or any of several of a key", () => {

@@ -3,7 +3,7 @@
  * for (a collection's record columns among them), their labels, and the filters they make.
  */
 import type { FilterValue } from "./searchApi";
-import type { FacetScalar, Source } from "./types";
+import type { FacetCounts, FacetScalar, Source } from "./types";
 
 export interface Refinement {
   key: string;
@@ -43,6 +43,12 @@ export function valueLabel(key: string, value: FacetScalar, sources: Record<stri
   if (typeof value === "boolean") return value ? "yes" : "no";
   if (value === "") return "(none)";
   return String(value);
+}
+
+/** A facet's values, most frequent first, then by value: the server's order, which a
+ * JavaScript object loses (it puts integer-like keys such as "2021" first, ascending). */
+export function facetEntries(counts: FacetCounts): [string, number][] {
+  return Object.entries(counts).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
 }
 
 export function sameRefinement(a: Refinement, b: Refinement): boolean {

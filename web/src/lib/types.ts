@@ -112,13 +112,6 @@ export interface Page<T> {
 /** Character offsets `[start, end)` into a text, as the server counts them (code points). */
 export type Span = [number, number];
 
-/** The best window of a result's text, `start` its offset in `text`. */
-export interface Snippet {
-  text: string;
-  start: number;
-  highlights: Span[];
-}
-
 /** The raw values behind a result's place (search with `explain: true`). */
 export interface Explain {
   dense: number | null;
@@ -139,16 +132,21 @@ export interface SearchResult {
   rank: number;
   metadata: Record<string, unknown>;
   highlights?: Span[];
-  snippet?: Snippet | null;
+  /** The best window of `text` (at most about 300 characters around the densest matches). */
+  snippet?: string;
+  /** Its offset in `text`. */
+  snippet_start?: number;
+  /** The query's terms, as offsets into `snippet`. */
+  snippet_highlights?: Span[];
   explain?: Explain | null;
 }
 
+/** A filter's value; a facet names each value as text ("true", "2021"), which the server
+ * matches as the bool or number it spells as well. */
 export type FacetScalar = string | number | boolean;
 
-export interface FacetValue {
-  value: FacetScalar;
-  count: number;
-}
+/** A facet's values (as text) and how many candidate documents have each, most first. */
+export type FacetCounts = Record<string, number>;
 
 export interface SearchResponse {
   results: SearchResult[];
@@ -157,7 +155,7 @@ export interface SearchResponse {
   took_ms: number;
   offset?: number;
   has_more?: boolean;
-  facets?: Record<string, FacetValue[]>;
+  facets?: Record<string, FacetCounts>;
 }
 
 export interface ChunkSpan {
@@ -174,7 +172,7 @@ export interface DocumentDetail {
   path: string;
   file_type: string;
   mime: string;
-  size_bytes: number;
+  size: number;
   status: "pending" | "indexed" | "failed";
   chunk_count: number;
   text: string;

@@ -129,7 +129,7 @@ export function DocumentView({ collectionId, documentId, chunk }: { collectionId
   const facts: [string, string][] = [
     ["Path", doc.path],
     ["Type", [doc.file_type, doc.mime].filter(Boolean).join(" · ") || "unknown"],
-    ["Size", formatBytes(doc.size_bytes)],
+    ["Size", formatBytes(doc.size)],
     ["Status", doc.status],
     ["Chunks", formatCount(doc.chunk_count)],
   ];

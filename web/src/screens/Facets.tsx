@@ -1,7 +1,7 @@
 /** The facets of a search beside its results, and the refinements picked from them. */
 import { useApp } from "../context";
-import { facetTitle, sameRefinement, valueLabel } from "../lib/facets";
-import type { FacetValue } from "../lib/types";
+import { facetEntries, facetTitle, sameRefinement, valueLabel } from "../lib/facets";
+import type { FacetCounts } from "../lib/types";
 
 export function RefinementChips() {
   const refinements = useApp((s) => s.search.refinements);
@@ -25,14 +25,14 @@ export function RefinementChips() {
   );
 }
 
-export function FacetPanel({ facets, order }: { facets: Record<string, FacetValue[]>; order: string[] }) {
+export function FacetPanel({ facets, order }: { facets: Record<string, FacetCounts>; order: string[] }) {
   const refinements = useApp((s) => s.search.refinements);
   const sources = useApp((s) => s.search.sources);
   const busy = useApp((s) => s.search.busy);
   const refine = useApp((s) => s.refine);
   const unrefine = useApp((s) => s.unrefine);
   const keys = [...order.filter((k) => k in facets), ...Object.keys(facets).filter((k) => !order.includes(k))];
-  const shown = keys.filter((k) => facets[k].length > 0);
+  const shown = keys.filter((k) => Object.keys(facets[k]).length > 0);
   if (shown.length === 0) return null;
   return (
     <aside className="facets" aria-label="Refine the results">
@@ -40,11 +40,13 @@ export function FacetPanel({ facets, order }: { facets: Record<string, FacetValu
         <section key={key} className="facet" aria-label={facetTitle(key)}>
           <h3>{facetTitle(key)}</h3>
           <ul>
-            {facets[key].map((v) => {
-              const refinement = { key, value: v.value };
+            {facetEntries(facets[key]).map(([value, count]) => {
+              // The value as the facet names it: the server matches "2021" or "true"
+              // against a column's number or bool too.
+              const refinement = { key, value };
               const active = refinements.some((r) => sameRefinement(r, refinement));
               return (
-                <li key={String(v.value)}>
+                <li key={value}>
                   <button
                     type="button"
                     className="facet-value"
@@ -52,8 +54,8 @@ export function FacetPanel({ facets, order }: { facets: Record<string, FacetValu
                     disabled={busy}
                     onClick={() => void (active ? unrefine(refinement) : refine(refinement))}
                   >
-                    <span className="facet-label">{valueLabel(key, v.value, sources)}</span>{" "}
-                    <span className="count">({v.count})</span>
+                    <span className="facet-label">{valueLabel(key, value, sources)}</span>{" "}
+                    <span className="count">({count})</span>
                   </button>
                 </li>
               );

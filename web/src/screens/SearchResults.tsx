@@ -44,7 +44,9 @@ export function ResultItem({ result: r }: { result: SearchResult }) {
   const [whole, setWhole] = useState(false);
   const [explained, setExplained] = useState(false);
   const highlights = r.highlights ?? [];
-  const snippet = r.snippet ?? { text: r.text, start: 0, highlights };
+  const snippet = r.snippet
+    ? { text: r.snippet, start: r.snippet_start ?? 0, highlights: r.snippet_highlights ?? [] }
+    : { text: r.text, start: 0, highlights };
   const partial = snippet.start > 0 || snippet.text.length < r.text.length;
   const route = documentRoute(r);
 
@@ -72,7 +74,8 @@ export function ResultItem({ result: r }: { result: SearchResult }) {
         <p className="snippet">
           {snippet.start > 0 && "… "}
           <Marked text={snippet.text} spans={snippet.highlights} />
-          {!r.text.endsWith(snippet.text) && " …"}
+          {/* Offsets count code points, as the server does. */}
+          {snippet.start + [...snippet.text].length < [...r.text].length && " …"}
         </p>
       )}
       <div className="result-actions">
