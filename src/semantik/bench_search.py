@@ -196,8 +196,8 @@ class InProcess:
         started = time.perf_counter()
         dense = self.encoder.submit(self.model.encode_queries, [query]).result()[0]
         sparse = query_vector(query)
-        # With facets, each query's pool gives its share of the candidates.
-        share = -(-self.depth // len(self.generations)) if self.facets else 0
+        # With facets, the candidates come from each query's own pool.
+        candidates = self.depth if self.facets else 0
         fields = payload_fields(self.facets)
         found = [
             (
@@ -211,7 +211,7 @@ class InProcess:
                     10,
                     None,
                     fields=fields,
-                    candidates=share,
+                    candidates=candidates,
                 ),
             )
             for cid, name in self.generations

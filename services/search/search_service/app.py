@@ -46,7 +46,7 @@ from semantik_runtime.vectors import Hit, SparseVector, VectorStore
 
 from .documents import read_document_chunks
 from .explain import Scores, chunk_scores, explain, ranks
-from .facets import candidate_facets, facet_share, payload_fields
+from .facets import candidate_facets, payload_fields
 from .fusion import RankedList, break_ties, fuse
 from .lane import StoreLane
 from .rerank import RERANK_CANDIDATES, Reranker
@@ -120,8 +120,8 @@ class SearchService:
         # search ranks at least the cross-encoder's window, the same one on every page.
         depth = max(end + 1, RERANK_CANDIDATES) if reranker else end + 1
         targets = [t for t in request.targets if t.generation is not None]
-        # Facets count the fused list's first facet_depth documents: each pool's share.
-        share = facet_share(request, len(targets))
+        # Facets count the first facet_depth documents of the queries' pools, fused.
+        candidates = request.facet_depth if request.facets else 0
         sparse = None if request.search_type == SearchType.DENSE else query_vector(request.query)
         # One query embedding per model, however many collections use it.
         embeddings: dict[str, asyncio.Task[list[float]]] = {}
@@ -133,7 +133,7 @@ class SearchService:
         outcomes = await asyncio.gather(
             *(
                 asyncio.wait_for(
-                    self._search_collection(target, request, embeddings, sparse, depth, share),
+                    self._search_collection(target, request, embeddings, sparse, depth, candidates),
                     timeout,
                 )
                 for target in targets

@@ -10,8 +10,7 @@ them, but its prefetch stays the page's own: a larger prefetch cost the engine m
 (p50 +11 ms over 200 candidates of three collections, docs/benchmarks.md) and could
 change the page. So a search's results are the same with facets or without, and the
 facets count *up to* ``facet_depth`` documents: fewer where the pools hold fewer (about
-200 chunks of each collection for a first page of ten in hybrid mode). Each pool gives
-at most ``ceil(facet_depth / collections)`` documents (``facet_share``).
+200 chunks of each collection for a first page of ten in hybrid mode).
 
 A value is counted from the payload of the document's best chunk, which the collection's
 query returns anyway: the query names the few top-level payload fields the facets read
@@ -55,14 +54,6 @@ Scalar = str | int | bool
 def payload_fields(keys: Sequence[str]) -> list[str]:
     """The top-level payload fields the collections' queries return for ``keys``."""
     return sorted({COLUMNS if key.startswith(COLUMNS_PREFIX) else key for key in keys})
-
-
-def facet_share(request: Search, collections: int) -> int:
-    """Candidates each collection's pool gives for the fused list's first
-    ``facet_depth`` (0 without facets): fusion takes the lists rank by rank."""
-    if not request.facets or collections < 1:
-        return 0
-    return -(-request.facet_depth // collections)
 
 
 def candidate_facets(request: Search, pools: list[RankedList]) -> FacetValues:
