@@ -110,7 +110,11 @@ def body_for(template: str, folder: Path) -> Any:
 
 OUTSIDE = "outside the source roots granted to you"
 #: Path parameters that name no resource of a user: filled the same in every test.
-PRINCIPAL = {"principal_type": "user", "principal_id": "0f4b5f58-4f7a-4f8e-9a52-3d1c2b0a9e77"}
+PRINCIPAL = {
+    "principal_type": "user",
+    "principal_id": "0f4b5f58-4f7a-4f8e-9a52-3d1c2b0a9e77",
+    "name": "wide",  # a column set's name
+}
 
 
 def fill(template: str, **ids: str) -> str:
@@ -124,6 +128,11 @@ BODIES: dict[str, Any] = {
     "/api/v2/collections/{collection_id}/sources": {"path": "{dir}"},
     "/api/v2/collections/{collection_id}/sources/preview": {"path": "{dir}"},
     "/api/v2/collections/{collection_id}/sources/{source_id}": {"text_columns": ["text"]},
+    "/api/v2/collections/{collection_id}/sources/reembed": {
+        "source_ids": ["5d0c8f5e-2b7a-4c1e-9f3a-6e8b7d4c2a10"],
+        "text_columns": ["text"],
+    },
+    "/api/v2/collections/{collection_id}/column-sets": {"name": "wide", "text_columns": ["text"]},
     "/api/v2/collections/{collection_id}/documents": {"paths": ["{dir}"]},
     "/api/v2/collections/{collection_id}/operations/reindex": {},
     "/api/v2/collections/{collection_id}/search": {"query": "anything"},

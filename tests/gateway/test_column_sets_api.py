@@ -100,6 +100,12 @@ async def test_bad_column_set_and_reembed_input_is_refused_with_a_reason(stack: 
         assert reply.json()["detail"], body
     missing = await client.delete(f"{base}/column-sets/nope", headers=alice)
     assert missing.status_code == 404 and "nope" in missing.text
+    # A name no set can have is a 422 naming why, never a 500 (the fuzzer found these).
+    for name, why in (("%20%20", "blank"), ("a%01b", "printable"), ("x" * 101, "100")):
+        reply = await client.delete(f"{base}/column-sets/{name}", headers=alice)
+        assert reply.status_code == 422 and why in reply.text, (name, reply.text[:200])
+    slashed = await client.delete(f"{base}/column-sets/a%2Fb", headers=alice)
+    assert slashed.status_code in (404, 422), slashed.text
     other = await client.get(f"{base}/column-sets", headers=bob)
     assert other.status_code in (403, 404), other.text
     unknown = await client.get(f"/api/v2/collections/{uuid.uuid4()}/column-sets", headers=alice)

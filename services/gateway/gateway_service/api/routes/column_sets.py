@@ -85,11 +85,12 @@ async def save_column_set(
 @router.delete("/column-sets/{name}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_column_set(
     collection_id: UUID,
-    name: Annotated[str, Path(min_length=1, max_length=100)],
+    name: Annotated[SetName, Path()],
     user: CurrentUser,
     backend: BackendDep,
 ) -> Response:
-    """Delete the set ``name``; sources that took its columns keep them."""
+    """Delete the set ``name``; sources that took its columns keep them. A name no set
+    can have (blank, a control character, over 100 characters) is a 422."""
     command = DeleteColumnSet(**user.acting, collection_id=collection_id, name=name)
     await backend.ask(command, ColumnSetList)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -21,6 +21,7 @@ from semantik_contracts.views import DocumentView, OperationView, Page, SourceLi
 
 from ...schemas import RequestBody
 from ..deps import BackendDep, CurrentUser
+from .roles import needs_editor
 
 router = APIRouter(prefix="/collections/{collection_id}", tags=["documents"])
 
@@ -94,6 +95,7 @@ async def retry_failed(
     every failure of the collection is retried, files that never became a document
     included. 404: an id that is no document of the collection; 409: an id that did not
     fail, or no failure at all."""
+    await needs_editor(backend, user, collection_id)
     listed = await backend.ask(ListSources(**user.acting, collection_id=collection_id), SourceList)
     live = [source.id for source in listed.items]
     failed = await _failures(backend, collection_id, live) if live else []

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from semantik_contracts import ErrorCode, RpcError, RpcFailure, SourceKind
-from semantik_contracts.commands import AddSource, GetCollection
+from semantik_contracts.commands import AddSource
 from semantik_contracts.uploads import UploadedFile, UploadedFileError, UploadedFiles
-from semantik_contracts.views import CollectionView, SourceAndOperation
+from semantik_contracts.views import SourceAndOperation
 
 from ...backend import Backend
 from ...config import GatewaySettings
@@ -31,6 +31,7 @@ from ...uploads import (
 )
 from ..deps import BackendDep, CurrentUser, SettingsDep
 from .column_sets import form_columns
+from .roles import needs_editor
 
 router = APIRouter(prefix="/collections/{collection_id}", tags=["sources"])
 
@@ -168,8 +169,9 @@ async def upload_sources(
 
 
 async def _owned(backend: Backend, user: Principal, collection_id: UUID) -> None:
-    """Ownership first: nothing is stored for a collection that is not the user's."""
-    await backend.ask(GetCollection(**user.acting, collection_id=collection_id), CollectionView)
+    """Access first: nothing is stored for a collection the user may not add to (a
+    viewer's upload is one 403, not a refusal per file)."""
+    await needs_editor(backend, user, collection_id)
 
 
 def _multipart(request: Request) -> str:
