@@ -48,6 +48,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v2/collections/{collection_id}/sources/{source_id}"): "editor",
     ("DELETE", "/api/v2/collections/{collection_id}/sources/{source_id}"): "editor",
     ("POST", "/api/v2/collections/{collection_id}/sources/reembed"): "editor",
+    ("POST", "/api/v2/collections/{collection_id}/sources/{source_id}/index"): "editor",
     ("GET", "/api/v2/collections/{collection_id}/column-sets"): "viewer",
     ("POST", "/api/v2/collections/{collection_id}/column-sets"): "editor",
     ("DELETE", "/api/v2/collections/{collection_id}/column-sets/{name}"): "editor",

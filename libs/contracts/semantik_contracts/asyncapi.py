@@ -171,6 +171,7 @@ REQUESTS: list[Request] = [
     _collections(commands.ChangeSourceSync, views.SourceView),
     _collections(commands.ListSyncedSources, views.SourceList),
     _collections(commands.SyncSource, views.SourceAndOperation),
+    _collections(commands.RescanSource, views.SourceAndOperation),
     _collections(commands.ReportSyncStatus, views.SourceView),
     _collections(commands.GetAudit, views.Page[views.AuditEntry]),
     _collections(commands.GetUsage, views.Usage),

@@ -205,6 +205,15 @@ class SyncSource(Message):
     trigger: OperationTrigger
 
 
+class RescanSource(Actor):
+    """A user's re-scan of one source now: an incremental ``index`` of that source alone
+    (trigger ``user``), queued behind a running operation. A source that has a queued
+    index already gets that one back."""
+
+    collection_id: UUID
+    source_id: UUID
+
+
 class ReportSyncStatus(Message):
     """Ingest's watcher of a source started, or stopped and why (its folder is gone)."""
 

@@ -32,6 +32,7 @@ ACTIONS: dict[type[BaseModel], str] = {
     commands.AddSource: "source.add",
     commands.ChangeSourceColumns: "source.change_columns",
     commands.ChangeSourceSync: "source.change_sync",
+    commands.RescanSource: "source.rescan",
     commands.RemoveSource: "source.remove",
     commands.StartOperation: "operation.start",
     commands.CancelOperation: "operation.cancel",

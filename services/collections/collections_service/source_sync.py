@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel
 from semantik_contracts import ErrorCode, OperationStatus, OperationType, commands
+from semantik_contracts.sync import OperationTrigger
 from semantik_contracts.views import SourceAndOperation, SourceList, SourceView
 from semantik_runtime.errors import CommandError, not_found
 
@@ -67,7 +69,25 @@ def sync_source(app: CollectionsApplication, cmd: commands.SyncSource) -> Source
         raise CommandError(
             ErrorCode.CONFLICT, f"source {source.id} is neither watched nor scheduled"
         )
-    collection: Collection = app.repository.get(cmd.collection_id)
+    return _index_alone(app, cmd.collection_id, source, SYNC_ACTOR, cmd.trigger)
+
+
+@audited
+def rescan_source(app: CollectionsApplication, cmd: commands.RescanSource) -> SourceAndOperation:
+    """A user's re-scan of the source now (an editor's right), synced or not: as
+    ``sync_source``, with trigger ``user`` and the user as the requester."""
+    source = app.source_for(cmd, cmd.collection_id, cmd.source_id)
+    return _index_alone(app, cmd.collection_id, source, cmd.actor, OperationTrigger.USER)
+
+
+def _index_alone(
+    app: CollectionsApplication,
+    collection_id: UUID,
+    source: Source,
+    actor: str,
+    trigger: OperationTrigger,
+) -> SourceAndOperation:
+    collection: Collection = app.repository.get(collection_id)
     waiting = _queued_of(app, collection, source)
     if waiting is not None:
         return SourceAndOperation(
@@ -77,12 +97,12 @@ def sync_source(app: CollectionsApplication, cmd: commands.SyncSource) -> Source
     operation = app.admission.request(
         collection,
         OperationType.INDEX,
-        SYNC_ACTOR,
+        actor,
         [source.id],
-        {"trigger": cmd.trigger.value},
+        {"trigger": trigger.value},
         given=[source],
     )
-    source.sync_requested(cmd.trigger.value, operation.id)
+    source.sync_requested(trigger.value, operation.id)
     app.commit(collection, source, operation)
     return SourceAndOperation(
         source=source_view(source), operation=app._view(operation, collection)
@@ -112,6 +132,7 @@ def source_sync_handlers(
     return [
         (commands.ChangeSourceSync, direct(bind(change_source_sync))),
         (commands.SyncSource, direct(bind(sync_source))),
+        (commands.RescanSource, direct(bind(rescan_source))),
         (commands.ReportSyncStatus, direct(bind(report_sync_status))),
         (commands.ListSyncedSources, direct(bind(list_synced_sources))),
     ]

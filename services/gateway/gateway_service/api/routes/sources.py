@@ -1,5 +1,5 @@
 """``/api/v2/collections/{id}/sources``: add (a path on the server), list, change the
-columns of, and remove a collection's sources. Uploads are in ``uploads.py``, the
+columns of, re-scan and remove a collection's sources. Uploads are in ``uploads.py``, the
 ``/documents`` routes in ``documents.py``.
 """
 
@@ -15,6 +15,7 @@ from semantik_contracts.commands import (
     ChangeSourceSync,
     ListSources,
     RemoveSource,
+    RescanSource,
     ValidatedSource,
     ValidateSource,
 )
@@ -66,6 +67,17 @@ async def remove_source(
     removal waits in the collection's queue and runs after it (``status: "queued"``).
     """
     command = RemoveSource(**user.acting, collection_id=collection_id, source_id=source_id)
+    return await backend.ask(command, SourceAndOperation)
+
+
+@router.post("/sources/{source_id}/index", status_code=status.HTTP_202_ACCEPTED)
+async def rescan_source(
+    collection_id: UUID, source_id: UUID, user: CurrentUser, backend: BackendDep
+) -> SourceAndOperation:
+    """Re-scan one source now: 202 with an incremental ``index`` of that source alone
+    (trigger ``user``; unchanged documents are skipped), queued behind a running
+    operation. A source with an index queued already gets that one back."""
+    command = RescanSource(**user.acting, collection_id=collection_id, source_id=source_id)
     return await backend.ask(command, SourceAndOperation)
 
 
