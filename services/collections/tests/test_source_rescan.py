@@ -45,7 +45,7 @@ def test_a_rescan_indexes_that_source_alone_queued_once(app: CollectionsApplicat
     again = rescan_source(app, rescan)  # still queued: that one is the answer
     assert again.operation is not None and again.operation.id == operation.id
     other = commands.RescanSource(actor="ada", collection_id=cid, source_id=first.source.id)
-    assert rescan_source(app, other).operation.id != operation.id  # type: ignore[union-attr]
+    assert rescan_source(app, other).operation.id != operation.id
 
 
 def test_a_rescan_is_an_editors_right_of_a_known_source(app: CollectionsApplication) -> None:
