@@ -103,14 +103,17 @@ describe("sources tab", () => {
 
   it("re-scan now starts an index of that source, and the queue shows it", async () => {
     const { h, calls } = await openSources({
-      [`POST ${base}/operations/index`]: () => ({
+      [`POST ${base}/sources/docs/index`]: () => ({
         status: 202,
-        body: operation(notes.id, { id: "scan", type: "index", status: "queued", queue_position: 1, progress: 0 }),
+        body: {
+          source: source("docs"),
+          operation: operation(notes.id, { id: "scan", type: "index", status: "queued", queue_position: 1, progress: 0 }),
+        },
       }),
     });
     fireEvent.click(screen.getByRole("button", { name: "Re-scan /srv/docs now" }));
     expect(await within(card("/srv/docs")).findByText("index: Queued: next")).toBeTruthy();
-    expect(calls[0]).toMatchObject({ method: "POST", path: `${base}/operations/index`, body: { source_ids: ["docs"] } });
+    expect(calls[0]).toMatchObject({ method: "POST", path: `${base}/sources/docs/index` });
     expect(h.store.getState().operations.scan.status).toBe("queued");
   });
 

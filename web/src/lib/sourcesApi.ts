@@ -34,11 +34,11 @@ const base = (collectionId: string) => `/api/v2/collections/${encodeURIComponent
 const sourcePath = (collectionId: string, sourceId: string) =>
   `${base(collectionId)}/sources/${encodeURIComponent(sourceId)}`;
 
-/** Index the source again now: an `index` operation (queued behind a running one),
- * incremental (unchanged files are skipped). The gateway's route re-scans every source
- * of the collection today; `source_ids` names the one asked for. */
-export function rescan(api: Api, collectionId: string, sourceId: string): Promise<Operation> {
-  return api.request("POST", `${base(collectionId)}/operations/index`, { source_ids: [sourceId] });
+/** Index the source again now: an `index` operation of that source alone (trigger
+ * `user`, queued behind a running one), incremental (unchanged files are skipped). */
+export async function rescan(api: Api, collectionId: string, sourceId: string): Promise<Operation> {
+  const answer = await api.request<{ operation: Operation }>("POST", `${sourcePath(collectionId, sourceId)}/index`);
+  return answer.operation;
 }
 
 /** New watch and schedule settings; no document changes (the answer's operation is null). */
