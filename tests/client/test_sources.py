@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from semantik.client import EventFrame, InvalidRequestError, SearchType
+from semantik.client.models import SourceSync
 from tests.e2e.conftest import RunningSystem
 
 from .conftest import SignedIn, write_notes
@@ -134,3 +135,25 @@ async def test_a_running_index_is_cancelled(system: RunningSystem, signed_in: Si
         cancelled = await client.cancel(started.operation.id)
         assert cancelled.status == "cancelled"
         assert (await client.wait(cancelled.id, timeout=60)).status == "cancelled"
+
+
+async def test_sync_settings_and_a_rescan_of_one_source(
+    system: RunningSystem, signed_in: SignedIn
+) -> None:
+    folder = write_notes(system.sources / "rhea", {"plan.md": "The plan is to plant beans."})
+    async with signed_in("rhea") as client:
+        notes = await client.create_collection("rhea-notes")
+        added = await client.add_source(notes.id, folder, sync=SourceSync(interval_minutes=600))
+        assert added.source.sync == SourceSync(interval_minutes=600)
+        assert (await client.wait(added.operation.id, timeout=120)).status == "completed"
+        changed = await client.update_source(
+            notes.id, added.source.id, sync=SourceSync(interval_minutes=900)
+        )
+        assert changed.operation is None and changed.source.sync.interval_minutes == 900
+        (folder / "plan.md").write_text("The plan is to plant peas instead.")
+        rescan = await client.rescan_source(notes.id, added.source.id)
+        assert (rescan.operation.type, rescan.operation.trigger) == ("index", "user")
+        done = await client.wait(rescan.operation.id, timeout=120)
+        assert done.status == "completed" and done.processed == 1
+        found = await client.search("peas", notes.id, limit=1)
+        assert "peas" in found.results[0].snippet

@@ -29,6 +29,8 @@ from .models import (
     Page,
     Source,
     SourceAndOperation,
+    SourceSync,
+    SourceUpdated,
 )
 from .searching import Searching
 
@@ -122,14 +124,17 @@ class SemantikClient(Searching, Accounts):
         text_columns: Sequence[str] = (),
         context_columns: Sequence[str] = (),
         id_column: str | None = None,
+        sync: SourceSync | None = None,
     ) -> SourceAndOperation:
         """Add a directory or file on the server; answers the source and the operation
-        that indexes it (``wait`` for it). The column fields apply to record files."""
+        that indexes it (``wait`` for it). The column fields apply to record files;
+        ``sync`` watches it or re-scans it on a schedule."""
         body = given(
             path=str(path),
             text_columns=list(text_columns),
             context_columns=list(context_columns),
             id_column=id_column,
+            sync=sync.model_dump() if sync is not None else None,
         )
         added = await self.call("POST", f"{COLLECTIONS}/{collection_id}/sources", json=body)
         return SourceAndOperation.model_validate(added)
@@ -203,18 +208,24 @@ class SemantikClient(Searching, Accounts):
         collection_id: Id,
         source_id: Id,
         *,
-        text_columns: Sequence[str],
+        text_columns: Sequence[str] | None = None,
         context_columns: Sequence[str] = (),
         id_column: str | None = None,
-    ) -> SourceAndOperation:
-        """New columns for a record source: its rows are embedded again."""
-        body = {
-            "text_columns": list(text_columns),
-            "context_columns": list(context_columns),
-            "id_column": id_column,
-        }
+        sync: SourceSync | None = None,
+    ) -> SourceUpdated:
+        """New columns for a record source (its rows are embedded again, staged), new
+        ``sync`` settings, or both; the operation is None when only ``sync`` changed."""
+        columns = None if text_columns is None else list(text_columns)
+        body = given(text_columns=columns, sync=sync.model_dump() if sync else None)
+        if columns is not None:
+            body |= {"context_columns": list(context_columns), "id_column": id_column}
         path = f"{COLLECTIONS}/{collection_id}/sources/{source_id}"
-        return SourceAndOperation.model_validate(await self.call("PATCH", path, json=body))
+        return SourceUpdated.model_validate(await self.call("PATCH", path, json=body))
+
+    async def rescan_source(self, collection_id: Id, source_id: Id) -> SourceAndOperation:
+        """Re-scan one source now: an index of it alone (queued behind a running one)."""
+        path = f"{COLLECTIONS}/{collection_id}/sources/{source_id}/index"
+        return SourceAndOperation.model_validate(await self.call("POST", path))
 
     async def remove_source(self, collection_id: Id, source_id: Id) -> SourceAndOperation:
         """Remove a source and its documents (a ``remove_source`` operation)."""

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from gateway_service.access_schemas import ApiKeyCreated, ApiKeyPublic, Me, UserAdmin
-from gateway_service.schemas import CollectionPublic, TokenPair
+from gateway_service.schemas import CollectionPublic, SourceUpdated, TokenPair
 from pydantic import BaseModel, ConfigDict, Field
 from semantik_contracts import (
     CollectionStatus,
@@ -22,6 +22,7 @@ from semantik_contracts import (
     SearchType,
 )
 from semantik_contracts.search import SearchResponse, SearchResult
+from semantik_contracts.sync import SourceSync
 from semantik_contracts.views import (
     DocumentView,
     Failure,
@@ -93,6 +94,8 @@ __all__ = [
     "SearchType",
     "Source",
     "SourceAndOperation",
+    "SourceSync",
+    "SourceUpdated",
     "TokenPair",
     "UserAdmin",
 ]
