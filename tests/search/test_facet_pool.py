@@ -32,7 +32,9 @@ def write_log(store: VectorStore, model: EmbeddingModel, documents: int) -> uuid
     collection = uuid.uuid4()
     name = generation_name(collection, 1)
     store.create_generation(name, model.dimension)
-    texts, payloads = [], []
+    texts: list[str] = []
+    ids: list[str] = []
+    payloads: list[dict[str, object]] = []
     for number in range(documents):
         document = str(uuid.uuid4())
         part, fault = PARTS[number % 6], FAULTS[number % 5]
@@ -47,6 +49,7 @@ def write_log(store: VectorStore, model: EmbeddingModel, documents: int) -> uuid
             ]
         ):
             texts.append(text)
+            ids.append(str(uuid.uuid5(uuid.UUID(document), str(index))))
             payloads.append(
                 {
                     "path": f"/data/log/{number}.{TYPES[number % 5]}",
@@ -56,13 +59,12 @@ def write_log(store: VectorStore, model: EmbeddingModel, documents: int) -> uuid
                     "document_id": document,
                     "collection_id": str(collection),
                     "chunk_index": index,
-                    "point": str(uuid.uuid5(uuid.UUID(document), str(index))),
                 }
             )
     vectors = model.encode(texts)
     points = [
-        Point(payload.pop("point"), vector, document_vector(text), payload)
-        for text, vector, payload in zip(texts, vectors, payloads, strict=True)
+        Point(point, vector, document_vector(text), payload)
+        for point, text, vector, payload in zip(ids, texts, vectors, payloads, strict=True)
     ]
     store.upsert(name, points)
     return collection
