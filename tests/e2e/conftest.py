@@ -108,6 +108,12 @@ def semantik_run(data_dir: Path, **settings: str) -> Iterator[RunningSystem]:
 def system(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[RunningSystem]:
     data_dir = tmp_path_factory.mktemp("semantik-data")
     # models_dir holds acme/tiny-bert (tests/models.py), a second model to reindex into.
-    settings = {"SEMANTIK_MODELS_DIR": str(models_dir), "SEMANTIK_REINDEX_GRACE_SECONDS": "1"}
+    # A module's tests sign in many users from one address: the sign-in rate limit
+    # (tested in tests/gateway/test_protection.py) would refuse the later ones.
+    settings = {
+        "SEMANTIK_MODELS_DIR": str(models_dir),
+        "SEMANTIK_REINDEX_GRACE_SECONDS": "1",
+        "AUTH_RATE_LIMIT_PER_MINUTE": "0",
+    }
     with semantik_run(data_dir, **settings) as running:
         yield running

@@ -382,7 +382,7 @@ async def test_an_uploaded_tables_column_facets_count_its_rows_and_refine_the_se
     keys = ["file_type", "mime", "source_id", "columns.city", "columns.team"]
     async with httpx.AsyncClient(base_url=system.url, timeout=60) as client:
         ids = []
-        for user, rows in (("fay", mine), ("gus", theirs)):
+        for user, rows in (("fay", mine), ("gil", theirs)):
             headers, collection, base = await new_collection(client, user, "rooms")
             uploaded = await client.post(
                 f"{base}/sources/upload",
@@ -394,7 +394,7 @@ async def test_an_uploaded_tables_column_facets_count_its_rows_and_refine_the_se
             op = await wait_operation(client, headers, uploaded.json()["operation"]["id"])
             assert op["status"] == "completed", op
             ids.append((headers, collection["id"], uploaded.json()["source"]["id"]))
-        (fay, rooms, source), (_, gus_rooms, _) = ids
+        (fay, rooms, source), (_, gil_rooms, _) = ids
 
         url = f"/api/v2/collections/{rooms}/search"
         reply = await client.post(url, json={"query": "heating", "facets": keys}, headers=fay)
@@ -412,7 +412,7 @@ async def test_an_uploaded_tables_column_facets_count_its_rows_and_refine_the_se
         assert list(refined["facets"]["columns.team"].items()) == [("ops", 2), ("facilities", 1)]
         assert {r["metadata"]["columns"]["city"] for r in refined["results"]} == {"Oslo"}
 
-        both = {"query": "heating", "facets": keys, "collection_ids": [rooms, gus_rooms]}
+        both = {"query": "heating", "facets": keys, "collection_ids": [rooms, gil_rooms]}
         assert (await client.post("/api/v2/search", json=both, headers=fay)).status_code in (
             403,
             404,
