@@ -31,6 +31,7 @@ from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
 from semantik_runtime.models import available_infos
 from semantik_runtime.vectors import VectorStore
+from semantik_runtime.vectors.edge import EdgeVectorStore
 
 
 @dataclass
@@ -164,3 +165,20 @@ async def running_system(
         collections_app.close()
         ingest_app.close()
         app.state.context.users.close()
+
+
+@contextlib.asynccontextmanager
+async def edge_system(
+    tmp_path: Path,
+    nats_url: str,
+    model: EmbeddingModel,
+    models_dir: Path,
+    pool: ExtractionPool,
+) -> AsyncIterator[System]:
+    """``running_system`` over a Qdrant Edge store of its own in ``tmp_path``, one model."""
+    store = EdgeVectorStore(tmp_path / "qdrant")
+    try:
+        async with running_system(tmp_path, nats_url, store, [model], models_dir, pool) as running:
+            yield running
+    finally:
+        store.close()

@@ -15,10 +15,9 @@ import pytest
 from embedder_service.model import EmbeddingModel
 from ingest_service.extraction.pool import ExtractionPool
 from semantik_contracts.work import generation_name
-from semantik_runtime.vectors.edge import EdgeVectorStore
 
 from tests.models import TINY_MODEL
-from tests.system.system import System, eventually, running_system
+from tests.system.system import System, edge_system, eventually
 
 pytestmark = [
     pytest.mark.integration,
@@ -34,15 +33,11 @@ async def system(
     models_dir: Path,
     extraction_pool: ExtractionPool,
 ) -> AsyncIterator[System]:
-    store = EdgeVectorStore(tmp_path / "qdrant")
-    try:
-        async with running_system(
-            tmp_path, private_nats_url, store, [tiny_model], models_dir, extraction_pool
-        ) as running:
-            await running.login()
-            yield running
-    finally:
-        store.close()
+    async with edge_system(
+        tmp_path, private_nats_url, tiny_model, models_dir, extraction_pool
+    ) as running:
+        await running.login()
+        yield running
 
 
 async def documents(system: System, base: str, state: str = "") -> list[dict[str, Any]]:

@@ -21,10 +21,9 @@ from ingest_service.sources.roots import SourceRoots
 from ingest_service.sync.service import SyncService, build_sync_service
 from semantik_runtime.bus import Bus
 from semantik_runtime.metrics import FRESHNESS_SECONDS
-from semantik_runtime.vectors.edge import EdgeVectorStore
 
 from tests.models import TINY_MODEL
-from tests.system.system import System, eventually, running_system
+from tests.system.system import System, edge_system, eventually
 
 pytestmark = [
     pytest.mark.integration,
@@ -40,14 +39,10 @@ async def system(
     models_dir: Path,
     extraction_pool: ExtractionPool,
 ) -> AsyncIterator[System]:
-    store = EdgeVectorStore(tmp_path / "qdrant")
-    try:
-        async with running_system(
-            tmp_path, private_nats_url, store, [tiny_model], models_dir, extraction_pool
-        ) as running:
-            yield running
-    finally:
-        store.close()
+    async with edge_system(
+        tmp_path, private_nats_url, tiny_model, models_dir, extraction_pool
+    ) as running:
+        yield running
 
 
 async def synced_source(
