@@ -181,7 +181,11 @@ class Supervisor:
         logfile.close()
         child.started_at = time.monotonic()
         for name in child.pid_names:
-            (self.run_dir / f"{name}.pid").write_text(f"{child.process.pid}\n")
+            # Written beside it and renamed over it: a reader (``semantik`` commands that
+            # find a running NATS, a test waiting for a restart) never sees it empty.
+            written = self.run_dir / f".{name}.pid.new"
+            written.write_text(f"{child.process.pid}\n")
+            written.replace(self.run_dir / f"{name}.pid")
         log.info("started %s (pid %s)", child.name, child.process.pid)
 
     def wait_for_nats(self) -> None:

@@ -23,7 +23,7 @@ from semantik_runtime.nats_auth import OPERATOR
 from tests.e2e.conftest import RunningSystem
 from tests.e2e.test_walking_skeleton import wait_operation
 
-from .faults import corpus, system_nats
+from .faults import corpus, system_nats, wait_ready
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.slow]
 
@@ -95,7 +95,9 @@ async def test_fifty_small_operations_leave_nothing_behind(
     folder = faulted_system.sources / "soak"
     folder.mkdir()
     body: dict[str, Any] = {"name": "soak"}
+    await wait_ready(faulted_client)  # a scenario before it may have ended as it restarted
     created = await faulted_client.post("/api/v2/collections", json=body, headers=headers)
+    assert created.status_code == 201, created.text
     cid = created.json()["id"]
     began = time.monotonic()
     before: dict[str, Sample] = {}

@@ -22,6 +22,7 @@ class FoldedLog(ABC):
         self.app = app
         self.position = 0
         self._lock = threading.Lock()
+        self._doubted = False
 
     def catch_up(self) -> None:
         """Fold every notification after the last one folded."""
@@ -47,6 +48,20 @@ class FoldedLog(ABC):
                 self._folded()
                 return
         self.catch_up()
+
+    def doubt(self) -> None:
+        """A save raised, and may have landed all the same: the store's connection can be
+        cut after it committed (a database restarted). ``record`` catches up at the next
+        save's gap, but none may come (a redelivered event finds its effect stored and
+        saves nothing); ``reconcile``, called periodically, folds the log then."""
+        self._doubted = True
+
+    def reconcile(self) -> None:
+        """Catch up from the log if a save was doubted since the last catch-up (cheap
+        otherwise: nothing is read)."""
+        if self._doubted:
+            self.catch_up()
+            self._doubted = False
 
     @abstractmethod
     def _apply(self, domain_event: Any) -> None:

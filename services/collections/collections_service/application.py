@@ -83,7 +83,12 @@ class CollectionsApplication(Application[UUID]):
         if self._command is not None:
             aggregates = (*aggregates, audit_entry(self._command, ACCEPTED, aggregates))
             self._command = None  # one entry per command
-        self.read_model.record(self.save(*aggregates))
+        try:
+            recordings = self.save(*aggregates)
+        except Exception:
+            self.read_model.doubt()  # reconciled by the service's progress flush
+            raise
+        self.read_model.record(recordings)
         self.on_saved()
 
     def _advance_queues(self, aggregates: tuple[Aggregate, ...]) -> list[Aggregate]:

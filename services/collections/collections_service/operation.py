@@ -18,6 +18,9 @@ MAX_FAILURES_KEPT = 200
 #: The key prefix of a file the scan failed (``DocumentFailed``), before its path.
 SCAN_FAILURE = "failed:"
 
+#: A reindex's checkpoints in the order they are reached (seed 004).
+CHECKPOINTS = ("preflight", "staging", "reprocessing", "validation", "activation", "cleanup")
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -286,8 +289,16 @@ class Operation(Aggregate):
 
     def reach_checkpoint(self, checkpoint: str, detail: str = "") -> None:
         """Record a reindex checkpoint (preflight, staging, reprocessing, validation,
-        activation, cleanup); progress events carry it as their message."""
-        if not self.is_terminal and checkpoint != self.checkpoint:
+        activation, cleanup); progress events carry it as their message.
+
+        Only forward: ingest's ``ScanStarted`` comes through a consumer of its own and
+        may be folded in after the scan's end and its chunks, which already took the
+        reindex to validation; going back to "reprocessing" would hide it from the
+        reindex flow, which validates what waits at "validation", and strand it."""
+        order = CHECKPOINTS.index
+        if self.checkpoint is not None and order(checkpoint) <= order(self.checkpoint):
+            return
+        if not self.is_terminal:
             self._checkpoint_reached(
                 collection_id=self.collection_id, checkpoint=checkpoint, detail=detail
             )
@@ -346,7 +357,8 @@ class Operation(Aggregate):
     def _started(self, collection_id: UUID, started_at: datetime) -> None:
         self.status = OperationStatus.PROCESSING
         self.started_at = started_at
-        self.message = "scanning"
+        if self.scan_stats is None and self.checkpoint is None:  # else its start came late
+            self.message = "scanning"
 
     @event("ScanTallied")
     def _scan_tallied(self, stats: dict[str, Any]) -> None:

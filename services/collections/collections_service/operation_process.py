@@ -165,7 +165,9 @@ class OperationProcess:
         self.app.commit(op, collection)
 
     def flush_progress(self) -> None:
-        """Publish one progress event per changed operation (coalesced, SPEC §3)."""
+        """Publish one progress event per changed operation (coalesced, SPEC §3), once
+        the read model holds whatever a save that raised may have stored."""
+        self.app.read_model.reconcile()
         for operation_id in list(self.dirty):
             self.dirty.discard(operation_id)
             op = self._operation(operation_id)

@@ -52,10 +52,16 @@ class CollectionsApplicationCase:
         op_id: UUID,
         chunks: int = 5,
         size: int = 300,
+        *,
+        started_last: bool = False,
     ) -> None:
-        """Feed the process manager what ingest and the embedder would say."""
+        """Feed the process manager what ingest and the embedder would say; with
+        ``started_last``, the scan's start is folded in after its end and its chunks (it
+        comes through a consumer of its own)."""
         process = OperationProcess(app)
-        process.on_scan_started(events.ScanStarted(collection_id=view.id, operation_id=op_id))
+        started = events.ScanStarted(collection_id=view.id, operation_id=op_id)
+        if not started_last:
+            process.on_scan_started(started)
         stats = events.ScanStats(total_files_found=2, new_documents=2, chunks=chunks, bytes=size)
         process.on_scan_completed(
             events.ScanCompleted(collection_id=view.id, operation_id=op_id, stats=stats)
@@ -70,6 +76,8 @@ class CollectionsApplicationCase:
                 work_id=f"{op_id}:w",
             )
         )
+        if started_last:
+            process.on_scan_started(started)
 
     def scanning(self, app: CollectionsApplication) -> tuple[Any, UUID, OperationProcess]:
         """A new collection whose first index has started scanning."""

@@ -179,6 +179,43 @@ class OperationsCase(CollectionsApplicationCase):
         index = commands.StartOperation(actor="u1", collection_id=view.id, operation_type="index")
         assert code_of(lambda: app.start_operation(index)) is ErrorCode.TOO_LARGE
 
+    def test_a_save_that_raised_after_it_landed_is_folded_by_the_next_flush(
+        self, app: CollectionsApplication, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The database restarted as the operation's last event committed: the save is
+        stored, its caller got an error, and the redelivered event finds the operation
+        settled and saves nothing, so no later save of this process would fold it."""
+        view, op_id, process = self.scanning(app)
+        stats = events.ScanStats(total_files_found=1, new_documents=1, chunks=1, bytes=10)
+        process.on_scan_completed(
+            events.ScanCompleted(collection_id=view.id, operation_id=op_id, stats=stats)
+        )
+        save = app.save
+
+        def landed_then_cut(*aggregates: object) -> object:
+            save(*aggregates)  # type: ignore[arg-type]
+            raise ConnectionError("server closed the connection unexpectedly")
+
+        monkeypatch.setattr(app, "save", landed_then_cut)
+        embedded = events.ChunksEmbedded(
+            collection_id=view.id,
+            operation_id=op_id,
+            document_id=uuid4(),
+            generation=1,
+            chunk_count=1,
+            work_id=f"{op_id}:w",
+        )
+        with pytest.raises(ConnectionError):
+            process.on_chunks_embedded(embedded)
+        monkeypatch.undo()
+        process.on_chunks_embedded(embedded)  # redelivered: stored already, nothing saved
+        assert self.operation(app, op_id).status is OperationStatus.PROCESSING
+        process.flush_progress()
+        assert self.operation(app, op_id).status is OperationStatus.COMPLETED
+        fresh = ReadModel(app)
+        fresh.catch_up()
+        assert app.read_model.digest() == fresh.digest()
+
     def test_reindex_writes_a_staging_generation_and_activates_it(
         self, app: CollectionsApplication
     ) -> None:
@@ -194,8 +231,9 @@ class OperationsCase(CollectionsApplicationCase):
         collection: Collection = app.repository.get(view.id)
         assert collection.generations[2].chunk_size == 128
         assert collection.generations[2].chunk_overlap == 12
-        self.finish(app, view, op.id, size=0)
+        self.finish(app, view, op.id, size=0, started_last=True)
         # All work is in: the reindex waits for validation; search still reads generation 1.
+        # The scan's start, folded in last, does not take it back to "reprocessing".
         assert self.operation(app, op.id).message.startswith("validation")
         coll = self.collection(app, view)
         assert (coll.active_generation, coll.staging_generation) == (1, 2)
