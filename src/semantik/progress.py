@@ -26,9 +26,10 @@ async def follow_operation(
     def show(frame: EventFrame) -> None:
         if frame.type == "OperationRequested":  # its turn came: it starts
             bar.set_description(label)
-        if frame.type == "OperationProgressed":
-            bar.total = frame.data.get("total", 0) or bar.total
-            bar.n = frame.data.get("processed", 0)
+        counts = frame.data.get("operation", {}) if frame.is_snapshot else frame.data
+        if frame.type == "OperationProgressed" or frame.is_snapshot:
+            bar.total = counts.get("total", 0) or bar.total
+            bar.n = counts.get("processed", 0)
             bar.refresh()
 
     if operation.status in TERMINAL:
@@ -92,9 +93,9 @@ async def operation_end(
     operation_id: UUID | str,
     on_event: Callable[[EventFrame], None] | None = None,
 ) -> Operation:
-    """The operation's final state once its ending event came over the WebSocket (a
-    subscription without ``last_seq`` replays the operation's history, so an ending
-    that came first counts). No polling: the system under a benchmark does no extra
+    """The operation's final state once its ending came over the WebSocket (a
+    subscription without ``last_seq`` starts with the operation's current state, so an
+    ending that came first counts). No polling: the system under a benchmark does no extra
     work. A socket the server closes first (a token that expired, a restart) is opened
     again and resumed."""
     return await client.wait(str(operation_id), on_event=on_event)

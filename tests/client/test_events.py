@@ -1,6 +1,7 @@
 """Live events through the client: a follow that disconnects after some events and
 resumes with ``last_seq``, or whose gateway is killed under it, sees every event once,
-in order; a refused subscription is a typed error."""
+in order; one without ``last_seq`` starts from a snapshot of the current state; a
+refused subscription is a typed error."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ async def follow(
     operation_id: UUID | None = None,
     last_seq: int | None = None,
 ) -> list[EventFrame]:
-    """Events from the start (or after ``last_seq``) until ``until`` holds; then the
-    socket is closed."""
+    """Frames after ``last_seq`` (0: the whole retained history; None: a snapshot first)
+    until ``until`` holds; then the socket is closed."""
     seen: list[EventFrame] = []
     events = client.events(
         collection_id=collection_id, operation_id=operation_id, last_seq=last_seq
@@ -55,21 +56,28 @@ async def test_a_follow_resumed_with_last_seq_has_no_gap_and_no_repeat(
         await client.wait(added.operation.id, timeout=120)
         await client.update_collection(notes.id, description="after the index")
 
-        history = await follow(client, updated, collection_id=notes.id)
+        history = await follow(client, updated, collection_id=notes.id, last_seq=0)
         assert history[0].type == "CollectionCreated" and len(history) > 6
         assert all(f.collection_id == notes.id for f in history)
 
-        first = await follow(client, lambda seen: len(seen) == 3, collection_id=notes.id)
+        first = await follow(
+            client, lambda seen: len(seen) == 3, collection_id=notes.id, last_seq=0
+        )
         rest = await follow(client, updated, collection_id=notes.id, last_seq=first[-1].seq)
         assert first + rest == history  # nothing missed, nothing twice, in stream order
 
         def ended(seen: list[EventFrame]) -> bool:
             return seen[-1].ends_operation
 
-        operation = await follow(client, ended, operation_id=added.operation.id)
+        operation = await follow(client, ended, operation_id=added.operation.id, last_seq=0)
         assert operation[-1].type == "OperationCompleted"
         assert {f.operation_id for f in operation} == {added.operation.id}
         assert {f.seq for f in operation} < {f.seq for f in history}
+
+        # Without last_seq: the state now, not the history that made it.
+        [now] = await follow(client, lambda seen: True, operation_id=added.operation.id)
+        assert now.is_snapshot and now.ends_operation and now.seq >= history[-1].seq
+        assert now.data["operation"]["status"] == "completed"
 
 
 async def test_a_follow_goes_on_across_a_gateway_restart_missing_nothing(
@@ -84,7 +92,7 @@ async def test_a_follow_goes_on_across_a_gateway_restart_missing_nothing(
         async with contextlib.aclosing(events):
             async for frame in events:
                 seen.append(frame)
-                if frame.type == "CollectionCreated":
+                if frame.is_snapshot:
                     victim = system.pid("gateway")
                     os.kill(victim, signal.SIGKILL)
                     while system.pid("gateway") == victim:  # noqa: ASYNC110 - a pid file, no event
@@ -94,8 +102,11 @@ async def test_a_follow_goes_on_across_a_gateway_restart_missing_nothing(
                     await client.update_collection(notes.id, description="after the restart")
                 if frame.type == "CollectionUpdated":
                     break
-        history = await follow(client, updated, collection_id=notes.id)
-        assert seen == history and [f.type for f in seen][-1] == "CollectionUpdated"
+        history = await follow(client, updated, collection_id=notes.id, last_seq=0)
+        snapshot, *after = seen
+        assert snapshot.data["collection"]["name"] == "jack-notes"
+        assert after == [f for f in history if f.seq > snapshot.seq]
+        assert [f.type for f in seen][-1] == "CollectionUpdated"
 
 
 def updated(seen: list[EventFrame]) -> bool:

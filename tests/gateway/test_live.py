@@ -17,9 +17,9 @@ from gateway_service.principals import Principal
 from gateway_service.realtime import FrameCache, LiveSession
 from nats.aio.msg import Msg
 from semantik_contracts import CollectionStatus
-from semantik_contracts.commands import GetCollection
-from semantik_contracts.subjects import COLLECTIONS, command_subject
-from semantik_contracts.views import CollectionView
+from semantik_contracts.commands import GetCollection, ListOperations
+from semantik_contracts.subjects import COLLECTIONS, EVENTS_STREAM, command_subject
+from semantik_contracts.views import CollectionView, OperationView, Page
 from semantik_runtime.bus import Bus
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -31,23 +31,33 @@ from .conftest import Stack, gateway_settings, read_until, token
 pytestmark = pytest.mark.integration
 
 
-async def test_follow_a_collection_then_resume_after_last_seq(stack: Stack, ws_url: str) -> None:
+async def test_follow_a_collection_from_its_current_state_then_resume_after_last_seq(
+    stack: Stack, ws_url: str
+) -> None:
     alice = await stack.login("alice")
     docs = await stack.create_collection(alice, "docs")
     url = f"/api/v2/collections/{docs['id']}"
+    assert (await stack.client.patch(url, json={"name": "notes"}, headers=alice)).is_success
     async with connect(f"{ws_url}?token={token(alice)}") as ws:
         await ws.send(json.dumps({"type": "subscribe_collection", "collection_id": docs["id"]}))
-        history = await read_until(ws, lambda f: f["type"] == "CollectionCreated")
-        assert history[0]["type"] == "subscribed"
-        assert history[0]["subscription"] == f"collection:{docs['id']}"
-        created = history[-1]
-        assert created["data"]["name"] == "docs" and created["data"]["collection_id"] == docs["id"]
-        assert created["seq"] >= 1 and created["timestamp"]
+        start = await read_until(ws, lambda f: f["type"] == "snapshot")
+        assert [f["type"] for f in start] == ["subscribed", "snapshot"]
+        assert start[0]["subscription"] == f"collection:{docs['id']}"
+        snapshot = start[1]
+        # The state as the REST API shows it, with none of the history that made it.
+        assert snapshot["subscription"] == f"collection:{docs['id']}" and snapshot["timestamp"]
+        shown = (await stack.client.get(url, headers=alice)).json()
+        assert snapshot["data"] == {"collection": shown, "operations": []}
+        assert snapshot["data"]["collection"]["name"] == "notes"
+        assert snapshot["seq"] >= 3  # created, generation created, updated: all before it
 
         assert (await stack.client.patch(url, json={"name": "handbook"}, headers=alice)).is_success
-        live = await read_until(ws, lambda f: f["type"] == "CollectionUpdated")
+        live = await read_until(ws, lambda f: f["data"].get("name") == "handbook")
+        # Nothing at or before the snapshot's seq: no creation. The rename to "notes" may
+        # come again, when its relay had not published it yet as the seq was taken.
+        assert {f["type"] for f in live} == {"CollectionUpdated"}
+        assert all(f["seq"] > snapshot["seq"] for f in live)
         updated = live[-1]
-        assert updated["data"]["name"] == "handbook" and updated["seq"] > created["seq"]
 
     # Missed while away: only what came after last_seq, then live events again.
     await stack.client.patch(url, json={"name": "manual"}, headers=alice)
@@ -61,6 +71,46 @@ async def test_follow_a_collection_then_resume_after_last_seq(stack: Stack, ws_u
         again = await read_until(ws, lambda f: f["type"] == "CollectionUpdated")
         assert again[-1]["data"]["description"] == "live again"
 
+    # last_seq 0 still replays the whole retained history, from its creation.
+    async with connect(f"{ws_url}?token={token(alice)}") as ws:
+        since = {"collection_id": docs["id"], "last_seq": 0}
+        await ws.send(json.dumps({"type": "subscribe_collection", **since}))
+        history = await read_until(ws, lambda f: f["data"].get("description") == "live again")
+    assert history[0]["type"] == "subscribed" and history[1]["type"] == "CollectionCreated"
+    assert [f["data"]["name"] for f in history if f["type"] == "CollectionUpdated"][:3] == [
+        "notes",
+        "handbook",
+        "manual",
+    ]
+
+
+async def test_a_snapshot_shows_the_operations_under_way_and_no_event_is_lost_after_it(
+    stack: Stack, ws_url: str
+) -> None:
+    alice = await stack.login("alice")
+    docs = await stack.create_collection(alice, "docs")
+    added = await stack.client.post(
+        f"/api/v2/collections/{docs['id']}/sources",
+        json={"path": str(stack.sources / "a")},
+        headers=alice,
+    )
+    op_id = added.json()["operation"]["id"]
+    async with connect(f"{ws_url}?token={token(alice)}") as ws:
+        subscribe = {"type": "subscribe_collection", "collection_id": docs["id"]}
+        await ws.send(json.dumps(subscribe))
+        # The cancel races the subscription: its events come after the snapshot's seq
+        # (and are sent), or the snapshot shows the operation cancelled already.
+        await stack.client.post(f"/api/v2/operations/{op_id}/cancel", headers=alice)
+        [_, snapshot] = await read_until(ws, lambda f: f["type"] == "snapshot")
+        shown = {op["id"]: op for op in snapshot["data"]["operations"]}
+        if op_id in shown:
+            ended = await read_until(ws, lambda f: f["type"] == "OperationCancelled")
+            assert all(f["seq"] > snapshot["seq"] for f in ended)
+            assert "OperationRequested" not in [f["type"] for f in ended]
+        else:
+            listed = await stack.client.get(f"/api/v2/operations/{op_id}", headers=alice)
+            assert listed.json()["status"] == "cancelled"
+
 
 async def test_follow_an_operation(stack: Stack, ws_url: str) -> None:
     alice = await stack.login("alice")
@@ -73,14 +123,55 @@ async def test_follow_an_operation(stack: Stack, ws_url: str) -> None:
     op_id = added.json()["operation"]["id"]
     async with connect(f"{ws_url}?token={token(alice)}") as ws:
         await ws.send(json.dumps({"type": "subscribe_operation", "operation_id": op_id}))
-        frames = await read_until(ws, lambda f: f["type"] == "OperationRequested")
+        frames = await read_until(ws, lambda f: f["type"] == "snapshot")
         assert frames[0]["type"] == "subscribed"
         assert frames[0]["subscription"] == f"operation:{op_id}"
+        operation = frames[1]["data"]["operation"]
+        assert operation["id"] == op_id and operation["status"] in ("pending", "processing")
         await stack.client.post(f"/api/v2/operations/{op_id}/cancel", headers=alice)
         ended = await read_until(ws, lambda f: f["type"] == "OperationCancelled")
         assert ended[-1]["data"]["operation_id"] == op_id
         # Only this operation's own events: nothing of the collection in between.
-        assert all(f["data"].get("operation_id") == op_id for f in frames[1:] + ended)
+        assert all(f["data"].get("operation_id") == op_id for f in ended)
+        assert all(f["seq"] > frames[1]["seq"] for f in ended)
+
+
+async def test_a_last_seq_older_than_the_stream_keeps_asks_the_client_to_resync(
+    stack: Stack, ws_url: str
+) -> None:
+    """The stream's retention removed what came after ``last_seq``: the client is told
+    so (code ``resync``), never given the rest as if nothing were missing."""
+    alice = await stack.login("alice")
+    docs = await stack.create_collection(alice, "docs")
+    url = f"/api/v2/collections/{docs['id']}"
+    for name in ("one", "two"):
+        assert (await stack.client.patch(url, json={"name": name}, headers=alice)).is_success
+    await stack.bus.js.purge_stream(EVENTS_STREAM, keep=1)  # as an age limit would
+    first = (await stack.bus.js.stream_info(EVENTS_STREAM)).state.first_seq
+    assert first > 1
+    async with connect(f"{ws_url}?token={token(alice)}") as ws:
+        stale = {"type": "subscribe_collection", "collection_id": docs["id"], "last_seq": 0}
+        await ws.send(json.dumps(stale))
+        [refused] = await read_until(ws, lambda f: f["type"] == "error")
+        assert refused["subscription"] == f"collection:{docs['id']}"
+        assert refused["data"]["code"] == "resync"
+        assert f"starts at seq {first}" in refused["data"]["message"]
+        # Resumed from the first sequence kept, or without last_seq: followed again.
+        await ws.send(json.dumps({**stale, "last_seq": first - 1}))
+        await read_until(ws, lambda f: f["type"] == "subscribed")
+        await ws.send(json.dumps({"type": "subscribe_collection", "collection_id": docs["id"]}))
+        snapshot = (await read_until(ws, lambda f: f["type"] == "snapshot"))[-1]
+        assert snapshot["data"]["collection"]["name"] == "two"
+
+    # The Python client does so on its own: a stale last_seq goes on from a snapshot.
+    base = ws_url.removesuffix("/ws").replace("ws://", "http://", 1)
+    async with SemantikClient(base) as client:
+        await client.login("alice", "correct horse")
+        events = client.events(collection_id=docs["id"], last_seq=0)
+        async with asyncio.timeout(10):
+            resumed = await anext(events)
+        await events.aclose()
+    assert resumed.is_snapshot and resumed.data["collection"]["name"] == "two"
 
 
 @pytest.mark.reliability
@@ -96,6 +187,10 @@ async def test_someone_elses_collection_is_refused_and_the_socket_stays(
         await ws.send(json.dumps({"type": "subscribe_collection", "collection_id": "nope"}))
         [invalid] = await read_until(ws, lambda f: f["type"] == "error")
         assert invalid["data"]["code"] == "invalid"
+        unknown = {"type": "subscribe_collection", "collection_id": str(uuid4())}
+        await ws.send(json.dumps(unknown))
+        [missing] = await read_until(ws, lambda f: f["type"] == "error")
+        assert missing["data"]["code"] == "not_found"
         assert "collection_id" in invalid["data"]["message"]
         await ws.send("not json")
         await read_until(ws, lambda f: f["type"] == "error")
@@ -104,7 +199,7 @@ async def test_someone_elses_collection_is_refused_and_the_socket_stays(
         # bob's own collection works on the same socket
         mine = await stack.create_collection(bob, "mine")
         await ws.send(json.dumps({"type": "subscribe_collection", "collection_id": mine["id"]}))
-        await read_until(ws, lambda f: f["type"] == "CollectionCreated")
+        await read_until(ws, lambda f: f["type"] == "snapshot")
         await ws.send(json.dumps({"type": "unsubscribe", "collection_id": mine["id"]}))
         await read_until(ws, lambda f: f["type"] == "unsubscribed")
 
@@ -146,8 +241,9 @@ async def test_a_client_that_falls_behind_is_closed_with_1013(stack: Stack) -> N
     session = LiveSession(client, context.backend, Principal(docs["owner"], "alice"), settings)  # type: ignore[arg-type]
     running = asyncio.create_task(session.run())
     # "subscribed" plus the collection's history (created, generation created and
-    # activated) is more than one frame in flight and two queued.
-    await session.handle(json.dumps({"type": "subscribe_collection", "collection_id": docs["id"]}))
+    # activated), replayed from its start, is more than one frame in flight and two queued.
+    replay = {"type": "subscribe_collection", "collection_id": docs["id"], "last_seq": 0}
+    await session.handle(json.dumps(replay))
     async with asyncio.timeout(10):
         await running
     assert client.close_code == 1013
@@ -254,7 +350,7 @@ async def test_a_stalled_client_does_not_hold_up_the_others(stack: Stack, ws_url
     async with connect(f"{ws_url}?token={token(alice)}") as ws:
         await ws.send(subscribe)
         await session.handle(subscribe)
-        await read_until(ws, lambda f: f["type"] == "CollectionCreated")
+        await read_until(ws, lambda f: f["type"] == "snapshot")
         for n in range(5):
             await stack.client.patch(url, json={"description": f"v{n}"}, headers=alice)
         frames = await read_until(ws, lambda f: f["data"].get("description") == "v4")
@@ -291,7 +387,7 @@ async def test_the_cli_client_follows_on_past_an_expired_token_missing_nothing(
                     break
     seqs = [m["seq"] for m in seen]
     assert seqs == sorted(set(seqs))  # every event once, in order, across the reconnect
-    assert seen[0]["type"] == "CollectionCreated" and seen[-1]["type"] == "CollectionUpdated"
+    assert seen[0]["type"] == "snapshot" and seen[-1]["type"] == "CollectionUpdated"
 
 
 async def test_the_cli_client_renews_a_lapsed_access_token_and_asks_again(
@@ -349,8 +445,13 @@ async def test_a_subscription_waits_for_a_collections_service_being_restarted(
             async def answer(query: GetCollection) -> CollectionView:
                 return view
 
+            async def no_operations(query: ListOperations) -> Page[OperationView]:
+                return Page[OperationView](items=[], total=0, limit=query.limit, offset=0)
+
             subject = command_subject(COLLECTIONS, "GetCollection")
             await bus.serve(subject, GetCollection, answer, queue="collections")
+            listing = command_subject(COLLECTIONS, "ListOperations")
+            await bus.serve(listing, ListOperations, no_operations, queue="collections")
 
         async with asyncio.TaskGroup() as group:
             group.create_task(restarted())
@@ -358,6 +459,9 @@ async def test_a_subscription_waits_for_a_collections_service_being_restarted(
         followed = json.loads(session.outbox.get_nowait())
         assert followed["type"] == "subscribed", followed
         assert followed["subscription"] == f"collection:{view.id}"
+        snapshot = json.loads(session.outbox.get_nowait())
+        assert snapshot["type"] == "snapshot", snapshot
+        assert snapshot["data"]["collection"]["id"] == str(view.id)
     finally:
         for key in list(session.consumers):
             await session.consumers.pop(key).unsubscribe()

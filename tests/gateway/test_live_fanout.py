@@ -25,18 +25,19 @@ PROGRESS_EVENTS = 25
 
 
 async def follow(ws: ClientConnection, operation: str, ready: asyncio.Event) -> list[Frame]:
-    """Subscribe, then collect event frames until the operation's end."""
+    """Subscribe, then collect the snapshot and the event frames until the operation's
+    end."""
     await ws.send(json.dumps({"type": "subscribe_operation", "operation_id": operation}))
-    events: list[Frame] = []
+    frames: list[Frame] = []
     while True:
         frame = json.loads(await ws.recv())
         if frame["type"] in ("subscribed", "heartbeat"):
             continue
-        events.append(frame)
-        if frame["type"] == "OperationRequested":
+        frames.append(frame)
+        if frame["type"] == "snapshot":
             ready.set()
         if frame["type"] == "OperationCancelled":
-            return events
+            return frames
 
 
 async def test_two_hundred_clients_each_receive_every_event_in_order(
@@ -59,7 +60,7 @@ async def test_two_hundred_clients_each_receive_every_event_in_order(
             for ws, seen in zip(sockets, ready, strict=True)
         ]
         async with asyncio.timeout(60):
-            await asyncio.gather(*(seen.wait() for seen in ready))  # history replayed
+            await asyncio.gather(*(seen.wait() for seen in ready))  # each one's snapshot
         started = time.perf_counter()
         # Live: progress as the process manager publishes it, then a cancel by the user.
         for n in range(1, PROGRESS_EVENTS + 1):
@@ -94,9 +95,14 @@ async def test_two_hundred_clients_each_receive_every_event_in_order(
     finally:
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
+    # Every client starts from a snapshot; what came after the last of them, every
+    # client gets, in the same order.
+    assert all(frames[0]["type"] == "snapshot" for frames in received)
+    since = max(frames[0]["seq"] for frames in received)
+    received = [[f for f in frames[1:] if f["seq"] > since] for frames in received]
     expected = received[0]
     kinds = [frame["type"] for frame in expected]
-    assert kinds[0] == "OperationRequested" and kinds[-1] == "OperationCancelled"
+    assert kinds[0] == "OperationProgressed" and kinds[-1] == "OperationCancelled"
     assert [f["data"]["processed"] for f in expected if f["type"] == "OperationProgressed"] == (
         list(range(1, PROGRESS_EVENTS + 1))
     )

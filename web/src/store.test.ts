@@ -51,6 +51,24 @@ describe("app store", () => {
     expect(h.store.getState().operations[opId].processed).toBe(20);
   });
 
+  it("takes a subscription's snapshot, and fetches an operation that ended before it", async () => {
+    const done = operation(wiki.id, { status: "completed", progress: 1, processed: 20 });
+    const h = harness({
+      ...routes(),
+      [`GET /api/v2/operations/op-${wiki.id}`]: () => ({ body: done }),
+      [`GET /api/v2/collections/${wiki.id}`]: () => ({ body: { ...wiki, status: "ready", vector_count: 20 } }),
+    });
+    await h.store.getState().start();
+    h.sockets[0].open();
+    const now = { ...wiki, status: "ready", document_count: 4 };
+    h.sockets[0].emit({ type: "snapshot", seq: 12, subscription: `collection:${wiki.id}`, data: { collection: now, operations: [] } });
+    expect(h.store.getState().collections[wiki.id]).toMatchObject({ status: "ready", document_count: 4 });
+    expect(h.timers).toHaveLength(1);
+    h.timers[0]();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(h.store.getState().operations[`op-${wiki.id}`]).toMatchObject({ status: "completed", processed: 20 });
+  });
+
   it("fetches a collection again when its counts change, so its vectors agree with its chunks", async () => {
     const h = harness({
       ...routes(),

@@ -5,7 +5,7 @@
  */
 import { createStore } from "zustand/vanilla";
 import { Api, ApiError } from "./lib/api";
-import { endsOperation, foldEvent } from "./lib/events";
+import { endedBeforeSnapshot, endsOperation, foldEvent } from "./lib/events";
 import { LiveConnection } from "./lib/live";
 import { parseRoute, pathOf } from "./lib/router";
 import { clearState, loadState, saveState } from "./lib/storage";
@@ -283,7 +283,11 @@ export function createAppStore(env: Environment): AppStore {
     onState: (state) => store.setState({ live: state }),
     onEvent: (frame) => {
       const s = store.getState();
-      const view = foldEvent({ collections: s.collections, operations: s.operations }, frame);
+      const before = { collections: s.collections, operations: s.operations };
+      // Ended while no subscription followed them: no event will say so.
+      for (const id of endedBeforeSnapshot(before, frame)) endedOperations.add(id);
+      if (endedOperations.size && refreshTimer === null) refreshTimer = schedule(refreshEnded, 300);
+      const view = foldEvent(before, frame);
       if (view.collections !== s.collections || view.operations !== s.operations) {
         store.setState({ collections: view.collections, operations: view.operations });
       }

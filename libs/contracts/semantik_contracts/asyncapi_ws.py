@@ -18,7 +18,8 @@ _UUID = {"type": "string", "format": "uuid"}
 _LAST_SEQ = {
     "type": ["integer", "null"],
     "minimum": 0,
-    "description": "Replay every event after this stream sequence first (a reconnect)",
+    "description": "Replay every event after this stream sequence first (a reconnect); "
+    "without it, the subscription starts with a snapshot of the current state",
 }
 _TIMESTAMP = {"type": "string", "format": "date-time", "description": "When the gateway sent it"}
 _SUBSCRIPTION = {
@@ -145,6 +146,57 @@ SERVER_MESSAGES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
             "data": {"last_seq": 41, "collection_id": _CID},
         },
     ),
+    "WsSnapshot": (
+        "The current state of a subscription made without last_seq, sent after subscribed "
+        "and before any event: data is {collection, operations} (the collection and its "
+        "operations that run or wait in its queue, as the REST API shows them) or "
+        "{operation}; seq is the stream's last sequence when the state was read, and the "
+        "events that follow are those after it (an event may repeat what the state shows "
+        "already, never miss it). A client keeps seq as its last_seq",
+        _object(
+            ["type", "seq", "timestamp", "subscription", "data"],
+            type=_kind("snapshot"),
+            seq={"type": "integer", "minimum": 0, "description": "JetStream stream sequence"},
+            timestamp=_TIMESTAMP,
+            subscription=_SUBSCRIPTION,
+            data={
+                "type": "object",
+                "properties": {
+                    "collection": {
+                        "type": "object",
+                        "description": "As GET /api/v2/collections/{id} answers",
+                    },
+                    "operations": {
+                        "type": "array",
+                        "items": {"type": "object"},
+                        "description": "As GET /api/v2/operations/{id} answers, newest first",
+                    },
+                    "operation": {
+                        "type": "object",
+                        "description": "As GET /api/v2/operations/{id} answers",
+                    },
+                },
+            },
+        ),
+        {
+            "type": "snapshot",
+            "seq": 1041,
+            "timestamp": _NOW,
+            "subscription": f"operation:{_OID}",
+            "data": {
+                "operation": {
+                    "id": _OID,
+                    "collection_id": _CID,
+                    "type": "index",
+                    "status": "processing",
+                    "progress": 0.4,
+                    "processed": 172,
+                    "total": 431,
+                    "created_at": _NOW,
+                }
+            },
+        },
+    ),
     "WsUnsubscribed": (
         "A subscription ended at the client's request",
         _control("unsubscribed", {"type": "object"}, subscription=True),
@@ -157,7 +209,8 @@ SERVER_MESSAGES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     ),
     "WsError": (
         "A message refused (code invalid), a subscription refused or ended (forbidden, "
-        "not_found, conflict: too many subscriptions, unavailable)",
+        "not_found, conflict: too many subscriptions, unavailable; resync: the stream no "
+        "longer retains the events after last_seq, subscribe again without it)",
         _control(
             "error",
             _object(["code", "message"], code={"type": "string"}, message={"type": "string"}),
@@ -242,7 +295,7 @@ def websocket_parts() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], d
             "receive",
             ["WsSubscribeCollection", "WsSubscribeOperation"],
             "A client subscribes; subscribing to the same target again replaces it",
-            reply=reply(["WsSubscribed", "WsError"]),
+            reply=reply(["WsSubscribed", "WsSnapshot", "WsError"]),
         ),
         "wsUnsubscribe": operation(
             "receive",

@@ -1,4 +1,4 @@
-"""Live events for one WebSocket client (SPEC §7, §9).
+"""Live events for one WebSocket client (SPEC §7, §9, §14).
 
 Client → server (JSON text frames)::
 
@@ -9,14 +9,21 @@ Client → server (JSON text frames)::
 
 Server → client: every domain event as ``{type, seq, timestamp, subscription, data}``
 (``type`` the event name, ``seq`` its JetStream sequence, ``data`` its fields), and
-control messages ``subscribed``, ``unsubscribed``, ``error`` (``data.code``,
-``data.message``), ``heartbeat`` and ``pong``. A subscription is named
+control messages ``subscribed``, ``snapshot``, ``unsubscribed``, ``error``
+(``data.code``, ``data.message``), ``heartbeat`` and ``pong``. A subscription is named
 ``collection:<id>`` or ``operation:<id>``.
 
-Each subscription is an ephemeral ordered JetStream consumer on SEMANTIK_EVENTS: with
-``last_seq`` it starts at ``last_seq + 1`` (a client that reconnects misses nothing),
-without it at the start of the subject's history. Frames wait in one bounded queue per
-client; a client that lets it fill up is closed with 1013 instead of slowing the rest.
+Each subscription is an ephemeral ordered JetStream consumer on SEMANTIK_EVENTS. With
+``last_seq`` it starts at ``last_seq + 1``: a client that reconnects misses nothing. If
+the stream no longer holds the events after ``last_seq`` (its retention, SPEC §14,
+removed them), the subscription ends with an ``error`` of code ``resync`` instead of
+skipping them silently: the client subscribes again without ``last_seq``. Without it the
+client is sent the current state first, ``{type: "snapshot", seq, subscription, data}``
+(``data`` as the REST API shows it: ``{collection, operations}`` with the operations
+that run or wait, or ``{operation}``), and then every event after ``seq``: the stream's
+last sequence, taken before the state was read, so that no event falls between the two
+and no history is replayed. Frames wait in one bounded queue per client; a client that
+lets it fill up is closed with 1013 instead of slowing the rest.
 A socket whose access token expires, or whose session is signed out, is closed with 1008;
 the client reconnects with a fresh token and ``last_seq``. So is the socket of a user who
 is disabled, or of an API key that is revoked. A subscription whose collection is no
@@ -46,7 +53,15 @@ from semantik_contracts.subjects import EVENTS_STREAM
 from .backend import Backend
 from .config import GatewaySettings
 from .principals import Principal
-from .subscriptions import ClientMessage, Ping, Target, Unsubscribe, resolve_target
+from .subscriptions import (
+    ClientMessage,
+    Followed,
+    Ping,
+    Target,
+    Unsubscribe,
+    resolve_target,
+    snapshot_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +73,8 @@ SESSION_CHECK_SECONDS = 1.0
 CONSUMER_INACTIVE_SECONDS = 10.0
 #: Refusals that say the collections service is not answering now, not that it said no.
 _NOT_ANSWERING = (ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT)
+#: The error code that tells a client its ``last_seq`` is older than the stream keeps.
+RESYNC = "resync"
 
 
 def now_iso() -> str:
@@ -238,25 +255,67 @@ class LiveSession:
             self.control("error", target.key, code="conflict", message="too many subscriptions")
             return
         try:
-            filter_subject = await self._resolve(target)
+            # Taken before the state is read: every event after it is followed, and the
+            # state read next holds every event up to it.
+            stream = await self.backend.bus.js.stream_info(EVENTS_STREAM)
+            followed = await self._resolve(target)
         except RpcFailure as exc:
             self.control("error", target.key, code=exc.error.code.value, message=exc.error.message)
             return
+        except Exception as exc:  # the stream itself: reported, the session lives on
+            log.warning("cannot read %s: %s", EVENTS_STREAM, exc)
+            self.control(
+                "error", target.key, code="unavailable", message="cannot follow events now"
+            )
+            return
         await self._stop(target.key)
+        if last_seq is not None and last_seq + 1 < stream.state.first_seq:
+            message = (
+                f"the events after seq {last_seq} are no longer retained (the stream starts "
+                f"at seq {stream.state.first_seq}): subscribe again without last_seq for "
+                "the current state"
+            )
+            self.control("error", target.key, code=RESYNC, message=message)
+            return
         self.targets[target.key] = target
         # Acknowledged before the consumer exists, so that it precedes every event frame.
         self.control("subscribed", target.key, last_seq=last_seq, **target.ids())
+        after = last_seq
+        if after is None:
+            after = stream.state.last_seq
+            if not await self._send_snapshot(target, followed, after):
+                self.targets.pop(target.key, None)
+                return
         try:
             self.consumers[target.key] = await self.bus_subscribe(
-                filter_subject, last_seq, self._deliverer(target.key)
+                followed.filter_subject, after, self._deliverer(target.key)
             )
         except Exception as exc:  # reported to the client; the session lives on
-            log.warning("cannot follow %s: %s", filter_subject, exc)
+            log.warning("cannot follow %s: %s", followed.filter_subject, exc)
+            self.targets.pop(target.key, None)
             self.control(
                 "error", target.key, code="unavailable", message="cannot follow events now"
             )
 
-    async def _resolve(self, target: Target) -> str:
+    async def _send_snapshot(self, target: Target, followed: Followed, seq: int) -> bool:
+        """Send the target's current state, as of stream sequence ``seq`` (its events
+        follow); False, with the client told why, when it could not be read."""
+        try:
+            data = await snapshot_of(self.backend, self.principal, followed)
+        except RpcFailure as exc:  # deleted or unshared since it was resolved, say
+            self.control("error", target.key, code=exc.error.code.value, message=exc.error.message)
+            return False
+        frame = {
+            "type": "snapshot",
+            "seq": seq,
+            "timestamp": now_iso(),
+            "subscription": target.key,
+            "data": data,
+        }
+        self.offer(json.dumps(frame, default=str))
+        return True
+
+    async def _resolve(self, target: Target) -> Followed:
         """The target's subject filter, waiting out a collections service that does not
         answer (one being restarted answers within seconds). Told ``unavailable`` at once,
         a client that subscribes again only after a reconnect (the web UI's) would follow
@@ -274,14 +333,16 @@ class LiveSession:
             pause = min(pause * 2, 2.0)
 
     async def bus_subscribe(
-        self, filter_subject: str, last_seq: int | None, deliver: Callable[[Msg], Any]
+        self, filter_subject: str, after: int, deliver: Callable[[Msg], Any]
     ) -> JetStreamContext.PushSubscription:
-        config = api.ConsumerConfig(inactive_threshold=CONSUMER_INACTIVE_SECONDS)
-        if last_seq is None:
-            config.deliver_policy = api.DeliverPolicy.ALL
-        else:
-            config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
-            config.opt_start_seq = last_seq + 1
+        """Follow ``filter_subject`` from the stream sequence after ``after``, by sequence:
+        a policy of "new" would start wherever the stream is when the consumer is made,
+        and lose what was published since ``after``."""
+        config = api.ConsumerConfig(
+            inactive_threshold=CONSUMER_INACTIVE_SECONDS,
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=after + 1,
+        )
         return await self.backend.bus.js.subscribe(
             filter_subject,
             stream=EVENTS_STREAM,

@@ -1,27 +1,34 @@
-"""What a WebSocket client may follow, and who may follow it.
+"""What a WebSocket client may follow, who may follow it, and what it follows now.
 
 The WebSocket protocol's own messages (not bus messages): a subscription names a
 collection or an operation; the collections service decides whether the user may see
-it, and the answer picks the event subjects to follow.
+it, and the answer picks the event subjects to follow. A subscription without
+``last_seq`` starts with the target's current state (``snapshot_of``), read by the same
+queries as the REST API's, instead of a replay of its whole history.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field, TypeAdapter, model_validator
-from semantik_contracts import ErrorCode, RpcError, RpcFailure
-from semantik_contracts.commands import GetCollection, GetOperation
+from semantik_contracts import ErrorCode, OperationStatus, RpcError, RpcFailure
+from semantik_contracts.commands import GetCollection, GetOperation, ListOperations
 from semantik_contracts.subjects import event_filter
-from semantik_contracts.views import CollectionView, OperationView
+from semantik_contracts.views import CollectionView, OperationView, Page
 
 from .backend import Backend
 from .principals import Principal
 
 COLLECTION: Final = "collection"
 OPERATION: Final = "operation"
+#: The operations of a collection that its snapshot shows: those not ended yet.
+UNFINISHED: Final = (OperationStatus.PROCESSING, OperationStatus.PENDING, OperationStatus.QUEUED)
+#: Operations of one status a snapshot lists at most (a collection's queue is short).
+SNAPSHOT_OPERATIONS: Final = 100
 
 
 @dataclass(frozen=True)
@@ -90,21 +97,64 @@ ClientMessage: TypeAdapter[SubscribeCollection | SubscribeOperation | Unsubscrib
 )
 
 
-async def resolve_target(backend: Backend, principal: Principal, target: Target) -> str:
-    """The subject filter of ``target``; raises ``RpcFailure`` (404/403…) if not allowed."""
+@dataclass(frozen=True)
+class Followed:
+    """A target the principal may follow: its subject filter, and the view that the
+    collections service answered (a snapshot starts from it)."""
+
+    filter_subject: str
+    collection: CollectionView | None = None
+    operation: OperationView | None = None
+
+
+async def resolve_target(backend: Backend, principal: Principal, target: Target) -> Followed:
+    """What ``target`` follows; raises ``RpcFailure`` (404/403…) if not allowed."""
     if target.kind == COLLECTION:
         _reachable(principal, target.id)
         collection = await backend.ask(
             GetCollection(**principal.acting, collection_id=target.id), CollectionView
         )
-        return event_filter(collection_id=collection.id)
+        return Followed(event_filter(collection_id=collection.id), collection=collection)
     operation = await backend.ask(
         GetOperation(**principal.acting, operation_id=target.id), OperationView
     )
     _reachable(principal, operation.collection_id)
-    return event_filter(
+    subject = event_filter(
         collection_id=operation.collection_id, aggregate_type=OPERATION, aggregate_id=operation.id
     )
+    return Followed(subject, operation=operation)
+
+
+async def snapshot_of(backend: Backend, principal: Principal, followed: Followed) -> dict[str, Any]:
+    """The current state of what a subscription follows, as the REST API shows it: an
+    operation's view, or a collection's (its vector count included) with the operations
+    that run or wait in its queue. Read after the stream's last sequence was taken, so
+    it holds every event up to that sequence: the collections service folds an event
+    into these views before its relay publishes it."""
+    if followed.operation is not None:
+        return {"operation": followed.operation.model_dump(mode="json")}
+    assert followed.collection is not None
+    collection = followed.collection
+
+    async def operations(status: OperationStatus) -> Page[OperationView]:
+        query = ListOperations(
+            **principal.acting,
+            collection_id=collection.id,
+            status=status.value,
+            limit=SNAPSHOT_OPERATIONS,
+        )
+        return await backend.ask(query, Page[OperationView])
+
+    public, pages = await asyncio.gather(
+        backend.public(collection), asyncio.gather(*map(operations, UNFINISHED))
+    )
+    unfinished = sorted(
+        (op for page in pages for op in page.items), key=lambda op: op.created_at, reverse=True
+    )
+    return {
+        "collection": public.model_dump(mode="json"),
+        "operations": [op.model_dump(mode="json") for op in unfinished],
+    }
 
 
 def _reachable(principal: Principal, collection_id: UUID) -> None:

@@ -290,8 +290,8 @@ class SemantikClient(Searching, Accounts):
             operation = await self.get_operation(operation_id)
             last_seq, ended = None, operation.status in TERMINAL
             while not ended:
-                # Without last_seq the subscription replays the operation's history, so
-                # an ending that came before the subscription counts.
+                # Without last_seq the subscription starts with the operation's current
+                # state, so an ending that came before the subscription counts.
                 frames = self.events(operation_id=operation_id, last_seq=last_seq)
                 async with contextlib.aclosing(frames):
                     async for frame in frames:
@@ -357,9 +357,10 @@ class SemantikClient(Searching, Accounts):
         last_seq: int | None = None,
     ) -> AsyncGenerator[dict[str, Any], None] | AsyncGenerator[EventFrame, None]:
         """The events of one collection (its operations and sources included) or of one
-        operation, in stream order: after ``last_seq`` if given, else from the start of
-        its history, then live. A dropped socket or an expired token is resumed after
-        the last event seen. A refused subscription raises ``ApiError``.
+        operation, in stream order: after ``last_seq`` if given (0: the whole history the
+        stream retains), else after a first ``snapshot`` frame of the current state
+        (``EventFrame.is_snapshot``), then live. A dropped socket or an expired token is
+        resumed after the last event seen. A refused subscription raises ``ApiError``.
 
         Given a subscribe message (a dict) instead, yields the server's raw messages,
         control frames included."""

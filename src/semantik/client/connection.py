@@ -243,11 +243,14 @@ class Connection:
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Follow one subscription over the WebSocket; yields the server's messages.
 
+        Without ``last_seq`` the first message after ``subscribed`` is a ``snapshot`` of
+        the current state, and its ``seq`` the point the events follow on from.
         A socket that drops, or that the server closes (a restart, a slow reader, an
         expired token: the token is renewed first), is opened again and subscribed with
         the last ``seq`` seen, so the follow misses nothing and sees nothing twice. It
         gives up when no socket could be kept open for ``reconnect_for`` seconds, and
-        ends when the server closes the socket normally."""
+        ends when the server closes the socket normally. A ``last_seq`` older than the
+        stream retains (the gateway answers ``resync``) is followed on from a snapshot."""
         ws_url = self.base_url.replace("http", "ws", 1) + "/ws"
         last_seq = subscribe.get("last_seq")
         delay, dropped_at, renewed = 0.25, None, False
@@ -265,6 +268,13 @@ class Connection:
                     async for raw in ws:
                         message = json.loads(raw)
                         delay, dropped_at, renewed = 0.25, None, False
+                        if _asks_to_resync(message) and last_seq is not None:
+                            # The stream no longer holds what followed last_seq: start
+                            # again from the current state, which a snapshot frame brings.
+                            last_seq = None
+                            fresh = {k: v for k, v in subscribe.items() if k != "last_seq"}
+                            await ws.send(json.dumps(fresh))
+                            continue
                         if isinstance(message.get("seq"), int):
                             last_seq = message["seq"]
                         yield message
@@ -297,3 +307,11 @@ async def _pause(
         raise exc
     await asyncio.sleep(delay)
     return now if dropped_at is None else dropped_at
+
+
+def _asks_to_resync(message: Mapping[str, Any]) -> bool:
+    """Is this the gateway's word that the events after ``last_seq`` are gone?"""
+    data = message.get("data")
+    return (
+        message.get("type") == "error" and isinstance(data, dict) and data.get("code") == "resync"
+    )

@@ -52,7 +52,7 @@ class EventFrame(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    type: str = Field(description="The event's name, such as OperationProgressed")
+    type: str = Field(description="The event's name, such as OperationProgressed, or snapshot")
     seq: int = Field(description="Its sequence in the stream SEMANTIK_EVENTS: resume after it")
     timestamp: datetime | None = None
     subscription: str = Field("", description="collection:<id> or operation:<id>")
@@ -69,7 +69,17 @@ class EventFrame(BaseModel):
         return UUID(str(found)) if found else None
 
     @property
+    def is_snapshot(self) -> bool:
+        """The current state a subscription without ``last_seq`` starts with (``data``:
+        ``{collection, operations}`` or ``{operation}``), not an event."""
+        return self.type == "snapshot"
+
+    @property
     def ends_operation(self) -> bool:
+        """An operation's ending event, or a snapshot of an operation that has ended."""
+        if self.is_snapshot:
+            operation = self.data.get("operation")
+            return isinstance(operation, dict) and operation.get("status") in TERMINAL
         return self.type in ENDINGS
 
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { collection, operation } from "../test-support";
-import { endsOperation, foldEvent, type LiveView } from "./events";
+import { endedBeforeSnapshot, endsOperation, foldEvent, type LiveView } from "./events";
 
 const c = collection("notes", { status: "pending", document_count: 0, chunk_count: 0 });
 const base: LiveView = { collections: { [c.id]: c }, operations: {} };
@@ -54,5 +54,29 @@ describe("foldEvent", () => {
   it("knows which events end an operation", () => {
     expect(endsOperation(frame("OperationCompleted", {}))).toBe(true);
     expect(endsOperation(frame("OperationProgressed", {}))).toBe(false);
+  });
+
+  it("replaces the collection and operations with a subscription's snapshot", () => {
+    const running = operation(c.id, { id: "o1", status: "processing", processed: 2 });
+    const ended = operation(c.id, { id: "o2", status: "processing" });
+    const held: LiveView = { ...base, operations: { o1: running, o2: ended } };
+    const now = { ...c, status: "processing", document_count: 7 };
+    const snapshot = {
+      type: "snapshot",
+      seq: 40,
+      subscription: `collection:${c.id}`,
+      data: { collection: now, operations: [{ ...running, processed: 9 }] },
+    };
+    const view = foldEvent(held, snapshot);
+    expect(view.collections[c.id]).toMatchObject({ status: "processing", document_count: 7 });
+    expect(view.operations.o1.processed).toBe(9);
+    // o2 ended before the subscription: no event will come, so it is fetched again.
+    expect(endedBeforeSnapshot(held, snapshot)).toEqual(["o2"]);
+    const single = { type: "snapshot", seq: 41, data: { operation: { ...running, status: "completed" } } };
+    expect(foldEvent(held, single).operations.o1.status).toBe("completed");
+    expect(endedBeforeSnapshot(held, single)).toEqual([]);
+    // A snapshot of a collection the view does not show adds nothing.
+    const other = { ...snapshot, data: { collection: { ...now, id: "elsewhere" }, operations: [] } };
+    expect(foldEvent(held, other)).toBe(held);
   });
 });

@@ -2,6 +2,8 @@
  * Live events folded into what the UI shows: the collections and operations it holds.
  * Pure (the store calls it); the REST state is fetched again when an operation ends, so
  * what the events do not carry (vector counts, failures) comes from the read models.
+ * A subscription starts with a `snapshot` frame, the state as the REST API shows it,
+ * which replaces what the UI held: the events that follow it come after its `seq`.
  */
 import type { LiveFrame } from "./live";
 import type { Collection, CollectionStatus, Operation, OperationStatus } from "./types";
@@ -45,8 +47,48 @@ function blankOperation(id: string, collectionId: string, at: string): Operation
   };
 }
 
+const UNFINISHED: Record<string, true> = { queued: true, pending: true, processing: true };
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** The operations a snapshot frame carries: a collection's unfinished ones, or one. */
+function snapshotOperations(frame: LiveFrame): Operation[] {
+  const d = frame.data ?? {};
+  const listed = Array.isArray(d.operations) ? d.operations : [d.operation];
+  return listed.filter(isRecord).map((o) => o as unknown as Operation);
+}
+
+/** A subscription's starting state folded in: its collection and operations replaced. */
+function foldSnapshot(view: LiveView, frame: LiveFrame): LiveView {
+  const shown = frame.data?.collection;
+  let collections = view.collections;
+  if (isRecord(shown) && typeof shown.id === "string" && shown.id in collections) {
+    collections = { ...collections, [shown.id]: { ...collections[shown.id], ...(shown as unknown as Collection) } };
+  }
+  const listed = snapshotOperations(frame);
+  const operations = listed.length ? { ...view.operations } : view.operations;
+  for (const o of listed) operations[o.id] = { ...operations[o.id], ...o };
+  return collections === view.collections && operations === view.operations ? view : { collections, operations };
+}
+
+/**
+ * The operations the view shows unfinished that a collection's snapshot no longer lists:
+ * they ended before the subscription began, so no event will say so (fetch them again).
+ */
+export function endedBeforeSnapshot(view: LiveView, frame: LiveFrame): string[] {
+  const shown = frame.data?.collection;
+  if (frame.type !== "snapshot" || !isRecord(shown)) return [];
+  const listed = new Set(snapshotOperations(frame).map((o) => o.id));
+  return Object.values(view.operations)
+    .filter((o) => o.collection_id === shown.id && o.status in UNFINISHED && !listed.has(o.id))
+    .map((o) => o.id);
+}
+
 /** The view after one event; the same object when the event changes nothing shown. */
 export function foldEvent(view: LiveView, frame: LiveFrame): LiveView {
+  if (frame.type === "snapshot") return foldSnapshot(view, frame);
   const d = frame.data ?? {};
   const at = frame.timestamp ?? new Date().toISOString();
   const collectionId = str(d.collection_id);

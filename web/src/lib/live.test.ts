@@ -73,6 +73,28 @@ describe("LiveConnection", () => {
     expect(live.lastSeq("collection", "c1")).toBe(44);
   });
 
+  it("keeps a snapshot's seq, and starts again from a snapshot when asked to resync", () => {
+    const { live, sockets, events, timers } = setup();
+    live.start();
+    sockets[0].open();
+    live.followCollection("c1");
+    sockets[0].emit({ type: "snapshot", seq: 30, subscription: "collection:c1", data: {} });
+    expect(live.lastSeq("collection", "c1")).toBe(30);
+    sockets[0].drop(1006);
+    timers[0].fn();
+    sockets[1].open();
+    expect(sockets[1].sent).toEqual([{ type: "subscribe_collection", collection_id: "c1", last_seq: 30 }]);
+    // The stream no longer holds what came after 30: subscribed again, without last_seq.
+    sockets[1].emit({ type: "error", subscription: "collection:c1", data: { code: "resync", message: "gone" } });
+    expect(sockets[1].sent.at(-1)).toEqual({ type: "subscribe_collection", collection_id: "c1" });
+    expect(live.lastSeq("collection", "c1")).toBeNull();
+    sockets[1].emit({ type: "snapshot", seq: 90, subscription: "collection:c1", data: {} });
+    expect(events.map((e) => [e.type, e.seq])).toEqual([
+      ["snapshot", 30],
+      ["snapshot", 90],
+    ]);
+  });
+
   it("renews the token before reconnecting after a 1008", async () => {
     const { live, sockets, timers, renewals } = setup();
     live.start();

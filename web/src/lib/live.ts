@@ -5,6 +5,10 @@
  * it reconnects with backoff and subscribes again with `last_seq`, so the server replays
  * exactly what was missed. Frames at or below a subscription's `last_seq` (a replay
  * overlapping what was seen) are dropped: the UI sees every event once, in order.
+ * A first subscription (no `last_seq`) starts with a `snapshot` frame of the current
+ * state, whose `seq` is where its events follow on from. When the stream no longer
+ * holds what came after `last_seq` (its retention), the server answers an `error` of
+ * code `resync`: the subscription starts again from a snapshot.
  */
 
 export interface LiveFrame {
@@ -160,6 +164,11 @@ export class LiveConnection {
       return;
     }
     const key = frame.subscription;
+    if (frame.type === "error" && frame.data?.code === "resync" && key !== undefined && this.followed.has(key)) {
+      this.followed.set(key, null);
+      this.subscribe(key, null);
+      return;
+    }
     if (typeof frame.seq === "number" && key !== undefined && this.followed.has(key)) {
       const last = this.followed.get(key) ?? null;
       if (last !== null && frame.seq <= last) return; // already seen before a reconnect
