@@ -6,18 +6,15 @@ what did not fail; bad retries are 4xx that say why."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
-from embedder_service.model import EmbeddingModel
-from ingest_service.extraction.pool import ExtractionPool
 from semantik_contracts.work import generation_name
 
 from tests.models import TINY_MODEL
-from tests.system.system import System, edge_system, eventually
+from tests.system.system import System, eventually
 
 pytestmark = [
     pytest.mark.integration,
@@ -26,18 +23,9 @@ pytestmark = [
 
 
 @pytest.fixture
-async def system(
-    tmp_path: Path,
-    private_nats_url: str,
-    tiny_model: EmbeddingModel,
-    models_dir: Path,
-    extraction_pool: ExtractionPool,
-) -> AsyncIterator[System]:
-    async with edge_system(
-        tmp_path, private_nats_url, tiny_model, models_dir, extraction_pool
-    ) as running:
-        await running.login()
-        yield running
+async def system(edge: System) -> System:
+    await edge.login()
+    return edge
 
 
 async def documents(system: System, base: str, state: str = "") -> list[dict[str, Any]]:

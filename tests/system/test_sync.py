@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
-from embedder_service.model import EmbeddingModel
-from ingest_service.extraction.pool import ExtractionPool
 from ingest_service.sources.roots import SourceRoots
 from ingest_service.sync.service import SyncService, build_sync_service
 from semantik_runtime.bus import Bus
 from semantik_runtime.metrics import FRESHNESS_SECONDS
 
 from tests.models import TINY_MODEL
-from tests.system.system import System, edge_system, eventually
+from tests.system.system import System, eventually
 
 pytestmark = [
     pytest.mark.integration,
@@ -32,17 +29,8 @@ pytestmark = [
 
 
 @pytest.fixture
-async def system(
-    tmp_path: Path,
-    private_nats_url: str,
-    tiny_model: EmbeddingModel,
-    models_dir: Path,
-    extraction_pool: ExtractionPool,
-) -> AsyncIterator[System]:
-    async with edge_system(
-        tmp_path, private_nats_url, tiny_model, models_dir, extraction_pool
-    ) as running:
-        yield running
+def system(edge: System) -> System:
+    return edge
 
 
 async def synced_source(
