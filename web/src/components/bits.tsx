@@ -157,3 +157,32 @@ export function Table(props: {
   );
   return scroll ? <div className="table-scroll">{table}</div> : table;
 }
+
+/** A destructive action asked for twice: its button offers "<verb> now" and "Keep". */
+export function ConfirmAction({
+  verb,
+  target,
+  busy,
+  onConfirm,
+}: {
+  verb: string;
+  target: string;
+  busy: boolean;
+  onConfirm(): void;
+}) {
+  const [asking, setAsking] = useState(false);
+  return asking ? (
+    <>
+      <button type="button" className="danger" disabled={busy} onClick={onConfirm}>
+        {verb} now
+      </button>
+      <button type="button" onClick={() => setAsking(false)}>
+        Keep
+      </button>
+    </>
+  ) : (
+    <button type="button" aria-label={`${verb} ${target}`} onClick={() => setAsking(true)}>
+      {verb}
+    </button>
+  );
+}

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useApp, useAppStore } from "../context";
-import { CopyField, Notice, Table } from "../components/bits";
+import { ConfirmAction, CopyField, Notice, Table } from "../components/bits";
 import { message, useAction } from "../lib/action";
 import type { ApiKey, NewApiKey, Scope } from "../lib/types";
 
@@ -21,7 +21,6 @@ export function ApiKeys() {
   const [restrict, setRestrict] = useState(false);
   const [chosen, setChosen] = useState<string[]>([]);
   const [days, setDays] = useState("");
-  const [revoking, setRevoking] = useState<string | null>(null);
   const { error, setError, busy, run: act } = useAction();
   const all = Object.values(collections).sort((a, b) => a.name.localeCompare(b.name));
 
@@ -54,7 +53,6 @@ export function ApiKeys() {
   const revoke = (k: ApiKey) =>
     void act(async () => {
       await store.api.deleteApiKey(k.id);
-      setRevoking(null);
       if (created?.id === k.id) setCreated(null);
       await reload();
     });
@@ -155,20 +153,7 @@ export function ApiKeys() {
                   <td>{new Date(k.created_at).toLocaleDateString()}</td>
                   <td>
                     <div className="row-actions">
-                      {revoking === k.id ? (
-                        <>
-                          <button type="button" className="danger" disabled={busy} onClick={() => revoke(k)}>
-                            Revoke now
-                          </button>
-                          <button type="button" onClick={() => setRevoking(null)}>
-                            Keep
-                          </button>
-                        </>
-                      ) : (
-                        <button type="button" aria-label={`Revoke ${k.name}`} onClick={() => setRevoking(k.id)}>
-                          Revoke
-                        </button>
-                      )}
+                      <ConfirmAction verb="Revoke" target={k.name} busy={busy} onConfirm={() => revoke(k)} />
                     </div>
                   </td>
                 </tr>

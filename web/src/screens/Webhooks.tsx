@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { useApp, useAppStore } from "../context";
-import { CopyField, Notice, Table } from "../components/bits";
+import { ConfirmAction, CopyField, Notice, Table } from "../components/bits";
 import { message, useAction } from "../lib/action";
 import type { NewWebhook, Webhook } from "../lib/types";
 import { WebhookDeliveries, when } from "./WebhookDeliveries";
@@ -28,7 +28,6 @@ export function Webhooks() {
   const collections = useApp((s) => s.collections);
   const [webhooks, setWebhooks] = useState<Webhook[] | null>(null);
   const [created, setCreated] = useState<NewWebhook | null>(null);
-  const [deleting, setDeleting] = useState<string | null>(null);
   const [log, setLog] = useState<Webhook | null>(null);
   const { error, setError, busy, run: act } = useAction();
 
@@ -54,7 +53,6 @@ export function Webhooks() {
   const remove = (w: Webhook) =>
     void act(async () => {
       await store.api.deleteWebhook(w.id);
-      setDeleting(null);
       if (created?.id === w.id) setCreated(null);
       await reload();
     });
@@ -142,20 +140,7 @@ export function Webhooks() {
                   >
                     {w.active ? "Pause" : "Activate"}
                   </button>
-                  {deleting === w.id ? (
-                    <>
-                      <button type="button" className="danger" disabled={busy} onClick={() => remove(w)}>
-                        Delete now
-                      </button>
-                      <button type="button" onClick={() => setDeleting(null)}>
-                        Keep
-                      </button>
-                    </>
-                  ) : (
-                    <button type="button" aria-label={`Delete ${w.url}`} onClick={() => setDeleting(w.id)}>
-                      Delete
-                    </button>
-                  )}
+                  <ConfirmAction verb="Delete" target={w.url} busy={busy} onConfirm={() => remove(w)} />
                 </div>
               </td>
             </tr>
