@@ -1,6 +1,7 @@
 import { expect, test, type Page } from "@playwright/test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { nav, signIn } from "./session";
 
 /*
  * Search results a person can act on (issue 26), against `semantik run`: the snippet's
@@ -18,7 +19,6 @@ const SHOTS = join(import.meta.dirname, "screenshots");
 const dataDir = process.env.SEMANTIK_E2E_DATA_DIR as string;
 const folder = join(dataDir, "sources", "lighthouse");
 const ships = join(dataDir, "sources", "ships.jsonl");
-const ADMIN = { username: "ada", password: "correct horse battery staple" };
 const NAME = "lighthouse";
 const MARKDOWN = 18;
 const TEXTS = 6;
@@ -52,23 +52,6 @@ function writeSources(): void {
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-function nav(page: Page, name: string | RegExp) {
-  return page.getByRole("navigation", { name: "Main" }).getByRole("link", { name });
-}
-
-async function signIn(page: Page): Promise<void> {
-  await page.goto("/");
-  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
-  const answer = await page.request.get("/api/v1/auth/registration");
-  const first = answer.ok() && ((await answer.json()) as { first_account: boolean }).first_account;
-  if (first) await page.getByRole("button", { name: /Create an account/ }).click();
-  await page.getByLabel("Username").fill(ADMIN.username);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: first ? "Create account and sign in" : "Sign in" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Collections" })).toBeVisible();
-  await expect(page.getByText("Loading collections…")).toHaveCount(0);
 }
 
 async function search(page: Page, query: string): Promise<void> {

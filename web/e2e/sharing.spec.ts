@@ -1,6 +1,7 @@
 import { expect, test, type Browser, type Page } from "@playwright/test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ADMIN, nav, signIn } from "./session";
 
 /*
  * Sharing, end to end, with two people in two browser contexts (SPEC §11): the admin
@@ -17,29 +18,11 @@ const SHOTS = join(import.meta.dirname, "screenshots");
 const dataDir = process.env.SEMANTIK_E2E_DATA_DIR as string;
 const folder = join(dataDir, "sources", "shared-notes");
 
-const ADMIN = { username: "ada", password: "correct horse battery staple" };
 const COLLEAGUE = { username: "bea", password: "another long passphrase" };
 const NAME = "team-notes";
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-function nav(page: Page, name: string | RegExp) {
-  return page.getByRole("navigation", { name: "Main" }).getByRole("link", { name });
-}
-
-async function signIn(page: Page, who: { username: string; password: string }): Promise<void> {
-  await page.goto("/");
-  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
-  const answer = await page.request.get("/api/v1/auth/registration");
-  const first = answer.ok() && ((await answer.json()) as { first_account: boolean }).first_account;
-  if (first) await page.getByRole("button", { name: /Create an account/ }).click();
-  await page.getByLabel("Username").fill(who.username);
-  await page.getByLabel("Password").fill(who.password);
-  await page.getByRole("button", { name: first ? "Create account and sign in" : "Sign in" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Collections" })).toBeVisible();
-  await expect(page.getByText("Loading collections…")).toHaveCount(0);
 }
 
 async function openShare(page: Page) {

@@ -1,6 +1,7 @@
 import { expect, test, type Page } from "@playwright/test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { signIn } from "./session";
 
 /*
  * Sources that stay fresh (issue 23), against `semantik run`: a folder is added, watched
@@ -15,7 +16,6 @@ import { join } from "node:path";
 const SHOTS = join(import.meta.dirname, "screenshots");
 const dataDir = process.env.SEMANTIK_E2E_DATA_DIR as string;
 const folder = join(dataDir, "sources", "garden");
-const ADMIN = { username: "ada", password: "correct horse battery staple" };
 const NAME = "garden";
 
 const NOTES: Record<string, string> = {
@@ -26,18 +26,6 @@ const NOTES: Record<string, string> = {
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function signIn(page: Page): Promise<void> {
-  await page.goto("/");
-  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
-  const answer = await page.request.get("/api/v1/auth/registration");
-  const first = answer.ok() && ((await answer.json()) as { first_account: boolean }).first_account;
-  if (first) await page.getByRole("button", { name: /Create an account/ }).click();
-  await page.getByLabel("Username").fill(ADMIN.username);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: first ? "Create account and sign in" : "Sign in" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Collections" })).toBeVisible();
 }
 
 async function tab(page: Page, name: string): Promise<void> {

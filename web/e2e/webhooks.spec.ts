@@ -3,6 +3,7 @@ import { createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { signIn } from "./session";
 
 /*
  * Webhooks, end to end (SPEC §13): a receiver on this machine (the system runs with
@@ -17,7 +18,6 @@ import { join } from "node:path";
  */
 
 const SHOTS = join(import.meta.dirname, "screenshots");
-const ADMIN = { username: "ada", password: "correct horse battery staple" };
 const NAME = "hooked-notes";
 
 interface Received {
@@ -52,18 +52,6 @@ function signature(secret: string, r: Received): string {
   const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
   const signed = `${r.headers["webhook-id"]}.${r.headers["webhook-timestamp"]}.${r.body}`;
   return `v1,${createHmac("sha256", key).update(signed).digest("base64")}`;
-}
-
-async function signIn(page: Page): Promise<void> {
-  await page.goto("/");
-  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
-  const answer = await page.request.get("/api/v1/auth/registration");
-  const first = answer.ok() && ((await answer.json()) as { first_account: boolean }).first_account;
-  if (first) await page.getByRole("button", { name: /Create an account/ }).click();
-  await page.getByLabel("Username").fill(ADMIN.username);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: first ? "Create account and sign in" : "Sign in" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Collections" })).toBeVisible();
 }
 
 const nav = (page: Page, name: string) => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name });
