@@ -45,6 +45,7 @@ class ModelHost:
         *,
         device: str | None,
         models_dir: Path | None,
+        precision: str = "fp32",
         credentials: NatsCredentials | None = None,
     ) -> None:
         self.nats_url = nats_url
@@ -53,6 +54,8 @@ class ModelHost:
         self.embedder = embedder
         self.device = device
         self.models_dir = models_dir
+        #: What the documents of every model served here are encoded in (the setting).
+        self.precision = precision
         self.services: dict[str, EmbedderService] = {first.slug: first}
         self.buses: list[Bus] = []
         self._follow: asyncio.Task[None] | None = None
@@ -74,7 +77,9 @@ class ModelHost:
         if model_slug(model_name) in self.services:
             return
         try:
-            model = await asyncio.to_thread(load_model, model_name, self.device, self.models_dir)
+            model = await asyncio.to_thread(
+                load_model, model_name, self.device, self.models_dir, self.precision
+            )
         except CommandError as exc:
             log.error("cannot serve %s: %s", model_name, exc.message)
             return

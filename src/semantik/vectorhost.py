@@ -30,7 +30,11 @@ async def main() -> None:
     settings = EmbedderSettings()
     configure_logging(settings.log_level)
     model = await asyncio.to_thread(
-        load_model, settings.model_name, settings.device, settings.models_path
+        load_model,
+        settings.model_name,
+        settings.device,
+        settings.models_path,
+        settings.precision,
     )
     store = open_vector_store(
         settings.qdrant_url,
@@ -61,6 +65,7 @@ async def main() -> None:
         embedder,
         device=settings.device,
         models_dir=settings.models_path,
+        precision=settings.precision,
         credentials=settings.nats_credentials,
     )
     search_settings = SearchSettings()

@@ -18,7 +18,11 @@ async def main() -> None:
     settings = EmbedderSettings()
     configure_logging(settings.log_level)
     model = await asyncio.to_thread(
-        load_model, settings.model_name, settings.device, settings.models_path
+        load_model,
+        settings.model_name,
+        settings.device,
+        settings.models_path,
+        settings.precision,
     )
     store = open_vector_store(
         settings.qdrant_url,

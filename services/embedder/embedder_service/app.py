@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nats.aio.subscription import Subscription
+from prometheus_client import Gauge
 from pydantic import BaseModel
 from semantik_contracts import EventEnvelope
 from semantik_contracts.events import CollectionDeleted, GenerationDropped
@@ -54,6 +55,14 @@ from .worker import EmbedWorker
 
 log = logging.getLogger(__name__)
 
+#: 1 for each model served, labelled with what it encodes documents and queries in
+#: (``SEMANTIK_EMBED_PRECISION``; the query pass is chosen at start, ``trace_queries``).
+PRECISION = Gauge(
+    "semantik_embed_precision",
+    "What an embedder's model encodes documents and queries in (1 per model served)",
+    ["model", "documents", "queries"],
+)
+
 
 class EmbedderService:
     """Embeds one model's work into ``store`` and answers the vector commands."""
@@ -83,6 +92,7 @@ class EmbedderService:
 
     async def start(self, stop: asyncio.Event) -> None:
         self._stop_relay = asyncio.ensure_future(_relay_stop(stop, self._stop))
+        PRECISION.labels(self.slug, self.model.precision, self.model.query_dtype).set(1)
         stop = self._stop
         await self.bus.ensure_streams()
         await self._serve_commands()

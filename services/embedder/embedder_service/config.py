@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from semantik_contracts.search import DEFAULT_MODEL
 from semantik_runtime.settings import ServiceSettings
+
+from .precision import Precision, parse_precision
 
 
 class EmbedderSettings(ServiceSettings):
@@ -25,6 +27,15 @@ class EmbedderSettings(ServiceSettings):
         description=(
             "Batches encoded at once; on a CPU one per core with one torch thread each "
             "(the cores shared out between lanes), on a GPU 1, if unset"
+        ),
+    )
+    precision: Precision = Field(
+        "auto",
+        validation_alias="SEMANTIK_EMBED_PRECISION",
+        description=(
+            "What documents are encoded in on a CPU: fp32, bf16 (linear layers in "
+            "bfloat16), int8 (dynamic int8 linear layers) or auto (bf16 where the CPU "
+            "multiplies it natively and it is close to fp32 and faster, else fp32)"
         ),
     )
     optimize_after_seconds: float = Field(
@@ -48,3 +59,8 @@ class EmbedderSettings(ServiceSettings):
         gt=0,
         description="How often generations that no collection refers to are dropped",
     )
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _known_precision(cls, value: object) -> str:
+        return parse_precision(value)

@@ -12,9 +12,8 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,8 @@ from semantik_contracts.search import DEFAULT_MODEL
 from semantik_runtime.errors import CommandError
 from semantik_runtime.models import installed_models
 from sentence_transformers import SentenceTransformer
+
+from .precision import bfloat16_encoder, bfloat16_linears, int8_encoder
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,13 @@ class EmbeddingModel:
         self.name = name
         self.device = device
         self.batch_size = batch_size
+        #: The float32 (on CUDA float16) encoder: queries, and what other passes match.
         self._encoder = encoder
+        #: The encoder of documents: ``_encoder`` itself, or a copy at another precision.
+        self._documents = encoder
+        #: What the documents' pass multiplies in, and why (``use_precision``).
+        self.precision = "fp32"
+        self.precision_reason = "the model's own"
         self.dimension = int(encoder.get_embedding_dimension() or 0)
         self.max_seq_length = int(encoder.get_max_seq_length() or 0)
         self._traced: Any = None  # torch.jit.ScriptModule, once trace_queries succeeds
@@ -99,14 +106,18 @@ class EmbeddingModel:
         self.query_dtype = "float32"
 
     def encode(self, texts: Sequence[str]) -> Vectors:
-        """Encode ``texts`` (blocking; run it in a thread). A CUDA out-of-memory error
-        halves the batch and tries again, down to one text at a time."""
+        """Encode ``texts`` (documents) at the model's ``precision`` (blocking; run it in
+        a thread). A CUDA out-of-memory error halves the batch and tries again, down to
+        one text at a time."""
+        return self._encode(self._documents, texts)
+
+    def _encode(self, encoder: SentenceTransformer, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         batch = self.batch_size
         while True:
             try:
-                vectors = self._encoder.encode(
+                vectors = encoder.encode(
                     list(texts),
                     batch_size=batch,
                     normalize_embeddings=True,
@@ -123,6 +134,65 @@ class EmbeddingModel:
             # Keep the smaller batch that worked: the next call would only fail again.
             self.batch_size = batch
             return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def use_precision(self, requested: str) -> str:
+        """Encode documents at ``requested`` precision (``precision.PRECISIONS``) from now
+        on, and return the one chosen. ``auto`` chooses per CPU: the fastest pass whose
+        vectors keep a cosine of at least ``DOCUMENT_MIN_COSINE`` with float32's on
+        ``_DOCUMENT_PROBES`` and that takes at most ``DOCUMENT_MIN_GAIN`` of float32's
+        time; bfloat16 is a candidate only where the CPU multiplies it natively (an
+        emulated one was 5-10x slower than float32 on an AVX2 CPU). bf16 and int8 are
+        CPU passes: a GPU keeps its float16 (fp32 on CUDA is chosen at load).
+
+        Queries keep their own pass (``trace_queries``: float32, or bfloat16 within
+        ``BFLOAT16_MIN_COSINE``): each side is checked against the same float32 vectors,
+        so a collection's queries and documents stay comparable whatever its documents
+        were made with, and a query never carries int8's loss on top of the documents'."""
+        if not self.device.startswith("cpu"):
+            if requested in ("bf16", "int8"):
+                raise CommandError(
+                    ErrorCode.INVALID,
+                    f"precision {requested} is for a CPU; this embedder encodes on "
+                    f"{self.device} (use fp32 or auto)",
+                )
+            return self.precision
+        if requested == "fp32":
+            chosen, documents, why = "fp32", self._encoder, "asked for"
+        elif requested == "auto":
+            expected = self._encode(self._encoder, _DOCUMENT_PROBES)
+            chosen, documents, why = self._choose_precision(expected)
+        else:
+            expected = self._encode(self._encoder, _DOCUMENT_PROBES)
+            documents = _BUILDERS[requested](self._encoder)
+            cosine = _least_cosine(self._encode(documents, _DOCUMENT_PROBES), expected)
+            chosen, why = requested, f"asked for; least probe cosine to fp32 {cosine:.4f}"
+            if requested == "bf16" and not native_bfloat16():
+                why += "; no native bfloat16 here: emulated, slower than fp32"
+        self._documents, self.precision, self.precision_reason = documents, chosen, why
+        log.info("%s: documents encode in %s (%s)", self.name, chosen, why)
+        return chosen
+
+    def _choose_precision(self, expected: Vectors) -> tuple[str, SentenceTransformer, str]:
+        """``auto``: the precision, its encoder and why (see ``use_precision``)."""
+        notes = [] if native_bfloat16() else ["no native bfloat16 on this CPU"]
+        candidates = {"int8": int8_encoder}
+        if native_bfloat16():
+            candidates = {"bf16": bfloat16_encoder, **candidates}
+        close: dict[str, SentenceTransformer] = {}
+        for name, build in candidates.items():
+            documents = build(self._encoder)
+            cosine = _least_cosine(self._encode(documents, _DOCUMENT_PROBES), expected)
+            if cosine >= DOCUMENT_MIN_COSINE:
+                close[name] = documents
+            else:
+                notes.append(f"{name} probe cosine {cosine:.4f} < {DOCUMENT_MIN_COSINE}")
+        if close:
+            timings = _race_documents(self, {"fp32": self._encoder, **close})
+            fastest = min(close, key=lambda name: timings[name])
+            notes.append(_ms(timings))
+            if timings[fastest] <= DOCUMENT_MIN_GAIN * timings["fp32"]:
+                return fastest, close[fastest], "auto: " + "; ".join(notes)
+        return "fp32", self._encoder, "auto: " + "; ".join(notes)
 
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
         """Encode a few short texts (queries) in one pass straight through the model,
@@ -163,15 +233,16 @@ class EmbeddingModel:
         loaded machine).
 
         Where the CPU multiplies bfloat16 natively, a second trace whose linear layers
-        multiply in bfloat16 (``_BFloat16Linear``) replaces it if it is faster here and
+        multiply in bfloat16 (``precision.bfloat16_linears``) replaces it if it is faster here and
         close enough (``BFLOAT16_MIN_COSINE``); see ``_try_bfloat16``."""
         if not self.device.startswith("cpu"):
             return False
         self.query_dtype = "float32"
         sample = self._features(["a query to trace the model with"])
         keys = [key for key, value in sample.items() if isinstance(value, torch.Tensor)]
-        # What each pass is checked against: the documents' pass, encoded once.
-        expected = [self.encode(texts) for texts in _PROBES]
+        # What each pass is checked against: the float32 pass, encoded once (documents
+        # at a reduced precision are checked against it too: ``use_precision``).
+        expected = [self._encode(self._encoder, texts) for texts in _PROBES]
         try:
             traced = self._trace(sample, keys)
             # Checked through the very pass that will serve queries (before any is served).
@@ -220,7 +291,7 @@ class EmbeddingModel:
         documents' pass needs its float32 weights."""
         exact = self._traced
         try:
-            with _bfloat16_linears(self._encoder):
+            with bfloat16_linears(self._encoder):
                 half = self._trace(sample, keys)
             self._traced = half
             for texts, want in zip(_PROBES, expected, strict=True):
@@ -250,6 +321,50 @@ BFLOAT16_MIN_GAIN = 0.9
 #: A typical query (about 20 tokens), and how often each pass encodes it to be timed.
 _RACE_QUERY = ["do mutations in the tumour suppressor gene increase the risk of cancer?"]
 _RACE_ROUNDS = 15
+
+
+#: Passages a documents' pass is checked and timed with: prose of a few lengths (up to
+#: about 180 tokens: an emulated bfloat16 pass is slow), unicode and a lone word.
+_DOCUMENT_PROBES = [
+    "Protein misfolding in the cold: chaperones bind exposed hydrophobic residues and "
+    "hold the chain until it can refold, at a cost in ATP that rises as it cools.",
+    "Mutations in BRCA1 and BRCA2 raise the lifetime risk of breast and ovarian cancer; "
+    "carriers are offered screening from an earlier age. " * 4,
+    "A randomized trial of 1,204 adults found no effect of vitamin D on fracture rates "
+    "over five years (hazard ratio 0.98, 95 % CI 0.82 to 1.16). " * 5,
+    "ünïcödé — 東京の研究所 🚀 measured the galaxy's rotation curve",
+    "galaxy",
+]
+#: The least cosine a reduced-precision document vector may have with float32's for
+#: ``auto`` to choose it: the bound the bfloat16 query pass already keeps (its NDCG@10
+#: is float32's). int8 reached 0.97-0.99 on passages and lost NDCG@10 beyond the
+#: issue's 0.003 (README, "Encoder precision"), so a cosine that low is no candidate.
+DOCUMENT_MIN_COSINE = BFLOAT16_MIN_COSINE
+#: ``auto`` keeps a reduced-precision pass only if it takes at most this share of
+#: float32's time on the probes.
+DOCUMENT_MIN_GAIN = 0.9
+_BUILDERS = {"bf16": bfloat16_encoder, "int8": int8_encoder}
+
+
+def _least_cosine(got: Vectors, want: Vectors) -> float:
+    return float(np.sum(got * want, axis=1).min())
+
+
+def _race_documents(
+    model: EmbeddingModel, passes: dict[str, SentenceTransformer]
+) -> dict[str, float]:
+    """The median seconds of each encoder in ``passes`` encoding ``_DOCUMENT_PROBES``,
+    taking turns (a change of the machine's load lands on all), after a warm-up round."""
+    times: dict[str, list[float]] = {name: [] for name in passes}
+    for _ in range(_DOCUMENT_RACE_ROUNDS + 1):
+        for name, encoder in passes.items():
+            started = time.perf_counter()
+            model._encode(encoder, _DOCUMENT_PROBES)
+            times[name].append(time.perf_counter() - started)
+    return {name: float(np.median(spent[1:])) for name, spent in times.items()}
+
+
+_DOCUMENT_RACE_ROUNDS = 3
 
 
 def native_bfloat16() -> bool:
@@ -283,42 +398,6 @@ def _ms(timings: dict[str, float]) -> str:
     return ", ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in timings.items())
 
 
-class _BFloat16Linear(torch.nn.Module):
-    """A linear layer that multiplies in bfloat16 and answers in its input's dtype."""
-
-    def __init__(self, linear: torch.nn.Linear) -> None:
-        super().__init__()
-        self.weight = torch.nn.Parameter(
-            linear.weight.detach().to(torch.bfloat16), requires_grad=False
-        )
-        self.bias = (
-            None
-            if linear.bias is None
-            else torch.nn.Parameter(linear.bias.detach().to(torch.bfloat16), requires_grad=False)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        product = torch.nn.functional.linear(x.to(torch.bfloat16), self.weight, self.bias)
-        return product.to(x.dtype)
-
-
-@contextmanager
-def _bfloat16_linears(module: torch.nn.Module) -> Iterator[None]:
-    """Every ``nn.Linear`` inside ``module`` replaced by a ``_BFloat16Linear`` copy of it
-    for the time of the block (to trace it); the originals are back afterwards."""
-    replaced: list[tuple[torch.nn.Module, str, torch.nn.Module]] = []
-    try:
-        for parent in list(module.modules()):
-            for name, child in list(parent.named_children()):
-                if isinstance(child, torch.nn.Linear):
-                    setattr(parent, name, _BFloat16Linear(child))
-                    replaced.append((parent, name, child))
-        yield
-    finally:
-        for parent, name, child in reversed(replaced):
-            setattr(parent, name, child)
-
-
 class _SentenceEmbedding(torch.nn.Module):
     """The model's module chain as a function of its tokenizer's tensors (for tracing)."""
 
@@ -333,28 +412,47 @@ class _SentenceEmbedding(torch.nn.Module):
         return embedding
 
 
-def load_sentence_transformer(name: str, path: str, device: str | None) -> EmbeddingModel:
-    """Load a sentence-transformers directory; fp16 on CUDA, where it halves the memory."""
+def load_sentence_transformer(
+    name: str, path: str, device: str | None, precision: str = "fp32"
+) -> EmbeddingModel:
+    """Load a sentence-transformers directory; fp16 on CUDA, where it halves the memory
+    (unless ``precision`` asks for fp32), and documents at ``precision`` on a CPU
+    (``EmbeddingModel.use_precision``)."""
     chosen = choose_device(device)
     encoder = SentenceTransformer(path, device=chosen)
-    if chosen.startswith("cuda"):
+    half = chosen.startswith("cuda") and precision != "fp32"
+    if half:
         encoder.half()
     encoder.eval()
     batch_size = 128 if chosen.startswith("cuda") else 32
     model = EmbeddingModel(name, encoder, chosen, batch_size)
+    if half:
+        model.precision = "fp16"
     # The first call pays for lazy initialisation (thread pools, kernels; on CPU about
     # half a second): paid here, at start, not by the first batch or the first query.
     model.encode(["warm up " * (model.max_seq_length // 2 or 1)])
+    model.use_precision(precision)
     model.trace_queries()
-    log.info("loaded %s on %s", name, chosen)
+    log.info(
+        "loaded %s on %s; documents in %s, queries in %s",
+        name,
+        chosen,
+        model.precision,
+        model.query_dtype,
+    )
     return model
 
 
 def load_model(
-    name: str = DEFAULT_MODEL.name, device: str | None = None, models_dir: Path | None = None
+    name: str = DEFAULT_MODEL.name,
+    device: str | None = None,
+    models_dir: Path | None = None,
+    precision: str = "fp32",
 ) -> EmbeddingModel:
     """Load an installed model by name (see ``semantik_runtime.models``), on ``device``
-    or the best one available. A model that is not installed is a typed error."""
+    or the best one available, its documents encoded at ``precision`` (fp32 unless the
+    embedder's settings say otherwise: a tool's vectors stay comparable run to run).
+    A model that is not installed is a typed error."""
     installed = installed_models(models_dir)
     found = installed.get(name)
     if found is None:
@@ -363,4 +461,4 @@ def load_model(
             f"model {name} is not installed; installed: {', '.join(sorted(installed))}",
             available=sorted(installed),
         )
-    return load_sentence_transformer(name, str(found.path), device)
+    return load_sentence_transformer(name, str(found.path), device, precision)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from embedder_service import model as model_module
+from embedder_service import precision as precision_module
 from embedder_service.model import EmbeddingModel, choose_device, load_model
 from semantik_contracts import ErrorCode
 from semantik_contracts.search import DEFAULT_MODEL
@@ -93,7 +94,9 @@ def test_a_bfloat16_query_pass_is_kept_where_it_is_faster_and_close(
     for texts in (["q"], [LONG], [LONG, "short", "a middling query about galaxies"]):
         assert_query_vectors(half, texts)
     # The documents' pass keeps its float32 weights: the model's own layers are back.
-    assert not any(isinstance(m, model_module._BFloat16Linear) for m in model._encoder.modules())
+    assert not any(
+        isinstance(m, precision_module._BFloat16Linear) for m in model._encoder.modules()
+    )
     assert all(p.dtype == torch.float32 for p in model._encoder.parameters())
     np.testing.assert_allclose(model.encode(["q"]), fresh(model).encode(["q"]), rtol=0, atol=0)
 

@@ -1,0 +1,163 @@
+"""What documents are encoded in (``SEMANTIK_EMBED_PRECISION``): the setting, each
+precision's vectors against float32's, ``auto``'s choice, and queries that stay
+comparable with documents of any precision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from embedder_service import model as model_module
+from embedder_service import precision as precision_module
+from embedder_service.config import EmbedderSettings
+from embedder_service.model import EmbeddingModel
+from pydantic import ValidationError
+from semantik_contracts import ErrorCode
+from semantik_runtime.errors import CommandError
+
+#: The least cosine to float32 an int8 document vector is held to here: on 200 SciFact
+#: passages int8 (per-channel weights) reached min 0.974, mean 0.983 (README, "Encoder
+#: precision"); bfloat16 is held to the query pass's own bound, BFLOAT16_MIN_COSINE.
+INT8_MIN_COSINE = 0.95
+
+PASSAGES = [
+    "Chaperones bind the exposed hydrophobic residues of a misfolded protein.",
+    "A randomized trial found no effect of vitamin D on fracture rates. " * 20,
+    "ünïcödé — 東京の研究所 🚀",
+]
+
+
+def fresh(model: EmbeddingModel) -> EmbeddingModel:
+    """The loaded model's float32 encoder, its documents at no precision chosen yet."""
+    return EmbeddingModel(model.name, model._encoder, model.device, model.batch_size)
+
+
+@pytest.fixture(scope="module")
+def int8(model: EmbeddingModel) -> EmbeddingModel:
+    """The loaded model with its documents in int8 (quantized once for the module)."""
+    quantized = fresh(model)
+    quantized.use_precision("int8")
+    return quantized
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("given", "parsed"), [(None, "auto"), ("int8", "int8"), (" BF16 ", "bf16"), ("fp32", "fp32")]
+)
+def test_the_precision_setting_parses(
+    given: str | None, parsed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if given is None:
+        monkeypatch.delenv("SEMANTIK_EMBED_PRECISION", raising=False)
+    else:
+        monkeypatch.setenv("SEMANTIK_EMBED_PRECISION", given)
+    assert EmbedderSettings().precision == parsed
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("bad", ["fp16", "int4", "", "fp32; rm -rf /", "\uff41\uff55\uff54\uff4f"])
+def test_an_unknown_precision_stops_the_embedder_at_start(
+    bad: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEMANTIK_EMBED_PRECISION", bad)
+    with pytest.raises(ValidationError) as error:
+        EmbedderSettings()
+    assert "use one of fp32, bf16, int8, auto" in str(error.value)
+
+
+def assert_close_unit_vectors(got: np.ndarray, want: np.ndarray, least: float) -> None:
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert np.sum(got * want, axis=1).min() >= least
+
+
+@pytest.mark.unit
+def test_int8_documents_are_unit_vectors_close_to_float32(
+    model: EmbeddingModel, int8: EmbeddingModel
+) -> None:
+    assert int8.precision == "int8"
+    assert "asked for; least probe cosine to fp32" in int8.precision_reason
+    got = int8.encode(PASSAGES)
+    assert_close_unit_vectors(got, model.encode(PASSAGES), INT8_MIN_COSINE)
+    assert not np.allclose(got, model.encode(PASSAGES), atol=1e-4)  # int8 is in use
+    # A copy was quantized: the shared float32 encoder is untouched.
+    assert all(p.dtype == torch.float32 for p in model._encoder.parameters())
+    assert int8.encode([]).shape == (0, model.dimension)
+
+
+@pytest.mark.unit
+def test_bfloat16_documents_are_unit_vectors_within_the_query_bound(
+    model: EmbeddingModel,
+) -> None:
+    # Correctness only: without bfloat16 units (this CPU) torch emulates it, slowly.
+    half = fresh(model)
+    assert half.use_precision("bf16") == "bf16"
+    if not model_module.native_bfloat16():
+        assert "emulated, slower than fp32" in half.precision_reason
+    texts = PASSAGES[:1] + PASSAGES[2:]
+    assert_close_unit_vectors(
+        half.encode(texts), model.encode(texts), model_module.BFLOAT16_MIN_COSINE
+    )
+
+
+@pytest.mark.unit
+def test_queries_of_an_int8_model_keep_the_float32_pass(
+    model: EmbeddingModel, int8: EmbeddingModel
+) -> None:
+    """Queries are compared with documents of any precision: they keep float32's vectors
+    (or bfloat16's within its bound; ``trace_queries`` checks its passes against the
+    float32 encoder), never int8's loss on top of the documents'."""
+    queries = ["do chaperones refold proteins?", "galaxy"]
+    np.testing.assert_allclose(
+        int8.encode_queries(queries), model.encode(queries), rtol=0, atol=1e-5
+    )
+
+
+@pytest.mark.unit
+def test_auto_keeps_float32_on_a_cpu_without_bfloat16_units(
+    model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(model_module, "native_bfloat16", lambda: False)
+    chosen = fresh(model)
+    assert chosen.use_precision("auto") == "fp32"
+    assert chosen._documents is model._encoder
+    assert "no native bfloat16 on this CPU" in chosen.precision_reason
+    # int8 is measured and refused: its cosine is below the bound, whatever its speed.
+    assert "int8 probe cosine" in chosen.precision_reason
+    np.testing.assert_allclose(chosen.encode(PASSAGES), model.encode(PASSAGES), atol=0)
+
+
+@pytest.mark.unit
+def test_auto_takes_bfloat16_where_native_close_and_faster(
+    model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A CPU with bfloat16 units, which this one may not be: its race is told.
+    monkeypatch.setattr(model_module, "native_bfloat16", lambda: True)
+    raced: list[set[str]] = []
+
+    def race(_: EmbeddingModel, passes: dict[str, object]) -> dict[str, float]:
+        raced.append(set(passes))
+        return {"fp32": 1.0, "bf16": 0.5, "int8": 0.4}
+
+    monkeypatch.setattr(model_module, "_race_documents", race)
+    chosen = fresh(model)
+    assert chosen.use_precision("auto") == "bf16"
+    assert raced == [{"fp32", "bf16"}]  # int8, however fast, is not close enough to race
+    assert chosen.precision_reason.startswith("auto: ")
+    layers = list(chosen._documents.modules())
+    assert any(isinstance(layer, precision_module._BFloat16Linear) for layer in layers)
+    assert not any(isinstance(layer, torch.nn.Linear) for layer in layers)
+    # Not faster by DOCUMENT_MIN_GAIN: float32 stays (the candidates are built again).
+    monkeypatch.setattr(model_module, "DOCUMENT_MIN_GAIN", 0.4)
+    assert fresh(model).use_precision("auto") == "fp32"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("asked", ["bf16", "int8"])
+def test_a_gpu_refuses_cpu_precisions(model: EmbeddingModel, asked: str) -> None:
+    gpu = EmbeddingModel(model.name, model._encoder, "cuda", model.batch_size)
+    with pytest.raises(CommandError) as error:
+        gpu.use_precision(asked)
+    assert error.value.code == ErrorCode.INVALID
+    assert f"precision {asked} is for a CPU" in error.value.message
+    assert gpu.use_precision("auto") == gpu.precision
