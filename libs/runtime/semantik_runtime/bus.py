@@ -41,6 +41,8 @@ from semantik_contracts.subjects import (
 from . import metrics, telemetry
 from .errors import CommandError
 from .nats_credentials import NatsCredentials, connect_options
+from .retention import EventRetention, Retained, retained_events
+from .settings import EventRetentionSettings
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +53,26 @@ MSG_ID = "Nats-Msg-Id"
 TRACEPARENT = telemetry.TRACEPARENT
 
 
-def stream_configs() -> list[api.StreamConfig]:
+def stream_configs(retention: EventRetention | None = None) -> list[api.StreamConfig]:
     """The two streams of SPEC §2, as this installation declares them."""
+    retention = retention or EventRetention()
+    # NATS refuses a duplicate window longer than the age limit.
+    window: float = DUPLICATE_WINDOW_SECONDS
+    if retention.max_age_seconds:
+        window = min(window, retention.max_age_seconds)
     return [
         api.StreamConfig(
             name=EVENTS_STREAM,
             subjects=[EVENTS_SUBJECTS],
             retention=api.RetentionPolicy.LIMITS,
             storage=api.StorageType.FILE,
-            duplicate_window=DUPLICATE_WINDOW_SECONDS,
-            description="Every Semantik domain event, retained; replayable from sequence 1",
+            duplicate_window=window,
+            max_age=retention.max_age_seconds,
+            max_bytes=retention.max_bytes or -1,
+            max_msgs=retention.max_msgs or -1,
+            discard=api.DiscardPolicy.OLD,
+            description="Every Semantik domain event, kept for a time (SEMANTIK_EVENTS_"
+            "MAX_AGE_DAYS, SEMANTIK_EVENTS_MAX_BYTES); the event stores keep them all",
         ),
         api.StreamConfig(
             name=WORK_STREAM,
@@ -98,9 +110,15 @@ class Bus:
         )
         return cls(nc, name)
 
-    async def ensure_streams(self) -> None:
-        """Create or update both streams; safe to call from every process at start-up."""
-        for config in stream_configs():
+    async def ensure_streams(self, retention: EventRetention | None = None) -> None:
+        """Create or update both streams; safe to call from every process at start-up.
+
+        SEMANTIK_EVENTS gets ``retention``, by default the limits this process's
+        environment sets (``EventRetentionSettings``): an existing stream is updated
+        to them, so a changed limit takes effect at the next start."""
+        if retention is None:
+            retention = EventRetention.from_settings(EventRetentionSettings())
+        for config in stream_configs(retention):
             assert config.name is not None
             try:
                 await self.js.stream_info(config.name)
@@ -199,6 +217,10 @@ class Bus:
         except ValidationError:
             return False
         return stored.aggregate_id == envelope.aggregate_id and stored.version >= envelope.version
+
+    async def retained(self) -> Retained:
+        """What SEMANTIK_EVENTS keeps now, and which missing events its limits removed."""
+        return await retained_events(self.js)
 
     async def event_message_id(self, seq: int) -> str | None:
         """The ``Nats-Msg-Id`` of SEMANTIK_EVENTS' message ``seq``; None when it is gone."""

@@ -20,6 +20,11 @@ takes it too); when it is not, it replays its whole log, publishing each event t
 stream lacks (checked as above, one by one) under a message id of its own,
 ``<event id>:replay-<tag>``: a purge keeps the duplicate window's ids, which would drop
 the same id again. Consumers fold a replayed event they saw before as a no-op.
+
+The stream also drops old events on purpose (its retention, ``retention.py``): an
+event its limits removed is not lost, and is never published again. A probe the limits
+removed is no loss, and a replay skips the events that occurred before the retention's
+horizon (the age limit, or the first message a full stream keeps).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.application import Application
@@ -100,15 +106,18 @@ class OutboxRelay:
         self._uncertain = True
         self.verify_interval = verify_interval
         self._verified_at = time.monotonic()
-        #: (stream sequence, message id) of the last event the stream acknowledged, and
-        #: of the last one acknowledged before the previous check (``verify``).
-        self._last: tuple[int, str] | None = None
-        self._probe: tuple[int, str] | None = None
+        #: (stream sequence, message id, when its batch was sent) of the last event the
+        #: stream acknowledged, and of the last one acknowledged before the previous
+        #: check (``verify``).
+        self._last: tuple[int, str, datetime] | None = None
+        self._probe: tuple[int, str, datetime] | None = None
         #: The log position a replay has reached (None: no replay under way).
         self._replaying: int | None = None
         self._replay_tag = ""
         #: Events published again by replays since this relay started.
         self.replayed = 0
+        #: Events replays left out since this relay started: the retention removed them.
+        self.expired = 0
 
     def wake(self) -> None:
         """Called after the application saved something: publish without waiting."""
@@ -156,7 +165,7 @@ class OutboxRelay:
         if self._replaying is not None:
             return False
         if self._probe is not None:
-            seq, msg_id = self._probe
+            seq, msg_id, sent_at = self._probe
             there = await self.bus.event_message_id(seq) == msg_id
         else:  # nothing published since the start: the log's last event, by its subject
             last = await self._last_published()
@@ -164,6 +173,14 @@ class OutboxRelay:
             there = last is None or await self.bus.has_event(last)
         if there:
             self._probe = self._last or self._probe
+            return False
+        retained = await self.bus.retained()
+        if self._probe is not None:
+            expired = retained.removed(seq, sent_at)
+        else:
+            expired = last is not None and retained.occurred_before_horizon(last.occurred_at)
+        if expired:  # the retention's doing: check what was published since, if anything
+            self._probe = self._last if self._last != self._probe else None
             return False
         log.warning("%s: event %s is no longer in the stream", self.app.name, msg_id)
         return self.replay()
@@ -202,15 +219,21 @@ class OutboxRelay:
         notifications = await finish_in_thread(
             self.app.recorder.select_notifications, start, self.batch, end
         )
+        retained = await self.bus.retained()
         acks: list[asyncio.Future[PubAck]] = []
         published: list[str] = []
+        sent_at = datetime.now(UTC)
         for notification in notifications:
             envelope = self.translate(self.app.mapper.to_domain_event(notification))
-            if envelope is not None and not await self.bus.has_event(envelope):
-                msg_id = f"{envelope.event_id}:{self._replay_tag}"
-                acks.append(await self.bus.publish_event_pipelined(envelope, msg_id))
-                published.append(msg_id)
-        await self._acked(acks, published)
+            if envelope is None or await self.bus.has_event(envelope):
+                continue
+            if retained.occurred_before_horizon(envelope.occurred_at):
+                self.expired += 1  # older than what the stream keeps: not lost
+                continue
+            msg_id = f"{envelope.event_id}:{self._replay_tag}"
+            acks.append(await self.bus.publish_event_pipelined(envelope, msg_id))
+            published.append(msg_id)
+        await self._acked(acks, published, sent_at)
         self.replayed += len(acks)
         if not notifications or notifications[-1].id >= end:
             log.info("%s: replay done (%d events published again)", self.app.name, self.replayed)
@@ -219,18 +242,22 @@ class OutboxRelay:
         self._replaying = notifications[-1].id + 1
         return len(notifications)
 
-    async def _acked(self, acks: list[asyncio.Future[PubAck]], msg_ids: list[str]) -> None:
+    async def _acked(
+        self, acks: list[asyncio.Future[PubAck]], msg_ids: list[str], sent_at: datetime
+    ) -> None:
         """Wait until every publish is acknowledged (a failure raises: the batch is
-        retried), and note what later checks look for."""
+        retried), and note what later checks look for (and when it was sent: the age
+        limit removes it after that time, not before)."""
         if acks:
             acked = asyncio.gather(*acks)
             # Its outcome is read even when the relay is stopped while waiting for it.
             acked.add_done_callback(lambda done: done.cancelled() or done.exception())
             replies = await asyncio.wait_for(acked, self.ack_timeout)
             if not replies[-1].duplicate:
-                self._last = (replies[-1].seq, msg_ids[-1])
+                self._last = (replies[-1].seq, msg_ids[-1], sent_at)
             if self._probe is None and not replies[0].duplicate:
-                self._probe = (replies[0].seq, msg_ids[0])  # checked until the next check
+                # Checked until the next check.
+                self._probe = (replies[0].seq, msg_ids[0], sent_at)
 
     async def publish_pending(self) -> int:
         """Publish the next batch of notifications; return how many were read."""
@@ -244,6 +271,7 @@ class OutboxRelay:
         )
         acks: list[asyncio.Future[PubAck]] = []
         published: list[str] = []
+        sent_at = datetime.now(UTC)
         for notification in notifications:
             envelope = self.translate(self.app.mapper.to_domain_event(notification))
             if envelope is None:
@@ -254,7 +282,8 @@ class OutboxRelay:
                 self._uncertain = False  # the first one missing: the rest is new
             acks.append(await self.bus.publish_event_pipelined(envelope))
             published.append(envelope.event_id)
-        await self._acked(acks, published)  # every one acknowledged, or the batch is retried
+        # Every one acknowledged, or the batch is retried.
+        await self._acked(acks, published, sent_at)
         if notifications:
             last = notifications[-1].id
             await finish_in_thread(

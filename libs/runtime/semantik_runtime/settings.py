@@ -4,14 +4,74 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, ByteSize, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .nats_credentials import NatsCredentials
 
+#: The shortest age limit SEMANTIK_EVENTS may be given: an operation runs for at most its
+#: timeout (6 h by default) and its stall watchdog re-publishes its events from the
+#: stream's view of them, and a subscriber down over a night must still catch up.
+MIN_EVENTS_MAX_AGE_DAYS = 1.0
+#: The smallest size limit: one large index publishes tens of thousands of events (about
+#: a kilobyte each), which must still be there when its consumers read them.
+MIN_EVENTS_MAX_BYTES = 64 * 1024 * 1024
 
-class ServiceSettings(BaseSettings):
-    """What every service needs: the bus, the stores and where to keep local data."""
+
+class EventRetentionSettings(BaseSettings):
+    """How long SEMANTIK_EVENTS keeps events (SPEC §14). The event stores stay the truth:
+    read models and ``semantik projections rebuild`` fold the stores, never the stream.
+
+    Every process that ensures the streams applies these limits at start, so each one
+    reads them, from the same environment: a process that declared other limits (or
+    none) would undo them at its own start."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    events_max_age_days: float = Field(
+        0.0,
+        validation_alias="SEMANTIK_EVENTS_MAX_AGE_DAYS",
+        description="Days SEMANTIK_EVENTS keeps an event (0: no age limit). Deployments "
+        "set 30 (compose.yaml, deploy/k8s): a month covers a subscriber or webhook "
+        "receiver away for weeks and every operation's life many times over. The "
+        "embedded default keeps everything: its vector host learns at each start which "
+        "models to serve from every GenerationCreated in the stream (semantik.modelhost)",
+    )
+    events_max_bytes: ByteSize = Field(
+        ByteSize(0),
+        validation_alias="SEMANTIK_EVENTS_MAX_BYTES",
+        description="Bytes SEMANTIK_EVENTS may hold, e.g. 20GiB (0: no size limit): the "
+        "oldest events go first. A guard for the disk; the age limit is the policy",
+    )
+
+    @field_validator("events_max_age_days")
+    @classmethod
+    def _a_usable_age(cls, days: float) -> float:
+        if days != 0 and not MIN_EVENTS_MAX_AGE_DAYS <= days <= 36500:
+            raise ValueError(
+                f"SEMANTIK_EVENTS_MAX_AGE_DAYS must be 0 (no limit) or between "
+                f"{MIN_EVENTS_MAX_AGE_DAYS:g} and 36500 days, not {days:g}"
+            )
+        return days
+
+    @field_validator("events_max_bytes")
+    @classmethod
+    def _a_usable_size(cls, size: ByteSize) -> ByteSize:
+        if size != 0 and size < MIN_EVENTS_MAX_BYTES:
+            raise ValueError(
+                "SEMANTIK_EVENTS_MAX_BYTES must be 0 (no limit) or at least 64MiB, "
+                f"not {size} bytes"
+            )
+        return size
+
+    @property
+    def events_max_age_seconds(self) -> float:
+        return self.events_max_age_days * 86400
+
+
+class ServiceSettings(EventRetentionSettings):
+    """What every service needs: the bus, the stores and where to keep local data (and
+    the events' retention, so that a bad value stops every service at start)."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 

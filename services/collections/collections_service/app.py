@@ -137,7 +137,10 @@ class CollectionsService:
         learns of the operation and its sources from them. When ingest has no scan of
         the operation, its ``OperationRequested`` never reached ingest, so the whole log
         is checked against the stream (``OutboxRelay.replay``), and what is missing is
-        published again.
+        published again. What the stream's retention removed on purpose is not: a
+        stalled operation is younger than its timeout (6 h by default), far within the
+        shortest age limit the stream may have (a day, ``SEMANTIK_EVENTS_MAX_AGE_DAYS``),
+        so its own events are never among them.
         """
         log.warning("operation %s made no progress; resuming it", stall.operation_id)
         await self.relay.verify()

@@ -256,6 +256,11 @@ class IngestService:
             await self.call(self.app.reindex_ended, operation_id)
 
     async def _ended(self, collection_id: UUID, operation_id: UUID) -> bool:
+        """Has the operation ended already, by the stream? Sound under the stream's
+        retention: an ending is published after its request, by the same relay in log
+        order, and the limits remove the oldest first, so while a request is in the
+        stream (it was just delivered) its ending, if any, is there too. A replay does
+        not bring back a request older than the retention (``OutboxRelay.replay``)."""
         for ending in ENDINGS:
             subject = subject_of(collection_id, "operation", operation_id, ending)
             if await self._last_event(subject) is not None:
