@@ -15,6 +15,7 @@ from typing import Any
 
 import nats
 import pytest
+from gateway_service.ratelimit import RateLimiter, SharedRateLimiter
 from nats.aio.client import Client as NATS
 from nats.errors import NoServersError
 from nats.js import api
@@ -312,3 +313,28 @@ def json_uuid() -> Any:
     from uuid import uuid4
 
     return uuid4()
+
+
+async def test_gateway_replicas_spend_from_one_rate_limit_bucket_per_client(
+    server: str, data_dir: Path
+) -> None:
+    """Two gateway replicas (two connections of its user) share each client's bucket in
+    NATS KV: a guesser alternating between them gets the burst once, not twice. A replica
+    that loses its bus counts on its own buckets rather than failing open."""
+    async with (
+        connected(server, data_dir, "gateway") as (one, one_refused),
+        connected(server, data_dir, "gateway") as (two, two_refused),
+    ):
+        replicas = [
+            SharedRateLimiter("sign-in", RateLimiter(per_minute=1, burst=3), lambda b=bus: b)
+            for bus in (one, two)
+        ]
+        waits = [await replicas[n % 2].admit("203.0.113.7") for n in range(5)]
+        assert waits[:3] == [0, 0, 0] and all(wait >= 1 for wait in waits[3:]), waits
+        assert await replicas[1].admit("2001:db8::1") == 0  # per client, any address
+        at_once = await asyncio.gather(*(replicas[n % 2].admit("198.51.100.9") for n in range(8)))
+        assert at_once.count(0) <= 3, at_once  # racing replicas never over-admit
+        assert one_refused.errors == two_refused.errors == []
+    lost = replicas[0]  # its bus is closed now
+    assert [await lost.admit("192.0.2.1") for _ in range(4)][:3] == [0, 0, 0]
+    assert await lost.admit("192.0.2.1") >= 1

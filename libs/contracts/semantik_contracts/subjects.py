@@ -19,6 +19,8 @@ NO_COLLECTION = "_"
 UPLOADS_BUCKET = "SEMANTIK_UPLOADS"
 #: Names given to uploads, reserved atomically (a key per collection and file name).
 UPLOAD_NAMES_BUCKET = "SEMANTIK_UPLOAD_NAMES"
+#: Rate limits' token buckets (NATS KV), shared by every gateway replica: ``<limit>.<client>``.
+RATE_LIMITS_BUCKET = "SEMANTIK_RATE_LIMITS"
 #: Webhook delivery log (NATS KV): ``<webhook_id>.<event stream sequence>``.
 WEBHOOK_DELIVERIES_BUCKET = "SEMANTIK_WEBHOOK_DELIVERIES"
 #: A source path naming an uploaded file: ``upload://<collection_id>/<file name>``.

@@ -29,6 +29,7 @@ from semantik_contracts.subjects import (
     DOCUMENT_CHUNKS_RPC,
     EVENTS_STREAM,
     INGEST,
+    RATE_LIMITS_BUCKET,
     SEARCH_RPC,
     SESSIONS_ENDED,
     UPLOAD_NAMES_BUCKET,
@@ -208,6 +209,18 @@ def _uploads(*, write: bool) -> list[str]:
     return subjects
 
 
+def _rate_limits() -> list[str]:
+    """The rate limits' shared buckets (``gateway_service.ratelimit``): create the KV
+    bucket, read a key, write one (create, or update at a revision)."""
+    stream = f"KV_{RATE_LIMITS_BUCKET}"
+    return [
+        f"{_API}.STREAM.INFO.{stream}",
+        f"{_API}.STREAM.CREATE.{stream}",
+        *_read_messages(stream),
+        f"$KV.{RATE_LIMITS_BUCKET}.>",
+    ]
+
+
 _SYNC_LEASES = f"KV_{SYNC_LEASES_BUCKET}"
 _OPERATION_ENDS = ("OperationCompleted", "OperationFailed", "OperationCancelled")
 
@@ -332,6 +345,7 @@ def _gateway() -> Permissions:
                 f"$JS.FC.{EVENTS_STREAM}.>",
                 f"{_API}.CONSUMER.LIST.{WORK_STREAM}",  # readiness: the models in use
                 *_uploads(write=True),
+                *_rate_limits(),
                 *webhook_delivery_rules(),
             ]
         ),

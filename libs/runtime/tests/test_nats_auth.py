@@ -12,6 +12,7 @@ from semantik_contracts.subjects import (
     COLLECTIONS,
     EVENTS_STREAM,
     INGEST,
+    RATE_LIMITS_BUCKET,
     SEARCH_RPC,
     SESSIONS_ENDED,
     VECTORS,
@@ -212,6 +213,26 @@ def test_the_gateway_delivers_webhooks_through_consumers_of_its_own() -> None:
         f"$JS.API.CONSUMER.MSG.NEXT.{WORK_STREAM}.embedder-x",
     ):
         assert not may_publish("gateway", subject), subject
+
+
+def test_only_the_gateway_keeps_the_shared_rate_limits() -> None:
+    """Every replica reads and writes one KV bucket of token buckets, and nothing else
+    of it: no other user touches it, and nobody deletes or purges it."""
+    bucket = f"KV_{RATE_LIMITS_BUCKET}"
+    allowed = [
+        f"$JS.API.STREAM.INFO.{bucket}",
+        f"$JS.API.STREAM.CREATE.{bucket}",
+        f"$JS.API.STREAM.MSG.GET.{bucket}",
+        f"$JS.API.DIRECT.GET.{bucket}.$KV.{RATE_LIMITS_BUCKET}.search.ab12",
+        f"$KV.{RATE_LIMITS_BUCKET}.sign-in.ab12",
+    ]
+    for subject in allowed:
+        assert may_publish("gateway", subject), subject
+    for subject in (f"$JS.API.STREAM.DELETE.{bucket}", f"$JS.API.STREAM.PURGE.{bucket}"):
+        assert not may_publish("gateway", subject), subject
+    for user in USERS:
+        if user != "gateway":
+            assert not may_publish(user, f"$KV.{RATE_LIMITS_BUCKET}.search.ab12"), user
 
 
 @pytest.mark.parametrize("user", [SUBSCRIBER, "embedder", VECTOR_HOST, "gateway"])

@@ -16,7 +16,7 @@ from .auth import Authenticator
 from .backend import Backend
 from .config import GatewaySettings
 from .principals import Principals
-from .ratelimit import RateLimiter
+from .ratelimit import Limiter, RateLimiter, SharedRateLimiter
 from .security import TokenIssuer
 from .users import UsersApplication
 from .webhook_delivery import WebhookDeliverer
@@ -38,8 +38,8 @@ class GatewayContext:
     tokens: TokenIssuer
     auth: Authenticator = field(init=False)
     principals: Principals = field(init=False)
-    sign_in_limit: RateLimiter = field(init=False)
-    search_limit: RateLimiter = field(init=False)
+    sign_in_limit: Limiter = field(init=False)
+    search_limit: Limiter = field(init=False)
     webhooks: Webhooks = field(init=False)
     #: Delivers the webhooks' events while the gateway follows the bus.
     deliverer: WebhookDeliverer | None = field(default=None, init=False)
@@ -56,8 +56,11 @@ class GatewayContext:
         self.auth = Authenticator(self.users, self.tokens)
         self.principals = Principals(self.users.index, self.tokens)
         settings = self.settings
-        self.sign_in_limit = RateLimiter(settings.auth_rate_per_minute, settings.auth_rate_burst)
-        self.search_limit = RateLimiter(settings.search_rate_per_minute, settings.search_rate_burst)
+        # Shared by every replica through the bus, once it has one (``attach``).
+        sign_in = RateLimiter(settings.auth_rate_per_minute, settings.auth_rate_burst)
+        search = RateLimiter(settings.search_rate_per_minute, settings.search_rate_burst)
+        self.sign_in_limit = SharedRateLimiter("sign-in", sign_in, lambda: self.bus)
+        self.search_limit = SharedRateLimiter("search", search, lambda: self.bus)
         self.webhooks = Webhooks(self.users, settings.webhook_max_per_user)
 
     def attach(self, bus: Bus) -> None:

@@ -18,7 +18,7 @@ from ..backend import Backend
 from ..config import GatewaySettings
 from ..context import GatewayContext
 from ..principals import Principal, Unauthenticated
-from ..ratelimit import RateLimiter
+from ..ratelimit import Limiter
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
@@ -114,8 +114,8 @@ CurrentUser = Annotated[Principal, Depends(get_current_user)]
 AdminUser = Annotated[Principal, Depends(get_admin)]
 
 
-def _limited(limiter: RateLimiter, key: str, what: str) -> None:
-    wait = limiter.retry_after(key)
+async def _limited(limiter: Limiter, key: str, what: str) -> None:
+    wait = await limiter.admit(key)
     if wait:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -127,12 +127,12 @@ def _limited(limiter: RateLimiter, key: str, what: str) -> None:
 async def limit_sign_in(request: Request, context: ContextDep) -> None:
     """Sign-in requests per client address (429 with ``Retry-After`` beyond the limit)."""
     address = request.client.host if request.client else "unknown"
-    _limited(context.sign_in_limit, address, "sign-in")
+    await _limited(context.sign_in_limit, address, "sign-in")
 
 
 async def limit_search(user: CurrentUser, context: ContextDep) -> None:
     """Searches per user (429 with ``Retry-After`` beyond the limit)."""
-    _limited(context.search_limit, user.user_id, "search")
+    await _limited(context.search_limit, user.user_id, "search")
 
 
 SignInLimit = Depends(limit_sign_in)
