@@ -169,7 +169,11 @@ class EmbeddingModel:
             if requested == "bf16" and not native_bfloat16():
                 why += "; no native bfloat16 here: emulated, slower than fp32"
         self._documents, self.precision, self.precision_reason = documents, chosen, why
-        log.info("%s: documents encode in %s (%s)", self.name, chosen, why)
+        # A pass that costs retrieval quality (int8) or speed (emulated bfloat16) is said
+        # at WARNING: the level a quiet deployment (and ``semantik eval``'s system) keeps.
+        costly = chosen == "int8" or (chosen == "bf16" and not native_bfloat16())
+        level = logging.WARNING if costly else logging.INFO
+        log.log(level, "%s: documents encode in %s (%s)", self.name, chosen, why)
         return chosen
 
     def _choose_precision(self, expected: Vectors) -> tuple[str, SentenceTransformer, str]:

@@ -73,9 +73,12 @@ def assert_close_unit_vectors(got: np.ndarray, want: np.ndarray, least: float) -
 
 @pytest.mark.unit
 def test_int8_documents_are_unit_vectors_close_to_float32(
-    model: EmbeddingModel, int8: EmbeddingModel
+    model: EmbeddingModel, int8: EmbeddingModel, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert int8.precision == "int8"
+    caplog.set_level("WARNING", logger=model_module.__name__)
+    fresh(model).use_precision("int8")  # a lossy choice is said where WARNING is kept
+    assert "documents encode in int8 (asked for; least probe cosine to fp32" in caplog.text
     assert "asked for; least probe cosine to fp32" in int8.precision_reason
     got = int8.encode(PASSAGES)
     assert_close_unit_vectors(got, model.encode(PASSAGES), INT8_MIN_COSINE)
