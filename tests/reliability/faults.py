@@ -112,12 +112,14 @@ class Follower:
     async def _follow(self) -> None:
         ws_url = self.url.replace("http", "ws", 1) + f"/ws?token={self.token}"
         while True:
+            # From the collection's first event (last_seq 0: a new collection's whole
+            # history is retained), not from a snapshot of its state: every event is
+            # compared with the stream's.
             subscribe: dict[str, Any] = {
                 "type": "subscribe_collection",
                 "collection_id": self.collection_id,
+                "last_seq": self.seen[-1]["seq"] if self.seen else 0,
             }
-            if self.seen:
-                subscribe["last_seq"] = self.seen[-1]["seq"]
             try:
                 async with websockets.connect(ws_url, open_timeout=5) as ws:
                     self._socket = ws
