@@ -212,3 +212,36 @@ async def test_events_purged_mid_operation_are_healed_and_counted_once(
             await restarted.close()
             await restarted.bus.close()
         await bus.close()
+
+
+async def test_an_operation_whose_model_no_embedder_serves_fails_naming_it(
+    tmp_path: Path, private_nats_url: str, models_dir: Path, extraction_pool: ExtractionPool
+) -> None:
+    """No embedder ever ran for the collection's model: nothing consumes its work queue.
+    The watchdog fails the stalled operation once that has lasted the embedder wait,
+    instead of resuming it until its timeout, hours later."""
+    store = EdgeVectorStore(tmp_path / "qdrant")
+    try:
+        async with running_system(
+            tmp_path,
+            private_nats_url,
+            store,
+            [],
+            models_dir,
+            extraction_pool,
+            operation_stall_seconds=1.0,
+            embedder_wait_seconds=1.0,
+        ) as system:
+            bus = await Bus.connect(private_nats_url, "test")
+            try:
+                collection_id, operation_id = await start_index(system, bus)
+            finally:
+                await bus.close()
+            op = await system.operation_done(operation_id, timeout=60)
+            collection = await system.call("GET", f"/api/v2/collections/{collection_id}")
+    finally:
+        store.close()
+    assert op["status"] == "failed", op
+    assert f"no embedder serves model {TINY_MODEL}" in op["error"], op
+    assert f"SEMANTIK_EMBED_MODEL={TINY_MODEL}" in op["error"], op
+    assert collection["active_operation_id"] is None, collection

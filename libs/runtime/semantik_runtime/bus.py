@@ -36,6 +36,7 @@ from semantik_contracts.subjects import (
     UPLOADS_BUCKET,
     WORK_STREAM,
     WORK_SUBJECTS,
+    embed_work_subject,
 )
 
 from . import metrics, telemetry
@@ -221,6 +222,19 @@ class Bus:
     async def retained(self) -> Retained:
         """What SEMANTIK_EVENTS keeps now, and which missing events its limits removed."""
         return await retained_events(self.js)
+
+    async def models_served(self) -> set[str] | None:
+        """The slugs of the models that have an embed work queue: each got one (a durable
+        consumer of ``semantik.work.embed.<slug>``) when an embedder of it first started,
+        and keeps it while its embedders are scaled to none. None when the work stream
+        cannot be read (not created yet, NATS unreachable): nothing is known."""
+        prefix = embed_work_subject("")
+        try:
+            consumers = await self.js.consumers_info(WORK_STREAM)
+        except Exception:  # nats-py raises several kinds; any means "not known now"
+            return None
+        subjects = (info.config.filter_subject or "" for info in consumers)
+        return {s.removeprefix(prefix) for s in subjects if s.startswith(prefix)} - {""}
 
     async def event_message_id(self, seq: int) -> str | None:
         """The ``Nats-Msg-Id`` of SEMANTIK_EVENTS' message ``seq``; None when it is gone."""

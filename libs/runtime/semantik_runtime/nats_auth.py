@@ -255,6 +255,8 @@ def _collections() -> Permissions:
                 *_streams(),
                 *_read_messages(EVENTS_STREAM),
                 *_durables(COLLECTIONS),
+                # The watchdog: does an embedder serve a stalled operation's model?
+                f"{_API}.CONSUMER.LIST.{WORK_STREAM}",
             ]
         ),
         subscribe=(command_subject(COLLECTIONS, "*"), *_inbox(COLLECTIONS)),

@@ -215,6 +215,17 @@ def test_the_gateway_delivers_webhooks_through_consumers_of_its_own() -> None:
         assert not may_publish("gateway", subject), subject
 
 
+def test_the_collections_watchdog_may_see_which_models_have_embedders() -> None:
+    """A stalled operation whose model has no work consumer fails (``models_served``):
+    collections lists the work stream's consumers, and may not touch them."""
+    assert may_publish(COLLECTIONS, f"$JS.API.CONSUMER.LIST.{WORK_STREAM}")
+    for subject in (
+        f"$JS.API.CONSUMER.DELETE.{WORK_STREAM}.embedder-x",
+        f"$JS.API.CONSUMER.MSG.NEXT.{WORK_STREAM}.embedder-x",
+    ):
+        assert not may_publish(COLLECTIONS, subject), subject
+
+
 def test_only_the_gateway_keeps_the_shared_rate_limits() -> None:
     """Every replica reads and writes one KV bucket of token buckets, and nothing else
     of it: no other user touches it, and nobody deletes or purges it."""

@@ -29,6 +29,7 @@ async def main() -> None:
         operation_timeout_seconds=settings.operation_timeout_seconds,
         progress_interval_seconds=settings.progress_interval_seconds,
         operation_stall_seconds=settings.operation_stall_seconds,
+        embedder_wait_seconds=settings.embedder_wait_seconds,
         reindex_grace_seconds=settings.reindex_grace_seconds,
         reindex_min_overlap=settings.reindex_min_overlap,
     )

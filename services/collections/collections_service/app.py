@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from uuid import UUID
 
 from pydantic import BaseModel
 from semantik_contracts import ErrorCode, RpcFailure, commands
@@ -19,8 +20,10 @@ from semantik_contracts.subjects import (
     COLLECTIONS,
     INGEST,
     command_subject,
+    embed_work_subject,
     event_filter,
     is_upload,
+    model_slug,
 )
 from semantik_contracts.views import SourceList
 from semantik_runtime.bus import Bus
@@ -53,6 +56,7 @@ class CollectionsService:
         operation_timeout_seconds: float,
         progress_interval_seconds: float = 1.0,
         operation_stall_seconds: float = 60.0,
+        embedder_wait_seconds: float = 60.0,
     ) -> None:
         self.app = app
         self.bus = bus
@@ -62,6 +66,9 @@ class CollectionsService:
         self.timeout = operation_timeout_seconds
         self.progress_interval = progress_interval_seconds
         self.stall_seconds = operation_stall_seconds
+        self.embedder_wait = embedder_wait_seconds
+        #: When each stalled operation was first seen with no embedder for its model.
+        self._unserved_since: dict[UUID, float] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.reindex = reindex
 
@@ -127,8 +134,41 @@ class CollectionsService:
 
     async def _resume_stalled(self) -> None:
         """The watchdog: operations that made no progress for the stall time are resumed."""
-        for stall in await self.call(self.process.stalled, self.stall_seconds):
-            await self.resume(stall)
+        stalls = await self.call(self.process.stalled, self.stall_seconds)
+        for stall in stalls:
+            if not await self._failed_unserved(stall):
+                await self.resume(stall)
+        stalled = {stall.operation_id for stall in stalls}
+        for operation_id in set(self._unserved_since) - stalled:
+            if await self.call(self._ended, operation_id):
+                del self._unserved_since[operation_id]
+
+    def _ended(self, operation_id: UUID) -> bool:
+        view = self.app.read_model.operations.get(operation_id)
+        return view is None or view.is_terminal
+
+    async def _failed_unserved(self, stall: Stall) -> bool:
+        """Fail a stalled operation whose model no embedder serves, once that has lasted
+        ``embedder_wait`` seconds (an embedder may be starting: a new model's is loaded
+        by the vector host when a collection first uses it). Without this its work waits
+        in a queue nobody reads until the operation times out, hours later. The model is
+        served when a consumer of its work subject exists: an embedder of it creates one
+        at its start and it outlives the embedder (scaled to none, restarted)."""
+        served = await self.bus.models_served()
+        if served is None or not stall.model or model_slug(stall.model) in served:
+            self._unserved_since.pop(stall.operation_id, None)
+            return False
+        now = time.monotonic()
+        if now - self._unserved_since.setdefault(stall.operation_id, now) < self.embedder_wait:
+            return False
+        reason = (
+            f"no embedder serves model {stall.model}: nothing reads its work queue "
+            f"({embed_work_subject(model_slug(stall.model))}); start an embedder with "
+            f"SEMANTIK_EMBED_MODEL={stall.model}, then run the operation again"
+        )
+        log.warning("operation %s: %s", stall.operation_id, reason)
+        self._unserved_since.pop(stall.operation_id, None)
+        return await self.call(self.process.fail, stall.operation_id, reason)
 
     async def resume(self, stall: Stall) -> None:
         """Ask ingest to publish the stalled operation's lost work again.

@@ -20,6 +20,7 @@ def build_collections_service(
     operation_timeout_seconds: float,
     progress_interval_seconds: float = 1.0,
     operation_stall_seconds: float = 60.0,
+    embedder_wait_seconds: float = 60.0,
     reindex_grace_seconds: float = 300.0,
     reindex_min_overlap: float = 0.5,
 ) -> CollectionsService:
@@ -41,4 +42,5 @@ def build_collections_service(
         operation_timeout_seconds=operation_timeout_seconds,
         progress_interval_seconds=progress_interval_seconds,
         operation_stall_seconds=operation_stall_seconds,
+        embedder_wait_seconds=embedder_wait_seconds,
     )

@@ -22,6 +22,13 @@ class CollectionsSettings(ServiceSettings):
         description="A running operation with no progress for this long has its lost work "
         "published again (the watchdog asks ingest to resume it)",
     )
+    embedder_wait_seconds: float = Field(
+        60.0,
+        validation_alias="SEMANTIK_EMBEDDER_WAIT_SECONDS",
+        ge=0,
+        description="A stalled operation whose model no embedder serves (no consumer of "
+        "its work queue) fails after this long, with a message naming the model",
+    )
     max_queued_operations: int = Field(
         20,
         validation_alias="SEMANTIK_MAX_QUEUED_OPERATIONS",

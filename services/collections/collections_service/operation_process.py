@@ -32,11 +32,13 @@ SCANNED = (
 
 @dataclass(frozen=True, slots=True)
 class Stall:
-    """An operation that made no progress for the stall time, and the work it counted."""
+    """An operation that made no progress for the stall time, the work it counted, and
+    the model its work is embedded with."""
 
     operation_id: UUID
     collection_id: UUID
     done: list[str]
+    model: str = ""
 
 
 #: Work ids sent in one ``ResumeWork`` at most (about 90 bytes each; NATS' default
@@ -182,13 +184,18 @@ class OperationProcess:
         for view in self.app.read_model.active_operations():
             if now - view.requested_at < timedelta(seconds=timeout_seconds):
                 continue
-            op = self._operation(view.id)
-            if op is None or op.is_terminal:
-                continue
             reason = f"timed out after {timeout_seconds:g} s (OPERATION_TIMEOUT_SECONDS)"
-            self.app.commit(*self.app.end_operation(op, OperationStatus.FAILED, reason))
-            expired.append(op.id)
+            if self.fail(view.id, reason):
+                expired.append(view.id)
         return expired
+
+    def fail(self, operation_id: UUID, reason: str) -> bool:
+        """Fail a running operation with ``reason``; False if it had ended already."""
+        op = self._operation(operation_id)
+        if op is None or op.is_terminal:
+            return False
+        self.app.commit(*self.app.end_operation(op, OperationStatus.FAILED, reason))
+        return True
 
     def advance_queues(self) -> int:
         """Start the queue's head of every free collection. Each operation's end starts
@@ -218,7 +225,7 @@ class OperationProcess:
             if now - self.moved.setdefault(op.id, now) < stall_seconds:
                 continue
             self.moved[op.id] = now
-            found.append(Stall(op.id, op.collection_id, sorted(op.counted)))
+            found.append(Stall(op.id, op.collection_id, sorted(op.counted), op.model_name))
         for ended in set(self.moved) - running:
             del self.moved[ended]
         return found

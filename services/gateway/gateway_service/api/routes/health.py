@@ -11,10 +11,8 @@ from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.subjects import (
     INGEST,
     SEARCH_RPC,
-    WORK_STREAM,
     command_subject,
     embed_query_subject,
-    embed_work_subject,
     model_slug,
 )
 from semantik_runtime.bus import Bus
@@ -69,10 +67,4 @@ async def ready(context: ContextDep) -> JSONResponse:
 
 async def models_in_use(bus: Bus) -> list[str]:
     """The models that have embed work queues: each got one when an embedder started."""
-    prefix = embed_work_subject("")
-    try:
-        consumers = await bus.js.consumers_info(WORK_STREAM)
-    except Exception:  # no stream yet: nothing is in use
-        return []
-    subjects = (info.config.filter_subject or "" for info in consumers)
-    return sorted({s.removeprefix(prefix) for s in subjects if s.startswith(prefix)} - {""})
+    return sorted(await bus.models_served() or ())
