@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import cloudcoil.models.keda.v1alpha1 as keda
 import kubernetes_validate
-import pydantic
 import pytest
 from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.subjects import WORK_STREAM, embed_consumer_name, model_slug
@@ -23,6 +21,7 @@ from tests.deploy.k8s import (
     SECRET_NAME,
     container,
     is_keda,
+    keda_schema_errors,
     objects,
     render,
     validation_errors,
@@ -44,7 +43,8 @@ pytestmark = pytest.mark.unit
 
 
 def test_every_file_under_deploy_k8s_is_yaml_kustomize_knows() -> None:
-    """A file no kustomization lists is never applied: probably a mistake."""
+    """A file no kustomization lists is never applied: probably a mistake. The one
+    exception is the list of models that components/models is generated from."""
     listed = set()
     for kustomization in K8S.rglob("kustomization.yaml"):
         spec = load_yaml(kustomization)
@@ -55,7 +55,7 @@ def test_every_file_under_deploy_k8s_is_yaml_kustomize_knows() -> None:
                 listed.add((kustomization.parent / patch["path"]).resolve())
     for path in K8S.rglob("*.yaml"):
         assert load_yaml_all(path.read_text()), path
-        if path.name != "kustomization.yaml":
+        if path.name != "kustomization.yaml" and path != K8S / "models.yaml":
             assert path.resolve() in listed, f"{path} is in no kustomization"
     for overlay in OVERLAYS:
         assert (K8S / "overlays" / overlay).resolve() not in listed  # entry points
@@ -90,33 +90,6 @@ def test_overlay_renders_valid_kubernetes(overlay: str) -> None:
     }
     # The operator creates the Secret; no value of it is committed.
     assert not [d for d in documents if d["kind"] == "Secret"]
-
-
-def keda_schema_errors(document: dict[str, Any]) -> list[str]:
-    """A KEDA object against KEDA's CRD schema. kubernetes-validate ships the schemas of
-    the built-in API groups only; cloudcoil-models-keda has pydantic models generated
-    from KEDA's CRDs. Unknown fields are ignored by the models, so a field that does not
-    survive the round trip is one the schema lacks (a typo)."""
-    kinds = {"ScaledObject": keda.ScaledObject, "TriggerAuthentication": keda.TriggerAuthentication}
-    try:
-        model = kinds[document["kind"]].model_validate(document)
-    except pydantic.ValidationError as error:
-        return [f"{e['loc']}: {e['msg']}" for e in error.errors()]
-    kept = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return [] if kept == document else [f"fields unknown to KEDA: {unknown(document, kept)}"]
-
-
-def unknown(document: Any, kept: Any, path: str = "") -> list[str]:
-    """Paths present in ``document`` and missing from ``kept``."""
-    if isinstance(document, list) and isinstance(kept, list):
-        document, kept = dict(enumerate(document)), dict(enumerate(kept))
-    if not (isinstance(document, dict) and isinstance(kept, dict)):
-        return []
-    found = []
-    for key, value in document.items():
-        where = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}"
-        found += [where] if key not in kept else unknown(value, kept[key], where)
-    return found
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -54,9 +54,15 @@ def selects(policy: dict[str, Any], labels: dict[str, str]) -> bool:
     return True
 
 
+#: Labels whose value names a service's pods: every embedder (one Deployment per model)
+#: is selected by its component, `embedder`.
+NAMING_LABELS = {"app.kubernetes.io/name", "app.kubernetes.io/component"}
+
+
 def admitted(overlay: str, labels: dict[str, str], port: int) -> set[str]:
     """Who the policies let reach a pod with ``labels`` on ``port``: pod names
-    (``app.kubernetes.io/name``, or another label's ``key=value``) and ``ns:<name>``."""
+    (``app.kubernetes.io/name`` or ``/component``, or another label's ``key=value``) and
+    ``ns:<name>``."""
     found: set[str] = set()
     for policy in policies(overlay).values():
         if not selects(policy, labels):
@@ -73,9 +79,7 @@ def admitted(overlay: str, labels: dict[str, str], port: int) -> set[str]:
                     found.add("ns:" + match["kubernetes.io/metadata.name"])
                 else:
                     match = peer["podSelector"]["matchLabels"]
-                    found |= {
-                        v if k == "app.kubernetes.io/name" else f"{k}={v}" for k, v in match.items()
-                    }
+                    found |= {v if k in NAMING_LABELS else f"{k}={v}" for k, v in match.items()}
     return found
 
 
