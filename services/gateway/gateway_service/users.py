@@ -38,10 +38,18 @@ from .security import hash_password, verify_password
 
 class UsersApplication(Administration, Application[UUID]):
     """Registration, password checks and the refresh-token families of each user; the
-    administration of users, teams, keys and grants is in ``administration.py``."""
+    administration of users, teams, keys and grants is in ``administration.py``.
+
+    Its long-lived aggregates are snapshotted every so many events (eventsourcing's
+    ``snapshotting_intervals``; their state is strings, flags, lists and datetimes, which
+    its JSON transcoder gives back as they were, so eventsourcing's own ``Snapshot``
+    serves): a ``User`` every 50 (a refresh token rotates every few minutes of each
+    session), a ``Team`` every 100 (members come and go for as long as it exists), and
+    a ``Webhook`` every 50 (``webhooks.py``). API keys, source roots, invites and the
+    instance record a handful of events in their lives: never."""
 
     name = "gateway"
-    snapshotting_intervals = {User: 50}
+    snapshotting_intervals = {User: 50, Team: 100}
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from semantik_contracts import SkipReason
@@ -24,6 +24,7 @@ from semantik_contracts.events import (
 )
 from semantik_contracts.search import DEFAULT_MODEL
 from semantik_contracts.views import DocumentView, Page
+from semantik_runtime.snapshots import Snapshotting
 
 from .documents import documents_page
 from .domain import ContentAlreadyRegistered, Document, document_id, scan_id, work_id
@@ -61,8 +62,20 @@ class NewDocument:
     file: str = ""
 
 
-class IngestApplication(Application[UUID]):
+class IngestApplication(Snapshotting):
+    """Ingest's event-sourced registry of scans and documents.
+
+    Both are snapshotted (``snapshot_every``, in events; see ``semantik_runtime.snapshots``):
+
+    - ``Scan`` every 500: it records an event per path it skips, fails or resubmits and
+      its progress about once a second, so a scan of many files, resumed after a crash,
+      loads from a snapshot that holds the paths it handled instead of all those events.
+    - ``Document`` every 100: it lives as long as its content is in the collection, a
+      few events per operation that registers, embeds, retries or retires it.
+    """
+
     name = "ingest"
+    snapshot_every = {Scan: 500, Document: 100}
 
     def __init__(self, env: dict[str, str]) -> None:
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "1000", **env})
