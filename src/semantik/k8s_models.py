@@ -290,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write(k8s, files)
     for model in models:
         print(f"{model.name}: {k8s / COMPONENTS / model.slug} (consumer {model.embedder})")
+    print(f"{k8s / COMPONENTS}: {len(models)} model(s) besides {DEFAULT_MODEL.name}")
     return 0
 
 

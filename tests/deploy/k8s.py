@@ -43,6 +43,13 @@ def objects(overlay: str, kind: str) -> dict[str, dict[str, Any]]:
     return {o["metadata"]["name"]: o for o in render(overlay) if o["kind"] == kind}
 
 
+def service_of(deployment: dict[str, Any]) -> str:
+    """The service a Deployment runs, from its component label: `embedder` for the
+    default model's embedder and for each model's of components/models alike."""
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    return str(labels["app.kubernetes.io/component"])
+
+
 def container(deployment: dict[str, Any]) -> dict[str, Any]:
     containers = deployment["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1, deployment["metadata"]["name"]

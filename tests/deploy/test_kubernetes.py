@@ -24,6 +24,7 @@ from tests.deploy.k8s import (
     keda_schema_errors,
     objects,
     render,
+    service_of,
     validation_errors,
 )
 from tests.deploy.settings import DATABASE_USERS, QDRANT_USERS, fields_read
@@ -103,7 +104,7 @@ def test_keda_objects_match_kedas_schema(overlay: str) -> None:
 
 
 def test_the_keda_schema_check_rejects_mistakes() -> None:
-    (scaled,) = objects("cpu", "ScaledObject").values()
+    scaled = objects("cpu", "ScaledObject")["embedder"]
     misspelt = copy.deepcopy(scaled)
     misspelt["spec"]["minReplicas"] = misspelt["spec"].pop("minReplicaCount")
     assert keda_schema_errors(misspelt) == ["fields unknown to KEDA: ['.spec.minReplicas']"]
@@ -165,7 +166,10 @@ def test_the_default_models_consumer_is_the_one_the_docs_name() -> None:
 def test_one_deployment_and_service_per_service(overlay: str) -> None:
     deployments = objects(overlay, "Deployment")
     services = objects(overlay, "Service")
-    assert set(deployments) == set(SERVICES) == set(services)
+    # Besides, one embedder per model of deploy/k8s/models.yaml (test_kubernetes_models).
+    per_model = {n for n, d in deployments.items() if n not in SERVICES}
+    assert {service_of(deployments[n]) for n in per_model} <= {"embedder"}
+    assert set(deployments) - per_model == set(SERVICES) == set(services)
     for name in SERVICES:
         deployment, service = deployments[name], services[name]
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -192,7 +196,8 @@ def test_every_service_gets_its_environment(overlay: str) -> None:
     assert data["SEMANTIK_EMBED_DEVICE"] == "cpu"
     assert not SECRET_KEYS & set(data), "secrets belong in the Secret"
 
-    for name, deployment in objects(overlay, "Deployment").items():
+    for deployment in objects(overlay, "Deployment").values():
+        name = service_of(deployment)
         spec = container(deployment)
         assert spec["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
         from_secret = {}
@@ -273,7 +278,7 @@ def test_only_the_gpu_overlay_puts_the_embedder_on_a_gpu() -> None:
             spec = container(deployment)
             gpus = spec["resources"]["limits"].get("nvidia.com/gpu")
             env = {v["name"]: v.get("value") for v in spec.get("env", [])}
-            on_gpu = overlay == "gpu" and name == "embedder"
+            on_gpu = overlay == "gpu" and service_of(deployment) == "embedder"
             assert (gpus == 1) is on_gpu, (overlay, name)
             assert ("embedder-cuda" in spec["image"]) is on_gpu, (overlay, name)
             assert (env.get("SEMANTIK_EMBED_DEVICE") == "cuda") is on_gpu, (overlay, name)
@@ -304,7 +309,7 @@ def test_models_volume_component_shares_models_with_every_registry_reader(
     (config,) = objects(overlay, "ConfigMap").values()
     models_dir = config["data"]["SEMANTIK_MODELS_DIR"]
     for deployment in (d for d in documents if d["kind"] == "Deployment"):
-        name = deployment["metadata"]["name"]
+        name = service_of(deployment)
         mounts = {m["mountPath"]: m for m in container(deployment)["volumeMounts"]}
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
         reads_registry = "models_dir" in fields_read(name)

@@ -67,7 +67,7 @@ def two_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     k8s = tmp_path_factory.mktemp("deploy") / "k8s"
     shutil.copytree(K8S, k8s)
     (k8s / "models.yaml").write_text(MODEL_LIST)
-    assert main(["--k8s", str(k8s), "--check"]) == 1  # the committed list is empty
+    assert main(["--k8s", str(k8s), "--check"]) == 1  # a changed list: out of date
     assert main(["--k8s", str(k8s)]) == 0
     assert main(["--k8s", str(k8s), "--check"]) == 0
     yield k8s

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.k8s import OVERLAYS, container, objects
+from tests.deploy.k8s import OVERLAYS, container, objects, service_of
 from tests.deploy.settings import DATABASE_USERS, QDRANT_USERS
 from tests.deploy.tools import GATEWAY_PORT, HEALTH_PORT
 
@@ -22,7 +22,8 @@ def nats_secret(user: str) -> str:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_service_signs_in_to_nats_as_itself(overlay: str) -> None:
-    for name, deployment in objects(overlay, "Deployment").items():
+    for deployment in objects(overlay, "Deployment").values():
+        name = service_of(deployment)  # each model's embedder signs in as `embedder`
         env = {v["name"]: v for v in container(deployment)["env"]}
         assert env["NATS_USER"]["value"] == name
         reference = env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
