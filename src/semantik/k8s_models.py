@@ -123,9 +123,11 @@ def parse_models(text: str) -> list[ModelEntry]:
         raise ModelListError(f"{LIST_FILE}: {problems}") from error
     entries = [ModelEntry(name=e) if isinstance(e, str) else e for e in listed.models]
     models = [_checked(entry) for entry in entries]
-    by_embedder: dict[str, str] = {model_slug(DEFAULT_MODEL.name): DEFAULT_MODEL.name}
+    by_slug: dict[str, str] = {model_slug(DEFAULT_MODEL.name): DEFAULT_MODEL.name}
     for model in models:
-        other = by_embedder.setdefault(model.slug, model.name)
+        if by_slug.get(model.slug) == model.name:
+            raise ModelListError(f"model {model.name!r} is listed twice")
+        other = by_slug.setdefault(model.slug, model.name)
         if other != model.name:
             # One slug is one work queue: the two models' work would be mixed.
             raise ModelListError(

@@ -243,6 +243,7 @@ BAD_LISTS = {
     "too long": (f"models: ['org/{'m' * 60}']", "not a valid Kubernetes name"),
     "the default": (f"models: ['{DEFAULT_MODEL.name}']", "base/embedder.yaml already"),
     "one slug, two models": ("models: [a/x, b/x]", "share the slug 'x'"),
+    "listed twice": ("models: [a/x, {name: a/x, max_replicas: 2}]", "'a/x' is listed twice"),
     "the default's slug": ("models: [other/all-MiniLM-L6-v2]", "share the slug"),
     "scaled to zero": ("models: [{name: a/x, min_replicas: 0}]", "min_replicas"),
     "min above max": ("models: [{name: a/x, min_replicas: 3, max_replicas: 2}]", "above"),
