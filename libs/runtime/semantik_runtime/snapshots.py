@@ -62,6 +62,11 @@ def snapshot_due(version: int, interval: int) -> bool:
     return version > 0 and version % step == 0
 
 
+#: Types that JSON gives back as they were (exactly these, not subclasses: a StrEnum is
+#: a str).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 @dataclass(frozen=True, slots=True)
 class TypedValue:
     """A value the JSON transcoder would give back as another type, with that type."""
@@ -74,6 +79,8 @@ class TypedValue:
 def typed(value: Any) -> Any:
     """``value`` with every part JSON would not give back as it is tagged by its type
     (``untyped`` reverses it). UUIDs, datetimes and decimals are the transcoder's own."""
+    if type(value) in _PLAIN:  # first: most of a large state (counted keys, say)
+        return value
     if isinstance(value, Enum):  # before str and int: a StrEnum is both
         return TypedValue("enum", get_topic(type(value)), typed(value.value))
     if isinstance(value, set | frozenset):
@@ -141,23 +148,43 @@ class Snapshotting(Application[UUID]):
         transcoder.register(TypedValueAsDict())
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        types = {obj.id: type(obj) for obj in objs if isinstance(obj, Aggregate)}
+        """Save, then snapshot each aggregate whose new events passed a snapshot point.
+
+        The snapshot is of the aggregate as saved, at the version it was saved at: its
+        state is what its recorded events made, so it need not be loaded again (as
+        eventsourcing's ``snapshotting_intervals`` do, replaying up to an interval of
+        events for each snapshot). A snapshot lands at or after its point (a batch
+        saved at once passes it), so loading still replays less than the spacing."""
         recordings = super().save(*objs, **kwargs)
-        for recording in recordings:
-            event = recording.domain_event
-            aggregate_type = types.get(event.originator_id)
-            interval = self.snapshot_every.get(aggregate_type) if aggregate_type else None
-            if interval and snapshot_due(event.originator_version, interval):
-                self._snapshot(event.originator_id, event.originator_version)
+        if self.snapshots is None:  # IS_SNAPSHOTTING_ENABLED turned off in the environment
+            return recordings
+        saved = {
+            obj.id: obj
+            for obj in objs
+            if isinstance(obj, Aggregate) and type(obj) in self.snapshot_every
+        }
+        due = {
+            recording.domain_event.originator_id
+            for recording in recordings
+            if (aggregate := saved.get(recording.domain_event.originator_id)) is not None
+            and snapshot_due(
+                recording.domain_event.originator_version, self.snapshot_every[type(aggregate)]
+            )
+        }
+        for aggregate_id in due:
+            self._snapshot(saved[aggregate_id])
         return recordings
 
-    def _snapshot(self, aggregate_id: UUID, version: int) -> None:
+    def _snapshot(self, aggregate: Aggregate) -> None:
+        """Store a snapshot; one that cannot be written is logged (the command's events
+        are recorded already, and the aggregate still loads from them)."""
+        assert self.snapshots is not None
         try:
-            self.take_snapshot(aggregate_id, version)
+            self.snapshots.put([TypedSnapshot.take(aggregate)])
         except IntegrityError:
             pass  # another replica stored this version's snapshot: the same state
         except Exception:
-            log.exception("snapshot of %s at version %d not taken", aggregate_id, version)
+            log.exception("snapshot of %s at version %d not taken", aggregate.id, aggregate.version)
 
     def take_snapshot(
         self,

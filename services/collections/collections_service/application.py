@@ -53,8 +53,9 @@ class CollectionsApplication(Snapshotting):
 
     - ``Operation`` every 500: it records an event per work item (``ChunksTallied``,
       ``FailureRecorded``), so an index of n documents has about n events; 500 keeps a
-      reload to a few milliseconds of events while its snapshots, which hold every
-      counted key, are written only every 500 documents (further apart past 8,000).
+      reload within about 20 ms of events on SQLite while its snapshots, which hold
+      every counted key, are written only every 500 documents (further apart past
+      8,000 events).
     - ``Collection``, ``Source`` and ``ColumnSets`` every 100: they live as long as the
       collection and gain a few events per operation, sync or saved set, so years of
       use stay a hundred events from a snapshot.

@@ -126,7 +126,7 @@ class IngestSnapshotsCase:
     def test_a_long_scan_loads_from_its_latest_snapshot(
         self, app: IngestApplication, env: dict[str, str]
     ) -> None:
-        """600 skipped paths: a snapshot at version 500; a fresh application reads it and
+        """600 skipped paths: a snapshot past version 500; a fresh application reads it and
         the events after it, and a path met again (a resumed scan) is not recorded twice."""
         scan = self.scan(app)
         paths = [f"/data/{n}.md" for n in range(600)]
@@ -135,13 +135,14 @@ class IngestSnapshotsCase:
                 app.note_skip(scan, SOURCE, path, SkipReason.UNCHANGED, None)
             app.flush(scan)
         assert app.snapshots is not None
-        assert [s.originator_version for s in app.snapshots.get(scan.id)] == [500]
+        # Where the save of versions 402-501 passed 500.
+        assert [s.originator_version for s in app.snapshots.get(scan.id)] == [501]
 
         fresh = IngestApplication(env=env)
         try:
             resumed, read = load(fresh, scan.id)
-            assert isinstance(read[0], Snapshot) and read[0].originator_version == 500
-            assert len(read) - 1 == resumed.version - 500 == 101
+            assert isinstance(read[0], Snapshot) and read[0].originator_version == 501
+            assert len(read) - 1 == resumed.version - 501 == 100
             assert resumed.handled == set(paths) and resumed.sources == scan.sources
             again = fresh.get_scan(scan.operation_id)
             fresh.note_skip(again, SOURCE, paths[3], SkipReason.UNCHANGED, None)
