@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import pytest
 from semantik_runtime.nats_config import deployment_users, password_variable
 
-from tests.deploy.k8s import objects
+from tests.deploy.k8s import objects, service_of
 from tests.deploy.tools import COMPOSE_FILE, K8S, NATS_USERS, REPO, load_yaml
 
 pytestmark = pytest.mark.unit
@@ -168,4 +168,4 @@ def test_nats_has_a_user_per_service_whose_password_comes_from_its_secret() -> N
             (container,) = deployments[user]["spec"]["template"]["spec"]["containers"]
             service_env = {v["name"]: v for v in container["env"]}
             assert service_env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == reference
-    assert set(deployments) <= set(NATS_USERS)
+    assert {service_of(d) for d in deployments.values()} <= set(NATS_USERS)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from semantik_runtime.settings import ServiceSettings
 
-from tests.deploy.k8s import OVERLAYS, container, objects
+from tests.deploy.k8s import OVERLAYS, container, objects, service_of
 from tests.deploy.settings import (
     LIBRARY_VARIABLES,
     SETTINGS,
@@ -120,7 +120,8 @@ def test_kubernetes_pods_get_what_their_code_reads(overlay: str) -> None:
     every_known = set().union(*(known_variables(cls) for cls in SETTINGS.values()))
     # The ConfigMap is shared, so each key must be read by some service.
     assert set(shared) - every_known - LIBRARY_VARIABLES == set()
-    for name, deployment in objects(overlay, "Deployment").items():
+    for deployment in objects(overlay, "Deployment").values():
+        name = service_of(deployment)  # each model's embedder is an embedder too
         spec = container(deployment)
         own = {v["name"]: v.get("value", "<from a Secret>") for v in spec.get("env", [])}
         assert unknown_variables(name, own) == [], overlay
