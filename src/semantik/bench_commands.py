@@ -20,7 +20,10 @@ own layout (a call per lane at once, each lane with its share of torch's threads
 overhead_seconds is the median, over the paired bare runs (one before and one after the
 system's), of the system's seconds minus the bare lanes' seconds. efficiency divides by
 bare model.encode one call of 128 at a time with torch's default threads instead: what a
-user calling the model alone would get."""
+user calling the model alone would get. speedup_vs_fp32 = e2e_chunks_per_s /
+bare_fp32_chunks_per_s: the system against a fresh SentenceTransformer(path).encode of
+the same chunks with every default of the library (float32, batch 32), warm; precision
+is what the system's documents were encoded in (SEMANTIK_EMBED_PRECISION)."""
 
 
 def bench_ingest_command(args: argparse.Namespace) -> int:
