@@ -342,7 +342,7 @@ _DOCUMENT_PROBES = [
 #: The least cosine a reduced-precision document vector may have with float32's on the
 #: probes for ``auto`` to choose it: the bound the bfloat16 query pass already keeps.
 #: int8 (probe cosine 0.965; 0.974-0.983 on SciFact passages) measured NDCG@10 -0.0027
-#: dense and -0.0011 hybrid on SciFact train, -0.0020 and -0.0006 on NFCorpus dev
+#: dense and -0.0011 hybrid on SciFact train, -0.0020 and -0.0009 on NFCorpus dev
 #: (README, "Encoder precision"): inside the issue's 0.003, but with 0.0003 to spare
 #: on one set and one model, where auto decides for every model and corpus. So auto
 #: does not take it; ``SEMANTIK_EMBED_PRECISION=int8`` does, by choice.
