@@ -146,18 +146,25 @@ class Bus:
 
     async def upload_names(self) -> KeyValue:
         """The bucket that reserves uploaded files' names, created on first use."""
-        try:
-            return await self.js.key_value(UPLOAD_NAMES_BUCKET)
-        except nats.js.errors.BucketNotFoundError:
-            config = api.KeyValueConfig(
+        return await self.key_value(
+            api.KeyValueConfig(
                 bucket=UPLOAD_NAMES_BUCKET,
                 description="Names given to uploaded files, one key each",
                 storage=api.StorageType.FILE,
             )
+        )
+
+    async def key_value(self, config: api.KeyValueConfig) -> KeyValue:
+        """The KV bucket ``config`` names, created as configured on first use; an
+        existing one is taken as it is (another process may create it meanwhile)."""
+        assert config.bucket is not None
+        try:
+            return await self.js.key_value(config.bucket)
+        except nats.js.errors.BucketNotFoundError:
             try:
                 return await self.js.create_key_value(config)
             except nats.js.errors.BadRequestError:  # created by another process meanwhile
-                return await self.js.key_value(UPLOAD_NAMES_BUCKET)
+                return await self.js.key_value(config.bucket)
 
     async def publish_event(self, envelope: EventEnvelope) -> api.PubAck:
         """Publish to SEMANTIK_EVENTS; the event id de-duplicates republishing."""

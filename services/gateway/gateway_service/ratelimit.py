@@ -198,20 +198,15 @@ def _parse(value: bytes | None, now: float, burst: float) -> _Bucket:
 
 
 async def _open_bucket(bus: Bus) -> KeyValue:
-    try:
-        return await bus.js.key_value(RATE_LIMITS_BUCKET)
-    except nats.js.errors.BucketNotFoundError:
-        config = api.KeyValueConfig(
+    return await bus.key_value(
+        api.KeyValueConfig(
             bucket=RATE_LIMITS_BUCKET,
             description="Rate limits' token buckets: <limit>.<client digest>",
             history=1,
             ttl=IDLE_SECONDS,
             storage=api.StorageType.FILE,
         )
-        try:
-            return await bus.js.create_key_value(config)
-        except nats.js.errors.BadRequestError:  # created by another replica meanwhile
-            return await bus.js.key_value(RATE_LIMITS_BUCKET)
+    )
 
 
 #: What the gateway's routes ask (``api.deps``): either kind answers ``admit``.

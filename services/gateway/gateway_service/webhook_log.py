@@ -62,21 +62,15 @@ class DeliveryLog:
         return self._kv
 
     async def _open(self) -> KeyValue:
-        js = self.bus.js
-        try:
-            return await js.key_value(WEBHOOK_DELIVERIES_BUCKET)
-        except nats.js.errors.BucketNotFoundError:
-            config = api.KeyValueConfig(
+        return await self.bus.key_value(
+            api.KeyValueConfig(
                 bucket=WEBHOOK_DELIVERIES_BUCKET,
                 description="Webhook deliveries: <webhook_id>.<event stream sequence>",
                 history=1,
                 ttl=KEEP_SECONDS,
                 storage=api.StorageType.FILE,
             )
-            try:
-                return await js.create_key_value(config)
-            except nats.js.errors.BadRequestError:  # created by another replica meanwhile
-                return await js.key_value(WEBHOOK_DELIVERIES_BUCKET)
+        )
 
     async def record(self, webhook_id: UUID, seq: int, delivery: Delivery) -> None:
         kv = await self.bucket()

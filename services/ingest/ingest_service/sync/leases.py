@@ -37,19 +37,14 @@ class Leases:
 
     async def bucket(self) -> KeyValue:
         if self._kv is None:
-            try:
-                self._kv = await self.bus.js.key_value(LEASES_BUCKET)
-            except nats.js.errors.BucketNotFoundError:
-                config = api.KeyValueConfig(
+            self._kv = await self.bus.key_value(
+                api.KeyValueConfig(
                     bucket=LEASES_BUCKET,
                     description="Which ingest replica follows each synced source",
                     ttl=self.ttl,
                     history=1,
                 )
-                try:
-                    self._kv = await self.bus.js.create_key_value(config)
-                except nats.js.errors.BadRequestError:  # created by another replica meanwhile
-                    self._kv = await self.bus.js.key_value(LEASES_BUCKET)
+            )
         return self._kv
 
     @staticmethod
