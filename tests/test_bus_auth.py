@@ -334,6 +334,11 @@ async def test_gateway_replicas_spend_from_one_rate_limit_bucket_per_client(
         assert await replicas[1].admit("2001:db8::1") == 0  # per client, any address
         at_once = await asyncio.gather(*(replicas[n % 2].admit("198.51.100.9") for n in range(8)))
         assert at_once.count(0) <= 3, at_once  # racing replicas never over-admit
+        # Twenty users signing in from one address at once, to one replica, within the
+        # burst: every one admitted (they take turns on the key instead of racing).
+        roomy = SharedRateLimiter("search", RateLimiter(per_minute=60, burst=50), lambda: one)
+        crowd = await asyncio.gather(*(roomy.admit("192.0.2.200") for _ in range(40)))
+        assert crowd == [0] * 40, crowd
         assert one_refused.errors == two_refused.errors == []
     lost = replicas[0]  # its bus is closed now
     assert [await lost.admit("192.0.2.1") for _ in range(4)][:3] == [0, 0, 0]

@@ -103,9 +103,13 @@ class RateLimiter:
 #: How long a client's bucket is kept after its last request: far longer than any
 #: bucket takes to refill (``burst / rate``), so a key that expired was full anyway.
 IDLE_SECONDS = 24 * 3600
-#: Compare-and-set attempts before a request is told to retry (replicas racing on
-#: one client's key, which a well-behaved client never makes happen).
-CAS_ATTEMPTS = 5
+#: Compare-and-set attempts on one key before this replica's own bucket decides.
+#: Requests of one replica take turns per key (``STRIPES``), so only replicas race.
+CAS_ATTEMPTS = 10
+#: Locks a replica's requests take turns on, by key: one client's requests to this
+#: replica (20 users signing in from one address at once) never race each other on
+#: its KV key, which would spend every compare-and-set attempt of some of them.
+STRIPES = 64
 
 
 class SharedRateLimiter:
@@ -130,6 +134,7 @@ class SharedRateLimiter:
         self._kv: KeyValue | None = None
         self._kv_of: Bus | None = None
         self._opening = asyncio.Lock()
+        self._turns = [asyncio.Lock() for _ in range(STRIPES)]
         self._failing = False
 
     @property
@@ -143,20 +148,23 @@ class SharedRateLimiter:
         bus = self.bus()
         if bus is None:
             return self.local.retry_after(key)
+        stored = self._key(key)
         try:
-            wait = await self._admit(await self._bucket(bus), self._key(key))
+            async with self._turns[int(stored[-8:], 16) % STRIPES]:
+                wait = await self._admit(await self._bucket(bus), stored)
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             if not self._failing:
                 log.warning("rate limit %s: shared buckets unreachable (%s)", self.name, exc)
             self._failing = True
             return self.local.retry_after(key)
         self._failing = False
-        return wait
+        return self.local.retry_after(key) if wait is None else wait
 
     def _key(self, client: str) -> str:
         return f"{self.name}.{hashlib.blake2b(client.encode(), digest_size=16).hexdigest()}"
 
-    async def _admit(self, kv: KeyValue, key: str) -> int:
+    async def _admit(self, kv: KeyValue, key: str) -> int | None:
+        """The shared bucket's answer; None when replicas kept racing on it."""
         for _ in range(CAS_ATTEMPTS):
             now = self.clock()
             try:
@@ -176,7 +184,7 @@ class SharedRateLimiter:
                 return 0
             except KeyWrongLastSequenceError:
                 continue  # another replica spent from it meanwhile: read it again
-        return 1
+        return None
 
     async def _bucket(self, bus: Bus) -> KeyValue:
         if self._kv is not None and self._kv_of is bus:
