@@ -1,16 +1,12 @@
 """Snapshots of the collections application's long-lived aggregates (SPEC §14), on both
 event stores: a snapshot restores exactly what the events build, loading reads the
 latest snapshot and the events after it, and an operation reloaded so still counts each
-work item once.
-
-``SEMANTIK_SNAPSHOT_BENCH=1`` also times loading an operation of 10,000 work items from a
-fresh application with and without snapshots (printed, not asserted)."""
+work item once. ``snapshot_timing.py`` times loading a large operation with and without
+snapshots (a measurement, run by hand: ``python -m services.collections.tests.snapshot_timing``)."""
 
 from __future__ import annotations
 
 import logging
-import os
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, is_dataclass
 from datetime import UTC, datetime
@@ -298,42 +294,4 @@ def test_a_snapshot_that_cannot_be_written_fails_nothing(
         assert fresh.repository.get(counter.id).count == 9  # from its events
         fresh.close()
     finally:
-        app.close()
-
-
-@pytest.mark.skipif(
-    not os.environ.get("SEMANTIK_SNAPSHOT_BENCH"), reason="SEMANTIK_SNAPSHOT_BENCH=1 times it"
-)
-def test_time_to_load_an_operation_of_10000_work_items(tmp_path: Path) -> None:
-    """Printed, not asserted: recording an operation's work items in batches of 100 (as
-    the process manager folds them), then loading it from a fresh application (the best
-    of three), right after a snapshot (10,000 items) and 999 events after one (10,997),
-    on SQLite with and without snapshots."""
-    case = SnapshotsCase()
-    for snapshots in ("y", "n"):
-        env = event_store_env("collections", None, tmp_path / snapshots)
-        app = CollectionsApplication(env={**env, "IS_SNAPSHOTTING_ENABLED": snapshots})
-        view, op_id, process = case.scanning(app)
-        recorded = 0
-        for items in (10_000, 10_997):
-            started = time.perf_counter()
-            while recorded < items:
-                batch = range(recorded, min(items, recorded + 100))
-                process.on_chunks_embedded_many(
-                    [embedded(view, op_id, f"{op_id}:{n}") for n in batch]
-                )
-                recorded += len(batch)
-            recording = time.perf_counter() - started
-            timings = []
-            for _ in range(3):
-                fresh = CollectionsApplication(env={**env, "IS_SNAPSHOTTING_ENABLED": snapshots})
-                started = time.perf_counter()
-                op, read = load(fresh, op_id)
-                timings.append(time.perf_counter() - started)
-                fresh.close()
-                assert op.embedded_chunks == 2 * items
-            print(
-                f"\nsnapshots {snapshots}: {items} work items recorded in {recording:.2f} s "
-                f"(this step); loaded in {min(timings) * 1000:.1f} ms, {len(read)} read"
-            )
         app.close()
