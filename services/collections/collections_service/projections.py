@@ -24,6 +24,7 @@ from semantik_contracts.views import (
 )
 from semantik_runtime.errors import forbidden, not_found
 from semantik_runtime.folding import FoldedLog
+from semantik_runtime.read_store import JournalQuery
 
 from .access import lacking, role_of
 from .audit import AuditRecord
@@ -37,24 +38,29 @@ _SYSTEM_OUTCOMES = {"OperationCompleted": "completed", "OperationFailed": "faile
 
 
 class ReadModel(FoldedLog):
+    """Each aggregate's latest state by id, stored as its row; the audit log in the
+    store's journal, read a page at a time."""
+
+    stored_as = "collections-v1"
+    tables = ("collections", "operations", "sources", "column_sets")
+
     def __init__(self, app: Application[UUID]) -> None:
-        super().__init__(app)
         self.collections: dict[UUID, Collection] = {}
         self.operations: dict[UUID, Operation] = {}
         self.sources: dict[UUID, Source] = {}
         self.column_sets: dict[UUID, ColumnSets] = {}  # by column_sets_id(collection)
-        self.audit: list[AuditEntry] = []
+        super().__init__(app)
 
-    def rebuild(self) -> None:
-        """Drop every read model and fold the whole log again."""
-        with self._lock:
-            self.position = 0
-            self.collections.clear()
-            self.operations.clear()
-            self.sources.clear()
-            self.column_sets.clear()
-            self.audit.clear()
-        self.catch_up()
+    def _clear(self) -> None:
+        self.collections.clear()
+        self.operations.clear()
+        self.sources.clear()
+        self.column_sets.clear()
+
+    @property
+    def audit(self) -> list[AuditEntry]:
+        """The whole audit log, oldest first."""
+        return self.journal(AuditEntry.model_validate)
 
     def _apply(self, domain_event: Any) -> None:
         originator = domain_event.originator_id
@@ -67,17 +73,24 @@ class ReadModel(FoldedLog):
         aggregate = domain_event.mutate(current)
         if isinstance(aggregate, Collection):
             self.collections[originator] = aggregate
+            self._touch("collections", originator)
         elif isinstance(aggregate, Operation):
             self.operations[originator] = aggregate
+            self._touch("operations", originator)
             outcome = _SYSTEM_OUTCOMES.get(type(domain_event).__name__)
             if outcome is not None:
-                self.audit.append(system_entry(aggregate, outcome, domain_event.originator_version))
+                self._audit(system_entry(aggregate, outcome, domain_event.originator_version))
         elif isinstance(aggregate, Source):
             self.sources[originator] = aggregate
+            self._touch("sources", originator)
         elif isinstance(aggregate, AuditRecord):
-            self.audit.append(audit_entry(aggregate))
+            self._audit(audit_entry(aggregate))
         elif isinstance(aggregate, ColumnSets):
             self.column_sets[originator] = aggregate
+            self._touch("column_sets", originator)
+
+    def _audit(self, entry: AuditEntry) -> None:
+        self._note(entry.actor, entry.collection_id, entry.outcome, entry.model_dump(mode="json"))
 
     def digest(self) -> str:
         """A fingerprint of every answer the read models give (equal models, equal digest)."""
@@ -194,24 +207,26 @@ class ReadModel(FoldedLog):
         return sorted(found, key=lambda s: s.created_on)
 
     def audit_of(
-        self, actor: str, teams: list[str], outcome: str | None = None
-    ) -> list[AuditEntry]:
+        self,
+        actor: str,
+        teams: list[str],
+        outcome: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[int, list[AuditEntry]]:
         """Newest first: the actor's own entries, everyone's on the collections the actor
-        owns, and the system's on the collections the actor may read."""
-        roles: dict[UUID | None, CollectionRole] = {
-            c.id: role for c, role in self.readable(actor, teams)
-        }
-        found = [
-            e
-            for e in self.audit
-            if (
-                e.actor == actor
-                or roles.get(e.collection_id) is CollectionRole.OWNER
-                or (e.actor == "system" and e.collection_id in roles)
-            )
-            and (outcome is None or e.outcome == outcome)
-        ]
-        return found[::-1]
+        owns, and the system's on the collections the actor may read; how many there
+        are, and a page of them (read from the store, not held in memory)."""
+        readable = self.readable(actor, teams)
+        query = JournalQuery(
+            actor=actor,
+            owned=tuple(str(c.id) for c, role in readable if role is CollectionRole.OWNER),
+            readable=tuple(str(c.id) for c, _ in readable),
+            outcome=outcome,
+            offset=offset,
+            limit=limit,
+        )
+        return self.journal_page(query, AuditEntry.model_validate)
 
 
 def _by_id(view: Any) -> str:

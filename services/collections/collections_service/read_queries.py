@@ -75,9 +75,8 @@ class Queries:
         return [source_view(s) for s in self.read_model.sources_of(q.collection_id)]
 
     def get_audit(self, q: commands.GetAudit) -> Page[AuditEntry]:
-        found = self.read_model.audit_of(q.actor, q.teams, q.outcome)
-        items = found[q.offset : q.offset + q.limit]
-        return Page[AuditEntry](items=items, total=len(found), limit=q.limit, offset=q.offset)
+        total, items = self.read_model.audit_of(q.actor, q.teams, q.outcome, q.offset, q.limit)
+        return Page[AuditEntry](items=items, total=total, limit=q.limit, offset=q.offset)
 
     def get_usage(self, q: commands.GetUsage) -> Usage:
         """What the actor owns, against the quotas (shared collections count for their

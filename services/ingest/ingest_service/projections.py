@@ -115,6 +115,17 @@ class Tally:
 
 
 class Registry(FoldedLog):
+    stored_as = "ingest-registry-v1"
+    tables = (
+        "documents",
+        "paths",
+        "open_scans",
+        "tallies",
+        "failures",
+        "duplicates",
+        "resubmitted",
+    )
+
     def __init__(self, app: Application[UUID]) -> None:
         super().__init__(app)
         self.documents: dict[UUID, DocumentRecord] = {}
@@ -128,17 +139,14 @@ class Registry(FoldedLog):
         #: operation → the documents a reindex embedded again (its work, ``ResumeWork``).
         self.resubmitted: dict[UUID, set[UUID]] = {}
 
-    def rebuild(self) -> None:
-        with self._lock:
-            self.position = 0
-            self.documents.clear()
-            self.paths.clear()
-            self.open_scans.clear()
-            self.tallies.clear()
-            self.failures.clear()
-            self.duplicates.clear()
-            self.resubmitted.clear()
-        self.catch_up()
+    def _clear(self) -> None:
+        self.documents.clear()
+        self.paths.clear()
+        self.open_scans.clear()
+        self.tallies.clear()
+        self.failures.clear()
+        self.duplicates.clear()
+        self.resubmitted.clear()
 
     # -- queries -------------------------------------------------------------------
     def current_at(self, collection_id: UUID, path: str) -> DocumentRecord | None:
@@ -169,7 +177,25 @@ class Registry(FoldedLog):
 
     # -- folding -------------------------------------------------------------------
     def _tally(self, operation_id: UUID) -> Tally:
+        self._touch("tallies", operation_id)
         return self.tallies.setdefault(operation_id, Tally())
+
+    def _document(self, document_id: UUID) -> DocumentRecord:
+        self._touch("documents", document_id)
+        return self.documents[document_id]
+
+    def _set_path(self, doc: DocumentRecord) -> None:
+        self.paths[(doc.collection_id, doc.path)] = doc.id
+        self._touch("paths", (doc.collection_id, doc.path))
+
+    def _drop_path(self, doc: DocumentRecord) -> None:
+        if self.paths.get((doc.collection_id, doc.path)) == doc.id:
+            del self.paths[(doc.collection_id, doc.path)]
+            self._touch("paths", (doc.collection_id, doc.path))
+
+    def _drop_failure(self, key: tuple[UUID, str]) -> None:
+        if self.failures.pop(key, None) is not None:
+            self._touch("failures", key)
 
     @functools.singledispatchmethod
     def _apply(self, e: Any) -> None:
@@ -178,18 +204,19 @@ class Registry(FoldedLog):
     @_apply.register(DocumentCreated)
     def _created(self, e: Any) -> None:
         self.documents[e.originator_id] = DocumentRecord(e.originator_id, e.collection_id, e.sha256)
+        self._touch("documents", e.originator_id)
 
     @_apply.register(DocumentRegistered)
     def _registered(self, e: Any) -> None:
-        doc = self.documents[e.originator_id]
+        doc = self._document(e.originator_id)
         doc.current, doc.operation_id, doc.source_id = True, e.operation_id, e.source_id
         doc.path, doc.size, doc.chunk_count = e.path, e.size, e.chunk_count
         doc.replaces = list(e.replaces)
         doc.file = getattr(e, "file", "") or e.path
         doc.mime, doc.embedded_chunks, doc.embed_error = e.mime, 0, ""
         doc.retired_by = None
-        self.paths[(doc.collection_id, doc.path)] = doc.id
-        self.failures.pop((doc.collection_id, doc.path), None)
+        self._set_path(doc)
+        self._drop_failure((doc.collection_id, doc.path))
         tally = self._tally(e.operation_id)
         tally.new_documents += 1
         tally.chunks += e.chunk_count
@@ -198,10 +225,9 @@ class Registry(FoldedLog):
     @_apply.register(DocumentSuperseded)
     @_apply.register(DocumentRemoved)
     def _retired(self, e: Any) -> None:
-        doc = self.documents[e.originator_id]
+        doc = self._document(e.originator_id)
         doc.current, doc.retired_by = False, e.operation_id
-        if self.paths.get((doc.collection_id, doc.path)) == doc.id:
-            del self.paths[(doc.collection_id, doc.path)]
+        self._drop_path(doc)
         tally = self._tally(e.operation_id)
         tally.removed += 1
         tally.removed_chunks += e.chunk_count
@@ -210,33 +236,33 @@ class Registry(FoldedLog):
     @_apply.register(DocumentReverted)
     def _reverted(self, e: Any) -> None:
         """A stopped reindex's registration, undone."""
-        doc = self.documents[e.originator_id]
+        doc = self._document(e.originator_id)
         doc.current = False
-        if self.paths.get((doc.collection_id, doc.path)) == doc.id:
-            del self.paths[(doc.collection_id, doc.path)]
+        self._drop_path(doc)
 
     @_apply.register(DocumentRestored)
     def _restored(self, e: Any) -> None:
         """What a stopped reindex retired, current again."""
-        doc = self.documents[e.originator_id]
+        doc = self._document(e.originator_id)
         doc.current, doc.retired_by = True, None
-        self.paths[(doc.collection_id, doc.path)] = doc.id
+        self._set_path(doc)
 
     @_apply.register(ScanStarted)
     def _scan_started(self, e: Any) -> None:
         self.open_scans.add(e.operation_id)
+        self._touch("open_scans", e.operation_id)
 
     @_apply.register(DocumentEmbedded)
     def _embedded(self, e: Any) -> None:
-        self.documents[e.originator_id].embedded_chunks += e.chunk_count
+        self._document(e.originator_id).embedded_chunks += e.chunk_count
 
     @_apply.register(DocumentEmbeddingFailed)
     def _embedding_failed(self, e: Any) -> None:
-        self.documents[e.originator_id].embed_error = e.reason
+        self._document(e.originator_id).embed_error = e.reason
 
     @_apply.register(DocumentRetried)
     def _retried(self, e: Any) -> None:
-        doc = self.documents[e.originator_id]
+        doc = self._document(e.originator_id)
         doc.operation_id, doc.embedded_chunks, doc.embed_error = e.operation_id, 0, ""
         doc.chunk_count = e.chunk_count
         tally = self._tally(e.operation_id)
@@ -245,18 +271,20 @@ class Registry(FoldedLog):
 
     @_apply.register(DocumentSkipped)
     def _skipped(self, e: Any) -> None:
-        self.failures.pop((e.collection_id, e.path), None)
+        self._drop_failure((e.collection_id, e.path))
         tally = self._tally(e.operation_id)
         if e.reason == "duplicate":
             tally.duplicates_skipped += 1
             if e.document_id is not None:
                 self.duplicates.setdefault(e.document_id, set()).add(e.source_id)
+                self._touch("duplicates", e.document_id)
         else:
             tally.unchanged_skipped += 1
 
     @_apply.register(DocumentResubmitted)
     def _resubmitted(self, e: Any) -> None:
         self.resubmitted.setdefault(e.operation_id, set()).add(e.document_id)
+        self._touch("resubmitted", e.operation_id)
         tally = self._tally(e.operation_id)
         tally.reindexed += 1
         tally.chunks += e.chunk_count
@@ -269,7 +297,9 @@ class Registry(FoldedLog):
         if e.kind == "file":
             key = (e.collection_id, e.path)
             self.failures[key] = FileFailure(e.source_id, e.path, e.reason, e.operation_id)
+            self._touch("failures", key)
 
     @_apply.register(ScanCompleted)
     def _scan_completed(self, e: Any) -> None:
         self.open_scans.discard(e.operation_id)
+        self._touch("open_scans", e.operation_id)
