@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 #: The NATS KV bucket of the leases: which ingest replica follows each synced source.
 SYNC_LEASES_BUCKET = "SEMANTIK_SYNC_LEASES"
+#: The NATS KV bucket of the scan leases: which ingest replica runs each scan (SPEC §14).
+SCAN_LEASES_BUCKET = "SEMANTIK_SCAN_LEASES"
 
 #: The longest interval between scheduled re-scans: one week.
 MAX_INTERVAL_MINUTES = 10080

@@ -43,7 +43,7 @@ from semantik_contracts.subjects import (
     event_filter,
     max_deliveries_advisory,
 )
-from semantik_contracts.sync import SYNC_LEASES_BUCKET
+from semantik_contracts.sync import SCAN_LEASES_BUCKET, SYNC_LEASES_BUCKET
 
 from .nats_credentials import inbox_prefix
 from .nats_webhooks import webhook_delivery_rules
@@ -209,19 +209,23 @@ def _uploads(*, write: bool) -> list[str]:
     return subjects
 
 
-def _rate_limits() -> list[str]:
-    """The rate limits' shared buckets (``gateway_service.ratelimit``): create the KV
-    bucket, read a key, write one (create, or update at a revision)."""
-    stream = f"KV_{RATE_LIMITS_BUCKET}"
+def _key_value(bucket: str) -> list[str]:
+    """One KV bucket (``Bus.key_value``): create it, read a key, write one (create,
+    update at a revision, delete)."""
+    stream = f"KV_{bucket}"
     return [
         f"{_API}.STREAM.INFO.{stream}",
         f"{_API}.STREAM.CREATE.{stream}",
         *_read_messages(stream),
-        f"$KV.{RATE_LIMITS_BUCKET}.>",
+        f"$KV.{bucket}.>",
     ]
 
 
-_SYNC_LEASES = f"KV_{SYNC_LEASES_BUCKET}"
+def _rate_limits() -> list[str]:
+    """The rate limits' shared buckets (``gateway_service.ratelimit``)."""
+    return _key_value(RATE_LIMITS_BUCKET)
+
+
 _OPERATION_ENDS = ("OperationCompleted", "OperationFailed", "OperationCancelled")
 
 
@@ -231,10 +235,7 @@ def _sync() -> list[str]:
     return [
         *(command_subject(COLLECTIONS, c) for c in ("ListSyncedSources", "SyncSource")),
         command_subject(COLLECTIONS, "ReportSyncStatus"),
-        f"{_API}.STREAM.INFO.{_SYNC_LEASES}",
-        f"{_API}.STREAM.CREATE.{_SYNC_LEASES}",
-        *_read_messages(_SYNC_LEASES),
-        f"$KV.{SYNC_LEASES_BUCKET}.>",
+        *_key_value(SYNC_LEASES_BUCKET),
     ]
 
 
@@ -278,6 +279,8 @@ def _ingest() -> Permissions:
                 *_durables(INGEST),
                 *_uploads(write=False),
                 *_sync(),
+                # Which replica runs each scan (SPEC §14).
+                *_key_value(SCAN_LEASES_BUCKET),
             ]
         ),
         subscribe=(

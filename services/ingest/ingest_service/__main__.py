@@ -10,6 +10,7 @@ from .application import IngestApplication
 from .bootstrap import build_ingest_service
 from .config import IngestSettings
 from .extraction.pool import ExtractionPool
+from .leases import replica_name
 from .sources.roots import SourceRoots
 from .sources.uploaded import UploadedFiles
 from .sync.service import build_sync_service
@@ -25,6 +26,7 @@ async def main() -> None:
         settings.extract_timeout_seconds,
         settings.models_path,
     )
+    owner = replica_name()  # one name in both kinds of leases
     app = IngestApplication(env=event_store_env("ingest", settings.database_url, settings.data_dir))
     service = build_ingest_service(
         app,
@@ -35,6 +37,8 @@ async def main() -> None:
         max_file_bytes=settings.max_file_bytes,
         embed_max_pending=settings.embed_max_pending,
         scan_workers=settings.scan_workers,
+        scan_lease_seconds=settings.scan_lease_seconds,
+        owner=owner,
     )
 
     sync = build_sync_service(
@@ -42,6 +46,7 @@ async def main() -> None:
         SourceRoots(settings.source_roots, data_dir=settings.data_dir, own=settings.own_data),
         lease_seconds=settings.sync_lease_seconds,
         refresh_seconds=settings.sync_refresh_seconds,
+        owner=owner,
     )
     await serve_until_stopped(
         "ingest", settings, [service, sync], buses=[bus], resources=[app, pool]

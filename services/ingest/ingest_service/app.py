@@ -1,20 +1,23 @@
 """Bus handlers of the ingest service: thin, they decode and hand over.
 
 ``OperationRequested`` is acked as soon as ``ScanStarted`` is recorded; the scan runs
-as a background task (it may outlast the consumer's ack wait). At start-up every scan
-the event store shows as started and not completed is resumed.
+as a background task (it may outlast the consumer's ack wait), on the one replica that
+holds its lease (``indexing/scan_claims.py``). At start-up, and then every half lease,
+every scan the event store shows as started and not completed is launched: the ones no
+replica holds (this one restarted, or another died) are resumed here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
-from uuid import UUID
 
-from nats.js.errors import NotFoundError
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from semantik_contracts import ErrorCode, EventEnvelope, OperationType, SourceKind
 from semantik_contracts.commands import (
     ListDocuments,
@@ -25,13 +28,11 @@ from semantik_contracts.commands import (
 )
 from semantik_contracts.events import OperationRequested
 from semantik_contracts.subjects import (
-    EVENTS_STREAM,
     INGEST,
     UPLOAD_SCHEME,
     command_subject,
     event_filter,
 )
-from semantik_contracts.subjects import event_subject as subject_of
 from semantik_contracts.views import DocumentView, Page
 from semantik_runtime.bus import Bus
 from semantik_runtime.consumer import follow_event_batches, follow_events
@@ -46,6 +47,7 @@ from .extraction.pool import ExtractionPool
 from .extraction.records import ColumnSelection
 from .extraction.tables import is_record_file
 from .extraction.units import check_record_columns
+from .indexing.endings import ENDINGS, OperationEndings
 from .indexing.resume import WorkResumption
 from .indexing.scan_runner import ScanRunner
 from .indexing.scan_tasks import ScanTasks
@@ -57,8 +59,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CONSUMER = "ingest-OperationRequested"
-#: Events that end an operation; a scan of an ended operation stops at the next file.
-ENDINGS = ("OperationCancelled", "OperationFailed")
 #: Operation types this service scans for; the others are handled elsewhere or later.
 SCANNED = (
     OperationType.INDEX,
@@ -86,6 +86,7 @@ class IngestService:
         scans: ScanTasks,
         resumption: WorkResumption,
         content: DocumentContent,
+        endings: OperationEndings,
         max_file_bytes: int,
     ) -> None:
         self.app = app
@@ -100,8 +101,10 @@ class IngestService:
         self.scans = scans
         self.resumption = resumption
         self.content = content
+        self.endings = endings
         self.max_file_bytes = max_file_bytes
         self.tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: list[Subscription] = []
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` on the writer thread: the application is touched by it alone."""
@@ -118,9 +121,13 @@ class IngestService:
             self.validate_source,
             queue=INGEST,
         )
-        for operation_id in await self.call(self.app.open_scans):
-            log.info("resuming scan %s", operation_id)
-            self.scans.launch(operation_id)
+        # Every replica hears every ending: the one running the scan may not be the one
+        # the durable consumer below hands the ending to.
+        for ending in ENDINGS:
+            subject = event_filter(aggregate_type="operation", event_type=ending)
+            self._subscriptions.append(await self.bus.nc.subscribe(subject, cb=self._heard_end))
+        resume = self.scans.take_over(lambda: self.call(self.app.open_scans), stop)
+        self.tasks.append(asyncio.ensure_future(resume))
         await self.bus.serve(
             command_subject(INGEST, "ResumeWork"), ResumeWork, self.resume_work, queue=INGEST
         )
@@ -163,6 +170,10 @@ class IngestService:
         self.tasks.append(asyncio.ensure_future(self.relay.run(stop)))
 
     async def close(self) -> None:
+        for subscription in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+        self._subscriptions.clear()
         await self.content.close()
         await self.scans.close()
         for task in self.tasks:
@@ -234,18 +245,29 @@ class IngestService:
             return
         if request.operation_id in self.scans:
             return  # a redelivery while its scan runs
-        if await self._ended(request.collection_id, request.operation_id):
+        if await self.endings.ended(request.collection_id, request.operation_id):
             return  # cancelled (or failed) before its scan began: nothing to do
         scan = await self.call(self.app.start_scan, request, scan_sources(request))
         if not scan.completed and request.operation_id not in self.scans:
             self.scans.launch(request.operation_id)
 
+    async def _heard_end(self, msg: Msg) -> None:
+        """An operation ended: its scan stops at the next file if it runs here (at most
+        once delivered; ``on_operation_ended`` and ``ScanRunner.run`` make it sure)."""
+        try:
+            envelope = EventEnvelope.model_validate_json(msg.data)
+        except ValueError:
+            return
+        if envelope.aggregate_id in self.scans:
+            self.runner.stopping.add(envelope.aggregate_id)
+
     async def on_operation_ended(self, envelope: EventEnvelope) -> None:
         """Stop the operation's scan: the files under way finish, so what is registered
         has its work published (kept, and counted by the collections service), and the
         scan completes with ``stopped`` statistics. A scan that is not running here (an
-        interrupted one) is resumed just to be stopped the same way. What a stopped
-        reindex changed in the registry is undone (``reindex_ended``)."""
+        interrupted one) is launched just to be stopped the same way; if another replica
+        holds it, that one heard the ending too (``_heard_end``). What a stopped reindex
+        changed in the registry is undone (``reindex_ended``)."""
         operation_id = envelope.aggregate_id
         # Marked first: a scan starting this very moment stops at its first file.
         self.runner.stopping.add(operation_id)
@@ -254,25 +276,6 @@ class IngestService:
             self.scans.launch(operation_id)
         elif not open_scan:  # a reindex failing after its scan (validation, say)
             await self.call(self.app.reindex_ended, operation_id)
-
-    async def _ended(self, collection_id: UUID, operation_id: UUID) -> bool:
-        """Has the operation ended already, by the stream? Sound under the stream's
-        retention: an ending is published after its request, by the same relay in log
-        order, and the limits remove the oldest first, so while a request is in the
-        stream (it was just delivered) its ending, if any, is there too. A replay does
-        not bring back a request older than the retention (``OutboxRelay.replay``)."""
-        for ending in ENDINGS:
-            subject = subject_of(collection_id, "operation", operation_id, ending)
-            if await self._last_event(subject) is not None:
-                return True
-        return False
-
-    async def _last_event(self, subject: str) -> EventEnvelope | None:
-        try:
-            msg = await self.bus.js.get_last_msg(EVENTS_STREAM, subject)
-        except NotFoundError:
-            return None
-        return EventEnvelope.model_validate_json(msg.data or b"")
 
 
 def scan_sources(request: OperationRequested) -> list[ScanSource]:

@@ -6,7 +6,7 @@ registry and the aggregates are never touched by two threads at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
@@ -115,6 +115,12 @@ class IngestApplication(Snapshotting):
         scan: Scan = self.repository.get(scan_id(operation_id))
         return scan
 
+    def scan_to_run(self, operation_id: UUID) -> Scan:
+        """The scan, with the registry caught up first: another replica may have run
+        part of it (its registrations decide what this one republishes or skips)."""
+        self.registry.catch_up()
+        return self.get_scan(operation_id)
+
     def find_scan(self, operation_id: UUID) -> Scan | None:
         """The operation's scan; None when it never started here."""
         try:
@@ -129,7 +135,9 @@ class IngestApplication(Snapshotting):
         ids of it that are: done in ``done`` (the operation's count) and in the document's
         own record (its ``ChunksEmbedded`` seen here); work done in one but not the other
         is published again, so both learn of it. ``prefix``: only documents whose id
-        starts with it."""
+        starts with it. The registry catches up first: another replica may have run
+        the scan."""
+        self.registry.catch_up()
         found = []
         generation = self.get_scan(operation_id).generation
         for record in self.registry.work_of(operation_id):
@@ -142,11 +150,14 @@ class IngestApplication(Snapshotting):
         return found
 
     def is_open_scan(self, operation_id: UUID) -> bool:
-        """Started and not completed."""
+        """Started and not completed (by any replica: the registry catches up first)."""
+        self.registry.catch_up()
         return operation_id in self.registry.open_scans
 
     def open_scans(self) -> list[UUID]:
-        """Scans started and never completed: the event store says what to resume."""
+        """Scans started and never completed: the event store says what to resume. The
+        registry catches up first: other replicas start and complete scans too."""
+        self.registry.catch_up()
         return sorted(self.registry.open_scans)
 
     def note_skip(
@@ -247,6 +258,7 @@ class IngestApplication(Snapshotting):
     def note_embedded(self, batch: list[ChunksEmbedded]) -> None:
         """Mark documents embedded, a batch of the embedders' events in one transaction
         (an index sends one per document); each document is loaded once."""
+        self.know(e.document_id for e in batch)
         changed: dict[UUID, Document] = {}
         for e in batch:
             doc = changed.get(e.document_id)
@@ -258,12 +270,21 @@ class IngestApplication(Snapshotting):
             self.commit(*changed.values())
 
     def note_embedding_failed(self, e: EmbeddingFailed) -> None:
+        self.know([e.document_id])
         if e.document_id in self.registry.documents:
             doc: Document = self.repository.get(e.document_id)
             if doc.embedding_failed(e.operation_id, e.work_id, e.reason):
                 self.commit(doc)
 
+    def know(self, documents: Iterable[UUID]) -> None:
+        """Catch the registry up when a document is not in it: another replica may have
+        registered it (its embedding reported here is not dropped, and a document asked
+        for is found)."""
+        if any(doc not in self.registry.documents for doc in documents):
+            self.registry.catch_up()
+
     def list_documents(self, query: ListDocuments) -> Page[DocumentView]:
+        self.registry.catch_up()  # what other replicas indexed too
         return documents_page(self.registry, query)
 
     def duplicate_holders(self, documents: set[UUID]) -> set[UUID]:

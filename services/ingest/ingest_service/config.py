@@ -30,6 +30,14 @@ class IngestSettings(ServiceSettings):
         le=300.0,
         description="How long a replica's lease on a synced source lasts unrenewed",
     )
+    scan_lease_seconds: float = Field(
+        30.0,
+        validation_alias="SEMANTIK_SCAN_LEASE_SECONDS",
+        ge=1.0,
+        le=600.0,
+        description="How long a replica's lease on a running scan lasts unrenewed: "
+        "another replica resumes the scan of one that died within 1.5 times this",
+    )
     sync_refresh_seconds: float = Field(
         2.0,
         validation_alias="SEMANTIK_SYNC_REFRESH_SECONDS",

@@ -74,6 +74,7 @@ class Indexed:
 
 def indexed(app: IngestApplication, collection_id: UUID, document_id: UUID) -> Indexed | None:
     """The current document of the collection (on the writer thread), or None."""
+    app.know([document_id])
     doc = app.registry.documents.get(document_id)
     if doc is None or not doc.current or doc.collection_id != collection_id:
         return None

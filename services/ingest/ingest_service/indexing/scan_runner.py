@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from semantik_contracts import OperationType, SourceKind
@@ -43,6 +43,7 @@ class ScanRunner:
         *,
         call: Call,
         gate: Callable[[str], WorkGate],
+        ended: Callable[[UUID, UUID], Awaitable[bool]],
         progress_interval: float = 1.0,
     ) -> None:
         self.app = app
@@ -52,17 +53,27 @@ class ScanRunner:
         self.removal = removal
         self.call = call
         self.gate = gate
+        #: Has the operation ended, by the stream (collection id, operation id)?
+        self.ended = ended
         #: Operations cancelled or failed: their scans stop at the next file.
         self.stopping: set[UUID] = set()
+        #: Scans whose lease another replica took: they stop at the next file and are
+        #: not completed here (the other replica runs them now).
+        self.lost: set[UUID] = set()
         self.progress_interval = progress_interval
 
     async def run(self, operation_id: UUID) -> ScanStats | None:
-        scan: Scan = await self.call(self.app.get_scan, operation_id)
+        """Run (or resume) the scan; its statistics, or None when it was completed
+        already or its lease was lost."""
+        scan: Scan = await self.call(self.app.scan_to_run, operation_id)
         if scan.completed:
             return None
+        if await self.ended(scan.collection_id, operation_id):
+            # Ended while no replica ran the scan (or its ending reached another one).
+            self.stopping.add(operation_id)
 
         def stopped() -> bool:
-            return operation_id in self.stopping
+            return operation_id in self.stopping or operation_id in self.lost
 
         if scan.operation_type == OperationType.REMOVE_SOURCE:
             removed: set[UUID] = set()
@@ -120,7 +131,12 @@ class ScanRunner:
             except Exception:  # a report is not worth failing the scan for
                 log.warning("progress report of scan %s failed", scan.operation_id, exc_info=True)
 
-    async def _complete(self, scan: Scan, stopped: bool) -> ScanStats:
+    async def _complete(self, scan: Scan, stopped: bool) -> ScanStats | None:
+        if scan.operation_id in self.lost:
+            log.info("scan %s left to the replica that took its lease", scan.operation_id)
+            return None
+        if not stopped and await self.ended(scan.collection_id, scan.operation_id):
+            stopped = True  # its ending went unheard here (a plain subscription's gap)
         stats: ScanStats = await self.call(self.app.complete, scan, stopped)
         self.stopping.discard(scan.operation_id)
         log.info("scan %s completed: %s", scan.operation_id, stats.model_dump())

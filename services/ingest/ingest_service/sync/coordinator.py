@@ -25,9 +25,9 @@ from semantik_contracts.sync import OperationTrigger, SyncStatus
 from semantik_contracts.views import SourceAndOperation, SourceList, SourceView
 from semantik_runtime.bus import Bus
 
+from ..leases import Leases
 from ..sources.roots import SourceRoots
 from .freshness import Freshness
-from .leases import Leases
 from .watcher import Changed, SourceWatcher, folder_problem
 
 log = logging.getLogger(__name__)

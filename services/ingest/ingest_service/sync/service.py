@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
-from uuid import uuid4
 
+from semantik_contracts.sync import SYNC_LEASES_BUCKET
 from semantik_runtime.bus import Bus
 
+from ..leases import Leases, replica_name
 from ..sources.roots import SourceRoots
 from .coordinator import SyncCoordinator
 from .freshness import Freshness
-from .leases import Leases
 
 
 class SyncService:
@@ -53,8 +51,14 @@ def build_sync_service(
     """One replica's sync: its leases (named after this host and process), watchers and
     schedules. ``refresh_seconds`` must be well under ``lease_seconds``: a lease not
     renewed within ``lease_seconds`` is another replica's to take."""
-    name = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:8]}"
-    leases = Leases(bus, name, lease_seconds)
+    leases = Leases(
+        bus,
+        owner or replica_name(),
+        lease_seconds,
+        bucket=SYNC_LEASES_BUCKET,
+        prefix="source",
+        description="Which ingest replica follows each synced source",
+    )
     coordinator = SyncCoordinator(
         bus, roots, leases, Freshness(bus), refresh_seconds=refresh_seconds
     )
