@@ -75,7 +75,11 @@ class OperationProcess:
 
     def _operation(self, operation_id: UUID) -> Operation | None:
         if operation_id not in self.app.read_model.operations:
-            return None
+            # Requested through another replica since this one last read the log: its
+            # events must not be dropped here (the consumers hand them to any replica).
+            self.app.read_model.catch_up()
+            if operation_id not in self.app.read_model.operations:
+                return None
         op: Operation = self.app.repository.get(operation_id)
         return op if op.counting else None
 
