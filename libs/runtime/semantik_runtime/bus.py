@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -43,7 +44,7 @@ from . import metrics, telemetry
 from .errors import CommandError
 from .nats_credentials import NatsCredentials, connect_options
 from .retention import EventRetention, Retained, retained_events
-from .settings import EventRetentionSettings
+from .settings import EventRetentionSettings, StreamSettings, nats_servers
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,11 @@ MSG_ID = "Nats-Msg-Id"
 TRACEPARENT = telemetry.TRACEPARENT
 
 
-def stream_configs(retention: EventRetention | None = None) -> list[api.StreamConfig]:
-    """The two streams of SPEC §2, as this installation declares them."""
+def stream_configs(
+    retention: EventRetention | None = None, replicas: int = 1
+) -> list[api.StreamConfig]:
+    """The two streams of SPEC §2, as this installation declares them: ``replicas``
+    copies of each (SEMANTIK_STREAM_REPLICAS), one per server of a cluster."""
     retention = retention or EventRetention()
     # NATS refuses a duplicate window longer than the age limit.
     window: float = DUPLICATE_WINDOW_SECONDS
@@ -72,6 +76,7 @@ def stream_configs(retention: EventRetention | None = None) -> list[api.StreamCo
             max_bytes=retention.max_bytes or -1,
             max_msgs=retention.max_msgs or -1,
             discard=api.DiscardPolicy.OLD,
+            num_replicas=replicas,
             description="Every Semantik domain event, kept for a time (SEMANTIK_EVENTS_"
             "MAX_AGE_DAYS, SEMANTIK_EVENTS_MAX_BYTES); the event stores keep them all",
         ),
@@ -81,6 +86,7 @@ def stream_configs(retention: EventRetention | None = None) -> list[api.StreamCo
             retention=api.RetentionPolicy.WORK_QUEUE,
             storage=api.StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=replicas,
             description="Embedding work, one subject per model",
         ),
     ]
@@ -89,20 +95,22 @@ def stream_configs(retention: EventRetention | None = None) -> list[api.StreamCo
 class Bus:
     """A NATS connection with its JetStream context and Semantik's conventions."""
 
-    def __init__(self, nc: NATS, name: str = "semantik") -> None:
+    def __init__(self, nc: NATS, name: str = "semantik", replicas: int | None = None) -> None:
         self.nc = nc
         #: The process this bus belongs to: it names the spans it makes.
         self.name = name
         self.js: JetStreamContext = nc.jetstream()
+        self._replicas = replicas
         self._subscriptions: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def connect(cls, url: str, name: str, credentials: NatsCredentials | None = None) -> Bus:
         """Connect as ``credentials``' user (its own reply inbox), or anonymously (None:
-        a server without authorization, tests)."""
+        a server without authorization, tests). ``url`` may list a cluster's servers,
+        separated by commas: a lost server fails over to another."""
         nc = await nats.connect(
-            servers=[url],
+            servers=nats_servers(url),
             name=name,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
@@ -111,15 +119,26 @@ class Bus:
         )
         return cls(nc, name)
 
+    @property
+    def replicas(self) -> int:
+        """Copies of each stream, KV bucket and object store this bus creates: as given,
+        else SEMANTIK_STREAM_REPLICAS of this process's environment, as for ``retention``
+        in ``ensure_streams`` (every process must declare the same)."""
+        if self._replicas is None:
+            self._replicas = StreamSettings().stream_replicas
+        return self._replicas
+
     async def ensure_streams(self, retention: EventRetention | None = None) -> None:
         """Create or update both streams; safe to call from every process at start-up.
 
         SEMANTIK_EVENTS gets ``retention``, by default the limits this process's
         environment sets (``EventRetentionSettings``): an existing stream is updated
-        to them, so a changed limit takes effect at the next start."""
+        to them, so a changed limit takes effect at the next start. Both get
+        ``replicas`` copies; a changed number is applied the same way (NATS moves or
+        adds the copies)."""
         if retention is None:
             retention = EventRetention.from_settings(EventRetentionSettings())
-        for config in stream_configs(retention):
+        for config in stream_configs(retention, self.replicas):
             assert config.name is not None
             try:
                 await self.js.stream_info(config.name)
@@ -137,7 +156,9 @@ class Bus:
             return await self.js.object_store(UPLOADS_BUCKET)
         except nats.js.errors.BucketNotFoundError:
             config = api.ObjectStoreConfig(
-                description="Files uploaded as sources", storage=api.StorageType.FILE
+                description="Files uploaded as sources",
+                storage=api.StorageType.FILE,
+                replicas=self.replicas,
             )
             try:
                 return await self.js.create_object_store(UPLOADS_BUCKET, config)
@@ -155,9 +176,11 @@ class Bus:
         )
 
     async def key_value(self, config: api.KeyValueConfig) -> KeyValue:
-        """The KV bucket ``config`` names, created as configured on first use; an
-        existing one is taken as it is (another process may create it meanwhile)."""
+        """The KV bucket ``config`` names, created as configured on first use, with this
+        bus's ``replicas``; an existing one is taken as it is (another process may create
+        it meanwhile)."""
         assert config.bucket is not None
+        config = dataclasses.replace(config, replicas=self.replicas)
         try:
             return await self.js.key_value(config.bucket)
         except nats.js.errors.BucketNotFoundError:

@@ -69,13 +69,50 @@ class EventRetentionSettings(BaseSettings):
         return self.events_max_age_days * 86400
 
 
-class ServiceSettings(EventRetentionSettings):
-    """What every service needs: the bus, the stores and where to keep local data (and
-    the events' retention, so that a bad value stops every service at start)."""
+class StreamSettings(BaseSettings):
+    """How many NATS servers hold a copy of each stream, KV bucket and object store
+    (SPEC §14). The bus reads it where it creates them (``Bus``), so every process
+    declares the same number: one that declared fewer would scale the streams down at
+    its start."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
-    nats_url: str = Field("nats://127.0.0.1:4222", validation_alias="NATS_URL")
+    stream_replicas: int = Field(
+        1,
+        validation_alias="SEMANTIK_STREAM_REPLICAS",
+        ge=1,
+        le=5,
+        description="Copies of SEMANTIK_EVENTS, SEMANTIK_WORK, the KV buckets and the "
+        "uploads' object store, each on its own server of a JetStream cluster: 3 on a "
+        "three-node cluster (compose.yaml, deploy/k8s) survives the loss of any one node. "
+        "A cluster needs at least this many servers for a stream to be created",
+    )
+
+
+def nats_servers(url: str) -> list[str]:
+    """The servers of ``NATS_URL``: one URL, or several separated by commas (the nodes
+    of a cluster, tried in turn when the one in use is lost)."""
+    servers = [server.strip() for server in url.split(",") if server.strip()]
+    if not servers:
+        raise ValueError("NATS_URL names no server")
+    return servers
+
+
+class ServiceSettings(EventRetentionSettings, StreamSettings):
+    """What every service needs: the bus, the stores and where to keep local data (and
+    the events' retention and the streams' replicas, so that a bad value stops every
+    service at start)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222",
+        validation_alias="NATS_URL",
+        description="The NATS server, or the servers of a cluster separated by commas "
+        "(nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222): a client that loses "
+        "its server reconnects to another",
+    )
+
     nats_user: str | None = Field(
         None,
         validation_alias="NATS_USER",
@@ -118,6 +155,12 @@ class ServiceSettings(EventRetentionSettings):
         validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
         description="OTLP/HTTP collector (http://host:4318): traces are exported there",
     )
+
+    @field_validator("nats_url")
+    @classmethod
+    def _some_server(cls, url: str) -> str:
+        nats_servers(url)
+        return url
 
     @property
     def nats_credentials(self) -> NatsCredentials | None:
