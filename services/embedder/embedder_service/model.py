@@ -12,10 +12,10 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 # huggingface_hub reads this once, when it is first imported: set it before that.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -31,6 +31,8 @@ from sentence_transformers import SentenceTransformer
 from .precision import bfloat16_encoder, bfloat16_linears, int8_encoder
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Torch's intra-op threads for encoding batches: its default (one per core), read when
 #: this module is first imported, before anything changes it. ``torch.set_num_threads``
@@ -361,14 +363,25 @@ def _race_documents(
     model: EmbeddingModel, passes: dict[str, SentenceTransformer]
 ) -> dict[str, float]:
     """The median seconds of each encoder in ``passes`` encoding ``_DOCUMENT_PROBES``,
-    taking turns (a change of the machine's load lands on all), after a warm-up round."""
+    after a warm-up round."""
+    return _take_turns(
+        passes, lambda encoder: model._encode(encoder, _DOCUMENT_PROBES), _DOCUMENT_RACE_ROUNDS, 1
+    )
+
+
+def _take_turns(
+    passes: dict[str, T], run: Callable[[T], object], rounds: int, warm_up: int
+) -> dict[str, float]:
+    """The median seconds of ``run`` on each of ``passes`` over ``rounds`` rounds after
+    ``warm_up`` more, the passes taking turns (a change of the machine's load lands on
+    all of them)."""
     times: dict[str, list[float]] = {name: [] for name in passes}
-    for _ in range(_DOCUMENT_RACE_ROUNDS + 1):
-        for name, encoder in passes.items():
+    for _ in range(rounds + warm_up):
+        for name, item in passes.items():
             started = time.perf_counter()
-            model._encode(encoder, _DOCUMENT_PROBES)
+            run(item)
             times[name].append(time.perf_counter() - started)
-    return {name: float(np.median(spent[1:])) for name, spent in times.items()}
+    return {name: float(np.median(spent[warm_up:])) for name, spent in times.items()}
 
 
 _DOCUMENT_RACE_ROUNDS = 3
@@ -382,23 +395,21 @@ def native_bfloat16() -> bool:
 
 
 def _race(model: EmbeddingModel, passes: dict[str, Any]) -> dict[str, float]:
-    """The median seconds of each trace in ``passes`` encoding ``_RACE_QUERY`` (taking
-    turns, so a change of the machine's load lands on both) with one torch thread, as
-    queries are encoded (``queries.QUERY_THREADS``); the model's trace is left as it was."""
+    """The median seconds of each trace in ``passes`` encoding ``_RACE_QUERY`` with one
+    torch thread, as queries are encoded (``queries.QUERY_THREADS``), after two warm-up
+    rounds; the model's trace is left as it was."""
     installed, threads = model._traced, torch.get_num_threads()
-    times: dict[str, list[float]] = {name: [] for name in passes}
+
+    def encode(traced: Any) -> None:
+        model._traced = traced
+        model.encode_queries(_RACE_QUERY)
+
     torch.set_num_threads(1)
     try:
-        for _ in range(_RACE_ROUNDS + 2):  # the first two rounds warm up
-            for name, traced in passes.items():
-                model._traced = traced
-                started = time.perf_counter()
-                model.encode_queries(_RACE_QUERY)
-                times[name].append(time.perf_counter() - started)
+        return _take_turns(passes, encode, _RACE_ROUNDS, 2)
     finally:
         model._traced = installed
         torch.set_num_threads(threads)
-    return {name: float(np.median(spent[2:])) for name, spent in times.items()}
 
 
 def _ms(timings: dict[str, float]) -> str:
