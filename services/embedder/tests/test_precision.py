@@ -4,6 +4,9 @@ comparable with documents of any precision."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator, Sequence
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +17,7 @@ from embedder_service.model import EmbeddingModel
 from pydantic import ValidationError
 from semantik_contracts import ErrorCode
 from semantik_runtime.errors import CommandError
+from sentence_transformers import SentenceTransformer
 
 #: The least cosine to float32 an int8 document vector is held to here: on 200 SciFact
 #: passages int8 (per-channel weights) reached min 0.974, mean 0.983 (README, "Encoder
@@ -33,7 +37,35 @@ def fresh(model: EmbeddingModel) -> EmbeddingModel:
 
 
 @pytest.fixture(scope="module")
-def int8(model: EmbeddingModel) -> EmbeddingModel:
+def passes_built_once() -> Iterator[None]:
+    """Each reduced-precision copy of an encoder built, and each pass's vectors of the
+    probes encoded, once for the module: ``use_precision`` builds and probes its
+    candidates on every call (``auto`` builds both), and bfloat16, emulated on a CPU
+    without its units, spent seconds on the probes each time. Both are deterministic,
+    so every call still decides on the same copies and the same cosines."""
+    with pytest.MonkeyPatch.context() as patch:
+        builders = {name: functools.cache(build) for name, build in model_module._BUILDERS.items()}
+        patch.setattr(model_module, "_BUILDERS", builders)
+        patch.setattr(model_module, "bfloat16_encoder", builders["bf16"])
+        patch.setattr(model_module, "int8_encoder", builders["int8"])
+        encode = EmbeddingModel._encode
+        probed: dict[SentenceTransformer, np.ndarray] = {}
+
+        def probes_once(
+            self: EmbeddingModel, encoder: SentenceTransformer, texts: Sequence[str]
+        ) -> np.ndarray:
+            if texts is not model_module._DOCUMENT_PROBES:
+                return encode(self, encoder, texts)
+            if encoder not in probed:
+                probed[encoder] = encode(self, encoder, texts)
+            return probed[encoder]
+
+        patch.setattr(EmbeddingModel, "_encode", probes_once)
+        yield
+
+
+@pytest.fixture(scope="module")
+def int8(model: EmbeddingModel, passes_built_once: None) -> EmbeddingModel:
     """The loaded model with its documents in int8 (quantized once for the module)."""
     quantized = fresh(model)
     quantized.use_precision("int8")
@@ -80,15 +112,16 @@ def test_int8_documents_are_unit_vectors_close_to_float32(
     fresh(model).use_precision("int8")  # a lossy choice is said where WARNING is kept
     assert "documents encode in int8 (asked for; least probe cosine to fp32" in caplog.text
     assert "asked for; least probe cosine to fp32" in int8.precision_reason
-    got = int8.encode(PASSAGES)
-    assert_close_unit_vectors(got, model.encode(PASSAGES), INT8_MIN_COSINE)
-    assert not np.allclose(got, model.encode(PASSAGES), atol=1e-4)  # int8 is in use
+    got, want = int8.encode(PASSAGES), model.encode(PASSAGES)
+    assert_close_unit_vectors(got, want, INT8_MIN_COSINE)
+    assert not np.allclose(got, want, atol=1e-4)  # int8 is in use
     # A copy was quantized: the shared float32 encoder is untouched.
     assert all(p.dtype == torch.float32 for p in model._encoder.parameters())
     assert int8.encode([]).shape == (0, model.dimension)
 
 
 @pytest.mark.unit
+@pytest.mark.usefixtures("passes_built_once")
 def test_bfloat16_documents_are_unit_vectors_within_the_query_bound(
     model: EmbeddingModel,
 ) -> None:
@@ -117,6 +150,7 @@ def test_queries_of_an_int8_model_keep_the_float32_pass(
 
 
 @pytest.mark.unit
+@pytest.mark.usefixtures("passes_built_once")
 def test_auto_keeps_float32_on_a_cpu_without_bfloat16_units(
     model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -131,6 +165,7 @@ def test_auto_keeps_float32_on_a_cpu_without_bfloat16_units(
 
 
 @pytest.mark.unit
+@pytest.mark.usefixtures("passes_built_once")
 def test_auto_takes_bfloat16_where_native_close_and_faster(
     model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
