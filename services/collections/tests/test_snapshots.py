@@ -81,6 +81,14 @@ def embedded(view: Any, op_id: UUID, key: str, chunks: int = 2) -> events.Chunks
     )
 
 
+class SnapshotsTenTimesAsOften(CollectionsApplication):
+    """The application with each of its snapshot intervals divided by ten: a history a
+    tenth as long crosses as many snapshot points, through the same code."""
+
+    name = CollectionsApplication.name  # its tables, not a new application's
+    snapshot_every = {kind: n // 10 for kind, n in CollectionsApplication.snapshot_every.items()}
+
+
 class SnapshotsCase(CollectionsApplicationCase):
     def assert_restores_its_events(
         self, app: CollectionsApplication, env: dict[str, str], aggregate_id: UUID
@@ -160,41 +168,49 @@ class SnapshotsCase(CollectionsApplicationCase):
         app.save(sets)
         self.assert_restores_its_events(app, env, sets.id)
 
+    @pytest.fixture
+    def often(self, env: dict[str, str]) -> Iterator[CollectionsApplication]:
+        application = SnapshotsTenTimesAsOften(env=env, quotas=self.quotas)
+        yield application
+        application.close()
+
     def test_a_large_operation_loads_from_its_latest_snapshot(
-        self, app: CollectionsApplication, env: dict[str, str]
+        self, often: CollectionsApplication, env: dict[str, str]
     ) -> None:
-        """1,200 work items: snapshots past versions 500 and 1000; a fresh application reads
-        the latest and the events after it, and counts every item once as before."""
-        view, op_id, process = self.scanning(app)
-        keys = [f"{op_id}:{n}" for n in range(1200)]
-        for start in range(0, len(keys), 100):
+        """120 work items, an operation snapshotted every 50 events (a tenth of its 500):
+        snapshots past versions 50 and 100; a fresh application reads the latest and the
+        events after it, and counts every item once as before."""
+        assert often.snapshot_every[Operation] == 50
+        view, op_id, process = self.scanning(often)
+        keys = [f"{op_id}:{n}" for n in range(120)]
+        for start in range(0, len(keys), 10):
             process.on_chunks_embedded_many(
-                [embedded(view, op_id, k) for k in keys[start : start + 100]]
+                [embedded(view, op_id, k) for k in keys[start : start + 10]]
             )
-        assert app.snapshots is not None
-        # Each where a save of 100 (versions 403-502, 903-1002) passed 500 and 1000.
-        assert [s.originator_version for s in app.snapshots.get(op_id)] == [502, 1002]
+        assert often.snapshots is not None
+        # Each where a save of 10 (versions 43-52, 93-102) passed 50 and 100.
+        assert [s.originator_version for s in often.snapshots.get(op_id)] == [52, 102]
 
         fresh = CollectionsApplication(env=env, quotas=self.quotas)
         try:
             op, read = load(fresh, op_id)
-            assert isinstance(read[0], Snapshot) and read[0].originator_version == 1002
-            assert len(read) - 1 == op.version - 1002 <= 500
-            assert op.__dict__ == rebuilt(app, op_id).__dict__
-            assert op.embedded_chunks == 2400 and not op.record_embedded(keys[7], 2)
+            assert isinstance(read[0], Snapshot) and read[0].originator_version == 102
+            assert len(read) - 1 == op.version - 102 <= 50
+            assert op.__dict__ == rebuilt(often, op_id).__dict__
+            assert op.embedded_chunks == 240 and not op.record_embedded(keys[7], 2)
 
             # Redelivered work is not counted again; the last item and the scan's end
             # complete the operation with exact counts.
             again = OperationProcess(fresh)
-            again.on_chunks_embedded_many([embedded(view, op_id, k) for k in keys[:300]])
+            again.on_chunks_embedded_many([embedded(view, op_id, k) for k in keys[:30]])
             again.on_chunks_embedded(embedded(view, op_id, f"{op_id}:last"))
-            stats = events.ScanStats(total_files_found=1201, new_documents=1201, chunks=2402)
+            stats = events.ScanStats(total_files_found=121, new_documents=121, chunks=242)
             again.on_scan_completed(
                 events.ScanCompleted(collection_id=view.id, operation_id=op_id, stats=stats)
             )
             done = self.operation(fresh, op_id)
-            assert done.status is OperationStatus.COMPLETED and done.processed == 2402
-            assert self.collection(fresh, view).chunk_count == 2402
+            assert done.status is OperationStatus.COMPLETED and done.processed == 242
+            assert self.collection(fresh, view).chunk_count == 242
         finally:
             fresh.close()
 

@@ -52,6 +52,14 @@ def load(app: IngestApplication, aggregate_id: UUID) -> tuple[Any, list[Any]]:
     return aggregate, read
 
 
+class SnapshotsTenTimesAsOften(IngestApplication):
+    """The application with each of its snapshot intervals divided by ten: a history a
+    tenth as long crosses as many snapshot points, through the same code."""
+
+    name = IngestApplication.name  # its tables, not a new application's
+    snapshot_every = {kind: n // 10 for kind, n in IngestApplication.snapshot_every.items()}
+
+
 class IngestSnapshotsCase:
     """Subclasses provide the ``env`` fixture: the eventsourcing environment of one store."""
 
@@ -123,32 +131,40 @@ class IngestSnapshotsCase:
         assert doc.current and len(doc.work_done) == 1
         self.assert_restores_its_events(app, env, doc_id)
 
+    @pytest.fixture
+    def often(self, env: dict[str, str]) -> Iterator[IngestApplication]:
+        application = SnapshotsTenTimesAsOften(env=env)
+        yield application
+        application.close()
+
     def test_a_long_scan_loads_from_its_latest_snapshot(
-        self, app: IngestApplication, env: dict[str, str]
+        self, often: IngestApplication, env: dict[str, str]
     ) -> None:
-        """600 skipped paths: a snapshot past version 500; a fresh application reads it and
-        the events after it, and a path met again (a resumed scan) is not recorded twice."""
-        scan = self.scan(app)
-        paths = [f"/data/{n}.md" for n in range(600)]
-        for start in range(0, len(paths), 100):
-            for path in paths[start : start + 100]:
-                app.note_skip(scan, SOURCE, path, SkipReason.UNCHANGED, None)
-            app.flush(scan)
-        assert app.snapshots is not None
-        # Where the save of versions 402-501 passed 500.
-        assert [s.originator_version for s in app.snapshots.get(scan.id)] == [501]
+        """60 skipped paths, a scan snapshotted every 50 events (a tenth of its 500): a
+        snapshot past version 50; a fresh application reads it and the events after it,
+        and a path met again (a resumed scan) is not recorded twice."""
+        assert often.snapshot_every[Scan] == 50
+        scan = self.scan(often)
+        paths = [f"/data/{n}.md" for n in range(60)]
+        for start in range(0, len(paths), 10):
+            for path in paths[start : start + 10]:
+                often.note_skip(scan, SOURCE, path, SkipReason.UNCHANGED, None)
+            often.flush(scan)
+        assert often.snapshots is not None
+        # Where the save of versions 42-51 passed 50.
+        assert [s.originator_version for s in often.snapshots.get(scan.id)] == [51]
 
         fresh = IngestApplication(env=env)
         try:
             resumed, read = load(fresh, scan.id)
-            assert isinstance(read[0], Snapshot) and read[0].originator_version == 501
-            assert len(read) - 1 == resumed.version - 501 == 100
+            assert isinstance(read[0], Snapshot) and read[0].originator_version == 51
+            assert len(read) - 1 == resumed.version - 51 == 10
             assert resumed.handled == set(paths) and resumed.sources == scan.sources
             again = fresh.get_scan(scan.operation_id)
             fresh.note_skip(again, SOURCE, paths[3], SkipReason.UNCHANGED, None)
             assert not again.pending_events
             stats = fresh.complete(again)
-            assert stats.unchanged_skipped == 600
+            assert stats.unchanged_skipped == 60
         finally:
             fresh.close()
 
