@@ -54,7 +54,7 @@ class Leases:
 
     async def bucket(self) -> KeyValue:
         if self._kv is None:
-            self._kv = await self.bus.key_value(
+            kv = await self.bus.key_value(
                 api.KeyValueConfig(
                     bucket=self.bucket_name,
                     description=self.description,
@@ -62,6 +62,18 @@ class Leases:
                     history=1,
                 )
             )
+            # A bucket made before keeps its ttl (a changed setting does not alter it):
+            # the leases are renewed by the ttl that ends them, or they would lapse held.
+            ttl = (await kv.status()).ttl
+            if ttl and ttl != self.ttl:
+                log.warning(
+                    "bucket %s ends leases after %g s, not %g s: renewed by that",
+                    self.bucket_name,
+                    ttl,
+                    self.ttl,
+                )
+                self.ttl = ttl
+            self._kv = kv
         return self._kv
 
     def key(self, held_id: UUID) -> str:

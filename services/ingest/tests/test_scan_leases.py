@@ -166,6 +166,10 @@ async def test_a_lease_is_held_by_one_and_lapses_when_its_holder_stops_renewing(
         assert await first.hold(scan)
         assert not await second.hold(scan)  # its renewal is refused: lost
         assert scan not in second.held
+        # A lease of another ttl follows the bucket's: it would lapse held otherwise.
+        longer = Leases(bus, "third", 5.0, bucket=bucket, prefix="scan", description="test")
+        assert not await longer.hold(scan)
+        assert longer.ttl == 1.0
     finally:
         await bus.close()
 

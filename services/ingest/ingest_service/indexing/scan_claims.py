@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 class ScanClaims:
     def __init__(self, leases: Leases) -> None:
         self.leases = leases
-        self.ttl = leases.ttl
+
+    @property
+    def ttl(self) -> float:
+        """The leases' ttl (the bucket's own once it was looked at)."""
+        return self.leases.ttl
 
     async def take(self, operation_id: UUID) -> bool:
         """Take the scan's lease; False when another replica holds it (or the bus could
