@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -301,17 +302,38 @@ async def test_an_open_socket_is_closed_when_its_session_is_signed_out(
         assert await closed_by_server(ws) == (1008, "this session has ended (signed out)")
 
 
+class SessionClock:
+    """The clock an open socket checks its token's expiry by (``realtime.time``), set
+    ``ahead`` of the real one: the test moves it past an expiry instead of waiting."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.ahead
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
 @pytest.mark.reliability
-async def test_an_open_socket_is_closed_when_its_token_expires(stack: Stack, ws_url: str) -> None:
+async def test_an_open_socket_is_closed_when_its_token_expires(
+    stack: Stack, ws_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = SessionClock()
+    monkeypatch.setattr(realtime, "time", clock)
+    monkeypatch.setattr(realtime, "SESSION_CHECK_SECONDS", 0.05)
     alice = await stack.login("alice")
     context = stack.app.state.context
     # Long enough to open the socket on a loaded machine (a token's expiry is in whole
-    # seconds, so a 1 s token could lapse before the handshake), short for the test.
+    # seconds, so a 1 s token could lapse before the handshake); the socket's clock,
+    # not the test, then passes it.
     context.tokens.access_ttl = timedelta(seconds=3)
     short = await stack.login("alice")
     async with connect(f"{ws_url}?token={token(short)}") as ws:
         await ws.send(json.dumps({"type": "ping"}))
         assert json.loads(await ws.recv())["type"] == "pong"
+        clock.ahead = 4.0  # past the short token's expiry
         code, reason = await closed_by_server(ws)
     assert code == 1008 and "expired" in reason
     # A token of the usual lifetime keeps its socket open past that moment.
