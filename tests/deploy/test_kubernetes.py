@@ -187,6 +187,7 @@ def test_every_service_gets_its_environment(overlay: str) -> None:
     (config,) = objects(overlay, "ConfigMap").values()
     data = config["data"]
     assert data["NATS_URL"] == "nats://nats:4222"
+    assert data["SEMANTIK_STREAM_REPLICAS"] == "3"  # R3 on the chart's three servers
     assert data["QDRANT_URL"] == "http://qdrant:6333"
     assert data["SEMANTIK_HEALTH_PORT"] == str(HEALTH_PORT)
     assert data["SEMANTIK_PORT"] == str(GATEWAY_PORT)

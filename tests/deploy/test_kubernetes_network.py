@@ -117,6 +117,8 @@ def test_the_other_services_accept_only_metrics_scrapes(overlay: str) -> None:
 def test_the_stores_accept_only_the_services_that_use_them(overlay: str) -> None:
     nats = {"app.kubernetes.io/name": "nats", "app.kubernetes.io/instance": "nats"}
     assert admitted(overlay, nats, 4222) == ALLOWED_CLIENTS["nats"] | {"nats"}
+    # The cluster's routes (deploy/helm/nats.values.yaml): its servers, and no one else.
+    assert admitted(overlay, nats, 6222) == {"nats"}
     postgres = {"cnpg.io/cluster": "semantik-pg-cluster"}
     assert (
         admitted(overlay, postgres, 5432)

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 import pytest
-from semantik_runtime.settings import ServiceSettings
+from semantik_runtime.settings import ServiceSettings, nats_servers
 
 from tests.deploy.k8s import OVERLAYS, container, objects, service_of
 from tests.deploy.settings import (
@@ -87,7 +87,8 @@ def test_compose_services_get_what_their_code_reads(
     assert missing_variables(service, env) == []
     assert unknown_variables(service, env) == []
     settings = load_settings(service, env)
-    assert settings.nats_url == "nats://nats:4222"
+    assert nats_servers(settings.nats_url) == [f"nats://nats-{n}:4222" for n in (1, 2, 3)]
+    assert settings.stream_replicas == 3
     if "database_url" in fields_read(service):
         assert settings.database_url is not None
         assert settings.database_url.startswith("postgresql://semantik:pw-from-env@postgres:")
