@@ -5,7 +5,7 @@ import { collection, harness, operation, page, renderWith, type Call } from "./t
 
 afterEach(cleanup);
 
-const notes = collection("notes", { description: "meeting notes" });
+const notes = collection("notes", { description: "meeting notes", embed_precision: "int8" });
 const wiki = collection("wiki", { status: "processing" });
 
 function base(collections = [notes, wiki]) {
@@ -151,6 +151,8 @@ describe("collection details", () => {
     const h = await openNotes("overview");
     expect(await screen.findByText("/srv/notes")).toBeTruthy();
     expect(screen.getByText("256 tokens, 25 overlap")).toBeTruthy();
+    // The precision the searched vectors were encoded in (issue 28).
+    expect(screen.getByText(/384 dimensions\s*, vectors in int8/)).toBeTruthy();
     const tab = screen.getByRole("tab", { name: "Overview" });
     expect(tab.getAttribute("aria-selected")).toBe("true");
     fireEvent.keyDown(tab, { key: "ArrowRight" });

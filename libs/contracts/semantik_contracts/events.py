@@ -377,6 +377,12 @@ class ChunksEmbedded(Event):
     generation: int
     chunk_count: int
     work_id: str
+    precision: str = Field(
+        "fp32",
+        pattern=r"^[a-z0-9]{1,16}$",
+        description="What the encoder multiplied in: fp32, bf16, int8 (CPU) or fp16 (GPU); "
+        "fp32 from embedders older than this field",
+    )
 
 
 class EmbeddingFailed(Event):

@@ -41,6 +41,13 @@ class CollectionView(Message):
     vector_count: int = Field(0, description="Read from the vector store by the gateway")
     active_generation: int | None = None
     staging_generation: int | None = None
+    embed_precision: str | None = Field(
+        None,
+        description="What the searched generation's vectors were encoded in: fp32, bf16, "
+        "int8 (CPU) or fp16 (GPU), '+'-joined if several embedders differed; null before "
+        "any were embedded. A reindex after changing SEMANTIK_EMBED_PRECISION changes it",
+        examples=["fp32", "int8"],
+    )
     active_operation_id: UUID | None = None
     created_at: datetime
     updated_at: datetime

@@ -164,3 +164,19 @@ def test_the_asyncapi_document_covers_the_catalogue_and_its_refs_resolve() -> No
         if "reply" in op and op["channel"]["$ref"] != "#/channels/ws"
     ]
     assert len(replies) == len(REQUESTS)
+
+
+def test_chunks_embedded_says_its_precision_fp32_when_an_older_embedder_did_not() -> None:
+    fields = {
+        "collection_id": uuid4(),
+        "operation_id": uuid4(),
+        "document_id": uuid4(),
+        "generation": 1,
+        "chunk_count": 2,
+        "work_id": "w",
+    }
+    assert events.ChunksEmbedded(**fields).precision == "fp32"
+    assert events.ChunksEmbedded(**fields, precision="int8").precision == "int8"
+    for bad in ("", "../x", "INT8", "x" * 17):
+        with pytest.raises(pydantic.ValidationError):
+            events.ChunksEmbedded(**fields, precision=bad)

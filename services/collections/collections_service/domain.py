@@ -26,6 +26,13 @@ from .values import GenerationSettings
 
 
 class Collection(Aggregate):
+    #: v2 added ``precisions``: a snapshot (or stored read model row) of v1 has none.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["precisions"] = {}
+
     class CollectionCountsChanged(Aggregate.Event):
         """v2 added ``size_bytes`` (the collection size quota); v1 events count 0 bytes,
         the size of what they describe being unknown to the log."""
@@ -66,6 +73,8 @@ class Collection(Aggregate):
         self.staging_generation: int | None = None
         self.last_generation = 0
         self.generations: dict[int, GenerationSettings] = {}
+        #: Generation → the encoder precisions its vectors were made with (fp32, int8, …).
+        self.precisions: dict[int, list[str]] = {}
         self.source_ids: list[UUID] = []
         self.active_operation_id: UUID | None = None
         self.active_operation_type: OperationType | None = None
@@ -293,8 +302,23 @@ class Collection(Aggregate):
     @event("GenerationDropped")
     def _generation_dropped(self, generation: int) -> None:
         self.generations.pop(generation, None)
+        self.precisions.pop(generation, None)
         if self.staging_generation == generation:
             self.staging_generation = None
+
+    def record_precision(self, generation: int, precision: str) -> None:
+        """Vectors of ``generation`` were encoded at ``precision`` (once per new one)."""
+        if generation in self.generations and precision not in self.precisions.get(generation, []):
+            self._precision_recorded(generation=generation, precision=precision)
+
+    def precision_of(self, generation: int | None) -> str | None:
+        """The precisions of a generation's vectors, "+"-joined; None before any."""
+        made = self.precisions.get(generation) if generation is not None else None
+        return "+".join(made) if made else None
+
+    @event("VectorPrecisionRecorded")
+    def _precision_recorded(self, generation: int, precision: str) -> None:
+        self.precisions[generation] = sorted({*self.precisions.get(generation, []), precision})
 
     @event("SourceAttached")
     def _source_attached(self, source_id: UUID) -> None:

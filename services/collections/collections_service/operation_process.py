@@ -128,9 +128,27 @@ class OperationProcess:
             op = self._operation(operation_id)
             if op is None:
                 continue
+            self._record_precisions(op.collection_id, embedded)
             # A list, not any(): every event is recorded, not only up to the first new one.
             if any([op.record_embedded(e.work_id, e.chunk_count) for e in embedded]):
                 self._settle(op)
+
+    def _record_precisions(
+        self, collection_id: UUID, embedded: list[events.ChunksEmbedded]
+    ) -> None:
+        """The collection records each precision new to a generation (rare: the read
+        model answers for the rest, so the collection is not loaded for every batch)."""
+        known = self.app.read_model.collections.get(collection_id)
+        made = {(e.generation, e.precision) for e in embedded}
+        if known is not None:
+            made = {(g, p) for g, p in made if p not in known.precisions.get(g, [])}
+        if not made:
+            return
+        collection: Collection = self.app.repository.get(collection_id)
+        for generation, precision in sorted(made):
+            collection.record_precision(generation, precision)
+        if collection.pending_events:
+            self.app.commit(collection)
 
     def on_embedding_failed(self, e: events.EmbeddingFailed) -> None:
         op = self._operation(e.operation_id)

@@ -8,7 +8,7 @@ the log again gives the same answers: it holds nothing the log does not.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
 from eventsourcing.application import Application
@@ -32,6 +32,8 @@ from .column_set_aggregate import ColumnSets
 from .domain import Collection, Source
 from .operation import Operation
 from .operation_queue import queue_position
+
+T = TypeVar("T")
 
 #: Operation outcomes the audit log shows as done by the system.
 _SYSTEM_OUTCOMES = {"OperationCompleted": "completed", "OperationFailed": "failed"}
@@ -114,7 +116,7 @@ class ReadModel(FoldedLog):
         needed: CollectionRole = CollectionRole.VIEWER,
     ) -> tuple[Collection, CollectionRole]:
         """The collection and the actor's role on it, if that role allows ``needed``."""
-        collection = self.collections.get(collection_id)
+        collection = self._found(self.collections, collection_id)
         if collection is None or collection.deleted:
             raise not_found("collection", collection_id)
         role = role_of(collection, actor, teams)
@@ -131,7 +133,7 @@ class ReadModel(FoldedLog):
         operation_id: UUID,
         needed: CollectionRole = CollectionRole.VIEWER,
     ) -> Operation:
-        operation = self.operations.get(operation_id)
+        operation = self._found(self.operations, operation_id)
         if operation is None:
             raise not_found("operation", operation_id)
         collection = self.collections.get(operation.collection_id)
@@ -141,6 +143,16 @@ class ReadModel(FoldedLog):
         if not role.allows(needed):
             raise lacking(collection, role, needed)
         return operation
+
+    def _found(self, held: dict[UUID, T], key: UUID) -> T | None:
+        """``held[key]``, catching up with the log first if it is missing: another
+        replica may have made it since this one last folded (read your writes through
+        any replica; an unknown id costs one read of the log's tail)."""
+        found = held.get(key)
+        if found is None:
+            self.catch_up()
+            found = held.get(key)
+        return found
 
     # -- queries -------------------------------------------------------------------
     def collections_of(self, owner: str, status: str | None = None) -> list[Collection]:
@@ -277,6 +289,7 @@ def collection_view(c: Collection, role: CollectionRole | None = None) -> Collec
         size_bytes=c.size_bytes,
         active_generation=c.active_generation,
         staging_generation=c.staging_generation,
+        embed_precision=c.precision_of(c.active_generation),
         active_operation_id=c.active_operation_id,
         created_at=c.created_on,
         updated_at=c.modified_on,

@@ -54,6 +54,8 @@ class CollectionsApplicationCase:
         size: int = 300,
         *,
         started_last: bool = False,
+        generation: int = 1,
+        precision: str = "fp32",
     ) -> None:
         """Feed the process manager what ingest and the embedder would say; with
         ``started_last``, the scan's start is folded in after its end and its chunks (it
@@ -71,9 +73,10 @@ class CollectionsApplicationCase:
                 collection_id=view.id,
                 operation_id=op_id,
                 document_id=uuid4(),
-                generation=1,
+                generation=generation,
                 chunk_count=chunks,
                 work_id=f"{op_id}:w",
+                precision=precision,
             )
         )
         if started_last:

@@ -191,12 +191,6 @@ class OperationsCase(CollectionsApplicationCase):
             events.ScanCompleted(collection_id=view.id, operation_id=op_id, stats=stats)
         )
         save = app.save
-
-        def landed_then_cut(*aggregates: object) -> object:
-            save(*aggregates)  # type: ignore[arg-type]
-            raise ConnectionError("server closed the connection unexpectedly")
-
-        monkeypatch.setattr(app, "save", landed_then_cut)
         embedded = events.ChunksEmbedded(
             collection_id=view.id,
             operation_id=op_id,
@@ -205,6 +199,14 @@ class OperationsCase(CollectionsApplicationCase):
             chunk_count=1,
             work_id=f"{op_id}:w",
         )
+        # Its precision known already (earlier work): the operation's is the save cut.
+        process._record_precisions(view.id, [embedded])
+
+        def landed_then_cut(*aggregates: object) -> object:
+            save(*aggregates)  # type: ignore[arg-type]
+            raise ConnectionError("server closed the connection unexpectedly")
+
+        monkeypatch.setattr(app, "save", landed_then_cut)
         with pytest.raises(ConnectionError):
             process.on_chunks_embedded(embedded)
         monkeypatch.undo()
@@ -245,6 +247,48 @@ class OperationsCase(CollectionsApplicationCase):
         assert coll.status is CollectionStatus.READY
         bad = start.model_copy(update={"params": {"chunk_size": "big"}})
         assert code_of(lambda: app.start_operation(bad)) is ErrorCode.INVALID
+
+    def test_a_collection_records_its_vectors_precision_and_a_reindex_changes_it(
+        self, app: CollectionsApplication
+    ) -> None:
+        view = self.create(app)
+        assert self.collection(app, view).embed_precision is None  # nothing embedded
+        self.finish(app, view, self.add_source(app, view.id).operation.id, precision="int8")
+        assert self.collection(app, view).embed_precision == "int8"
+        # The same precision again records nothing (and loads no collection).
+        version = app.repository.get(view.id).version
+        again = events.ChunksEmbedded(
+            collection_id=view.id,
+            operation_id=uuid4(),
+            document_id=uuid4(),
+            generation=1,
+            chunk_count=1,
+            work_id="w",
+            precision="int8",
+        )
+        OperationProcess(app)._record_precisions(view.id, [again])
+        assert app.repository.get(view.id).version == version
+        # A reindex (after SEMANTIK_EMBED_PRECISION changed) writes generation 2 in fp32,
+        # and on two embedders that differ, bf16 too: search reads generation 1 until
+        # the switch.
+        start = commands.StartOperation(actor="u1", collection_id=view.id, operation_type="reindex")
+        op = app.start_operation(start)
+        self.finish(app, view, op.id, generation=2, precision="fp32", started_last=True)
+        OperationProcess(app)._record_precisions(
+            view.id, [again.model_copy(update={"generation": 2, "precision": "bf16"})]
+        )
+        assert self.collection(app, view).embed_precision == "int8"
+        assert activate_reindex(app, op.id)
+        coll = self.collection(app, view)
+        assert (coll.active_generation, coll.embed_precision) == (2, "bf16+fp32")
+        collection: Collection = app.repository.get(view.id)
+        assert collection.precisions == {1: ["int8"], 2: ["bf16", "fp32"]}
+        collection.drop_generation(1)  # the grace period over: its vectors and record go
+        assert collection.precisions == {2: ["bf16", "fp32"]}
+        # A precision for a generation the collection does not have is not recorded.
+        pending = len(collection.pending_events)
+        collection.record_precision(7, "int8")
+        assert len(collection.pending_events) == pending and 7 not in collection.precisions
 
     def test_cancel_keeps_work_already_done_and_timeout_fails(
         self, app: CollectionsApplication

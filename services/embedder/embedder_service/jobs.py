@@ -80,11 +80,14 @@ def points_of(work: EmbedChunks, vectors: np.ndarray) -> list[Point]:
     ]
 
 
-def embedded_event(work: EmbedChunks, traceparent: str | None = None) -> EventEnvelope:
+def embedded_event(
+    work: EmbedChunks, traceparent: str | None = None, precision: str = "fp32"
+) -> EventEnvelope:
     """``ChunksEmbedded`` with the work's message id as its event id, so a redelivery
     that is written again publishes no second event (the stream de-duplicates on it);
     work published again after it was lost (``attempt``) gets an id of its own, which
-    the duplicate window does not drop, and counts once by its ``work_id``."""
+    the duplicate window does not drop, and counts once by its ``work_id``. ``precision``
+    is what the vectors were encoded in (the collection records it)."""
     return EventEnvelope(
         event_id=work.message_id,
         aggregate_type=EMBEDDING,
@@ -99,6 +102,7 @@ def embedded_event(work: EmbedChunks, traceparent: str | None = None) -> EventEn
             generation=work.generation,
             chunk_count=len(work.chunks),
             work_id=work.work_id,
+            precision=precision,
         ),
     )
 

@@ -256,7 +256,8 @@ class EmbedWorker:
     async def _finish(self, job: Job, *, publish: bool = True) -> None:
         try:
             if publish:
-                await self.bus.publish_event(embedded_event(job.work, job.traceparent))
+                event = embedded_event(job.work, job.traceparent, self.model.precision)
+                await self.bus.publish_event(event)
             await job.msg.ack()
             self.embedded_messages += 1
             self.embedded_chunks += job.size

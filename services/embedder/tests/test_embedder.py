@@ -50,6 +50,7 @@ async def test_work_becomes_points_and_chunks_embedded_events(
     event = embedded[first.document_id]
     assert (event.chunk_count, event.generation, event.work_id) == (3, 1, first.work_id)
     assert (event.operation_id, event.collection_id) == (first.operation_id, collection)
+    assert event.precision == "fp32"  # what the embedder's model encoded documents in
     assert embedded[second.document_id].chunk_count == 2
     # Every message was acknowledged: the work queue is empty.
     assert (await private_bus.js.stream_info(WORK_STREAM)).state.messages == 0

@@ -26,6 +26,8 @@ export interface Collection {
   vector_count: number;
   size_bytes?: number;
   active_generation: number | null;
+  /** What the searched vectors were encoded in (fp32, int8, …); null before any. */
+  embed_precision?: string | null;
   active_operation_id?: string | null;
   /** The caller's role; a gateway without access control leaves it out (the owner). */
   my_role?: Role;

@@ -145,7 +145,11 @@ function Overview({ collection: c }: { collection: Collection }) {
         <div><dt>Size</dt><dd>{formatBytes(c.size_bytes ?? 0)}</dd></div>
       </dl>
       <dl className="facts">
-        <dt>Model</dt><dd>{c.model_name} ({c.model_dimension} dimensions)</dd>
+        <dt>Model</dt>
+        <dd>
+          {c.model_name} ({c.model_dimension} dimensions
+          {c.embed_precision ? `, vectors in ${c.embed_precision}` : ""})
+        </dd>
         <dt>Chunking</dt><dd>{c.chunk_size} tokens, {c.chunk_overlap} overlap</dd>
         <dt>Description</dt><dd>{c.description || "—"}</dd>
         <dt>Created</dt><dd>{new Date(c.created_at).toLocaleString()}</dd>
