@@ -114,6 +114,9 @@ class CollectionsService:
         self._spawn(self._every(5.0, lambda: self.call(self.process.expire, self.timeout), stop))
         self._spawn(self._every(min(5.0, self.stall_seconds / 2), self._resume_stalled, stop))
         self._spawn(self._every(TICK_SECONDS, self.reindex.tick, stop))
+        # What other replicas saved (one read of the log's tail; nothing when alone).
+        catch_up = self.app.read_model.catch_up
+        self._spawn(self._every(5.0, lambda: self.call(catch_up), stop))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         self.tasks.append(asyncio.ensure_future(coro))
