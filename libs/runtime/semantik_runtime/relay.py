@@ -39,7 +39,7 @@ from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from nats.js.api import PubAck
 from semantik_contracts import EventEnvelope
 from semantik_contracts.events import EVENT_TYPES
@@ -285,8 +285,15 @@ class OutboxRelay:
         # Every one acknowledged, or the batch is retried.
         await self._acked(acks, published, sent_at)
         if notifications:
-            last = notifications[-1].id
-            await finish_in_thread(
-                self.tracking.insert_tracking, Tracking(self.tracking_name, last)
-            )
+            await finish_in_thread(self._record, notifications[-1].id)
         return len(notifications)
+
+    def _record(self, last: int) -> None:
+        """Record the position; a replica whose relay recorded it (or a later one)
+        first is no failure: the same events went out under the same ids, which the
+        stream dropped as duplicates (single-row tracking only moves forward)."""
+        try:
+            self.tracking.insert_tracking(Tracking(self.tracking_name, last))
+        except IntegrityError:
+            if self.position() < last:
+                raise

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from collections_service.application import CollectionsApplication
+from eventsourcing.persistence import IntegrityError
 from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
 from semantik_contracts import EventEnvelope, commands
 from semantik_contracts.subjects import EVENTS_STREAM, EVENTS_SUBJECTS
@@ -260,4 +261,28 @@ async def test_a_relay_that_finds_its_events_gone_from_the_stream_publishes_them
             assert msg_id.startswith(f"{envelope.event_id}:replay-")
         else:
             assert envelope.aggregate_id == after and msg_id == envelope.event_id
+    app.close()
+
+
+async def test_a_replicas_relay_that_records_second_does_not_fail(
+    bus: Bus, tmp_path: Path, store_url: str
+) -> None:
+    """Two replicas' relays follow one log: both publish a batch (the stream drops the
+    second copy by its id) and the second to record its position finds it recorded,
+    which is no failure; a refusal while the position is behind still is."""
+    app = CollectionsApplication(env=event_store_env("collections", store_url, tmp_path))
+    app.create_collection(commands.CreateCollection(actor="u1", name="replicated"))
+    one, two = OutboxRelay(app, bus, batch=100), OutboxRelay(app, bus, batch=100)
+    assert await one.publish_pending() > 0
+    last = one.position()
+    two._record(last)  # the race lost: the same position
+    two._record(last - 1)
+    assert two.position() == last
+
+    def refused(_tracking: object) -> None:
+        raise IntegrityError("refused")
+
+    two.tracking.insert_tracking = refused  # type: ignore[method-assign]
+    with pytest.raises(IntegrityError):
+        two._record(last + 1)
     app.close()
