@@ -21,6 +21,7 @@ from .bench_commands import (
     bench_search_command,
     bench_sources_command,
 )
+from .bench_scale import add_scale_bench
 from .client import default_url
 from .commands import ingest_directory, report_errors, search_collections
 
@@ -187,6 +188,7 @@ def add_bench_commands(commands: Subcommands) -> None:
     add_fresh_bench(benches)
     add_mcp_bench(benches)
     add_columns_bench(benches)
+    add_scale_bench(benches)
 
     evaluation = commands.add_parser(
         "eval", help="retrieval quality and latency on a BEIR-format data set"

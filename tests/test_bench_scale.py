@@ -1,0 +1,73 @@
+"""``semantik bench scale`` (issue 25) run as a user runs it, at tiny sizes: every figure
+present, one per size, and sane; and its size lists and targets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from semantik.bench_scale import sizes, targets
+
+SEMANTIK = Path(sys.executable).parent / "semantik"
+
+
+@pytest.mark.unit
+def test_sizes_are_a_comma_separated_list_of_positive_numbers() -> None:
+    assert sizes("10000,100_000") == [10_000, 100_000]
+    assert sizes("none") == []  # that part of the bench skipped
+    for wrong in ("", "0", "10,-1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            sizes(wrong)
+
+
+@pytest.mark.unit
+def test_targets_compare_the_largest_size_with_the_smallest() -> None:
+    report = {
+        "collections_start_s": [1.0, 2.5],
+        "collections_rss_mb": [80.0, 150.0],
+        "search_p95_ms": [60.0, 40.0],
+    }
+    assert targets(report) == {
+        "start_within_2x": False,
+        "rss_flat_100mb": True,
+        "search_p95_50ms": True,
+    }
+    one = {"collections_start_s": [1.0], "collections_rss_mb": [80.0], "search_p95_ms": [51.0]}
+    assert targets(one) == {
+        "start_within_2x": None,
+        "rss_flat_100mb": None,
+        "search_p95_50ms": False,
+    }
+    assert set(targets({}).values()) == {None}  # both parts skipped
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_bench_scale_reports_each_figure_per_size() -> None:
+    args = ["bench", "scale", "--json", "--log-events", "1000,2000", "--search-chunks",
+            "500,1500", "--starts", "1", "--queries", "5", "--ingest-documents", "4"]  # fmt: skip
+    done = subprocess.run([str(SEMANTIK), *args], capture_output=True, text=True, timeout=600)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["log_events"][0] >= 1000 and report["log_events"][1] >= 2000
+    assert report["search_chunks"] == [500, 1500]  # every synthetic point is searchable
+    per_log = ("collections_first_start_s", "collections_start_s", "collections_rss_mb")
+    for key in (*per_log, "bytes_per_event", "log_store_bytes"):
+        assert len(report[key]) == 2 and min(report[key]) > 0, key
+    for key in ("search_p50_ms", "search_p95_ms"):
+        assert len(report[key]) == 2 and min(report[key]) > 0, key
+    p50s, p95s = report["search_p50_ms"], report["search_p95_ms"]
+    assert all(p50 <= p95 for p50, p95 in zip(p50s, p95s, strict=True))
+    assert len(report["ingest_chunks_per_s"]) == 2 and min(report["ingest_chunks_per_s"]) > 0
+    assert report["ingest_lanes"] == [1, 2]
+    assert report["ingest_store_bytes_per_document"] > 0
+    assert report["events_stream_bytes_per_document"] > 0
+    assert set(report["targets"]) == {"start_within_2x", "rss_flat_100mb", "search_p95_50ms"}
+    assert len(report["load_average_before"]) == 3
+    assert "first start" in done.stderr  # its progress goes to stderr, the JSON alone to stdout
