@@ -11,7 +11,7 @@
   and ``collections_rss_mb`` are the median of the ``--starts`` starts after it, the
   restart a user sees; ``collections_first_start_s`` is that first one.
 - Search: a private embedded system with one collection per ``--search-chunks`` size,
-  filled with synthetic points straight into its shard (``bench_scale_points``), HNSW
+  filled with synthetic points straight into its shard (``bench_scale_search``), HNSW
   built; p50 and p95 of ``--queries`` hybrid searches of one collection through HTTP,
   gateway, bus and search service (``bench search``'s client).
 - Ingest: ``--ingest-documents`` generated documents (``bench ingest``'s corpus)
@@ -34,17 +34,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 from .lifetime import die_with_parent
 from .supervisor import free_port
-
-if TYPE_CHECKING:
-    from .client import Collection, SemantikClient
-
-T = TypeVar("T")
 
 #: Start-up targets of issue 25: the largest log within this factor of the smallest's
 #: start, RSS within this many MB across sizes; hybrid p95 at the largest collection.
@@ -175,113 +170,6 @@ def measure_start(events: int, starts: int) -> dict[str, Any]:
     }
 
 
-# -- search against the size of a collection, and ingest against lanes -----------------
-async def _timed_ingest(client: SemantikClient, name: str, folder: Path) -> float:
-    """Chunks/s of ``folder`` ingested into a new collection ``name``."""
-    from .bench_ingest import _finish
-
-    collection = await client.create_collection(name)
-    began = time.perf_counter()
-    added = await client.add_source(collection.id, folder)
-    done = await _finish(client, added.operation.id)
-    return done.processed / (time.perf_counter() - began)
-
-
-async def _ingest_then(
-    url: str,
-    data_dir: Path,
-    folder: Path,
-    name: str,
-    then: Callable[[SemantikClient], Awaitable[T]],
-) -> tuple[float, T]:
-    """Signed in to the system at ``url``: the chunks/s of ``folder`` ingested into a
-    new collection ``name``, and what ``then`` gives after it."""
-    from .client import SemantikClient
-    from .session import own_system_login
-
-    async with SemantikClient(url, timeout=120) as client:
-        await own_system_login(client, data_dir)
-        rate = await _timed_ingest(client, name, folder)
-        return rate, await then(client)
-
-
-async def _latencies(
-    client: SemantikClient, url: str, made: list[Collection], queries: list[str]
-) -> list[list[float]]:
-    """Milliseconds of each hybrid search of each collection alone, after a warm-up."""
-    from .bench_search import WARMUP, ThroughServices
-
-    served_by = ThroughServices(client, url, {})
-    try:
-        latencies = []
-        for collection in made:
-            ids = [str(collection.id)]
-            for query in queries[:WARMUP]:
-                await served_by.search(ids, query)
-            latencies.append([await served_by.search(ids, query) for query in queries])
-        return latencies
-    finally:
-        served_by.close()
-
-
-def measure_search_and_ingest(
-    sizes: list[int], lanes: tuple[str, str], documents: int, queries: int
-) -> dict[str, Any]:
-    """Ingest with ``lanes[0]`` lanes, fill the search collections, then ingest with
-    ``lanes[1]`` lanes and search each collection: two starts of the system."""
-    from semantik_contracts.search import DEFAULT_MODEL
-    from semantik_contracts.work import generation_name
-
-    from .beir import percentile
-    from .bench_ingest import running_semantik, write_corpus
-    from .bench_scale_points import fill_generation
-    from .bench_search import make_queries
-
-    with tempfile.TemporaryDirectory(prefix="semantik-bench-scale-") as tmp:
-        data_dir = Path(tmp)
-        folder = data_dir / "sources" / "corpus"
-        write_corpus(folder, documents, 170)
-        with running_semantik(data_dir, SEMANTIK_EMBED_LANES=lanes[0]) as url:
-
-            async def collections(client: SemantikClient) -> list[Collection]:
-                return [await client.create_collection(f"scale-search-{n}") for n in sizes]
-
-            one, made = asyncio.run(_ingest_then(url, data_dir, folder, "scale-1", collections))
-        say(f"ingest with {lanes[0]} lane(s): {one:.1f} chunks/s; writing the collections")
-        counts = [
-            fill_generation(
-                data_dir / "qdrant",
-                generation_name(c.id, c.active_generation or 1),
-                c.id,
-                DEFAULT_MODEL.dimension,
-                size,
-            )
-            for c, size in zip(made, sizes, strict=True)
-        ]
-        say(f"collections of {counts} chunks written, HNSW built")
-        texts = make_queries(queries)
-        with running_semantik(data_dir, SEMANTIK_EMBED_LANES=lanes[1]) as url:
-
-            async def searches(client: SemantikClient) -> list[list[float]]:
-                return await _latencies(client, url, made, texts)
-
-            two, latencies = asyncio.run(_ingest_then(url, data_dir, folder, "scale-2", searches))
-        ingest_bytes = store_bytes(data_dir, "ingest")
-        stream = data_dir / "nats"  # the files of SEMANTIK_EVENTS, in each account's dir
-        stream_bytes = sum(
-            f.stat().st_size for f in stream.rglob("*") if "SEMANTIK_EVENTS" in f.parts
-        )
-    return {
-        "search_chunks": counts,
-        "search_p50_ms": [round(percentile(ms, 50), 2) for ms in latencies],
-        "search_p95_ms": [round(percentile(ms, 95), 2) for ms in latencies],
-        "ingest_chunks_per_s": [round(one, 2), round(two, 2)],
-        # Its documents were ingested twice, into two collections: two records each.
-        "ingest_store_bytes_per_document": round(ingest_bytes / (2 * documents)),
-        "events_stream_bytes_per_document": round(stream_bytes / (2 * documents)),
-    }
-
-
 def bench_scale(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"load_average_before": load_average()}
     starts = [measure_start(n, args.starts) for n in args.log_events]
@@ -296,6 +184,8 @@ def bench_scale(args: argparse.Namespace) -> dict[str, Any]:
     if args.search_chunks:
         lanes = (str(args.lanes[0]), str(args.lanes[-1]))
         documents = args.ingest_documents
+        from .bench_scale_search import measure_search_and_ingest
+
         report.update(measure_search_and_ingest(args.search_chunks, lanes, documents, args.queries))
         report.update(ingest_lanes=[int(n) for n in lanes], ingest_documents=documents)
         report["queries"] = args.queries
