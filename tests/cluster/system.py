@@ -3,8 +3,8 @@ PostgreSQL, two replicas each of the gateway, collections and ingest as separate
 processes, and one vector host (the embedded Qdrant Edge shard admits one process).
 
 The processes are ``semantik run``'s own (semantik.supervisor: its process table, pid
-files, logs and restarts), with NATS_URL naming every node and one more replica of
-each stateless-by-design service. A balancer stands in front of the two gateways as a
+files, logs and restarts), with NATS_URL naming every node and a second process of
+each of ``REPLICATED``. A balancer stands in front of the two gateways as a
 deployment's load balancer does: each new connection goes to the next gateway that
 accepts it.
 """
@@ -36,11 +36,11 @@ from tests.services import free_port
 
 REPLICAS = 3
 #: Services that run twice; the vector host (embedder and search) stays single. The
-#: collections service runs once (and is killed and restarted all the same): a second
-#: replica answers commands and queries from a read model that folds its own saves and
-#: the log at start, so a collection the other replica has just created is a 404 there
-#: (adding a source right after creating the collection, through the other gateway).
-#: Add it here once its read model catches up from the log before it answers.
+#: collections service runs once (and is killed and restarted all the same): with two,
+#: a replica answers a query about a collection it knows from a read model that may not
+#: have folded the other's last saves (it catches up every 5 s). One run in three saw
+#: the collection "pending" with no documents just after its operation completed, and
+#: "ready" after the rebuild. Add it here once such a query reads the log's tail first.
 REPLICATED = ("ingest", "gateway")
 
 

@@ -34,8 +34,7 @@ from tests.reliability.faults import sign_in, survive
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.slow]
 
-#: The services killed at once: one replica of each (the collections service's only
-#: process while it runs once, tests/cluster/system.py); the supervisor restarts them.
+#: The services killed at once, one process of each; the supervisor restarts them.
 VICTIMS = ("collections", "ingest", "gateway")
 
 
