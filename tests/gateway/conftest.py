@@ -17,9 +17,11 @@ from uuid import UUID
 import httpx
 import pytest
 import uvicorn
+from argon2 import PasswordHasher, profiles
 from collections_service.application import CollectionsApplication
 from collections_service.bootstrap import build_collections_service
 from fastapi import FastAPI
+from gateway_service import security
 from gateway_service.http_app import create_app
 from semantik_contracts.search import Search
 from semantik_runtime.bus import Bus
@@ -69,6 +71,18 @@ class Stack:
         assert reply.status_code == 201, reply.text
         body: dict[str, Any] = reply.json()
         return body
+
+
+@pytest.fixture(autouse=True, scope="module")
+def cheap_password_hashes() -> Iterator[None]:
+    """Passwords hashed with argon2 at its cheapest (argon2-cffi's profile for tests):
+    nearly every test here signs in, and each sign-up and sign-in spent about 0.3 s of
+    CPU in argon2 at the gateway's cost, which no test here is about (the gateway's own
+    test_security.py checks its hasher). Verifying reads the cost from the hash, so the
+    code that checks a password is the gateway's own; restored after each module."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(security, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+        yield
 
 
 @pytest.fixture
