@@ -92,7 +92,7 @@ async def test_a_body_over_the_limit_is_413_before_it_is_read(
         url = endpoint.path.replace("/api/v2/collections/{collection_id}", base)
         url = fill(url, operation_id=str(uuid4()), source_id=str(uuid4()))
         reply = await client.request(
-            endpoint.method, url, content=streamed(64), headers=json_headers
+            endpoint.method, url, content=streamed(5), headers=json_headers
         )
         refused(reply, 413, "larger than 4194304 bytes")
     # The largest body a client has reason to send is taken: 100 paths of 4,096 characters.
