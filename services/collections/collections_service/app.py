@@ -221,17 +221,24 @@ class CollectionsService:
         app = self.app
         queries = app.queries
 
+        def fresh(fn: Callable[[Any], T], cmd: Any) -> T:
+            """Answer from the read model as of the log now: another replica may have
+            saved since this one last folded (read your writes through any replica;
+            one read of the log's tail, which is empty when this replica is alone)."""
+            app.read_model.catch_up()
+            return fn(cmd)
+
         def direct(fn: Callable[[Any], BaseModel]) -> Callable[[Any], Awaitable[BaseModel]]:
             async def handle(cmd: Any) -> BaseModel:
-                return await self.call(fn, cmd)
+                return await self.call(fresh, fn, cmd)
 
             return handle
 
         async def list_sources(q: commands.ListSources) -> SourceList:
-            return SourceList(items=await self.call(queries.list_sources, q))
+            return SourceList(items=await self.call(fresh, queries.list_sources, q))
 
         async def add_source(cmd: commands.AddSource) -> BaseModel:
-            await self.call(app.check_new_source, cmd)
+            await self.call(fresh, app.check_new_source, cmd)
             # Ingest owns the allowed roots: it resolves the path or says why not.
             try:
                 checked = await self.bus.request(
