@@ -42,7 +42,9 @@ async def test_projections_rebuild_gives_the_same_answers(
     await service.start(stop)
     await bus.nc.flush()
     try:
-        args = argparse.Namespace(nats_url=nats_url, data_dir=tmp_path)
+        # A cluster's NATS_URL, as compose sets it: a node that is down, then one up.
+        cluster = f"nats://127.0.0.1:{free_port()},{nats_url}"
+        args = argparse.Namespace(nats_url=cluster, data_dir=tmp_path)
         assert await rebuild_projections(args) == 0
     finally:
         stop.set()

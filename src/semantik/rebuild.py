@@ -8,6 +8,7 @@ import sys
 
 from semantik_runtime.nats_auth import OPERATOR
 from semantik_runtime.nats_credentials import NatsCredentials, connect_options
+from semantik_runtime.settings import nats_servers
 
 from .local import local_nats_url
 from .nats_secrets import local_credentials
@@ -51,7 +52,7 @@ async def rebuild_projections(args: argparse.Namespace) -> int:
         nc = await asyncio.wait_for(
             nats.connect(
                 **connect_options(operator_credentials(args)),
-                servers=[url],
+                servers=nats_servers(url),
                 name="semantik-cli",
                 connect_timeout=CONNECT_SECONDS,
                 max_reconnect_attempts=1,  # 0 would mean for ever to nats-py
