@@ -44,6 +44,10 @@ def key_secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+#: How often a replica looks again at an operator account another one saved meanwhile.
+OPERATOR_ATTEMPTS = 3
+
+
 class Administration(Application[UUID]):
     index: AccountIndex
     _writes: threading.Lock
@@ -68,7 +72,20 @@ class Administration(Application[UUID]):
     def ensure_operator(self, username: str, password: str) -> User:
         """The CLI's local account (``<data dir>/secrets/cli_credentials.json``): an
         admin that is nobody's person, so sign-up stays closed and the first account to
-        register is still the instance's first admin."""
+        register is still the instance's first admin.
+
+        Gateway replicas starting together on one store each ensure it: the one whose
+        save comes second finds it saved (a conflict) and looks again."""
+        attempt = 1
+        while True:
+            try:
+                return self._ensure_operator(username, password)
+            except IntegrityError:
+                if attempt == OPERATOR_ATTEMPTS:
+                    raise
+                attempt += 1
+
+    def _ensure_operator(self, username: str, password: str) -> User:
         with self._writes:
             user = self.find(user_id_for(username))
             if user is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from gateway_service.users import User, UsersApplication, user_id_for
@@ -55,6 +55,28 @@ class UsersContract:
         reloaded = users.find(user.id)
         assert isinstance(reloaded, User) and reloaded.holds_current(family, token)
         assert reloaded.version == 123  # registered (admin: the first account), 121 sessions
+
+    def test_two_replicas_ensuring_the_operator_at_once_both_start(
+        self, users: UsersApplication, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Gateways starting together on one store: the second to save the operator
+        account finds it saved, and looks again instead of crashing at start."""
+        other = UsersApplication(env=users.env)
+        try:
+            real, calls = other.find, []
+
+            def find(user_id: UUID) -> User | None:
+                calls.append(user_id)  # the first look came before ``users`` saved
+                return None if len(calls) == 1 else real(user_id)
+
+            monkeypatch.setattr(other, "find", find)
+            first = users.ensure_operator("semantik-cli", "s3cret-password")
+            second = other.ensure_operator("semantik-cli", "s3cret-password")
+            assert second.id == first.id and second.operator
+            assert second.version == first.version  # nothing saved twice
+            assert len(calls) == 2  # it looked again after the conflict
+        finally:
+            other.close()
 
     def test_expired_sessions_are_forgotten(self, users: UsersApplication) -> None:
         user = users.register("dave", "correct horse", None)
