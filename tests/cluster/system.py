@@ -35,13 +35,10 @@ from tests.e2e.conftest import DATA_DIRS, RunningSystem
 from tests.services import free_port
 
 REPLICAS = 3
-#: Services that run twice; the vector host (embedder and search) stays single. The
-#: collections service runs once (and is killed and restarted all the same): with two,
-#: a replica answers a query about a collection it knows from a read model that may not
-#: have folded the other's last saves (it catches up every 5 s). One run in three saw
-#: the collection "pending" with no documents just after its operation completed, and
-#: "ready" after the rebuild. Add it here once such a query reads the log's tail first.
-REPLICATED = ("ingest", "gateway")
+#: Services that run twice; the vector host (embedder and search) stays single. Two
+#: collections replicas answer alike: each reads the log's tail before a command or a
+#: query (services/collections/tests/test_replicas.py).
+REPLICATED = ("collections", "ingest", "gateway")
 
 
 class Balancer:
