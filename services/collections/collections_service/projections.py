@@ -77,6 +77,11 @@ class ReadModel(FoldedLog):
             self.collections[originator] = aggregate
             self._touch("collections", originator)
         elif isinstance(aggregate, Operation):
+            if aggregate.settled and aggregate.counted:
+                # Its work ids only keep it from counting a work item twice, which the
+                # aggregate itself does: a settled operation counts nothing more, so
+                # the read model (and its stored row) does not keep one id per item.
+                aggregate.counted = set()
             self.operations[originator] = aggregate
             self._touch("operations", originator)
             outcome = _SYSTEM_OUTCOMES.get(type(domain_event).__name__)

@@ -84,6 +84,18 @@ class StoredReadModelCase(CollectionsApplicationCase):
         assert again.read_model.digest() == loaded
         assert folds.count > app.read_model.position - stored_at
 
+    def test_a_settled_operation_keeps_no_work_ids_in_the_read_model(
+        self, app: CollectionsApplication
+    ) -> None:
+        """Memory flat with history: the aggregate keeps its counted work ids (it must
+        not count an item twice), the read model's copy of a settled one does not."""
+        view = self.create(app)
+        op_id = self.add_source(app, view.id).operation.id
+        self.finish(app, view, op_id)
+        assert app.repository.get(op_id).counted  # the aggregate's, for redeliveries
+        folded = app.read_model.operations[op_id]
+        assert folded.settled and folded.counted == set()
+
     def test_the_state_is_written_every_thousand_events_or_so(
         self, app: CollectionsApplication, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
