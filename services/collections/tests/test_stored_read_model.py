@@ -134,39 +134,34 @@ class StoredReadModelCase(CollectionsApplicationCase):
         # Someone else's entries stay theirs.
         assert app.read_model.audit_of("stranger", [])[0] == 0
 
-    def test_a_stored_state_beyond_the_log_is_dropped_and_the_log_folded(
+    @pytest.mark.parametrize(
+        "beyond, readable",
+        [(1000, True), (0, False)],
+        ids=["a position beyond the log", "a row that does not read"],
+    )
+    def test_stored_state_that_does_not_fit_is_dropped_and_the_log_folded(
         self,
         app: CollectionsApplication,
         env: dict[str, str],
         apps: list[CollectionsApplication],
         caplog: pytest.LogCaptureFixture,
+        beyond: int,
+        readable: bool,
     ) -> None:
+        """A log replaced under its stored state, or a row a changed class cannot read:
+        the state is dropped and the whole log folded."""
         self.busy(app)
         model = app.read_model
         model.store.drop(model.stored_as)
-        junk = [("collections", model._key(next(iter(model.collections))), b"not json")]
-        model.store.save(model.stored_as, model.position + 1000, junk, [])
+        collection = next(iter(model.collections.values()))
+        value = model._pack(collection) if readable else b"not json"
+        row = ("collections", model._key(collection.id), value)
+        model.store.save(model.stored_as, model.position + beyond, [row], [])
         with caplog.at_level(logging.WARNING, logger=folding.__name__):
             again = self.reopen(env, apps)
         assert "not loaded" in caplog.text
         assert again.read_model.digest() == model.digest()
-
-    def test_a_row_that_cannot_be_read_is_dropped_and_the_log_folded(
-        self,
-        app: CollectionsApplication,
-        env: dict[str, str],
-        apps: list[CollectionsApplication],
-        caplog: pytest.LogCaptureFixture,
-    ) -> None:
-        self.busy(app)
-        model = app.read_model
-        model.store.drop(model.stored_as)
-        junk = [("collections", model._key(next(iter(model.collections))), b"not json")]
-        model.store.save(model.stored_as, model.position, junk, [])
-        with caplog.at_level(logging.WARNING, logger=folding.__name__):
-            again = self.reopen(env, apps)
-        assert "not loaded" in caplog.text
-        assert again.read_model.digest() == model.digest()
+        assert again.read_model.store.load(ReadModel.stored_as)[1] != [row]  # dropped
 
     def test_a_replica_behind_another_never_sets_the_store_back(
         self, app: CollectionsApplication, env: dict[str, str], apps: list[CollectionsApplication]

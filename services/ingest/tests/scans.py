@@ -1,14 +1,17 @@
-"""What the ingest service's scan tests share: a folder of documents and readers of the
-events a scan publishes."""
+"""What the ingest service's scan tests share: a folder of documents, readers of the
+events a scan publishes, and a scan started straight on the application."""
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
 from pathlib import Path
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 
-from semantik_contracts.events import ScanStats
+from ingest_service.application import IngestApplication
+from ingest_service.scan_aggregate import Scan, ScanSource
+from semantik_contracts import OperationType
+from semantik_contracts.events import OperationRequested, ScanStats
 from semantik_contracts.work import EmbedChunks
 
 from services.ingest.tests.harness import Harness
@@ -60,3 +63,18 @@ async def drain(h: Harness, operation_id: UUID) -> list[tuple[str, EmbedChunks]]
         if done and not await h.waiting_work():
             return taken
     raise AssertionError(f"the scan of {operation_id} did not complete")
+
+
+def index_scan(app: IngestApplication, sources: list[ScanSource]) -> Scan:
+    """The scan of a new index of ``sources``, in a collection of its own."""
+    request = OperationRequested(
+        collection_id=uuid4(),
+        operation_id=uuid4(),
+        operation_type=OperationType.INDEX,
+        requested_by="u1",
+        source_ids=[source.source_id for source in sources],
+        model_name="sentence-transformers/all-MiniLM-L6-v2",
+        chunk_size=128,
+        chunk_overlap=12,
+    )
+    return app.start_scan(request, sources)

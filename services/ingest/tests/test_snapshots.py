@@ -15,9 +15,11 @@ from eventsourcing.domain import Aggregate, Snapshot
 from ingest_service.application import IngestApplication, NewDocument
 from ingest_service.domain import Document, document_id, work_id
 from ingest_service.scan_aggregate import Scan, ScanSource
-from semantik_contracts import OperationType, SkipReason
-from semantik_contracts.events import ChunksEmbedded, OperationRequested
+from semantik_contracts import SkipReason
+from semantik_contracts.events import ChunksEmbedded
 from semantik_runtime.eventstore import event_store_env
+
+from services.ingest.tests.scans import index_scan
 
 pytestmark = pytest.mark.integration
 
@@ -70,18 +72,8 @@ class IngestSnapshotsCase:
         application.close()
 
     def scan(self, app: IngestApplication) -> Scan:
-        request = OperationRequested(
-            collection_id=uuid4(),
-            operation_id=uuid4(),
-            operation_type=OperationType.INDEX,
-            requested_by="u1",
-            source_ids=[SOURCE],
-            model_name="sentence-transformers/all-MiniLM-L6-v2",
-            chunk_size=128,
-            chunk_overlap=12,
-        )
         sources = [ScanSource(SOURCE, "records", "/data/rows.csv", ("title", "body"), ("author",))]
-        return app.start_scan(request, sources)
+        return index_scan(app, sources)
 
     def assert_restores_its_events(
         self, app: IngestApplication, env: dict[str, str], aggregate_id: UUID

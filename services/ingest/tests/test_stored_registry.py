@@ -14,9 +14,11 @@ from ingest_service.application import IngestApplication, NewDocument
 from ingest_service.domain import document_id, work_id
 from ingest_service.projections import Registry
 from ingest_service.scan_aggregate import Scan, ScanSource
-from semantik_contracts import OperationType, SkipReason
-from semantik_contracts.events import ChunksEmbedded, OperationRequested
+from semantik_contracts import SkipReason
+from semantik_contracts.events import ChunksEmbedded
 from semantik_runtime.eventstore import event_store_env
+
+from services.ingest.tests.scans import index_scan
 
 pytestmark = pytest.mark.integration
 
@@ -41,17 +43,7 @@ class StoredRegistryCase:
         return app
 
     def scan(self, app: IngestApplication) -> Scan:
-        request = OperationRequested(
-            collection_id=uuid4(),
-            operation_id=uuid4(),
-            operation_type=OperationType.INDEX,
-            requested_by="u1",
-            source_ids=[SOURCE],
-            model_name="sentence-transformers/all-MiniLM-L6-v2",
-            chunk_size=128,
-            chunk_overlap=12,
-        )
-        return app.start_scan(request, [ScanSource(SOURCE, "directory", "/d")])
+        return index_scan(app, [ScanSource(SOURCE, "directory", "/d")])
 
     def test_a_restart_folds_only_what_came_after_the_stored_registry(
         self, env: dict[str, str], apps: list[IngestApplication]
