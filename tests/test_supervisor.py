@@ -37,6 +37,17 @@ def test_embedded_default_hosts_embedder_and_search_in_one_process(
     assert env["NATS_URL"].startswith("nats://127.0.0.1:")
     assert env["SEMANTIK_SOURCE_ROOTS"] == str(tmp_path.resolve() / "sources")  # no home dir
     assert "QDRANT_URL" not in env and "DATABASE_URL" not in env
+    # Each process a name of its own that a restart keeps (its leases are taken back),
+    # and that another data dir's `semantik run` on this host never has.
+    replicas = {child.name: child.env["SEMANTIK_REPLICA_NAME"] for child in supervisor.children}
+    assert len(set(replicas.values())) == len(replicas)
+    assert replicas["ingest"].startswith("ingest@")
+    supervisor.plan()
+    assert supervisor.children[1].env["SEMANTIK_REPLICA_NAME"] == replicas["ingest"]
+    (tmp_path / "other").mkdir()
+    elsewhere = Supervisor(RunSettings(data_dir=tmp_path / "other"))
+    elsewhere.plan()
+    assert elsewhere.children[1].env["SEMANTIK_REPLICA_NAME"] != replicas["ingest"]
 
 
 def test_with_external_services_embedder_and_search_run_apart(tmp_path: Path) -> None:

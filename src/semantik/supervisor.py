@@ -10,6 +10,7 @@ its pid is kept in ``<data dir>/run/<service>.pid``.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import signal
@@ -135,9 +136,23 @@ class Supervisor:
             services.append(("vector-host", "semantik.vectorhost", ["embedder", "search"]))
         services.append(("gateway", "gateway_service", ["gateway"]))
         self.children = [
-            Child(name, [python, "-m", module], pids, with_user(env, name, passwords))
+            Child(
+                name,
+                [python, "-m", module],
+                pids,
+                {**with_user(env, name, passwords), "SEMANTIK_REPLICA_NAME": self.slot(name)},
+            )
             for name, module, pids in services
         ]
+
+    def slot(self, name: str) -> str:
+        """The name of one supervised process across its restarts (``SEMANTIK_REPLICA_NAME``):
+        one ``semantik run`` uses a data dir at a time (``preflight``'s lock), so the
+        host, the data dir and the process name are never another live replica's. A
+        restarted ingest takes its own scan leases back with it instead of waiting for
+        them to lapse."""
+        place = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
+        return f"{name}@{socket.gethostname()}-{place}"[:128]
 
     def service_env(self, nats_url: str) -> dict[str, str]:
         env = dict(os.environ)

@@ -26,7 +26,7 @@ async def main() -> None:
         settings.extract_timeout_seconds,
         settings.models_path,
     )
-    owner = replica_name()  # one name in both kinds of leases
+    owner = replica_name(settings.replica_name)  # one name in both kinds of leases
     app = IngestApplication(env=event_store_env("ingest", settings.database_url, settings.data_dir))
     service = build_ingest_service(
         app,

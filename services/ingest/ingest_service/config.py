@@ -38,6 +38,15 @@ class IngestSettings(ServiceSettings):
         description="How long a replica's lease on a running scan lasts unrenewed: "
         "another replica resumes the scan of one that died within 1.5 times this",
     )
+    replica_name: str | None = Field(
+        None,
+        validation_alias="SEMANTIK_REPLICA_NAME",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$",
+        description="This replica's name across restarts (the pod's name on Kubernetes; "
+        "`semantik run` sets it): a restarted replica takes its own scan and sync leases "
+        "back at once. Two replicas running at the same time must never share it. Unset: "
+        "a name of the process, and a restarted one waits for its old leases to lapse",
+    )
     sync_refresh_seconds: float = Field(
         2.0,
         validation_alias="SEMANTIK_SYNC_REFRESH_SECONDS",

@@ -24,9 +24,17 @@ from semantik_runtime.bus import Bus
 log = logging.getLogger(__name__)
 
 
-def replica_name() -> str:
-    """A name of this process no other replica has (host, process, and a random part:
-    two replicas in one process, as tests run them, are told apart too)."""
+def replica_name(stable: str | None = None) -> str:
+    """The name this replica holds leases under.
+
+    ``stable`` (``SEMANTIK_REPLICA_NAME``: the pod's name on Kubernetes, the supervisor's
+    slot under ``semantik run``) names the replica across restarts, so a process that
+    died and was started again takes its own leases back at once instead of waiting for
+    their ttl. Without it the name is this process's own (host, process and a random
+    part: two replicas in one process, as tests run them, are told apart too), and a
+    restarted process waits for the ttl like any other replica."""
+    if stable:
+        return stable
     return f"{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:8]}"
 
 
@@ -95,8 +103,26 @@ class Leases:
             # Held by another (or, for ``create``, expiring this very moment: next time).
             if revision is not None:
                 log.warning("lease %s lost to another replica", self.key(held_id))
-            self.held.pop(held_id, None)
+                self.held.pop(held_id, None)
+                return False
+        return await self._reclaim(kv, held_id, value)
+
+    async def _reclaim(self, kv: KeyValue, held_id: UUID, value: bytes) -> bool:
+        """Take back a lease held under this replica's name by an earlier run of it (it
+        died holding it): one run of a replica name is alive at a time, so it is this
+        one's. A lease this run took (another of its tasks, a moment ago) is not."""
+        try:
+            entry = await kv.get(self.key(held_id))
+        except nats.js.errors.KeyNotFoundError:
+            return False  # lapsed or given back this moment: the next claim creates it
+        if entry.value != value or held_id in self.held or entry.revision is None:
             return False
+        try:
+            self.held[held_id] = await kv.update(self.key(held_id), value, last=entry.revision)
+        except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError):
+            return False
+        log.info("lease %s taken back from this replica's earlier run", self.key(held_id))
+        return True
 
     async def release(self, held_id: UUID) -> None:
         """Give the lease back at once, so another replica need not wait for its ttl."""

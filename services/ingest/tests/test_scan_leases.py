@@ -174,6 +174,40 @@ async def test_a_lease_is_held_by_one_and_lapses_when_its_holder_stops_renewing(
         await bus.close()
 
 
+async def test_a_restarted_replica_takes_its_own_leases_back_at_once(
+    private_nats_url: str,
+) -> None:
+    """A replica named across restarts (SEMANTIK_REPLICA_NAME) that died holding a lease
+    takes it back at its next start; another replica, or a second claim by the same
+    run, does not."""
+    bus = await Bus.connect(private_nats_url, "test")
+    bucket = f"TEST_LEASES_{uuid4().hex[:8]}"
+
+    def leases(owner: str) -> Leases:
+        return Leases(bus, owner, 60.0, bucket=bucket, prefix="scan", description="test")
+
+    scan = uuid4()
+    try:
+        died = leases("ingest@host")
+        assert await died.hold(scan)  # then it is killed: the lease stays for 60 s
+        other = leases("ingest@elsewhere")
+        assert not await other.hold(scan)
+        again = leases("ingest@host")  # the same replica, started again
+        assert await again.hold(scan)
+        assert not await died.hold(scan)  # the earlier run's revision is stale: refused
+        assert await again.hold(scan)  # and the new run renews it
+        assert not await other.hold(scan)
+        # Two claims at once by one run: one wins, the other does not take it "back".
+        fresh = leases("ingest@host")
+        second = uuid4()
+        won = await asyncio.gather(fresh.hold(second), fresh.hold(second))
+        assert sorted(won) == [False, True]
+        await again.release(scan)
+        assert await other.hold(scan)  # given back: anyone's
+    finally:
+        await bus.close()
+
+
 async def test_a_dead_replicas_scan_is_taken_over_and_completes_once(
     harness: Harness, replicas: Starter
 ) -> None:
