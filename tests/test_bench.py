@@ -1,12 +1,16 @@
-"""The ingest benchmark's corpus: generated, deterministic, real words (SPEC §9)."""
+"""The benchmarks' corpora: generated, deterministic, real words (SPEC §9); what bench
+search's collections hold, and are named after."""
 
 from __future__ import annotations
 
+import argparse
+import json
 from pathlib import Path
 
 import pytest
 
 from semantik.bench_ingest import write_corpus
+from semantik.bench_search import _corpus, _records
 
 pytestmark = pytest.mark.unit
 
@@ -23,3 +27,28 @@ def test_the_corpus_is_the_same_every_run(tmp_path: Path) -> None:
         assert 50 <= len(body.split()) < 50 + 18
         assert all(word.strip(".").isalpha() for word in body.split())
     assert (tmp_path / "a" / first[0]).read_text() != (tmp_path / "a" / first[1]).read_text()
+
+
+def test_bench_search_names_its_collections_after_what_they_hold(tmp_path: Path) -> None:
+    """A kept data dir holds each corpus apart: a BEIR directory whole, its first N
+    records, or N made-up records, each its own collections and record file."""
+    beir = tmp_path / "tiny-beir"
+    beir.mkdir()
+    rows = [json.dumps({"_id": str(n), "title": "", "text": f"doc {n}"}) + "\n" for n in range(6)]
+    (beir / "corpus.jsonl").write_text("".join(rows))
+    sources = tmp_path / "sources"
+    sources.mkdir()
+
+    def args(beir_dir: Path | None, documents: int | None) -> argparse.Namespace:
+        return argparse.Namespace(beir=beir_dir, documents=documents)
+
+    assert _corpus(args(beir, None)) == "tiny-beir"
+    assert _records(sources, 1, args(beir, None)) == (beir / "corpus.jsonl").resolve()
+    part = _records(sources, 1, args(beir, 4))
+    assert _corpus(args(beir, 4)) == "tiny-beir-4" and part == sources / "tiny-beir-4.jsonl"
+    assert part.read_text() == "".join(rows[:4])  # the corpus's first four records
+    assert _records(sources, 2, args(beir, 4)) == part  # shared by every collection
+    made = _records(sources, 2, args(None, 3))
+    assert _corpus(args(None, 3)) == "synthetic-3" and made == sources / "synthetic-3-2.jsonl"
+    assert len(made.read_text().splitlines()) == 3
+    assert made.read_text() != _records(sources, 1, args(None, 3)).read_text()  # seeded apart
