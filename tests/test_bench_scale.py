@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from semantik.bench_scale import sizes, targets
+from semantik.bench_scale import count, sizes, targets
 
 SEMANTIK = Path(sys.executable).parent / "semantik"
 
@@ -23,6 +23,14 @@ def test_sizes_are_a_comma_separated_list_of_positive_numbers() -> None:
     for wrong in ("", "0", "10,-1"):
         with pytest.raises(argparse.ArgumentTypeError):
             sizes(wrong)
+
+
+@pytest.mark.unit
+def test_a_document_count_is_zero_or_more() -> None:
+    assert count("0") == 0 and count("1_000") == 1000
+    for wrong in ("", "-1", "many"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            count(wrong)
 
 
 @pytest.mark.unit

@@ -186,8 +186,13 @@ def bench_scale(args: argparse.Namespace) -> dict[str, Any]:
         documents = args.ingest_documents
         from .bench_scale_search import measure_search_and_ingest
 
-        report.update(measure_search_and_ingest(args.search_chunks, lanes, documents, args.queries))
-        report.update(ingest_lanes=[int(n) for n in lanes], ingest_documents=documents)
+        report.update(
+            measure_search_and_ingest(
+                args.search_chunks, lanes, documents, args.queries, args.data_dir
+            )
+        )
+        if documents:
+            report.update(ingest_lanes=[int(n) for n in lanes], ingest_documents=documents)
         report["queries"] = args.queries
     report["load_average_after"] = load_average()
     report["targets"] = targets(report)
@@ -217,6 +222,17 @@ def sizes(text: str) -> list[int]:
     return values
 
 
+def count(text: str) -> int:
+    """A number of documents, 0 or more (0: that part of the bench is skipped)."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a count must be 0 or a positive integer: {text!r}")
+    return value
+
+
 def add_scale_bench(benches: Any) -> None:
     scale = benches.add_parser(
         "scale", help="start-up and memory against the log's size, search against a collection's"
@@ -230,7 +246,16 @@ def add_scale_bench(benches: Any) -> None:
         )
     scale.add_argument("--starts", type=int, default=3, help="measured starts per log size")
     scale.add_argument("--queries", type=int, default=200, help="per collection")
-    scale.add_argument("--ingest-documents", type=int, default=200, help="per lane setting")
+    scale.add_argument(
+        "--ingest-documents", type=count, default=200, help="per lane setting; 0: no ingest"
+    )
+    scale.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep the search part's system here: a rerun searches the collections an "
+        "earlier run filled instead of filling them again (default: a temporary one)",
+    )
     scale.add_argument("--lanes", type=sizes, default=[1, 2], help="embedder lanes, two")
     scale.add_argument("--json", action="store_true", help="one JSON object on stdout")
     scale.set_defaults(func=bench_scale_command)

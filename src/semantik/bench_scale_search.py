@@ -17,13 +17,14 @@ generation's writes are quiet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import numpy as np
 from semantik_runtime.sparse import document_vector
@@ -95,11 +96,17 @@ def fill_generation(root: Path, name: str, collection_id: UUID, dimension: int, 
         store.close()
 
 
-async def _timed_ingest(client: SemantikClient, name: str, folder: Path) -> float:
-    """Chunks/s of ``folder`` ingested into a new collection ``name``."""
+#: Under a kept ``--data-dir``: one empty file per collection filled whole (named by
+#: its id), so that a rerun measures it again instead of filling it twice.
+FILLED = "bench-scale-filled"
+
+
+async def _timed_ingest(client: SemantikClient, folder: Path) -> float:
+    """Chunks/s of ``folder`` ingested into a new collection (a name of its own: a kept
+    data dir keeps the collections of earlier runs)."""
     from .bench_ingest import _finish
 
-    collection = await client.create_collection(name)
+    collection = await client.create_collection(f"scale-ingest-{uuid4().hex[:8]}")
     began = time.perf_counter()
     added = await client.add_source(collection.id, folder)
     done = await _finish(client, added.operation.id)
@@ -109,19 +116,45 @@ async def _timed_ingest(client: SemantikClient, name: str, folder: Path) -> floa
 async def _ingest_then(
     url: str,
     data_dir: Path,
-    folder: Path,
-    name: str,
+    folder: Path | None,
     then: Callable[[SemantikClient], Awaitable[T]],
-) -> tuple[float, T]:
+) -> tuple[float | None, T]:
     """Signed in to the system at ``url``: the chunks/s of ``folder`` ingested into a
-    new collection ``name``, and what ``then`` gives after it."""
+    new collection (None without a folder), and what ``then`` gives after it."""
     from .client import SemantikClient
     from .session import own_system_login
 
     async with SemantikClient(url, timeout=120) as client:
         await own_system_login(client, data_dir)
-        rate = await _timed_ingest(client, name, folder)
+        rate = None if folder is None else await _timed_ingest(client, folder)
         return rate, await then(client)
+
+
+async def search_collections(
+    client: SemantikClient, data_dir: Path, sizes: list[int]
+) -> list[tuple[Collection, bool]]:
+    """The collection of each size, and whether it is filled already: one a kept data
+    dir holds whole (``FILLED``) is measured again as it is; else it is made (or, left
+    half-filled by a stopped run, found) and filled."""
+    found = []
+    for size in sizes:
+        name = f"scale-search-{size}"
+        collection = await client.collection_by_name(name)
+        if collection is not None and (data_dir / FILLED / str(collection.id)).exists():
+            found.append((collection, True))
+        else:
+            found.append((collection or await client.create_collection(name), False))
+    return found
+
+
+def counted(root: Path, name: str) -> int:
+    """The points of generation ``name`` of the shards under ``root`` (no process may
+    have them open)."""
+    store = EdgeVectorStore(root)
+    try:
+        return store.count(name)
+    finally:
+        store.close()
 
 
 async def _latencies(
@@ -144,10 +177,17 @@ async def _latencies(
 
 
 def measure_search_and_ingest(
-    sizes: list[int], lanes: tuple[str, str], documents: int, queries: int
+    sizes: list[int],
+    lanes: tuple[str, str],
+    documents: int,
+    queries: int,
+    kept: Path | None = None,
 ) -> dict[str, Any]:
     """Ingest with ``lanes[0]`` lanes, fill the search collections, then ingest with
-    ``lanes[1]`` lanes and search each collection: two starts of the system."""
+    ``lanes[1]`` lanes and search each collection: two starts of the system. No ingest
+    with ``documents`` 0; in a ``kept`` data dir the collections filled by an earlier
+    run are searched again as they are (a million points take most of an hour to write
+    and index on 2 cores)."""
     from semantik_contracts.search import DEFAULT_MODEL
     from semantik_contracts.work import generation_name
 
@@ -155,46 +195,63 @@ def measure_search_and_ingest(
     from .bench_ingest import running_semantik, write_corpus
     from .bench_search import make_queries
 
-    with tempfile.TemporaryDirectory(prefix="semantik-bench-scale-") as tmp:
-        data_dir = Path(tmp)
-        folder = data_dir / "sources" / "corpus"
-        write_corpus(folder, documents, 170)
+    with contextlib.ExitStack() as stack:
+        if kept is None:
+            data_dir = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="semantik-bench-scale-"))
+            )
+        else:
+            data_dir = kept.resolve()
+            (data_dir / "sources").mkdir(parents=True, exist_ok=True)
+        folder = None
+        if documents:
+            folder = data_dir / "sources" / f"corpus-{documents}"
+            write_corpus(folder, documents, 170)
         with running_semantik(data_dir, SEMANTIK_EMBED_LANES=lanes[0]) as url:
 
-            async def collections(client: SemantikClient) -> list[Collection]:
-                return [await client.create_collection(f"scale-search-{n}") for n in sizes]
+            async def collections(client: SemantikClient) -> list[tuple[Collection, bool]]:
+                return await search_collections(client, data_dir, sizes)
 
-            one, made = asyncio.run(_ingest_then(url, data_dir, folder, "scale-1", collections))
-        say(f"ingest with {lanes[0]} lane(s): {one:.1f} chunks/s; writing the collections")
-        counts = [
-            fill_generation(
-                data_dir / "qdrant",
-                generation_name(c.id, c.active_generation or 1),
-                c.id,
-                DEFAULT_MODEL.dimension,
-                size,
+            one, made = asyncio.run(_ingest_then(url, data_dir, folder, collections))
+        if one is not None:
+            say(f"ingest with {lanes[0]} lane(s): {one:.1f} chunks/s")
+        counts = []
+        (data_dir / FILLED).mkdir(exist_ok=True)
+        for (collection, filled), size in zip(made, sizes, strict=True):
+            name = generation_name(collection.id, collection.active_generation or 1)
+            if filled:
+                counts.append(counted(data_dir / "qdrant", name))
+                continue
+            say(f"writing {size} points into {collection.name}")
+            counts.append(
+                fill_generation(
+                    data_dir / "qdrant", name, collection.id, DEFAULT_MODEL.dimension, size
+                )
             )
-            for c, size in zip(made, sizes, strict=True)
-        ]
-        say(f"collections of {counts} chunks written, HNSW built")
+            (data_dir / FILLED / str(collection.id)).touch()
+        say(f"collections of {counts} chunks, HNSW built")
         texts = make_queries(queries)
         with running_semantik(data_dir, SEMANTIK_EMBED_LANES=lanes[1]) as url:
 
             async def searches(client: SemantikClient) -> list[list[float]]:
-                return await _latencies(client, url, made, texts)
+                return await _latencies(client, url, [c for c, _ in made], texts)
 
-            two, latencies = asyncio.run(_ingest_then(url, data_dir, folder, "scale-2", searches))
-        ingest_bytes = store_bytes(data_dir, "ingest")
-        stream = data_dir / "nats"  # the files of SEMANTIK_EVENTS, in each account's dir
-        stream_bytes = sum(
-            f.stat().st_size for f in stream.rglob("*") if "SEMANTIK_EVENTS" in f.parts
-        )
-    return {
-        "search_chunks": counts,
-        "search_p50_ms": [round(percentile(ms, 50), 2) for ms in latencies],
-        "search_p95_ms": [round(percentile(ms, 95), 2) for ms in latencies],
-        "ingest_chunks_per_s": [round(one, 2), round(two, 2)],
-        # Its documents were ingested twice, into two collections: two records each.
-        "ingest_store_bytes_per_document": round(ingest_bytes / (2 * documents)),
-        "events_stream_bytes_per_document": round(stream_bytes / (2 * documents)),
-    }
+            two, latencies = asyncio.run(_ingest_then(url, data_dir, folder, searches))
+        report: dict[str, Any] = {
+            "search_chunks": counts,
+            "search_p50_ms": [round(percentile(ms, 50), 2) for ms in latencies],
+            "search_p95_ms": [round(percentile(ms, 95), 2) for ms in latencies],
+        }
+        if one is not None and two is not None:
+            ingest_bytes = store_bytes(data_dir, "ingest")
+            stream = data_dir / "nats"  # the files of SEMANTIK_EVENTS, in each account's dir
+            stream_bytes = sum(
+                f.stat().st_size for f in stream.rglob("*") if "SEMANTIK_EVENTS" in f.parts
+            )
+            # Its documents were ingested twice, into two collections: two records each.
+            report.update(
+                ingest_chunks_per_s=[round(one, 2), round(two, 2)],
+                ingest_store_bytes_per_document=round(ingest_bytes / (2 * documents)),
+                events_stream_bytes_per_document=round(stream_bytes / (2 * documents)),
+            )
+    return report
