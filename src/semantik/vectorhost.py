@@ -41,6 +41,7 @@ async def main() -> None:
         settings.data_dir,
         api_key=settings.qdrant_api_key,
         edge_search_threads=settings.edge_search_threads,
+        layout=settings.qdrant_layout,
     )
     # One NATS user for the process, the union of the embedder's and search's
     # (semantik_runtime.nats_auth, VECTOR_HOST).

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, ByteSize, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .nats_credentials import NatsCredentials
+
+if TYPE_CHECKING:
+    from .vectors.server import QdrantLayout
 
 #: The shortest age limit SEMANTIK_EVENTS may be given: an operation runs for at most its
 #: timeout (6 h by default) and its stall watchdog re-publishes its events from the
@@ -132,6 +136,28 @@ class ServiceSettings(EventRetentionSettings, StreamSettings):
         None, validation_alias="QDRANT_URL", description="Qdrant server; Qdrant Edge if unset"
     )
     qdrant_api_key: str | None = Field(None, validation_alias="QDRANT_API_KEY")
+    qdrant_shards: int | None = Field(
+        None,
+        validation_alias="SEMANTIK_QDRANT_SHARDS",
+        ge=1,
+        le=1024,
+        description="Shards of each new generation on the Qdrant server (QDRANT_URL); "
+        "the server's default (1) if unset",
+    )
+    qdrant_replicas: int | None = Field(
+        None,
+        validation_alias="SEMANTIK_QDRANT_REPLICAS",
+        ge=1,
+        le=16,
+        description="Copies of each shard of a new generation on a Qdrant cluster; the "
+        "server's default if unset",
+    )
+    qdrant_quantization: Literal["none", "int8"] = Field(
+        "none",
+        validation_alias="SEMANTIK_QDRANT_QUANTIZATION",
+        description="int8: new generations keep an int8 copy of the vectors in RAM and "
+        "the float32 originals (which rescore) and the sparse index on disk",
+    )
     edge_search_threads: int = Field(
         1,
         validation_alias="SEMANTIK_EDGE_SEARCH_THREADS",
@@ -169,6 +195,13 @@ class ServiceSettings(EventRetentionSettings, StreamSettings):
             return None
         password = self.nats_password.get_secret_value() if self.nats_password else ""
         return NatsCredentials(self.nats_user, password)
+
+    @property
+    def qdrant_layout(self) -> QdrantLayout:
+        """How new generations are laid out on the Qdrant server (``QDRANT_URL``)."""
+        from .vectors.server import QdrantLayout  # qdrant-client: only where it is used
+
+        return QdrantLayout(self.qdrant_shards, self.qdrant_replicas, self.qdrant_quantization)
 
     @property
     def models_path(self) -> Path:

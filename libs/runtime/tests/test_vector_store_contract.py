@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from qdrant_client import QdrantClient
+from semantik_runtime.settings import ServiceSettings
 from semantik_runtime.sparse import document_vector, query_vector
 from semantik_runtime.vectors import GenerationNotFoundError, Point, VectorStore, open_vector_store
 from semantik_runtime.vectors.edge import EdgeVectorStore
-from semantik_runtime.vectors.server import QdrantServerVectorStore
+from semantik_runtime.vectors.server import QdrantLayout, QdrantServerVectorStore
 
 from libs.runtime.tests.vector_store_case import (
     ALL,
@@ -242,6 +243,52 @@ class TestQdrantLocalVectorStore(QdrantLocalStore, VectorStoreWritesContract):
         aliases = {a.alias_name: a.collection_name for a in client.get_aliases().aliases}
         assert aliases == {"semantik_c1": "c1_g2"}
         store.close()
+
+    def test_a_new_generation_is_laid_out_as_the_settings_say(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """SEMANTIK_QDRANT_SHARDS, _REPLICAS and _QUANTIZATION reach the server's
+        create_collection (local mode takes them and keeps only the on-disk flags; the
+        server's own answer cannot be had here); unset, the server's defaults stay."""
+        monkeypatch.setenv("SEMANTIK_QDRANT_SHARDS", "12")
+        monkeypatch.setenv("SEMANTIK_QDRANT_REPLICAS", "2")
+        monkeypatch.setenv("SEMANTIK_QDRANT_QUANTIZATION", "int8")
+        layout = ServiceSettings().qdrant_layout
+        assert layout == QdrantLayout(12, 2, "int8")
+        asked: list[dict[str, object]] = []
+
+        class Recording(QdrantClient):
+            def create_collection(self, *args: object, **kwargs: object) -> bool:  # type: ignore[override]
+                asked.append(kwargs)
+                return bool(super().create_collection(*args, **kwargs))  # type: ignore[arg-type]
+
+        store = QdrantServerVectorStore(Recording(":memory:"), layout)
+        plain = QdrantServerVectorStore(Recording(":memory:"))
+        try:
+            store.create_generation(GEN, DIM)
+            store.create_generation(GEN, DIM)  # made once: an existing one keeps its layout
+            plain.create_generation(GEN, DIM)
+        finally:
+            store.close()
+            plain.close()
+        assert len(asked) == 2
+        laid, default = asked
+        assert (laid["shard_number"], laid["replication_factor"]) == (12, 2)
+        quantization = laid["quantization_config"]
+        assert quantization.scalar.type == "int8" and quantization.scalar.always_ram  # type: ignore[attr-defined]
+        assert laid["vectors_config"]["dense"].on_disk is True  # type: ignore[index]
+        assert laid["sparse_vectors_config"]["bm25"].index.on_disk is True  # type: ignore[index]
+        assert not {"shard_number", "replication_factor", "quantization_config"} & set(default)
+        assert default["vectors_config"]["dense"].on_disk is None  # type: ignore[index]
+        for name, wrong in (
+            ("SEMANTIK_QDRANT_SHARDS", "0"),
+            ("SEMANTIK_QDRANT_REPLICAS", "many"),
+            ("SEMANTIK_QDRANT_QUANTIZATION", "int4"),
+        ):
+            monkeypatch.setenv(name, wrong)
+            with pytest.raises(ValueError, match=name):
+                ServiceSettings()
+            monkeypatch.delenv(name)
 
     def test_open_vector_store_with_url_is_the_server_adapter(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

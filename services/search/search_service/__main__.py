@@ -25,6 +25,7 @@ async def main() -> None:
         settings.data_dir,
         api_key=settings.qdrant_api_key,
         edge_search_threads=settings.edge_search_threads,
+        layout=settings.qdrant_layout,
     )
     bus = await Bus.connect(settings.nats_url, "search", settings.nats_credentials)
     reranker, problem = await asyncio.to_thread(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .port import (
     GenerationNotFoundError,
@@ -12,6 +13,9 @@ from .port import (
     SparseVector,
     VectorStore,
 )
+
+if TYPE_CHECKING:
+    from .server import QdrantLayout
 
 __all__ = [
     "GenerationNotFoundError",
@@ -30,10 +34,12 @@ def open_vector_store(
     *,
     api_key: str | None = None,
     edge_search_threads: int = 1,
+    layout: QdrantLayout | None = None,
 ) -> VectorStore:
     """Open the store the settings ask for: the Qdrant server at ``qdrant_url`` if set,
-    else Qdrant Edge shards under ``data_dir / "qdrant"`` (owned by this process alone),
-    each searching with ``edge_search_threads`` threads.
+    its new generations laid out as ``layout`` says, else Qdrant Edge shards under
+    ``data_dir / "qdrant"`` (owned by this process alone), each searching with
+    ``edge_search_threads`` threads.
     """
     # Imported here so that importing the port (as semantik_runtime.sparse does) loads
     # neither engine's client library.
@@ -42,7 +48,7 @@ def open_vector_store(
 
         from .server import QdrantServerVectorStore
 
-        return QdrantServerVectorStore(QdrantClient(url=qdrant_url, api_key=api_key))
+        return QdrantServerVectorStore(QdrantClient(url=qdrant_url, api_key=api_key), layout)
     from .edge import EdgeVectorStore
 
     return EdgeVectorStore(data_dir / "qdrant", search_threads=edge_search_threads)

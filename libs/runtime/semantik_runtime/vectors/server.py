@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from qdrant_client import QdrantClient, models
 
@@ -29,18 +30,55 @@ from .port import (
 )
 from .server_query import document_filter, run_query, server_point
 
-__all__ = ["QdrantServerVectorStore"]
+__all__ = ["QdrantLayout", "QdrantServerVectorStore"]
+
+Quantization = Literal["none", "int8"]
+
+
+@dataclass(frozen=True, slots=True)
+class QdrantLayout:
+    """How a new generation's collection is laid out on the server (``SEMANTIK_QDRANT_*``;
+    docs/deploy.md, "100 million chunks"). None leaves a choice to the server's defaults
+    (one shard; its configured replication factor).
+
+    ``int8`` keeps an int8 copy of the dense vectors in RAM for the search and the
+    float32 originals on disk, which rescore the candidates, with the sparse index on
+    disk too: about a quarter of the RAM per chunk. Existing generations keep their
+    layout; a reindex lays its new generation out anew.
+    """
+
+    shards: int | None = None
+    replicas: int | None = None
+    quantization: Quantization = "none"
+
+    def collection(self) -> dict[str, Any]:
+        """``create_collection``'s arguments beyond the vectors' names and sizes."""
+        quantized = self.quantization == "int8"
+        settings: dict[str, Any] = {
+            "shard_number": self.shards,
+            "replication_factor": self.replicas,
+            "quantization_config": models.ScalarQuantization(
+                scalar=models.ScalarQuantizationConfig(
+                    type=models.ScalarType.INT8, quantile=0.99, always_ram=True
+                )
+            )
+            if quantized
+            else None,
+        }
+        return {key: value for key, value in settings.items() if value is not None}
 
 
 class QdrantServerVectorStore(VectorStore):
-    """Generations as collections named ``<name>`` on the server behind ``client``.
+    """Generations as collections named ``<name>`` on the server behind ``client``, each
+    laid out as ``layout`` says when it is made.
 
     ``generations()`` lists every collection on the server, so a server shared with
     other applications shows theirs too. ``close()`` closes ``client``.
     """
 
-    def __init__(self, client: QdrantClient) -> None:
+    def __init__(self, client: QdrantClient, layout: QdrantLayout | None = None) -> None:
         self._client = client
+        self._layout = layout or QdrantLayout()
 
     def create_generation(self, name: str, dimension: int) -> None:
         check_generation_name(name)
@@ -53,16 +91,21 @@ class QdrantServerVectorStore(VectorStore):
 
     def _create_collection(self, name: str, dimension: int) -> None:
         try:
+            on_disk = True if self._layout.quantization == "int8" else None
             self._client.create_collection(
                 name,
                 vectors_config={
                     DENSE_VECTOR: models.VectorParams(
-                        size=dimension, distance=models.Distance.COSINE
+                        size=dimension, distance=models.Distance.COSINE, on_disk=on_disk
                     )
                 },
                 sparse_vectors_config={
-                    SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                    SPARSE_VECTOR: models.SparseVectorParams(
+                        modifier=models.Modifier.IDF,
+                        index=models.SparseIndexParams(on_disk=on_disk) if on_disk else None,
+                    )
                 },
+                **self._layout.collection(),
             )
         except Exception:
             # Another writer created it between the check and the call: that is success.
