@@ -35,6 +35,7 @@ async def main() -> None:
         settings.device,
         settings.models_path,
         settings.precision,
+        settings.data_dir / "embedder",  # auto's choice, kept for the next start
     )
     store = open_vector_store(
         settings.qdrant_url,

@@ -8,8 +8,11 @@ typed error, never a download.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import platform
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -137,7 +140,7 @@ class EmbeddingModel:
             self.batch_size = batch
             return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def use_precision(self, requested: str) -> str:
+    def use_precision(self, requested: str, remembered: RememberedChoice | None = None) -> str:
         """Encode documents at ``requested`` precision (``precision.PRECISIONS``) from now
         on, and return the one chosen. ``auto`` chooses per CPU: the fastest pass whose
         vectors keep a cosine of at least ``DOCUMENT_MIN_COSINE`` with float32's on
@@ -149,7 +152,12 @@ class EmbeddingModel:
         Queries keep their own pass (``trace_queries``: float32, or bfloat16 within
         ``BFLOAT16_MIN_COSINE``): each side is checked against the same float32 vectors,
         so a collection's queries and documents stay comparable whatever its documents
-        were made with, and a query never carries int8's loss on top of the documents'."""
+        were made with, and a query never carries int8's loss on top of the documents'.
+
+        ``remembered`` keeps ``auto``'s choice for this model on this machine: a restart
+        takes it again instead of probing and racing (seconds at every start), and the
+        choice cannot flip with the load of the moment it was raced at, which would mix
+        precisions in a collection that is being filled."""
         if not self.device.startswith("cpu"):
             if requested in ("bf16", "int8"):
                 raise CommandError(
@@ -161,8 +169,15 @@ class EmbeddingModel:
         if requested == "fp32":
             chosen, documents, why = "fp32", self._encoder, "asked for"
         elif requested == "auto":
-            expected = self._encode(self._encoder, _DOCUMENT_PROBES)
-            chosen, documents, why = self._choose_precision(expected)
+            kept = remembered.get() if remembered else None
+            if kept is not None:
+                chosen, why = kept
+                documents = self._encoder if chosen == "fp32" else _BUILDERS[chosen](self._encoder)
+            else:
+                expected = self._encode(self._encoder, _DOCUMENT_PROBES)
+                chosen, documents, why = self._choose_precision(expected)
+                if remembered is not None:
+                    remembered.put(chosen, why)
         else:
             expected = self._encode(self._encoder, _DOCUMENT_PROBES)
             documents = _BUILDERS[requested](self._encoder)
@@ -430,12 +445,87 @@ class _SentenceEmbedding(torch.nn.Module):
         return embedding
 
 
+class RememberedChoice:
+    """``auto``'s choice of a documents' pass, kept in a JSON file under the key of the
+    model (its name, directory and files) and of the machine and the rule (torch, the
+    CPU's model and flags, the bounds ``auto`` holds a pass to). Another model, CPU,
+    torch or rule is a new key, decided afresh; a file that cannot be read or written
+    only costs the probing (it is logged)."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = path
+        self.key = key
+
+    @classmethod
+    def of(cls, directory: Path, name: str, model_dir: str) -> RememberedChoice:
+        files = sorted(
+            (str(f.relative_to(model_dir)), f.stat().st_size, f.stat().st_mtime_ns)
+            for f in Path(model_dir).rglob("*")
+            if f.is_file()
+        )
+        identity = {
+            "model": [name, str(Path(model_dir).resolve()), files],
+            "torch": torch.__version__,
+            "cpu": [platform.machine(), _cpu_identity()],
+            "rule": [DOCUMENT_MIN_COSINE, DOCUMENT_MIN_GAIN, _DOCUMENT_PROBES],
+        }
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+        return cls(directory / "precision-choices.json", digest)
+
+    def _all(self) -> dict[str, Any]:
+        try:
+            kept = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("precision choices in %s not read (%s): decided again", self.path, exc)
+            return {}
+        return kept if isinstance(kept, dict) else {}
+
+    def get(self) -> tuple[str, str] | None:
+        """The choice and its reason kept for this key, if any (and still possible)."""
+        entry = self._all().get(self.key)
+        if not isinstance(entry, dict):
+            return None
+        chosen, why = entry.get("chosen"), entry.get("why")
+        if chosen not in ("fp32", "bf16", "int8") or not isinstance(why, str):
+            return None
+        if chosen == "bf16" and not native_bfloat16():
+            return None
+        return chosen, f"{why} (kept from an earlier start in {self.path})"
+
+    def put(self, chosen: str, why: str) -> None:
+        kept = {**self._all(), self.key: {"chosen": chosen, "why": why}}
+        written = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            written.write_text(json.dumps(kept, indent=1, sort_keys=True), encoding="utf-8")
+            written.replace(self.path)  # a reader never sees it half-written
+        except OSError as exc:
+            log.info("precision choice not kept in %s: %s", self.path, exc)
+
+
+def _cpu_identity() -> str:
+    """The CPU's model name and flags (Linux), which decide what it multiplies fast."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return platform.processor()
+    first = text.split("\n\n", 1)[0]
+    lines = [line for line in first.splitlines() if line.startswith(("model name", "flags"))]
+    return "\n".join(lines) or platform.processor()
+
+
 def load_sentence_transformer(
-    name: str, path: str, device: str | None, precision: str = "fp32"
+    name: str,
+    path: str,
+    device: str | None,
+    precision: str = "fp32",
+    choices_dir: Path | None = None,
 ) -> EmbeddingModel:
     """Load a sentence-transformers directory; fp16 on CUDA, where it halves the memory
     (unless ``precision`` asks for fp32), and documents at ``precision`` on a CPU
-    (``EmbeddingModel.use_precision``)."""
+    (``EmbeddingModel.use_precision``; ``auto``'s choice kept under ``choices_dir``)."""
     chosen = choose_device(device)
     encoder = SentenceTransformer(path, device=chosen)
     half = chosen.startswith("cuda") and precision != "fp32"
@@ -449,7 +539,10 @@ def load_sentence_transformer(
     # The first call pays for lazy initialisation (thread pools, kernels; on CPU about
     # half a second): paid here, at start, not by the first batch or the first query.
     model.encode(["warm up " * (model.max_seq_length // 2 or 1)])
-    model.use_precision(precision)
+    remembered = None
+    if choices_dir is not None and precision == "auto" and chosen.startswith("cpu"):
+        remembered = RememberedChoice.of(choices_dir, name, path)
+    model.use_precision(precision, remembered)
     model.trace_queries()
     log.info(
         "loaded %s on %s; documents in %s, queries in %s",
@@ -466,11 +559,13 @@ def load_model(
     device: str | None = None,
     models_dir: Path | None = None,
     precision: str = "fp32",
+    choices_dir: Path | None = None,
 ) -> EmbeddingModel:
     """Load an installed model by name (see ``semantik_runtime.models``), on ``device``
     or the best one available, its documents encoded at ``precision`` (fp32 unless the
-    embedder's settings say otherwise: a tool's vectors stay comparable run to run).
-    A model that is not installed is a typed error."""
+    embedder's settings say otherwise: a tool's vectors stay comparable run to run;
+    ``auto``'s choice kept under ``choices_dir``). A model that is not installed is a
+    typed error."""
     installed = installed_models(models_dir)
     found = installed.get(name)
     if found is None:
@@ -479,4 +574,4 @@ def load_model(
             f"model {name} is not installed; installed: {', '.join(sorted(installed))}",
             available=sorted(installed),
         )
-    return load_sentence_transformer(name, str(found.path), device, precision)
+    return load_sentence_transformer(name, str(found.path), device, precision, choices_dir)

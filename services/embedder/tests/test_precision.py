@@ -5,7 +5,9 @@ comparable with documents of any precision."""
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ import torch
 from embedder_service import model as model_module
 from embedder_service import precision as precision_module
 from embedder_service.config import EmbedderSettings
-from embedder_service.model import EmbeddingModel
+from embedder_service.model import EmbeddingModel, RememberedChoice
 from pydantic import ValidationError
 from semantik_contracts import ErrorCode
 from semantik_runtime.errors import CommandError
@@ -188,6 +190,60 @@ def test_auto_takes_bfloat16_where_native_close_and_faster(
     # Not faster by DOCUMENT_MIN_GAIN: float32 stays (the candidates are built again).
     monkeypatch.setattr(model_module, "DOCUMENT_MIN_GAIN", 0.4)
     assert fresh(model).use_precision("auto") == "fp32"
+
+
+@pytest.mark.unit
+@pytest.mark.usefixtures("passes_built_once")
+def test_auto_keeps_its_choice_for_the_next_start_of_the_same_model_and_machine(
+    model: EmbeddingModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart takes the kept choice without probing or racing; another model or
+    machine (another key) decides afresh; a bad file is decided over and rewritten."""
+    monkeypatch.setattr(model_module, "native_bfloat16", lambda: True)
+    monkeypatch.setattr(
+        model_module, "_race_documents", lambda _, passes: {"fp32": 1.0, "bf16": 0.5}
+    )
+    files = tmp_path / "model"
+    files.mkdir()
+    (files / "weights.bin").write_bytes(b"w")
+    remembered = RememberedChoice.of(tmp_path / "embedder", "m", str(files))
+    assert fresh(model).use_precision("auto", remembered) == "bf16"
+    kept = json.loads(remembered.path.read_text())
+    assert kept == {remembered.key: {"chosen": "bf16", "why": kept[remembered.key]["why"]}}
+
+    def no_probing(*_: object) -> None:
+        raise AssertionError("probed again")
+
+    monkeypatch.setattr(EmbeddingModel, "_choose_precision", no_probing)
+    again = fresh(model)
+    assert again.use_precision("auto", remembered) == "bf16"
+    assert "kept from an earlier start" in again.precision_reason
+    layers = list(again._documents.modules())
+    assert any(isinstance(layer, precision_module._BFloat16Linear) for layer in layers)
+    # Without bfloat16 units after all (the file moved to another machine): not taken.
+    monkeypatch.setattr(model_module, "native_bfloat16", lambda: False)
+    assert remembered.get() is None
+    monkeypatch.setattr(model_module, "native_bfloat16", lambda: True)
+
+    (files / "weights.bin").write_bytes(b"other weights")  # another model: another key
+    changed = RememberedChoice.of(tmp_path / "embedder", "m", str(files))
+    assert changed.key != remembered.key and changed.get() is None
+    for bad in ("not json", "[1, 2]", json.dumps({remembered.key: {"chosen": "fp8"}})):
+        remembered.path.write_text(bad)
+        assert remembered.get() is None
+    monkeypatch.undo()
+    monkeypatch.setattr(model_module, "native_bfloat16", lambda: False)
+    assert fresh(model).use_precision("auto", remembered) == "fp32"  # decided again
+    assert json.loads(remembered.path.read_text())[remembered.key]["chosen"] == "fp32"
+
+
+@pytest.mark.unit
+def test_a_choice_that_cannot_be_kept_costs_only_the_probing(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("")  # where the directory should be
+    remembered = RememberedChoice(blocked / "embedder" / "precision-choices.json", "k")
+    remembered.put("fp32", "why")  # logged, not raised
+    assert remembered.get() is None
 
 
 @pytest.mark.unit
