@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar, cast
 
 import nats
+import pydantic_core
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 Req = TypeVar("Req", bound=BaseModel)
 Res = TypeVar("Res", bound=BaseModel)
+T = TypeVar("T")
 
 MSG_ID = "Nats-Msg-Id"
 TRACEPARENT = telemetry.TRACEPARENT
@@ -287,11 +289,32 @@ class Bus:
         self, subject: str, message: BaseModel, result_type: type[Res], timeout: float = 10.0
     ) -> Res:
         """Send a command or query; return its result or raise ``RpcFailure``."""
+        reply_type = _reply_type(result_type)
+        return await self._timed(
+            subject,
+            message,
+            timeout,
+            lambda data: _result(subject, reply_type.model_validate_json(data)),
+        )
+
+    async def request_json(self, subject: str, message: BaseModel, timeout: float = 10.0) -> bytes:
+        """Send a query; return its result as JSON, not validated into models, or raise
+        ``RpcFailure``: for a caller that hands a trusted service's answer on as it is
+        (the gateway's search, whose result is the API's response: validating it into
+        models and serialising those again cost 0.5-0.9 ms a search)."""
+        return await self._timed(
+            subject, message, timeout, lambda data: _json_result(subject, data)
+        )
+
+    async def _timed(
+        self, subject: str, message: BaseModel, timeout: float, read: Callable[[bytes], T]
+    ) -> T:
+        """``read`` of the reply, the request traced and timed by its outcome."""
         started = time.perf_counter()
         outcome = "error"
         try:
             with telemetry.span(f"request {subject}", self.name, kind=SpanKind.CLIENT):
-                result = await self._request(subject, message, result_type, timeout)
+                result = read(await self._request(subject, message, timeout))
             outcome = "ok"
             return result
         except RpcFailure as exc:
@@ -301,9 +324,7 @@ class Bus:
             elapsed = time.perf_counter() - started
             metrics.BUS_REQUEST_SECONDS.labels(subject, outcome).observe(elapsed)
 
-    async def _request(
-        self, subject: str, message: BaseModel, result_type: type[Res], timeout: float
-    ) -> Res:
+    async def _request(self, subject: str, message: BaseModel, timeout: float) -> bytes:
         try:
             msg = await self.nc.request(
                 subject,
@@ -319,12 +340,7 @@ class Bus:
             raise RpcFailure(
                 RpcError(code=ErrorCode.TIMEOUT, message=f"{subject} did not answer in {timeout}s")
             ) from exc
-        reply = _reply_type(result_type).model_validate_json(msg.data)
-        if reply.error is not None:
-            raise RpcFailure(reply.error)
-        if reply.result is None:
-            raise RpcFailure(RpcError(code=ErrorCode.INTERNAL, message=f"{subject}: empty reply"))
-        return reply.result
+        return bytes(msg.data)
 
     async def answers(self, subject: str, timeout: float = 2.0) -> str | None:
         """Readiness probe: None when some service answers ``subject``, else why not.
@@ -391,6 +407,38 @@ class Bus:
 
 
 _REPLY_TYPES: dict[type[BaseModel], type[Reply[Any]]] = {}
+
+
+def _result(subject: str, reply: Reply[Res]) -> Res:
+    if reply.error is not None:
+        raise RpcFailure(reply.error)
+    if reply.result is None:
+        raise RpcFailure(RpcError(code=ErrorCode.INTERNAL, message=f"{subject}: empty reply"))
+    return reply.result
+
+
+#: How ``Bus.serve`` writes a successful reply (``Reply.model_dump_json``: compact, its
+#: fields in order): the result's JSON lies between the two, cut out without parsing.
+_RESULT_HEAD, _RESULT_TAIL = b'{"result":', b',"error":null}'
+
+
+def _json_result(subject: str, data: bytes) -> bytes:
+    """The ``result`` of a reply envelope as JSON, or its error raised."""
+    if data.startswith(_RESULT_HEAD) and data.endswith(_RESULT_TAIL):
+        result = data[len(_RESULT_HEAD) : -len(_RESULT_TAIL)]
+        if result != b"null":
+            return result
+    try:
+        reply = pydantic_core.from_json(data)
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict):
+        raise RpcFailure(RpcError(code=ErrorCode.INTERNAL, message=f"{subject}: not a reply"))
+    if reply.get("error") is not None:
+        raise RpcFailure(RpcError.model_validate(reply["error"]))
+    if reply.get("result") is None:
+        raise RpcFailure(RpcError(code=ErrorCode.INTERNAL, message=f"{subject}: empty reply"))
+    return pydantic_core.to_json(reply["result"])
 
 
 def _reply_type(result_type: type[Res]) -> type[Reply[Res]]:

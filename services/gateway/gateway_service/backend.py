@@ -90,6 +90,22 @@ class Backend:
     ) -> SearchResponse:
         """Resolve the collections (access, model, active generation) in one query,
         unless this gateway kept their views, then search."""
+        query, timeout = await self._search_query(principal, collection_ids, request)
+        return await self.bus.request(SEARCH_RPC, query, SearchResponse, timeout=timeout)
+
+    async def search_json(
+        self, principal: Principal, collection_ids: Iterable[UUID], request: SearchRequest
+    ) -> bytes:
+        """``search``'s response as the search service wrote it (a ``SearchResponse``):
+        the HTTP API sends it on as it is, without validating it into models and
+        serialising those again (``Bus.request_json``)."""
+        query, timeout = await self._search_query(principal, collection_ids, request)
+        return await self.bus.request_json(SEARCH_RPC, query, timeout=timeout)
+
+    async def _search_query(
+        self, principal: Principal, collection_ids: Iterable[UUID], request: SearchRequest
+    ) -> tuple[Search, float]:
+        """The search service's query for these collections, and how long to wait."""
         unique = list(dict.fromkeys(collection_ids))
         principal.check_collections(unique)
         views = self.views.get(principal.cache_key, unique)
@@ -122,8 +138,7 @@ class Backend:
         )
         # The service answers once its slowest collection is done or left out: never
         # give up on it before that.
-        timeout = max(self.search_timeout, timeout_ms / 1000 + 5)
-        return await self.bus.request(SEARCH_RPC, query, SearchResponse, timeout=timeout)
+        return query, max(self.search_timeout, timeout_ms / 1000 + 5)
 
     async def vector_store_answers(self) -> str | None:
         """Readiness: None when the vector store answers a count (through the embedder,

@@ -35,7 +35,6 @@ from starlette.types import Receive, Scope, Send
 from .administration import KEY_PREFIX
 from .api.deps import limit_search
 from .api.routes.collections import list_collections
-from .api.routes.search import search_collections
 from .context import GatewayContext
 from .document_detail import DOCUMENT_ROUTE, read_document
 from .errors import status_of
@@ -93,7 +92,7 @@ class GatewayApi:
         self._allowed("POST", "/api/v2/search")
         with refusals():
             await limit_search(self.user, self.context)
-            found = await search_collections(request, self.user, self.backend)
+            found = await self.backend.search(self.user, request.collection_ids, request)
         return found.model_dump(mode="json")
 
     async def get_document(self, collection_id: UUID, document_id: UUID) -> dict[str, Any]:
