@@ -69,8 +69,10 @@ async def deliveries(
     return found
 
 
-async def until(check: Any, timeout: float = 30.0) -> Any:
-    """Polls ``check()`` (a coroutine function) until it returns something truthy."""
+async def until(check: Any, timeout: float = 60.0) -> Any:
+    """Polls ``check()`` (a coroutine function) until it returns something truthy. A
+    minute: on a loaded CI machine with coverage on, a deactivated hook's delivery log
+    once took longer than 30 s to be read back as failed."""
     deadline = time.monotonic() + timeout
     while not (found := await check()):
         assert time.monotonic() < deadline, "not reached in time"
