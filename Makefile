@@ -7,13 +7,6 @@ STAMP := $(VENV)/.installed
 PKGS := libs/contracts libs/runtime services/collections services/ingest services/embedder \
         services/search services/gateway
 PYTEST_ARGS ?=
-# The suite's modules run on this many worker processes (pytest-xdist), a module's tests
-# on one worker, in order (its module-scoped system started once). Each worker starts
-# its own NATS server (tests/services.py) and tests take their own PostgreSQL schema,
-# ports and directories; most of the suite's time is spent waiting on the systems it
-# starts, so two workers on two cores take about half the time. TEST_WORKERS=0: one
-# process.
-TEST_WORKERS ?= 2
 # The web UI: sources in web/, built into the gateway package, which serves it at /.
 WEB_STAMP := web/node_modules/.installed
 UI_BUILD := services/gateway/gateway_service/static/app/index.html
@@ -59,7 +52,7 @@ run: $(STAMP) ui-if-npm
 	$(BIN)/semantik run
 
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=30 --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=30 --cov --cov-report=term $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-web
 
 # Vitest with line coverage (fails under 70 %), then Playwright against `semantik run`.
