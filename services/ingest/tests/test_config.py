@@ -29,3 +29,19 @@ def test_roots_and_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     settings = IngestSettings()
     assert settings.source_roots == [Path("/srv/docs"), Path.home() / "notes"]
     assert (settings.max_file_bytes, settings.embed_max_pending) == (1024, 50)
+
+
+def test_a_replica_name_is_one_token_or_the_service_does_not_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SEMANTIK_REPLICA_NAME is written into the lease buckets as their holder: a name
+    with a subject's wildcard, a path, a space or a control character, or one too long,
+    stops the service at start, naming the variable."""
+    monkeypatch.setenv("SEMANTIK_REPLICA_NAME", "ingest@host-0a1b2c3d4e5f")
+    assert IngestSettings().replica_name == "ingest@host-0a1b2c3d4e5f"
+    for wrong in ("scan.*", "a>b", "../x", "two words", "bad\nname", "-lead", "x" * 129):
+        monkeypatch.setenv("SEMANTIK_REPLICA_NAME", wrong)
+        with pytest.raises(ValueError, match="SEMANTIK_REPLICA_NAME"):
+            IngestSettings()
+    monkeypatch.delenv("SEMANTIK_REPLICA_NAME")
+    assert IngestSettings().replica_name is None
