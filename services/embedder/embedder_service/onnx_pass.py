@@ -84,9 +84,24 @@ def export(encoder: SentenceTransformer, path: Path) -> list[str]:
     return keys
 
 
+def vnni() -> bool:
+    """Whether this CPU multiplies int8 with VNNI (AVX512-VNNI, AVX-VNNI or AMX), from
+    /proc/cpuinfo; False where that cannot be read."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    flags = next((line for line in text.splitlines() if line.startswith("flags")), "")
+    return bool({"avx512_vnni", "avx_vnni", "amx_int8"} & set(flags.split()))
+
+
 def quantize(source: Path, target: Path) -> None:
     """``source``'s model with its matrix products in dynamic int8 (weights per channel)
-    written to ``target``."""
+    written to ``target``. Without VNNI, ONNX Runtime multiplies unsigned by signed
+    bytes with an instruction (VPMADDUBSW) whose 16-bit sums can saturate; weights of
+    7 bits (``reduce_range``) keep them in range, as its documentation advises. Where
+    VNNI is, 7 bits cost next to nothing either: cosine to float32 on 128 SciFact
+    passages 0.9897 at worst and 0.9931 on average, against 0.9904 and 0.9945."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root = logging.getLogger()
@@ -94,7 +109,13 @@ def quantize(source: Path, target: Path) -> None:
     try:  # it suggests pre-processing at WARNING on the root logger, every time
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True)
+            quantize_dynamic(
+                source,
+                target,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=not vnni(),
+            )
     finally:
         root.disabled = was
 

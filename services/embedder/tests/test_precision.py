@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from embedder_service import model as model_module
+from embedder_service import onnx_pass
 from embedder_service import precision as precision_module
 from embedder_service.config import EmbedderSettings
 from embedder_service.model import EmbeddingModel, RememberedChoice
@@ -125,6 +126,20 @@ def test_int8_documents_are_unit_vectors_close_to_float32(
     assert all(p.dtype == torch.float32 for p in model._encoder.parameters())
     assert model._encoder[0].auto_model.config._attn_implementation != "eager"
     assert int8.encode([]).shape == (0, model.dimension)
+
+
+@pytest.mark.unit
+def test_without_vnni_int8_weights_take_seven_bits_and_stay_close(
+    model: EmbeddingModel, int8: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CPU without VNNI (AVX2 only) could saturate 8-bit products: its weights are
+    quantized to 7 bits, which moves the vectors a little and keeps them close."""
+    monkeypatch.setattr(onnx_pass, "vnni", lambda: False)
+    seven_bits = onnx_pass.onnx_int8_encoder(model._encoder)
+    got = model._encode(seven_bits, PASSAGES)
+    assert_close_unit_vectors(got, model.encode(PASSAGES), INT8_MIN_COSINE)
+    if onnx_pass.vnni():  # this CPU's own pass took 8 bits: the two differ
+        assert not np.allclose(got, int8.encode(PASSAGES), atol=1e-4)
 
 
 @pytest.mark.unit
