@@ -13,7 +13,8 @@
 - Search: a private embedded system with one collection per ``--search-chunks`` size,
   filled with synthetic points straight into its shard (``bench_scale_search``), HNSW
   built; p50 and p95 of ``--queries`` hybrid searches of one collection through HTTP,
-  gateway, bus and search service (``bench search``'s client).
+  gateway, bus and search service (``bench search``'s client), after ``--warmup``
+  searches of it with other queries.
 - Ingest: ``--ingest-documents`` generated documents (``bench ingest``'s corpus)
   ingested through the whole system with the embedder's ``SEMANTIK_EMBED_LANES`` set to
   each of ``--lanes``: chunks over the seconds from the request to the operation's end.
@@ -188,12 +189,13 @@ def bench_scale(args: argparse.Namespace) -> dict[str, Any]:
 
         report.update(
             measure_search_and_ingest(
-                args.search_chunks, lanes, documents, args.queries, args.data_dir
+                args.search_chunks, lanes, documents, args.queries, args.data_dir, args.warmup
             )
         )
         if documents:
             report.update(ingest_lanes=[int(n) for n in lanes], ingest_documents=documents)
         report["queries"] = args.queries
+        report["warmup_queries"] = args.warmup
     report["load_average_after"] = load_average()
     report["targets"] = targets(report)
     return report
@@ -246,6 +248,12 @@ def add_scale_bench(benches: Any) -> None:
         )
     scale.add_argument("--starts", type=int, default=3, help="measured starts per log size")
     scale.add_argument("--queries", type=int, default=200, help="per collection")
+    scale.add_argument(
+        "--warmup",
+        type=count,
+        default=400,
+        help="searches of each collection (other queries) before the measured ones",
+    )
     scale.add_argument(
         "--ingest-documents", type=count, default=200, help="per lane setting; 0: no ingest"
     )
