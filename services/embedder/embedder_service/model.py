@@ -31,7 +31,7 @@ from semantik_runtime.errors import CommandError
 from semantik_runtime.models import installed_models
 from sentence_transformers import SentenceTransformer
 
-from .onnx_pass import OnnxEncoder, onnx_int8_encoder
+from .onnx_pass import OnnxEncoder, SentenceEmbedding, onnx_int8_encoder
 from .precision import bfloat16_encoder, bfloat16_linears, int8_encoder
 
 log = logging.getLogger(__name__)
@@ -302,7 +302,7 @@ class EmbeddingModel:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on Python values
             traced = torch.jit.trace(  # type: ignore[no-untyped-call]
-                _SentenceEmbedding(self._encoder, keys),
+                SentenceEmbedding(self._encoder, keys),
                 tuple(sample[key] for key in keys),
                 strict=False,
                 check_trace=False,
@@ -469,20 +469,6 @@ def _race(model: EmbeddingModel, passes: dict[str, Any]) -> dict[str, float]:
 
 def _ms(timings: dict[str, float]) -> str:
     return ", ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in timings.items())
-
-
-class _SentenceEmbedding(torch.nn.Module):
-    """The model's module chain as a function of its tokenizer's tensors (for tracing)."""
-
-    def __init__(self, encoder: SentenceTransformer, keys: list[str]) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.keys = keys
-
-    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-        output = self.encoder(dict(zip(self.keys, tensors, strict=True)))
-        embedding: torch.Tensor = output["sentence_embedding"]
-        return embedding
 
 
 class RememberedChoice:

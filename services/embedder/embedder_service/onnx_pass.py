@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 OPSET = 17
 
 
-class _Chain(torch.nn.Module):
-    """The model's module chain as a function of its tokenizer's tensors."""
+class SentenceEmbedding(torch.nn.Module):
+    """The model's module chain as a function of its tokenizer's tensors: what the ONNX
+    export and the query trace (``EmbeddingModel.trace_queries``) record."""
 
     def __init__(self, encoder: SentenceTransformer, keys: list[str]) -> None:
         super().__init__()
@@ -72,7 +73,7 @@ def export(encoder: SentenceTransformer, path: Path) -> list[str]:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on Python values
         torch.onnx.export(
-            _Chain(chain, keys),
+            SentenceEmbedding(chain, keys),
             tuple(sample[key] for key in keys),
             path,
             input_names=keys,
