@@ -175,6 +175,7 @@ class InProcess:
     def __init__(
         self, shards: Path, generations: list[tuple[Any, str]], facets: list[str], depth: int
     ) -> None:
+        from embedder_service.config import EmbedderSettings
         from embedder_service.model import load_model
         from embedder_service.query_batcher import query_thread
         from semantik_runtime.vectors.edge import EdgeVectorStore
@@ -182,7 +183,9 @@ class InProcess:
         self.generations = generations
         self.facets = facets
         self.depth = depth
-        self.model = load_model(device="cpu")
+        # Queries encoded as the system's embedder encodes them (SEMANTIK_QUERY_PRECISION).
+        queries = EmbedderSettings().query_precision
+        self.model = load_model(device="cpu", query_precision=queries)
         self.store = EdgeVectorStore(shards)
         self.encoder = query_thread()
 
@@ -319,6 +322,7 @@ def bench_search(args: argparse.Namespace) -> int:
         with embedded_system(data_dir, roots) as url:
             ids = [str(c.id) for c in prepared]
             latencies, inside = asyncio.run(_measure(url, data_dir, ids, direct, queries))
+        query_dtype = direct.model.query_dtype
     documents = [c.document_count for c in prepared]
     chunks = [c.chunk_count for c in prepared]
     report = {
@@ -329,6 +333,8 @@ def bench_search(args: argparse.Namespace) -> int:
         "queries": len(queries),
         "facets": args.facets,
         "facet_depth": args.facet_depth if args.facets else None,
+        # What the in-process side's queries were encoded in (the system's are the same).
+        "query_dtype": query_dtype,
         "p50_ms": round(percentile(latencies, 50), 2),
         "p95_ms": round(percentile(latencies, 95), 2),
         "direct_p50_ms": round(percentile(inside, 50), 2),

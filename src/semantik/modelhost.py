@@ -46,6 +46,7 @@ class ModelHost:
         device: str | None,
         models_dir: Path | None,
         precision: str = "fp32",
+        query_precision: str = "auto",
         credentials: NatsCredentials | None = None,
     ) -> None:
         self.nats_url = nats_url
@@ -56,6 +57,8 @@ class ModelHost:
         self.models_dir = models_dir
         #: What the documents of every model served here are encoded in (the setting).
         self.precision = precision
+        #: What their queries are encoded in (``SEMANTIK_QUERY_PRECISION``).
+        self.query_precision = query_precision
         self.services: dict[str, EmbedderService] = {first.slug: first}
         self.buses: list[Bus] = []
         self._follow: asyncio.Task[None] | None = None
@@ -78,7 +81,13 @@ class ModelHost:
             return
         try:
             model = await asyncio.to_thread(
-                load_model, model_name, self.device, self.models_dir, self.precision
+                load_model,
+                model_name,
+                self.device,
+                self.models_dir,
+                self.precision,
+                None,
+                self.query_precision,
             )
         except CommandError as exc:
             log.error("cannot serve %s: %s", model_name, exc.message)

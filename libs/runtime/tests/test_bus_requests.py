@@ -10,6 +10,7 @@ from uuid import uuid4
 import pytest
 from pydantic import BaseModel
 from semantik_contracts import ErrorCode, RpcFailure
+from semantik_runtime import bus as bus_module
 from semantik_runtime.bus import Bus
 from semantik_runtime.errors import CommandError
 
@@ -26,7 +27,13 @@ class Answer(BaseModel):
     score: float | None = None
 
 
-async def test_a_json_reply_is_the_typed_result_and_errors_are_raised(nats_url: str) -> None:
+def _never(*_: object) -> object:
+    raise AssertionError("a reply of Bus.serve was parsed")
+
+
+async def test_a_json_reply_is_the_typed_result_and_errors_are_raised(
+    nats_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     served = await Bus.connect(nats_url, "test")
     asking = await Bus.connect(nats_url, "test")
     subject = f"test.rpc.{uuid4().hex}"
@@ -55,6 +62,13 @@ async def test_a_json_reply_is_the_typed_result_and_errors_are_raised(nats_url: 
         typed = await asking.request(subject, Ask(text="hi"), Answer)
         untyped = await asking.request_json(subject, Ask(text="hi"))
         assert json.loads(untyped) == typed.model_dump(mode="json")
+        # What the service wrote is handed on as it is: cut out of the envelope, not
+        # parsed and written again.
+        wrote = (await asking.nc.request(subject, Ask(text="hi").model_dump_json().encode())).data
+        assert wrote == b'{"result":' + untyped + b',"error":null}'
+        with monkeypatch.context() as patch:
+            patch.setattr(bus_module.pydantic_core, "from_json", _never)
+            assert await asking.request_json(subject, Ask(text="hi")) == untyped
         assert Answer.model_validate_json(untyped) == typed
         for call in (
             asking.request(subject, Ask(text="refuse"), Answer),

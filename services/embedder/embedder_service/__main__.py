@@ -24,6 +24,7 @@ async def main() -> None:
         settings.models_path,
         settings.precision,
         settings.data_dir / "embedder",  # auto's choice, kept for the next start
+        settings.query_precision,
     )
     store = open_vector_store(
         settings.qdrant_url,

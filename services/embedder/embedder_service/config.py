@@ -6,7 +6,7 @@ from pydantic import Field, field_validator
 from semantik_contracts.search import DEFAULT_MODEL
 from semantik_runtime.settings import ServiceSettings
 
-from .precision import Precision, parse_precision
+from .precision import Precision, QueryPrecision, parse_precision, parse_query_precision
 
 
 class EmbedderSettings(ServiceSettings):
@@ -38,6 +38,15 @@ class EmbedderSettings(ServiceSettings):
             "multiplies it natively and it is close to fp32 and faster, else fp32)"
         ),
     )
+    query_precision: QueryPrecision = Field(
+        "auto",
+        validation_alias="SEMANTIK_QUERY_PRECISION",
+        description=(
+            "What queries are encoded in on a CPU: auto (float32, or bfloat16 where the "
+            "CPU multiplies it natively and it is close to float32 and faster) or int8 "
+            "(through ONNX Runtime: about twice as fast, at some cost in retrieval quality)"
+        ),
+    )
     optimize_after_seconds: float = Field(
         10.0,
         validation_alias="SEMANTIK_OPTIMIZE_AFTER_SECONDS",
@@ -64,3 +73,8 @@ class EmbedderSettings(ServiceSettings):
     @classmethod
     def _known_precision(cls, value: object) -> str:
         return parse_precision(value)
+
+    @field_validator("query_precision", mode="before")
+    @classmethod
+    def _known_query_precision(cls, value: object) -> str:
+        return parse_query_precision(value)

@@ -23,13 +23,23 @@ Precision = Literal["fp32", "bf16", "int8", "auto"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
-def parse_precision(value: object) -> str:
-    """``value`` as one of ``PRECISIONS`` (case and spaces ignored), else a ValueError
+#: What ``SEMANTIK_QUERY_PRECISION`` may say (``EmbeddingModel.use_query_precision``).
+QueryPrecision = Literal["auto", "int8"]
+QUERY_PRECISIONS: tuple[str, ...] = get_args(QueryPrecision)
+
+
+def parse_precision(value: object, allowed: tuple[str, ...] = PRECISIONS) -> str:
+    """``value`` as one of ``allowed`` (case and spaces ignored), else a ValueError
     that names the allowed values, so a typo stops the embedder at start."""
     text = str(value).strip().lower()
-    if text not in PRECISIONS:
-        raise ValueError(f"{value!r} is not a precision; use one of {', '.join(PRECISIONS)}")
+    if text not in allowed:
+        raise ValueError(f"{value!r} is not a precision; use one of {', '.join(allowed)}")
     return text
+
+
+def parse_query_precision(value: object) -> str:
+    """``parse_precision`` for queries (``QUERY_PRECISIONS``)."""
+    return parse_precision(value, QUERY_PRECISIONS)
 
 
 class _BFloat16Linear(torch.nn.Module):

@@ -46,6 +46,9 @@ class QueryBatcher:
         self._waiting: list[Request] = []
         self._running: asyncio.Task[None] | None = None
         self._thread = query_thread()
+        # The thread's first pass builds its kernels (and, for int8 queries, its own ONNX
+        # Runtime session: a few hundred milliseconds): paid now, not by the first search.
+        self._thread.submit(model.encode_queries, ["warm up"])
 
     def close(self) -> None:
         """Let the encoding thread go once it has finished what it is doing."""

@@ -330,3 +330,90 @@ def test_a_gpu_refuses_cpu_precisions(model: EmbeddingModel, asked: str) -> None
     assert error.value.code == ErrorCode.INVALID
     assert f"precision {asked} is for a CPU" in error.value.message
     assert gpu.use_precision("auto") == gpu.precision
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("given", "parsed"), [(None, "auto"), (" INT8 ", "int8"), ("auto", "auto")]
+)
+def test_the_query_precision_setting_parses(
+    given: str | None, parsed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if given is None:
+        monkeypatch.delenv("SEMANTIK_QUERY_PRECISION", raising=False)
+    else:
+        monkeypatch.setenv("SEMANTIK_QUERY_PRECISION", given)
+    assert EmbedderSettings().query_precision == parsed
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("bad", ["bf16", "fp16", "", "int8; true", "\uff49nt8"])
+def test_an_unknown_query_precision_stops_the_embedder_at_start(
+    bad: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEMANTIK_QUERY_PRECISION", bad)
+    with pytest.raises(ValidationError) as error:
+        EmbedderSettings()
+    assert "use one of auto, int8" in str(error.value)
+
+
+QUERIES = ["do chaperones refold proteins?", "galaxy", "ünïcödé — 東京 🚀 " * 30]
+
+
+@pytest.mark.unit
+@pytest.mark.usefixtures("passes_built_once")
+def test_int8_queries_are_unit_vectors_close_to_float32_from_the_documents_model(
+    model: EmbeddingModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger=model_module.__name__)
+    both = fresh(model)
+    both.use_precision("int8")
+    assert both.use_query_precision("int8") == "int8" == both.query_dtype
+    # One quantized model serves both sides (the documents' export is not made twice).
+    assert both._query_onnx is both._documents
+    assert "queries encode in int8 through onnxruntime" in caplog.text
+    got = both.encode_queries(QUERIES)
+    assert_close_unit_vectors(got, model.encode(QUERIES), INT8_MIN_COSINE)
+    # A query's vector does not depend on what it is encoded with (ONNX Runtime pads
+    # nothing for a lone text).
+    np.testing.assert_allclose(both.encode_queries(QUERIES[:1]), got[:1], atol=2e-2)
+    assert both.encode_queries([]).shape == (0, model.dimension)
+
+
+@pytest.mark.unit
+def test_int8_queries_beside_float32_documents_export_their_own_model(
+    model: EmbeddingModel,
+) -> None:
+    queries = fresh(model)
+    queries.use_precision("fp32")
+    assert queries.use_query_precision("int8") == "int8"
+    assert isinstance(queries._query_onnx, OnnxEncoder)
+    # Documents keep float32: exactly the loaded model's vectors.
+    np.testing.assert_allclose(queries.encode(PASSAGES), model.encode(PASSAGES), atol=1e-5)
+    assert_close_unit_vectors(
+        queries.encode_queries(QUERIES), model.encode(QUERIES), INT8_MIN_COSINE
+    )
+
+
+@pytest.mark.unit
+def test_auto_queries_keep_the_traced_pass(model: EmbeddingModel) -> None:
+    assert model.use_query_precision("auto") == model.query_dtype
+    assert model._query_onnx is None
+
+
+@pytest.mark.unit
+def test_int8_queries_fall_back_with_a_warning_on_a_gpu_or_without_an_export(
+    model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger=model_module.__name__)
+    gpu = EmbeddingModel(model.name, model._encoder, "cuda", model.batch_size)
+    assert gpu.use_query_precision("int8") == "float32" and gpu._query_onnx is None
+    assert "int8 queries are for a CPU" in caplog.text
+
+    def refuse(_: SentenceTransformer) -> OnnxEncoder:
+        raise RuntimeError("Exporting the operator 'aten::weird' is not supported")
+
+    monkeypatch.setattr(model_module, "onnx_int8_encoder", refuse)
+    cpu = fresh(model)
+    assert cpu.use_query_precision("int8") == "float32" and cpu._query_onnx is None
+    assert "no int8 export" in caplog.text and "aten::weird" in caplog.text
