@@ -176,7 +176,7 @@ class InProcess:
         self, shards: Path, generations: list[tuple[Any, str]], facets: list[str], depth: int
     ) -> None:
         from embedder_service.config import EmbedderSettings
-        from embedder_service.model import load_model
+        from embedder_service.model import WARM_QUERY_TOKENS, load_model
         from embedder_service.query_batcher import query_thread
         from semantik_runtime.vectors.edge import EdgeVectorStore
 
@@ -188,6 +188,9 @@ class InProcess:
         self.model = load_model(device="cpu", query_precision=queries)
         self.store = EdgeVectorStore(shards)
         self.encoder = query_thread()
+        # Warmed as the embedder's query thread is at start (QueryBatcher).
+        for tokens in range(2, WARM_QUERY_TOKENS + 1):
+            self.encoder.submit(self.model.warm_query, tokens).result()
 
     def search(self, query: str) -> float:
         """One search, in milliseconds."""

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .model import EmbeddingModel, encoder_thread
+from .model import WARM_QUERY_TOKENS, EmbeddingModel, encoder_thread
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,21 @@ class QueryBatcher:
         self._waiting: list[Request] = []
         self._running: asyncio.Task[None] | None = None
         self._thread = query_thread()
-        # The thread's first pass builds its kernels (and, for int8 queries, its own ONNX
-        # Runtime session: a few hundred milliseconds): paid now, not by the first search.
-        self._thread.submit(model.encode_queries, ["warm up"])
+        self._warm(2)
+
+    def _warm(self, tokens: int) -> None:
+        """Encode a query of each length from ``tokens`` to ``WARM_QUERY_TOKENS`` on the
+        query thread, one after another (``EmbeddingModel.warm_query``): the first query
+        of each length (and, for int8 queries, the thread's own ONNX Runtime session)
+        is paid at start, not by a search, and a query asked for meanwhile waits behind
+        one of them at most."""
+        if tokens > WARM_QUERY_TOKENS:
+            return
+        try:
+            done = self._thread.submit(self.model.warm_query, tokens)
+        except RuntimeError:  # closed
+            return
+        done.add_done_callback(lambda _: self._warm(tokens + 1))
 
     def close(self) -> None:
         """Let the encoding thread go once it has finished what it is doing."""
