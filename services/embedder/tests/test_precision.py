@@ -76,29 +76,57 @@ def int8(model: EmbeddingModel, passes_built_once: None) -> EmbeddingModel:
     return quantized
 
 
+#: Each precision setting: its variable, its field, and what it allows.
+SETTINGS = {
+    "documents": ("SEMANTIK_EMBED_PRECISION", "precision", "fp32, bf16, int8, auto"),
+    "queries": ("SEMANTIK_QUERY_PRECISION", "query_precision", "auto, int8"),
+}
+
+
 @pytest.mark.unit
 @pytest.mark.parametrize(
-    ("given", "parsed"), [(None, "auto"), ("int8", "int8"), (" BF16 ", "bf16"), ("fp32", "fp32")]
+    ("setting", "given", "parsed"),
+    [
+        ("documents", None, "auto"),
+        ("documents", "int8", "int8"),
+        ("documents", " BF16 ", "bf16"),
+        ("documents", "fp32", "fp32"),
+        ("queries", None, "auto"),
+        ("queries", " INT8 ", "int8"),
+        ("queries", "auto", "auto"),
+    ],
 )
-def test_the_precision_setting_parses(
-    given: str | None, parsed: str, monkeypatch: pytest.MonkeyPatch
+def test_the_precision_settings_parse(
+    setting: str, given: str | None, parsed: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    variable, field, _ = SETTINGS[setting]
     if given is None:
-        monkeypatch.delenv("SEMANTIK_EMBED_PRECISION", raising=False)
+        monkeypatch.delenv(variable, raising=False)
     else:
-        monkeypatch.setenv("SEMANTIK_EMBED_PRECISION", given)
-    assert EmbedderSettings().precision == parsed
+        monkeypatch.setenv(variable, given)
+    assert getattr(EmbedderSettings(), field) == parsed
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("bad", ["fp16", "int4", "", "fp32; rm -rf /", "\uff41\uff55\uff54\uff4f"])
+@pytest.mark.parametrize(
+    ("setting", "bad"),
+    [
+        *(
+            ("documents", bad)
+            for bad in ["fp16", "int4", "", "fp32; rm -rf /", "\uff41\uff55\uff54\uff4f"]
+        ),
+        # bf16 is for documents only: queries take it from auto where it is close enough.
+        *(("queries", bad) for bad in ["bf16", "fp16", "", "int8; true", "\uff49nt8"]),
+    ],
+)
 def test_an_unknown_precision_stops_the_embedder_at_start(
-    bad: str, monkeypatch: pytest.MonkeyPatch
+    setting: str, bad: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SEMANTIK_EMBED_PRECISION", bad)
+    variable, _, allowed = SETTINGS[setting]
+    monkeypatch.setenv(variable, bad)
     with pytest.raises(ValidationError) as error:
         EmbedderSettings()
-    assert "use one of fp32, bf16, int8, auto" in str(error.value)
+    assert f"use one of {allowed}" in str(error.value)
 
 
 def assert_close_unit_vectors(got: np.ndarray, want: np.ndarray, least: float) -> None:
@@ -330,31 +358,6 @@ def test_a_gpu_refuses_cpu_precisions(model: EmbeddingModel, asked: str) -> None
     assert error.value.code == ErrorCode.INVALID
     assert f"precision {asked} is for a CPU" in error.value.message
     assert gpu.use_precision("auto") == gpu.precision
-
-
-@pytest.mark.unit
-@pytest.mark.parametrize(
-    ("given", "parsed"), [(None, "auto"), (" INT8 ", "int8"), ("auto", "auto")]
-)
-def test_the_query_precision_setting_parses(
-    given: str | None, parsed: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if given is None:
-        monkeypatch.delenv("SEMANTIK_QUERY_PRECISION", raising=False)
-    else:
-        monkeypatch.setenv("SEMANTIK_QUERY_PRECISION", given)
-    assert EmbedderSettings().query_precision == parsed
-
-
-@pytest.mark.unit
-@pytest.mark.parametrize("bad", ["bf16", "fp16", "", "int8; true", "\uff49nt8"])
-def test_an_unknown_query_precision_stops_the_embedder_at_start(
-    bad: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SEMANTIK_QUERY_PRECISION", bad)
-    with pytest.raises(ValidationError) as error:
-        EmbedderSettings()
-    assert "use one of auto, int8" in str(error.value)
 
 
 QUERIES = ["do chaperones refold proteins?", "galaxy", "ünïcödé — 東京 🚀 " * 30]
