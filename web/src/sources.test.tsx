@@ -248,6 +248,29 @@ describe("columns of a source", () => {
 });
 
 describe("files and uploads", () => {
+  it("a page that shows a pending document is read again until it is indexed", async () => {
+    let reads = 0;
+    const h = harness({
+      "GET /api/v2/collections": () => ({ body: page([notes]) }),
+      "GET /api/v2/operations": () => ({ body: page([]) }),
+      [`GET ${base}`]: () => ({ body: notes }),
+      [`GET ${base}/documents`]: () => {
+        reads += 1;
+        const status = reads < 2 ? "pending" : "indexed";
+        return { body: page([{ ...docs[0], status }]) };
+      },
+    });
+    await h.store.getState().start();
+    h.store.setState({ route: { name: "collection", id: notes.id, tab: "files" } });
+    const { container } = renderWith(h.store, <App />);
+    await waitFor(() => expect(container.querySelectorAll("tr.doc-pending").length).toBe(1));
+    // Nothing about the collection changed: the tab reads the page again by itself.
+    await waitFor(() => expect(container.querySelectorAll("tr.doc-indexed").length).toBe(1), { timeout: 5000 });
+    const settled = reads;
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(reads).toBe(settled); // no pending row left: no more reads
+  }, 15_000);
+
   it("the Files tab pages through 1200 documents", async () => {
     const offsets: number[] = [];
     const h = harness({

@@ -8,6 +8,9 @@ import { queueText } from "../lib/queue";
 import { formatBytes, formatCount } from "../lib/text";
 import type { Collection, DocumentRow, Operation } from "../lib/types";
 
+/** How often a page showing pending documents is read again. */
+export const PENDING_REFRESH_MS = 2000;
+
 /** The collection's documents, a page at a time, however many there are. */
 export function FilesTab({ collection: c }: { collection: Collection }) {
   const store = useAppStore();
@@ -17,6 +20,9 @@ export function FilesTab({ collection: c }: { collection: Collection }) {
   const [total, setTotal] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [retry, setRetry] = useState<Operation | null>(null);
+  // Bumped to read the page again while it shows pending documents: the ingest service
+  // marks a document indexed on its own, possibly after the collection's last change.
+  const [tick, setTick] = useState(0);
   async function retryAll() {
     setError(null);
     try {
@@ -40,7 +46,12 @@ export function FilesTab({ collection: c }: { collection: Collection }) {
     return () => {
       current = false;
     };
-  }, [c.id, c.document_count, c.status, c.updated_at, status, offset, store]);
+  }, [c.id, c.document_count, c.status, c.updated_at, status, offset, store, tick]);
+  useEffect(() => {
+    if (!rows?.some((d) => d.status === "pending")) return;
+    const timer = setTimeout(() => setTick((n) => n + 1), PENDING_REFRESH_MS);
+    return () => clearTimeout(timer);
+  }, [rows]);
   const last = Math.min(offset + (rows?.length ?? 0), total);
   return (
     <>
