@@ -31,7 +31,7 @@ from semantik_runtime.errors import CommandError
 from semantik_runtime.models import installed_models
 from sentence_transformers import SentenceTransformer
 
-from .onnx_pass import OnnxEncoder, SentenceEmbedding, onnx_int8_encoder
+from .onnx_pass import OnnxEncoder, SentenceEmbedding, onnx_int8_encoder, unit_rows
 from .precision import bfloat16_encoder, bfloat16_linears, int8_encoder
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ class EmbeddingModel:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self._query_onnx is not None:
-            return _normalized(self._query_onnx.embed(texts))
+            return unit_rows(self._query_onnx.embed(texts))
         with torch.inference_mode():
             features = self._features(texts)
             if self._traced is not None:
@@ -401,7 +401,7 @@ class EmbeddingModel:
             return self.query_dtype
         expected = [self._encode(self._encoder, texts) for texts in _PROBES]
         cosine = min(
-            _least_cosine(_normalized(onnx.embed(t)), e)
+            _least_cosine(unit_rows(onnx.embed(t)), e)
             for t, e in zip(_PROBES, expected, strict=True)
         )
         self._query_onnx, self.query_dtype = onnx, "int8"
@@ -475,13 +475,6 @@ _BUILDERS: dict[str, Callable[[SentenceTransformer], DocumentPass]] = {
     "bf16": bfloat16_encoder,
     "int8": int8_pass,
 }
-
-
-def _normalized(rows: Vectors) -> Vectors:
-    """``rows`` scaled to unit length, as float32."""
-    rows = np.asarray(rows, dtype=np.float32)
-    norms = np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-    return np.asarray(rows / norms, dtype=np.float32)
 
 
 def _least_cosine(got: Vectors, want: Vectors) -> float:

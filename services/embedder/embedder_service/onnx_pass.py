@@ -176,9 +176,14 @@ class OnnxEncoder:
             for at, row in zip(taken, self.embed([sentences[i] for i in taken]), strict=True):
                 rows[at] = row
         vectors = np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
-        if normalize_embeddings and len(vectors):
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors
+        return unit_rows(vectors) if normalize_embeddings and len(vectors) else vectors
+
+
+def unit_rows(rows: np.ndarray) -> np.ndarray:
+    """``rows`` scaled to unit length, as float32."""
+    rows = np.asarray(rows, dtype=np.float32)
+    norms = np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    return np.asarray(rows / norms, dtype=np.float32)
 
 
 def onnx_int8_encoder(encoder: SentenceTransformer) -> OnnxEncoder:
