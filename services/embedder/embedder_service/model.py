@@ -32,7 +32,7 @@ from semantik_runtime.models import installed_models
 from sentence_transformers import SentenceTransformer
 
 from .onnx_pass import OnnxEncoder, SentenceEmbedding, onnx_int8_encoder, unit_rows
-from .precision import bfloat16_encoder, bfloat16_linears, int8_encoder
+from .precision import BFloat16Pass, bfloat16_linears, int8_encoder
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,9 @@ Vectors = np.ndarray  # float32, shape (n, dimension), each row of unit length
 
 
 class DocumentPass(Protocol):
-    """What encodes documents: a ``SentenceTransformer`` (float32, or a copy with other
-    linear layers) or an ``onnx_pass.OnnxEncoder``, called as the embedder calls it."""
+    """What encodes documents: a ``SentenceTransformer`` (float32, or a copy with int8
+    linear layers), a ``precision.BFloat16Pass`` or an ``onnx_pass.OnnxEncoder``, called
+    as the embedder calls it."""
 
     def encode(
         self,
@@ -468,11 +469,13 @@ def int8_pass(encoder: SentenceTransformer) -> DocumentPass:
 
 def pass_engine(documents: DocumentPass) -> str:
     """What runs a documents' pass, for the logs and the precision's reason."""
-    return "onnxruntime" if isinstance(documents, OnnxEncoder) else "torch"
+    if isinstance(documents, OnnxEncoder):
+        return "onnxruntime"
+    return "torch autocast" if isinstance(documents, BFloat16Pass) else "torch"
 
 
 _BUILDERS: dict[str, Callable[[SentenceTransformer], DocumentPass]] = {
-    "bf16": bfloat16_encoder,
+    "bf16": BFloat16Pass,
     "int8": int8_pass,
 }
 
