@@ -257,6 +257,9 @@ async def test_one_watcher_per_source_across_replicas(
         second.coordinator.watchers.clear()
         second.coordinator.sources.clear()
         second.coordinator.leases.held.clear()  # it will never renew
+        # Its ticking ends too: the wired service ticks on its own, and would take its
+        # own name's lease back at its next tick. Holding nothing, it gives nothing back.
+        await second.close()
         everyone.remove(second)
         await eventually(one_holder, timeout=30)
         (folder / "b.md").write_text("A cormorant dries its wings.")
