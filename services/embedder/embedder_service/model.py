@@ -33,6 +33,7 @@ from sentence_transformers import SentenceTransformer
 
 from .onnx_pass import OnnxEncoder, SentenceEmbedding, onnx_int8_encoder, unit_rows
 from .precision import BFloat16Pass, bfloat16_linears, int8_encoder
+from .query_tokens import QueryTokens, query_tokens
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,9 @@ class EmbeddingModel:
         self.max_seq_length = int(encoder.get_max_seq_length() or 0)
         self._traced: Any = None  # torch.jit.ScriptModule, once trace_queries succeeds
         self._traced_keys: list[str] = []
+        #: The trace's inputs straight from the tokenizer's core, where they match
+        #: ``_features``' (``query_tokens``).
+        self._query_tokens: QueryTokens | None = None
         #: The int8 query pass through ONNX Runtime, once ``use_query_precision`` asks.
         self._query_onnx: OnnxEncoder | None = None
         #: What the query pass multiplies in: ``bfloat16`` once ``_try_bfloat16`` kept it.
@@ -242,14 +246,18 @@ class EmbeddingModel:
         with the same vectors as ``encode``: around the model, sentence-transformers'
         ``encode`` spends about 2.5 ms a call (it sets every module's mode and sorts and
         batches its inputs), measured as 18.0 against 15.6 ms a query on 2 busy cores.
-        On a CPU the pass goes through the model's trace (``trace_queries``) if it has one.
+        On a CPU the pass goes through the model's trace (``trace_queries``) if it has one,
+        its inputs straight from the tokenizer's core where they match (``query_tokens``).
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self._query_onnx is not None:
             return unit_rows(self._query_onnx.embed(texts))
         with torch.inference_mode():
-            features = self._features(texts)
+            if self._query_tokens is not None:
+                features = self._query_tokens(texts)
+            else:
+                features = self._features(texts)
             if self._traced is not None:
                 output = self._traced(*(features[key] for key in self._traced_keys))
             else:
@@ -299,12 +307,13 @@ class EmbeddingModel:
         expected = [self._encode(self._encoder, texts) for texts in _PROBES]
         try:
             traced = self._trace(sample, keys)
+            self._query_tokens = query_tokens(self._encoder, keys, self._features)
             # Checked through the very pass that will serve queries (before any is served).
             self._traced, self._traced_keys = traced, keys
             for texts, want in zip(_PROBES, expected, strict=True):
                 np.testing.assert_allclose(self.encode_queries(texts), want, rtol=0, atol=1e-5)
         except Exception as exc:  # any failure leaves the eager pass, which is correct
-            self._traced, self._traced_keys = None, []
+            self._traced, self._traced_keys, self._query_tokens = None, [], None
             log.warning("%s: queries keep the eager pass; tracing failed: %s", self.name, exc)
             return False
         if native_bfloat16():
