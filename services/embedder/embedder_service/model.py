@@ -356,27 +356,41 @@ class EmbeddingModel:
         0.99997 at worst. Layer norms, attention's softmax and pooling stay in float32.
         A frozen trace keeps its own bfloat16 weights (half the linear layers' size); an
         unfrozen one (above ``FREEZE_MAX_BYTES``) shares them with nothing, as the
-        documents' pass needs its float32 weights."""
+        documents' pass needs its float32 weights.
+
+        The linear layers' weights are laid out for oneDNN once, in the trace
+        (``precision._PackedBFloat16Linear``), where torch's oneDNN ops allow it; else
+        they are laid out on every call, as ``F.linear`` does."""
         exact = self._traced
-        try:
-            with bfloat16_linears(self._encoder):
-                half = self._trace(sample, keys, optimize=False)
-            self._traced = half
-            for texts, want in zip(_PROBES, expected, strict=True):
-                cosines = np.sum(self.encode_queries(texts) * want, axis=1)
-                if cosines.min() < BFLOAT16_MIN_COSINE:
-                    raise ValueError(f"cosine {cosines.min():.6f} with the float32 pass")
-            timings = _race(self, {"float32": exact, "bfloat16": half})
-        except Exception as exc:
-            self._traced = exact
-            log.info("%s: queries keep the float32 trace; bfloat16 failed: %s", self.name, exc)
+        failures = []
+        half = None
+        for packed in (True, False):
+            try:
+                with bfloat16_linears(self._encoder, packed=packed):
+                    half = self._trace(sample, keys, optimize=False)
+                self._traced = half
+                for texts, want in zip(_PROBES, expected, strict=True):
+                    cosines = np.sum(self.encode_queries(texts) * want, axis=1)
+                    if cosines.min() < BFLOAT16_MIN_COSINE:
+                        raise ValueError(f"cosine {cosines.min():.6f} with the float32 pass")
+                timings = _race(self, {"float32": exact, "bfloat16": half})
+                break
+            except Exception as exc:
+                self._traced, half = exact, None
+                failures.append(f"{'packed' if packed else 'unpacked'} weights: {exc}")
+        if half is None:
+            failures_text = "; ".join(failures)
+            log.info(
+                "%s: queries keep the float32 trace; bfloat16 failed: %s", self.name, failures_text
+            )
             return False
         if timings["bfloat16"] >= BFLOAT16_MIN_GAIN * timings["float32"]:
             self._traced = exact
             log.info("%s: queries keep the float32 trace (%s)", self.name, _ms(timings))
             return False
         self._traced, self.query_dtype = half, "bfloat16"
-        log.info("%s: queries multiply in bfloat16 (%s)", self.name, _ms(timings))
+        layout = "weights packed for oneDNN" if not failures else "; ".join(failures)
+        log.info("%s: queries multiply in bfloat16 (%s; %s)", self.name, _ms(timings), layout)
         return True
 
     def use_query_precision(self, requested: str) -> str:

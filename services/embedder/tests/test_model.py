@@ -91,14 +91,36 @@ def test_a_bfloat16_query_pass_is_kept_where_it_is_faster_and_close(
     monkeypatch.setattr(model_module, "_race", lambda *_: {"float32": 1.0, "bfloat16": 0.6})
     half = fresh(model)
     assert half.trace_queries() and half.query_dtype == "bfloat16"
+    # Its weights were laid out for oneDNN once, in the trace.
+    assert "mkldnn::_linear_pointwise" in str(half._traced.graph)
     for texts in (["q"], [LONG], [LONG, "short", "a middling query about galaxies"]):
         assert_query_vectors(half, texts)
     # The documents' pass keeps its float32 weights: the model's own layers are back.
     assert not any(
-        isinstance(m, precision_module._BFloat16Linear) for m in model._encoder.modules()
+        isinstance(m, precision_module._BFloat16Linear | precision_module._PackedBFloat16Linear)
+        for m in model._encoder.modules()
     )
     assert all(p.dtype == torch.float32 for p in model._encoder.parameters())
     np.testing.assert_allclose(model.encode(["q"]), fresh(model).encode(["q"]), rtol=0, atol=0)
+
+
+@pytest.mark.unit
+@pytest.mark.usefixtures("bfloat16_units")
+def test_without_onednn_s_packed_weights_the_bfloat16_trace_multiplies_unpacked(
+    model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger=model_module.__name__)
+    monkeypatch.setattr(model_module, "_race", lambda *_: {"float32": 1.0, "bfloat16": 0.6})
+
+    def missing() -> Any:
+        raise RuntimeError("no mkldnn::_linear_pointwise in this torch")
+
+    monkeypatch.setattr(precision_module, "_packed_linear", missing)
+    half = fresh(model)
+    assert half.trace_queries() and half.query_dtype == "bfloat16"
+    assert "mkldnn::_linear_pointwise" not in str(half._traced.graph)
+    assert "packed weights: no mkldnn::_linear_pointwise in this torch" in caplog.text
+    assert_query_vectors(half, ["q", LONG])
 
 
 @pytest.mark.unit
@@ -122,7 +144,8 @@ def test_the_float32_trace_stays_unless_bfloat16_wins(
     expected = "bfloat16" if why == "unfrozen" else "float32"
     assert traced.query_dtype == expected
     if why == "too far":
-        assert "bfloat16 failed: cosine" in caplog.text
+        assert "bfloat16 failed: packed weights: cosine" in caplog.text
+        assert "; unpacked weights: cosine" in caplog.text
     if why == "slower":
         assert "keep the float32 trace (float32 1000.0 ms, bfloat16 950.0 ms)" in caplog.text
     assert_query_vectors(traced, ["a galaxy far away", LONG])
