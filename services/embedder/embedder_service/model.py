@@ -32,7 +32,7 @@ from semantik_runtime.models import installed_models
 from sentence_transformers import SentenceTransformer
 
 from .onnx_pass import OnnxEncoder, SentenceEmbedding, onnx_int8_encoder, unit_rows
-from .precision import BFloat16Pass, bfloat16_linears, int8_encoder
+from .precision import BFloat16Pass, bfloat16_linears, fuse_gelu, int8_encoder
 from .query_tokens import QueryTokens, query_tokens
 
 log = logging.getLogger(__name__)
@@ -359,15 +359,19 @@ class EmbeddingModel:
         documents' pass needs its float32 weights.
 
         The linear layers' weights are laid out for oneDNN once, in the trace
-        (``precision._PackedBFloat16Linear``), where torch's oneDNN ops allow it; else
-        they are laid out on every call, as ``F.linear`` does."""
+        (``precision._PackedBFloat16Linear``), and an exact GELU after one of them is
+        computed inside its product (``precision.fuse_gelu``), where torch's oneDNN ops
+        allow it and the probes stay within the bound; else the weights are laid out on
+        every call, as ``F.linear`` does (``_BFLOAT16_LAYOUTS``, tried in turn)."""
         exact = self._traced
         failures = []
         half = None
-        for packed in (True, False):
+        for layout, packed, fused in _BFLOAT16_LAYOUTS:
             try:
                 with bfloat16_linears(self._encoder, packed=packed):
                     half = self._trace(sample, keys, optimize=False)
+                if fused:
+                    fuse_gelu(half)
                 self._traced = half
                 for texts, want in zip(_PROBES, expected, strict=True):
                     cosines = np.sum(self.encode_queries(texts) * want, axis=1)
@@ -377,7 +381,7 @@ class EmbeddingModel:
                 break
             except Exception as exc:
                 self._traced, half = exact, None
-                failures.append(f"{'packed' if packed else 'unpacked'} weights: {exc}")
+                failures.append(f"{layout}: {exc}")
         if half is None:
             failures_text = "; ".join(failures)
             log.info(
@@ -389,8 +393,8 @@ class EmbeddingModel:
             log.info("%s: queries keep the float32 trace (%s)", self.name, _ms(timings))
             return False
         self._traced, self.query_dtype = half, "bfloat16"
-        layout = "weights packed for oneDNN" if not failures else "; ".join(failures)
-        log.info("%s: queries multiply in bfloat16 (%s; %s)", self.name, _ms(timings), layout)
+        how = "; ".join([*failures, layout])
+        log.info("%s: queries multiply in bfloat16 (%s; %s)", self.name, _ms(timings), how)
         return True
 
     def use_query_precision(self, requested: str) -> str:
@@ -443,6 +447,14 @@ class EmbeddingModel:
 WARM_QUERY_TOKENS = 64
 #: What the query pass is checked with: a batch of two lengths, unicode, and a lone word.
 _PROBES = [["what do proteins fold into?", "ünïcödé — 東京 🚀 " * 40], ["galaxy"]]
+#: The bfloat16 query traces tried in turn: (what the log calls it, weights packed for
+#: oneDNN, GELU fused into the product before it). The first that traces and keeps the
+#: probes within ``BFLOAT16_MIN_COSINE`` is raced against the float32 trace.
+_BFLOAT16_LAYOUTS = [
+    ("packed weights, GELU fused", True, True),
+    ("packed weights", True, False),
+    ("unpacked weights", False, False),
+]
 #: The least cosine a bfloat16 query vector may have with the float32 pass's.
 BFLOAT16_MIN_COSINE = 0.9999
 #: The bfloat16 pass is kept only if it takes at most this share of the float32 one's time.

@@ -91,8 +91,9 @@ def test_a_bfloat16_query_pass_is_kept_where_it_is_faster_and_close(
     monkeypatch.setattr(model_module, "_race", lambda *_: {"float32": 1.0, "bfloat16": 0.6})
     half = fresh(model)
     assert half.trace_queries() and half.query_dtype == "bfloat16"
-    # Its weights were laid out for oneDNN once, in the trace.
-    assert "mkldnn::_linear_pointwise" in str(half._traced.graph)
+    # Its weights were laid out for oneDNN once, in the trace, and GELU is in the product.
+    graph = str(half._traced.graph)
+    assert "mkldnn::_linear_pointwise" in graph and "aten::gelu" not in graph
     for texts in (["q"], [LONG], [LONG, "short", "a middling query about galaxies"]):
         assert_query_vectors(half, texts)
     # The documents' pass keeps its float32 weights: the model's own layers are back.
@@ -125,6 +126,26 @@ def test_without_onednn_s_packed_weights_the_bfloat16_trace_multiplies_unpacked(
 
 @pytest.mark.unit
 @pytest.mark.usefixtures("bfloat16_units")
+def test_a_gelu_that_will_not_fuse_leaves_the_packed_weights(
+    model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger=model_module.__name__)
+    monkeypatch.setattr(model_module, "_race", lambda *_: {"float32": 1.0, "bfloat16": 0.6})
+
+    def refuse(traced: Any) -> int:
+        raise RuntimeError("pattern not supported")
+
+    monkeypatch.setattr(model_module, "fuse_gelu", refuse)
+    half = fresh(model)
+    assert half.trace_queries() and half.query_dtype == "bfloat16"
+    graph = str(half._traced.graph)
+    assert "mkldnn::_linear_pointwise" in graph and "aten::gelu" in graph
+    assert "packed weights, GELU fused: pattern not supported; packed weights)" in caplog.text
+    assert_query_vectors(half, ["q", LONG])
+
+
+@pytest.mark.unit
+@pytest.mark.usefixtures("bfloat16_units")
 @pytest.mark.parametrize("why", ["slower", "too far", "unfrozen"])
 def test_the_float32_trace_stays_unless_bfloat16_wins(
     model: EmbeddingModel,
@@ -144,7 +165,8 @@ def test_the_float32_trace_stays_unless_bfloat16_wins(
     expected = "bfloat16" if why == "unfrozen" else "float32"
     assert traced.query_dtype == expected
     if why == "too far":
-        assert "bfloat16 failed: packed weights: cosine" in caplog.text
+        assert "bfloat16 failed: packed weights, GELU fused: cosine" in caplog.text
+        assert "; packed weights: cosine" in caplog.text
         assert "; unpacked weights: cosine" in caplog.text
     if why == "slower":
         assert "keep the float32 trace (float32 1000.0 ms, bfloat16 950.0 ms)" in caplog.text
