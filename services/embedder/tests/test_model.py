@@ -107,40 +107,31 @@ def test_a_bfloat16_query_pass_is_kept_where_it_is_faster_and_close(
 
 @pytest.mark.unit
 @pytest.mark.usefixtures("bfloat16_units")
-def test_without_onednn_s_packed_weights_the_bfloat16_trace_multiplies_unpacked(
-    model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("missing", ["oneDNN's packed weights", "the GELU rewrite"])
+def test_a_layout_that_fails_leaves_the_next_bfloat16_trace(
+    model: EmbeddingModel,
+    missing: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level("INFO", logger=model_module.__name__)
     monkeypatch.setattr(model_module, "_race", lambda *_: {"float32": 1.0, "bfloat16": 0.6})
 
-    def missing() -> Any:
-        raise RuntimeError("no mkldnn::_linear_pointwise in this torch")
+    def fails(*args: Any) -> Any:
+        raise RuntimeError(f"no {missing} in this torch")
 
-    monkeypatch.setattr(precision_module, "_packed_linear", missing)
-    half = fresh(model)
-    assert half.trace_queries() and half.query_dtype == "bfloat16"
-    assert "mkldnn::_linear_pointwise" not in str(half._traced.graph)
-    assert "packed weights: no mkldnn::_linear_pointwise in this torch" in caplog.text
-    assert_query_vectors(half, ["q", LONG])
-
-
-@pytest.mark.unit
-@pytest.mark.usefixtures("bfloat16_units")
-def test_a_gelu_that_will_not_fuse_leaves_the_packed_weights(
-    model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level("INFO", logger=model_module.__name__)
-    monkeypatch.setattr(model_module, "_race", lambda *_: {"float32": 1.0, "bfloat16": 0.6})
-
-    def refuse(traced: Any) -> int:
-        raise RuntimeError("pattern not supported")
-
-    monkeypatch.setattr(model_module, "fuse_gelu", refuse)
+    if missing == "the GELU rewrite":
+        monkeypatch.setattr(model_module, "fuse_gelu", fails)
+        packed, kept = True, "packed weights"
+    else:
+        monkeypatch.setattr(precision_module, "_packed_linear", fails)
+        packed, kept = False, "unpacked weights"
     half = fresh(model)
     assert half.trace_queries() and half.query_dtype == "bfloat16"
     graph = str(half._traced.graph)
-    assert "mkldnn::_linear_pointwise" in graph and "aten::gelu" in graph
-    assert "packed weights, GELU fused: pattern not supported; packed weights)" in caplog.text
+    assert ("mkldnn::_linear_pointwise" in graph) is packed and "aten::gelu" in graph
+    assert f"packed weights, GELU fused: no {missing} in this torch" in caplog.text
+    assert caplog.text.rstrip().endswith(f"{kept})")
     assert_query_vectors(half, ["q", LONG])
 
 
