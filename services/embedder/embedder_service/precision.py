@@ -9,6 +9,7 @@ its weights.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,14 +71,12 @@ def packed_linear(x: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
 #: The rows (tokens) a query pass multiplies at a time, for which oneDNN lays the
 #: weight out: a hint only, any count of rows gives the same products.
 PACKED_ROWS = 16
-_packed: Any = None
 
 
+@functools.cache
 def _packed_linear() -> Any:
-    global _packed
-    if _packed is None:
-        _packed = torch.jit.CompilationUnit(_PACKED_LINEAR_SOURCE).packed_linear
-    return _packed
+    """``_PACKED_LINEAR_SOURCE``'s function, compiled once."""
+    return torch.jit.CompilationUnit(_PACKED_LINEAR_SOURCE).packed_linear
 
 
 class _PackedBFloat16Linear(torch.nn.Module):
@@ -121,13 +120,12 @@ graph(%x, %w, %b, %none, %scalars, %algorithm, %dtype, %non_blocking, %copy, %fo
 """
 
 
-def fuse_gelu(traced: Any) -> int:
+def fuse_gelu(traced: Any) -> None:
     """Fold each exact GELU after a packed linear layer into its oneDNN product, in the
-    frozen ``traced`` module's graph; returns how many are left unfused (0: all were)."""
+    frozen ``traced`` module's graph (one that matches nothing is left as it is)."""
     torch._C._jit_pass_custom_pattern_based_rewrite_graph(
         _LINEAR_GELU, _LINEAR_WITH_GELU, traced.graph
     )
-    return str(traced.graph).count("aten::gelu")
 
 
 Replaced = list[tuple[torch.nn.Module, str, torch.nn.Module]]
