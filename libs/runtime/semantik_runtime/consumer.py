@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
+from nats.js.errors import NotFoundError
 from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
 from semantik_contracts import EventEnvelope
@@ -95,6 +96,52 @@ async def follow_event_batches(
             await _handle_one(msg, envelope, lambda e: handler([e]), durable, bus.name)
 
     await _follow(bus, durable, filter_subject, deliver, stop, batch)
+
+
+async def caught_up(bus: Bus, durables: Iterable[str], *, timeout: float = 2.0) -> bool:
+    """Wait until each of ``durables`` has handled (acked) every event of its filter that
+    the events stream held when this was called; False if ``timeout`` passed first.
+
+    A read model folded by a consumer lags the events that other services act on: the
+    operation that a client waited for completes on the collections service's count of
+    ``ChunksEmbedded``, while ingest folds the same events on a consumer of its own. A
+    query answered after this sees what was published before it was asked. A consumer
+    not made yet has handled nothing and is not waited for.
+    """
+    target = (await bus.js.stream_info(EVENTS_STREAM)).state.last_seq
+    waiting = set(durables)
+    deadline = time.monotonic() + timeout
+    while True:
+        for durable in sorted(waiting):
+            try:
+                info = await bus.js.consumer_info(EVENTS_STREAM, durable)
+            except NotFoundError:
+                waiting.discard(durable)
+                continue
+            if _handled_up_to(info, target):
+                waiting.discard(durable)
+        if not waiting:
+            return True
+        if time.monotonic() >= deadline:
+            log.info("%s still behind event %d after %.1f s", ", ".join(waiting), target, timeout)
+            return False
+        await asyncio.sleep(0.01)
+
+
+def _handled_up_to(info: api.ConsumerInfo, seq: int) -> bool:
+    """Has the consumer acked every event of its filter up to stream sequence ``seq``?
+
+    Its ack floor says so once it passes ``seq``. Until then, with nothing unacked, so
+    does a delivery that reached ``seq`` or nothing left to deliver (the events after the
+    floor may all be outside its filter).
+    """
+    floor = info.ack_floor.stream_seq if info.ack_floor else 0
+    if (floor or 0) >= seq:
+        return True
+    if info.num_ack_pending:
+        return False
+    delivered = info.delivered.stream_seq if info.delivered else 0
+    return not info.num_pending or (delivered or 0) >= seq
 
 
 async def _follow(

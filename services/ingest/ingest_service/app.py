@@ -35,7 +35,7 @@ from semantik_contracts.subjects import (
 )
 from semantik_contracts.views import DocumentView, Page
 from semantik_runtime.bus import Bus
-from semantik_runtime.consumer import follow_event_batches, follow_events
+from semantik_runtime.consumer import caught_up, follow_event_batches, follow_events
 from semantik_runtime.errors import CommandError
 from semantik_runtime.writer_thread import WriterThread
 
@@ -59,6 +59,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CONSUMER = "ingest-OperationRequested"
+#: The consumers that fold what the embedders report into each document's status.
+EMBEDDED = "ingest-ChunksEmbedded"
+EMBEDDING_FAILED = "ingest-EmbeddingFailed"
 #: Operation types this service scans for; the others are handled elsewhere or later.
 SCANNED = (
     OperationType.INDEX,
@@ -140,14 +143,14 @@ class IngestService:
         await self.content.serve()
         embedded = follow_event_batches(
             self.bus,
-            "ingest-ChunksEmbedded",
+            EMBEDDED,
             event_filter(event_type="ChunksEmbedded"),
             self.writer.on_events(self.app.note_embedded),
             stop,
         )
         failed = follow_events(
             self.bus,
-            "ingest-EmbeddingFailed",
+            EMBEDDING_FAILED,
             event_filter(event_type="EmbeddingFailed"),
             self.writer.on_event(self.app.note_embedding_failed),
             stop,
@@ -188,6 +191,10 @@ class IngestService:
 
     # -- handlers ------------------------------------------------------------------
     async def list_documents(self, query: ListDocuments) -> Page[DocumentView]:
+        """The documents with their status as of the question: the embedders' reports
+        published before it are folded in first (an operation a client saw complete
+        has its documents ``indexed``), waiting at most two seconds for them."""
+        await caught_up(self.bus, (EMBEDDED, EMBEDDING_FAILED))
         return await self.call(self.app.list_documents, query)
 
     async def resume_work(self, command: ResumeWork) -> WorkResumed:
