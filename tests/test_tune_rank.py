@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,3 +75,25 @@ def test_the_tuner_refuses_a_split_that_is_not_training(capsys: pytest.CaptureFi
     assert all(spec.endswith(":train") for spec in TRAINING)
     assert main(["--sets", "nfcorpus:dev"]) == 2
     assert "not a training split" in capsys.readouterr().err
+
+
+def test_the_tuner_chunks_records_as_a_collection_of_the_size_asked_for(tmp_path: Path) -> None:
+    from ingest_service.extraction.chunking import default_tokenizer
+
+    from semantik.tune_data import CHUNK_SIZE, _cached_chunks
+
+    words = " ".join(f"word{n}" for n in range(600))
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [{"_id": "long", "title": "A title", "text": words}, {"_id": "short", "text": "Brief."}]
+    corpus.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
+    tokenizer = default_tokenizer()
+    by_size = {}
+    for size in (CHUNK_SIZE, CHUNK_SIZE // 2):
+        ids, titles, texts, first = _cached_chunks(corpus, tmp_path / "cache", size)
+        assert ids.count("short") == 1 and texts[ids.index("short")] == "Brief."
+        assert all(len(tokenizer.encode(t, add_special_tokens=False)) <= size for t in texts)
+        assert first[ids.index("long")] and titles[ids.index("long")] == "A title"
+        by_size[size] = ids.count("long")
+        # Kept on disk under its size: the second call reads it back.
+        assert _cached_chunks(corpus, tmp_path / "cache", size) == (ids, titles, texts, first)
+    assert by_size[CHUNK_SIZE // 2] > by_size[CHUNK_SIZE] > 1

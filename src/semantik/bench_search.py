@@ -36,6 +36,8 @@ from .progress import ingest_records
 from .session import own_system_login
 
 WARMUP = 10
+#: Results a search asks for.
+PAGE = 10
 JSON = "application/json"
 #: Records of a made-up collection unless ``--documents`` says: SciFact's corpus size.
 SCIFACT_SIZE = 5183
@@ -137,7 +139,7 @@ class ThroughServices:
         """One search in milliseconds; a partial answer is an error (the bench measures
         every collection answering)."""
         body = json.dumps(
-            {"query": query, "collection_ids": ids, "limit": 10, "search_type": "hybrid"}
+            {"query": query, "collection_ids": ids, "limit": PAGE, "search_type": "hybrid"}
             | self.facets
         )
         elapsed, status, answer = self._post(body)
@@ -165,8 +167,9 @@ class ThroughServices:
 
 class InProcess:
     """The same searches without services: encode (on a query thread, as the embedder
-    does), query each collection's store, fuse, read the results' payloads (and count
-    the facets asked for over the candidates, as the search service does).
+    does), query each collection's store for a page and one document more (``has_more``),
+    fuse, read the page's payloads and make its results (highlights and snippets; and
+    count the facets asked for over the candidates), as the search service does.
 
     It opens a copy of the system's shards, made while no process had them open: a
     shard admits one process, and the copy lets both sides be measured in turns while
@@ -196,6 +199,7 @@ class InProcess:
         """One search, in milliseconds."""
         from search_service.facets import count_facets, payload_fields
         from search_service.fusion import RankedList, fuse
+        from search_service.results import page_results
         from search_service.retrieval import search_pool, with_payloads
         from semantik_runtime.sparse import query_vector
 
@@ -214,7 +218,7 @@ class InProcess:
                     "hybrid",
                     dense,
                     sparse,
-                    10,
+                    PAGE + 1,
                     None,
                     fields=fields,
                     candidates=candidates,
@@ -226,7 +230,8 @@ class InProcess:
         if self.facets:
             pools = [RankedList(cid, pool) for cid, (_, pool) in found]
             count_facets(self.facets, [hit for _, hit, _ in fuse(pools, self.depth)])
-        with_payloads(self.store, fuse(lists, 10), dict(self.generations))
+        page = with_payloads(self.store, fuse(lists, PAGE + 1)[:PAGE], dict(self.generations))
+        page_results(query, page, 0, {}, None)
         return (time.perf_counter() - started) * 1000
 
     def close(self) -> None:

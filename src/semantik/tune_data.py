@@ -25,9 +25,9 @@ from .beir import Dataset
 
 Vectors = npt.NDArray[np.float32]
 
-#: The collection defaults (ingest_service.application.start_scan).
+#: The collection defaults (ingest_service.application.start_scan): the model's
+#: sequence length, and a tenth of it overlapping.
 CHUNK_SIZE = DEFAULT_MODEL.max_seq_length
-CHUNK_OVERLAP = CHUNK_SIZE // 10
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def record_text(row: dict[str, object]) -> str:
     return "\n\n".join(part for part in parts if part)
 
 
-def _chunks(corpus: Path) -> tuple[list[str], list[str], list[str], list[bool]]:
+def _chunks(corpus: Path, size: int) -> tuple[list[str], list[str], list[str], list[bool]]:
     from ingest_service.extraction.chunking import Chunker, default_tokenizer
 
     chunker = Chunker(default_tokenizer())
@@ -63,7 +63,7 @@ def _chunks(corpus: Path) -> tuple[list[str], list[str], list[str], list[bool]]:
             text = record_text(row)
             if not text:
                 continue
-            for chunk in chunker.split(text, CHUNK_SIZE, CHUNK_OVERLAP):
+            for chunk in chunker.split(text, size, size // 10):
                 ids.append(str(row["_id"]))
                 titles.append(str(row.get("title") or ""))
                 texts.append(chunk.text)
@@ -119,23 +119,28 @@ class Encoder:
         return np.concatenate(out)
 
 
-def _cached_chunks(corpus: Path, cache: Path) -> tuple[list[str], list[str], list[str], list[bool]]:
+def _cached_chunks(
+    corpus: Path, cache: Path, size: int
+) -> tuple[list[str], list[str], list[str], list[bool]]:
     """``_chunks``, kept in ``cache`` by the corpus file's digest (chunking is slow)."""
     digest = hashlib.sha256(corpus.read_bytes()).hexdigest()[:16]
-    path = cache / f"chunks-{CHUNK_SIZE}-{CHUNK_OVERLAP}-{digest}.json"
+    path = cache / f"chunks-{size}-{size // 10}-{digest}.json"
     if path.is_file():
         ids, titles, texts, first = json.loads(path.read_text(encoding="utf-8"))
         return ids, titles, texts, first
-    found = _chunks(corpus)
+    found = _chunks(corpus, size)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(found), encoding="utf-8")
     return found
 
 
-def load_corpus(dataset: Dataset, encoder: Encoder, cache: Path) -> Corpus:
-    ids, titles, texts, first = _cached_chunks(dataset.corpus, cache)
+def load_corpus(
+    dataset: Dataset, encoder: Encoder, cache: Path, chunk_size: int = CHUNK_SIZE
+) -> Corpus:
+    """The corpus chunked as a collection with ``chunk_size`` tokens (overlap a tenth)."""
+    ids, titles, texts, first = _cached_chunks(dataset.corpus, cache, chunk_size)
     slug = encoder.name.replace("/", "_")
-    path = cache / f"{dataset.name}-{slug}-{CHUNK_SIZE}-{_digest(texts)}.npy"
+    path = cache / f"{dataset.name}-{slug}-{chunk_size}-{_digest(texts)}.npy"
     print(f"{dataset.name}: {len(texts)} chunks of {len(set(ids))} records", file=sys.stderr)
     return Corpus(ids, titles, texts, first, _cached(path, texts, encoder.documents))
 

@@ -26,7 +26,7 @@ import numpy as np
 from semantik_contracts.search import DEFAULT_MODEL
 
 from .beir import load_dataset
-from .tune_data import Corpus, Encoder, Vectors, load_corpus, load_queries
+from .tune_data import CHUNK_SIZE, Corpus, Encoder, Vectors, load_corpus, load_queries
 from .tune_rank import (
     Analyze,
     Fusion,
@@ -127,10 +127,12 @@ def evaluate(data: Loaded, setting: Setting, mode: str = "hybrid") -> dict[str, 
     return measure(runs, data.qrels)
 
 
-def load(spec: str, encoder: Encoder, root: Path, cache: Path) -> Loaded:
+def load(
+    spec: str, encoder: Encoder, root: Path, cache: Path, chunk_size: int = CHUNK_SIZE
+) -> Loaded:
     name, _, split = spec.partition(":")
     dataset = load_dataset(root / name, split or "train")
-    corpus = load_corpus(dataset, encoder, cache)
+    corpus = load_corpus(dataset, encoder, cache, chunk_size)
     ids, vectors = load_queries(dataset, encoder, cache)
     texts = [dataset.queries[q] for q in ids]
     return Loaded(f"{name}:{dataset.split}", corpus, ids, texts, vectors, dataset.qrels, {})
@@ -260,6 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", default=DEFAULT_MODEL.name)
     parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=CHUNK_SIZE,
+        help=f"tokens a chunk (overlap a tenth; default {CHUNK_SIZE}, the collections' default)",
+    )
+    parser.add_argument(
         "--analyzer", default=None, help="the sparse analyzer (default: the current one)"
     )
     parser.add_argument(
@@ -276,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {spec} is not a training split", file=sys.stderr)
             return 2
     encoder = Encoder(args.model)
-    sets = [load(spec, encoder, args.data, args.cache) for spec in args.sets.split(",")]
+    sets = [
+        load(spec, encoder, args.data, args.cache, args.chunk_size) for spec in args.sets.split(",")
+    ]
     base = Setting()
     if args.analyzer:
         base = replace(base, analyzer=args.analyzer)
