@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
+from collections.abc import Collection
 from hashlib import blake2b
 
 import snowballstemmer
@@ -25,6 +26,7 @@ __all__ = [
     "document_vector",
     "query_vector",
     "term_index",
+    "term_matches",
     "term_spans",
     "tokenize",
 ]
@@ -130,6 +132,45 @@ class Analyzer:
                 found.append((start, end, stem))
         return found
 
+    def matches(self, text: str, terms: Collection[str]) -> list[tuple[int, int, str]]:
+        """The ``spans`` whose term is one of ``terms``, in text order.
+
+        Made without a span for every token (search highlights ten texts a search): each
+        distinct token of the text is stemmed once (from the cache), and only the tokens
+        whose stem is asked for are looked up in the text, where they stand as a whole
+        run of word characters, as ``\\w\\w+`` found them. A text whose lowercasing
+        changes its length, or an analyzer with other words, takes ``spans``' way.
+        """
+        if not terms:
+            return []
+        lowered = text.lower()
+        if self.word is not _WORD or len(lowered) != len(text):
+            return [found for found in self.spans(text) if found[2] in terms]
+        known = self._stems
+        wanted: dict[str, str] = {}
+        for token in set(self.word.findall(lowered)):
+            stem = known[token] if token in known else self._stem(token)
+            if stem in terms:
+                wanted[token] = stem
+        found: list[tuple[int, int, str]] = []
+        for token, stem in wanted.items():
+            start = lowered.find(token)
+            while start >= 0:
+                end = start + len(token)
+                if _bounded(lowered, start, end):
+                    found.append((start, end, stem))
+                start = lowered.find(token, end)
+        found.sort()
+        return found
+
+
+def _bounded(text: str, start: int, end: int) -> bool:
+    """Is ``text[start:end]`` not preceded nor followed by a word character (``\\w``:
+    what ``str.isalnum`` says, and the underscore)?"""
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    return not (before.isalnum() or before == "_" or after.isalnum() or after == "_")
+
 
 def _origins(text: str) -> list[int]:
     """For each character of ``text.lower()``, the index in ``text`` it came from."""
@@ -175,6 +216,11 @@ def term_spans(text: str) -> list[tuple[int, int, str]]:
     """Each token of ``text`` that ``tokenize`` keeps, as ``(start, end, term)``:
     character offsets into ``text`` and the stemmed term, stop words left out."""
     return ANALYZERS[DEFAULT_ANALYZER].spans(text)
+
+
+def term_matches(text: str, terms: Collection[str]) -> list[tuple[int, int, str]]:
+    """``term_spans`` of the tokens whose term is one of ``terms`` (``Analyzer.matches``)."""
+    return ANALYZERS[DEFAULT_ANALYZER].matches(text, terms)
 
 
 def document_vector(

@@ -1,6 +1,6 @@
 """Where a result's text matches the query, as BM25 matched it, and its best snippet.
 
-A text's tokens come from the analyzer of the sparse vectors (``sparse.term_spans``:
+A text's tokens come from the analyzer of the sparse vectors (``sparse.term_matches``:
 the same words, stop words and stems), so a highlighted word is one that BM25 counted:
 "running" is marked for the query "run", "the" never is. Only the results returned are
 read, in the search service.
@@ -13,7 +13,7 @@ from collections.abc import Collection
 from typing import NamedTuple
 
 from semantik_contracts.search import SNIPPET_CHARS, Span
-from semantik_runtime.sparse import term_spans, tokenize
+from semantik_runtime.sparse import term_matches, tokenize
 
 __all__ = ["Snippet", "matches", "query_terms", "snippet"]
 
@@ -36,9 +36,7 @@ def query_terms(query: str) -> frozenset[str]:
 
 def matches(text: str, terms: Collection[str]) -> list[Match]:
     """Every token of ``text`` whose term is one of ``terms``, in text order."""
-    if not terms:
-        return []
-    return [found for found in term_spans(text) if found[2] in terms]
+    return term_matches(text, terms)
 
 
 def snippet(text: str, found: list[Match], size: int = SNIPPET_CHARS) -> Snippet:
