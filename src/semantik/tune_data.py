@@ -47,7 +47,9 @@ def record_text(row: dict[str, object]) -> str:
     return "\n\n".join(part for part in parts if part)
 
 
-def _chunks(corpus: Path, size: int) -> tuple[list[str], list[str], list[str], list[bool]]:
+def _chunks(
+    corpus: Path, size: int, overlap: int
+) -> tuple[list[str], list[str], list[str], list[bool]]:
     from ingest_service.extraction.chunking import Chunker, default_tokenizer
 
     chunker = Chunker(default_tokenizer())
@@ -63,7 +65,7 @@ def _chunks(corpus: Path, size: int) -> tuple[list[str], list[str], list[str], l
             text = record_text(row)
             if not text:
                 continue
-            for chunk in chunker.split(text, size, size // 10):
+            for chunk in chunker.split(text, size, overlap):
                 ids.append(str(row["_id"]))
                 titles.append(str(row.get("title") or ""))
                 texts.append(chunk.text)
@@ -123,12 +125,13 @@ def _cached_chunks(
     corpus: Path, cache: Path, size: int
 ) -> tuple[list[str], list[str], list[str], list[bool]]:
     """``_chunks``, kept in ``cache`` by the corpus file's digest (chunking is slow)."""
+    overlap = size // 10  # the collections' default overlap for that size
     digest = hashlib.sha256(corpus.read_bytes()).hexdigest()[:16]
-    path = cache / f"chunks-{size}-{size // 10}-{digest}.json"
+    path = cache / f"chunks-{size}-{overlap}-{digest}.json"
     if path.is_file():
         ids, titles, texts, first = json.loads(path.read_text(encoding="utf-8"))
         return ids, titles, texts, first
-    found = _chunks(corpus, size)
+    found = _chunks(corpus, size, overlap)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(found), encoding="utf-8")
     return found
