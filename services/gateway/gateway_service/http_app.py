@@ -17,7 +17,7 @@ from semantik_runtime.bus import Bus
 from semantik_runtime.eventstore import event_store_env
 from starlette.routing import Route
 
-from .api.routers import api_router
+from .api import routers
 from .bodylimit import BodyLimit
 from .config import GatewaySettings
 from .context import GatewayContext
@@ -114,7 +114,7 @@ def create_app(
     app.add_middleware(RequestTelemetry)
     # Outermost: error answers of the other middleware carry the headers too.
     app.add_middleware(SecurityHeaders)
-    app.include_router(api_router)
+    routers.include(app)
     # Before the web UI's routes, which never match /mcp but are the catch-all's place.
     app.router.routes.append(Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]))
     install_web_ui(app)

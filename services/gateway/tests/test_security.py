@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+from gateway_service import security
 from gateway_service.security import (
     InvalidToken,
     TokenIssuer,
@@ -84,3 +85,37 @@ def test_tokens_signed_elsewhere_or_expired_are_refused() -> None:
     )
     with pytest.raises(InvalidToken):
         issuer.verify_access(unsigned)
+
+
+def _token(secret: str, expires: int, user: str = "user-1") -> str:
+    now = int(time.time())
+    claims = {"sub": user, "type": "access", "iss": "semantik", "iat": now, "exp": expires}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def test_a_verified_token_is_answered_from_memory_until_it_expires() -> None:
+    issuer = TokenIssuer("k" * 64, access_minutes=5, refresh_days=1)
+    expires = int(time.time()) + 1
+    token = _token("k" * 64, expires)
+    first = issuer.verify_access(token)
+    assert first.user_id == "user-1" and first.expires_at == expires
+    assert issuer.verify_access(token) is first  # from memory, not decoded again
+    # The same claims under another signature are another token: checked, refused.
+    head, body, _ = token.split(".")
+    forged = f"{head}.{body}.{_token('o' * 64, expires).split('.')[2]}"
+    with pytest.raises(InvalidToken):
+        issuer.verify_access(forged)
+    while time.time() < expires + 0.05:
+        time.sleep(0.05)
+    with pytest.raises(InvalidToken):  # expired: memory does not outlive the token
+        issuer.verify_access(token)
+
+
+def test_the_tokens_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(security, "VERIFIED_TOKENS", 2)
+    issuer = TokenIssuer("k" * 64, access_minutes=5, refresh_days=1)
+    later = int(time.time()) + 60
+    tokens = [_token("k" * 64, later, f"user-{n}") for n in range(3)]
+    assert [issuer.verify_access(t).user_id for t in tokens] == ["user-0", "user-1", "user-2"]
+    assert len(issuer._verified) == 2 and tokens[0] not in issuer._verified  # oldest gone
+    assert issuer.verify_access(tokens[0]).user_id == "user-0"  # checked again, still valid
