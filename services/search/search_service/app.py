@@ -15,9 +15,10 @@ asked directly, which spares two trips through the NATS server per search.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import ParamSpec, TypeVar
 from uuid import UUID
 
@@ -129,16 +130,8 @@ class SearchService:
             for model in {t.model_name for t in targets}:
                 embeddings[model] = asyncio.create_task(self._embed(model, request))
                 embeddings[model].add_done_callback(_retrieve)
-        timeout = request.timeout_ms / 1000
-        outcomes = await asyncio.gather(
-            *(
-                asyncio.wait_for(
-                    self._search_collection(target, request, embeddings, sparse, depth, candidates),
-                    timeout,
-                )
-                for target in targets
-            ),
-            return_exceptions=True,
+        outcomes = await self._search_collections(
+            targets, request, embeddings, sparse, depth, candidates
         )
         lists: list[RankedList] = []
         pools: list[RankedList] = []
@@ -221,39 +214,85 @@ class SearchService:
         )
         return reply.vectors[0]
 
-    async def _search_collection(
+    async def _search_collections(
         self,
-        target: SearchTarget,
+        targets: list[SearchTarget],
         request: Search,
         embeddings: dict[str, asyncio.Task[list[float]]],
         sparse: SparseVector | None,
         depth: int,
         candidates: int = 0,
-    ) -> tuple[RankedList, RankedList]:
-        """The collection's first ``depth`` documents, and up to ``candidates`` documents
-        of the same query's pool for the facets (``retrieval.search_pool``)."""
-        assert target.generation is not None
-        embedding = embeddings.get(target.model_name)
-        # Shielded: another collection of the same model may still be waiting for it.
-        dense = await asyncio.shield(embedding) if embedding is not None else None
-        name = generation_name(target.collection_id, target.generation)
-        documents, pool = await self._read(
-            search_pool,
-            self.store,
-            name,
-            request.search_type.value,
-            dense,
-            sparse,
-            depth,
-            request.filters,
-            hybrid_weight(target.model_name),
-            payload_fields(request.facets),
-            candidates,
+    ) -> list[tuple[RankedList, RankedList] | BaseException]:
+        """Each target's first ``depth`` documents, and up to ``candidates`` documents of
+        the same query's pool for the facets (``retrieval.search_pool``); or why it has
+        none (its embedding failed, it raised, or it was not done within the request's
+        timeout). The collections of one model are read together once its query is
+        embedded, all of them within the same timeout."""
+        outcomes: list[tuple[RankedList, RankedList] | BaseException] = [
+            TimeoutError() for _ in targets
+        ]
+        models: dict[str, list[int]] = {}
+        for index, target in enumerate(targets):
+            models.setdefault(target.model_name, []).append(index)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request.timeout_ms / 1000
+
+        async def of_model(model: str, indexes: list[int]) -> None:
+            embedding = embeddings.get(model)
+            try:
+                # Shielded: the embedding outlives a search that timed out waiting.
+                wait = deadline - loop.time()
+                dense = (
+                    await asyncio.wait_for(asyncio.shield(embedding), wait) if embedding else None
+                )
+            except Exception as exc:
+                for index in indexes:
+                    outcomes[index] = exc
+                return
+            reads = [
+                functools.partial(
+                    search_pool,
+                    self.store,
+                    generation_name(targets[index].collection_id, targets[index].generation or 0),
+                    request.search_type.value,
+                    dense,
+                    sparse,
+                    depth,
+                    request.filters,
+                    hybrid_weight(model),
+                    payload_fields(request.facets),
+                    candidates,
+                )
+                for index in indexes
+            ]
+            found = await self._read_all(reads, deadline - loop.time())
+            for index, outcome in zip(indexes, found, strict=True):
+                if isinstance(outcome, BaseException):
+                    outcomes[index] = outcome
+                else:
+                    documents, pool = outcome
+                    collection_id = targets[index].collection_id
+                    outcomes[index] = (
+                        RankedList(collection_id, break_ties(documents)),
+                        RankedList(collection_id, break_ties(pool)),
+                    )
+
+        await asyncio.gather(*(of_model(model, indexes) for model, indexes in models.items()))
+        return outcomes
+
+    async def _read_all(
+        self, reads: Sequence[Callable[[], T]], timeout: float
+    ) -> list[T | BaseException]:
+        """Every read's result or exception (``TimeoutError``: not done within
+        ``timeout``): one after another on the store's lane, or each on a thread of its
+        own where the store's reads overlap."""
+        if self._lane is not None:
+            return await self._lane.run_all(reads, timeout)
+        found = await asyncio.gather(
+            *(asyncio.wait_for(asyncio.to_thread(read), timeout) for read in reads),
+            return_exceptions=True,
         )
-        return (
-            RankedList(target.collection_id, break_ties(documents)),
-            RankedList(target.collection_id, break_ties(pool)),
-        )
+        return list(found)
 
 
 def _rerank(

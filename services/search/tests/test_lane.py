@@ -1,5 +1,6 @@
 """The store lane: reads one after another on one thread, a read stuck behind a slow one
-leaves the queue, a read whose caller gave up never runs."""
+leaves the queue, a read whose caller gave up never runs; reads asked for together
+answer together, each with its own outcome."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 
 import pytest
 from search_service.lane import StoreLane
@@ -53,6 +55,60 @@ async def test_a_read_whose_caller_gave_up_before_it_began_never_runs(lane: Stor
     await asyncio.sleep(0.01)  # in the lane first
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(lane.run(where, log, "late"), 0.01)
+    await stuck
+    await asyncio.sleep(0.05)
+    assert log == ["stuck started", "stuck ended"]
+
+
+def failing() -> str:
+    raise ValueError("this read failed")
+
+
+async def test_reads_together_give_each_its_own_outcome(lane: StoreLane) -> None:
+    log: list[str] = []
+    found = await lane.run_all(
+        [partial(where, log, "a", 0.005), failing, partial(where, log, "b")], 1.0
+    )
+    assert found[0] == found[2] and str(found[0]).startswith("store-reads")
+    assert isinstance(found[1], ValueError) and str(found[1]) == "this read failed"
+    assert log == ["a started", "a ended", "b started", "b ended"]  # in order, one thread
+    assert await lane.run_all([], 1.0) == []
+
+
+async def test_reads_together_behind_a_stuck_one_take_threads_of_their_own(
+    lane: StoreLane,
+) -> None:
+    log: list[str] = []
+    started = time.perf_counter()
+    found = await lane.run_all(
+        [partial(where, log, "stuck", 0.5), partial(where, log, "next")], 0.2
+    )
+    assert time.perf_counter() - started < 0.4  # answered at the timeout, not held
+    assert isinstance(found[0], TimeoutError)  # not done within the timeout
+    assert isinstance(found[1], str) and not found[1].startswith("store-reads")
+    assert log == ["stuck started", "next started", "next ended"]
+
+
+async def test_reads_together_out_of_time_never_run(lane: StoreLane) -> None:
+    log: list[str] = []
+    stuck = asyncio.ensure_future(lane.run(where, log, "stuck", 0.2))
+    await asyncio.sleep(0.01)  # in the lane first
+    found = await lane.run_all([partial(where, log, "late")], 0.01)  # under the patience
+    assert [type(f) for f in found] == [TimeoutError]
+    await stuck
+    await asyncio.sleep(0.05)
+    assert log == ["stuck started", "stuck ended"]  # "late" was dropped, not run
+
+
+async def test_reads_together_whose_caller_gave_up_never_run(lane: StoreLane) -> None:
+    log: list[str] = []
+    stuck = asyncio.ensure_future(lane.run(where, log, "stuck", 0.2))
+    await asyncio.sleep(0.01)
+    together = asyncio.ensure_future(lane.run_all([partial(where, log, "late")], 1.0))
+    await asyncio.sleep(0.01)
+    together.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await together
     await stuck
     await asyncio.sleep(0.05)
     assert log == ["stuck started", "stuck ended"]
