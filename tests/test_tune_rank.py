@@ -97,3 +97,36 @@ def test_the_tuner_chunks_records_as_a_collection_of_the_size_asked_for(tmp_path
         # Kept on disk under its size: the second call reads it back.
         assert _cached_chunks(corpus, tmp_path / "cache", size) == (ids, titles, texts, first)
     assert by_size[CHUNK_SIZE // 2] > by_size[CHUNK_SIZE] > 1
+
+
+def test_the_tuners_dense_title_options(tmp_path: Path) -> None:
+    from semantik.tune_data import Corpus, Encoder, dense_variant
+
+    class Lengths(Encoder):
+        """A stand-in model: a text's vector is its length, twice; counts its texts."""
+
+        encoded: list[str] = []
+
+        def documents(self, texts: list[str]) -> np.ndarray:
+            self.encoded.extend(texts)
+            return np.array([[len(t), len(t)] for t in texts], dtype=np.float32)
+
+    chunks = ["Title\n\nfirst part", "second part", "untitled"]
+    corpus = Corpus(
+        record_ids=["a", "a", "b"],
+        titles=["Title", "Title", ""],
+        texts=chunks,
+        first=[True, False, True],
+        dense=np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32),
+    )
+    encoder = Lengths("stand-in")
+    headers = dense_variant("headers", corpus, encoder, tmp_path)
+    # Only the titled record's later chunk is encoded again, with its title before it.
+    assert encoder.encoded == ["Title\n\nsecond part"]
+    assert headers.tolist() == [[1, 0], [18, 18], [1, 1]]
+    titled = dense_variant("title:0.5", corpus, encoder, tmp_path)
+    assert titled.tolist() == [[3.5, 2.5], [2.5, 3.5], [1, 1]]  # + 0.5 x len("Title")
+    dense_variant("headers", corpus, encoder, tmp_path)  # read back from the cache
+    assert encoder.encoded == ["Title\n\nsecond part", "Title"]
+    with pytest.raises(ValueError, match="unknown dense option"):
+        dense_variant("summary", corpus, encoder, tmp_path)

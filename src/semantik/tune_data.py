@@ -148,6 +148,46 @@ def load_corpus(
     return Corpus(ids, titles, texts, first, _cached(path, texts, encoder.documents))
 
 
+def title_texts(corpus: Corpus) -> list[str]:
+    """Each chunk's text with its record's title before it, as the first chunk already
+    has it (a "contextual header"); a record without a title keeps its chunks as they are."""
+    return [
+        text if first or not title else f"{title}\n\n{text}"
+        for title, text, first in zip(corpus.titles, corpus.texts, corpus.first, strict=True)
+    ]
+
+
+def dense_variant(name: str, corpus: Corpus, encoder: Encoder, cache: Path) -> Vectors:
+    """Chunk vectors of a dense-side title option of ``semantik.tune_hybrid``:
+
+    - ``headers``: each later chunk encoded with its record's title before it;
+    - ``title:<g>``: each chunk's vector plus ``g`` times its record's title's vector,
+      so a chunk's cosine becomes cos(query, chunk) + g x cos(query, title).
+    """
+    slug = encoder.name.replace("/", "_")
+    if name == "headers":
+        texts = title_texts(corpus)
+        later = [i for i, (a, b) in enumerate(zip(texts, corpus.texts, strict=True)) if a != b]
+        wanted = [texts[i] for i in later]
+        path = cache / f"headers-{slug}-{_digest(wanted)}.npy"
+        vectors = corpus.dense.copy()
+        if later:
+            vectors[later] = _cached(path, wanted, encoder.documents)
+        return vectors
+    kind, _, weight = name.partition(":")
+    if kind != "title" or not weight:
+        raise ValueError(f"unknown dense option {name!r}")
+    titles = sorted({t for t in corpus.titles if t})
+    path = cache / f"titles-{slug}-{_digest(titles)}.npy"
+    encoded = _cached(path, titles, encoder.documents) if titles else corpus.dense[:0]
+    row = {title: n for n, title in enumerate(titles)}
+    added = np.zeros_like(corpus.dense)
+    for n, title in enumerate(corpus.titles):
+        if title:
+            added[n] = encoded[row[title]]
+    return corpus.dense + float(weight) * added
+
+
 def load_queries(dataset: Dataset, encoder: Encoder, cache: Path) -> tuple[list[str], Vectors]:
     """The split's query ids and their vectors (the embedder's query pass)."""
     ids = list(dataset.queries)

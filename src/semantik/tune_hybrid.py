@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -26,7 +26,15 @@ import numpy as np
 from semantik_contracts.search import DEFAULT_MODEL
 
 from .beir import load_dataset
-from .tune_data import CHUNK_SIZE, Corpus, Encoder, Vectors, load_corpus, load_queries
+from .tune_data import (
+    CHUNK_SIZE,
+    Corpus,
+    Encoder,
+    Vectors,
+    dense_variant,
+    load_corpus,
+    load_queries,
+)
 from .tune_rank import (
     Analyze,
     Fusion,
@@ -58,6 +66,7 @@ class Setting:
     fusion: Fusion = Fusion("sum", 0.13)  # noqa: RUF009 (frozen: shared safely)
     decay: float = 0.0
     query_power: float = 1.0
+    dense: str = "chunks"  # "chunks", "headers" or "title:<g>" (tune_data.dense_variant)
 
     def index_key(self) -> tuple[str, float, float, float, str]:
         return (self.analyzer, self.k1, self.b, self.avgdl, self.title)
@@ -72,6 +81,14 @@ class Loaded:
     query_vectors: Vectors
     qrels: dict[str, dict[str, int]]
     indexes: dict[tuple[str, float, float, float, str], SparseIndex]
+    variants: Callable[[str], Vectors] | None = None  # a dense option's chunk vectors
+
+    def dense(self, option: str) -> Vectors:
+        if option == "chunks":
+            return self.corpus.dense
+        if self.variants is None:
+            raise ValueError(f"{self.name}: no encoder for the dense option {option!r}")
+        return self.variants(option)
 
 
 def analyzers() -> dict[str, Analyze]:
@@ -108,7 +125,7 @@ def _index(data: Loaded, setting: Setting) -> SparseIndex:
 def evaluate(data: Loaded, setting: Setting, mode: str = "hybrid") -> dict[str, float]:
     index = _index(data, setting)
     analyze = analyzers()[setting.analyzer]
-    dense_all = data.corpus.dense @ data.query_vectors.T  # chunks x queries
+    dense_all = data.dense(setting.dense) @ data.query_vectors.T  # chunks x queries
     runs: dict[str, list[str]] = {}
     for q, (query_id, text) in enumerate(zip(data.query_ids, data.query_texts, strict=True)):
         dense = dense_all[:, q].astype(np.float64)
@@ -135,7 +152,16 @@ def load(
     corpus = load_corpus(dataset, encoder, cache, chunk_size)
     ids, vectors = load_queries(dataset, encoder, cache)
     texts = [dataset.queries[q] for q in ids]
-    return Loaded(f"{name}:{dataset.split}", corpus, ids, texts, vectors, dataset.qrels, {})
+    kept: dict[str, Vectors] = {}
+
+    def variants(option: str) -> Vectors:
+        if option not in kept:
+            kept[option] = dense_variant(option, corpus, encoder, cache)
+        return kept[option]
+
+    return Loaded(
+        f"{name}:{dataset.split}", corpus, ids, texts, vectors, dataset.qrels, {}, variants
+    )
 
 
 def table(
@@ -203,6 +229,16 @@ def explore(sets: list[Loaded], base: Setting) -> None:
     ):
         s = replace(base, query_power=power, fusion=Fusion("sum", round(w, 4)))
         rows.append((f"query tf / len^{power}, weight {w:.3f}", s, "hybrid"))
+    for g in (0.1, 0.2, 0.3, 0.5):
+        s = replace(base, dense=f"title:{g}")
+        rows.append((f"dense + {g} x the title's vector: hybrid", s, "hybrid"))
+    headers = replace(base, dense="headers")
+    rows.append(("title before every chunk (dense): hybrid", headers, "hybrid"))
+    both = replace(headers, title="every")
+    rows.append(("title before every chunk (both sides): hybrid", both, "hybrid"))
+    for w in (0.13, 0.15):
+        s = replace(both, k1=0.9, b=0.4, fusion=Fusion("sum", w))
+        rows.append((f"the same, k1 0.9, b 0.4, weight {w}: hybrid", s, "hybrid"))
     table(rows, sets)
 
 
