@@ -205,7 +205,7 @@ class SearchService:
         local = self.local_queries(model_name) if self.local_queries is not None else None
         if local is not None:
             vectors = await local([request.query])
-            return [float(x) for x in vectors[0]]
+            return vectors[0].tolist()  # type: ignore[no-any-return]
         reply = await self.bus.request(
             embed_query_subject(model_slug(model_name)),
             EmbedQuery(model=model_name, texts=[request.query]),
