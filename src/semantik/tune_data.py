@@ -167,7 +167,11 @@ def dense_variant(name: str, corpus: Corpus, encoder: Encoder, cache: Path) -> V
     slug = encoder.name.replace("/", "_")
     if name == "headers":
         texts = title_texts(corpus)
-        later = [i for i, (a, b) in enumerate(zip(texts, corpus.texts, strict=True)) if a != b]
+        later = [
+            i
+            for i, (t, f) in enumerate(zip(corpus.titles, corpus.first, strict=True))
+            if t and not f
+        ]
         wanted = [texts[i] for i in later]
         path = cache / f"headers-{slug}-{_digest(wanted)}.npy"
         vectors = corpus.dense.copy()

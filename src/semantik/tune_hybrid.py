@@ -34,6 +34,7 @@ from .tune_data import (
     dense_variant,
     load_corpus,
     load_queries,
+    title_texts,
 )
 from .tune_rank import (
     Analyze,
@@ -110,13 +111,7 @@ _ANALYZERS: dict[str, Analyze] | None = None
 def _index(data: Loaded, setting: Setting) -> SparseIndex:
     key = setting.index_key()
     if key not in data.indexes:
-        c = data.corpus
-        texts = c.texts
-        if setting.title == "every":
-            texts = [
-                t if first else f"{title}\n\n{t}"
-                for t, title, first in zip(texts, c.titles, c.first, strict=False)
-            ]
+        texts = title_texts(data.corpus) if setting.title == "every" else data.corpus.texts
         analyze = analyzers()[setting.analyzer]
         data.indexes[key] = build_index(texts, analyze, setting.k1, setting.b, setting.avgdl)
     return data.indexes[key]

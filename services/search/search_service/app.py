@@ -249,6 +249,7 @@ class SearchService:
                 for index in indexes:
                     outcomes[index] = exc
                 return
+            weight, fields = hybrid_weight(model), payload_fields(request.facets)
             reads = [
                 functools.partial(
                     search_pool,
@@ -259,8 +260,8 @@ class SearchService:
                     sparse,
                     depth,
                     request.filters,
-                    hybrid_weight(model),
-                    payload_fields(request.facets),
+                    weight,
+                    fields,
                     candidates,
                 )
                 for index in indexes
