@@ -21,6 +21,8 @@ from tests.services import (
     private_nats,
 )
 
+pytest_plugins = ["tests.watchdog"]
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
