@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 from semantik_contracts.search import DEFAULT_MODEL
+from semantik_contracts.work import headed
 
 from .beir import Dataset
 
@@ -152,7 +153,7 @@ def title_texts(corpus: Corpus) -> list[str]:
     """Each chunk's text with its record's title before it, as the first chunk already
     has it (a "contextual header"); a record without a title keeps its chunks as they are."""
     return [
-        text if first or not title else f"{title}\n\n{text}"
+        headed("" if first else title, text)
         for title, text, first in zip(corpus.titles, corpus.texts, corpus.first, strict=True)
     ]
 

@@ -21,8 +21,24 @@ class ChunkWork(Message):
     chunk_id: UUID = Field(description="uuid5(document_id, chunk_index): the point id")
     index: int = Field(ge=0)
     text: str
+    header: str = Field(
+        "",
+        description="Read before ``text`` when the chunk is embedded, not stored with it: "
+        "the record's title for a chunk after the first, which the title does not begin "
+        "(``sparse`` counts its terms too)",
+    )
     sparse: SparseTerms
     payload: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def embedded_text(self) -> str:
+        """What the embedder encodes."""
+        return headed(self.header, self.text)
+
+
+def headed(header: str, text: str) -> str:
+    """A chunk's text as its vectors read it: its header, if any, before it."""
+    return f"{header}\n\n{text}" if header else text
 
 
 class EmbedChunks(Message):

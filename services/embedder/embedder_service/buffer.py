@@ -62,7 +62,7 @@ class WorkBuffer:
         while self._jobs and len(texts) < limit:
             job = self._jobs[0]
             n = min(job.size - job.taken, limit - len(texts))
-            texts.extend(chunk.text for chunk in job.work.chunks[job.taken : job.taken + n])
+            texts.extend(c.embedded_text for c in job.work.chunks[job.taken : job.taken + n])
             segments.append((job, job.taken, n))
             job.taken += n
             if job.taken == job.size:

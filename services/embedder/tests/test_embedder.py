@@ -77,6 +77,27 @@ async def test_points_carry_the_payload_search_returns(
     }
 
 
+async def test_a_chunks_header_is_read_before_its_text_and_not_stored(
+    private_bus: Bus, store: VectorStore, start_embedder: ServiceFactory, model: EmbeddingModel
+) -> None:
+    await start_embedder()
+    work = work_for(uuid.uuid4(), TEXTS)
+    headed = work.chunks[1].model_copy(update={"header": "Baking at home"})
+    work = work.model_copy(update={"chunks": [work.chunks[0], headed, work.chunks[2]]})
+    await publish(private_bus, work)
+    await eventually(lambda: embedded_count(private_bus, 1))
+
+    name = generation_name(work.collection_id, 1)
+    with_header = model.encode([f"Baking at home\n\n{TEXTS[1]}"])[0]
+    [hit] = store.query(name, mode="dense", dense=with_header, sparse=None, limit=1)
+    assert hit.payload["chunk_index"] == 1 and hit.score == pytest.approx(1.0, abs=1e-3)
+    assert hit.payload["text"] == TEXTS[1]  # what is stored, shown and highlighted
+    [plain] = store.query(
+        name, mode="dense", dense=model.encode([TEXTS[1]])[0], sparse=None, limit=1
+    )
+    assert plain.payload["chunk_index"] == 1 and plain.score < 0.99
+
+
 async def test_redelivered_and_republished_work_does_not_duplicate(
     private_bus: Bus, store: VectorStore, start_embedder: ServiceFactory
 ) -> None:

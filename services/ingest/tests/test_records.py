@@ -104,6 +104,21 @@ def test_rows_without_a_column_choice_embed_every_column_by_name() -> None:
     ]
 
 
+def test_the_first_of_several_chosen_text_columns_is_the_records_title() -> None:
+    table = read_table("t.csv", b"id,title,text\n1,Aspirin,Thins blood.\n2,,Only text.\n3,Alone,\n")
+    records = [r for r in row_records(table, ColumnSelection(("title", "text"), (), "id"))]
+    assert [(r.text, r.title) for r in records if isinstance(r, Record)] == [
+        ("Aspirin\n\nThins blood.", "Aspirin"),
+        ("Only text.", ""),  # no title in its row
+        ("Alone", ""),  # the title is all there is: nothing for it to head
+    ]
+    one_column = row_records(table, ColumnSelection(("text",), (), "id"))
+    assert all(r.title == "" for r in one_column if isinstance(r, Record))
+    # Without a choice every column is embedded by name, and none is taken for a title.
+    labelled = row_records(table, ColumnSelection(id_column="id"))
+    assert all(r.title == "" for r in labelled if isinstance(r, Record))
+
+
 def test_record_hash_covers_exactly_what_is_indexed() -> None:
     table = read_table("t.csv", b"id,title,text,topic\n1,A,alpha,x\n2,A,alpha,x\n")
     both = ColumnSelection(("title", "text"), ("topic",), "id")
@@ -174,9 +189,9 @@ def test_a_record_file_becomes_units_named_by_file_and_key(tmp_path: Path) -> No
     path.write_text("".join(json.dumps(r) + "\n" for r in lines))
     selection = ColumnSelection(("title", "text"), (), "_id")
     read = read_record_file(str(path), str(path), selection, 1 << 20)
-    assert [(u.path, u.text, u.payload) for u in read.units] == [
-        (f"{path}#a", "T\n\nx", {"file": str(path), "row": "line 1", "record_id": "a"}),
-        (f"{path}#c", "z", {"file": str(path), "row": "line 3", "record_id": "c"}),
+    assert [(u.path, u.text, u.payload, u.title) for u in read.units] == [
+        (f"{path}#a", "T\n\nx", {"file": str(path), "row": "line 1", "record_id": "a"}, "T"),
+        (f"{path}#c", "z", {"file": str(path), "row": "line 3", "record_id": "c"}, ""),
     ]
     assert read.failures == [(f"{path}#b", "line 2: no text in the columns title, text")]
 

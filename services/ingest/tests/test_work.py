@@ -6,7 +6,9 @@ from uuid import uuid4, uuid5
 
 import pytest
 from ingest_service.extraction.chunking import Chunk
-from ingest_service.extraction.preparation import chunk_work
+from ingest_service.extraction.extract import DocumentError
+from ingest_service.extraction.preparation import ChunkJob, chunk_jobs, chunk_work
+from ingest_service.extraction.units import Unit
 from ingest_service.indexing.work import WorkTarget, embed_messages
 from semantik_runtime.sparse import document_vector
 
@@ -25,6 +27,36 @@ def test_chunks_carry_point_ids_bm25_terms_and_payload() -> None:
     assert items[1].payload == {"path": "/d/a.md", "chunk_index": 1}
     expected = document_vector("Cells divide quickly.")
     assert (items[1].sparse.indices, items[1].sparse.values) == (expected.indices, expected.values)
+
+
+def test_a_title_heads_every_chunk_after_the_first_in_both_vectors() -> None:
+    t = target()
+    chunks = [Chunk(0, "Aspirin\n\nAspirin thins blood.", 6), Chunk(1, "Doses vary.", 3)]
+    first, later = chunk_work(t.document_id, chunks, {}, title="Aspirin")
+    assert (first.header, later.header) == ("", "Aspirin")  # the first begins with it
+    assert later.text == "Doses vary." and later.embedded_text == "Aspirin\n\nDoses vary."
+    expected = document_vector("Aspirin\n\nDoses vary.")
+    assert (later.sparse.indices, later.sparse.values) == (expected.indices, expected.values)
+    [plain] = chunk_work(t.document_id, chunks[1:], {})  # a file: no title
+    assert plain.header == "" and plain.embedded_text == "Doses vary."
+
+
+def test_a_records_title_heads_its_later_chunks_unless_it_would_crowd_them_out() -> None:
+    body = " ".join(f"sentence {n} about dosage." for n in range(60))
+
+    def headers(title: str) -> list[str]:
+        text = f"{title}\n\n{body}"
+        unit = Unit(
+            "/d/t.jsonl#1", "/d/t.jsonl", "0" * 64, len(text), "", "jsonl", text, title=title
+        )
+        [items] = chunk_jobs([ChunkJob(unit, uuid4(), {}, 64, 0)])
+        assert not isinstance(items, DocumentError) and len(items) > 2
+        return [item.header for item in items]
+
+    first, *later = headers("Aspirin dosage")
+    assert first == "" and set(later) == {"Aspirin dosage"}
+    long_title = " ".join(["aspirin"] * 17)  # more than a quarter of the 64-token chunk
+    assert set(headers(long_title)) == {""}
 
 
 def test_a_document_travels_in_one_message_under_its_work_id() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from semantik_contracts.search import DEFAULT_MODEL
-from semantik_contracts.work import ChunkWork, SparseTerms
+from semantik_contracts.work import ChunkWork, SparseTerms, headed
 from semantik_runtime.sparse import document_vector
 
 from ..domain import chunk_id
@@ -103,7 +103,11 @@ def chunk_jobs(jobs: list[ChunkJob]) -> list[list[ChunkWork] | DocumentError]:
 def _chunk(job: ChunkJob) -> list[ChunkWork]:
     unit = job.unit
     text = unit.text or document_text(unit.path, unit.data)
-    chunks = worker_chunker(job.model_name).split(text, job.chunk_size, job.chunk_overlap)
+    chunker = worker_chunker(job.model_name)
+    chunks = chunker.split(text, job.chunk_size, job.chunk_overlap)
+    # A title longer than a quarter of a chunk would crowd the chunk's own text out of
+    # the model's window: such a record's later chunks go without it.
+    title = unit.title if chunker.count(unit.title) <= job.chunk_size // 4 else ""
     payload = {
         **unit.payload,
         **job.payload,
@@ -112,19 +116,26 @@ def _chunk(job: ChunkJob) -> list[ChunkWork]:
         "file_type": unit.file_type,
         "mime": unit.mime,
     }
-    return chunk_work(job.document, chunks, payload)
+    return chunk_work(job.document, chunks, payload, title)
 
 
-def chunk_work(document: UUID, chunks: list[Chunk], payload: dict[str, Any]) -> list[ChunkWork]:
-    """Each chunk with its point id, BM25 terms and payload."""
+def chunk_work(
+    document: UUID, chunks: list[Chunk], payload: dict[str, Any], title: str = ""
+) -> list[ChunkWork]:
+    """Each chunk with its point id, BM25 terms and payload. The document's ``title``,
+    which its first chunk begins with, is the header of every later chunk: both its
+    vectors are made with the title before its text (a "contextual header", measured
+    in docs/benchmarks.md), and only the text is stored."""
     items = []
     for chunk in chunks:
-        sparse = document_vector(chunk.text)
+        header = title if chunk.index > 0 else ""
+        sparse = document_vector(headed(header, chunk.text))
         items.append(
             ChunkWork(
                 chunk_id=chunk_id(document, chunk.index),
                 index=chunk.index,
                 text=chunk.text,
+                header=header,
                 sparse=SparseTerms(indices=sparse.indices, values=sparse.values),
                 payload={**payload, "chunk_index": chunk.index},
             )

@@ -49,6 +49,9 @@ class Record:
     sha256: str
     record_id: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    #: The first of two or more chosen text columns, when it has text: the record's
+    #: title, which its first chunk begins with and its later chunks are embedded after.
+    title: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +113,12 @@ def row_records(table: Table, selection: ColumnSelection) -> Iterator[Record | R
                 continue
             keys[key] = label
         parts = []
-        for column in text_columns:
+        title = ""
+        for n, column in enumerate(text_columns):
             text = cell_text(values.get(column))
             if text:
                 parts.append(f"{column}: {text}" if labelled else text)
+                title = text if n == 0 and not labelled else title
         if not parts:
             columns = ", ".join(text_columns) or "(none)"
             yield RecordFailure(key, f"{label}: no text in the columns {columns}")
@@ -124,4 +129,4 @@ def row_records(table: Table, selection: ColumnSelection) -> Iterator[Record | R
         digest = hashlib.sha256(
             json.dumps(identity, sort_keys=True, ensure_ascii=False, default=str).encode()
         ).hexdigest()
-        yield Record(key, label, text, digest, record_id, context)
+        yield Record(key, label, text, digest, record_id, context, title if len(parts) > 1 else "")

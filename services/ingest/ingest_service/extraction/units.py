@@ -33,6 +33,8 @@ class Unit:
     text: str = ""
     data: bytes = b""
     payload: dict[str, Any] = field(default_factory=dict)
+    #: A record's title (``Record.title``): its later chunks are embedded after it.
+    title: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,4 +113,5 @@ def _record_unit(file: str, kind: str, mime: str, record: Record) -> Unit:
         file_type=kind,
         text=record.text,
         payload=payload,
+        title=record.title,
     )

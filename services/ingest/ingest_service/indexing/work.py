@@ -44,7 +44,8 @@ def embed_messages(
     size = 0
     for item in items:
         # Text may double in JSON (escapes); payload values are short.
-        cost = 2 * len(item.text.encode()) + _BYTES_PER_TERM * len(item.sparse.indices) + 512
+        text_bytes = len(item.text.encode()) + len(item.header.encode())
+        cost = 2 * text_bytes + _BYTES_PER_TERM * len(item.sparse.indices) + 512
         if parts[-1] and size + cost > budget:
             parts.append([])
             size = 0
