@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -118,7 +119,9 @@ async def events(bus: Bus, subject: str) -> list[tuple[str, EventEnvelope]]:
         subject, stream=EVENTS_STREAM, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
     )
     found: list[tuple[str, EventEnvelope]] = []
+    deadline = time.monotonic() + 60  # a fetch may end empty-handed (a 408): try again
     while len(found) < expected:
+        assert time.monotonic() < deadline, f"{len(found)} of {expected} read on {subject}"
         for msg in await sub.fetch(100, timeout=5):
             envelope = EventEnvelope.model_validate_json(msg.data)
             found.append(((msg.headers or {}).get("Nats-Msg-Id", ""), envelope))

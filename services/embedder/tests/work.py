@@ -77,7 +77,9 @@ async def events_of(bus: Bus, event_type: str) -> list[EventEnvelope]:
         return []
     sub = await bus.js.pull_subscribe(event_filter(event_type=event_type), stream=EVENTS_STREAM)
     found: list[EventEnvelope] = []
+    deadline = time.monotonic() + 60  # a fetch may end empty-handed (a 408): try again
     while len(found) < total:
+        assert time.monotonic() < deadline, f"{len(found)} of {total} {event_type} read"
         found += [EventEnvelope.model_validate_json(m.data) for m in await sub.fetch(total)]
     await sub.unsubscribe()
     return found
