@@ -130,3 +130,52 @@ def test_the_tuners_dense_title_options(tmp_path: Path) -> None:
     assert encoder.encoded == ["Title\n\nsecond part", "Title"]
     with pytest.raises(ValueError, match="unknown dense option"):
         dense_variant("summary", corpus, encoder, tmp_path)
+
+
+def test_the_engine_check_indexes_the_title_as_ingest_does(tmp_path: Path) -> None:
+    """``--check`` and the numpy ranking agree on the pipeline's titled chunks, and the
+    engine's store holds the headed vectors: a query that is the later chunk's headed
+    vector finds its record first in both, and not without the title."""
+    from semantik.tune_data import Corpus
+    from semantik.tune_hybrid import Loaded, Setting, engine_check, evaluate
+
+    rng = np.random.default_rng(7)
+
+    def unit(n: int) -> np.ndarray:
+        rows = rng.normal(size=(n, 8)).astype(np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    plain = unit(5)
+    query = unit(1)[0]
+    plain[0] = plain[1] = -query  # record a's chunks, each alone, point away from q1
+    headed = plain.copy()
+    headed[1] = query  # a's later chunk read after its title: q1 itself
+    corpus = Corpus(
+        record_ids=["a", "a", "b", "c", "d"],
+        titles=["Yeast genetics", "Yeast genetics", "", "Marathons", ""],
+        texts=[
+            "Yeast genetics\n\nbudding cells",
+            "sugar ferments",
+            "cells divide",
+            "Marathons\n\nrunners train",
+            "bread rises",
+        ],
+        first=[True, False, True, True, True],
+        dense=plain,
+    )
+    data = Loaded(
+        "toy:train",
+        corpus,
+        ["q1", "q2"],
+        ["why does sugar ferment", "runners"],
+        np.stack([query, plain[3]]),
+        {"q1": {"a": 1}, "q2": {"c": 1}},
+        {},
+        lambda option: headed if option == "headers" else plain,
+    )
+    titled = Setting()
+    assert (titled.title, titled.dense) == ("every", "headers")  # as ingest indexes
+    engine = engine_check(data, titled, tmp_path / "edge")
+    assert engine["ndcg@10"] == pytest.approx(evaluate(data, titled)["ndcg@10"]) == 1.0
+    untitled = Setting(title="none", dense="chunks")
+    assert evaluate(data, untitled, "dense")["ndcg@10"] < 1.0

@@ -63,11 +63,13 @@ class Setting:
     k1: float = 1.5
     b: float = 0.75
     avgdl: float = 150.0
-    title: str = "none"  # "none", "every" (each chunk's sparse text starts with the title)
+    # The pipeline's since session 22: a record's title before each later chunk, on both
+    # sides ("none": the chunk's text alone).
+    title: str = "every"  # "none", "every" (each chunk's sparse text starts with the title)
     fusion: Fusion = Fusion("sum", 0.13)  # noqa: RUF009 (frozen: shared safely)
     decay: float = 0.0
     query_power: float = 1.0
-    dense: str = "chunks"  # "chunks", "headers" or "title:<g>" (tune_data.dense_variant)
+    dense: str = "headers"  # "chunks", "headers" or "title:<g>" (tune_data.dense_variant)
 
     def index_key(self) -> tuple[str, float, float, float, str]:
         return (self.analyzer, self.k1, self.b, self.avgdl, self.title)
@@ -203,8 +205,11 @@ def explore(sets: list[Loaded], base: Setting) -> None:
         rows.append((f"k1 {k1}, b {b}: hybrid", s, "hybrid"))
     for avgdl in (100.0, 200.0):
         rows.append((f"avgdl {avgdl:.0f}: hybrid", replace(base, avgdl=avgdl), "hybrid"))
-    rows.append(("title on every chunk (sparse): sparse", replace(base, title="every"), "sparse"))
-    rows.append(("title on every chunk (sparse): hybrid", replace(base, title="every"), "hybrid"))
+    untitled = replace(base, title="none", dense="chunks")
+    rows.append(("no title (before session 22): sparse", untitled, "sparse"))
+    rows.append(("no title (before session 22): hybrid", untitled, "hybrid"))
+    rows.append(("title on the sparse side only: hybrid", replace(base, dense="chunks"), "hybrid"))
+    rows.append(("title on the dense side only: hybrid", replace(base, title="none"), "hybrid"))
     for kind, weights in (
         ("rrf", (0.5, 1.0, 1.5)),
         ("dbsf", (0.5, 0.75, 1.0)),
@@ -225,22 +230,16 @@ def explore(sets: list[Loaded], base: Setting) -> None:
         s = replace(base, query_power=power, fusion=Fusion("sum", round(w, 4)))
         rows.append((f"query tf / len^{power}, weight {w:.3f}", s, "hybrid"))
     for g in (0.1, 0.2, 0.3, 0.5):
-        s = replace(base, dense=f"title:{g}")
-        rows.append((f"dense + {g} x the title's vector: hybrid", s, "hybrid"))
-    headers = replace(base, dense="headers")
-    rows.append(("title before every chunk (dense): hybrid", headers, "hybrid"))
-    both = replace(headers, title="every")
-    rows.append(("title before every chunk (both sides): hybrid", both, "hybrid"))
-    for w in (0.13, 0.15):
-        s = replace(both, k1=0.9, b=0.4, fusion=Fusion("sum", w))
-        rows.append((f"the same, k1 0.9, b 0.4, weight {w}: hybrid", s, "hybrid"))
+        s = replace(untitled, dense=f"title:{g}")
+        rows.append((f"untitled, dense + {g} x the title's vector: hybrid", s, "hybrid"))
     table(rows, sets)
 
 
 def engine_check(data: Loaded, setting: Setting, store_dir: Path) -> dict[str, float]:
     """The same hybrid ranking run by the real engine: a Qdrant Edge shard holding the
-    chunks (``sparse.document_vector``: the default analyzer and BM25 parameters) and
-    the search service's ``search_generation`` at ``setting``'s weight."""
+    chunks (``sparse.document_vector``: the default analyzer and BM25 parameters; the
+    title before each later chunk on both sides, as ingest does, unless ``setting`` has
+    none) and the search service's ``search_generation`` at ``setting``'s weight."""
     import uuid
 
     from search_service.retrieval import search_generation
@@ -251,15 +250,17 @@ def engine_check(data: Loaded, setting: Setting, store_dir: Path) -> dict[str, f
     store = EdgeVectorStore(store_dir)
     name = "tune"
     c = data.corpus
-    store.create_generation(name, c.dense.shape[1])
+    dense = data.dense(setting.dense)
+    texts = title_texts(c) if setting.title == "every" else c.texts
+    store.create_generation(name, dense.shape[1])
     points = [
         Point(
             str(uuid.uuid5(uuid.NAMESPACE_URL, f"{i}")),
-            c.dense[i],
+            dense[i],
             document_vector(text),
             {"document_id": c.record_ids[i]},
         )
-        for i, text in enumerate(c.texts)
+        for i, text in enumerate(texts)
     ]
     for start in range(0, len(points), 1000):
         store.upsert(name, points[start : start + 1000])
