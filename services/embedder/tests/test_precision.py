@@ -377,9 +377,11 @@ def test_int8_queries_are_unit_vectors_close_to_float32_from_the_documents_model
     assert "queries encode in int8 through onnxruntime" in caplog.text
     got = both.encode_queries(QUERIES)
     assert_close_unit_vectors(got, model.encode(QUERIES), INT8_MIN_COSINE)
-    # A query's vector does not depend on what it is encoded with (ONNX Runtime pads
-    # nothing for a lone text).
-    np.testing.assert_allclose(both.encode_queries(QUERIES[:1]), got[:1], atol=2e-2)
+    # A lone query (ONNX Runtime pads nothing for it) stays as close to its batched
+    # vector as int8 is to float32: the activations' scales are the batch's, so a
+    # query moves a little with its batch-mates (least cosine 0.989 on an AVX2-only AMD
+    # EPYC; within 0.02 of each coordinate on an AVX512-VNNI Xeon).
+    assert_close_unit_vectors(both.encode_queries(QUERIES[:1]), got[:1], INT8_MIN_COSINE)
     assert both.encode_queries([]).shape == (0, model.dimension)
 
 
