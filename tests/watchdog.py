@@ -4,11 +4,11 @@ whole run until CI's limit.
 A CI run once stopped at its 90-minute limit inside one reliability test, with nothing
 printed to say where. Here each test (each try of it: setup, call and teardown) gets
 ``watchdog_timeout`` seconds (pyproject.toml). When they are up, the event loop's tasks
-(each with the chain of awaits it waits in) and every other thread's stack are printed,
-and the test fails with "Timeout"; pytest-rerunfailures runs it once more
-(``--only-rerun Timeout``), and the report shows both tries. A second alarm,
-``LAST_ALARM_SECONDS`` later, ends the run with every thread's stack if the test's
-teardown hangs as well.
+(each with the chain of awaits it waits in) and every other thread's stack are printed
+to the run's stderr, past pytest's capture, and the test fails with "Timeout";
+pytest-rerunfailures runs it once more (``--only-rerun Timeout``), and the report shows
+both tries. A second alarm, ``LAST_ALARM_SECONDS`` later, ends the run with every
+thread's stack if the test's teardown hangs as well.
 
 SIGALRM in the main thread, which runs the tests and their event loops; a test run in
 another thread is not watched.
@@ -17,6 +17,7 @@ another thread is not watched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import faulthandler
 import io
 import os
@@ -91,11 +92,20 @@ def _arm(item: pytest.Item) -> None:
         __tracebackhide__ = True
         signal.signal(signal.SIGALRM, last)
         signal.setitimer(signal.ITIMER_REAL, LAST_ALARM_SECONDS)
-        sys.stderr.write(f"\n+++ {item.nodeid} ran past {seconds:g} s:\n{stacks()}+++\n")
+        _print(item, f"\n+++ {item.nodeid} ran past {seconds:g} s:\n{stacks()}+++\n")
         pytest.fail(f"Timeout: past {seconds:g} s (the stacks are on stderr)", pytrace=True)
 
     signal.signal(signal.SIGALRM, first)
     signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def _print(item: pytest.Item, text: str) -> None:
+    """To the run's own stderr, past pytest's capture: a test that passes on its second
+    try shows no captured output, and its first try's stacks are the diagnosis."""
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
 
 def _disarm() -> None:
