@@ -107,7 +107,8 @@ def _chunk(job: ChunkJob) -> list[ChunkWork]:
     chunks = chunker.split(text, job.chunk_size, job.chunk_overlap)
     # A title longer than a quarter of a chunk would crowd the chunk's own text out of
     # the model's window: such a record's later chunks go without it.
-    title = unit.title if chunker.count(unit.title) <= job.chunk_size // 4 else ""
+    fits = unit.title and chunker.count(unit.title) <= job.chunk_size // 4
+    title = unit.title if fits else ""
     payload = {
         **unit.payload,
         **job.payload,

@@ -112,13 +112,9 @@ def row_records(table: Table, selection: ColumnSelection) -> Iterator[Record | R
                 yield RecordFailure(label, f"{label}: the id {key!r} repeats {keys[key]}")
                 continue
             keys[key] = label
-        parts = []
-        title = ""
-        for n, column in enumerate(text_columns):
-            text = cell_text(values.get(column))
-            if text:
-                parts.append(f"{column}: {text}" if labelled else text)
-                title = text if n == 0 and not labelled else title
+        found = [(c, t) for c in text_columns if (t := cell_text(values.get(c)))]
+        parts = [f"{c}: {t}" if labelled else t for c, t in found]
+        titled = not labelled and len(found) > 1 and found[0][0] == text_columns[0]
         if not parts:
             columns = ", ".join(text_columns) or "(none)"
             yield RecordFailure(key, f"{label}: no text in the columns {columns}")
@@ -129,4 +125,4 @@ def row_records(table: Table, selection: ColumnSelection) -> Iterator[Record | R
         digest = hashlib.sha256(
             json.dumps(identity, sort_keys=True, ensure_ascii=False, default=str).encode()
         ).hexdigest()
-        yield Record(key, label, text, digest, record_id, context, title if len(parts) > 1 else "")
+        yield Record(key, label, text, digest, record_id, context, found[0][1] if titled else "")
