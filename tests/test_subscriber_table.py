@@ -121,3 +121,47 @@ def test_the_consumer_starts_at_sequence_1_now_or_a_stored_sequence() -> None:
     assert first.ack_policy is AckPolicy.EXPLICIT and first.durable_name == "t"
     with pytest.raises(SystemExit, match="--start must be"):
         config("t", "yesterday")
+
+
+async def test_an_empty_fetch_is_taken_as_nothing_and_the_next_batch_is_applied(
+    nats_url: str, tmp_path: Path
+) -> None:
+    """nats-py's ``fetch`` answers an empty list, not a timeout, when its pull request
+    ends with statuses only: here, two earlier requests on the same inbox that expire
+    during it (a restarted or lagging client's late 408s). The example once indexed
+    ``messages[-1]`` and died there."""
+    import json
+
+    import nats
+    from nats.js import api
+
+    subscriber = example()
+    table = subscriber.Table(f"sqlite:///{tmp_path / 'table.db'}")
+    stream = f"SUBSCRIBER_TEST_{uuid.uuid4().hex[:10].upper()}"
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await js.add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
+    try:
+        config = api.ConsumerConfig(ack_policy=api.AckPolicy.EXPLICIT, ack_wait=30.0)
+        sub = await js.pull_subscribe(f"{stream.lower()}.>", "table", stream=stream, config=config)
+        for expires in (0.2, 0.4):  # two stale pull requests on the subscription's inbox
+            request = json.dumps({"batch": 1, "expires": int(expires * 1e9)}).encode()
+            await nc.publish(
+                f"$JS.API.CONSUMER.MSG.NEXT.{stream}.table", request, reply=sub._deliver
+            )
+        empty = await sub.fetch(4, timeout=1.0)
+        assert empty == []
+        assert await subscriber.take(table, empty) == (0, None)
+
+        cid = str(uuid.uuid4())
+        created = envelope(cid, 1, {"type": "CollectionCreated", "name": "notes"})
+        ack = await js.publish(f"{stream.lower()}.created", json.dumps(created).encode())
+        assert await subscriber.take(table, await sub.fetch(4, timeout=1.0)) == (1, ack.seq)
+        (row,) = table.rows()
+        assert (row["collection_id"], row["name"], row["applied_events"]) == (cid, "notes", 1)
+        await nc.flush()  # the ack is a plain publish
+        info = await js.consumer_info(stream, "table")
+        assert info.num_ack_pending == 0 and info.ack_floor.stream_seq == ack.seq
+    finally:
+        await js.delete_stream(stream)
+        await nc.close()

@@ -230,15 +230,21 @@ async def follow(table: Table, durable: str, start: str, batch: int) -> None:
                 messages = await sub.fetch(batch, timeout=1.0)
             except nats.errors.TimeoutError:
                 continue
-            for msg in messages:
-                if await handle(table, msg):
-                    applied += 1
-                else:
-                    skipped += 1
-            seq = messages[-1].metadata.sequence.stream
-            print(json.dumps({"applied": applied, "skipped": skipped, "seq": seq}), flush=True)
+            changed, seq = await take(table, messages)
+            applied, skipped = applied + changed, skipped + len(messages) - changed
+            if seq is not None:
+                print(json.dumps({"applied": applied, "skipped": skipped, "seq": seq}), flush=True)
     finally:
         await nc.close()
+
+
+async def take(table: Table, messages: list[Msg]) -> tuple[int, int | None]:
+    """Apply and ack a fetched batch: how many changed the table, and the last message's
+    stream sequence. The batch may be empty: nats-py's ``fetch`` returns no message,
+    rather than a timeout, when the status that ends its pull request (a 408 or 404) is
+    the only answer, one of an earlier request's late statuses included."""
+    changed = [await handle(table, msg) for msg in messages]
+    return sum(changed), messages[-1].metadata.sequence.stream if messages else None
 
 
 async def handle(table: Table, msg: Msg) -> bool:

@@ -93,7 +93,8 @@ async def stream_event_ids(system: RunningSystem) -> dict[str, set[str]]:
     try:
         config = api.ConsumerConfig(inactive_threshold=5.0)
         sub = await nc.jetstream().pull_subscribe(COLLECTION_EVENTS, stream=STREAM, config=config)
-        while True:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
             try:
                 messages = await sub.fetch(500, timeout=1.0)
             except nats.errors.TimeoutError:
@@ -101,7 +102,9 @@ async def stream_event_ids(system: RunningSystem) -> dict[str, set[str]]:
             for msg in messages:
                 envelope = json.loads(msg.data)
                 ids.setdefault(envelope["event"]["collection_id"], set()).add(envelope["event_id"])
-            if messages[-1].metadata.num_pending == 0:
+            # An empty answer (nats-py's, for a pull request that ended in statuses
+            # only) is asked again.
+            if messages and messages[-1].metadata.num_pending == 0:
                 break
         await sub.unsubscribe()
     finally:
@@ -125,10 +128,6 @@ def write_folder(folder: Path, files: int) -> None:
         )
 
 
-# Its catch-up waits out the example's 30 s ack_wait on a running system, and once, in
-# session 22's last fresh-clone run, missed its 120 s (it passed in the two runs before):
-# a catch-up that is late, not wrong, is tried once more; a wrong table fails both tries.
-@pytest.mark.flaky(reruns=1, only_rerun=["not reached within"])
 async def test_the_subscriber_survives_a_sigkill_and_applies_each_event_once(
     system: RunningSystem, tmp_path: Path
 ) -> None:
@@ -174,6 +173,7 @@ async def test_the_subscriber_survives_a_sigkill_and_applies_each_event_once(
         ours = {cid for cid, _ in first + later}
 
         async def caught_up() -> bool:
+            assert subscriber.running(), subscriber.out.read_text()
             in_stream = await stream_event_ids(system)
             rows = subscriber.rows()
             counts = {cid: rows.get(cid, {}).get("applied_events") for cid in ours}
