@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import api
+from nats.js import JetStreamContext, api
 from pydantic import ValidationError
 from semantik_contracts import EventEnvelope
 from semantik_contracts.events import CollectionDeleted, GenerationCreated, GenerationDropped
@@ -61,8 +62,16 @@ class GenerationFacts:
         return found
 
 
-async def read_generation_facts(bus: Bus, batch: int = 512) -> GenerationFacts:
-    """Fold every collection event in the log, up to its end now."""
+async def read_generation_facts(
+    bus: Bus, batch: int = 512, patience: float = 60.0
+) -> GenerationFacts:
+    """Fold every collection event in the log, up to its end now.
+
+    Raises ``TimeoutError`` when the log cannot be read to that end within ``patience``
+    seconds: the sweep drops what the facts do not name, so it must never act on part of
+    the log (a collection whose later ``GenerationCreated`` was not read would lose that
+    generation).
+    """
     facts = GenerationFacts()
     sub = await bus.js.pull_subscribe(
         event_filter(aggregate_type="collection"),
@@ -74,17 +83,42 @@ async def read_generation_facts(bus: Bus, batch: int = 512) -> GenerationFacts:
         ),
     )
     try:
-        while True:
-            try:
-                messages = await sub.fetch(batch, timeout=1.0)
-            except (NatsTimeoutError, TimeoutError):
-                return facts  # nothing (more) to read
-            for msg in messages:
-                try:
-                    facts.fold(EventEnvelope.model_validate_json(msg.data))
-                except ValidationError:
-                    continue  # an event type this version does not know
-            if not messages or messages[-1].metadata.num_pending == 0:
-                return facts
+        await read_to_end(sub, facts, batch, patience)
     finally:
         await sub.unsubscribe()
+    return facts
+
+
+async def read_to_end(
+    sub: JetStreamContext.PullSubscription, facts: GenerationFacts, batch: int, patience: float
+) -> None:
+    """Fold what the (unacknowledged) consumer has to deliver, to its end.
+
+    Neither an empty answer nor a fetch's timeout is the end: nats-py's ``fetch`` answers
+    ``[]`` when its pull request ends in statuses only (an earlier request's late 408s on
+    the same inbox among them), and a loaded server may answer after the fetch's second.
+    The end is the consumer's word: nothing pending, and the last message it delivered
+    folded here.
+    """
+    deadline = time.monotonic() + patience
+    folded = 0  # the stream sequence of the last message folded
+    while True:
+        try:
+            messages = await sub.fetch(batch, timeout=1.0)
+        except (NatsTimeoutError, TimeoutError):
+            messages = []
+        for msg in messages:
+            folded = msg.metadata.sequence.stream
+            try:
+                facts.fold(EventEnvelope.model_validate_json(msg.data))
+            except ValidationError:
+                continue  # an event type this version does not know
+        if messages and messages[-1].metadata.num_pending == 0:
+            return
+        if not messages:
+            info = await sub.consumer_info()
+            delivered = info.delivered.stream_seq if info.delivered else 0
+            if not info.num_pending and (delivered or 0) <= folded:
+                return
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"the event log was not read to its end within {patience:.0f} s")

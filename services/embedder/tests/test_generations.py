@@ -3,12 +3,15 @@ referenced ones (active, staging, waiting out a grace period) are never touched.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import pytest
-from embedder_service.generations import GenerationFacts
+from embedder_service.generations import GenerationFacts, read_to_end
+from nats.js import JetStreamContext, api
 from semantik_contracts import EventEnvelope
 from semantik_contracts.events import (
     AnyEvent,
@@ -16,7 +19,7 @@ from semantik_contracts.events import (
     GenerationCreated,
     GenerationDropped,
 )
-from semantik_contracts.subjects import VECTORS, command_subject
+from semantik_contracts.subjects import EVENTS_STREAM, VECTORS, command_subject, event_filter
 from semantik_contracts.work import SampleChunks, SampledChunks, generation_name
 from semantik_runtime.bus import Bus
 from semantik_runtime.vectors import VectorStore
@@ -116,6 +119,50 @@ def test_generation_facts_follow_the_log() -> None:
         "not-a-generation",
     ]
     assert facts.orphans(names) == [generation_name(collection, 1), generation_name(deleted, 1)]
+
+
+class EmptyFirst:
+    """A real pull subscription whose first ``empties`` fetches answer ``[]``: what
+    nats-py's fetch answers when its pull request ends in statuses only (made to happen
+    for real in tests/test_subscriber_table.py, where it is timing's doing)."""
+
+    def __init__(self, sub: JetStreamContext.PullSubscription, empties: int) -> None:
+        self.sub, self.empties = sub, empties
+
+    async def fetch(self, batch: int, timeout: float) -> list[Any]:
+        if self.empties:
+            self.empties -= 1
+            await asyncio.sleep(0.05)
+            return []
+        return await self.sub.fetch(batch, timeout=timeout)
+
+    async def consumer_info(self) -> api.ConsumerInfo:
+        return await self.sub.consumer_info()
+
+
+async def test_the_log_is_read_to_its_end_through_empty_answers(private_bus: Bus) -> None:
+    collection = uuid.uuid4()
+    for generation in (1, 2, 3):
+        await record(private_bus, collection, generation, created(collection, generation))
+
+    async def reader() -> JetStreamContext.PullSubscription:
+        config = api.ConsumerConfig(
+            ack_policy=api.AckPolicy.NONE, deliver_policy=api.DeliverPolicy.ALL
+        )
+        filter_subject = event_filter(aggregate_type="collection")
+        return await private_bus.js.pull_subscribe(
+            filter_subject, stream=EVENTS_STREAM, config=config
+        )
+
+    # Two empty answers, then two events to a fetch: the third is still read, so the
+    # sweep would not take generation 3 for an orphan.
+    facts = GenerationFacts()
+    await read_to_end(EmptyFirst(await reader(), 2), facts, batch=2, patience=30)
+    assert facts.live[collection] == {1, 2, 3}
+
+    # Nothing but empty answers while the consumer has events to deliver: no facts.
+    with pytest.raises(TimeoutError, match="not read to its end within 1 s"):
+        await read_to_end(EmptyFirst(await reader(), 10**6), GenerationFacts(), 2, 1.0)
 
 
 async def test_sampled_chunks_are_texts_of_the_generation(
