@@ -67,3 +67,30 @@ def test_a_hung_await_fails_with_its_chain_and_is_tried_once_more(tmp_path: Path
     assert "FAILED test_it.py::test_hangs_always - Failed: Timeout" in out, out
     # A plain failure is not tried again.
     assert "FAILED test_it.py::test_fails - assert 1 == 2" in out, out
+
+
+async def test_a_close_that_hangs_warns_with_where_it_waits_and_the_teardown_goes_on() -> None:
+    import asyncio
+    import warnings
+
+    from tests.system.system import close_within
+
+    async def stuck_close() -> None:
+        await asyncio.Event().wait()
+
+    closing = stuck_close()
+    with pytest.warns(
+        UserWarning, match=r"(?s)the bus of x did not close within 0\.2 s.*stuck_close"
+    ):
+        await close_within("the bus of x", closing, seconds=0.2)
+    assert closing.cr_frame is None  # cancelled and finished, not left waiting
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        await close_within("a quick one", asyncio.sleep(0), seconds=5)
+    with pytest.raises(ValueError, match="refused"):
+        await close_within("a failing one", failing_close(), seconds=5)
+
+
+async def failing_close() -> None:
+    raise ValueError("refused")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,8 @@ from semantik_runtime.eventstore import event_store_env
 from semantik_runtime.models import available_infos
 from semantik_runtime.vectors import VectorStore
 from semantik_runtime.vectors.edge import EdgeVectorStore
+
+from tests.watchdog import stacks
 
 
 @dataclass
@@ -85,6 +88,25 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0
     while not await check():
         assert time.monotonic() < deadline, f"not reached within {timeout}s"
         await asyncio.sleep(0.1)
+
+
+#: How long one service or bus of a test's system may take to close.
+CLOSE_SECONDS = 60.0
+
+
+async def close_within(what: str, closing: Awaitable[Any], seconds: float = CLOSE_SECONDS) -> None:
+    """Await ``closing``; past ``seconds``, warn with the event loop's tasks (where the
+    close waits) and go on, so that a close that hangs says where and costs one test's
+    teardown a minute instead of the run. (A CI run once hung after a system test had
+    passed, with nothing to say where.)"""
+    task = asyncio.ensure_future(closing)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if done:
+        task.result()
+        return
+    warnings.warn(f"{what} did not close within {seconds:g} s:\n{stacks()}", stacklevel=2)
+    task.cancel()
+    await asyncio.wait({task}, timeout=5)
 
 
 @contextlib.asynccontextmanager
@@ -159,9 +181,9 @@ async def running_system(
         stop.set()
         for service in reversed(services):
             with contextlib.suppress(Exception):
-                await service.close()
+                await close_within(type(service).__name__, service.close())
         for each in buses:
-            await each.close()
+            await close_within(f"the bus of {each.name}", each.close())
         collections_app.close()
         ingest_app.close()
         app.state.context.users.close()
