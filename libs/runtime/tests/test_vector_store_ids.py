@@ -63,3 +63,34 @@ class TestEdgeVectorStoreIds(EdgeStore, VectorStoreIdsContract):
 @pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")
 class TestQdrantLocalVectorStoreIds(QdrantLocalStore, VectorStoreIdsContract):
     """The ids contract on qdrant-client's local mode."""
+
+
+@pytest.mark.unit
+def test_a_hit_of_an_engine_point_writes_its_id_out_once_when_read() -> None:
+    import uuid
+    from dataclasses import dataclass
+
+    from semantik_runtime.vectors import Hit
+
+    @dataclass
+    class EdgePoint:  # Qdrant Edge answers ids as UUIDs
+        id: uuid.UUID
+        reads: int = 0
+
+        def __getattribute__(self, name: str) -> object:
+            if name == "id":
+                object.__setattr__(self, "reads", object.__getattribute__(self, "reads") + 1)
+            return object.__getattribute__(self, name)
+
+    point = EdgePoint(uuid.UUID("0c912991-fb90-5ab3-b455-d64df3dde758"))
+    hit = Hit.of(point, 0.5, {"document_id": "d"})
+    assert point.reads == 0  # a hit whose id nobody asks for never makes it
+    assert hit.id == "0c912991-fb90-5ab3-b455-d64df3dde758" and hit.id == hit.id
+    assert point.reads == 1
+    made = Hit(id="0c912991-fb90-5ab3-b455-d64df3dde758", score=0.5, payload={"document_id": "d"})
+    assert hit == made and hit != Hit(id=made.id, score=0.25, payload=made.payload)
+    assert repr(made) == (
+        "Hit(id='0c912991-fb90-5ab3-b455-d64df3dde758', score=0.5, payload={'document_id': 'd'})"
+    )
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(made)

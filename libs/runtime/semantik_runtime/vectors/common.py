@@ -139,7 +139,7 @@ def to_hits(found: Iterable[ScoredPoint], mode: SearchMode) -> list[Hit]:
     would lower a fused ranking, so the guarantee is kept here explicitly.
     """
     return [
-        Hit(id=str(p.id), score=p.score, payload=stored_payload(p.payload))
+        Hit.of(p, p.score, stored_payload(p.payload))
         for p in found
         if mode != "sparse" or p.score > 0
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -78,13 +78,56 @@ class Point:
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One search result: the point's id, its score in the query's mode, its payload."""
+class Identified(Protocol):
+    """A point an engine returned: its id, as the engine's client makes it."""
 
-    id: str
-    score: float
-    payload: dict[str, Any]
+    @property
+    def id(self) -> object: ...
+
+
+class Hit:
+    """One search result: the point's id, its score in the query's mode, its payload.
+
+    A hit made from an engine's point (``Hit.of``) writes the point's id out as text
+    only when ``id`` is first read. Qdrant Edge answers each id as a ``uuid.UUID``, made
+    and written out at about 1.5 us a point, and most points a query returns are never
+    asked for theirs: the facets' candidates (up to 200 points a collection) need only
+    their payloads, and a document's later chunks are dropped for its best. Treat a hit
+    as read-only.
+    """
+
+    __slots__ = ("_id", "_point", "payload", "score")
+
+    def __init__(self, id: str, score: float, payload: dict[str, Any]) -> None:
+        self._id: str | None = id
+        self._point: Identified | None = None
+        self.score = score
+        self.payload = payload
+
+    @classmethod
+    def of(cls, point: Identified, score: float, payload: dict[str, Any]) -> Hit:
+        """The hit of an engine's ``point``; its id is written out when first read."""
+        hit = cls.__new__(cls)
+        hit._id, hit._point, hit.score, hit.payload = None, point, score, payload
+        return hit
+
+    @property
+    def id(self) -> str:
+        """The point's id, a UUID as text."""
+        if self._id is None:
+            assert self._point is not None
+            self._id, self._point = str(self._point.id), None
+        return self._id
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Hit):
+            return NotImplemented
+        return (self.id, self.score, self.payload) == (other.id, other.score, other.payload)
+
+    __hash__ = None  # type: ignore[assignment]  # as the dataclass's: a payload is a dict
+
+    def __repr__(self) -> str:
+        return f"Hit(id={self.id!r}, score={self.score!r}, payload={self.payload!r})"
 
 
 class VectorStore(ABC):
