@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -114,10 +114,10 @@ class Hit:
     @property
     def id(self) -> str:
         """The point's id, a UUID as text."""
-        if self._id is None:
-            assert self._point is not None
-            self._id, self._point = str(self._point.id), None
-        return self._id
+        found = self._id
+        if found is None:  # the point stays: two threads reading it first agree
+            found = self._id = str(cast(Identified, self._point).id)
+        return found
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Hit):
