@@ -21,7 +21,9 @@ import httpx
 import nats
 import nats.errors
 import pytest
+from nats.aio.msg import Msg
 from nats.js import api
+from semantik_runtime.consumer import read_to_end
 
 from ..test_subscriber_table import EXAMPLE, example
 from .conftest import RunningSystem, register
@@ -90,22 +92,15 @@ async def stream_event_ids(system: RunningSystem) -> dict[str, set[str]]:
         inbox_prefix="_INBOX.subscriber",
     )
     ids: dict[str, set[str]] = {}
+
+    def note(msg: Msg) -> None:
+        envelope = json.loads(msg.data)
+        ids.setdefault(envelope["event"]["collection_id"], set()).add(envelope["event_id"])
+
     try:
-        config = api.ConsumerConfig(inactive_threshold=5.0)
+        config = api.ConsumerConfig(ack_policy=api.AckPolicy.NONE, inactive_threshold=5.0)
         sub = await nc.jetstream().pull_subscribe(COLLECTION_EVENTS, stream=STREAM, config=config)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                messages = await sub.fetch(500, timeout=1.0)
-            except nats.errors.TimeoutError:
-                break
-            for msg in messages:
-                envelope = json.loads(msg.data)
-                ids.setdefault(envelope["event"]["collection_id"], set()).add(envelope["event_id"])
-            # An empty answer (nats-py's, for a pull request that ended in statuses
-            # only) is asked again.
-            if messages and messages[-1].metadata.num_pending == 0:
-                break
+        await read_to_end(sub, note, batch=500, patience=30)
         await sub.unsubscribe()
     finally:
         await nc.close()

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import api
+from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
@@ -245,3 +245,39 @@ async def _handle_one(
         await msg.nak(delay=min(0.5 * 2 ** min(delivered, 6), 30.0))
         return
     await msg.ack()
+
+
+async def read_to_end(
+    sub: JetStreamContext.PullSubscription,
+    each: Callable[[Msg], None],
+    batch: int = 512,
+    patience: float = 60.0,
+) -> None:
+    """Hand ``each`` every message an unacknowledged consumer has to deliver, to its end.
+
+    Neither an empty answer nor a fetch's timeout is the end: nats-py's ``fetch`` answers
+    ``[]`` when its pull request ends in statuses only (an earlier request's late 408s on
+    the same inbox among them), and a loaded server may answer after the fetch's second.
+    The end is the consumer's word: nothing pending, and the last message it delivered
+    handed on here. Raises ``TimeoutError`` when that end is not reached within
+    ``patience`` seconds, so that a caller never acts on part of a log it took for all.
+    """
+    deadline = time.monotonic() + patience
+    handed = 0  # the stream sequence of the last message handed on
+    while True:
+        try:
+            messages = await sub.fetch(batch, timeout=1.0)
+        except (NatsTimeoutError, TimeoutError):
+            messages = []
+        for msg in messages:
+            handed = msg.metadata.sequence.stream
+            each(msg)
+        if messages and messages[-1].metadata.num_pending == 0:
+            return
+        if not messages:
+            info = await sub.consumer_info()
+            delivered = info.delivered.stream_seq if info.delivered else 0
+            if not info.num_pending and (delivered or 0) <= handed:
+                return
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"the stream was not read to its end within {patience:.0f} s")

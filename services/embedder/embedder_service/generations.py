@@ -11,19 +11,20 @@ a log with a retention limit may have forgotten them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import JetStreamContext, api
+from nats.aio.msg import Msg
+from nats.js import api
 from pydantic import ValidationError
 from semantik_contracts import EventEnvelope
 from semantik_contracts.events import CollectionDeleted, GenerationCreated, GenerationDropped
 from semantik_contracts.subjects import EVENTS_STREAM, event_filter
 from semantik_runtime.bus import Bus
+from semantik_runtime.consumer import read_to_end
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,12 @@ class GenerationFacts:
             self.live.setdefault(event.collection_id, set()).discard(event.generation)
         elif isinstance(event, CollectionDeleted):
             self.deleted.add(event.collection_id)
+
+    def fold_message(self, msg: Msg) -> None:
+        """Fold one message of the events stream; an event type this version does not
+        know is passed over."""
+        with contextlib.suppress(ValidationError):
+            self.fold(EventEnvelope.model_validate_json(msg.data))
 
     def orphans(self, names: list[str]) -> list[str]:
         """The names among ``names`` that no generation of a known collection refers to."""
@@ -83,42 +90,7 @@ async def read_generation_facts(
         ),
     )
     try:
-        await read_to_end(sub, facts, batch, patience)
+        await read_to_end(sub, facts.fold_message, batch, patience)
     finally:
         await sub.unsubscribe()
     return facts
-
-
-async def read_to_end(
-    sub: JetStreamContext.PullSubscription, facts: GenerationFacts, batch: int, patience: float
-) -> None:
-    """Fold what the (unacknowledged) consumer has to deliver, to its end.
-
-    Neither an empty answer nor a fetch's timeout is the end: nats-py's ``fetch`` answers
-    ``[]`` when its pull request ends in statuses only (an earlier request's late 408s on
-    the same inbox among them), and a loaded server may answer after the fetch's second.
-    The end is the consumer's word: nothing pending, and the last message it delivered
-    folded here.
-    """
-    deadline = time.monotonic() + patience
-    folded = 0  # the stream sequence of the last message folded
-    while True:
-        try:
-            messages = await sub.fetch(batch, timeout=1.0)
-        except (NatsTimeoutError, TimeoutError):
-            messages = []
-        for msg in messages:
-            folded = msg.metadata.sequence.stream
-            try:
-                facts.fold(EventEnvelope.model_validate_json(msg.data))
-            except ValidationError:
-                continue  # an event type this version does not know
-        if messages and messages[-1].metadata.num_pending == 0:
-            return
-        if not messages:
-            info = await sub.consumer_info()
-            delivered = info.delivered.stream_seq if info.delivered else 0
-            if not info.num_pending and (delivered or 0) <= folded:
-                return
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"the event log was not read to its end within {patience:.0f} s")

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from embedder_service.generations import GenerationFacts, read_to_end
+from embedder_service.generations import GenerationFacts
 from nats.js import JetStreamContext, api
 from semantik_contracts import EventEnvelope
 from semantik_contracts.events import (
@@ -22,6 +22,7 @@ from semantik_contracts.events import (
 from semantik_contracts.subjects import EVENTS_STREAM, VECTORS, command_subject, event_filter
 from semantik_contracts.work import SampleChunks, SampledChunks, generation_name
 from semantik_runtime.bus import Bus
+from semantik_runtime.consumer import read_to_end
 from semantik_runtime.vectors import VectorStore
 
 from services.embedder.tests.work import (
@@ -157,12 +158,12 @@ async def test_the_log_is_read_to_its_end_through_empty_answers(private_bus: Bus
     # Two empty answers, then two events to a fetch: the third is still read, so the
     # sweep would not take generation 3 for an orphan.
     facts = GenerationFacts()
-    await read_to_end(EmptyFirst(await reader(), 2), facts, batch=2, patience=30)
+    await read_to_end(EmptyFirst(await reader(), 2), facts.fold_message, batch=2, patience=30)
     assert facts.live[collection] == {1, 2, 3}
 
     # Nothing but empty answers while the consumer has events to deliver: no facts.
     with pytest.raises(TimeoutError, match="not read to its end within 1 s"):
-        await read_to_end(EmptyFirst(await reader(), 10**6), GenerationFacts(), 2, 1.0)
+        await read_to_end(EmptyFirst(await reader(), 10**6), GenerationFacts().fold_message, 2, 1.0)
 
 
 async def test_sampled_chunks_are_texts_of_the_generation(
