@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -14,9 +16,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.services import free_port, nats_server_binary, port_open
+from tests.services import nats_server_binary, port_open
 
 CLUSTER_NAME = "semantik-test"
+
+
+def ephemeral_floor() -> int:
+    """The lowest local port the kernel hands an outgoing connection."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def listen_port(taken: set[int]) -> int:
+    """A free port below the kernel's ephemeral range, not in ``taken`` (then in it).
+
+    A node keeps its ports across a SIGKILL and a restart, and meanwhile the others
+    retry their routes to it, each try from a new ephemeral local port: a port from
+    that range (``free_port``) could be one of them when the node binds it again, and
+    a node that finds a port taken exits. A port below the range is never handed out so.
+    """
+    floor = ephemeral_floor()
+    low = 20000 if floor > 21000 else 1024
+    while True:
+        port = random.randrange(low, floor)
+        if port in taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        taken.add(port)
+        return port
 
 
 @dataclass
@@ -43,8 +76,15 @@ class NatsCluster:
             raise RuntimeError("nats-server not installed")
         self.binary = binary
         self.directory = directory
+        taken: set[int] = set()
         self.nodes = [
-            Node(f"n{i}", free_port(), free_port(), free_port(), directory / f"n{i}.conf")
+            Node(
+                f"n{i}",
+                listen_port(taken),
+                listen_port(taken),
+                listen_port(taken),
+                directory / f"n{i}.conf",
+            )
             for i in range(1, size + 1)
         ]
         routes = ", ".join(f"nats-route://127.0.0.1:{n.route_port}" for n in self.nodes)
@@ -105,6 +145,9 @@ class NatsCluster:
         """Seconds until every one of ``nodes`` is healthy."""
         began = time.monotonic()
         while not all(self.healthy(node) for node in nodes):
+            for node in nodes:  # one that exited never will be: say why at once
+                if node.process is not None and node.process.poll() is not None:
+                    raise AssertionError(f"nats-server {node.name} exited: {self.log(node)}")
             if time.monotonic() - began > timeout:
                 states = {n.name: self.healthy(n) for n in nodes}
                 raise AssertionError(f"NATS nodes not healthy after {timeout}s: {states}")
