@@ -130,7 +130,9 @@ async def test_an_empty_fetch_is_taken_as_nothing_and_the_next_batch_is_applied(
     ends with statuses only: here, two earlier requests on the same inbox that expire
     during it (a restarted or lagging client's late 408s). The example once indexed
     ``messages[-1]`` and died there."""
+    import asyncio
     import json
+    import time
 
     import nats
     from nats.js import api
@@ -159,8 +161,12 @@ async def test_an_empty_fetch_is_taken_as_nothing_and_the_next_batch_is_applied(
         assert await subscriber.take(table, await sub.fetch(4, timeout=1.0)) == (1, ack.seq)
         (row,) = table.rows()
         assert (row["collection_id"], row["name"], row["applied_events"]) == (cid, "notes", 1)
-        await nc.flush()  # the ack is a plain publish
-        info = await js.consumer_info(stream, "table")
+        # The ack is a plain publish, which the server applies to the consumer a moment
+        # after it arrives.
+        deadline = time.monotonic() + 10
+        while (info := await js.consumer_info(stream, "table")).num_ack_pending:
+            assert time.monotonic() < deadline, info
+            await asyncio.sleep(0.05)
         assert info.num_ack_pending == 0 and info.ack_floor.stream_seq == ack.seq
     finally:
         await js.delete_stream(stream)
