@@ -220,9 +220,12 @@ class EmbeddingModel:
         return chosen
 
     def _choose_precision(self, expected: Vectors) -> tuple[str, DocumentPass, str]:
-        """``auto``: the precision, its encoder and why (see ``use_precision``)."""
+        """``auto``: the precision, its encoder and why (see ``use_precision``). Its
+        candidates are the passes that can keep ``DOCUMENT_MIN_COSINE`` (``AUTO_PASSES``):
+        bfloat16, where the CPU multiplies it natively."""
         notes = [] if native_bfloat16() else ["no native bfloat16 on this CPU"]
-        names = ["bf16", "int8"] if native_bfloat16() else ["int8"]
+        notes.append(NOT_PROBED)
+        names = [name for name in AUTO_PASSES if name != "bf16" or native_bfloat16()]
         candidates = {name: _BUILDERS[name] for name in names}
         close: dict[str, DocumentPass] = {}
         for name, build in candidates.items():
@@ -486,6 +489,15 @@ _DOCUMENT_PROBES = [
 #: int8; ``SEMANTIK_EMBED_PRECISION=int8`` does, by choice. bfloat16 (0.99997) moved
 #: no figure by more than 0.0013.
 DOCUMENT_MIN_COSINE = BFLOAT16_MIN_COSINE
+#: The passes ``auto`` probes and races against float32. Not int8: dynamic int8's
+#: least probe cosine (0.965 through torch, 0.991 through ONNX Runtime) is far under
+#: ``DOCUMENT_MIN_COSINE``, so it was refused at every start, after an ONNX export and
+#: quantization that took 4 s of a fresh start (a 2-core AMD EPYC; a start with the
+#: choice kept skips all of it): the first start of every data dir paid for a pass it
+#: could not take.
+AUTO_PASSES = ("bf16",)
+#: Why ``auto`` never has int8 among its candidates, in its reason.
+NOT_PROBED = "int8 not probed (its cosine to fp32 is under the bound)"
 #: ``auto`` keeps a reduced-precision pass only if it takes at most this share of
 #: float32's time on the probes.
 DOCUMENT_MIN_GAIN = 0.9
@@ -597,7 +609,7 @@ class RememberedChoice:
             "torch": torch.__version__,
             "onnxruntime": _onnxruntime_version(),
             "cpu": [platform.machine(), _cpu_identity()],
-            "rule": [DOCUMENT_MIN_COSINE, DOCUMENT_MIN_GAIN, _DOCUMENT_PROBES],
+            "rule": [DOCUMENT_MIN_COSINE, DOCUMENT_MIN_GAIN, AUTO_PASSES, _DOCUMENT_PROBES],
         }
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
         return cls(directory / "precision-choices.json", digest)

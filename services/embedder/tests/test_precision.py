@@ -260,13 +260,29 @@ def test_auto_keeps_float32_on_a_cpu_without_bfloat16_units(
     model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(model_module, "native_bfloat16", lambda: False)
+    # int8 is never built: its cosine is below the bound, whatever its speed (measured
+    # in test_int8_is_refused_by_the_bound_auto_holds), and its export cost a start 4 s.
+    monkeypatch.setitem(model_module._BUILDERS, "int8", never_built)
     chosen = fresh(model)
     assert chosen.use_precision("auto") == "fp32"
     assert chosen._documents is model._encoder
     assert "no native bfloat16 on this CPU" in chosen.precision_reason
-    # int8 is measured and refused: its cosine is below the bound, whatever its speed.
-    assert "int8 probe cosine" in chosen.precision_reason
+    assert model_module.NOT_PROBED in chosen.precision_reason
     np.testing.assert_allclose(chosen.encode(PASSAGES), model.encode(PASSAGES), atol=0)
+
+
+def never_built(_: SentenceTransformer) -> None:
+    raise AssertionError("auto built an int8 pass")
+
+
+@pytest.mark.unit
+def test_int8_is_refused_by_the_bound_auto_holds(int8: EmbeddingModel) -> None:
+    """Why ``auto`` does not probe int8: the int8 pass's least cosine to float32 on
+    auto's own probes is under ``DOCUMENT_MIN_COSINE``, so auto would refuse it."""
+    expected = int8._encode(int8._encoder, model_module._DOCUMENT_PROBES)
+    got = int8._encode(int8._documents, model_module._DOCUMENT_PROBES)
+    assert model_module._least_cosine(got, expected) < model_module.DOCUMENT_MIN_COSINE
+    assert "int8" not in model_module.AUTO_PASSES
 
 
 @pytest.mark.unit
@@ -283,6 +299,7 @@ def test_auto_takes_bfloat16_where_native_close_and_faster(
         return {"fp32": 1.0, "bf16": 0.5, "int8": 0.4}
 
     monkeypatch.setattr(model_module, "_race_documents", race)
+    monkeypatch.setitem(model_module._BUILDERS, "int8", never_built)
     chosen = fresh(model)
     assert chosen.use_precision("auto") == "bf16"
     assert raced == [{"fp32", "bf16"}]  # int8, however fast, is not close enough to race
