@@ -199,8 +199,7 @@ class EmbeddingModel:
                 chosen, why = kept
                 documents = self._encoder if chosen == "fp32" else _BUILDERS[chosen](self._encoder)
             else:
-                expected = self._encode(self._encoder, _DOCUMENT_PROBES)
-                chosen, documents, why = self._choose_precision(expected)
+                chosen, documents, why = self._choose_precision()
                 if remembered is not None:
                     remembered.put(chosen, why)
         else:
@@ -219,17 +218,20 @@ class EmbeddingModel:
         log.log(level, "%s: documents encode in %s (%s)", self.name, chosen, why)
         return chosen
 
-    def _choose_precision(self, expected: Vectors) -> tuple[str, DocumentPass, str]:
+    def _choose_precision(self) -> tuple[str, DocumentPass, str]:
         """``auto``: the precision, its encoder and why (see ``use_precision``). Its
         candidates are the passes that can keep ``DOCUMENT_MIN_COSINE`` (``AUTO_PASSES``):
-        bfloat16, where the CPU multiplies it natively."""
-        notes = [] if native_bfloat16() else ["no native bfloat16 on this CPU"]
-        notes.append(NOT_PROBED)
-        names = [name for name in AUTO_PASSES if name != "bf16" or native_bfloat16()]
-        candidates = {name: _BUILDERS[name] for name in names}
+        bfloat16, where the CPU multiplies it natively. Without one, float32 is kept
+        without encoding the probes."""
+        native = native_bfloat16()
+        notes = ([] if native else ["no native bfloat16 on this CPU"]) + [NOT_PROBED]
+        names = [name for name in AUTO_PASSES if native or name != "bf16"]
+        if not names:
+            return "fp32", self._encoder, "auto: " + "; ".join(notes)
+        expected = self._encode(self._encoder, _DOCUMENT_PROBES)
         close: dict[str, DocumentPass] = {}
-        for name, build in candidates.items():
-            documents = build(self._encoder)
+        for name in names:
+            documents = _BUILDERS[name](self._encoder)
             cosine = _least_cosine(self._encode(documents, _DOCUMENT_PROBES), expected)
             if cosine >= DOCUMENT_MIN_COSINE:
                 close[name] = documents
