@@ -136,13 +136,20 @@ class Follower:
             self._socket = None
             await asyncio.sleep(0.3)
 
-    async def cut(self) -> None:
-        """Close the socket now; the client reconnects with the last sequence it saw."""
-        for _ in range(100):
-            if self._socket is not None:
-                with contextlib.suppress(Exception):
-                    await self._socket.close()
-                return
+    async def cut(self, timeout: float = 60) -> None:
+        """Close the socket now, and return once the client has come back with the last
+        sequence it saw. Waiting for the new connection matters where the operation has
+        already ended: the scenario would otherwise find its end seen, stop the client
+        during its pause before reconnecting, and never test the resumption."""
+        deadline = time.monotonic() + timeout
+        while self._socket is None:
+            assert time.monotonic() < deadline, "the live client never connected"
+            await asyncio.sleep(0.1)
+        before = self.connections
+        with contextlib.suppress(Exception):
+            await self._socket.close()
+        while self.connections == before:
+            assert time.monotonic() < deadline, "the live client did not reconnect"
             await asyncio.sleep(0.1)
 
     async def wait_for(self, operation_id: str, timeout: float = 60) -> None:
