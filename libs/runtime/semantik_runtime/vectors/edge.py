@@ -29,6 +29,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from .common import check_generation_name, check_query, in_order, stored_payload, to_hits
+from .edge_index import INDEXED_FIELDS, PayloadIndex, scroll_step
 from .edge_query import document_filter, edge_config, edge_point, edge_request, load_config
 from .edge_shard import ShardSlot
 from .port import (
@@ -64,12 +65,15 @@ class EdgeVectorStore(VectorStore):
         # Guards the slot table and serialises creating and dropping generations.
         self._lock = threading.Lock()
         self._slots: dict[str, ShardSlot] = {}
+        #: Each shard's document fields by point id (``edge_index``).
+        self._indexes: dict[str, PayloadIndex] = {}
         try:
             for entry in sorted(self._root.iterdir()):
                 if entry.name.startswith("."):
                     shutil.rmtree(entry, ignore_errors=True)
                 elif entry.is_dir():
                     self._slots[entry.name] = ShardSlot(self._load(entry))
+                    self._indexes[entry.name] = PayloadIndex()
         except BaseException:
             # Release the shards already opened, or their WAL locks outlive this failure.
             self.close()
@@ -95,12 +99,14 @@ class EdgeVectorStore(VectorStore):
                 shard.close()
             staging.rename(self._root / name)
             self._slots[name] = ShardSlot(self._load(self._root / name))
+            self._indexes[name] = PayloadIndex.empty()
 
     def drop_generation(self, name: str) -> None:
         with self._lock:
             slot = self._slots.pop(name, None)
             if slot is None:
                 return
+            self._indexes.pop(name, None)
             slot.retire()
             doomed = self._root / f".drop-{name}-{uuid.uuid4().hex}"
             (self._root / name).rename(doomed)
@@ -123,6 +129,8 @@ class EdgeVectorStore(VectorStore):
             return
         batch = [edge_point(p) for p in points]
         with self._slot(name).use(name) as shard:
+            # In the index first: a point a query can return is always there.
+            self._index(name).put((p.id, p.payload) for p in points)
             shard.update(qe.UpdateOperation.upsert_points(batch))
 
     def delete_points(self, name: str, ids: Sequence[str]) -> None:
@@ -130,12 +138,14 @@ class EdgeVectorStore(VectorStore):
             return
         with self._slot(name).use(name) as shard:
             shard.update(qe.UpdateOperation.delete_points(list(ids)))
+        self._index(name).forget_points(ids)
 
     def delete_document(self, name: str, document_id: str) -> None:
         # Served by the keyword index on document_id that every generation gets.
         condition = document_filter(document_id)
         with self._slot(name).use(name) as shard:
             shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
+        self._index(name).forget_document(document_id)
 
     def count(self, name: str) -> int:
         slot = self._slots.get(name)
@@ -159,14 +169,65 @@ class EdgeVectorStore(VectorStore):
         ids: Sequence[str] | None = None,
     ) -> list[Hit]:
         check_query(mode, dense, sparse, limit)
+        index = self._index(name)
+        indexed = index.answers(payload)
+        returned = () if indexed else payload
         request = edge_request(
-            mode, dense, sparse, limit, filters, prefetch_limit, payload, sparse_weight, ids
+            mode, dense, sparse, limit, filters, prefetch_limit, returned, sparse_weight, ids
         )
         slot = self._slots.get(name)
         if request is None or slot is None:
             return []
         with slot.use_if_open() as shard:
-            return [] if shard is None else to_hits(shard.query(request), mode)
+            if shard is None:
+                return []
+            found = shard.query(request)
+            if not indexed:
+                if payload is not None and not index.ready:
+                    index.start_filling(lambda offset: self._scroll(name, offset))
+                return to_hits(found, mode)
+            assert payload is not None  # answers() says so
+            return self._indexed_hits(shard, index, found, mode, payload)
+
+    @staticmethod
+    def _indexed_hits(
+        shard: qe.EdgeShard,
+        index: PayloadIndex,
+        found: Sequence[Any],
+        mode: SearchMode,
+        fields: Sequence[str],
+    ) -> list[Hit]:
+        """Hits of ``found`` (points without payload) with ``fields`` from the index; a
+        point it does not know (written by no upsert of this store) is read from the
+        shard, and left out if it is gone."""
+        points = [p for p in found if mode != "sparse" or p.score > 0]
+        keys = [p.id for p in points]
+        payloads = index.payloads(keys, fields)
+        missing = [key for key, known in zip(keys, payloads, strict=True) if known is None]
+        if missing:
+            selector = qe.PayloadSelector.Include(list(INDEXED_FIELDS))
+            records = shard.retrieve(missing, selector, False)
+            index.put((record.id, record.payload) for record in records)
+            payloads = index.payloads(keys, fields)
+        return [
+            Hit.of(point, point.score, known)
+            for point, known in zip(points, payloads, strict=True)
+            if known is not None
+        ]
+
+    def _index(self, name: str) -> PayloadIndex:
+        index = self._indexes.get(name)
+        if index is None:  # a generation dropped meanwhile: an index that is never used
+            return PayloadIndex()
+        return index
+
+    def _scroll(self, name: str, offset: Any) -> tuple[list[Any], Any] | None:
+        """One step of filling ``name``'s index; None once the shard is closed."""
+        slot = self._slots.get(name)
+        if slot is None:
+            return None
+        with slot.use_if_open() as shard:
+            return None if shard is None else scroll_step(shard, offset)
 
     def retrieve(self, name: str, ids: Sequence[str]) -> list[Hit]:
         slot = self._slots.get(name)

@@ -123,7 +123,10 @@ def edge_request(
 ) -> qe.QueryRequest | None:
     """Return the request for a checked query, or ``None`` if it can match nothing."""
     where = edge_filter(filters, ids)
-    returned: Any = True if payload is None else qe.PayloadSelector.Include(list(payload))
+    # No payload at all for an empty list (the store's index answers the fields).
+    returned: Any = True if payload is None else bool(payload)
+    if payload:
+        returned = qe.PayloadSelector.Include(list(payload))
     stages: list[qe.Prefetch] = []
     dense_query = sparse_query = None
     if dense is not None and mode in ("dense", "hybrid"):
