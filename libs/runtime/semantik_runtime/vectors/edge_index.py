@@ -105,21 +105,32 @@ class PayloadIndex:
             for key in members:
                 self._points.pop(key, None)
 
+    def reader(self, fields: Sequence[str]) -> Callable[[object], dict[str, Any] | None]:
+        """A function from a point's id to its payload limited to ``fields`` (all of them
+        ``INDEXED_FIELDS``), or None for a point the index does not know. The points of
+        one document share one payload: hits are read-only."""
+        places = [(field, INDEXED_FIELDS.index(field)) for field in fields]
+        points = self._points
+        made: dict[int, tuple[Values, dict[str, Any]]] = {}
+
+        def read(point_id: object) -> dict[str, Any] | None:
+            values = points.get(point_id)
+            if values is None:
+                return None
+            entry = made.get(id(values))
+            if entry is None or entry[0] is not values:
+                payload = {f: values[i] for f, i in places if values[i] is not _ABSENT}
+                entry = made[id(values)] = (values, payload)
+            return entry[1]
+
+        return read
+
     def payloads(
         self, point_ids: Sequence[object], fields: Sequence[str]
     ) -> list[dict[str, Any] | None]:
-        """Each point's payload limited to ``fields`` (all of them ``INDEXED_FIELDS``), or
-        None for a point the index does not know."""
-        places = [(field, INDEXED_FIELDS.index(field)) for field in fields]
-        points = self._points
-        found: list[dict[str, Any] | None] = []
-        for point_id in point_ids:
-            values = points.get(point_id)
-            if values is None:
-                found.append(None)
-            else:
-                found.append({f: values[i] for f, i in places if values[i] is not _ABSENT})
-        return found
+        """``reader(fields)`` of each of ``point_ids``."""
+        read = self.reader(fields)
+        return [read(point_id) for point_id in point_ids]
 
     def answers(self, fields: Sequence[str] | None) -> bool:
         """Whether a query asking for payload ``fields`` can be answered here."""
