@@ -43,6 +43,8 @@ __all__ = ["INDEXED_FIELDS", "MAX_POINTS", "PayloadIndex"]
 INDEXED_FIELDS = (DOCUMENT_ID_FIELD, "file_type", "source_id", "mime")
 #: Above this many points a shard keeps no index.
 MAX_POINTS = 1_000_000
+#: Payloads kept for each set of fields a query asks for (one a document).
+MAX_MADE = 200_000
 #: Points read from the shard in each step of filling the index.
 SCROLL_STEP = 1024
 
@@ -55,13 +57,19 @@ Values = tuple[Any, ...]
 Scroll = Callable[[Any], "tuple[list[Any], Any] | None"]
 
 
-def _key(point_id: object) -> uuid.UUID | object:
-    """The id as Qdrant Edge answers it: a UUID for a UUID's text, else as it is."""
+def _key(point_id: object) -> object:
+    """The index's key of a point id as the store or the engine gives it: a UUID (or its
+    text) as its 128-bit number, hashed and compared in C, unlike a ``uuid.UUID``; an
+    integer id as a negative number, so that it never meets a UUID's."""
+    if type(point_id) is uuid.UUID:
+        return point_id.int
     if isinstance(point_id, str):
         try:
-            return uuid.UUID(point_id)
+            return uuid.UUID(point_id).int
         except ValueError:
             return point_id
+    if isinstance(point_id, int):
+        return -1 - point_id
     return point_id
 
 
@@ -72,6 +80,8 @@ class PayloadIndex:
     def __init__(self, limit: int = MAX_POINTS) -> None:
         self.limit = limit
         self._points: dict[object, Values] = {}
+        #: Payloads made for each set of fields asked for, by their document's tuple.
+        self._made: dict[tuple[str, ...], dict[int, tuple[Values, dict[str, Any]]]] = {}
         self._documents: dict[Any, tuple[Values, set[object]]] = {}
         self._lock = threading.Lock()
         self._filling = False
@@ -108,16 +118,20 @@ class PayloadIndex:
     def reader(self, fields: Sequence[str]) -> Callable[[object], dict[str, Any] | None]:
         """A function from a point's id to its payload limited to ``fields`` (all of them
         ``INDEXED_FIELDS``), or None for a point the index does not know. The points of
-        one document share one payload: hits are read-only."""
+        one document share one payload, from one query to the next: hits are read-only."""
         places = [(field, INDEXED_FIELDS.index(field)) for field in fields]
         points = self._points
-        made: dict[int, tuple[Values, dict[str, Any]]] = {}
+        made = self._made.setdefault(tuple(fields), {})
+        if len(made) > MAX_MADE:
+            made.clear()
+        whole = uuid.UUID
 
         def read(point_id: object) -> dict[str, Any] | None:
-            values = points.get(point_id)
+            values = points.get(point_id.int if type(point_id) is whole else _key(point_id))
             if values is None:
                 return None
             entry = made.get(id(values))
+            # The tuple is kept alive by the entry, so its id is never another's.
             if entry is None or entry[0] is not values:
                 payload = {f: values[i] for f, i in places if values[i] is not _ABSENT}
                 entry = made[id(values)] = (values, payload)
@@ -197,7 +211,7 @@ class PayloadIndex:
     def _check_size(self) -> None:
         if len(self._points) > self.limit:
             self.too_large, self.ready = True, False
-            self._points, self._documents = {}, {}
+            self._points, self._documents, self._made = {}, {}, {}
 
 
 def scroll_step(shard: qe.EdgeShard, offset: Any) -> tuple[list[Any], Any]:
