@@ -15,6 +15,11 @@ query to another thread, which cost a one-segment shard more than it gained. A h
 query over 3,854 chunks took 1.22-1.25 ms with one thread against 1.54-1.64 ms with
 the default, and one of 50,000 chunks in two segments 1.7-1.9 ms either way (2 cores).
 A large shard on a machine of many cores may gain from more (``SEMANTIK_EDGE_SEARCH_THREADS``).
+
+A query that asks only for a chunk's document fields (its document's id, file type,
+source and MIME type) returns no payload from the engine: each shard's ``PayloadIndex``
+answers them from the point's id (``edge_index``), 0.7 us a point where the engine's
+payloads cost about 4 us.
 """
 
 from __future__ import annotations
@@ -285,5 +290,6 @@ class EdgeVectorStore(VectorStore):
     def close(self) -> None:
         with self._lock:
             slots, self._slots = self._slots, {}
+            self._indexes = {}
             for slot in slots.values():
                 slot.retire()
