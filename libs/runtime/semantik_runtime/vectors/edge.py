@@ -206,25 +206,17 @@ class EdgeVectorStore(VectorStore):
         point it does not know (written by no upsert of this store) is read from the
         shard, and left out if it is gone."""
         points = [p for p in found if mode != "sparse" or p.score > 0]
-        read = index.reader(fields)
-        hits = []
-        for point in points:
-            known = read(point.id)
-            if known is None:
-                break
-            hits.append(Hit.of(point, point.score, known))
-        else:
-            return hits
-        missing = [p.id for p in points if read(p.id) is None]
-        selector = qe.PayloadSelector.Include(list(INDEXED_FIELDS))
-        index.put(
-            (record.id, record.payload) for record in shard.retrieve(missing, selector, False)
-        )
-        read = index.reader(fields)
+        known = index.payloads([p.id for p in points], fields)
+        missing = [p.id for p, payload in zip(points, known, strict=True) if payload is None]
+        if missing:
+            selector = qe.PayloadSelector.Include(list(INDEXED_FIELDS))
+            records = shard.retrieve(missing, selector, False)
+            index.put((record.id, record.payload) for record in records)
+            known = index.payloads([p.id for p in points], fields)
         return [
-            Hit.of(point, point.score, known)
-            for point in points
-            if (known := read(point.id)) is not None
+            Hit.of(point, point.score, payload)
+            for point, payload in zip(points, known, strict=True)
+            if payload is not None
         ]
 
     def _index(self, name: str) -> PayloadIndex:

@@ -123,10 +123,11 @@ def edge_request(
 ) -> qe.QueryRequest | None:
     """Return the request for a checked query, or ``None`` if it can match nothing."""
     where = edge_filter(filters, ids)
-    # No payload at all for an empty list (the store's index answers the fields).
-    returned: Any = True if payload is None else bool(payload)
+    returned: Any = True  # the whole payload
     if payload:
         returned = qe.PayloadSelector.Include(list(payload))
+    elif payload is not None:
+        returned = False  # none at all: the store's index answers the fields
     stages: list[qe.Prefetch] = []
     dense_query = sparse_query = None
     if dense is not None and mode in ("dense", "hybrid"):
