@@ -13,6 +13,7 @@ from services.ingest.tests.scans import stats_of
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 LIMIT = 1 << 20  # the harness's SEMANTIK_MAX_FILE_BYTES
+FILLERS = 120
 
 
 async def test_each_bad_file_fails_with_a_reason_and_nothing_else_is_lost(
@@ -22,9 +23,10 @@ async def test_each_bad_file_fails_with_a_reason_and_nothing_else_is_lost(
     folder = h.root / "inbox"
     expected = write_bad_corpus(folder, LIMIT)
     tolerated = write_tolerated(folder, LIMIT)
-    # Enough files ahead of it that the scan stalls at the gate before reading it.
-    for n in range(30):
-        (folder / f"a-note-{n:02}.txt").write_text(f"Filler note number {n}.\n")
+    # Enough files ahead of it that the scan stalls at the gate before reading it (the
+    # batches under way and the one being gathered hold about 70).
+    for n in range(FILLERS):
+        (folder / f"a-note-{n:03}.txt").write_text(f"Filler note number {n}.\n")
     (folder / "zz-vanishes.txt").write_text("gone before it is read\n")
     await h.start(max_pending=1)
     operation_id = await h.request([await h.add_source(folder)])
@@ -63,4 +65,4 @@ async def test_each_bad_file_fails_with_a_reason_and_nothing_else_is_lost(
     assert len(chunks["one-huge-line.txt"]) > 100  # a single line, chunked by words
     stats = stats_of(events)
     assert stats.failed == len(expected)
-    assert stats.new_documents == 30 + len(tolerated)
+    assert stats.new_documents == FILLERS + len(tolerated)

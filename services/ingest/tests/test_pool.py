@@ -11,6 +11,8 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from ingest_service.extraction.chunking import model_tokenizer
@@ -18,6 +20,7 @@ from ingest_service.extraction.extract import DocumentError
 from ingest_service.extraction.pool import ExtractionPool
 from ingest_service.extraction.preparation import ChunkJob, chunk_jobs, worker_chunker
 from ingest_service.extraction.units import Unit
+from ingest_service.indexing.unit_indexer import UnitIndexer
 from semantik_contracts.search import DEFAULT_MODEL
 from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
@@ -40,6 +43,47 @@ async def test_a_dead_process_is_replaced_and_the_file_fails_alone() -> None:
         assert await pool.run(os.nice, 0) == 5  # a working process, at the lower priority
     finally:
         pool.close()
+
+
+class _PoisonedPool(ExtractionPool):
+    """A real pool whose call crashes its process when it holds a unit named poison."""
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        if fn is chunk_jobs and any(job.unit.path.endswith("poison.txt") for job in args[0]):
+            return await super().run(crash_the_process, None)
+        return await super().run(fn, *args)
+
+
+async def test_a_unit_that_crashes_a_shared_call_fails_alone() -> None:
+    """Units are chunked many to a call; a call that fails is made again unit by unit,
+    so only the unit at fault fails."""
+    pool = _PoisonedPool(2, niceness=0)
+    units = UnitIndexer(
+        app=None,  # type: ignore[arg-type]
+        pool=pool,
+        call=None,  # type: ignore[arg-type]
+        workers=None,  # type: ignore[arg-type]
+        remove=None,  # type: ignore[arg-type]
+        max_file_bytes=1 << 20,
+        max_message_bytes=lambda: 1 << 20,
+    )
+    scan = SimpleNamespace(
+        collection_id=uuid.uuid4(), chunk_size=64, chunk_overlap=6, model_name=DEFAULT_MODEL.name
+    )
+    texts = {f"/d/{name}.txt": f"The text of {name}." for name in ("a", "b", "poison", "c", "d")}
+    found = [
+        (Unit(path, path, "0" * 64, len(text), "text/plain", "txt", text=text), uuid.uuid4())
+        for path, text in texts.items()
+    ]
+    try:
+        chunked = await units.prepare(scan, uuid.uuid4(), found)  # type: ignore[arg-type]
+    finally:
+        pool.close()
+    outcomes = {unit.path: items for (unit, _), items in zip(found, chunked, strict=True)}
+    assert isinstance(outcomes.pop("/d/poison.txt"), DocumentError)
+    assert {path: [c.text for c in items] for path, items in outcomes.items()} == {  # type: ignore[union-attr]
+        path: [text] for path, text in texts.items() if "poison" not in path
+    }
 
 
 def _chunkers_loaded() -> int:

@@ -17,6 +17,7 @@ import pytest
 from ingest_service.app import IngestService
 from ingest_service.application import IngestApplication
 from ingest_service.bootstrap import build_ingest_service
+from ingest_service.indexing.files import FIRST_FILES
 from ingest_service.leases import Leases
 from ingest_service.sources.roots import SourceRoots
 from ingest_service.sources.uploaded import UploadedFiles
@@ -210,7 +211,7 @@ async def test_a_dead_replicas_scan_is_taken_over_and_completes_once(
     docs, texts = folder(h, "takeover", 5)
     first = await replicas("first", 1)  # room for one chunk and no embedder: it waits
     operation_id = await h.request([await h.add_source(docs)])
-    await stuck_at_the_gate(h, first, 5)
+    await stuck_at_the_gate(h, first, FIRST_FILES)  # its first batch registered, the rest not
     await replicas("second", 2000)
     await asyncio.sleep(TTL)  # the second looks at the open scan, and is refused
     assert await holder(h, operation_id) == "first"

@@ -7,6 +7,7 @@ import asyncio
 from uuid import UUID, uuid5
 
 import pytest
+from ingest_service.indexing.files import FIRST_FILES
 from semantik_contracts import OperationType, SourceKind
 from semantik_contracts.events import ScanStats
 from semantik_contracts.subjects import EVENTS_STREAM, event_filter
@@ -125,6 +126,53 @@ async def test_index_rescan_change_and_delete(harness: Harness) -> None:
     assert await h.take_work() == []
 
 
+async def test_a_batch_decides_each_file_against_the_files_before_it(harness: Harness) -> None:
+    """A batch's files are classified together but decided in walk order: a file that
+    moved to a later path, and a file whose content an earlier one of the batch holds,
+    come out as they would one file at a time."""
+    h = harness
+    docs = h.root / "moves"
+    docs.mkdir()
+    moved, new, twice = "Text that moves to b.\n", "New text for a.\n", "The same words.\n"
+    (docs / "a.txt").write_text(moved)
+    await h.start()
+    source = await h.add_source(docs)
+    await h.scan_events(await h.request([source]))
+    await h.take_work()
+
+    (docs / "a.txt").write_text(new)
+    (docs / "b.txt").write_text(moved)
+    (docs / "c.txt").write_text(twice)
+    (docs / "d.txt").write_text(twice)
+    assert len(list(docs.iterdir())) <= FIRST_FILES  # one batch
+    op = await h.request([source])
+    events = await h.scan_events(op)
+    registered = [e.event for e in events if e.type == "DocumentRegistered"]
+    assert [(e.path.rsplit("/", 1)[1], e.document_id) for e in registered] == [
+        ("a.txt", doc_id(h, new)),  # superseding what a held,
+        ("b.txt", doc_id(h, moved)),  # which is then no duplicate but b's
+        ("c.txt", doc_id(h, twice)),
+    ]
+    [skipped] = [e.event for e in events if e.type == "DocumentSkipped"]
+    assert (skipped.path, skipped.reason, skipped.document_id) == (
+        str(docs / "d.txt"),
+        "duplicate",
+        doc_id(h, twice),
+    )
+    current = {
+        path.name: record.id
+        for path in docs.iterdir()
+        if (record := h.app.registry.current_at(h.collection_id, str(path))) is not None
+    }
+    assert current == {
+        "a.txt": doc_id(h, new),
+        "b.txt": doc_id(h, moved),
+        "c.txt": doc_id(h, twice),
+    }
+    work = {message.document_id: message.replaces for _, message in await h.take_work()}
+    assert work == {doc_id(h, new): [doc_id(h, moved)], doc_id(h, moved): [], doc_id(h, twice): []}
+
+
 async def test_an_interrupted_scan_resumes_without_duplicating(harness: Harness) -> None:
     h = harness
     docs = h.root / "many"
@@ -133,16 +181,18 @@ async def test_an_interrupted_scan_resumes_without_duplicating(harness: Harness)
     for n, text in enumerate(texts):
         (docs / f"{n}.txt").write_text(text)
     # With room for one pending chunk and no embedder, the first document's work is
-    # published and the others wait at the gate, registered: then the service stops.
+    # published and the rest of its batch waits at the gate, registered; the last
+    # document waits for the batch's turn: then the service stops.
     await h.start(max_pending=1)
     operation_id = await h.request([await h.add_source(docs)])
     for _ in range(1200):
-        if await h.waiting_work() == 1 and len(h.app.registry.documents) == 5:
+        if await h.waiting_work() == 1 and len(h.app.registry.documents) == FIRST_FILES:
             break
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)
     assert await h.waiting_work() == 1  # bounded: the gate holds the rest back
-    assert len(h.app.registry.documents) == 5  # four registered and never published
+    # Three registered and never published, one never registered.
+    assert len(h.app.registry.documents) == FIRST_FILES == 4
     await h.shut_down()
 
     await h.start()  # the event store says the scan is open: it resumes at start-up

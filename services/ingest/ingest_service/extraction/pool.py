@@ -47,6 +47,11 @@ T = TypeVar("T")
 _PR_SET_PDEATHSIG = 1
 
 
+class ExtractionCrashed(DocumentError):
+    """The call's process died twice: a unit of this call, or of another call under way
+    in the pool at the time, crashed it (a crash breaks every call in flight)."""
+
+
 def _raise_timeout(seconds: float) -> Callable[[int, object], None]:
     def handler(_signum: int, _frame: object) -> None:
         raise DocumentError(f"reading this file took longer than {seconds:g} s")
@@ -145,7 +150,7 @@ class ExtractionPool:
             except BrokenProcessPool:
                 log.warning("an extraction process died (attempt %s); replacing the pool", attempt)
                 self._replace(executor)
-        raise DocumentError("reading this file crashed the extraction process")
+        raise ExtractionCrashed("reading this file crashed the extraction process")
 
     def close(self) -> None:
         with self._lock:

@@ -15,13 +15,11 @@ from collections.abc import Iterator
 from uuid import UUID
 
 from semantik_contracts import SkipReason
-from semantik_contracts.work import ChunkWork, EmbedChunks
 
-from ..application import Action, IngestApplication, NewDocument
-from ..extraction.extract import DocumentError
+from ..application import Action, IngestApplication
 from ..extraction.units import RecordFile, Unit
 from ..scan_aggregate import Scan
-from .unit_indexer import Call, Chunked, Remove, UnitIndexer
+from .unit_indexer import Call, Chunked, Fresh, Remove, UnitIndexer
 from .work import WorkGate
 
 #: Rows registered in one atomic save, at most.
@@ -60,7 +58,7 @@ class RecordIndexer:
             app.classify_many, scan, [(unit.path, unit.sha256) for unit in units]
         )
         skips = []
-        fresh: list[tuple[Unit, UUID, UUID | None]] = []
+        fresh: list[Fresh] = []
         unusual: list[Unit] = []
         for unit, decision in zip(units, decisions, strict=True):
             if decision.action is Action.UNCHANGED and not scan.is_reindex:
@@ -73,7 +71,7 @@ class RecordIndexer:
         await self.call(app.note_skips, scan, skips)
         batches = [fresh[start:end] for start, end in batch_spans(len(fresh))]
 
-        def prepare(batch: list[tuple[Unit, UUID, UUID | None]]) -> asyncio.Task[Chunked]:
+        def prepare(batch: list[Fresh]) -> asyncio.Task[Chunked]:
             return asyncio.ensure_future(
                 self.units.prepare(scan, sid, [(unit, doc) for unit, doc, _ in batch])
             )
@@ -85,7 +83,7 @@ class RecordIndexer:
                 assert upcoming is not None
                 chunked = await upcoming
                 upcoming = prepare(batches[index + 1]) if index + 1 < len(batches) else None
-                for message in await self._register(scan, sid, batch, chunked):
+                for message in await self.units.register_group(scan, sid, batch, chunked):
                     await gate.publish(message)
         finally:
             if upcoming is not None:
@@ -96,33 +94,6 @@ class RecordIndexer:
                 await gate.publish(message)
         await self._retire_vanished(scan, sid, read)
         await self.call(app.flush, scan)
-
-    async def _register(
-        self,
-        scan: Scan,
-        sid: UUID,
-        batch: list[tuple[Unit, UUID, UUID | None]],
-        chunked: Chunked,
-    ) -> list[EmbedChunks]:
-        units = self.units
-        news: list[tuple[NewDocument, UUID | None]] = []
-        kept: list[tuple[UUID, list[ChunkWork], UUID | None]] = []
-        for (unit, doc, stale), items in zip(batch, chunked, strict=True):
-            if isinstance(items, DocumentError) or not items:
-                reason = items.reason if isinstance(items, DocumentError) else "empty document"
-                await self.call(self.app.note_failure, scan, sid, unit.path, reason)
-                continue
-            news.append((units.new(sid, unit, items), stale))
-            kept.append((doc, items, stale))
-        outcomes = await self.call(self.app.register_many, scan, news)
-        messages: list[EmbedChunks] = []
-        for (new, _), (doc, items, stale), registered in zip(news, kept, outcomes, strict=True):
-            if registered:
-                messages.extend(units.messages(scan, doc, items, [stale] if stale else []))
-            else:  # lost a race, or a duplicate within the batch: decide it alone
-                unit = next(u for u, d, _ in batch if d == doc and u.path == new.path)
-                messages.extend(await units.decide(scan, sid, unit, items))
-        return messages
 
     async def _retire_vanished(self, scan: Scan, sid: UUID, read: RecordFile) -> None:
         present = {unit.path for unit in read.units}

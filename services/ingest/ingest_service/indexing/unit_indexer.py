@@ -19,7 +19,7 @@ from semantik_contracts.work import ChunkWork, EmbedChunks
 
 from ..application import Action, Decision, IngestApplication, NewDocument
 from ..extraction.extract import DocumentError
-from ..extraction.pool import ExtractionPool
+from ..extraction.pool import ExtractionCrashed, ExtractionPool
 from ..extraction.preparation import ChunkJob, chunk_jobs, read_file, read_records
 from ..extraction.records import ColumnSelection
 from ..extraction.tables import is_record_file
@@ -38,6 +38,10 @@ Remove = Callable[[Scan, list[DocumentRecord]], Awaitable[None]]
 Read = Unit | RecordFile | DocumentError
 #: What chunking units gives: each unit's chunks, or why it failed.
 Chunked = list[list[ChunkWork] | DocumentError]
+#: A unit's chunks, why it failed, or None when it was not chunked beforehand.
+Prepared = list[ChunkWork] | DocumentError | None
+#: A new unit to register: its document id and the document its path held before.
+Fresh = tuple[Unit, UUID, UUID | None]
 
 
 def selection_of(source: ScanSource) -> ColumnSelection:
@@ -64,6 +68,8 @@ class UnitIndexer:
         self.remove = remove
         self.max_file_bytes = max_file_bytes
         self.max_message_bytes = max_message_bytes
+        #: Held while a failed part's units are chunked again one by one.
+        self._alone = asyncio.Lock()
 
     async def _work(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.workers, fn, *args)
@@ -136,6 +142,65 @@ class UnitIndexer:
         await self.call(self.app.note_resubmitted, scan, sid, unit.path, doc, len(items))
         return self.messages(scan, doc, items, [])
 
+    async def decide_batch(
+        self, scan: Scan, sid: UUID, units: list[Unit], prepared: list[Prepared]
+    ) -> list[EmbedChunks]:
+        """``decide`` for many units of one source, in their turn and in their order.
+
+        One classification for all of them; the new ones whose chunks are ``prepared``
+        are registered together (``register_group``: one atomic save), unchanged ones
+        skipped together. Anything else (a duplicate, a retry, a reindex's resubmission,
+        a unit not prepared) first saves the group before it, then is decided alone, so
+        every unit is decided against what the units before it registered."""
+        app = self.app
+        decisions = await self.call(app.classify_many, scan, [(u.path, u.sha256) for u in units])
+        messages: list[EmbedChunks] = []
+        group: list[Fresh] = []
+        chunked: Chunked = []
+        skips: list[tuple[UUID, str, SkipReason, UUID | None]] = []
+        for unit, decision, items in zip(units, decisions, prepared, strict=True):
+            doc = decision.document_id
+            if decision.action is Action.NEW and items is not None:
+                group.append((unit, doc, decision.stale.id if decision.stale else None))
+                chunked.append(items)
+            elif decision.action is Action.UNCHANGED and not scan.is_reindex:
+                skips.append((sid, unit.path, SkipReason.UNCHANGED, doc))
+            else:
+                messages += await self.register_group(scan, sid, group, chunked)
+                group, chunked = [], []
+                messages += await self.decide(scan, sid, unit, items)
+        messages += await self.register_group(scan, sid, group, chunked)
+        if skips:
+            await self.call(app.note_skips, scan, skips)
+        return messages
+
+    async def register_group(
+        self, scan: Scan, sid: UUID, group: list[Fresh], chunked: Chunked
+    ) -> list[EmbedChunks]:
+        """Register new units (each with its document id and the document its path held
+        before) whose chunks are ``chunked``, in one atomic save; return their work. One
+        that failed to chunk fails alone; one that lost a race, or repeats another's
+        content, is decided alone after the others."""
+        news: list[tuple[NewDocument, UUID | None]] = []
+        kept: list[tuple[Unit, UUID, list[ChunkWork], UUID | None]] = []
+        for (unit, doc, stale), items in zip(group, chunked, strict=True):
+            if isinstance(items, DocumentError) or not items:
+                reason = items.reason if isinstance(items, DocumentError) else "empty document"
+                await self.call(self.app.note_failure, scan, sid, unit.path, reason)
+                continue
+            news.append((self.new(sid, unit, items), stale))
+            kept.append((unit, doc, items, stale))
+        if not news:
+            return []
+        outcomes = await self.call(self.app.register_many, scan, news)
+        messages: list[EmbedChunks] = []
+        for (unit, doc, items, stale), registered in zip(kept, outcomes, strict=True):
+            if registered:
+                messages += self.messages(scan, doc, items, [stale] if stale else [])
+            else:  # lost a race, or a duplicate within the group: decide it alone
+                messages += await self.decide(scan, sid, unit, items)
+        return messages
+
     def messages(
         self, scan: Scan, document: UUID, items: list[ChunkWork], replaces: list[UUID]
     ) -> list[EmbedChunks]:
@@ -167,5 +232,18 @@ class UnitIndexer:
     async def _prepare_part(self, jobs: list[ChunkJob]) -> Chunked:
         try:
             return await self.pool.run(chunk_jobs, jobs)
-        except DocumentError as exc:  # the part crashed its process twice
-            return [exc] * len(jobs)
+        except DocumentError as exc:
+            if len(jobs) == 1 and not isinstance(exc, ExtractionCrashed):
+                return [exc]  # it ran out of time: the unit's own fault
+        # A unit of this part crashed its process or ran out of time, or a unit of another
+        # part crashed the pool under it: each unit again alone, one part at a time, so
+        # that only a unit at fault fails.
+        async with self._alone:
+            return [await self._chunk_alone(job) for job in jobs]
+
+    async def _chunk_alone(self, job: ChunkJob) -> list[ChunkWork] | DocumentError:
+        try:
+            [items] = await self.pool.run(chunk_jobs, [job])
+        except DocumentError as exc:
+            return exc
+        return items
