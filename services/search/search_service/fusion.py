@@ -41,12 +41,19 @@ def best_chunk_per_document(hits: list[Hit], limit: int) -> list[Hit]:
     return documents
 
 
+def _document_key(hit: Hit) -> str:
+    return str(hit.payload.get("document_id"))
+
+
 def break_ties(hits: list[Hit]) -> list[Hit]:
     """``hits`` with each run of equal scores ordered by document id, the rest as it is:
-    the engine may return equal scores in any order, and pages must cut one order."""
+    the engine may return equal scores in any order, and pages must cut one order.
+    Equal scores are rare (equal texts): without any, ``hits`` is returned as it is."""
+    if len({hit.score for hit in hits}) == len(hits):
+        return hits
     ordered: list[Hit] = []
     for _, run in groupby(hits, key=lambda hit: hit.score):
-        ordered.extend(sorted(run, key=lambda hit: str(hit.payload.get("document_id"))))
+        ordered.extend(sorted(run, key=_document_key))
     return ordered
 
 
@@ -55,17 +62,23 @@ def fuse(lists: list[RankedList], limit: int) -> list[tuple[UUID, Hit, float]]:
     (each collection may use another model). With one list, its own scores are kept.
 
     Equal fused scores (the same rank in two collections) keep the order of ``lists``.
+    A fused score depends on the rank alone, so the fused order is every list's first
+    document in the order of ``lists``, then every list's second, and so on: the merge
+    takes them so, without sorting, and stops at ``limit``.
     """
     if len(lists) == 1:
         only = lists[0]
         return [(only.collection_id, hit, hit.score) for hit in only.hits[:limit]]
-    fused = [
-        (1.0 / (RRF_K + rank), order, ranked.collection_id, hit)
-        for order, ranked in enumerate(lists)
-        for rank, hit in enumerate(ranked.hits, start=1)
-    ]
-    fused.sort(key=lambda entry: (-entry[0], entry[1]))
-    return [(collection_id, hit, score) for score, _, collection_id, hit in fused[:limit]]
+    fused: list[tuple[UUID, Hit, float]] = []
+    longest = max((len(ranked.hits) for ranked in lists), default=0)
+    for rank in range(min(longest, max(limit, 0))):
+        score = 1.0 / (RRF_K + rank + 1)
+        for ranked in lists:
+            if rank < len(ranked.hits):
+                fused.append((ranked.collection_id, ranked.hits[rank], score))
+        if len(fused) >= limit:
+            break
+    return fused[:limit]
 
 
 def to_result(

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 
 import pytest
-from search_service.fusion import RankedList, best_chunk_per_document, fuse, to_result
+from search_service.fusion import (
+    RRF_K,
+    RankedList,
+    best_chunk_per_document,
+    break_ties,
+    fuse,
+    to_result,
+)
 from semantik_runtime.vectors import Hit
 
 pytestmark = pytest.mark.unit
@@ -60,6 +68,39 @@ def test_collections_merge_by_rank_whatever_their_scores() -> None:
         (second, 0.01),
     ]
     assert [s for _, _, s in fused] == pytest.approx([1 / 61, 1 / 61, 1 / 62, 1 / 62])
+
+
+def _sorted_rrf(lists: list[RankedList], limit: int) -> list[tuple[uuid.UUID, Hit, float]]:
+    """Reciprocal rank fusion as its definition reads: every hit scored, then sorted."""
+    scored = [
+        (1.0 / (RRF_K + rank), order, ranked.collection_id, found)
+        for order, ranked in enumerate(lists)
+        for rank, found in enumerate(ranked.hits, start=1)
+    ]
+    scored.sort(key=lambda entry: (-entry[0], entry[1]))
+    return [(collection_id, found, score) for score, _, collection_id, found in scored[:limit]]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_merge_is_reciprocal_rank_fusion_of_lists_of_any_lengths(seed: int) -> None:
+    rng = random.Random(seed)
+    lists = [
+        RankedList(
+            uuid.uuid4(),
+            [hit(str(uuid.uuid4()), rng.random()) for _ in range(rng.choice([0, 1, 3, 40]))],
+        )
+        for _ in range(rng.randint(2, 6))
+    ]
+    for limit in (0, 1, 5, 37, 200):
+        assert fuse(lists, limit) == _sorted_rrf(lists, limit)
+
+
+def test_equal_scores_are_ordered_by_document_and_others_keep_their_order() -> None:
+    first, second = sorted([A, B])
+    hits = [hit(C, 0.9), hit(second, 0.5), hit(first, 0.5), hit(C, 0.1, 1)]
+    assert break_ties(hits) == [hits[0], hits[2], hits[1], hits[3]]
+    distinct = [hit(B, 0.9), hit(A, 0.5)]
+    assert break_ties(distinct) is distinct  # nothing to order: the list as it is
 
 
 def test_a_result_lifts_the_known_fields_and_keeps_the_rest_as_metadata() -> None:
