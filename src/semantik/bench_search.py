@@ -197,7 +197,7 @@ class InProcess:
 
     def search(self, query: str) -> float:
         """One search, in milliseconds."""
-        from search_service.facets import count_facets, payload_fields
+        from search_service.facets import count_facets, fused_candidates, payload_fields
         from search_service.fusion import RankedList, fuse
         from search_service.results import page_results
         from search_service.retrieval import search_pool, with_payloads
@@ -229,7 +229,7 @@ class InProcess:
         lists = [RankedList(cid, documents) for cid, (documents, _) in found]
         if self.facets:
             pools = [RankedList(cid, pool) for cid, (_, pool) in found]
-            count_facets(self.facets, [hit for _, hit, _ in fuse(pools, self.depth)])
+            count_facets(self.facets, fused_candidates(pools, self.depth))
         page = with_payloads(self.store, fuse(lists, PAGE + 1)[:PAGE], dict(self.generations))
         page_results(query, page, 0, {}, None)
         return (time.perf_counter() - started) * 1000

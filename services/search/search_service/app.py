@@ -223,11 +223,12 @@ class SearchService:
         depth: int,
         candidates: int = 0,
     ) -> list[tuple[RankedList, RankedList] | BaseException]:
-        """Each target's first ``depth`` documents, and up to ``candidates`` documents of
-        the same query's pool for the facets (``retrieval.search_pool``); or why it has
-        none (its embedding failed, it raised, or it was not done within the request's
-        timeout). The collections of one model are read together once its query is
-        embedded, all of them within the same timeout."""
+        """Each target's first ``depth`` documents, and the chunks of the same query's
+        pool that hold up to ``candidates`` documents, for the facets
+        (``retrieval.search_pool``); or why it has none (its embedding failed, it
+        raised, or it was not done within the request's timeout). The collections of one
+        model are read together once its query is embedded, all of them within the same
+        timeout."""
         outcomes: list[tuple[RankedList, RankedList] | BaseException] = [
             TimeoutError() for _ in targets
         ]
@@ -275,7 +276,7 @@ class SearchService:
                     collection_id = targets[index].collection_id
                     outcomes[index] = (
                         RankedList(collection_id, break_ties(documents)),
-                        RankedList(collection_id, break_ties(pool)),
+                        RankedList(collection_id, pool),
                     )
 
         await asyncio.gather(*(of_model(model, indexes) for model, indexes in models.items()))

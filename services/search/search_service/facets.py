@@ -43,7 +43,7 @@ from semantik_contracts.facets import COLUMNS_PREFIX, MAX_FACET_VALUES, FacetVal
 from semantik_contracts.search import Search
 from semantik_runtime.vectors import Hit
 
-from .fusion import RankedList, fuse
+from .fusion import RankedList, documents_of, fuse_ranks
 
 #: The payload object that holds a record's columns.
 COLUMNS = COLUMNS_PREFIX.rstrip(".")
@@ -58,11 +58,17 @@ def payload_fields(keys: Sequence[str]) -> list[str]:
 
 def candidate_facets(request: Search, pools: list[RankedList]) -> FacetValues:
     """The counts of ``request.facets`` over the first ``facet_depth`` documents of the
-    fused ``pools`` (each collection's candidates, best first)."""
+    fused ``pools`` (each collection's pool of chunks, best first): each pool's
+    documents (``documents_of``) read only as far as the fusion takes them."""
     if not request.facets:
         return {}
-    candidates = [hit for _, hit, _ in fuse(pools, request.facet_depth)]
-    return count_facets(request.facets, candidates)
+    return count_facets(request.facets, fused_candidates(pools, request.facet_depth))
+
+
+def fused_candidates(pools: list[RankedList], depth: int) -> list[Hit]:
+    """The first ``depth`` documents of the pools' documents, fused."""
+    lists = [(pool.collection_id, documents_of(pool.hits)) for pool in pools]
+    return [hit for _, hit, _ in fuse_ranks(lists, depth)]
 
 
 def count_facets(keys: Sequence[str], candidates: Sequence[Hit]) -> FacetValues:

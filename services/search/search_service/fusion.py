@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -20,7 +21,8 @@ _LIFTED = frozenset({"text", "path", "document_id", "collection_id"})
 
 @dataclass(frozen=True)
 class RankedList:
-    """One collection's documents, best first, each represented by its best chunk."""
+    """One collection's hits, best first: its documents, each represented by its best
+    chunk; or, for the facets, the chunks of its query's pool (``documents_of``)."""
 
     collection_id: UUID
     hits: list[Hit]
@@ -57,28 +59,57 @@ def break_ties(hits: list[Hit]) -> list[Hit]:
     return ordered
 
 
+def documents_of(hits: Iterable[Hit]) -> Iterator[Hit]:
+    """``break_ties(best_chunk_per_document(hits, ...))``, read from ``hits`` only as far
+    as its documents are asked for (a run of equal scores is read whole)."""
+    seen: set[object] = set()
+    run: list[Hit] = []
+    for hit in hits:
+        document = hit.payload.get("document_id")
+        if document is None or document in seen:
+            continue
+        seen.add(document)
+        if run and hit.score != run[0].score:
+            yield from sorted(run, key=_document_key) if len(run) > 1 else run
+            run = []
+        run.append(hit)
+    yield from sorted(run, key=_document_key) if len(run) > 1 else run
+
+
 def fuse(lists: list[RankedList], limit: int) -> list[tuple[UUID, Hit, float]]:
     """Merge the collections' lists by reciprocal rank fusion, never by their raw scores
     (each collection may use another model). With one list, its own scores are kept.
 
     Equal fused scores (the same rank in two collections) keep the order of ``lists``.
-    A fused score depends on the rank alone, so the fused order is every list's first
-    document in the order of ``lists``, then every list's second, and so on: the merge
-    takes them so, without sorting, and stops at ``limit``.
     """
     if len(lists) == 1:
         only = lists[0]
         return [(only.collection_id, hit, hit.score) for hit in only.hits[:limit]]
+    return fuse_ranks([(ranked.collection_id, iter(ranked.hits)) for ranked in lists], limit)
+
+
+def fuse_ranks(
+    lists: Sequence[tuple[UUID, Iterator[Hit]]], limit: int
+) -> list[tuple[UUID, Hit, float]]:
+    """Reciprocal rank fusion of lists given as iterators, each read only as far as the
+    first ``limit`` fused need. A fused score depends on the rank alone, so the fused
+    order is every list's first in the order of ``lists``, then every list's second,
+    and so on: merged so, without sorting."""
     fused: list[tuple[UUID, Hit, float]] = []
-    longest = max((len(ranked.hits) for ranked in lists), default=0)
-    for rank in range(min(longest, max(limit, 0))):
-        score = 1.0 / (RRF_K + rank + 1)
-        for ranked in lists:
-            if rank < len(ranked.hits):
-                fused.append((ranked.collection_id, ranked.hits[rank], score))
-        if len(fused) >= limit:
-            break
-    return fused[:limit]
+    live = list(lists)
+    rank = 1
+    while live and len(fused) < limit:
+        score = 1.0 / (RRF_K + rank)
+        going = []
+        for collection_id, hits in live:
+            if len(fused) == limit:
+                break
+            hit = next(hits, None)
+            if hit is not None:
+                fused.append((collection_id, hit, score))
+                going.append((collection_id, hits))
+        live, rank = going, rank + 1
+    return fused
 
 
 def to_result(

@@ -61,10 +61,11 @@ def search_pool(
     fields: Sequence[str] = (),
     candidates: int = 0,
 ) -> tuple[list[Hit], list[Hit]]:
-    """``search_generation``'s documents, and up to ``candidates`` documents of the same
-    query's own pool (the facets' candidates; [] without): the query returns more
-    points, never from a larger prefetch, so the documents are those of the search
-    without candidates, and the candidates begin with them.
+    """``search_generation``'s documents, and the chunks of the same query's own pool
+    that hold up to ``candidates`` documents (the facets' candidates, best first, a
+    document's chunks not yet reduced to its best: ``fusion.documents_of``; [] without):
+    the query returns more points, never from a larger prefetch, so the documents are
+    those of the search without candidates, and the candidates begin with them.
 
     The pool is what the query ranks anyway: in hybrid mode the union of the two
     prefetches (2 x ``prefetch_limit`` points at most); in one mode the prefetch's size,
@@ -93,8 +94,7 @@ def search_pool(
         documents = best_chunk_per_document(page, wanted)
         # Too few documents among a full page of chunks: more may lie further down.
         if len(documents) == wanted or len(page) < fetch or fetch >= MAX_FETCH:
-            pooled = best_chunk_per_document(hits, candidates) if candidates else []
-            return documents, pooled
+            return documents, hits if candidates else []
         fetch = min(fetch * 4, MAX_FETCH)
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
+from collections.abc import Iterator
 
 import pytest
+from search_service.facets import fused_candidates
 from search_service.fusion import (
     RRF_K,
     RankedList,
     best_chunk_per_document,
     break_ties,
+    documents_of,
     fuse,
     to_result,
 )
@@ -93,6 +97,41 @@ def test_the_merge_is_reciprocal_rank_fusion_of_lists_of_any_lengths(seed: int) 
     ]
     for limit in (0, 1, 5, 37, 200):
         assert fuse(lists, limit) == _sorted_rrf(lists, limit)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_pools_are_fused_as_their_documents_would_be(seed: int) -> None:
+    """A pool's chunks (several of a document, equal scores) fused lazily for the facets
+    give the fusion of each pool's documents with their ties broken."""
+    rng = random.Random(seed)
+    documents = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(30)]
+    pools = []
+    for _ in range(rng.randint(1, 5)):
+        scores = sorted((rng.choice([0.5, 0.4, rng.random()]) for _ in range(60)), reverse=True)
+        chunks = [hit(rng.choice(documents), score, rng.randrange(9)) for score in scores]
+        pools.append(RankedList(uuid.uuid4(), chunks))
+    for depth in (0, 1, 7, 40, 200):
+        documents = [
+            RankedList(p.collection_id, break_ties(best_chunk_per_document(p.hits, len(p.hits))))
+            for p in pools
+        ]
+        expected = fuse(documents, depth)
+        if len(pools) == 1:  # one list keeps its scores; the facets take its hits
+            expected = [(c, h, 0.0) for c, h, _ in expected]
+        assert fused_candidates(pools, depth) == [h for _, h, _ in expected]
+
+
+def test_a_pool_is_read_only_as_far_as_its_documents_are_asked_for() -> None:
+    read: list[Hit] = []
+
+    def chunks() -> Iterator[Hit]:
+        for n in range(100):
+            found = hit(str(uuid.UUID(int=n)), 1.0 - n / 100)
+            read.append(found)
+            yield found
+
+    first = list(itertools.islice(documents_of(chunks()), 3))
+    assert first == read[:3] and len(read) == 4  # one past: where the third's run ends
 
 
 def test_equal_scores_are_ordered_by_document_and_others_keep_their_order() -> None:
