@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
@@ -28,23 +28,36 @@ class RankedList:
     hits: list[Hit]
 
 
-def best_chunk_per_document(hits: list[Hit], limit: int) -> list[Hit]:
-    """Keep each document's best chunk (hits come best first), then the first ``limit``."""
+def _firsts(hits: Iterable[Hit]) -> Iterator[Hit]:
+    """Each document's first hit (its best: hits come best first), in order; a point
+    without ``document_id`` is not one the embedder wrote, and is left out."""
     seen: set[object] = set()
-    documents: list[Hit] = []
     for hit in hits:
         document = hit.payload.get("document_id")
-        if document is None or document in seen:
-            continue  # no document_id: not a point the embedder wrote
-        seen.add(document)
-        documents.append(hit)
-        if len(documents) == limit:
-            break
-    return documents
+        if document is not None and document not in seen:
+            seen.add(document)
+            yield hit
+
+
+def best_chunk_per_document(hits: list[Hit], limit: int) -> list[Hit]:
+    """Keep each document's best chunk (hits come best first), then the first ``limit``."""
+    return list(islice(_firsts(hits), limit))
 
 
 def _document_key(hit: Hit) -> str:
     return str(hit.payload.get("document_id"))
+
+
+def _ties_broken(hits: Iterable[Hit]) -> Iterator[Hit]:
+    """``hits`` with each run of equal scores ordered by document id, read only as far
+    as asked for (a run is read whole)."""
+    run: list[Hit] = []
+    for hit in hits:
+        if run and hit.score != run[0].score:
+            yield from sorted(run, key=_document_key) if len(run) > 1 else run
+            run = []
+        run.append(hit)
+    yield from sorted(run, key=_document_key) if len(run) > 1 else run
 
 
 def break_ties(hits: list[Hit]) -> list[Hit]:
@@ -53,27 +66,13 @@ def break_ties(hits: list[Hit]) -> list[Hit]:
     Equal scores are rare (equal texts): without any, ``hits`` is returned as it is."""
     if len({hit.score for hit in hits}) == len(hits):
         return hits
-    ordered: list[Hit] = []
-    for _, run in groupby(hits, key=lambda hit: hit.score):
-        ordered.extend(sorted(run, key=_document_key))
-    return ordered
+    return list(_ties_broken(hits))
 
 
 def documents_of(hits: Iterable[Hit]) -> Iterator[Hit]:
     """``break_ties(best_chunk_per_document(hits, ...))``, read from ``hits`` only as far
     as its documents are asked for (a run of equal scores is read whole)."""
-    seen: set[object] = set()
-    run: list[Hit] = []
-    for hit in hits:
-        document = hit.payload.get("document_id")
-        if document is None or document in seen:
-            continue
-        seen.add(document)
-        if run and hit.score != run[0].score:
-            yield from sorted(run, key=_document_key) if len(run) > 1 else run
-            run = []
-        run.append(hit)
-    yield from sorted(run, key=_document_key) if len(run) > 1 else run
+    return _ties_broken(_firsts(hits))
 
 
 def fuse(lists: list[RankedList], limit: int) -> list[tuple[UUID, Hit, float]]:
