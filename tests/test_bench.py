@@ -4,13 +4,14 @@ search's collections hold, and are named after."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 
 import pytest
 
 from semantik.bench_ingest import write_corpus
-from semantik.bench_search import _corpus, _records
+from semantik.bench_search import Latencies, _corpus, _records, summary, turns
 
 pytestmark = pytest.mark.unit
 
@@ -52,3 +53,29 @@ def test_bench_search_names_its_collections_after_what_they_hold(tmp_path: Path)
     assert _corpus(args(None, 3)) == "synthetic-3" and made == sources / "synthetic-3-2.jsonl"
     assert len(made.read_text().splitlines()) == 3
     assert made.read_text() != _records(sources, 1, args(None, 3)).read_text()  # seeded apart
+
+
+def test_bench_search_puts_each_side_before_each_other_equally_often() -> None:
+    """Two sides alternate; with three (facets on, off, and in one process) six queries
+    in a row take every order once, so no side is always measured first."""
+    assert [turns(["a", "b"], n) for n in range(4)] == [["a", "b"], ["b", "a"]] * 2
+    orders = [tuple(turns(["a", "b", "c"], n)) for n in range(6)]
+    assert sorted(orders) == sorted(itertools.permutations("abc"))
+    assert [tuple(turns(["a", "b", "c"], n)) for n in range(6, 12)] == orders
+
+
+def test_bench_search_reports_the_facets_cost_against_the_same_searches_without() -> None:
+    measured = Latencies()
+    measured.through = [float(n) for n in range(10, 30)]  # p50 19.5, p95 28.05
+    measured.inside = [float(n) for n in range(5, 25)]
+    assert summary(measured) == {
+        "p50_ms": 19.5,
+        "p95_ms": 28.05,
+        "direct_p50_ms": 14.5,
+        "direct_p95_ms": 23.05,
+        "overhead_p50_ms": 5.0,
+    }
+    measured.without_facets = [float(n) for n in range(8, 28)]
+    figures = summary(measured)
+    assert figures["without_facets_p50_ms"] == 17.5 and figures["without_facets_p95_ms"] == 26.05
+    assert figures["facets_cost_p50_ms"] == 2.0 and figures["facets_cost_p95_ms"] == 2.0

@@ -26,7 +26,7 @@ import time
 from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from .beir import percentile
@@ -34,6 +34,8 @@ from .client import ApiError, Collection, SemantikClient
 from .embedded import embedded_system
 from .progress import ingest_records
 from .session import own_system_login
+
+T = TypeVar("T")
 
 WARMUP = 10
 #: Results a search asks for.
@@ -135,12 +137,13 @@ class ThroughServices:
         self.facets = facets
         self.connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
 
-    async def search(self, ids: list[str], query: str) -> float:
-        """One search in milliseconds; a partial answer is an error (the bench measures
-        every collection answering)."""
+    async def search(self, ids: list[str], query: str, facets: bool = True) -> float:
+        """One search in milliseconds, with the facets asked for unless ``facets`` is
+        false; a partial answer is an error (the bench measures every collection
+        answering)."""
         body = json.dumps(
             {"query": query, "collection_ids": ids, "limit": PAGE, "search_type": "hybrid"}
-            | self.facets
+            | (self.facets if facets else {})
         )
         elapsed, status, answer = self._post(body)
         if status == 401 and self.client.refresh_token:
@@ -239,32 +242,86 @@ class InProcess:
         self.store.close()
 
 
+class Latencies:
+    """Milliseconds per search: through the services, in one process, and, where the
+    searches ask for facets, through the services without them."""
+
+    def __init__(self) -> None:
+        self.through: list[float] = []
+        self.inside: list[float] = []
+        self.without_facets: list[float] = []
+
+
 async def _measure(
     url: str, data_dir: Path, ids: list[str], direct: InProcess, queries: list[str]
-) -> tuple[list[float], list[float]]:
+) -> Latencies:
     """Each query through the services and in-process in turns (the order swapped from
     one query to the next), so a change of the machine's load lands on both sides
-    alike; the first ``WARMUP`` queries warm both and are not counted."""
-    through: list[float] = []
-    inside: list[float] = []
+    alike; the first ``WARMUP`` queries warm both and are not counted. Where the
+    searches ask for facets, each query is also sent without them, in turn with the
+    others (the three sides' order rotated from query to query): the facets' cost is
+    the difference of two sides measured under the same load, where runs one after
+    another differed by more than that cost (docs/benchmarks.md, session 27)."""
+    measured = Latencies()
     async with SemantikClient(url, timeout=120) as client:
         await own_system_login(client, data_dir)
         asked = {"facets": direct.facets, "facet_depth": direct.depth} if direct.facets else {}
         served_by = ThroughServices(client, url, asked)
+
+        async def served(query: str) -> float:
+            return await served_by.search(ids, query)
+
+        async def alone(query: str) -> float:
+            return direct.search(query)
+
+        async def plain(query: str) -> float:
+            return await served_by.search(ids, query, facets=False)
+
+        sides = [(served, measured.through), (alone, measured.inside)]
+        if direct.facets:
+            sides.append((plain, measured.without_facets))
         try:
             for number, query in enumerate([*queries[:WARMUP], *queries]):
-                if number % 2:
-                    served = await served_by.search(ids, query)
-                    alone = direct.search(query)
-                else:
-                    alone = direct.search(query)
-                    served = await served_by.search(ids, query)
-                if number >= len(queries[:WARMUP]):
-                    through.append(served)
-                    inside.append(alone)
+                for side, times in turns(sides, number):
+                    elapsed = await side(query)
+                    if number >= len(queries[:WARMUP]):
+                        times.append(elapsed)
         finally:
             served_by.close()
-    return through, inside
+    return measured
+
+
+def turns(sides: list[T], number: int) -> list[T]:
+    """The order of the sides for query ``number``: the list rotated by ``number``,
+    and for three sides or more reversed every other round of rotations, so that over
+    ``2 x len(sides)`` queries each side goes before each other one equally often."""
+    turn = number % len(sides)
+    order = [*sides[turn:], *sides[:turn]]
+    if len(sides) > 2 and (number // len(sides)) % 2:
+        order.reverse()
+    return order
+
+
+def summary(measured: Latencies) -> dict[str, float]:
+    """The report's figures, in milliseconds: each side's p50 and p95, the services'
+    overhead (the difference of the p50s) and, where facets were asked for, their cost
+    (the same searches' p50 and p95 without them, and the differences)."""
+    through, inside, plain = measured.through, measured.inside, measured.without_facets
+    figures = {
+        "p50_ms": percentile(through, 50),
+        "p95_ms": percentile(through, 95),
+        "direct_p50_ms": percentile(inside, 50),
+        "direct_p95_ms": percentile(inside, 95),
+        "overhead_p50_ms": percentile(through, 50) - percentile(inside, 50),
+    }
+    if plain:
+        figures |= {
+            "without_facets_p50_ms": percentile(plain, 50),
+            "without_facets_p95_ms": percentile(plain, 95),
+            "facets_cost_p50_ms": percentile(through, 50) - percentile(plain, 50),
+            "facets_cost_p95_ms": percentile(through, 95) - percentile(plain, 95),
+        }
+    return {key: round(value, 2) for key, value in figures.items()}
 
 
 def _build_indexes(root: Path, names: list[str]) -> None:
@@ -329,7 +386,7 @@ def bench_search(args: argparse.Namespace) -> int:
         stack.callback(direct.close)
         with embedded_system(data_dir, roots) as url:
             ids = [str(c.id) for c in prepared]
-            latencies, inside = asyncio.run(_measure(url, data_dir, ids, direct, queries))
+            measured = asyncio.run(_measure(url, data_dir, ids, direct, queries))
         query_dtype = direct.model.query_dtype
     documents = [c.document_count for c in prepared]
     chunks = [c.chunk_count for c in prepared]
@@ -343,11 +400,7 @@ def bench_search(args: argparse.Namespace) -> int:
         "facet_depth": args.facet_depth if args.facets else None,
         # What the in-process side's queries were encoded in (the system's are the same).
         "query_dtype": query_dtype,
-        "p50_ms": round(percentile(latencies, 50), 2),
-        "p95_ms": round(percentile(latencies, 95), 2),
-        "direct_p50_ms": round(percentile(inside, 50), 2),
-        "direct_p95_ms": round(percentile(inside, 95), 2),
-        "overhead_p50_ms": round(percentile(latencies, 50) - percentile(inside, 50), 2),
+        **summary(measured),
     }
     if args.json:
         print(json.dumps(report))
@@ -361,7 +414,15 @@ def bench_search(args: argparse.Namespace) -> int:
             f"p95 {report['p95_ms']} ms\n"
             f"  in one process:                     p50 {report['direct_p50_ms']} ms, "
             f"p95 {report['direct_p95_ms']} ms\n"
-            f"  overhead p50: {report['overhead_p50_ms']} ms",
+            f"  overhead p50: {report['overhead_p50_ms']} ms"
+            + (
+                f"\n  without the facets, in turn:        p50 {report['without_facets_p50_ms']} "
+                f"ms, p95 {report['without_facets_p95_ms']} ms\n"
+                f"  the facets' cost: p50 {report['facets_cost_p50_ms']} ms, "
+                f"p95 {report['facets_cost_p95_ms']} ms"
+                if args.facets
+                else ""
+            ),
             file=sys.stdout,
         )
     return 0
