@@ -200,39 +200,48 @@ class InProcess:
 
     def search(self, query: str) -> float:
         """One search, in milliseconds."""
-        from search_service.facets import count_facets, fused_candidates, payload_fields
+        from search_service.facets import (
+            count_facets,
+            fused_candidates,
+            payload_fields,
+            pool_share,
+        )
         from search_service.fusion import RankedList, fuse
         from search_service.results import page_results
-        from search_service.retrieval import search_pool, with_payloads
+        from search_service.retrieval import MAX_FETCH, Found, search_pool, with_payloads
         from semantik_runtime.sparse import query_vector
 
         started = time.perf_counter()
         dense = self.encoder.submit(self.model.encode_queries, [query]).result()[0]
         sparse = query_vector(query)
-        # With facets, the candidates come from each query's own pool.
-        candidates = self.depth if self.facets else 0
         fields = payload_fields(self.facets)
-        found = [
-            (
-                cid,
-                search_pool(
-                    self.store,
-                    name,
-                    "hybrid",
-                    dense,
-                    sparse,
-                    PAGE + 1,
-                    None,
-                    fields=fields,
-                    candidates=candidates,
-                ),
+
+        def search(name: str, candidates: int) -> Found:
+            return search_pool(
+                self.store,
+                name,
+                "hybrid",
+                dense,
+                sparse,
+                PAGE + 1,
+                None,
+                fields=fields,
+                candidates=candidates,
             )
-            for cid, name in self.generations
-        ]
-        lists = [RankedList(cid, documents) for cid, (documents, _) in found]
+
+        # With facets, the candidates come from each query's own pool.
+        share = pool_share(self.depth, len(self.generations)) if self.facets else 0
+        found = [(cid, search(name, share)) for cid, name in self.generations]
+        lists = [RankedList(cid, one.documents) for cid, one in found]
         if self.facets:
-            pools = [RankedList(cid, pool) for cid, (_, pool) in found]
-            count_facets(self.facets, fused_candidates(pools, self.depth))
+            pools = [RankedList(cid, one.pool, one.cut) for cid, one in found]
+            candidates, short = fused_candidates(pools, self.depth)
+            for index in short:  # as the search service does: the pool asked for whole
+                cid, name = self.generations[index]
+                pools[index] = RankedList(cid, search(name, MAX_FETCH).pool)
+            if short:
+                candidates, _ = fused_candidates(pools, self.depth)
+            count_facets(self.facets, candidates)
         page = with_payloads(self.store, fuse(lists, PAGE + 1)[:PAGE], dict(self.generations))
         page_results(query, page, 0, {}, None)
         return (time.perf_counter() - started) * 1000

@@ -9,11 +9,15 @@ import uuid
 import pytest
 from embedder_service.model import EmbeddingModel
 from search_service.app import SearchService
+from search_service.facets import count_facets, fused_candidates, payload_fields, pool_share
+from search_service.fusion import RankedList
+from search_service.retrieval import MAX_FETCH, Found, search_pool
 from semantik_contracts import SearchType
 from semantik_contracts.search import SearchResponse, SearchTarget
 from semantik_contracts.work import generation_name
 from semantik_runtime.bus import Bus
-from semantik_runtime.sparse import document_vector
+from semantik_runtime.models import hybrid_weight
+from semantik_runtime.sparse import document_vector, query_vector
 from semantik_runtime.vectors import Point, VectorStore
 
 from .test_search import MODEL, ask
@@ -115,3 +119,43 @@ async def test_a_search_returns_the_same_results_with_facets_or_without(
                 counted = sum(faceted.facets["file_type"].values())
                 assert counted == sum(faceted.facets["source_id"].values())
                 assert min(depth, len(plain.results)) <= counted <= depth
+
+
+async def test_a_pool_read_to_the_end_of_its_share_is_asked_for_whole(
+    private_bus: Bus, store: VectorStore, model: EmbeddingModel, search: SearchService
+) -> None:
+    """Each pool is first asked for twice its even share of the candidates (60 chunks of
+    two pools for 60 documents); a collection of 3 documents leaves 57 to the other,
+    more than its first 60 chunks hold, so that pool is asked for whole: the facets
+    count what each collection's whole pool gives."""
+    log = write_log(store, model, 160)
+    few = write_log(store, model, 3)
+    chosen = [target(log), target(few)]
+    query = "telescope mount wobbles at night"
+    depth = 60
+    assert pool_share(depth, len(chosen)) == 60
+
+    faceted = await ask(private_bus, query, chosen, facets=KEYS, facet_depth=depth)
+
+    dense = model.encode_queries([query])[0].tolist()
+
+    def pool(collection: uuid.UUID, candidates: int) -> Found:
+        return search_pool(
+            store,
+            generation_name(collection, 1),
+            "hybrid",
+            dense,
+            query_vector(query),
+            11,
+            sparse_weight=hybrid_weight(MODEL),
+            fields=payload_fields(KEYS),
+            candidates=candidates,
+        )
+
+    first = pool(log, 60)
+    assert first.cut and len({hit.payload["document_id"] for hit in first.pool}) < depth - 3
+    whole = [RankedList(c, pool(c, MAX_FETCH).pool) for c in (log, few)]
+    candidates, short = fused_candidates(whole, depth)
+    assert short == [] and len(candidates) == depth
+    assert faceted.facets == count_facets(KEYS, candidates)
+    assert (faceted.warnings, faceted.partial) == ([], False)

@@ -25,6 +25,7 @@ from uuid import UUID
 import numpy as np
 from semantik_contracts import ErrorCode, RpcFailure, SearchType
 from semantik_contracts.documents import DocumentChunks, ReadDocumentChunks
+from semantik_contracts.facets import FacetValues
 from semantik_contracts.search import (
     EmbedQuery,
     Explain,
@@ -47,12 +48,12 @@ from semantik_runtime.vectors import Hit, SparseVector, VectorStore
 
 from .documents import read_document_chunks
 from .explain import Scores, chunk_scores, explain, ranks
-from .facets import candidate_facets, payload_fields
+from .facets import count_facets, fused_candidates, payload_fields, pool_share
 from .fusion import RankedList, break_ties, fuse
 from .lane import StoreLane
 from .rerank import RERANK_CANDIDATES, Reranker
 from .results import page_results
-from .retrieval import search_pool, with_payloads
+from .retrieval import MAX_FETCH, search_pool, with_payloads
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -122,7 +123,7 @@ class SearchService:
         depth = max(end + 1, RERANK_CANDIDATES) if reranker else end + 1
         targets = [t for t in request.targets if t.generation is not None]
         # Facets count the first facet_depth documents of the queries' pools, fused.
-        candidates = request.facet_depth if request.facets else 0
+        candidates = pool_share(request.facet_depth, len(targets)) if request.facets else 0
         sparse = None if request.search_type == SearchType.DENSE else query_vector(request.query)
         # One query embedding per model, however many collections use it.
         embeddings: dict[str, asyncio.Task[list[float]]] = {}
@@ -135,18 +136,20 @@ class SearchService:
         )
         lists: list[RankedList] = []
         pools: list[RankedList] = []
+        searched: list[SearchTarget] = []
         for target, outcome in zip(targets, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 warnings.append(_describe(target, outcome, request.timeout_ms))
             else:
                 lists.append(outcome[0])
                 pools.append(outcome[1])
+                searched.append(target)
         names = {
             t.collection_id: generation_name(t.collection_id, t.generation)
             for t in targets
             if t.generation is not None
         }
-        facets = candidate_facets(request, pools)
+        facets = await self._facets(request, searched, pools, embeddings, sparse, depth)
         ranked = fuse(lists, depth)
         reranked: dict[tuple[UUID, str], float] = {}
         if reranker is not None:
@@ -166,6 +169,32 @@ class SearchService:
             has_more=len(ranked) > end,
             facets=facets,
         )
+
+    async def _facets(
+        self,
+        request: Search,
+        targets: list[SearchTarget],
+        pools: list[RankedList],
+        embeddings: dict[str, asyncio.Task[list[float]]],
+        sparse: SparseVector | None,
+        depth: int,
+    ) -> FacetValues:
+        """The counts of ``request.facets`` over the first ``facet_depth`` documents of
+        the fused ``pools`` (``targets``' own, in order). A pool cut short that the
+        fusion read to its end (``facets.fused_candidates``) is asked for whole, once,
+        and the pools fused again; one that fails then keeps what it returned."""
+        if not request.facets:
+            return {}
+        candidates, short = fused_candidates(pools, request.facet_depth)
+        if short:
+            again = await self._search_collections(
+                [targets[index] for index in short], request, embeddings, sparse, depth, MAX_FETCH
+            )
+            for index, outcome in zip(short, again, strict=True):
+                if not isinstance(outcome, BaseException):
+                    pools[index] = outcome[1]
+            candidates, _ = fused_candidates(pools, request.facet_depth)
+        return count_facets(request.facets, candidates)
 
     async def _explain(
         self,
@@ -223,12 +252,11 @@ class SearchService:
         depth: int,
         candidates: int = 0,
     ) -> list[tuple[RankedList, RankedList] | BaseException]:
-        """Each target's first ``depth`` documents, and the chunks of the same query's
-        pool that hold up to ``candidates`` documents, for the facets
-        (``retrieval.search_pool``); or why it has none (its embedding failed, it
-        raised, or it was not done within the request's timeout). The collections of one
-        model are read together once its query is embedded, all of them within the same
-        timeout."""
+        """Each target's first ``depth`` documents, and the first ``candidates`` chunks
+        of the same query's pool, for the facets (``retrieval.search_pool``); or why it
+        has none (its embedding failed, it raised, or it was not done within the
+        request's timeout). The collections of one model are read together once its
+        query is embedded, all of them within the same timeout."""
         outcomes: list[tuple[RankedList, RankedList] | BaseException] = [
             TimeoutError() for _ in targets
         ]
@@ -272,11 +300,10 @@ class SearchService:
                 if isinstance(outcome, BaseException):
                     outcomes[index] = outcome
                 else:
-                    documents, pool = outcome
                     collection_id = targets[index].collection_id
                     outcomes[index] = (
-                        RankedList(collection_id, break_ties(documents)),
-                        RankedList(collection_id, pool),
+                        RankedList(collection_id, break_ties(outcome.documents)),
+                        RankedList(collection_id, outcome.pool, outcome.cut),
                     )
 
         await asyncio.gather(*(of_model(model, indexes) for model, indexes in models.items()))

@@ -26,6 +26,8 @@ class RankedList:
 
     collection_id: UUID
     hits: list[Hit]
+    #: For a pool: whether the engine's pool holds more chunks than ``hits``.
+    cut: bool = False
 
 
 def _firsts(hits: Iterable[Hit]) -> Iterator[Hit]:

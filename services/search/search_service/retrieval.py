@@ -13,7 +13,7 @@ both do exactly the same work against the store.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from semantik_runtime.vectors import Hit, SearchMode, SparseVector, VectorStore
@@ -43,10 +43,20 @@ def search_generation(
     (blocking: run it in a thread). A document's chunks are aggregated before the limit.
     Hybrid scores are cosine + ``sparse_weight`` x BM25 (the model's weight). Each hit's
     payload holds ``document_id`` and the top-level ``fields`` (those facets count)."""
-    documents, _ = search_pool(
+    return search_pool(
         store, name, mode, dense, sparse, wanted, filters, sparse_weight, fields
-    )
-    return documents
+    ).documents
+
+
+class Found(NamedTuple):
+    """What ``search_pool`` found in one collection."""
+
+    #: The best documents asked for, each as its best chunk.
+    documents: list[Hit]
+    #: The first chunks of the query's pool asked for the facets, best first ([] without).
+    pool: list[Hit]
+    #: Whether the engine's pool holds more chunks than ``pool``.
+    cut: bool
 
 
 def search_pool(
@@ -60,24 +70,26 @@ def search_pool(
     sparse_weight: float = SPARSE_WEIGHT,
     fields: Sequence[str] = (),
     candidates: int = 0,
-) -> tuple[list[Hit], list[Hit]]:
-    """``search_generation``'s documents, and the chunks of the same query's own pool
-    that hold up to ``candidates`` documents (the facets' candidates, best first, a
-    document's chunks not yet reduced to its best: ``fusion.documents_of``; [] without):
+) -> Found:
+    """``search_generation``'s documents, and the first ``candidates`` chunks of the same
+    query's own pool, for the facets (best first, a document's chunks not yet reduced to
+    its best: ``fusion.documents_of``; the whole pool if it holds fewer; [] without):
     the query returns more points, never from a larger prefetch, so the documents are
     those of the search without candidates, and the candidates begin with them.
 
     The pool is what the query ranks anyway: in hybrid mode the union of the two
     prefetches (2 x ``prefetch_limit`` points at most); in one mode the prefetch's size,
-    a limit that keeps the engine's HNSW beam (``max(ef, limit)``, ef 100) as it was."""
+    a limit that keeps the engine's HNSW beam (``max(ef, limit)``, ef 100) as it was.
+    The first points of a pool are the same whatever the query's limit, but for the
+    order of equal scores at the cut: ``Found.cut`` says where there may be more."""
     fetch = min(wanted * CHUNKS_PER_DOCUMENT, MAX_FETCH)
     both = mode == "hybrid" and dense is not None and sparse is not None and bool(sparse.indices)
     while True:
         prefetch = max(MIN_PREFETCH, fetch)
         limit = fetch
+        pool = min(2 * prefetch if both else prefetch, MAX_FETCH)
         if candidates:
-            pool = min(2 * prefetch if both else prefetch, MAX_FETCH)
-            limit = max(fetch, min(pool, candidates * CHUNKS_PER_DOCUMENT))
+            limit = max(fetch, min(pool, candidates))
         hits = store.query(
             name,
             mode=mode,
@@ -94,7 +106,9 @@ def search_pool(
         documents = best_chunk_per_document(page, wanted)
         # Too few documents among a full page of chunks: more may lie further down.
         if len(documents) == wanted or len(page) < fetch or fetch >= MAX_FETCH:
-            return documents, hits if candidates else []
+            if not candidates:
+                return Found(documents, [], False)
+            return Found(documents, hits, limit < pool and len(hits) == limit)
         fetch = min(fetch * 4, MAX_FETCH)
 
 

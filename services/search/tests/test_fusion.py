@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from search_service.facets import fused_candidates
+from search_service.facets import fused_candidates, pool_share
 from search_service.fusion import (
     RRF_K,
     RankedList,
@@ -118,7 +118,40 @@ def test_pools_are_fused_as_their_documents_would_be(seed: int) -> None:
         expected = fuse(documents, depth)
         if len(pools) == 1:  # one list keeps its scores; the facets take its hits
             expected = [(c, h, 0.0) for c, h, _ in expected]
-        assert fused_candidates(pools, depth) == [h for _, h, _ in expected]
+        assert fused_candidates(pools, depth) == ([h for _, h, _ in expected], [])
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_a_pool_cut_short_is_named_where_its_end_was_read(seed: int) -> None:
+    """Pools cut after a few chunks (as a query with a lower limit returns them) give
+    the candidates of the whole pools, unless the fusion read one to its end: then
+    that pool is named, and the whole of it gives them again."""
+    rng = random.Random(seed)
+    documents = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(40)]
+    whole, cut = [], []
+    for _ in range(rng.randint(1, 5)):
+        scores = sorted((rng.choice([0.5, 0.4, rng.random()]) for _ in range(60)), reverse=True)
+        chunks = [hit(rng.choice(documents), score, rng.randrange(9)) for score in scores]
+        collection = uuid.uuid4()
+        whole.append(RankedList(collection, chunks))
+        kept = rng.randint(0, 60)
+        cut.append(RankedList(collection, chunks[:kept], kept < 60))
+    for depth in (1, 7, 20, 40, 200):
+        expected, _ = fused_candidates(whole, depth)
+        found, short = fused_candidates(cut, depth)
+        assert all(cut[index].cut for index in short)
+        if not short:
+            assert found == expected
+        mended = [whole[i] if i in short else pool for i, pool in enumerate(cut)]
+        again, still = fused_candidates(mended, depth)
+        assert (again, still) == (expected, [])
+
+
+def test_a_pool_share_is_twice_each_collections_even_share() -> None:
+    assert pool_share(200, 5) == 80
+    assert pool_share(200, 3) == 134
+    assert pool_share(200, 1) == 400  # more than any pool: all of it
+    assert pool_share(10, 0) == 20
 
 
 def test_a_pool_is_read_only_as_far_as_its_documents_are_asked_for() -> None:
