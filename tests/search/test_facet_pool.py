@@ -4,7 +4,9 @@ Qdrant Edge store, with the real model, in a collection larger than that prefetc
 
 from __future__ import annotations
 
+import threading
 import uuid
+from typing import Any
 
 import pytest
 from embedder_service.model import EmbeddingModel
@@ -18,7 +20,7 @@ from semantik_contracts.work import generation_name
 from semantik_runtime.bus import Bus
 from semantik_runtime.models import hybrid_weight
 from semantik_runtime.sparse import document_vector, query_vector
-from semantik_runtime.vectors import Point, VectorStore
+from semantik_runtime.vectors import Hit, Point, VectorStore
 
 from .test_search import MODEL, ask
 
@@ -159,3 +161,48 @@ async def test_a_pool_read_to_the_end_of_its_share_is_asked_for_whole(
     assert short == [] and len(candidates) == depth
     assert faceted.facets == count_facets(KEYS, candidates)
     assert (faceted.warnings, faceted.partial) == ([], False)
+
+
+async def test_a_pool_asked_for_whole_too_late_keeps_what_it_returned(
+    private_bus: Bus,
+    store: VectorStore,
+    model: EmbeddingModel,
+    search: SearchService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The second read of a pool cut short ends with the search's time: a collection
+    whose whole pool does not come back in time leaves the facets to what it returned
+    first, and the search still answers whole, by its timeout."""
+    log = write_log(store, model, 160)
+    few = write_log(store, model, 3)
+    chosen = [target(log), target(few)]
+    text = "telescope mount wobbles at night"
+    release = threading.Event()
+    asked: list[int] = []
+    real = store.query
+
+    def query(name: str, **options: Any) -> list[Hit]:
+        asked.append(options["limit"])
+        if options["limit"] > 60:  # the pool asked for whole, after the first 60 chunks
+            release.wait(30)
+        else:  # the first reads take half the search's time
+            release.wait(1.0)
+        return real(name, **options)
+
+    monkeypatch.setattr(store, "query", query)
+    try:
+        faceted = await ask(private_bus, text, chosen, facets=KEYS, facet_depth=60, timeout_ms=2000)
+    finally:
+        release.set()
+    monkeypatch.undo()
+    plain = await ask(private_bus, text, chosen)
+    whole = await ask(private_bus, text, chosen, facets=KEYS, facet_depth=60)
+
+    assert sorted(asked) == [60, 60, 200]  # both pools' shares, then the log's whole pool
+    assert (faceted.warnings, faceted.partial) == ([], False)
+    # By the search's own time (2 s, half of it taken by the first reads), not a
+    # second timeout for the second read (which would end at 3 s).
+    assert faceted.took_ms < 2500
+    assert page(faceted) == page(plain)
+    counted = sum(faceted.facets["file_type"].values())
+    assert 3 < counted < sum(whole.facets["file_type"].values()) == 60

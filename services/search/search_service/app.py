@@ -113,6 +113,8 @@ class SearchService:
 
     async def search(self, request: Search) -> SearchResponse:
         started = time.perf_counter()
+        # Each collection's reads end by then, facets' second reads included.
+        deadline = asyncio.get_running_loop().time() + request.timeout_ms / 1000
         warnings: list[str] = []
         reranker = self.reranker if request.rerank else None
         if request.rerank and reranker is None:
@@ -132,7 +134,7 @@ class SearchService:
                 embeddings[model] = asyncio.create_task(self._embed(model, request))
                 embeddings[model].add_done_callback(_retrieve)
         outcomes = await self._search_collections(
-            targets, request, embeddings, sparse, depth, candidates
+            targets, request, embeddings, sparse, depth, deadline, candidates
         )
         lists: list[RankedList] = []
         pools: list[RankedList] = []
@@ -149,7 +151,7 @@ class SearchService:
             for t in targets
             if t.generation is not None
         }
-        facets = await self._facets(request, searched, pools, embeddings, sparse, depth)
+        facets = await self._facets(request, searched, pools, embeddings, sparse, depth, deadline)
         ranked = fuse(lists, depth)
         reranked: dict[tuple[UUID, str], float] = {}
         if reranker is not None:
@@ -178,17 +180,25 @@ class SearchService:
         embeddings: dict[str, asyncio.Task[list[float]]],
         sparse: SparseVector | None,
         depth: int,
+        deadline: float,
     ) -> FacetValues:
         """The counts of ``request.facets`` over the first ``facet_depth`` documents of
         the fused ``pools`` (``targets``' own, in order). A pool cut short that the
         fusion read to its end (``facets.fused_candidates``) is asked for whole, once,
-        and the pools fused again; one that fails then keeps what it returned."""
+        within the search's ``deadline``, and the pools fused again; one that fails or
+        is not done by then keeps what it returned."""
         if not request.facets:
             return {}
         candidates, short = fused_candidates(pools, request.facet_depth)
         if short:
             again = await self._search_collections(
-                [targets[index] for index in short], request, embeddings, sparse, depth, MAX_FETCH
+                [targets[index] for index in short],
+                request,
+                embeddings,
+                sparse,
+                depth,
+                deadline,
+                MAX_FETCH,
             )
             for index, outcome in zip(short, again, strict=True):
                 if not isinstance(outcome, BaseException):
@@ -250,13 +260,14 @@ class SearchService:
         embeddings: dict[str, asyncio.Task[list[float]]],
         sparse: SparseVector | None,
         depth: int,
+        deadline: float,
         candidates: int = 0,
     ) -> list[tuple[RankedList, RankedList] | BaseException]:
         """Each target's first ``depth`` documents, and the first ``candidates`` chunks
         of the same query's pool, for the facets (``retrieval.search_pool``); or why it
         has none (its embedding failed, it raised, or it was not done within the
-        request's timeout). The collections of one model are read together once its
-        query is embedded, all of them within the same timeout."""
+        request's timeout, by the loop's time ``deadline``). The collections of one
+        model are read together once its query is embedded, all of them by then."""
         outcomes: list[tuple[RankedList, RankedList] | BaseException] = [
             TimeoutError() for _ in targets
         ]
@@ -264,7 +275,6 @@ class SearchService:
         for index, target in enumerate(targets):
             models.setdefault(target.model_name, []).append(index)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + request.timeout_ms / 1000
 
         async def of_model(model: str, indexes: list[int]) -> None:
             embedding = embeddings.get(model)
