@@ -189,6 +189,10 @@ class InProcess:
         self.generations = generations
         self.facets = facets
         self.depth = depth
+        #: Pools the facets read again whole, and pools read: how often a collection's
+        #: share (``facets.pool_share``) fell short of what the fusion took from it.
+        self.pools_read_again = 0
+        self.pools_read = 0
         # Queries encoded as the system's embedder encodes them (SEMANTIK_QUERY_PRECISION).
         queries = EmbedderSettings().query_precision
         self.model = load_model(device="cpu", query_precision=queries)
@@ -236,6 +240,8 @@ class InProcess:
         if self.facets:
             pools = [RankedList(cid, one.pool, one.cut) for cid, one in found]
             candidates, short = fused_candidates(pools, self.depth)
+            self.pools_read += len(pools)
+            self.pools_read_again += len(short)
             for index in short:  # as the search service does: the pool asked for whole
                 cid, name = self.generations[index]
                 pools[index] = RankedList(cid, search(name, MAX_FETCH).pool)
@@ -407,6 +413,10 @@ def bench_search(args: argparse.Namespace) -> int:
         "queries": len(queries),
         "facets": args.facets,
         "facet_depth": args.facet_depth if args.facets else None,
+        # In one process, the share of the collections' pools read a second time, whole.
+        "facets_pools_read_again": (
+            round(direct.pools_read_again / direct.pools_read, 4) if direct.pools_read else None
+        ),
         # What the in-process side's queries were encoded in (the system's are the same).
         "query_dtype": query_dtype,
         **summary(measured),
@@ -428,7 +438,8 @@ def bench_search(args: argparse.Namespace) -> int:
                 f"\n  without the facets, in turn:        p50 {report['without_facets_p50_ms']} "
                 f"ms, p95 {report['without_facets_p95_ms']} ms\n"
                 f"  the facets' cost: p50 {report['facets_cost_p50_ms']} ms, "
-                f"p95 {report['facets_cost_p95_ms']} ms"
+                f"p95 {report['facets_cost_p95_ms']} ms; pools read again whole: "
+                f"{report['facets_pools_read_again']}"
                 if args.facets
                 else ""
             ),
