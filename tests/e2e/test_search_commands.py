@@ -113,9 +113,21 @@ def test_bench_search_reports_latency_through_the_services_and_in_process(
         report["p50_ms"] - report["direct_p50_ms"], abs=0.02
     )
 
+    assert report["facets"] == [] and report["facets_pools_read_again"] is None
+    assert "facets_cost_p95_ms" not in report
+
     # The kept data dir is measured again as it is, without ingesting anything (another
-    # corpus gets collections of its own: tests/test_bench.py, without a system).
-    first = semantik(*args)
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert "ingesting" not in first.stderr
-    assert json.loads(first.stdout)["documents_per_collection"] == [len(DOCUMENTS)] * 2
+    # corpus gets collections of its own: tests/test_bench.py, without a system); with
+    # facets, each query is sent without them too, and their cost is reported.
+    again = semantik(*args, "--facets", "file_type,source_id")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "ingesting" not in again.stderr
+    faceted = json.loads(again.stdout)
+    assert faceted["documents_per_collection"] == [len(DOCUMENTS)] * 2
+    assert faceted["facets"] == ["file_type", "source_id"] and faceted["facet_depth"] == 200
+    assert 0 < faceted["without_facets_p50_ms"] <= faceted["without_facets_p95_ms"]
+    assert faceted["facets_cost_p95_ms"] == pytest.approx(
+        faceted["p95_ms"] - faceted["without_facets_p95_ms"], abs=0.02
+    )
+    # Two collections: each one's share (200 chunks) holds its whole pool.
+    assert faceted["facets_pools_read_again"] == 0.0
