@@ -4,9 +4,11 @@ come from vector_store_case.py."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
-from semantik_runtime.sparse import query_vector
-from semantik_runtime.vectors import VectorStore
+from semantik_runtime.sparse import document_vector, query_vector
+from semantik_runtime.vectors import Point, VectorStore
 from semantik_runtime.vectors.port import SPARSE_WEIGHT
 
 from libs.runtime.tests.vector_store_case import (
@@ -251,6 +253,44 @@ class VectorStoreQueryContract(VectorStoreCase):
         # The same hits (points of equal score may come in another order).
         assert len(trimmed) == len(whole)
         assert dict(trimmed) == {i: {"document_id": p["document_id"]} for i, p in whole}
+
+    @pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+    def test_a_query_s_first_points_are_the_same_whatever_its_limit(
+        self, store: VectorStore, mode: str
+    ) -> None:
+        """A lower limit cuts the same ranking sooner (search asks a collection's pool
+        for the facets' share first and for the rest only where the fusion needs it:
+        search_service.facets.pool_share)."""
+        rng = random.Random(7)
+        words = ["yeast", "protein", "cell", "sugar", "image", "network", "shoe", "run"]
+        store.create_generation(GEN, DIM)
+        points = []
+        for number in range(150):
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(3, 12)))
+            dense = [rng.gauss(0, 1) for _ in range(DIM)]
+            payload = {"document_id": f"doc-{number}", "chunk_index": 0, "text": text}
+            points.append(
+                Point(point_id(f"doc-{number}", 0), dense, document_vector(text), payload)
+            )
+        store.upsert(GEN, points)
+        dense, sparse = [rng.gauss(0, 1) for _ in range(DIM)], query_vector("yeast cell sugar")
+
+        def ranked(limit: int) -> list[tuple[str, float]]:
+            hits = store.query(
+                GEN, mode=mode, dense=dense, sparse=sparse, limit=limit, prefetch_limit=60,
+                payload=["document_id"],
+            )  # fmt: skip
+            return [(hit.id, round(hit.score, 5)) for hit in hits]
+
+        whole = ranked(120)
+        assert len(whole) >= 60  # the pool: the union of two prefetches of 60 in hybrid
+        # Points of equal score may come in another order at a cut: compare the scores,
+        # and the ids of the points above the cut's score.
+        for limit in (5, 20, 44, 59):
+            cut = ranked(limit)
+            assert [score for _, score in cut] == [score for _, score in whole[:limit]]
+            edge = cut[-1][1]
+            assert {i for i, sc in cut if sc > edge} == {i for i, sc in whole[:limit] if sc > edge}
 
     def test_retrieve_returns_whole_payloads_in_the_order_asked(self, filled: VectorStore) -> None:
         wanted = [point_id("doc-c", 0), point_id("nowhere", 0), point_id("doc-a", 1)]
