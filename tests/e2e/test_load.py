@@ -5,6 +5,7 @@ other collections ingest; and no password, token or signing key reaches a log.""
 from __future__ import annotations
 
 import asyncio
+import http.client
 import itertools
 import json
 import stat
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -80,6 +82,28 @@ def write_corpus(folder: Path, name: str, count: int) -> Path:
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[max(0, int(len(ordered) * 0.95 + 0.5) - 1)]
+
+
+def test_a_kept_alive_connection_outlives_a_client_s_idle_pool(system: RunningSystem) -> None:
+    """A connection a client keeps idle for as long as its pool does (httpx: 5 s) is
+    still open when it sends on it again: the gateway keeps idle connections longer
+    (75 s), so no request meets a connection the server is closing."""
+    parts = urlsplit(system.url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+
+    def health() -> None:
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        assert response.status == 200 and json.loads(response.read())
+
+    try:
+        health()
+        opened = connection.sock
+        time.sleep(float(httpx.Limits().keepalive_expiry or 5.0) + 1)
+        health()  # on a connection the server had closed: RemoteDisconnected
+        assert connection.sock is opened  # the same connection answered both
+    finally:
+        connection.close()
 
 
 async def test_twenty_users_search_while_two_collections_ingest(system: RunningSystem) -> None:

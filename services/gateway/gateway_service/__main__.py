@@ -14,6 +14,13 @@ from .http_app import create_app
 
 _TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s\"]+")
 
+#: How long an idle kept-alive connection stays open: longer than the clients and load
+#: balancers that reuse one (httpx keeps its idle connections 5 s, a cloud load
+#: balancer 60 s), so that the server never closes a connection as a client sends on
+#: it. uvicorn's own 5 s equalled httpx's, and a request sent at that instant failed
+#: with a read error (tests/e2e/test_load.py, twenty users searching, once in CI).
+KEEP_ALIVE_SECONDS = 75
+
 
 class RedactTokens(logging.Filter):
     """uvicorn logs paths with their query: keep ``/ws?token=…`` out of the logs."""
@@ -47,6 +54,7 @@ def main() -> None:
         http="httptools",
         ws_ping_interval=settings.ws_heartbeat_seconds,
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
