@@ -11,9 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,8 @@ import pytest
 from nats.aio.msg import Msg
 from nats.js import api
 from semantik_runtime.consumer import read_to_end
+
+from tests.waiting import eventually
 
 from ..test_subscriber_table import EXAMPLE, example
 from .conftest import RunningSystem, register
@@ -105,13 +105,6 @@ async def stream_event_ids(system: RunningSystem) -> dict[str, set[str]]:
     finally:
         await nc.close()
     return ids
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, f"not reached within {timeout}s: {what}"
-        await asyncio.sleep(0.3)
 
 
 def write_folder(folder: Path, files: int) -> None:

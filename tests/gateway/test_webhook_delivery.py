@@ -5,8 +5,6 @@ webhook failing too long is deactivated and resumes where it stopped once activa
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from semantik.bench_webhooks import Arrival, Receiver
+from tests.waiting import eventually
 
 from .edges import bearer, new_collection, sign_in
 from .served import ServedGateway, served_gateway
@@ -69,17 +68,6 @@ async def deliveries(
     return found
 
 
-async def until(check: Any, timeout: float = 60.0) -> Any:
-    """Polls ``check()`` (a coroutine function) until it returns something truthy. A
-    minute: on a loaded CI machine with coverage on, a deactivated hook's delivery log
-    once took longer than 30 s to be read back as failed."""
-    deadline = time.monotonic() + timeout
-    while not (found := await check()):
-        assert time.monotonic() < deadline, "not reached in time"
-        await asyncio.sleep(0.1)
-    return found
-
-
 def first_arrivals(arrivals: list[Arrival]) -> list[Arrival]:
     """Each event's first arrival, in arrival order."""
     seen: set[str] = set()
@@ -109,7 +97,7 @@ async def test_failed_deliveries_are_retried_and_arrive_in_order_signed(
             await rename(client, headers, first, f"one-{n}")
             await rename(client, headers, second, f"two-{n}")
         await receiver.wait_for(lambda arrived: len(first_arrivals(arrived)) == 6, 30)
-        await until(lambda: _all_delivered(client, headers, hook["id"], 6))
+        await eventually(lambda: _all_delivered(client, headers, hook["id"], 6))
 
     arrivals = receiver.arrivals
     verify = Webhook(hook["secret"])
@@ -186,7 +174,7 @@ async def test_a_revoke_stops_the_deliveries_at_once(client: httpx.AsyncClient) 
             log = await deliveries(client, rita, hook["id"])
             return log if [d["status"] for d in log] == ["skipped", "skipped", "delivered"] else []
 
-        log = await until(skipped)
+        log = await eventually(skipped)
         assert [a.json()["data"]["description"] for a in receiver.arrivals] == ["seen by rita"]
     assert all(d["attempts"] == 0 and d["last_status_code"] is None for d in log[:2])
 
@@ -213,10 +201,10 @@ async def test_a_webhook_failing_too_long_is_deactivated_and_resumes_when_activa
                 shown: dict[str, Any] = (await client.get(url, headers=headers)).json()
                 return shown if not shown["active"] else None
 
-            shown = await until(deactivated)
+            shown = await eventually(deactivated)
             reason = shown["deactivated_reason"]
             assert reason.startswith("failing since ") and "(last: HTTP 500)" in reason, reason
-            log = await until(lambda: _logged(client, headers, hook["id"], "failed"))
+            log = await eventually(lambda: _logged(client, headers, hook["id"], "failed"))
             assert log[0]["last_status_code"] == 500 and log[0]["attempts"] >= 2
             tried = len(receiver.arrivals)
             assert tried >= 2
@@ -226,7 +214,7 @@ async def test_a_webhook_failing_too_long_is_deactivated_and_resumes_when_activa
             patched = await client.patch(url, json={"active": True}, headers=headers)
             assert patched.status_code == 200 and patched.json()["deactivated_reason"] is None
             await receiver.wait_for(lambda arrived: len(arrived) > tried, 30)
-            await until(lambda: _logged(client, headers, hook["id"], "delivered"))
+            await eventually(lambda: _logged(client, headers, hook["id"], "delivered"))
             ids = {a.headers["webhook-id"] for a in receiver.arrivals}
             assert len(ids) == 1
             assert receiver.arrivals[-1].json()["data"]["description"] == "never arrives"

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import time
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,13 +81,6 @@ class System:
         assert done["status"] == "completed", done
         result: dict[str, Any] = await self.call("GET", f"/api/v2/collections/{collection['id']}")
         return result
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, f"not reached within {timeout}s"
-        await asyncio.sleep(0.1)
 
 
 #: How long one service or bus of a test's system may take to close.

@@ -32,7 +32,8 @@ from semantik_runtime.bus import Bus
 from semantik_runtime.vectors.edge import EdgeVectorStore
 
 from tests.models import TINY_MODEL
-from tests.system.system import System, eventually, running_system
+from tests.system.system import System, running_system
+from tests.waiting import eventually
 
 pytestmark = [
     pytest.mark.integration,

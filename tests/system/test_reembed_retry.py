@@ -14,7 +14,8 @@ import pytest
 from semantik_contracts.work import generation_name
 
 from tests.models import TINY_MODEL
-from tests.system.system import System, eventually
+from tests.system.system import System
+from tests.waiting import eventually
 
 pytestmark = [
     pytest.mark.integration,

@@ -22,7 +22,8 @@ from semantik_runtime.vectors.edge import EdgeVectorStore
 from semantik_runtime.vectors.server import QdrantServerVectorStore
 
 from tests.models import TINY_DIMENSION, TINY_MODEL
-from tests.system.system import System, eventually, running_system
+from tests.system.system import System, running_system
+from tests.waiting import eventually
 
 pytestmark = [
     pytest.mark.integration,

@@ -20,7 +20,8 @@ from semantik_runtime.bus import Bus
 from semantik_runtime.metrics import FRESHNESS_SECONDS
 
 from tests.models import TINY_MODEL
-from tests.system.system import System, eventually
+from tests.system.system import System
+from tests.waiting import eventually
 
 pytestmark = [
     pytest.mark.integration,

@@ -23,11 +23,11 @@ from services.embedder.tests.work import (
     embedded_count,
     embedded_events,
     events_of,
-    eventually,
     publish,
     queue_empty,
     work_for,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

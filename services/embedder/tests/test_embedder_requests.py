@@ -43,11 +43,11 @@ from services.embedder.tests.work import (
     TEXTS,
     ServiceFactory,
     embedded_count,
-    eventually,
     publish,
     queue_empty,
     work_for,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

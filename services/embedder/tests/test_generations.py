@@ -29,10 +29,10 @@ from services.embedder.tests.work import (
     TEXTS,
     ServiceFactory,
     embedded_count,
-    eventually,
     publish,
     work_for,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

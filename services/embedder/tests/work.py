@@ -3,7 +3,6 @@ events the embedder publishes."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -93,14 +92,6 @@ async def embedded_events(bus: Bus) -> dict[UUID, ChunksEmbedded]:
         assert envelope.aggregate_type == "embedding"
         found[envelope.event.document_id] = envelope.event
     return found
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout}s")
-        await asyncio.sleep(0.1)
 
 
 async def embedded_count(bus: Bus, expected: int) -> bool:

@@ -29,6 +29,7 @@ from semantik_runtime.eventstore import event_store_env
 
 from services.ingest.tests.harness import Harness
 from services.ingest.tests.scans import doc_id, kinds, stats_of
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -119,13 +120,6 @@ async def holder(h: Harness, operation_id: UUID) -> str | None:
     return entry.value.decode() if entry.value else None
 
 
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, f"not reached within {timeout}s"
-        await asyncio.sleep(0.05)
-
-
 def folder(h: Harness, name: str, count: int) -> tuple[Path, list[str]]:
     docs = h.root / name
     docs.mkdir()
@@ -141,7 +135,7 @@ async def stuck_at_the_gate(h: Harness, replica: Replica, registered: int) -> No
     async def waiting() -> bool:
         return await h.waiting_work() == 1 and len(replica.app.registry.documents) >= registered
 
-    await until(waiting)
+    await eventually(waiting)
 
 
 async def test_a_lease_is_held_by_one_and_lapses_when_its_holder_stops_renewing(
@@ -227,7 +221,7 @@ async def test_a_dead_replicas_scan_is_taken_over_and_completes_once(
     assert sorted(message.document_id for _, message in work) == sorted(
         doc_id(h, text) for text in texts
     )  # the first's published chunk again under its message id: dropped as a duplicate
-    await until(lambda: _released(h, operation_id))
+    await eventually(lambda: _released(h, operation_id))
 
 
 async def _released(h: Harness, operation_id: UUID) -> bool:
@@ -254,10 +248,10 @@ async def test_a_scan_whose_lease_was_taken_stops_without_completing(
             await asyncio.sleep(TTL / 4)
 
     intruder = asyncio.ensure_future(intrude())
-    await until(lambda: _lost(only, operation_id), timeout=10)  # its renewal refused
+    await eventually(lambda: _lost(only, operation_id), timeout=10)  # its renewal refused
     # Room for the next file: it is not scanned, and the scan is not completed here.
     taken = await h.take_work()
-    await until(lambda: _running(only, operation_id, False), timeout=10)
+    await eventually(lambda: _running(only, operation_id, False), timeout=10)
     await asyncio.sleep(TTL)
     assert not any(e.type == "ScanCompleted" for e in await h.events())
     assert operation_id in await only.service.call(only.app.open_scans)
