@@ -213,6 +213,14 @@ def add_bench_commands(commands: Subcommands) -> None:
         choices=("ndcg@10", "recall@100", "mrr@10"),
         help="the measure --compare pairs (default: ndcg@10)",
     )
+    evaluation.add_argument(
+        "--as-files",
+        type=Path,
+        metavar="DIR",
+        help="index the corpus as Markdown files instead of records, one a document (its "
+        "title as a heading), written to DIR/<data set> (outside the data dir; with --url, "
+        "under one of the server's source roots)",
+    )
     evaluation.add_argument("--url", help="evaluate on this Semantik instead of a private one")
     evaluation.add_argument("--username", default=os.environ.get("SEMANTIK_USERNAME"))
     evaluation.add_argument("--password", default=os.environ.get("SEMANTIK_PASSWORD"))

@@ -1,7 +1,9 @@
 """``semantik eval DIR``: retrieval quality and query latency on a BEIR-format data set.
 
 The corpus goes through the real pipeline (gateway, collections, ingest, embedder) as a
-record source (id column ``_id``, text columns ``title`` and ``text``); every judged
+record source (id column ``_id``, text columns ``title`` and ``text``), or with
+``--as-files DIR`` as a directory of Markdown files, one a document (its title as a heading,
+then its text), as a user's documents are indexed; every judged
 query of the split is then searched over HTTP in each mode, one at a time, and the
 ranking is scored against the judgements under BEIR's conventions (``beir.RULE``). The
 report holds each query's scores too (``per_query``), which ``--compare`` pairs. Without
@@ -16,14 +18,16 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .beir import RULE, Dataset, DatasetError, load_dataset, percentile, score_query
 from .client import ApiError, SearchResponse, SearchResult, SemantikClient
 from .embedded import embedded_system
-from .progress import IngestFailed, ingest_records
+from .progress import IngestFailed, ingest_records, ingest_source
 from .session import login, own_system_login
 
 MODES = ("dense", "sparse", "hybrid")
@@ -62,14 +66,16 @@ async def evaluate(args: argparse.Namespace) -> int:
         return 2
     with ExitStack() as stack:
         url, data_dir = args.url, args.data_dir
+        if data_dir is None:
+            data_dir = Path(
+                ".semantik" if url else stack.enter_context(tempfile.TemporaryDirectory())
+            )
+        files = write_files(dataset, args.as_files) if args.as_files else None
         if url is None:
-            if data_dir is None:
-                data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             print(f"starting an embedded Semantik in {data_dir} …", file=sys.stderr)
-            url = stack.enter_context(embedded_system(data_dir, [dataset.corpus.parent]))
-        elif data_dir is None:
-            data_dir = Path(".semantik")
-        report = await _run(url, data_dir, args, dataset, modes, own=args.url is None)
+            roots = [dataset.corpus.parent] if files is None else [files.directory]
+            url = stack.enter_context(embedded_system(data_dir, roots))
+        report = await _run(url, data_dir, args, dataset, modes, files, own=args.url is None)
     if report is None:
         return 1
     if args.json:
@@ -95,12 +101,45 @@ def write_report(output: Path, report: dict[str, Any]) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class CorpusFiles:
+    """A data set's corpus written as files: the directory, and each file's document id."""
+
+    directory: Path
+    ids: dict[str, str]  # file name → corpus id
+
+
+def write_files(dataset: Dataset, parent: Path) -> CorpusFiles:
+    """Each corpus document as a Markdown file under ``parent/<data set>``: its title as a
+    level-1 heading, then its text (a document without a title is its text alone). Files
+    are named by their line in the corpus, as ids need not be file names; one already
+    there with the same content is left as it is, so a kept data dir's scan skips it."""
+    directory = parent / dataset.name
+    directory.mkdir(parents=True, exist_ok=True)
+    ids: dict[str, str] = {}
+    with dataset.corpus.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            title = " ".join(str(row.get("title") or "").split())
+            text = str(row.get("text") or "").strip()
+            name = f"{number:07d}.md"
+            ids[name] = str(row["_id"])
+            content = f"# {title}\n\n{text}\n" if title else f"{text}\n"
+            path = directory / name
+            if not path.is_file() or path.read_text(encoding="utf-8") != content:
+                path.write_text(content, encoding="utf-8")
+    return CorpusFiles(directory.resolve(), ids)
+
+
 async def _run(
     url: str,
     data_dir: Path,
     args: argparse.Namespace,
     dataset: Dataset,
     modes: list[str],
+    files: CorpusFiles | None,
     own: bool,
 ) -> dict[str, Any] | None:
     async with SemantikClient(url, timeout=120) as client:
@@ -108,12 +147,16 @@ async def _run(
             await own_system_login(client, data_dir)
         else:
             await login(client, args.username, args.password, data_dir)
-        collection_id = await _ingest(client, dataset)
+        collection_id = await _ingest(client, dataset, files)
         if collection_id is None:
             return None
-        results = {mode: await _measure(client, collection_id, dataset, mode) for mode in modes}
+        ids = _record_id if files is None else _file_id(files)
+        results = {
+            mode: await _measure(client, collection_id, dataset, mode, ids) for mode in modes
+        }
     return {
         "dataset": dataset.name,
+        "indexed_as": "records" if files is None else "files",
         "split": dataset.split,
         "queries": len(dataset.queries),
         "queries_evaluated": len(dataset.queries),
@@ -123,11 +166,17 @@ async def _run(
     }
 
 
-async def _ingest(client: SemantikClient, dataset: Dataset) -> str | None:
+async def _ingest(
+    client: SemantikClient, dataset: Dataset, files: CorpusFiles | None
+) -> str | None:
+    label = f"ingesting {dataset.name}"
     try:
-        collection = await ingest_records(
-            client, f"eval-{dataset.name}", dataset.corpus, f"ingesting {dataset.name}"
-        )
+        if files is None:
+            collection = await ingest_records(client, f"eval-{dataset.name}", dataset.corpus, label)
+        else:
+            collection = await ingest_source(
+                client, f"eval-{dataset.name}-files", files.directory, label
+            )
     except IngestFailed as exc:
         print(f"error: ingesting the corpus {exc}", file=sys.stderr)
         return None
@@ -135,7 +184,11 @@ async def _ingest(client: SemantikClient, dataset: Dataset) -> str | None:
 
 
 async def _measure(
-    client: SemantikClient, collection_id: str, dataset: Dataset, mode: str
+    client: SemantikClient,
+    collection_id: str,
+    dataset: Dataset,
+    mode: str,
+    corpus_id: Callable[[SearchResult], str],
 ) -> dict[str, Any]:
     queries = list(dataset.queries.items())
     for _, text in queries[:WARMUP]:
@@ -146,7 +199,7 @@ async def _measure(
     for query_id, text in queries:
         response, took = await _search(client, collection_id, text, mode)
         latencies.append(took)
-        ranked = [_record_id(hit) for hit in response.results]
+        ranked = [corpus_id(hit) for hit in response.results]
         identical += query_id in ranked
         per_query[query_id] = score_query(query_id, ranked, dataset.qrels[query_id])
     return summary(per_query) | {
@@ -184,6 +237,13 @@ async def _search(
 
 def _record_id(hit: SearchResult) -> str:
     return str(hit.metadata.get("record_id", hit.document_id))
+
+
+def _file_id(files: CorpusFiles) -> Callable[[SearchResult], str]:
+    def corpus_id(hit: SearchResult) -> str:
+        return files.ids.get(Path(hit.path).name, hit.path)
+
+    return corpus_id
 
 
 def _table(report: dict[str, Any]) -> str:

@@ -1,11 +1,13 @@
 """Following an operation to its end over the WebSocket, with a progress bar, and
-ingesting a record file into a collection of its own (``semantik eval``, ``bench search``)."""
+ingesting a record file or a directory into a collection of its own (``semantik eval``,
+``bench search``)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from semantik_contracts import OperationStatus
@@ -56,13 +58,21 @@ async def ingest_records(
     Indexed before (a kept data dir or a server): the records are scanned again, which
     skips unchanged ones, or the operation an interrupted run left running is followed.
     """
+    return await ingest_source(
+        client, name, records, label, text_columns=["title", "text"], id_column="_id"
+    )
+
+
+async def ingest_source(
+    client: SemantikClient, name: str, path: Path, label: str, **options: Any
+) -> Collection:
+    """Collection ``name`` (created if missing) holding the server path ``path`` as a
+    source (``options`` as ``add_source`` takes them), as ``ingest_records`` does."""
     collection = await client.collection_by_name(name)
     if collection is None:
         collection = await client.create_collection(name)
     try:
-        started = await client.add_source(
-            collection.id, records, text_columns=["title", "text"], id_column="_id"
-        )
+        started = await client.add_source(collection.id, path, **options)
         operation = started.operation
     except ApiError as exc:
         if exc.status != 409 or "already a source" not in exc.detail:

@@ -91,6 +91,23 @@ def test_eval_ingests_a_beir_directory_and_scores_every_mode(tmp_path: Path) -> 
     assert wrong.returncode == 2 and "corpus.jsonl is missing" in wrong.stderr
 
 
+def test_eval_as_files_indexes_each_document_as_a_markdown_file(tmp_path: Path) -> None:
+    data = write_beir(tmp_path / "tiny-beir")
+    state = tmp_path / "state"
+    done = semantik("eval", str(data), "--as-files", str(tmp_path / "files"), "--modes",
+                    "sparse,hybrid", "--json", "--data-dir", str(state))  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert (report["indexed_as"], report["queries_evaluated"]) == ("files", 5)
+    files = sorted((tmp_path / "files" / "tiny-beir").iterdir())
+    assert [f.name for f in files] == [f"{n:07d}.md" for n in range(len(DOCUMENTS))]
+    assert files[0].read_text() == f"# Telescopes\n\n{DOCUMENTS['d1'][1]}\n"
+    for mode, measured in report["modes"].items():  # the files' hits map back to their ids
+        assert measured["recall@100"] == 0.8 and measured["identical_ids_ignored"] == 1, mode
+        assert measured["ndcg@10"] > 0.64, mode
+
+
 def test_bench_search_reports_latency_through_the_services_and_in_process(
     tmp_path: Path,
 ) -> None:

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 import docx
 import pytest
 from ingest_service.extraction.extract import DocumentError
-from ingest_service.extraction.formats import document_text
+from ingest_service.extraction.formats import TITLE_MAX_CHARS, document_text, document_title
 from pptx import Presentation
 from pptx.util import Inches
 
@@ -137,3 +137,45 @@ def test_eml_with_only_html_and_a_latin_1_body() -> None:
 def test_not_an_email_fails() -> None:
     with pytest.raises(DocumentError, match="not an e-mail"):
         document_text("a.eml", b"just some words without any header line")
+
+
+def title_of(name: str, data: bytes) -> str:
+    return document_title(name, document_text(name, data))
+
+
+def test_a_files_title_is_its_first_level_one_heading_whatever_its_format() -> None:
+    page = b"<html><title>Trail notes</title><nav>Home</nav><h1>Trail notes</h1><p>Go.</p>"
+    assert title_of("a.html", page) == "Trail notes"  # after the page's navigation
+    assert title_of("a.htm", b"<title>Only a title</title><p>Body text.</p>") == "Only a title"
+    assert title_of("a.docx", docx_bytes()) == "Field guide"
+    assert title_of("a.pptx", pptx_bytes()) == "Quarterly results"
+    message = EmailMessage()
+    message["Subject"] = "Meeting moved"
+    message.set_content("On Thursday now.")
+    assert title_of("a.eml", message.as_bytes()) == "Meeting moved"
+    assert title_of("a.md", b"\n#   Field  guide ##\n\nText.") == "Field guide"
+    assert title_of("a.pdf", pdf_bytes("# Not a title", "Page two.")) == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "title"),
+    [
+        ("a.md", '---\nauthor: Ana\ntitle: "Trail notes"\n---\n# Other\n', "Trail notes"),
+        ("a.md", "---\nauthor: Ana\n---\n# Trail notes\n\nText.", "Trail notes"),
+        ("a.md", "Trail notes\n===\n\nText.", "Trail notes"),
+        ("a.md", "Trail notes\n-----------\n\nText.", ""),  # a level-2 heading
+        ("a.md", "## Trail notes\n\nText.", ""),
+        ("a.md", "#hashtag and more text", ""),
+        ("a.md", "a\n\nb\n\nc\n\nd\n\ne\n\n# Too far down", ""),
+        ("a.md", "a\nb\nc\nd\n\n# The fifth line", "The fifth line"),
+        ("a.md", "=====\n", ""),
+        ("a.rst", "=====\nGuide\n=====\n\nText.", "Guide"),
+        ("a.rst", "Guide\n~~~~~\n\nText.", "Guide"),
+        ("a.rst", "Guide book\n~~~\n\nText.", ""),  # too short an underline
+        ("a.txt", "# Looks like a heading\n\nText.", ""),
+        ("a.pptx", "# Slide 1\n\nQ&A", ""),
+        ("a.md", "# " + "word " * TITLE_MAX_CHARS, ""),
+    ],
+)
+def test_what_counts_as_a_title(name: str, text: str, title: str) -> None:
+    assert document_title(name, text) == title

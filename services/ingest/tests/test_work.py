@@ -59,6 +59,25 @@ def test_a_records_title_heads_its_later_chunks_unless_it_would_crowd_them_out()
     assert set(headers(long_title)) == {""}
 
 
+def test_a_files_title_heads_its_later_chunks_as_a_records_does() -> None:
+    body = "\n\n".join(f"Sentence {n} about dosage." for n in range(60))
+
+    def headers(name: str, text: str) -> list[str]:
+        data = text.encode()
+        unit = Unit(f"/d/{name}", f"/d/{name}", "0" * 64, len(data), "", name[-2:], data=data)
+        [items] = chunk_jobs([ChunkJob(unit, uuid4(), {}, 64, 0)])
+        assert not isinstance(items, DocumentError) and len(items) > 2
+        assert all(item.text.startswith("Sentence") for item in items[1:])  # stored bare
+        return [item.header for item in items]
+
+    first, *later = headers("a.md", f"# Aspirin dosage\n\n{body}")
+    assert first == "" and set(later) == {"Aspirin dosage"}
+    assert set(headers("a.md", body)) == {""}  # no heading, no title
+    assert set(headers("a.txt", f"# Aspirin dosage\n\n{body}")) == {""}  # plain text has none
+    long_title = " ".join(["aspirin"] * 17)  # more than a quarter of the 64-token chunk
+    assert set(headers("a.md", f"# {long_title}\n\n{body}")) == {""}
+
+
 def test_a_document_travels_in_one_message_under_its_work_id() -> None:
     t = target()
     items = chunk_work(t.document_id, [Chunk(i, f"chunk {i}", 2) for i in range(5)], {})

@@ -6,6 +6,7 @@ chunker starts chunks at sections everywhere.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from .extract import MIME_TYPES, DocumentError, decode, file_type
@@ -55,3 +56,67 @@ def document_text(path: str, data: bytes) -> str:
     if not text.strip():
         raise DocumentError("empty document")
     return text
+
+
+#: How far into a document its title may be: the title a reader gives a file comes
+#: within its first lines (an HTML page's navigation may come before its heading).
+TITLE_LINES = 5
+#: A title longer than this is a paragraph set as a heading, not a title.
+TITLE_MAX_CHARS = 300
+_ATX_TITLE = re.compile(r"#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*")
+_UNDERLINE = re.compile(r"([=\-~*#^\"+])\1*[ \t]*")
+_FRONT_MATTER = re.compile(r"---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|$)", re.DOTALL)
+_FRONT_MATTER_TITLE = re.compile(r"^title:[ \t]*(['\"]?)(.+?)\1[ \t]*$", re.MULTILINE)
+_FIRST_SLIDE = re.compile(r"# Slide 1: (.+)")
+#: The lines read for a title, blank ones included.
+_HEAD_LINES = 64
+
+
+def document_title(path: str, text: str) -> str:
+    """A whole file's title, as its extracted ``text`` gives it, or ``""``: the ``title``
+    of a Markdown file's front matter, else the first level-1 heading (``# Title``, or a
+    Markdown or reStructuredText title underlined) in its first ``TITLE_LINES`` lines, which is
+    what a page's ``<title>``, a Word document's Title or Heading 1, an e-mail's subject
+    become (``document_text``); a deck's is its first slide's title. A PDF or plain text
+    has none: a PDF's metadata title is as often a tool's or a template's name."""
+    kind = file_type(path)
+    if kind in ("md", "markdown") and (matter := _FRONT_MATTER.match(text)):
+        if named := _FRONT_MATTER_TITLE.search(matter.group(1)):
+            return _title(named.group(2))
+        text = text[matter.end() :]
+    head = text.split("\n", _HEAD_LINES)[:_HEAD_LINES]
+    lines = [line.strip() for line in head if line.strip()][: TITLE_LINES + 1]
+    if kind == "pptx":
+        first = _FIRST_SLIDE.fullmatch(lines[0]) if lines else None
+        return _title(first.group(1)) if first else ""
+    if kind not in _TITLED:
+        return ""
+    for line, below in list(zip(lines, [*lines[1:], ""], strict=True))[:TITLE_LINES]:
+        if heading := _ATX_TITLE.fullmatch(line):
+            return _title(heading.group(1))
+        if kind in _UNDERLINED and _underlines(kind, below, line):
+            return _title(line)
+    return ""
+
+
+#: The formats whose extracted text marks a title as a level-1 heading.
+_TITLED = frozenset({"md", "markdown", "rst", "html", "htm", "xhtml", "eml", "docx"})
+#: The formats whose title may be underlined instead (Markdown's setext headings, and
+#: reStructuredText's section titles, the first of which is the document's).
+_UNDERLINED = frozenset({"md", "markdown", "rst"})
+
+
+def _underlines(kind: str, line: str, title: str) -> bool:
+    """Whether ``line`` underlines ``title`` as a level-1 heading: ``===`` in Markdown
+    (``---`` is a level-2 heading there), any punctuation at least as long as the title
+    in reStructuredText (whose first section title is the document's)."""
+    if _UNDERLINE.fullmatch(title) or not _UNDERLINE.fullmatch(line):
+        return False
+    if kind == "rst":
+        return len(line.rstrip()) >= len(title)
+    return line[0] == "="
+
+
+def _title(text: str) -> str:
+    title = " ".join(text.split())
+    return title if len(title) <= TITLE_MAX_CHARS else ""

@@ -23,7 +23,7 @@ from semantik_runtime.sparse import document_vector
 from ..domain import chunk_id
 from .chunking import Chunk, Chunker, model_tokenizer
 from .extract import DocumentError
-from .formats import document_text
+from .formats import document_text, document_title
 from .records import ColumnSelection
 from .units import RecordFile, Unit, read_file_unit, read_record_file
 
@@ -105,10 +105,12 @@ def _chunk(job: ChunkJob) -> list[ChunkWork]:
     text = unit.text or document_text(unit.path, unit.data)
     chunker = worker_chunker(job.model_name)
     chunks = chunker.split(text, job.chunk_size, job.chunk_overlap)
+    # A record's title is its first text column; a whole file's, its first heading.
+    title = unit.title or (document_title(unit.path, text) if unit.data else "")
     # A title longer than a quarter of a chunk would crowd the chunk's own text out of
-    # the model's window: such a record's later chunks go without it.
-    fits = unit.title and chunker.count(unit.title) <= job.chunk_size // 4
-    title = unit.title if fits else ""
+    # the model's window: such a document's later chunks go without it.
+    if title and chunker.count(title) > job.chunk_size // 4:
+        title = ""
     payload = {
         **unit.payload,
         **job.payload,
@@ -124,7 +126,7 @@ def chunk_work(
     document: UUID, chunks: list[Chunk], payload: dict[str, Any], title: str = ""
 ) -> list[ChunkWork]:
     """Each chunk with its point id, BM25 terms and payload. The document's ``title``,
-    which its first chunk begins with, is the header of every later chunk: both its
+    which its first chunk holds, is the header of every later chunk: both its
     vectors are made with the title before its text (a "contextual header", measured
     in docs/benchmarks.md), and only the text is stored."""
     items = []
