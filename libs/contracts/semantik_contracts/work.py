@@ -24,7 +24,8 @@ class ChunkWork(Message):
     header: str = Field(
         "",
         description="Read before ``text`` when the chunk is embedded, not stored with it: "
-        "the record's title for a chunk after the first, which the title does not begin "
+        "the document's title (a record's, or a file's) for a chunk after the first, which "
+        "the title does not begin "
         "(``sparse`` counts its terms too)",
     )
     sparse: SparseTerms
