@@ -19,7 +19,7 @@ from semantik.beir import (
     recall_at,
     score_query,
 )
-from semantik.evaluate import MEASURES, choose_split, summary
+from semantik.evaluate import MEASURES, choose_split, summary, write_files
 
 pytestmark = pytest.mark.unit
 
@@ -154,3 +154,29 @@ def test_measures_match_ir_measures_on_a_fixed_run() -> None:
     assert ours["3"]["mrr@10"] == 0.5  # "32" is second once "3" is dropped
     assert ours["4"]["recall@100"] == 0.5  # ranks 5 and 100 of 4004, 4099, 4100, 4119
     assert ranking(run["8"]) == ["9", "81", "100", "10", "8"]  # ties: id descending
+
+
+def test_a_corpus_as_files_is_one_markdown_file_a_document(tmp_path: Path) -> None:
+    data = write_beir(tmp_path / "tiny", "q1\td1\t1\n")
+    with (data / "corpus.jsonl").open("a") as corpus:
+        corpus.write("\n" + json.dumps({"_id": "../d2", "title": "", "text": "No title."}) + "\n")
+    dataset = load_dataset(data, "test")
+    out = tmp_path / "out"
+    (out / "tiny").mkdir(parents=True)
+    (out / "tiny" / "0000009.md").write_text("a stale corpus line")
+    (out / "tiny" / "notes.md").write_text("not one of ours")
+
+    files = write_files(dataset, out)
+
+    assert files.ids == {"0000000.md": "d1", "0000002.md": "../d2"}  # ids need not be names
+    assert (files.directory / "0000000.md").read_text() == "# Bread\n\nKnead the dough.\n"
+    assert (files.directory / "0000002.md").read_text() == "No title.\n"
+    assert sorted(p.name for p in files.directory.iterdir()) == [
+        "0000000.md", "0000002.md", "notes.md"]  # fmt: skip
+    kept = (files.directory / "0000000.md").stat().st_mtime_ns
+    assert write_files(dataset, out) == files
+    assert (files.directory / "0000000.md").stat().st_mtime_ns == kept  # unchanged: not rewritten
+
+    (data / "corpus.jsonl").write_text('{"title": "no id"}\n')
+    with pytest.raises(DatasetError, match=r"corpus.jsonl:1: expected a JSON object with an _id"):
+        write_files(dataset, out)

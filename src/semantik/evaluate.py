@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 import tempfile
 import time
@@ -32,6 +33,8 @@ from .session import login, own_system_login
 
 MODES = ("dense", "sparse", "hybrid")
 MEASURES = ("ndcg@10", "recall@100", "mrr@10")
+#: How ``write_files`` names a corpus document's file: its line in the corpus.
+_FILE_NAME = re.compile(r"[0-9]{7}\.md")
 #: Queries searched before timing starts (model and caches warm).
 WARMUP = 5
 
@@ -70,7 +73,11 @@ async def evaluate(args: argparse.Namespace) -> int:
             data_dir = Path(
                 ".semantik" if url else stack.enter_context(tempfile.TemporaryDirectory())
             )
-        files = write_files(dataset, args.as_files) if args.as_files else None
+        try:
+            files = write_files(dataset, args.as_files) if args.as_files else None
+        except (DatasetError, OSError) as exc:
+            print(f"error: cannot write the corpus as files: {exc}", file=sys.stderr)
+            return 2
         if url is None:
             print(f"starting an embedded Semantik in {data_dir} …", file=sys.stderr)
             roots = [dataset.corpus.parent] if files is None else [files.directory]
@@ -113,7 +120,9 @@ def write_files(dataset: Dataset, parent: Path) -> CorpusFiles:
     """Each corpus document as a Markdown file under ``parent/<data set>``: its title as a
     level-1 heading, then its text (a document without a title is its text alone). Files
     are named by their line in the corpus, as ids need not be file names; one already
-    there with the same content is left as it is, so a kept data dir's scan skips it."""
+    there with the same content is left as it is, so a kept data dir's scan skips it,
+    and one of that naming the corpus no longer has is removed. ``DatasetError`` for a
+    line that is not a JSON object with an ``_id``."""
     directory = parent / dataset.name
     directory.mkdir(parents=True, exist_ok=True)
     ids: dict[str, str] = {}
@@ -121,15 +130,24 @@ def write_files(dataset: Dataset, parent: Path) -> CorpusFiles:
         for number, line in enumerate(lines):
             if not line.strip():
                 continue
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+                key = row["_id"]
+            except (ValueError, TypeError, KeyError):
+                raise DatasetError(
+                    f"{dataset.corpus}:{number + 1}: expected a JSON object with an _id"
+                ) from None
             title = " ".join(str(row.get("title") or "").split())
             text = str(row.get("text") or "").strip()
             name = f"{number:07d}.md"
-            ids[name] = str(row["_id"])
+            ids[name] = str(key)
             content = f"# {title}\n\n{text}\n" if title else f"{text}\n"
             path = directory / name
             if not path.is_file() or path.read_text(encoding="utf-8") != content:
                 path.write_text(content, encoding="utf-8")
+    for stale in directory.glob("*.md"):
+        if _FILE_NAME.fullmatch(stale.name) and stale.name not in ids:
+            stale.unlink()
     return CorpusFiles(directory.resolve(), ids)
 
 
