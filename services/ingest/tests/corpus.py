@@ -16,8 +16,11 @@ from pptx import Presentation
 from pypdf import PdfReader, PdfWriter
 
 
-def pdf_bytes(*pages: str) -> bytes:
+def pdf_bytes(*pages: str, title: str = "") -> bytes:
+    """A PDF of ``pages``, with ``title`` in its document information if given."""
     pdf = FPDF()
+    if title:
+        pdf.set_title(title)
     pdf.set_font("helvetica", size=12)
     for text in pages:
         pdf.add_page()

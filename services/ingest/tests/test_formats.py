@@ -140,7 +140,7 @@ def test_not_an_email_fails() -> None:
 
 
 def title_of(name: str, data: bytes) -> str:
-    return document_title(name, document_text(name, data))
+    return document_title(name, document_text(name, data), data)
 
 
 def test_a_files_title_is_its_first_level_one_heading_whatever_its_format() -> None:
@@ -155,6 +155,18 @@ def test_a_files_title_is_its_first_level_one_heading_whatever_its_format() -> N
     assert title_of("a.eml", message.as_bytes()) == "Meeting moved"
     assert title_of("a.md", b"\n#   Field  guide ##\n\nText.") == "Field guide"
     assert title_of("a.pdf", pdf_bytes("# Not a title", "Page two.")) == ""
+
+
+def test_a_pdfs_title_is_its_metadata_title_where_its_first_page_prints_it() -> None:
+    printed = pdf_bytes("VOLCANOES OF ICELAND\n\nMagma rises.", title="Volcanoes of  Iceland")
+    assert title_of("a.pdf", printed) == "Volcanoes of Iceland"
+    assert title_of("a.pdf", pdf_bytes("Volcanoes.", title="Microsoft Word - draft3.docx")) == ""
+    first_page = "Lava cools into basalt. " * 90  # over PRINTED_CHARS
+    later = pdf_bytes(first_page, "Volcanoes of Iceland", title="Volcanoes of Iceland")
+    assert title_of("a.pdf", later) == ""  # printed, but not where a title is
+    assert title_of("a.pdf", pdf_bytes("Volcanoes erupt.", title="Volcanoes")) == ""  # one word
+    assert title_of("a.pdf", pdf_bytes("Volcanoes of Iceland")) == ""  # no title field
+    assert document_title("a.pdf", "Volcanoes of Iceland", b"%PDF-1.4 damaged") == ""
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ from ingest_service.extraction.units import Unit
 from ingest_service.indexing.work import WorkTarget, embed_messages
 from semantik_runtime.sparse import document_vector
 
+from services.ingest.tests.corpus import pdf_bytes
+
 pytestmark = pytest.mark.unit
 
 
@@ -62,9 +64,10 @@ def test_a_records_title_heads_its_later_chunks_unless_it_would_crowd_them_out()
 def test_a_files_title_heads_its_later_chunks_as_a_records_does() -> None:
     body = "\n\n".join(f"Sentence {n} about dosage." for n in range(60))
 
-    def headers(name: str, text: str) -> list[str]:
-        data = text.encode()
-        unit = Unit(f"/d/{name}", f"/d/{name}", "0" * 64, len(data), "", name[-2:], data=data)
+    def headers(name: str, text: str, data: bytes = b"") -> list[str]:
+        data = data or text.encode()
+        kind = name.rpartition(".")[2]
+        unit = Unit(f"/d/{name}", f"/d/{name}", "0" * 64, len(data), "", kind, data=data)
         [items] = chunk_jobs([ChunkJob(unit, uuid4(), {}, 64, 0)])
         assert not isinstance(items, DocumentError) and len(items) > 2
         assert all(item.text.startswith("Sentence") for item in items[1:])  # stored bare
@@ -76,6 +79,9 @@ def test_a_files_title_heads_its_later_chunks_as_a_records_does() -> None:
     assert set(headers("a.txt", f"# Aspirin dosage\n\n{body}")) == {""}  # plain text has none
     long_title = " ".join(["aspirin"] * 17)  # more than a quarter of the 64-token chunk
     assert set(headers("a.md", f"# {long_title}\n\n{body}")) == {""}
+    pdf = pdf_bytes(f"Aspirin dosage\n\n{body}", title="Aspirin dosage")  # its title field, printed
+    first, *later = headers("a.pdf", "", pdf)
+    assert first == "" and set(later) == {"Aspirin dosage"}
 
 
 def test_a_document_travels_in_one_message_under_its_work_id() -> None:

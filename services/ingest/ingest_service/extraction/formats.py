@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from .extract import MIME_TYPES, DocumentError, decode, file_type
 from .markup import eml_text, html_text
-from .office import docx_text, pdf_text, pptx_text
+from .office import docx_text, pdf_text, pdf_title, pptx_text
 from .tables import RECORD_TYPES
 
 #: Extension → MIME type of the formats read as one document each.
@@ -68,18 +68,26 @@ _UNDERLINE = re.compile(r"([=\-~*#^\"+])\1*[ \t]*")
 _FRONT_MATTER = re.compile(r"---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|$)", re.DOTALL)
 _FRONT_MATTER_TITLE = re.compile(r"^title:[ \t]*(['\"]?)(.+?)\1[ \t]*$", re.MULTILINE)
 _FIRST_SLIDE = re.compile(r"# Slide 1: (.+)")
+#: Where a PDF's title must be printed, and how much of it (``_printed``): a first page.
+PRINTED_CHARS = 2000
+PRINTED_SHARE = 0.8
+_WORD = re.compile(r"\w+")
 #: The lines read for a title, blank ones included.
 _HEAD_LINES = 64
 
 
-def document_title(path: str, text: str) -> str:
+def document_title(path: str, text: str, data: bytes = b"") -> str:
     """A whole file's title, as its extracted ``text`` gives it, or ``""``: the ``title``
     of a Markdown file's front matter, else the first level-1 heading (``# Title``, or a
-    Markdown or reStructuredText title underlined) in its first ``TITLE_LINES`` lines, which is
-    what a page's ``<title>``, a Word document's Title or Heading 1, an e-mail's subject
-    become (``document_text``); a deck's is its first slide's title. A PDF or plain text
-    has none: a PDF's metadata title is as often a tool's or a template's name."""
+    Markdown or reStructuredText title underlined) in its first ``TITLE_LINES`` lines,
+    which is what a page's ``<title>``, a Word document's Title or Heading 1, an e-mail's
+    subject become (``document_text``); a deck's is its first slide's title. A PDF's is
+    the title in its document information (from its bytes, ``data``) only where its
+    first page prints it (``_printed``): that field is as often a tool's or a template's
+    name ("Microsoft Word - draft.docx"). Plain text has none."""
     kind = file_type(path)
+    if kind == "pdf":
+        return _printed(pdf_title(data), text)
     if kind in ("md", "markdown") and (matter := _FRONT_MATTER.match(text)):
         if named := _FRONT_MATTER_TITLE.search(matter.group(1)):
             return _title(named.group(2))
@@ -115,6 +123,17 @@ def _underlines(kind: str, line: str, title: str) -> bool:
     if kind == "rst":
         return len(line.rstrip()) >= len(title)
     return line[0] == "="
+
+
+def _printed(title: str, text: str) -> str:
+    """``title`` if it has two words or more and nearly all of them are in the first
+    ``PRINTED_CHARS`` characters of ``text``, else ``""``."""
+    words = _WORD.findall(title.lower())
+    if len(words) < 2:
+        return ""
+    start = set(_WORD.findall(text[:PRINTED_CHARS].lower()))
+    printed = sum(word in start for word in words)
+    return _title(title) if printed >= PRINTED_SHARE * len(words) else ""
 
 
 def _title(text: str) -> str:

@@ -42,6 +42,21 @@ def pdf_text(data: bytes) -> str:
     return text
 
 
+def pdf_title(data: bytes) -> str:
+    """The title in a PDF's document information, or ``""`` (none, or unreadable: the
+    title is optional, and ``pdf_text`` is what fails a PDF that cannot be read)."""
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            return ""
+        info = reader.metadata
+        return str(info.title or "") if info is not None else ""
+    except Exception:  # pypdf raises many kinds on a damaged trailer
+        return ""
+
+
 def docx_text(data: bytes) -> str:
     import docx
     from docx.table import Table

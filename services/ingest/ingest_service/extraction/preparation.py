@@ -106,7 +106,7 @@ def _chunk(job: ChunkJob) -> list[ChunkWork]:
     chunker = worker_chunker(job.model_name)
     chunks = chunker.split(text, job.chunk_size, job.chunk_overlap)
     # A record's title is its first text column; a whole file's, its first heading.
-    title = unit.title or (document_title(unit.path, text) if unit.data else "")
+    title = unit.title or (document_title(unit.path, text, unit.data) if unit.data else "")
     # A title longer than a quarter of a chunk would crowd the chunk's own text out of
     # the model's window: such a document's later chunks go without it.
     if title and chunker.count(title) > job.chunk_size // 4:
