@@ -187,6 +187,11 @@ def test_a_pdfs_title_is_its_metadata_title_where_its_first_page_prints_it() -> 
         ("a.txt", "# Looks like a heading\n\nText.", ""),
         ("a.pptx", "# Slide 1\n\nQ&A", ""),
         ("a.md", "# " + "word " * TITLE_MAX_CHARS, ""),
+        ("a.md", "", ""),
+        # Lines a pattern would backtrack over for hours are not read (none is a title).
+        ("a.md", "# a" + " " * 100_000 + "x", ""),
+        ("a.md", "---\ntitle: a" + " " * 10_000 + "b\n---\n# Body", "Body"),
+        ("a.rst", "Guide" + " " * 100_000 + "x\n=====", ""),
     ],
 )
 def test_what_counts_as_a_title(name: str, text: str, title: str) -> None:

@@ -63,10 +63,15 @@ def document_text(path: str, data: bytes) -> str:
 TITLE_LINES = 5
 #: A title longer than this is a paragraph set as a heading, not a title.
 TITLE_MAX_CHARS = 300
+#: Where a title is looked for: the text's start, and lines no longer than a title can
+#: be. The patterns below backtrack over a long run of spaces, quadratically: a
+#: file's first line of a million spaces must not hold an extraction process for hours.
+_HEAD_CHARS = 16_384
+_LINE_MAX_CHARS = 2 * TITLE_MAX_CHARS
 _ATX_TITLE = re.compile(r"#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*")
 _UNDERLINE = re.compile(r"([=\-~*#^\"+])\1*[ \t]*")
 _FRONT_MATTER = re.compile(r"---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|$)", re.DOTALL)
-_FRONT_MATTER_TITLE = re.compile(r"^title:[ \t]*(['\"]?)(.+?)\1[ \t]*$", re.MULTILINE)
+_FRONT_MATTER_TITLE = re.compile(r"title:[ \t]*(['\"]?)(.+?)\1[ \t]*")
 _FIRST_SLIDE = re.compile(r"# Slide 1: (.+)")
 #: Where a PDF's title must be printed, and how much of it (``_printed``): a first page.
 PRINTED_CHARS = 2000
@@ -88,18 +93,22 @@ def document_title(path: str, text: str, data: bytes = b"") -> str:
     kind = file_type(path)
     if kind == "pdf":
         return _printed(pdf_title(data), text)
+    text = text[:_HEAD_CHARS]
     if kind in ("md", "markdown") and (matter := _FRONT_MATTER.match(text)):
-        if named := _FRONT_MATTER_TITLE.search(matter.group(1)):
-            return _title(named.group(2))
+        for line in _short_lines(matter.group(1).split("\n")):
+            if named := _FRONT_MATTER_TITLE.fullmatch(line):
+                return _title(named.group(2))
         text = text[matter.end() :]
     head = text.split("\n", _HEAD_LINES)[:_HEAD_LINES]
-    lines = [line.strip() for line in head if line.strip()][: TITLE_LINES + 1]
+    lines = [line.strip() if len(line) <= _LINE_MAX_CHARS else "" for line in head if line.strip()][
+        : TITLE_LINES + 1
+    ]
     if kind == "pptx":
         first = _FIRST_SLIDE.fullmatch(lines[0]) if lines else None
         return _title(first.group(1)) if first else ""
     if kind not in _TITLED:
         return ""
-    for line, below in list(zip(lines, [*lines[1:], ""], strict=True))[:TITLE_LINES]:
+    for line, below in list(zip(lines, [*lines[1:], ""], strict=False))[:TITLE_LINES]:
         if heading := _ATX_TITLE.fullmatch(line):
             return _title(heading.group(1))
         if kind in _UNDERLINED and _underlines(kind, below, line):
@@ -112,6 +121,10 @@ _TITLED = frozenset({"md", "markdown", "rst", "html", "htm", "xhtml", "eml", "do
 #: The formats whose title may be underlined instead (Markdown's setext headings, and
 #: reStructuredText's section titles, the first of which is the document's).
 _UNDERLINED = frozenset({"md", "markdown", "rst"})
+
+
+def _short_lines(lines: list[str]) -> list[str]:
+    return [line.rstrip() for line in lines if len(line) <= _LINE_MAX_CHARS]
 
 
 def _underlines(kind: str, line: str, title: str) -> bool:
