@@ -165,11 +165,13 @@ def test_eml_headers_are_shown_decoded_and_unfolded() -> None:
     data = (
         b"Subject: Re: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n =?utf-8?q?_mehr?= und caf\xc3\xa9\r\n"
         b"From: =?iso-8859-1?q?Ren=E9?= <r@example.org>\r\nTo: a@example.org,\r\n  b@example.org"
-        b"\r\nCc: =?x-unknown?q?Z=C3=A9?= <z@example.org>\r\n\r\nHello."
+        b"\r\nCc: =?x-unknown?q?Z=C3=A9?= <z@example.org>\r\n"
+        b"Date: =?utf-8?q?Mon?= from C:\\users\\bob\r\n\r\nHello."
     )
     assert document_text("a.eml", data) == (
         "# Re: Grüße mehr und café\n\nFrom: René <r@example.org>\n"
-        "To: a@example.org, b@example.org\nCc: Zé <z@example.org>\n\nHello."
+        "To: a@example.org, b@example.org\nCc: Zé <z@example.org>\n"
+        "Date: Mon from C:\\users\\bob\n\nHello."
     )
 
 
