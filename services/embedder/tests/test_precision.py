@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from embedder_service import model as model_module
@@ -168,6 +169,77 @@ def test_without_vnni_int8_weights_take_seven_bits_and_stay_close(
     assert_close_unit_vectors(got, model.encode(PASSAGES), INT8_MIN_COSINE)
     if onnx_pass.vnni():  # this CPU's own pass took 8 bits: the two differ
         assert not np.allclose(got, int8.encode(PASSAGES), atol=1e-4)
+
+
+def feed_forward(activation: list[tuple[str, list[str]]]) -> onnx.ModelProto:
+    """A layer norm, then ``x @ W1 -> activation -> @ W2``: the activation given as
+    (operator, extra constant inputs) steps chained from the first product's output."""
+    h = onnx.helper
+    weights = [
+        h.make_tensor(name, onnx.TensorProto.FLOAT, [4, 4], [0.1] * 16) for name in ("w1", "w2")
+    ]
+    scale = h.make_tensor("c", onnx.TensorProto.FLOAT, [], [0.5])
+    nodes = [
+        h.make_node("LayerNormalization", ["x", "c", "c"], ["normed"], name="norm"),
+        h.make_node("MatMul", ["normed", "w1"], ["up"], name="up"),
+    ]
+    last = "up"
+    for step, (op, extra) in enumerate(activation):
+        nodes.append(h.make_node(op, [last, *extra], [f"a{step}"], name=f"a{step}"))
+        last = f"a{step}"
+    nodes.append(h.make_node("MatMul", [last, "w2"], ["y"], name="down"))
+    graph = h.make_graph(
+        nodes,
+        "ffn",
+        [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+        [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])],
+        [*weights, scale],
+    )
+    return h.make_model(graph)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "activation",
+    [
+        [("Relu", [])],
+        [("Div", ["c"]), ("Erf", []), ("Add", ["c"]), ("Mul", ["up"]), ("Mul", ["c"])],
+        [("Tanh", []), ("Add", ["c"]), ("Mul", ["c"])],
+        [("Sigmoid", []), ("Mul", ["up"])],
+    ],
+    ids=["relu", "exact-gelu", "tanh-gelu", "silu"],
+)
+def test_the_products_that_read_an_activation_are_the_feed_forward_down_projections(
+    activation: list[tuple[str, list[str]]],
+) -> None:
+    assert onnx_pass.activation_products(feed_forward(activation)) == ["down"]
+
+
+@pytest.mark.unit
+def test_a_product_far_from_any_activation_is_quantized() -> None:
+    """Only a few elementwise steps may lie between the activation and the product:
+    a product after a layer norm, a softmax or another product is an ordinary one."""
+    far = [("Relu", []), *[("Add", ["c"])] * 5]
+    assert onnx_pass.activation_products(feed_forward(far)) == []
+    assert onnx_pass.activation_products(feed_forward([("Softmax", [])])) == []
+    assert onnx_pass.activation_products(feed_forward([])) == []
+
+
+@pytest.mark.unit
+def test_int8_keeps_the_feed_forward_down_projections_in_float32(int8: EmbeddingModel) -> None:
+    """all-MiniLM-L6-v2's six ``output.dense`` products stay float32 MatMuls; every
+    other product with a weight (queries, keys, values, attention outputs, the
+    feed-forward up projections: 30) multiplies in int8."""
+    assert isinstance(int8._documents, OnnxEncoder)
+    graph = onnx.load_from_string(int8._documents._model).graph
+    float_products = {node.name for node in graph.node if node.op_type == "MatMul"}
+    kept = {name for name in float_products if "/output/dense/" in name and "attention" not in name}
+    assert len(kept) == 6
+    int8_products = [node for node in graph.node if node.op_type == "MatMulInteger"]
+    assert len(int8_products) == 30
+    assert not any(
+        "/output/dense/" in node.name and "attention" not in node.name for node in int8_products
+    )
 
 
 @pytest.mark.unit
