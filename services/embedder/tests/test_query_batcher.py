@@ -102,3 +102,55 @@ def test_a_real_models_warm_query_has_about_the_length_asked_for(model: Embeddin
             del model._features
     if model._query_onnx is None:  # ONNX Runtime tokenizes on its own
         assert seen == [2, 3, 17, WARM_QUERY_TOKENS]
+
+
+class Rows:
+    """A model whose vector of each text is its batch row's index, on the query thread."""
+
+    def warm_query(self, tokens: int) -> None:
+        del tokens
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return np.arange(len(texts), dtype=np.float32).reshape(-1, 1)
+
+
+async def test_what_follows_an_encoding_runs_on_the_query_thread_before_the_caller_wakes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each request's ``then`` has its own rows of a shared batch, on the query thread,
+    before its caller is answered; one that raises is logged, its caller still answered."""
+    batcher = QueryBatcher(Rows())  # type: ignore[arg-type]
+    seen: list[tuple[str, list[float], str]] = []
+    answered: list[str] = []
+
+    def then(name: str) -> Any:
+        def record(vectors: np.ndarray) -> None:
+            assert name not in answered  # before its caller wakes
+            seen.append((name, vectors[:, 0].tolist(), threading.current_thread().name))
+            if name == "b":
+                raise RuntimeError("the lane is closed")
+
+        return record
+
+    async def ask(name: str, texts: list[str]) -> np.ndarray:
+        vectors = await batcher.embed(texts, then(name))
+        answered.append(name)
+        return vectors
+
+    try:
+        first = asyncio.ensure_future(ask("first", ["one"]))
+        await asyncio.sleep(0)  # the first encodes alone; the next two share a batch
+        a, b = ask("a", ["x", "y"]), ask("b", ["z"])
+        plain = batcher.embed(["no then"])
+        found = await asyncio.gather(first, a, b, plain)
+    finally:
+        batcher.close()
+    assert [vectors[:, 0].tolist() for vectors in found[1:3]] == [[0.0, 1.0], [2.0]]
+    assert sorted((name, rows) for name, rows, _ in seen) == [
+        ("a", [0.0, 1.0]),
+        ("b", [2.0]),
+        ("first", [0.0]),
+    ]
+    assert {thread.split("_")[0] for _, _, thread in seen} == {"query-encoder"}
+    assert "what was to follow a query's encoding failed" in caplog.text
+    assert "the lane is closed" in caplog.text
