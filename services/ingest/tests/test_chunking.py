@@ -9,7 +9,7 @@ from uuid import UUID, uuid4, uuid5
 
 import pytest
 from ingest_service.domain import chunk_id, document_id
-from ingest_service.extraction.chunking import Chunker, default_tokenizer
+from ingest_service.extraction.chunking import MAX_CHARS_PER_TOKEN, Chunker, default_tokenizer
 
 pytestmark = pytest.mark.unit
 
@@ -121,3 +121,43 @@ def test_long_documents_are_chunked_in_blocks_within_the_bound(chunker: Chunker)
     chunks = chunker.split(text, 256, 25)
     assert all(c.tokens <= 254 for c in chunks)
     assert chunks[-1].text.endswith(text.rstrip()[-20:])
+
+
+def test_a_word_longer_than_the_model_reads_is_cut_into_chunks_of_bounded_length(
+    chunker: Chunker,
+) -> None:
+    """A word of over 100 characters is one unknown token to the model, so a sequence
+    or a hex string of 60,000 characters was one chunk of 60,000 characters."""
+    word = "ACGT" * 15_000
+    text = f"The sequence follows.\n\n{word}\n\nIt ends here."
+    chunks = chunker.split(text, 256, 25)
+    most = 254 * MAX_CHARS_PER_TOKEN
+    assert all(len(c.text) <= most for c in chunks)
+    assert all(c.tokens == model_tokens(c.text) - 2 <= 254 for c in chunks)
+    assert chunks[0].text == "The sequence follows."
+    assert chunks[-1].text == "It ends here."
+    assert "".join(c.text for c in chunks[1:-1]) == word  # cut, not overlapped or lost
+
+
+def test_white_space_does_not_stretch_a_chunk(chunker: Chunker) -> None:
+    """Padding counts no tokens: a chunk ends where its characters reach the bound,
+    and the next starts at the following words, without overlap."""
+    words = [f"w{i}" for i in range(600)]
+    text = " ".join(words[:300]) + " " * 50_000 + " ".join(words[300:])
+    chunks = chunker.split(text, 64, 6)
+    assert all(len(c.text) <= 62 * MAX_CHARS_PER_TOKEN for c in chunks)
+    assert all(c.tokens <= 62 for c in chunks)
+    found = [word for c in chunks for word in c.text.split()]
+    assert set(found) == set(words)
+    assert not any(c.text.strip() == "" for c in chunks)
+
+
+def test_prose_is_chunked_as_before_the_length_bound(chunker: Chunker) -> None:
+    """The bound is far past what prose reaches: a chunk of ordinary words is cut by
+    its tokens alone."""
+    rng = random.Random(11)
+    text = "\n\n".join(sentences(rng, rng.randint(1, 12)) for _ in range(40))
+    chunks = chunker.split(text, 256, 25)
+    assert max(len(c.text) for c in chunks) < 254 * MAX_CHARS_PER_TOKEN // 2
+    overlapping = sum(c.text[-30:] in n.text for c, n in itertools.pairwise(chunks))
+    assert overlapping >= len(chunks) // 2  # still overlapping where not cut by length

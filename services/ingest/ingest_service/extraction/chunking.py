@@ -14,6 +14,7 @@ module's 164 (best of three runs, 2026-12-05), so ingest would wait on it.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from dataclasses import dataclass
@@ -30,6 +31,12 @@ HEADING, PARAGRAPH, LINE, SENTENCE, WORD, PUNCT, INSIDE = range(7)
 SPECIAL_TOKENS = 2
 #: Long documents are tokenized in blocks of about this many characters.
 BLOCK_CHARS = 100_000
+#: The most characters a chunk may hold per token of its limit. Prose takes 4-6 a token
+#: and a 256-token chunk about 1,100 characters; a word of more than 100 characters is
+#: one unknown token to the model and white space is none, so a hex string, a sequence
+#: or a page of padding would otherwise make a chunk of any length (a 100,000-character
+#: word: one chunk of 100,000 characters, stored and answered whole in every result).
+MAX_CHARS_PER_TOKEN = 16
 
 _HEADING = re.compile(r"#{1,6}(?:\s|$)")
 _SENTENCE_END = frozenset(".!?")
@@ -105,20 +112,41 @@ class Chunker:
         if n == 0:
             return []
         ranks = _ranks(text, offsets, encoding.word_ids)
+        ends = [token_end for _, token_end in offsets]
+        most = limit * MAX_CHARS_PER_TOKEN
         chunks: list[tuple[str, int]] = []
         pos = 0
         while True:
             end = n if n - pos <= limit else _best_end(ranks, pos, limit)
-            piece = text[offsets[pos][0] : offsets[end - 1][1]]
+            long = ends[end - 1] - offsets[pos][0] > most
+            if long:
+                # Too many characters for its tokens: it ends at the last token that
+                # fits, and the next starts there, without overlap (each would repeat
+                # most of this one). A token longer than that alone is cut by length.
+                end = max(pos + 1, bisect.bisect_right(ends, offsets[pos][0] + most, pos, end))
+                if ends[pos] - offsets[pos][0] > most:
+                    chunks.extend(self._cut(text[offsets[pos][0] : ends[pos]], most))
+                    if end >= n:
+                        return chunks
+                    pos = end
+                    continue
+            piece = text[offsets[pos][0] : ends[end - 1]]
             if ranks[pos] == INSIDE or (end < n and ranks[end] == INSIDE):
                 # A cut inside a word: the pieces may tokenize differently alone.
                 while end - pos > 1 and self.count(piece) > limit:
                     end -= 1
-                    piece = text[offsets[pos][0] : offsets[end - 1][1]]
+                    piece = text[offsets[pos][0] : ends[end - 1]]
             chunks.append((piece, end - pos))
             if end >= n:
                 return chunks
-            pos = _overlap_start(ranks, pos, end, overlap)
+            pos = end if long else _overlap_start(ranks, pos, end, overlap)
+
+    def _cut(self, token: str, most: int) -> list[tuple[str, int]]:
+        """A single token of more than ``most`` characters (an unknown word) in pieces of
+        ``most``, each with its own count: a piece of 100 characters or fewer is no
+        longer one unknown token."""
+        pieces = [token[start : start + most] for start in range(0, len(token), most)]
+        return [(piece, self.count(piece)) for piece in pieces]
 
 
 def _ranks(text: str, offsets: list[tuple[int, int]], word_ids: list[int | None]) -> list[int]:
