@@ -13,15 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import numpy as np
 from embedder_service.app import EmbedderService
 from embedder_service.model import EmbeddingModel, load_model
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
 from pydantic import ValidationError
-from search_service.app import QueryEncoder
 from semantik_contracts import EventEnvelope
 from semantik_contracts.events import GenerationCreated
 from semantik_contracts.subjects import EVENTS_STREAM, event_filter, model_slug
@@ -69,7 +69,7 @@ class ModelHost:
             await service.start(stop)
         self._follow = asyncio.ensure_future(self._follow_generations(stop))
 
-    def queries(self, model_name: str) -> QueryEncoder | None:
+    def queries(self, model_name: str) -> Callable[[list[str]], Awaitable[np.ndarray]] | None:
         """The query encoder of ``model_name``'s embedder in this process, if it runs."""
         service = self.services.get(model_slug(model_name))
         return None if service is None else service.queries.embed

@@ -4,15 +4,16 @@ answering query embeddings: modes, aggregation, fusion, partial answers, warning
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import numpy as np
 import pytest
 from embedder_service.model import EmbeddingModel
 from embedder_service.query_batcher import QueryBatcher
 from pydantic import ValidationError
-from search_service.app import RERANK_UNAVAILABLE, QueryEncoder, SearchService
+from search_service.app import RERANK_UNAVAILABLE, SearchService
 from semantik_contracts import SearchType
 from semantik_contracts.search import Search, SearchResponse, SearchTarget
 from semantik_contracts.subjects import SEARCH_RPC
@@ -119,26 +120,15 @@ async def test_an_embedder_in_the_same_process_is_asked_directly(
     private_bus: Bus, store: VectorStore, model: EmbeddingModel, corpus: Any
 ) -> None:
     """As in the vector host: no embedder answers on the bus, the one in this process
-    encodes the query, and its thread hands the collections' reads to the store's lane
-    itself; a model without one here is still asked for over the bus."""
+    encodes the query; a model without one here is still asked for over the bus."""
     batcher = QueryBatcher(model)
     asked: list[str] = []
 
-    def local(model_name: str) -> QueryEncoder | None:
+    def local(model_name: str) -> Callable[[list[str]], Awaitable[np.ndarray]] | None:
         asked.append(model_name)
         return batcher.embed if model_name == MODEL else None
 
     search = SearchService(private_bus, store, local_queries=local)
-    lane = search._lane
-    assert lane is not None  # Qdrant Edge's reads do not overlap
-    handed: list[tuple[str, int]] = []
-    submit_all = lane.submit_all
-
-    def spy(reads: Any, *args: Any) -> Any:
-        handed.append((threading.current_thread().name.split("_")[0], len(reads)))
-        return submit_all(reads, *args)
-
-    lane.submit_all = spy  # type: ignore[method-assign]
     await search.start(asyncio.Event())
     try:
         orphan = SearchTarget(collection_id=uuid.uuid4(), model_name="acme/other", generation=1)
@@ -147,7 +137,6 @@ async def test_an_embedder_in_the_same_process_is_asked_directly(
         batcher.close()
 
     assert sorted(asked) == sorted([MODEL, "acme/other"])  # once per model
-    assert handed == [("query-encoder", 2)]  # both collections, by the query thread
     assert first_of(response, corpus.first) == corpus.documents["astronomy"]
     assert first_of(response, corpus.second) == corpus.documents["planets"]
     (warning,) = response.warnings  # nothing answers acme/other on the bus

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -26,11 +25,7 @@ from .model import WARM_QUERY_TOKENS, EmbeddingModel, encoder_thread
 
 log = logging.getLogger(__name__)
 
-#: What a caller has done on the query thread with its vectors the moment they are
-#: encoded, before the event loop hears of them (the search service hands its reads to
-#: the store's lane so, sparing a wake-up of the loop between the two threads).
-Then = Callable[[np.ndarray], None]
-Request = tuple[list[str], "asyncio.Future[np.ndarray]", Then | None]
+Request = tuple[list[str], "asyncio.Future[np.ndarray]"]
 
 #: Intra-op threads torch may use to encode a query.
 QUERY_THREADS = 1
@@ -71,11 +66,10 @@ class QueryBatcher:
         """Let the encoding thread go once it has finished what it is doing."""
         self._thread.shutdown(wait=False, cancel_futures=True)
 
-    async def embed(self, texts: list[str], then: Then | None = None) -> np.ndarray:
-        """Return one normalized vector per text; ``then(vectors)``, if given, is called
-        with them on the query thread first (what it raises is logged, not returned)."""
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        """Return one normalized vector per text."""
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
-        self._waiting.append((texts, future, then))
+        self._waiting.append((texts, future))
         if self._running is None:
             self._running = asyncio.create_task(self._drain())
         return await future
@@ -97,35 +91,20 @@ class QueryBatcher:
 
     async def _encode(self, batch: list[Request]) -> None:
         # A caller that gave up (timed out) has a cancelled future: nothing to encode.
-        batch = [request for request in batch if not request[1].done()]
+        batch = [(texts, future) for texts, future in batch if not future.done()]
         if not batch:
             return
-        texts = [text for request, _, _ in batch for text in request]
-        thens = [(len(request), then) for request, _, then in batch]
+        texts = [text for request, _ in batch for text in request]
         try:
             loop = asyncio.get_running_loop()
-            vectors = await loop.run_in_executor(self._thread, self._encode_then, texts, thens)
+            vectors = await loop.run_in_executor(self._thread, self.model.encode_queries, texts)
         except Exception as exc:
-            for _, future, _ in batch:
+            for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
         start = 0
-        for request, future, _ in batch:
+        for request, future in batch:
             if not future.done():
                 future.set_result(vectors[start : start + len(request)])
             start += len(request)
-
-    def _encode_then(self, texts: list[str], thens: list[tuple[int, Then | None]]) -> np.ndarray:
-        """On the query thread: ``texts`` encoded, and each request's ``then`` called
-        with its own rows."""
-        vectors = self.model.encode_queries(texts)
-        start = 0
-        for count, then in thens:
-            if then is not None:
-                try:
-                    then(vectors[start : start + count])
-                except Exception:
-                    log.exception("what was to follow a query's encoding failed")
-            start += count
-        return vectors

@@ -15,13 +15,11 @@ asked directly, which spares two trips through the NATS server per search.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import ParamSpec, Protocol, TypeVar
+from typing import ParamSpec, TypeVar
 from uuid import UUID
 
 import numpy as np
@@ -52,10 +50,10 @@ from .documents import read_document_chunks
 from .explain import Scores, chunk_scores, explain, ranks
 from .facets import count_facets, fused_candidates, payload_fields, pool_share
 from .fusion import RankedList, break_ties, fuse
-from .lane import Queued, StoreLane
+from .lane import StoreLane
 from .rerank import RERANK_CANDIDATES, Reranker
 from .results import page_results
-from .retrieval import MAX_FETCH, Found, search_pool, with_payloads
+from .retrieval import MAX_FETCH, search_pool, with_payloads
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -64,18 +62,8 @@ T = TypeVar("T")
 #: Queue group of search instances (they share requests).
 SEARCH = "search"
 
-
-class QueryEncoder(Protocol):
-    """An in-process query encoder (the embedder's ``QueryBatcher.embed``): one vector
-    per text; ``then(vectors)`` called with them on its own thread first."""
-
-    def __call__(
-        self, texts: list[str], then: Callable[[np.ndarray], None] | None = None
-    ) -> Awaitable[np.ndarray]: ...
-
-
-#: The in-process query encoder of a model, if one runs here.
-LocalQueries = Callable[[str], QueryEncoder | None]
+#: The in-process query encoder of a model (texts → one vector each), if one runs here.
+LocalQueries = Callable[[str], Callable[[list[str]], Awaitable[np.ndarray]] | None]
 
 RERANK_UNAVAILABLE = (
     "Reranking was requested, but no reranker is installed (set SEMANTIK_RERANKER_PATH); "
@@ -141,21 +129,12 @@ class SearchService:
         sparse = None if request.search_type == SearchType.DENSE else query_vector(request.query)
         # One query embedding per model, however many collections use it.
         embeddings: dict[str, asyncio.Task[list[float]]] = {}
-        handoffs: dict[str, Handoff] = {}
         if request.search_type != SearchType.SPARSE:
             for model in {t.model_name for t in targets}:
-                local = self.local_queries(model) if self.local_queries is not None else None
-                if local is not None and self._lane is not None:
-                    indexes = [i for i, t in enumerate(targets) if t.model_name == model]
-                    reads = functools.partial(
-                        self._pool_reads, targets, indexes, request, sparse, depth, candidates
-                    )
-                    handoffs[model] = Handoff(self._lane, reads)
-                embed = self._embed(model, request, local, handoffs.get(model))
-                embeddings[model] = asyncio.create_task(embed)
+                embeddings[model] = asyncio.create_task(self._embed(model, request))
                 embeddings[model].add_done_callback(_retrieve)
         outcomes = await self._search_collections(
-            targets, request, embeddings, sparse, depth, deadline, candidates, handoffs
+            targets, request, embeddings, sparse, depth, deadline, candidates
         )
         lists: list[RankedList] = []
         pools: list[RankedList] = []
@@ -261,15 +240,10 @@ class SearchService:
             for collection_id, hit, _ in page
         ]
 
-    async def _embed(
-        self,
-        model_name: str,
-        request: Search,
-        local: QueryEncoder | None = None,
-        handoff: Handoff | None = None,
-    ) -> list[float]:
+    async def _embed(self, model_name: str, request: Search) -> list[float]:
+        local = self.local_queries(model_name) if self.local_queries is not None else None
         if local is not None:
-            vectors = await local([request.query], handoff.start if handoff else None)
+            vectors = await local([request.query])
             return vectors[0].tolist()  # type: ignore[no-any-return]
         reply = await self.bus.request(
             embed_query_subject(model_slug(model_name)),
@@ -288,15 +262,12 @@ class SearchService:
         depth: int,
         deadline: float,
         candidates: int = 0,
-        handoffs: dict[str, Handoff] | None = None,
     ) -> list[tuple[RankedList, RankedList] | BaseException]:
         """Each target's first ``depth`` documents, and the first ``candidates`` chunks
         of the same query's pool, for the facets (``retrieval.search_pool``); or why it
         has none (its embedding failed, it raised, or it was not done within the
         request's timeout, by the loop's time ``deadline``). The collections of one
-        model are read together once its query is embedded, all of them by then: handed
-        to the store's lane by the query thread itself where ``handoffs`` has the
-        model's (``Handoff``), else by the loop once it hears of the embedding."""
+        model are read together once its query is embedded, all of them by then."""
         outcomes: list[tuple[RankedList, RankedList] | BaseException] = [
             TimeoutError() for _ in targets
         ]
@@ -307,29 +278,34 @@ class SearchService:
 
         async def of_model(model: str, indexes: list[int]) -> None:
             embedding = embeddings.get(model)
-            handoff = (handoffs or {}).get(model)
             try:
                 # Shielded: the embedding outlives a search that timed out waiting.
                 wait = deadline - loop.time()
                 dense = (
                     await asyncio.wait_for(asyncio.shield(embedding), wait) if embedding else None
                 )
-            except BaseException as exc:
-                if handoff is not None:
-                    handoff.abandon()  # an encoding that ends later hands nothing over
-                if not isinstance(exc, Exception):
-                    raise
+            except Exception as exc:
                 for index in indexes:
                     outcomes[index] = exc
                 return
-            queued = handoff.queued() if handoff is not None else None
-            if queued is not None and self._lane is not None:
-                found = await self._lane.wait_all(queued, deadline)
-            else:
-                reads = self._pool_reads(
-                    targets, indexes, request, sparse, depth, candidates, dense
+            weight, fields = hybrid_weight(model), payload_fields(request.facets)
+            reads = [
+                functools.partial(
+                    search_pool,
+                    self.store,
+                    generation_name(targets[index].collection_id, targets[index].generation or 0),
+                    request.search_type.value,
+                    dense,
+                    sparse,
+                    depth,
+                    request.filters,
+                    weight,
+                    fields,
+                    candidates,
                 )
-                found = await self._read_all(reads, deadline - loop.time())
+                for index in indexes
+            ]
+            found = await self._read_all(reads, deadline - loop.time())
             for index, outcome in zip(indexes, found, strict=True):
                 if isinstance(outcome, BaseException):
                     outcomes[index] = outcome
@@ -342,37 +318,6 @@ class SearchService:
 
         await asyncio.gather(*(of_model(model, indexes) for model, indexes in models.items()))
         return outcomes
-
-    def _pool_reads(
-        self,
-        targets: list[SearchTarget],
-        indexes: list[int],
-        request: Search,
-        sparse: SparseVector | None,
-        depth: int,
-        candidates: int,
-        dense: list[float] | None,
-    ) -> list[Callable[[], Found]]:
-        """The reads of ``targets[indexes]`` (one model's) for ``search_pool``: pure,
-        so the query thread may build them (``Handoff``)."""
-        weight = hybrid_weight(targets[indexes[0]].model_name)
-        fields = payload_fields(request.facets)
-        return [
-            functools.partial(
-                search_pool,
-                self.store,
-                generation_name(targets[index].collection_id, targets[index].generation or 0),
-                request.search_type.value,
-                dense,
-                sparse,
-                depth,
-                request.filters,
-                weight,
-                fields,
-                candidates,
-            )
-            for index in indexes
-        ]
 
     async def _read_all(
         self, reads: Sequence[Callable[[], T]], timeout: float
@@ -387,53 +332,6 @@ class SearchService:
             return_exceptions=True,
         )
         return list(found)
-
-
-class Handoff:
-    """One model's collection reads, handed to the store's lane by the query encoder's
-    own thread the moment the query is encoded (``then``), rather than by the event
-    loop once it has heard of the vector: the loop's wake-up and the lane's stand
-    between the two threads no more. Modelled with spins of a search's length (a 5 ms
-    encoding, five 1 ms reads): the hand-offs cost 0.92 ms a search over the work
-    itself through the loop, 0.42 direct (issue 28).
-
-    The reads are built with the loop's context (a search's trace) and run in it. A
-    search that gives up on its embedding (``abandon``) has nothing handed over when
-    the encoding ends later, and its reads already queued are dropped."""
-
-    def __init__(
-        self, lane: StoreLane, reads: Callable[[list[float]], list[Callable[[], Found]]]
-    ) -> None:
-        self._lane = lane
-        self._reads = reads
-        self._loop = asyncio.get_running_loop()
-        self._finished: asyncio.Future[None] = self._loop.create_future()
-        self._context = contextvars.copy_context()
-        self._lock = threading.Lock()
-        self._queued: Queued[Found] | None = None
-        self._abandoned = False
-
-    def start(self, vectors: np.ndarray) -> None:
-        """On the query thread: queue the reads with the query's vector."""
-        reads = self._reads(vectors[0].tolist())
-        with self._lock:
-            if not self._abandoned:
-                self._queued = self._lane.submit_all(
-                    reads, self._loop, self._finished, self._context
-                )
-
-    def queued(self) -> Queued[Found] | None:
-        """The reads handed over, if they were (the embedding is done by now)."""
-        with self._lock:
-            return self._queued
-
-    def abandon(self) -> None:
-        """Nobody waits for the reads: hand none over, drop those queued."""
-        with self._lock:
-            self._abandoned = True
-            queued = self._queued
-        if queued is not None:
-            queued.cancel()
 
 
 def _rerank(

@@ -21,7 +21,7 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -62,31 +62,14 @@ class StoreLane:
         read (each wake-up takes the GIL from the lane between two reads). As ``run``, a
         read still queued after ``patience`` takes a thread of its own, and reads not
         begun when the caller gives up never run."""
+        if not reads:
+            return []
         loop = asyncio.get_running_loop()
-        queued = self.submit_all(reads, loop, loop.create_future())
-        return await self.wait_all(queued, loop.time() + timeout)
-
-    def submit_all(
-        self,
-        reads: Sequence[Callable[[], T]],
-        loop: asyncio.AbstractEventLoop,
-        finished: asyncio.Future[None],
-        context: contextvars.Context | None = None,
-    ) -> Queued[T]:
-        """Queue ``reads`` on the lane from any thread (the query encoder's hands its
-        reads over here the moment a query is encoded); ``finished``, a future of
-        ``loop``, is settled when the last is done. Each read runs in a copy of
-        ``context`` (the caller's, by default). ``wait_all`` waits for them."""
-        calls: list[Callable[[], T]] = [
-            functools.partial((context or contextvars.copy_context()).copy().run, read)
-            for read in reads
-        ]
-        futures = [self._thread.submit(call) for call in calls]
-        queued = Queued(calls, futures, finished)
-        if not futures:
-            loop.call_soon_threadsafe(_settle, finished)
-            return queued
-        left = len(futures)
+        deadline = loop.time() + timeout
+        calls = [functools.partial(contextvars.copy_context().run, read) for read in reads]
+        queued = [self._thread.submit(call) for call in calls]
+        finished: asyncio.Future[None] = loop.create_future()
+        left = len(queued)
         lock = threading.Lock()
 
         def one_done(_: Future[Any]) -> None:
@@ -98,35 +81,28 @@ class StoreLane:
                 with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
                     loop.call_soon_threadsafe(_settle, finished)
 
-        for future in futures:
-            future.add_done_callback(one_done)
-        return queued
-
-    async def wait_all(self, queued: Queued[T], deadline: float) -> list[T | BaseException]:
-        """The outcomes of ``queued`` (``run_all``), each ``TimeoutError`` that is not
-        done by ``deadline``, the loop's time."""
-        if not queued.futures:
-            return []
-        loop = asyncio.get_running_loop()
-        patience = min(self.patience, deadline - loop.time())
+        for read in queued:
+            read.add_done_callback(one_done)
         try:
-            await asyncio.wait_for(asyncio.shield(queued.finished), patience)
-            return [_outcome(read) for read in queued.futures]
+            await asyncio.wait_for(asyncio.shield(finished), min(self.patience, timeout))
+            return [_outcome(read) for read in queued]
         except TimeoutError:
             pass
         except asyncio.CancelledError:
-            queued.cancel()  # the caller gave up: a read not yet begun never runs
+            for read in queued:
+                read.cancel()  # the caller gave up: a read not yet begun never runs
             raise
         if loop.time() >= deadline:  # out of time: what is queued never runs
-            queued.cancel()
+            for read in queued:
+                read.cancel()
             return [
                 TimeoutError() if read.cancelled() or not read.done() else _outcome(read)
-                for read in queued.futures
+                for read in queued
             ]
         # Patience is up: the reads still queued leave the lane for threads of their own.
         waiting: list[asyncio.Future[T]] = [
             loop.run_in_executor(None, call) if read.cancel() else asyncio.wrap_future(read)
-            for read, call in zip(queued.futures, queued.calls, strict=True)
+            for read, call in zip(queued, calls, strict=True)
         ]
         for future in waiting:
             future.add_done_callback(_retrieve)
@@ -138,26 +114,6 @@ class StoreLane:
     def close(self) -> None:
         """Let the thread go once its read is done; reads still queued are dropped."""
         self._thread.shutdown(wait=False, cancel_futures=True)
-
-
-class Queued(Generic[T]):
-    """Reads queued together on the lane (``StoreLane.submit_all``)."""
-
-    def __init__(
-        self,
-        calls: list[Callable[[], T]],
-        futures: list[Future[T]],
-        finished: asyncio.Future[None],
-    ) -> None:
-        self.calls = calls
-        self.futures = futures
-        #: Settled on its loop once the last read is done.
-        self.finished = finished
-
-    def cancel(self) -> None:
-        """Drop the reads not yet begun: they never run."""
-        for read in self.futures:
-            read.cancel()
 
 
 def _settle(finished: asyncio.Future[None]) -> None:
