@@ -32,11 +32,13 @@ SPECIAL_TOKENS = 2
 #: Long documents are tokenized in blocks of about this many characters.
 BLOCK_CHARS = 100_000
 #: The most characters a chunk may hold per token of its limit. Prose takes 4-6 a token
-#: and a 256-token chunk about 1,100 characters; a word of more than 100 characters is
-#: one unknown token to the model and white space is none, so a hex string, a sequence
-#: or a page of padding would otherwise make a chunk of any length (a 100,000-character
-#: word: one chunk of 100,000 characters, stored and answered whole in every result).
-MAX_CHARS_PER_TOKEN = 16
+#: with a subword tokenizer (a 256-token chunk is about 1,100 characters), a model whose
+#: tokens are whole words up to 30 or so; but a word of more than 100 characters is one
+#: unknown token to a WordPiece model and white space is none, so a hex string, a
+#: sequence or a page of padding would otherwise make a chunk of any length (a
+#: 60,000-character word: one chunk of 60,000 characters, stored and answered whole in
+#: every result).
+MAX_CHARS_PER_TOKEN = 32
 
 _HEADING = re.compile(r"#{1,6}(?:\s|$)")
 _SENTENCE_END = frozenset(".!?")
