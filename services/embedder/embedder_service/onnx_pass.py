@@ -104,6 +104,9 @@ def vnni() -> bool:
 #: operators between it and the product that reads it.
 _ACTIVATIONS = frozenset({"Erf", "Tanh", "Gelu", "FastGelu", "BiasGelu", "Relu", "Sigmoid"})
 _ELEMENTWISE = frozenset({"Mul", "Add", "Div", "Sub", "Pow", "Cast"})
+#: How far back from a product's input the activation may be: itself and at most four
+#: elementwise operators (exact GELU's Add, Mul, Mul after its Erf).
+_ACTIVATION_HOPS = 5
 
 
 def activation_products(model: onnx.ModelProto) -> list[str]:
@@ -128,7 +131,7 @@ def activation_products(model: onnx.ModelProto) -> list[str]:
     return [
         node.name
         for node in model.graph.node
-        if node.op_type in ("MatMul", "Gemm") and reads_activation(node.input[0], 5)
+        if node.op_type in ("MatMul", "Gemm") and reads_activation(node.input[0], _ACTIVATION_HOPS)
     ]
 
 
@@ -145,14 +148,15 @@ def quantize(source: Path, target: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    kept = activation_products(onnx.load(source))
+    model = onnx.load(source)  # read once: the exclusions and the quantization
+    kept = activation_products(model)
     root = logging.getLogger()
     was, root.disabled = root.disabled, True
     try:  # it suggests pre-processing at WARNING on the root logger, every time
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quantize_dynamic(
-                source,
+                model,
                 target,
                 weight_type=QuantType.QInt8,
                 per_channel=True,

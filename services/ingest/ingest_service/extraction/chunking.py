@@ -119,26 +119,24 @@ class Chunker:
         chunks: list[tuple[str, int]] = []
         pos = 0
         while True:
+            start = offsets[pos][0]
             end = n if n - pos <= limit else _best_end(ranks, pos, limit)
-            long = ends[end - 1] - offsets[pos][0] > most
+            long = ends[end - 1] - start > most
             if long:
                 # Too many characters for its tokens: it ends at the last token that
                 # fits, and the next starts there, without overlap (each would repeat
-                # most of this one). A token longer than that alone is cut by length.
-                end = max(pos + 1, bisect.bisect_right(ends, offsets[pos][0] + most, pos, end))
-                if ends[pos] - offsets[pos][0] > most:
-                    chunks.extend(self._cut(text[offsets[pos][0] : ends[pos]], most))
-                    if end >= n:
-                        return chunks
-                    pos = end
-                    continue
-            piece = text[offsets[pos][0] : ends[end - 1]]
-            if ranks[pos] == INSIDE or (end < n and ranks[end] == INSIDE):
-                # A cut inside a word: the pieces may tokenize differently alone.
-                while end - pos > 1 and self.count(piece) > limit:
-                    end -= 1
-                    piece = text[offsets[pos][0] : ends[end - 1]]
-            chunks.append((piece, end - pos))
+                # most of this one).
+                end = max(pos + 1, bisect.bisect_right(ends, start + most, pos, end))
+            if ends[pos] - start > most:  # a token longer than that alone: cut by length
+                chunks.extend(self._cut(text[start : ends[pos]], most))
+            else:
+                piece = text[start : ends[end - 1]]
+                if ranks[pos] == INSIDE or (end < n and ranks[end] == INSIDE):
+                    # A cut inside a word: the pieces may tokenize differently alone.
+                    while end - pos > 1 and self.count(piece) > limit:
+                        end -= 1
+                        piece = text[start : ends[end - 1]]
+                chunks.append((piece, end - pos))
             if end >= n:
                 return chunks
             pos = end if long else _overlap_start(ranks, pos, end, overlap)
