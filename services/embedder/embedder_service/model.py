@@ -31,7 +31,7 @@ from semantik_runtime.errors import CommandError
 from semantik_runtime.models import installed_models
 from sentence_transformers import SentenceTransformer
 
-from .onnx_pass import OnnxEncoder, SentenceEmbedding, onnx_int8_encoder, unit_rows
+from .onnx_pass import OnnxEncoder, SentenceEmbedding, kept_file, onnx_int8_encoder, unit_rows
 from .precision import BFloat16Pass, bfloat16_linears, fuse_gelu, int8_encoder
 from .query_tokens import QueryTokens, query_tokens
 
@@ -131,6 +131,9 @@ class EmbeddingModel:
         self._query_tokens: QueryTokens | None = None
         #: The int8 query pass through ONNX Runtime, once ``use_query_precision`` asks.
         self._query_onnx: OnnxEncoder | None = None
+        #: Where an int8 export of this model is kept between starts (``onnx_pass``);
+        #: None: built at every start.
+        self.int8_file: Path | None = None
         #: What the query pass multiplies in: ``bfloat16`` once ``_try_bfloat16`` kept it.
         self.query_dtype = "float32"
 
@@ -197,14 +200,14 @@ class EmbeddingModel:
             kept = remembered.get() if remembered else None
             if kept is not None:
                 chosen, why = kept
-                documents = self._encoder if chosen == "fp32" else _BUILDERS[chosen](self._encoder)
+                documents = self._encoder if chosen == "fp32" else self._build(chosen)
             else:
                 chosen, documents, why = self._choose_precision()
                 if remembered is not None:
                     remembered.put(chosen, why)
         else:
             expected = self._encode(self._encoder, _DOCUMENT_PROBES)
-            documents = _BUILDERS[requested](self._encoder)
+            documents = self._build(requested)
             cosine = _least_cosine(self._encode(documents, _DOCUMENT_PROBES), expected)
             engine = pass_engine(documents)
             chosen, why = requested, f"asked for; {engine}; least probe cosine to fp32 {cosine:.4f}"
@@ -217,6 +220,10 @@ class EmbeddingModel:
         level = logging.WARNING if costly else logging.INFO
         log.log(level, "%s: documents encode in %s (%s)", self.name, chosen, why)
         return chosen
+
+    def _build(self, precision: str) -> DocumentPass:
+        """The documents' pass at ``precision`` (bf16 or int8) over the float32 encoder."""
+        return _BUILDERS[precision](self._encoder, self.int8_file)
 
     def _choose_precision(self) -> tuple[str, DocumentPass, str]:
         """``auto``: the precision, its encoder and why (see ``use_precision``). Its
@@ -231,7 +238,7 @@ class EmbeddingModel:
         expected = self._encode(self._encoder, _DOCUMENT_PROBES)
         close: dict[str, DocumentPass] = {}
         for name in names:
-            documents = _BUILDERS[name](self._encoder)
+            documents = self._build(name)
             cosine = _least_cosine(self._encode(documents, _DOCUMENT_PROBES), expected)
             if cosine >= DOCUMENT_MIN_COSINE:
                 close[name] = documents
@@ -427,7 +434,7 @@ class EmbeddingModel:
             onnx = (
                 documents
                 if isinstance(documents, OnnxEncoder)
-                else onnx_int8_encoder(self._encoder)
+                else onnx_int8_encoder(self._encoder, self.int8_file)
             )
         except Exception as exc:  # an exporter's or ONNX Runtime's refusal of this model
             log.warning("%s: queries keep %s; no int8 export: %s", self.name, self.query_dtype, exc)
@@ -508,12 +515,13 @@ NOT_PROBED = "int8 not probed (its cosine to fp32 is under the bound)"
 DOCUMENT_MIN_GAIN = 0.9
 
 
-def int8_pass(encoder: SentenceTransformer) -> DocumentPass:
+def int8_pass(encoder: SentenceTransformer, kept: Path | None = None) -> DocumentPass:
     """Documents in dynamic int8: through ONNX Runtime (``onnx_pass``: 1.7x float32's
-    chunks/s at a cosine of 0.990, where torch's own gave 1.45x at 0.973), else, for a
-    model whose chain does not export, torch's (``precision.int8_encoder``)."""
+    chunks/s at a cosine of 0.990, where torch's own gave 1.45x at 0.973; its model kept
+    in ``kept`` between starts), else, for a model whose chain does not export, torch's
+    (``precision.int8_encoder``)."""
     try:
-        return onnx_int8_encoder(encoder)
+        return onnx_int8_encoder(encoder, kept)
     except Exception as exc:  # an exporter's or ONNX Runtime's refusal of this model
         log.warning("int8 through torch: the model did not export to ONNX Runtime: %s", exc)
         return int8_encoder(encoder)
@@ -526,8 +534,15 @@ def pass_engine(documents: DocumentPass) -> str:
     return "torch autocast" if isinstance(documents, BFloat16Pass) else "torch"
 
 
-_BUILDERS: dict[str, Callable[[SentenceTransformer], DocumentPass]] = {
-    "bf16": BFloat16Pass,
+def bfloat16_pass(encoder: SentenceTransformer, _: Path | None = None) -> DocumentPass:
+    """Documents under torch's CPU autocast to bfloat16 (``precision.BFloat16Pass``)."""
+    return BFloat16Pass(encoder)
+
+
+#: Each reduced precision's pass, built over the float32 encoder (and, for int8, the
+#: file its export is kept in).
+_BUILDERS: dict[str, Callable[[SentenceTransformer, Path | None], DocumentPass]] = {
+    "bf16": bfloat16_pass,
     "int8": int8_pass,
 }
 
@@ -604,13 +619,8 @@ class RememberedChoice:
 
     @classmethod
     def of(cls, directory: Path, name: str, model_dir: str) -> RememberedChoice:
-        files = sorted(
-            (str(f.relative_to(model_dir)), f.stat().st_size, f.stat().st_mtime_ns)
-            for f in Path(model_dir).rglob("*")
-            if f.is_file()
-        )
         identity = {
-            "model": [name, str(Path(model_dir).resolve()), files],
+            "model": model_identity(name, model_dir),
             "torch": torch.__version__,
             "onnxruntime": _onnxruntime_version(),
             "cpu": [platform.machine(), _cpu_identity()],
@@ -652,6 +662,17 @@ class RememberedChoice:
             log.info("precision choice not kept in %s: %s", self.path, exc)
 
 
+def model_identity(name: str, model_dir: str) -> list[Any]:
+    """What tells a model's installed version apart: its name, directory, and each
+    file's name, size and modification time."""
+    files = sorted(
+        (str(f.relative_to(model_dir)), f.stat().st_size, f.stat().st_mtime_ns)
+        for f in Path(model_dir).rglob("*")
+        if f.is_file()
+    )
+    return [name, str(Path(model_dir).resolve()), files]
+
+
 def _onnxruntime_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -682,7 +703,8 @@ def load_sentence_transformer(
 ) -> EmbeddingModel:
     """Load a sentence-transformers directory; fp16 on CUDA, where it halves the memory
     (unless ``precision`` asks for fp32), and documents at ``precision`` on a CPU
-    (``EmbeddingModel.use_precision``; ``auto``'s choice kept under ``choices_dir``),
+    (``EmbeddingModel.use_precision``; ``auto``'s choice and an int8 export kept under
+    ``choices_dir``),
     queries at ``query_precision`` (``EmbeddingModel.use_query_precision``)."""
     chosen = choose_device(device)
     encoder = SentenceTransformer(path, device=chosen)
@@ -698,8 +720,10 @@ def load_sentence_transformer(
     # half a second): paid here, at start, not by the first batch or the first query.
     model.encode(["warm up " * (model.max_seq_length // 2 or 1)])
     remembered = None
-    if choices_dir is not None and precision == "auto" and chosen.startswith("cpu"):
-        remembered = RememberedChoice.of(choices_dir, name, path)
+    if choices_dir is not None and chosen.startswith("cpu"):
+        model.int8_file = kept_file(choices_dir, name, model_identity(name, path))
+        if precision == "auto":
+            remembered = RememberedChoice.of(choices_dir, name, path)
     model.use_precision(precision, remembered)
     model.trace_queries()
     model.use_query_precision(query_precision)
@@ -724,8 +748,8 @@ def load_model(
     """Load an installed model by name (see ``semantik_runtime.models``), on ``device``
     or the best one available, its documents encoded at ``precision`` (fp32 unless the
     embedder's settings say otherwise: a tool's vectors stay comparable run to run;
-    ``auto``'s choice kept under ``choices_dir``). A model that is not installed is a
-    typed error."""
+    ``auto``'s choice and an int8 export kept under ``choices_dir``). A model that is not
+    installed is a typed error."""
     installed = installed_models(models_dir)
     found = installed.get(name)
     if found is None:

@@ -17,12 +17,14 @@ from embedder_service import model as model_module
 from embedder_service import onnx_pass
 from embedder_service import precision as precision_module
 from embedder_service.config import EmbedderSettings
-from embedder_service.model import EmbeddingModel, RememberedChoice
+from embedder_service.model import EmbeddingModel, RememberedChoice, load_model
 from embedder_service.onnx_pass import OnnxEncoder
 from pydantic import ValidationError
 from semantik_contracts import ErrorCode
 from semantik_runtime.errors import CommandError
 from sentence_transformers import SentenceTransformer
+
+from tests.models import TINY_MODEL
 
 #: The least cosine to float32 an int8 document vector is held to here: on 128 SciFact
 #: passages ONNX Runtime's int8 reached min 0.990, mean 0.995 (torch's own, the pass of
@@ -282,7 +284,7 @@ def test_each_lane_encodes_int8_on_its_own_session_with_its_threads(
 def test_a_model_that_does_not_export_takes_torchs_int8(
     model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def refuse(_: SentenceTransformer) -> OnnxEncoder:
+    def refuse(*_: object) -> OnnxEncoder:
         raise RuntimeError("Exporting the operator 'aten::weird' is not supported")
 
     monkeypatch.setattr(model_module, "onnx_int8_encoder", refuse)
@@ -343,7 +345,7 @@ def test_auto_keeps_float32_on_a_cpu_without_bfloat16_units(
     np.testing.assert_allclose(chosen.encode(PASSAGES), model.encode(PASSAGES), atol=0)
 
 
-def never_built(_: SentenceTransformer) -> None:
+def never_built(*_: object) -> None:
     raise AssertionError("auto built an int8 pass")
 
 
@@ -504,10 +506,96 @@ def test_int8_queries_fall_back_with_a_warning_on_a_gpu_or_without_an_export(
     assert gpu.use_query_precision("int8") == "float32" and gpu._query_onnx is None
     assert "int8 queries are for a CPU" in caplog.text
 
-    def refuse(_: SentenceTransformer) -> OnnxEncoder:
+    def refuse(*_: object) -> OnnxEncoder:
         raise RuntimeError("Exporting the operator 'aten::weird' is not supported")
 
     monkeypatch.setattr(model_module, "onnx_int8_encoder", refuse)
     cpu = fresh(model)
     assert cpu.use_query_precision("int8") == "float32" and cpu._query_onnx is None
     assert "no int8 export" in caplog.text and "aten::weird" in caplog.text
+
+
+def refuse_export(*_: object) -> None:
+    raise AssertionError("exported again")
+
+
+@pytest.mark.integration
+def test_an_int8_export_is_kept_and_loaded_at_the_next_start(
+    models_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The export and quantization (4 s of a start for the default model) happen once:
+    the int8 model is kept under the choices dir, named by everything that shapes it,
+    and the next start loads it instead."""
+    choices = tmp_path / "embedder"
+    first = load_model(TINY_MODEL, "cpu", models_dir, "int8", choices)
+    assert first.precision == "int8" and isinstance(first._documents, OnnxEncoder)
+    (kept,) = choices.glob("int8-*.onnx")
+    # The model's name ("acme/tiny-bert") cannot reach outside the directory.
+    assert kept == first.int8_file and kept.parent == choices
+    assert kept.name.startswith("int8-acme_tiny_bert-")
+    assert not list(choices.glob(".*"))  # nothing half-written left beside it
+
+    monkeypatch.setattr(onnx_pass, "export", refuse_export)
+    again = load_model(TINY_MODEL, "cpu", models_dir, "int8", choices)
+    assert isinstance(again._documents, OnnxEncoder)
+    assert "onnxruntime" in again.precision_reason
+    np.testing.assert_allclose(again.encode(PASSAGES), first.encode(PASSAGES), atol=1e-6)
+    # Queries in int8 take the same kept model.
+    queries = load_model(TINY_MODEL, "cpu", models_dir, "fp32", choices, query_precision="int8")
+    assert queries.query_dtype == "int8"
+
+    # A kept file that is cut short or damaged is built again, written over, and said.
+    monkeypatch.undo()
+    caplog.set_level("WARNING", logger=onnx_pass.__name__)
+    kept.write_bytes(kept.read_bytes()[:1000])
+    rebuilt = load_model(TINY_MODEL, "cpu", models_dir, "int8", choices)
+    assert "not used" in caplog.text and str(kept) in caplog.text
+    np.testing.assert_allclose(rebuilt.encode(PASSAGES), first.encode(PASSAGES), atol=1e-6)
+    assert OnnxEncoder(first._encoder, kept.read_bytes()).embed(PASSAGES).shape[0] == 3
+
+    # Without a choices dir nothing is kept (a tool's own model: bench, eval's tuner).
+    monkeypatch.chdir(tmp_path)
+    plain = load_model(TINY_MODEL, "cpu", models_dir, "int8")
+    assert plain.int8_file is None and list(tmp_path.glob("*.onnx")) == []
+
+
+@pytest.mark.unit
+def test_a_kept_int8_export_is_named_by_what_shapes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another model version, another weights' width (VNNI) or another exporter gives
+    another file; writing it removes the same model's older ones, not other models'."""
+    name = "../../etc/passwd"
+    kept = onnx_pass.kept_file(tmp_path, name, ["m", 1])
+    assert kept.parent == tmp_path and "/" not in kept.name and ".." not in kept.name
+    assert kept == onnx_pass.kept_file(tmp_path, name, ["m", 1])
+    assert kept != onnx_pass.kept_file(tmp_path, name, ["m", 2])
+    other_cpu = not onnx_pass.vnni()
+    monkeypatch.setattr(onnx_pass, "vnni", lambda: other_cpu)
+    assert kept != onnx_pass.kept_file(tmp_path, name, ["m", 1])
+    monkeypatch.undo()
+    monkeypatch.setattr(onnx_pass.torch, "__version__", "0.0.1")
+    older = onnx_pass.kept_file(tmp_path, name, ["m", 1])
+    assert older != kept
+    other = onnx_pass.kept_file(tmp_path, "another-model", ["m", 1])
+    for path in (older, other):
+        path.write_bytes(b"model")
+    onnx_pass.keep(kept, b"new model")
+    assert kept.read_bytes() == b"new model"
+    assert not older.exists() and other.read_bytes() == b"model"
+
+
+@pytest.mark.unit
+def test_an_int8_export_that_cannot_be_kept_still_encodes(
+    model: EmbeddingModel, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A data dir that cannot be written to only costs the export at the next start."""
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    caplog.set_level("INFO", logger=onnx_pass.__name__)
+    onnx_pass.keep(blocked / "int8-m-0.onnx", b"model")
+    assert "int8 model not kept" in caplog.text
+    assert blocked.read_text() == "not a directory"
