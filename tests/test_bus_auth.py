@@ -15,6 +15,7 @@ from typing import Any
 
 import nats
 import pytest
+from embedder_service.generations import read_generation_facts
 from gateway_service.ratelimit import RateLimiter, SharedRateLimiter
 from nats.aio.client import Client as NATS
 from nats.errors import NoServersError
@@ -31,7 +32,7 @@ from semantik_contracts.subjects import (
     event_subject,
 )
 from semantik_runtime.bus import Bus
-from semantik_runtime.nats_auth import OPERATOR, SUBSCRIBER, USERS
+from semantik_runtime.nats_auth import OPERATOR, SUBSCRIBER, USERS, VECTOR_HOST
 from semantik_runtime.nats_credentials import NatsCredentials
 
 from semantik.nats_secrets import local_credentials, nats_passwords, write_server_config
@@ -259,6 +260,22 @@ async def test_the_subscriber_follows_the_events_with_its_own_consumer(
         assert info.num_ack_pending == 0 or info.delivered.stream_seq >= 1
         assert await reader.js.delete_consumer(EVENTS_STREAM, "downstream")
         assert refusals.errors == []
+
+
+@pytest.mark.parametrize("user", ["embedder", VECTOR_HOST])
+async def test_the_embedder_reads_the_collection_log_to_its_end_and_no_other_consumer(
+    server: str, data_dir: Path, streams: None, user: str
+) -> None:
+    """The orphan sweep folds the collection events up to the log's end. Where no event
+    matches (a fresh system) the end is the ephemeral consumer's own info: refused, the
+    sweep failed at every start of ``semantik run``, a traceback each time. Another
+    service's durable consumer stays out of reach, its info included."""
+    async with connected(server, data_dir, user) as (embedder, refusals):
+        facts = await read_generation_facts(embedder, patience=10.0)
+        assert facts.live == {} and refusals.errors == []
+        with pytest.raises((TimeoutError, nats.errors.TimeoutError, APIError)):
+            await embedder.js.consumer_info(EVENTS_STREAM, "collections-ScanStarted", timeout=2)
+        assert await refusals.wait("Permissions Violation for Publish")
 
 
 async def test_the_subscriber_publishes_nothing_and_deletes_no_stream(

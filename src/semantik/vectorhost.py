@@ -35,7 +35,7 @@ async def main() -> None:
         settings.device,
         settings.models_path,
         settings.precision,
-        settings.data_dir / "embedder",  # auto's choice, kept for the next start
+        settings.data_dir / "embedder",  # auto's choice and an int8 export, kept for the next start
         settings.query_precision,
     )
     store = open_vector_store(

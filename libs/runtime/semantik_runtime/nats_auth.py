@@ -173,11 +173,14 @@ def _read_messages(stream: str) -> list[str]:
 
 def _ephemeral_reader(stream: str) -> list[str]:
     """Ephemeral consumers (server-named): pull ones, and ordered push ones with flow
-    control into this user's inbox."""
+    control into this user's inbox; and their info, which tells a reader it has read to
+    the log's end (``consumer.read_to_end``). The services' durables stay denied to
+    another service (``_others_durables``, their info included)."""
     return [
         f"{_API}.CONSUMER.CREATE.{stream}",
         f"{_API}.CONSUMER.CREATE.{stream}.*.>",  # nats-py names its pull ephemerals
         f"{_API}.CONSUMER.MSG.NEXT.{stream}.*",
+        f"{_API}.CONSUMER.INFO.{stream}.*",
         f"$JS.FC.{stream}.>",
     ]
 
