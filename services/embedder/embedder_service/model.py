@@ -8,6 +8,7 @@ typed error, never a download.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -15,7 +16,7 @@ import os
 import platform
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -337,7 +338,7 @@ class EmbeddingModel:
         and then optimized for inference if ``optimize``: on one thread of an
         AVX512-BF16 Xeon that took a float32 query from 8.39 to 7.37 ms (p50), but a
         bfloat16 one from 5.17 to 5.64, so the bfloat16 trace is only frozen."""
-        with torch.no_grad(), warnings.catch_warnings():
+        with torch.no_grad(), warnings.catch_warnings(), _deprecations_unsaid():
             warnings.simplefilter("ignore")  # the tracer's notes on Python values
             traced = torch.jit.trace(  # type: ignore[no-untyped-call]
                 SentenceEmbedding(self._encoder, keys),
@@ -575,6 +576,36 @@ def _take_turns(
 
 
 _DOCUMENT_RACE_ROUNDS = 3
+
+
+class _AttributeNotes(logging.Filter):
+    """Drops what a library logs when one of its attributes is merely read: a
+    deprecated one of ``SentenceTransformer``, or a model's ``loss_function``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "has been deprecated" not in message and "loss_type=None" not in message
+
+
+#: Where those notes are logged from.
+_NOTED_BY = ("sentence_transformers.base.model", "transformers.modeling_utils")
+
+
+@contextlib.contextmanager
+def _deprecations_unsaid() -> Iterator[None]:
+    """The tracer looks up every attribute of each module it records (``hasattr``), and
+    some of them log a WARNING when read: five at every start of an embedder, about
+    nothing it does (a deprecated attribute of ``SentenceTransformer``, the loss of a
+    model that is never trained)."""
+    dropped = _AttributeNotes()
+    loggers = [logging.getLogger(name) for name in _NOTED_BY]
+    for logger in loggers:
+        logger.addFilter(dropped)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(dropped)
 
 
 def native_bfloat16() -> bool:
