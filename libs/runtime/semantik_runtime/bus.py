@@ -403,7 +403,13 @@ class Bus:
             # forever in nats-py. Replies were flushed above; pending pulls are redelivered.
             with contextlib.suppress(Exception):
                 await self.nc.flush(timeout=2)
-            await self.nc.close()
+            try:
+                await self.nc.close()
+            except Exception as exc:
+                # Where the server went away while something was queued (a pull request
+                # while reconnecting), nats-py writes it to the dead transport and uvloop
+                # raises; the connection is closed all the same (its reconnecting ended).
+                log.info("%s: NATS connection closed with an error: %s", self.name, exc)
 
 
 _REPLY_TYPES: dict[type[BaseModel], type[Reply[Any]]] = {}

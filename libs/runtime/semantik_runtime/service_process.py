@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 import uvloop
@@ -99,10 +99,17 @@ async def serve_until_stopped(
         logging.getLogger(name).info("%s started", name)
         await stop.wait()
     finally:
-        await health.close()
-        for service in reversed(started):
-            await service.close()
-        for bus in buses:
-            await bus.close()
-        for resource in resources:
-            resource.close()
+        # Each step even if one before it fails: a store is closed whatever the bus did.
+        steps: list[tuple[str, Callable[[], Awaitable[None] | None]]] = [
+            ("the health endpoint", health.close),
+            *((f"service {type(s).__name__}", s.close) for s in reversed(started)),
+            *((f"bus {bus.name}", bus.close) for bus in buses),
+            *((f"resource {type(r).__name__}", r.close) for r in resources),
+        ]
+        for what, close in steps:
+            try:
+                closing = close()
+                if closing is not None:
+                    await closing
+            except Exception:
+                logging.getLogger(name).exception("%s: closing %s failed", name, what)
