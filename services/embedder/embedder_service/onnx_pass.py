@@ -266,6 +266,10 @@ def onnx_int8_encoder(encoder: SentenceTransformer, kept: Path | None = None) ->
     return built
 
 
+#: The kept int8 models' file names begin so (then the model's name and a digest).
+_INT8_PREFIX = "int8-"
+
+
 def kept_file(directory: Path, name: str, identity: object) -> Path:
     """Where the int8 model of model ``name`` is kept under ``directory``: a file named
     by a digest of ``identity`` (the model's files; torch, ONNX and ONNX Runtime;
@@ -281,10 +285,6 @@ def kept_file(directory: Path, name: str, identity: object) -> Path:
     }
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
     return directory / f"{_INT8_PREFIX}{_safe(name)}-{digest[:32]}.onnx"
-
-
-#: The kept int8 models' file names begin so (then the model's name and a digest).
-_INT8_PREFIX = "int8-"
 
 
 def keep(path: Path, model: bytes) -> None:
