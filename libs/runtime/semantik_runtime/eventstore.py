@@ -5,7 +5,44 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresRecorder,
+    PostgresTrackingRecorder,
+)
+
 from .telemetry import MAPPER_TOPIC
+
+#: The PostgreSQL advisory lock a recorder holds while it creates its tables ("SEMANTIK").
+TABLES_LOCK = 0x53454D414E54494B
+
+
+class SerialTables(PostgresRecorder):
+    """Creates a recorder's tables one process at a time. PostgreSQL's ``CREATE TABLE
+    IF NOT EXISTS`` (and ``CREATE TYPE``) are not safe against each other: processes
+    that start together, the services of ``semantik run`` sharing ``read_model_rows``
+    or the replicas of one service sharing its events table, raced to a unique
+    violation on ``pg_type`` (or "tuple concurrently updated"), and one of them stopped
+    at its start. The lock is held on a connection of its own while the tables are
+    made on others; the next process waits for it, then finds them made."""
+
+    def create_table(self) -> None:
+        with self.datastore.get_connection() as holder:
+            with holder.transaction():
+                holder.execute("SELECT pg_advisory_lock(%s)", (TABLES_LOCK,))
+            try:
+                super().create_table()
+            finally:
+                with holder.transaction():
+                    holder.execute("SELECT pg_advisory_unlock(%s)", (TABLES_LOCK,))
+
+
+class SerialApplicationRecorder(SerialTables, PostgresApplicationRecorder):
+    """An application's events (``APPLICATION_RECORDER_TOPIC``), its tables made alone."""
+
+
+class SerialTrackingRecorder(SerialTables, PostgresTrackingRecorder):
+    """A tracking table (``TRACKING_RECORDER_TOPIC``: the outbox relay's), made alone."""
 
 
 def event_store_env(app_name: str, database_url: str | None, data_dir: Path) -> dict[str, str]:
@@ -43,6 +80,8 @@ def _store_env(app_name: str, database_url: str | None, data_dir: Path) -> dict[
         "POSTGRES_CONNECT_TIMEOUT": "10",
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_SINGLE_ROW_TRACKING": "y",
+        "APPLICATION_RECORDER_TOPIC": f"{__name__}:SerialApplicationRecorder",
+        "TRACKING_RECORDER_TOPIC": f"{__name__}:SerialTrackingRecorder",
     }
     if "schema" in query:
         env["POSTGRES_SCHEMA"] = query["schema"][0]

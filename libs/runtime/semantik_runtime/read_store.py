@@ -43,6 +43,8 @@ from eventsourcing.postgres import PostgresFactory, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteFactory, SQLiteTrackingRecorder
 from psycopg.sql import SQL, Identifier
 
+from .eventstore import SerialTables
+
 #: A row of a model: (table, key, value); a value of None deletes the row.
 Row = tuple[str, str, bytes | None]
 
@@ -248,7 +250,7 @@ class SQLiteReadStore(SQLiteTrackingRecorder, ReadStore):
             return [bytes(r[0]) for r in c.fetchall()]
 
 
-class PostgresReadStore(PostgresTrackingRecorder, ReadStore):
+class PostgresReadStore(SerialTables, PostgresTrackingRecorder, ReadStore):
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         schema = Identifier(self.datastore.schema)
