@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -31,6 +32,10 @@ from .freshness import Freshness
 from .watcher import Changed, SourceWatcher, folder_problem
 
 log = logging.getLogger(__name__)
+
+#: How long the synced sources may go unlisted before it is said as a WARNING: a
+#: replica's first listings at start come before the collections service answers.
+UNLISTED_PATIENCE = 30.0
 
 
 class SyncCoordinator:
@@ -55,6 +60,8 @@ class SyncCoordinator:
         #: The synced sources this replica holds, as last listed.
         self.sources: dict[UUID, SourceView] = {}
         self.watchers: dict[UUID, tuple[SourceWatcher, asyncio.Task[None]]] = {}
+        #: When the listings began to fail (``time.monotonic``), while they do.
+        self._unlisted_since: float | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.freshness.start()
@@ -77,11 +84,23 @@ class SyncCoordinator:
                 command_subject(COLLECTIONS, "ListSyncedSources"), ListSyncedSources(), SourceList
             )
         except (RpcFailure, TimeoutError) as exc:
-            log.warning("synced sources not listed (%s); keeping the leases held", exc)
+            since = self._unlisted_since = self._unlisted_since or time.monotonic()
+            # The collections service starts beside this one: a listing or two before it
+            # answers is a start, not an outage.
+            late = time.monotonic() - since >= UNLISTED_PATIENCE
+            log.log(
+                logging.WARNING if late else logging.INFO,
+                "synced sources not listed for %.0f s (%s); keeping the leases held",
+                time.monotonic() - since,
+                exc,
+            )
             for source_id in list(self.leases.held):
                 if not await self.leases.hold(source_id):
                     await self._drop(source_id)
             return
+        if self._unlisted_since is not None:
+            log.info("synced sources listed again")
+            self._unlisted_since = None
         wanted = {s.id: s for s in listed.items if not is_upload(s.path)}
         for source_id in set(self.sources) - set(wanted):
             await self._drop(source_id)
