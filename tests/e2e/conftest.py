@@ -102,6 +102,22 @@ def semantik_run(data_dir: Path, **settings: str) -> Iterator[RunningSystem]:
             process.wait(40)
         except subprocess.TimeoutExpired:
             process.kill()
+    assert_no_refusals(data_dir)
+
+
+def assert_no_refusals(data_dir: Path) -> None:
+    """No service of the system was refused a subject by its NATS server: a permission
+    the generated configuration lacks is a feature that fails in every embedded
+    deployment while tests on an open server pass (the orphan sweep's consumer info)."""
+    log = data_dir / "logs" / "nats-server.log"
+    refused = [
+        line.strip()
+        for line in (log.read_text(errors="replace").splitlines() if log.exists() else [])
+        if "Violation" in line
+    ]
+    assert refused == [], f"the NATS server refused {len(refused)} subjects:\n" + "\n".join(
+        refused[:5]
+    )
 
 
 @pytest.fixture(scope="module")

@@ -31,12 +31,16 @@ from semantik_contracts.search import DEFAULT_MODEL
 from semantik_runtime.errors import CommandError
 from semantik_runtime.models import installed_models
 from sentence_transformers import SentenceTransformer
+from transformers.utils import logging as transformers_logging
 
 from .onnx_pass import OnnxEncoder, SentenceEmbedding, kept_file, onnx_int8_encoder, unit_rows
 from .precision import BFloat16Pass, bfloat16_linears, fuse_gelu, int8_encoder
 from .query_tokens import QueryTokens, query_tokens
 
 log = logging.getLogger(__name__)
+
+# Loading a model drew a progress bar of its weights into the service's log at each start.
+transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
 T = TypeVar("T")
 

@@ -281,8 +281,12 @@ def test_the_registry_lists_the_packaged_model_and_model_directories(
 
 
 @pytest.mark.integration
-def test_a_model_directory_loads_by_name(models_dir: Path) -> None:
+def test_a_model_directory_loads_by_name(
+    models_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     tiny = load_model(TINY_MODEL, "cpu", models_dir)
+    # No progress bar of its weights drawn into the service's log.
+    assert "Loading weights" not in capfd.readouterr().err
     vectors = tiny.encode(["one text", "another text"])
     assert vectors.shape == (2, TINY_DIMENSION)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

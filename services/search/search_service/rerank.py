@@ -26,7 +26,10 @@ class Reranker:
 
     def __init__(self, path: Path, device: str = "cpu") -> None:
         from sentence_transformers import CrossEncoder
+        from transformers.utils import logging as transformers_logging
 
+        # No bar of its weights drawn into the log.
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path} holds no cross-encoder (config.json is missing)")
         self.path = path
@@ -36,7 +39,8 @@ class Reranker:
         """One relevance score per passage, higher is better (blocking: run in a thread)."""
         if not passages:
             return []
-        found = self._model.predict([(query, passage) for passage in passages])
+        pairs = [(query, passage) for passage in passages]
+        found = self._model.predict(pairs, show_progress_bar=False)
         return [float(score) for score in found]
 
 
