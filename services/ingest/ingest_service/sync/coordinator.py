@@ -84,14 +84,14 @@ class SyncCoordinator:
                 command_subject(COLLECTIONS, "ListSyncedSources"), ListSyncedSources(), SourceList
             )
         except (RpcFailure, TimeoutError) as exc:
-            since = self._unlisted_since = self._unlisted_since or time.monotonic()
+            self._unlisted_since = self._unlisted_since or time.monotonic()
+            unlisted = time.monotonic() - self._unlisted_since
             # The collections service starts beside this one: a listing or two before it
             # answers is a start, not an outage.
-            late = time.monotonic() - since >= UNLISTED_PATIENCE
             log.log(
-                logging.WARNING if late else logging.INFO,
+                logging.WARNING if unlisted >= UNLISTED_PATIENCE else logging.INFO,
                 "synced sources not listed for %.0f s (%s); keeping the leases held",
-                time.monotonic() - since,
+                unlisted,
                 exc,
             )
             for source_id in list(self.leases.held):
