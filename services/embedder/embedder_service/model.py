@@ -9,6 +9,7 @@ typed error, never a download.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -33,7 +34,14 @@ from semantik_runtime.models import installed_models
 from sentence_transformers import SentenceTransformer
 from transformers.utils import logging as transformers_logging
 
-from .onnx_pass import OnnxEncoder, SentenceEmbedding, kept_file, onnx_int8_encoder, unit_rows
+from .onnx_pass import (
+    OnnxEncoder,
+    SentenceEmbedding,
+    kept_file,
+    onnx_int8_encoder,
+    package_version,
+    unit_rows,
+)
 from .precision import BFloat16Pass, bfloat16_linears, fuse_gelu, int8_encoder
 from .query_tokens import QueryTokens, query_tokens
 
@@ -136,9 +144,9 @@ class EmbeddingModel:
         self._query_tokens: QueryTokens | None = None
         #: The int8 query pass through ONNX Runtime, once ``use_query_precision`` asks.
         self._query_onnx: OnnxEncoder | None = None
-        #: Where an int8 export of this model is kept between starts (``onnx_pass``);
-        #: None: built at every start.
-        self.int8_file: Path | None = None
+        #: The directory an int8 export of this model is kept in between starts, and the
+        #: model's own directory (``load_sentence_transformer``); None: built each start.
+        self.kept_in: tuple[Path, str] | None = None
         #: What the query pass multiplies in: ``bfloat16`` once ``_try_bfloat16`` kept it.
         self.query_dtype = "float32"
 
@@ -225,6 +233,16 @@ class EmbeddingModel:
         level = logging.WARNING if costly else logging.INFO
         log.log(level, "%s: documents encode in %s (%s)", self.name, chosen, why)
         return chosen
+
+    @functools.cached_property
+    def int8_file(self) -> Path | None:
+        """Where an int8 export of this model is kept (``onnx_pass.kept_file``), worked
+        out only when one is built: it reads the model's files and hashes the exporter's
+        code, which no start without int8 needs."""
+        if self.kept_in is None:
+            return None
+        directory, model_dir = self.kept_in
+        return kept_file(directory, self.name, model_identity(self.name, model_dir))
 
     def _build(self, precision: str) -> DocumentPass:
         """The documents' pass at ``precision`` (bf16 or int8) over the float32 encoder."""
@@ -657,7 +675,7 @@ class RememberedChoice:
         identity = {
             "model": model_identity(name, model_dir),
             "torch": torch.__version__,
-            "onnxruntime": _onnxruntime_version(),
+            "onnxruntime": package_version("onnxruntime"),
             "cpu": [platform.machine(), _cpu_identity()],
             "rule": [DOCUMENT_MIN_COSINE, DOCUMENT_MIN_GAIN, AUTO_PASSES, _DOCUMENT_PROBES],
         }
@@ -708,15 +726,6 @@ def model_identity(name: str, model_dir: str) -> list[Any]:
     return [name, str(Path(model_dir).resolve()), files]
 
 
-def _onnxruntime_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("onnxruntime")
-    except PackageNotFoundError:
-        return "none"
-
-
 def _cpu_identity() -> str:
     """The CPU's model name and flags (Linux), which decide what it multiplies fast."""
     try:
@@ -756,7 +765,7 @@ def load_sentence_transformer(
     model.encode(["warm up " * (model.max_seq_length // 2 or 1)])
     remembered = None
     if choices_dir is not None and chosen.startswith("cpu"):
-        model.int8_file = kept_file(choices_dir, name, model_identity(name, path))
+        model.kept_in = (choices_dir, path)
         if precision == "auto":
             remembered = RememberedChoice.of(choices_dir, name, path)
     model.use_precision(precision, remembered)

@@ -278,7 +278,7 @@ def kept_file(directory: Path, name: str, identity: object) -> Path:
     new one."""
     recipe = {
         "model": identity,
-        "versions": [torch.__version__, _version("onnx"), _version("onnxruntime")],
+        "versions": [torch.__version__, package_version("onnx"), package_version("onnxruntime")],
         "vnni": vnni(),
         "opset": OPSET,
         "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
@@ -314,7 +314,8 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")[:64] or "model"
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
+    """An installed package's version, or ``none``."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
