@@ -141,21 +141,160 @@ def activation_products(model: onnx.ModelProto) -> list[str]:
     ]
 
 
-def quantize(source: Path, target: Path) -> None:
+#: Passages the inputs of the products are measured on before they are smoothed
+#: (``smooth``): prose of several fields and lengths, a list, code, numbers, other
+#: scripts and a lone word. Which of a model's channels run large is the model's own
+#: (all-MiniLM-L6-v2's first feed-forward input: one channel at 28 where the median is
+#: 2), so a few dozen sentences find them; the passages a collection holds need not be
+#: among them.
+CALIBRATION = [
+    "Protein misfolding in the cold: chaperones bind exposed hydrophobic residues and "
+    "hold the chain until it can refold, at a cost in ATP that rises as it cools.",
+    "A randomized trial of 1,204 adults found no effect of vitamin D on fracture rates "
+    "over five years (hazard ratio 0.98, 95 % CI 0.82 to 1.16).",
+    "The tenant shall give the landlord written notice of any defect in the premises "
+    "within fourteen days of its discovery, failing which the deposit may be withheld.",
+    "Preheat the oven to 200 degrees. Whisk the eggs with the sugar until pale, fold in "
+    "the flour and bake for twenty minutes, until a skewer comes out clean.",
+    "def merge(left, right):\n    out = []\n    while left and right:\n"
+    "        out.append((left if left[0] < right[0] else right).pop(0))\n"
+    "    return out + left + right",
+    "Quarterly revenue rose 12 % to $4.3 billion, driven by cloud subscriptions, while "
+    "operating margin narrowed to 18.2 % on higher data-centre depreciation.",
+    "The river floods each spring when snowmelt from the mountains swells its tributaries; "
+    "the levees built in 1952 were raised again after the 1997 flood.",
+    "Symptoms: fever, dry cough, fatigue. Treatment: rest, fluids, paracetamol up to four "
+    "times a day. Seek care if breathing becomes difficult.",
+    "In 1887 the committee voted to extend the railway to the coast, over the objections "
+    "of the canal company, whose traffic fell by half within a decade.",
+    "ünïcödé — 東京の研究所 measured the galaxy's rotation curve; Der Vertrag wurde "
+    "am 3. Mai unterzeichnet. Le comité a rejeté la proposition.",
+    "ERROR 2026-03-14T09:12:44Z worker-3 timeout after 30000 ms connecting to "
+    "db.internal:5432 (attempt 4 of 5); retrying with backoff",
+    "Mutations in BRCA1 and BRCA2 raise the lifetime risk of breast and ovarian cancer; "
+    "carriers are offered screening from an earlier age. " * 6,
+    "The committee reviewed the proposal, the budget and the schedule, and asked for a "
+    "revised plan covering staffing, risks and the migration of the existing records. " * 5,
+    "galaxy",
+    "what do proteins fold into?",
+    "Item, quantity, price: bolts M6 x 20, 400, 0.12; washers M6, 400, 0.03; nuts M6, "
+    "400, 0.05; brackets, 50, 2.40",
+]
+#: How far a product's input channels are evened out (``smooth``): SmoothQuant's alpha,
+#: the share of each channel's range moved into the weights. On 352 SciFact and NFCorpus
+#: passages (an AVX2 CPU, 7-bit weights) the least cosine to float32 was 0.9974 at 0.3,
+#: 0.9977 at 0.5 and 0.9975 at 0.7, against 0.9947 unsmoothed.
+SMOOTHING = 0.5
+
+
+def smooth(model: onnx.ModelProto, inputs: list[dict[str, np.ndarray]], skip: set[str]) -> int:
+    """Even out the input channels of ``model``'s matrix products by a constant weight
+    (SmoothQuant, Xiao et al. 2023), in place, and return how many were smoothed.
+
+    Dynamic int8 scales a product's whole input with one factor, so a channel that runs
+    ten times the others' range leaves them few of the 256 steps: all-MiniLM-L6-v2's
+    layer norms put a few channels at 10-28 where most stay within 2-3. Each product
+    ``x @ W`` with a constant weight (not in ``skip``, not shared) becomes
+    ``(x / s) @ (s * W)``, the same product in exact arithmetic, with
+    ``s = max|x|^a / max|W|^(1-a)`` per input channel (``SMOOTHING``), ``max|x|`` measured
+    by running the float32 model on ``inputs``: the input's range is evened out and the
+    weights, quantized each column on its own, take the rest. The division is one
+    elementwise ``Mul`` before each product. On 352 SciFact and NFCorpus passages (an
+    AVX2 CPU, 7-bit weights) the least cosine to float32 went from 0.9947 to 0.9977, the
+    mean from 0.9970 to 0.9987, at the same chunks/s."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    weights = {tensor.name: tensor for tensor in model.graph.initializer}
+    readers: dict[str, int] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            readers[name] = readers.get(name, 0) + 1
+    products = [
+        node
+        for node in model.graph.node
+        if node.op_type == "MatMul"
+        and node.name not in skip
+        and node.input[1] in weights
+        and readers[node.input[1]] == 1
+        and len(weights[node.input[1]].dims) == 2
+    ]
+    if not products:
+        return 0
+    measured = sorted({node.input[0] for node in products})
+    probe = copy.deepcopy(model)
+    known = {output.name for output in probe.graph.output}
+    probe.graph.output.extend(
+        onnx.helper.make_empty_tensor_value_info(name) for name in measured if name not in known
+    )
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(
+        probe.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    peaks: dict[str, np.ndarray] = {}
+    for feeds in inputs:
+        for name, value in zip(measured, session.run(measured, feeds), strict=True):
+            peak = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
+            peaks[name] = np.maximum(peaks[name], peak) if name in peaks else peak
+    position = {id(node): at for at, node in enumerate(model.graph.node)}
+    inserted: list[tuple[int, onnx.NodeProto]] = []
+    for node in products:
+        weight = numpy_helper.to_array(weights[node.input[1]]).astype(np.float32)
+        x_peak = np.maximum(peaks[node.input[0]], 1e-5)
+        w_peak = np.maximum(np.abs(weight).max(axis=1), 1e-5)
+        scale = np.maximum(x_peak**SMOOTHING / w_peak ** (1 - SMOOTHING), 1e-5)
+        weights[node.input[1]].CopyFrom(
+            numpy_helper.from_array((weight * scale[:, None]).astype(np.float32), node.input[1])
+        )
+        divisor = f"{node.name}/smoothing"
+        model.graph.initializer.append(
+            numpy_helper.from_array((1.0 / scale).astype(np.float32), divisor)
+        )
+        smoothed = f"{node.input[0]}/smoothed_for/{node.name}"
+        mul = onnx.helper.make_node("Mul", [node.input[0], divisor], [smoothed], f"{divisor}/mul")
+        node.input[0] = smoothed
+        inserted.append((position[id(node)], mul))
+    for at, mul in sorted(inserted, key=lambda pair: pair[0], reverse=True):
+        model.graph.node.insert(at, mul)  # each just before its product: still in order
+    return len(products)
+
+
+def calibration_inputs(encoder: SentenceTransformer) -> list[dict[str, np.ndarray]]:
+    """``CALIBRATION`` as ``encoder``'s tokenizer tensors, a few passages a batch."""
+    batches = []
+    for first in range(0, len(CALIBRATION), 4):
+        features = encoder.preprocess(CALIBRATION[first : first + 4])
+        batches.append(
+            {
+                key: value.numpy().astype(np.int64)
+                for key, value in features.items()
+                if isinstance(value, torch.Tensor)
+            }
+        )
+    return batches
+
+
+def quantize(source: Path, target: Path, inputs: list[dict[str, np.ndarray]]) -> None:
     """``source``'s model with its matrix products in dynamic int8 (weights per channel)
     written to ``target``, but for the feed-forward down projections
     (``activation_products``), which stay float32: a third of the weights, and most of
-    int8's error. Without VNNI, ONNX Runtime multiplies unsigned by signed bytes with an
-    instruction (VPMADDUBSW) whose 16-bit sums can saturate; weights of 7 bits
-    (``reduce_range``) keep them in range, as its documentation advises. Where VNNI is,
-    7 bits cost next to nothing either: cosine to float32 on 128 SciFact passages
-    0.9897 at worst and 0.9931 on average, against 0.9904 and 0.9945 (every product in
-    int8)."""
+    int8's error. The products' inputs are smoothed first (``smooth``, measured on
+    ``inputs``, the tokenized ``CALIBRATION``). Only products are quantized: ONNX
+    Runtime would also store the embedding tables (``Gather``) in int8 with one scale
+    each, which cost the least cosine to float32 0.001 for no speed. Without VNNI, ONNX
+    Runtime multiplies unsigned by signed bytes with an instruction (VPMADDUBSW) whose
+    16-bit sums can saturate; weights of 7 bits (``reduce_range``) keep them in range,
+    as its documentation advises. Where VNNI is, 7 bits cost next to nothing either:
+    cosine to float32 on 128 SciFact passages 0.9897 at worst and 0.9931 on average,
+    against 0.9904 and 0.9945 (every product in int8, unsmoothed)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    model = onnx.load(source)  # read once: the exclusions and the quantization
+    model = onnx.load(source)  # read once: the exclusions, the smoothing, the quantization
     kept = activation_products(model)
+    smooth(model, inputs, set(kept))
     root = logging.getLogger()
     was, root.disabled = root.disabled, True
     try:  # it suggests pre-processing at WARNING on the root logger, every time
@@ -168,6 +307,7 @@ def quantize(source: Path, target: Path) -> None:
                 per_channel=True,
                 reduce_range=not vnni(),
                 nodes_to_exclude=kept,
+                op_types_to_quantize=["MatMul"],
             )
     finally:
         root.disabled = was
@@ -258,7 +398,7 @@ def onnx_int8_encoder(encoder: SentenceTransformer, kept: Path | None = None) ->
     with TemporaryDirectory(prefix="semantik-onnx-") as directory:
         exported, quantized = Path(directory, "fp32.onnx"), Path(directory, "int8.onnx")
         export(encoder, exported)
-        quantize(exported, quantized)
+        quantize(exported, quantized, calibration_inputs(encoder))
         model = quantized.read_bytes()
     built = OnnxEncoder(encoder, model)
     if kept is not None:

@@ -244,6 +244,97 @@ def test_int8_keeps_the_feed_forward_down_projections_in_float32(int8: Embedding
     )
 
 
+def products(shared: bool = False) -> onnx.ModelProto:
+    """``x @ W1`` and ``x @ W2`` (the same weight if ``shared``), their sum the output."""
+    h = onnx.helper
+    rng = np.random.default_rng(7)
+    names = ["w", "w"] if shared else ["w1", "w2"]
+    weights = [
+        onnx.numpy_helper.from_array(rng.normal(0, 0.1, (4, 3)).astype(np.float32), name)
+        for name in dict.fromkeys(names)
+    ]
+    nodes = [
+        h.make_node("MatMul", ["x", names[0]], ["p1"], name="first"),
+        h.make_node("MatMul", ["x", names[1]], ["p2"], name="second"),
+        h.make_node("Add", ["p1", "p2"], ["y"], name="sum"),
+    ]
+    graph = h.make_graph(
+        nodes,
+        "products",
+        [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["n", 4])],
+        [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["n", 3])],
+        weights,
+    )
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+
+
+def run_onnx(model: onnx.ModelProto, x: np.ndarray, output: str = "y") -> np.ndarray:
+    import onnxruntime as ort
+
+    if output not in {o.name for o in model.graph.output}:
+        model = onnx.ModelProto.FromString(model.SerializeToString())
+        model.graph.output.append(onnx.helper.make_empty_tensor_value_info(output))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (out,) = session.run([output], {"x": x})
+    return np.asarray(out)
+
+
+#: A product's input whose third channel runs a hundred times the others' range.
+SKEWED = (np.random.default_rng(3).normal(0, 1, (64, 4)) * [1, 1, 100, 1]).astype(np.float32)
+
+
+@pytest.mark.unit
+def test_smoothing_evens_out_a_products_input_and_keeps_its_result() -> None:
+    """``(x / s) @ (s * W)`` is ``x @ W``: the float32 model answers the same, while the
+    input each product quantizes has its outlying channel brought near the others."""
+    model = products()
+    before = run_onnx(model, SKEWED)
+    assert onnx_pass.smooth(model, [{"x": SKEWED}], set()) == 2
+    np.testing.assert_allclose(run_onnx(model, SKEWED), before, rtol=1e-4, atol=1e-4)
+    first = next(node for node in model.graph.node if node.name == "first")
+    assert first.input[0] != "x"  # it reads the smoothed input now
+    spread = np.abs(SKEWED).max(axis=0)
+    peaks = np.abs(run_onnx(model, SKEWED, first.input[0])).max(axis=0)
+    assert peaks.max() / peaks.min() < spread.max() / spread.min() / 4
+    order = [node.name for node in model.graph.node]
+    assert order.index("first/smoothing/mul") < order.index("first")
+
+
+@pytest.mark.unit
+def test_smoothing_leaves_skipped_and_shared_weights_alone() -> None:
+    """A product left in float32 (``skip``) is not smoothed, nor is a weight two
+    products read: scaling it for one would change the other's result."""
+    skipped = products()
+    assert onnx_pass.smooth(skipped, [{"x": SKEWED}], {"first"}) == 1
+    assert [node.input[0] for node in skipped.graph.node if node.name == "first"] == ["x"]
+    shared = products(shared=True)
+    before = run_onnx(shared, SKEWED)
+    assert onnx_pass.smooth(shared, [{"x": SKEWED}], set()) == 0
+    assert len(shared.graph.node) == 3
+    np.testing.assert_array_equal(run_onnx(shared, SKEWED), before)
+
+
+@pytest.mark.unit
+def test_int8_smooths_its_products_and_keeps_the_embedding_tables_in_float32(
+    model: EmbeddingModel, int8: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each of the 30 int8 products reads a smoothed input, the embedding tables stay
+    float32, and the vectors are closer to float32's than the same pass unsmoothed."""
+    assert isinstance(int8._documents, OnnxEncoder)
+    graph = onnx.load_from_string(int8._documents._model).graph
+    smoothing = [node for node in graph.node if node.name.endswith("/smoothing/mul")]
+    assert len(smoothing) == 30
+    stored = {t.name: t.data_type for t in graph.initializer}
+    tables = {n.input[0] for n in graph.node if n.op_type == "Gather" and n.input[0] in stored}
+    assert any("word_embeddings" in name for name in tables)
+    assert {stored[name] for name in tables} == {onnx.TensorProto.FLOAT}
+    monkeypatch.setattr(onnx_pass, "smooth", lambda *_: 0)
+    unsmoothed = model._encode(onnx_pass.onnx_int8_encoder(model._encoder), PASSAGES)
+    want = model.encode(PASSAGES)
+    smoothed = np.sum(int8.encode(PASSAGES) * want, axis=1)
+    assert smoothed.min() > np.sum(unsmoothed * want, axis=1).min()
+
+
 @pytest.mark.unit
 def test_int8_batches_keep_each_text_in_its_place(int8: EmbeddingModel) -> None:
     """The ONNX pass batches the longest texts first, as sentence-transformers does:
