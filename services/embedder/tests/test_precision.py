@@ -421,33 +421,62 @@ def test_queries_of_an_int8_model_keep_the_float32_pass(
 
 @pytest.mark.unit
 @pytest.mark.usefixtures("passes_built_once")
-def test_auto_keeps_float32_on_a_cpu_without_bfloat16_units(
-    model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
+def test_auto_takes_int8_on_a_cpu_without_bfloat16_units_where_close_and_faster(
+    model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Without bfloat16 units the candidate is int8 (bfloat16, emulated, is never
+    built), held to its own bound and raced against float32 (the race is told)."""
     monkeypatch.setattr(model_module, "native_bfloat16", lambda: False)
-    # int8 is never built: its cosine is below the bound, whatever its speed (measured
-    # in test_int8_is_refused_by_the_bound_auto_holds), and its export cost a start 4 s.
-    monkeypatch.setitem(model_module._BUILDERS, "int8", never_built)
+    monkeypatch.setitem(model_module._BUILDERS, "bf16", never_built)
+    raced: list[set[str]] = []
+
+    def race(_: EmbeddingModel, passes: dict[str, object]) -> dict[str, float]:
+        raced.append(set(passes))
+        return {"fp32": 1.0, "int8": 0.7}
+
+    monkeypatch.setattr(model_module, "_race_documents", race)
     chosen = fresh(model)
-    assert chosen.use_precision("auto") == "fp32"
-    assert chosen._documents is model._encoder
+    caplog.set_level("INFO", logger=model_module.__name__)
+    assert chosen.use_precision("auto") == "int8"
+    assert raced == [{"fp32", "int8"}]
+    said = [r for r in caplog.records if "documents encode in int8 (auto: " in r.getMessage()]
+    assert [r.levelname for r in said] == ["INFO"]  # within auto's bound: not a warning
+    assert isinstance(chosen._documents, OnnxEncoder)
     assert "no native bfloat16 on this CPU" in chosen.precision_reason
-    assert model_module.NOT_PROBED in chosen.precision_reason
-    np.testing.assert_allclose(chosen.encode(PASSAGES), model.encode(PASSAGES), atol=0)
+    assert "int8 through onnxruntime" in chosen.precision_reason
+    assert_close_unit_vectors(
+        chosen.encode(PASSAGES), model.encode(PASSAGES), model_module.INT8_MIN_COSINE
+    )
+    # Not faster by DOCUMENT_MIN_GAIN: float32 stays.
+    monkeypatch.setattr(model_module, "DOCUMENT_MIN_GAIN", 0.6)
+    kept = fresh(model)
+    assert kept.use_precision("auto") == "fp32"
+    assert kept._documents is model._encoder
+    np.testing.assert_allclose(kept.encode(PASSAGES), model.encode(PASSAGES), atol=0)
 
 
 def never_built(*_: object) -> None:
-    raise AssertionError("auto built an int8 pass")
+    raise AssertionError("auto built a pass it may not take on this CPU")
 
 
 @pytest.mark.unit
-def test_int8_is_refused_by_the_bound_auto_holds(int8: EmbeddingModel) -> None:
-    """Why ``auto`` does not probe int8: the int8 pass's least cosine to float32 on
-    auto's own probes is under ``DOCUMENT_MIN_COSINE``, so auto would refuse it."""
+@pytest.mark.usefixtures("passes_built_once")
+def test_int8_is_held_to_its_own_bound(
+    model: EmbeddingModel, int8: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The smoothed int8 pass keeps ``INT8_MIN_COSINE`` on auto's probes, under
+    bfloat16's bound; held to that bound it is refused, however fast, and said."""
     expected = int8._encode(int8._encoder, model_module._DOCUMENT_PROBES)
-    got = int8._encode(int8._documents, model_module._DOCUMENT_PROBES)
-    assert model_module._least_cosine(got, expected) < model_module.DOCUMENT_MIN_COSINE
-    assert "int8" not in model_module.AUTO_PASSES
+    cosine = model_module._least_cosine(
+        int8._encode(int8._documents, model_module._DOCUMENT_PROBES), expected
+    )
+    assert model_module.INT8_MIN_COSINE <= cosine < model_module.DOCUMENT_MIN_COSINE
+    monkeypatch.setattr(model_module, "native_bfloat16", lambda: False)
+    monkeypatch.setitem(model_module.AUTO_MIN_COSINE, "int8", model_module.DOCUMENT_MIN_COSINE)
+    monkeypatch.setattr(model_module, "_race_documents", never_built)
+    refused = fresh(model)
+    assert refused.use_precision("auto") == "fp32"
+    assert f"int8 probe cosine {cosine:.4f} < 0.9999" in refused.precision_reason
 
 
 @pytest.mark.unit
@@ -467,7 +496,7 @@ def test_auto_takes_bfloat16_where_native_close_and_faster(
     monkeypatch.setitem(model_module._BUILDERS, "int8", never_built)
     chosen = fresh(model)
     assert chosen.use_precision("auto") == "bf16"
-    assert raced == [{"fp32", "bf16"}]  # int8, however fast, is not close enough to race
+    assert raced == [{"fp32", "bf16"}]  # int8, however fast, is not built where bf16 is native
     assert chosen.precision_reason.startswith("auto: ")
     # The bfloat16 pass runs the float32 encoder's own weights under autocast.
     assert isinstance(chosen._documents, precision_module.BFloat16Pass)
@@ -518,6 +547,9 @@ def test_auto_keeps_its_choice_for_the_next_start_of_the_same_model_and_machine(
         assert remembered.get() is None
     monkeypatch.undo()
     monkeypatch.setattr(model_module, "native_bfloat16", lambda: False)
+    monkeypatch.setattr(
+        model_module, "_race_documents", lambda _, passes: {"fp32": 1.0, "int8": 0.95}
+    )
     assert fresh(model).use_precision("auto", remembered) == "fp32"  # decided again
     assert json.loads(remembered.path.read_text())[remembered.key]["chosen"] == "fp32"
 
