@@ -297,7 +297,18 @@ def test_smoothing_evens_out_a_products_input_and_keeps_its_result() -> None:
     peaks = np.abs(run_onnx(model, SKEWED, first.input[0])).max(axis=0)
     assert peaks.max() / peaks.min() < spread.max() / spread.min() / 4
     order = [node.name for node in model.graph.node]
-    assert order.index("first/smoothing/mul") < order.index("first")
+    assert order.index("x/smoothing/mul") < order.index("first")
+
+
+@pytest.mark.unit
+def test_products_reading_one_input_share_its_smoothing() -> None:
+    """Two products of one input (as a layer's query, key and value are) read one
+    smoothed tensor: one ``Mul``, its factor even over both weights' ranges."""
+    model = products()
+    onnx_pass.smooth(model, [{"x": SKEWED}], set())
+    assert [node.name for node in model.graph.node if node.op_type == "Mul"] == ["x/smoothing/mul"]
+    readers = {node.name: node.input[0] for node in model.graph.node if node.op_type == "MatMul"}
+    assert readers == {"first": "x/smoothed", "second": "x/smoothed"}
 
 
 @pytest.mark.unit
@@ -318,12 +329,14 @@ def test_smoothing_leaves_skipped_and_shared_weights_alone() -> None:
 def test_int8_smooths_its_products_and_keeps_the_embedding_tables_in_float32(
     model: EmbeddingModel, int8: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each of the 30 int8 products reads a smoothed input, the embedding tables stay
-    float32, and the vectors are closer to float32's than the same pass unsmoothed."""
+    """Each of the 30 int8 products reads a smoothed input: 18 ``Mul``s, three a layer
+    (the query, key and value read one tensor and share one; the attention output; the
+    up projection). The embedding tables stay float32, and the vectors are closer to
+    float32's than the same pass unsmoothed."""
     assert isinstance(int8._documents, OnnxEncoder)
     graph = onnx.load_from_string(int8._documents._model).graph
     smoothing = [node for node in graph.node if node.name.endswith("/smoothing/mul")]
-    assert len(smoothing) == 30
+    assert len(smoothing) == 18
     stored = {t.name: t.data_type for t in graph.initializer}
     tables = {n.input[0] for n in graph.node if n.op_type == "Gather" and n.input[0] in stored}
     assert any("word_embeddings" in name for name in tables)
