@@ -4,6 +4,8 @@ only ever servers this run started or ones named by ``SEMANTIK_TEST_*`` variable
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,6 +27,24 @@ pytest_plugins = ["tests.watchdog"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+_CACHE = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's own machine cache of built model passes (``SEMANTIK_CACHE_DIR``): every
+    system a test starts shares it, as a machine's data dirs do, and the user's cache is
+    never read or written. Removed at the end of the run."""
+    config.stash[_CACHE] = os.environ["SEMANTIK_CACHE_DIR"] = tempfile.mkdtemp(
+        prefix="semantik-test-cache-"
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    cache = config.stash.get(_CACHE, None)
+    if cache is not None:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

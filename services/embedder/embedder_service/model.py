@@ -37,6 +37,7 @@ from transformers.utils import logging as transformers_logging
 from .onnx_pass import (
     OnnxEncoder,
     SentenceEmbedding,
+    cache_directory,
     kept_file,
     onnx_int8_encoder,
     package_version,
@@ -144,9 +145,10 @@ class EmbeddingModel:
         self._query_tokens: QueryTokens | None = None
         #: The int8 query pass through ONNX Runtime, once ``use_query_precision`` asks.
         self._query_onnx: OnnxEncoder | None = None
-        #: The directory an int8 export of this model is kept in between starts, and the
-        #: model's own directory (``load_sentence_transformer``); None: built each start.
-        self.kept_in: tuple[Path, str] | None = None
+        #: The model's own directory and the data dir's directory an int8 export of it
+        #: is kept in between starts, as well as in the machine's cache
+        #: (``load_sentence_transformer``); None: built each start.
+        self.kept_in: tuple[str, Path | None] | None = None
         #: What the query pass multiplies in: ``bfloat16`` once ``_try_bfloat16`` kept it.
         self.query_dtype = "float32"
 
@@ -237,18 +239,26 @@ class EmbeddingModel:
         return chosen
 
     @functools.cached_property
-    def int8_file(self) -> Path | None:
-        """Where an int8 export of this model is kept (``onnx_pass.kept_file``), worked
-        out only when one is built: it reads the model's files and hashes the exporter's
-        code, which no start without int8 needs."""
+    def int8_files(self) -> tuple[Path, ...]:
+        """Where an int8 export of this model is kept (``onnx_pass.kept_file``): the
+        machine's cache (``onnx_pass.cache_directory``), which every data dir's first
+        start finds, and the data dir, which goes where it goes. Worked out only when
+        one is built: it reads the model's files and hashes the exporter's code, which
+        no start without int8 needs."""
         if self.kept_in is None:
-            return None
-        directory, model_dir = self.kept_in
-        return kept_file(directory, self.name, model_identity(self.name, model_dir))
+            return ()
+        model_dir, data_dir = self.kept_in
+        cache = cache_directory()
+        directories = [cache / "onnx"] if cache is not None else []
+        identity = model_identity(self.name, model_dir)
+        return tuple(
+            kept_file(directory, self.name, identity)
+            for directory in [*directories, *([data_dir] if data_dir is not None else [])]
+        )
 
     def _build(self, precision: str) -> DocumentPass:
         """The documents' pass at ``precision`` (bf16 or int8) over the float32 encoder."""
-        return _BUILDERS[precision](self._encoder, self.int8_file)
+        return _BUILDERS[precision](self._encoder, self.int8_files)
 
     def _choose_precision(self) -> tuple[str, DocumentPass, str]:
         """``auto``: the precision, its encoder and why (see ``use_precision``). Its
@@ -457,7 +467,7 @@ class EmbeddingModel:
             onnx = (
                 documents
                 if isinstance(documents, OnnxEncoder)
-                else onnx_int8_encoder(self._encoder, self.int8_file)
+                else onnx_int8_encoder(self._encoder, self.int8_files)
             )
         except Exception as exc:  # an exporter's or ONNX Runtime's refusal of this model
             log.warning("%s: queries keep %s; no int8 export: %s", self.name, self.query_dtype, exc)
@@ -537,11 +547,11 @@ AUTO_PASSES = tuple(AUTO_MIN_COSINE)
 DOCUMENT_MIN_GAIN = 0.9
 
 
-def int8_pass(encoder: SentenceTransformer, kept: Path | None = None) -> DocumentPass:
+def int8_pass(encoder: SentenceTransformer, kept: Sequence[Path] = ()) -> DocumentPass:
     """Documents in dynamic int8: through ONNX Runtime (``onnx_pass``: 1.7x float32's
     chunks/s at a cosine of 0.990, where torch's own gave 1.45x at 0.973; its model kept
-    in ``kept`` between starts), else, for a model whose chain does not export, torch's
-    (``precision.int8_encoder``)."""
+    in ``kept`` between starts), else, for a model whose
+    chain does not export, torch's (``precision.int8_encoder``)."""
     try:
         return onnx_int8_encoder(encoder, kept)
     except Exception as exc:  # an exporter's or ONNX Runtime's refusal of this model
@@ -556,14 +566,14 @@ def pass_engine(documents: DocumentPass) -> str:
     return "torch autocast" if isinstance(documents, BFloat16Pass) else "torch"
 
 
-def bfloat16_pass(encoder: SentenceTransformer, _: Path | None = None) -> DocumentPass:
+def bfloat16_pass(encoder: SentenceTransformer, _: Sequence[Path] = ()) -> DocumentPass:
     """Documents under torch's CPU autocast to bfloat16 (``precision.BFloat16Pass``)."""
     return BFloat16Pass(encoder)
 
 
 #: Each reduced precision's pass, built over the float32 encoder (and, for int8, the
 #: file its export is kept in).
-_BUILDERS: dict[str, Callable[[SentenceTransformer, Path | None], DocumentPass]] = {
+_BUILDERS: dict[str, Callable[[SentenceTransformer, Sequence[Path]], DocumentPass]] = {
     "bf16": bfloat16_pass,
     "int8": int8_pass,
 }
@@ -746,9 +756,9 @@ def load_sentence_transformer(
 ) -> EmbeddingModel:
     """Load a sentence-transformers directory; fp16 on CUDA, where it halves the memory
     (unless ``precision`` asks for fp32), and documents at ``precision`` on a CPU
-    (``EmbeddingModel.use_precision``; ``auto``'s choice and an int8 export kept under
-    ``choices_dir``),
-    queries at ``query_precision`` (``EmbeddingModel.use_query_precision``)."""
+    (``EmbeddingModel.use_precision``; ``auto``'s choice kept under ``choices_dir``, an
+    int8 export there and in the machine's cache), queries at ``query_precision``
+    (``EmbeddingModel.use_query_precision``)."""
     chosen = choose_device(device)
     encoder = SentenceTransformer(path, device=chosen)
     half = chosen.startswith("cuda") and precision != "fp32"
@@ -763,9 +773,9 @@ def load_sentence_transformer(
     # half a second): paid here, at start, not by the first batch or the first query.
     model.encode(["warm up " * (model.max_seq_length // 2 or 1)])
     remembered = None
-    if choices_dir is not None and chosen.startswith("cpu"):
-        model.kept_in = (choices_dir, path)
-        if precision == "auto":
+    if chosen.startswith("cpu"):
+        model.kept_in = (path, choices_dir)
+        if choices_dir is not None and precision == "auto":
             remembered = RememberedChoice.of(choices_dir, name, path)
     model.use_precision(precision, remembered)
     model.trace_queries()

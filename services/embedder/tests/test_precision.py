@@ -662,15 +662,16 @@ def test_an_int8_export_is_kept_and_loaded_at_the_next_start(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The export and quantization (4 s of a start for the default model) happen once:
-    the int8 model is kept under the choices dir, named by everything that shapes it,
-    and the next start loads it instead."""
+    """The export and quantization (5-8 s of a start for the default model) happen once:
+    without a machine cache the int8 model is kept under the choices dir, named by
+    everything that shapes it, and the next start loads it instead."""
+    monkeypatch.setenv("SEMANTIK_CACHE_DIR", "")
     choices = tmp_path / "embedder"
     first = load_model(TINY_MODEL, "cpu", models_dir, "int8", choices)
     assert first.precision == "int8" and isinstance(first._documents, OnnxEncoder)
     (kept,) = choices.glob("int8-*.onnx")
     # The model's name ("acme/tiny-bert") cannot reach outside the directory.
-    assert kept == first.int8_file and kept.parent == choices
+    assert first.int8_files == (kept,) and kept.parent == choices
     assert kept.name.startswith("int8-acme_tiny_bert-")
     assert not list(choices.glob(".*"))  # nothing half-written left beside it
 
@@ -685,6 +686,7 @@ def test_an_int8_export_is_kept_and_loaded_at_the_next_start(
 
     # A kept file that is cut short or damaged is built again, written over, and said.
     monkeypatch.undo()
+    monkeypatch.setenv("SEMANTIK_CACHE_DIR", "")
     caplog.set_level("WARNING", logger=onnx_pass.__name__)
     kept.write_bytes(kept.read_bytes()[:1000])
     rebuilt = load_model(TINY_MODEL, "cpu", models_dir, "int8", choices)
@@ -692,10 +694,64 @@ def test_an_int8_export_is_kept_and_loaded_at_the_next_start(
     np.testing.assert_allclose(rebuilt.encode(PASSAGES), first.encode(PASSAGES), atol=1e-6)
     assert OnnxEncoder(first._encoder, kept.read_bytes()).embed(PASSAGES).shape[0] == 3
 
-    # Without a choices dir nothing is kept (a tool's own model: bench, eval's tuner).
+    # Without a choices dir or a cache nothing is kept.
     monkeypatch.chdir(tmp_path)
     plain = load_model(TINY_MODEL, "cpu", models_dir, "int8")
-    assert plain.int8_file is None and list(tmp_path.glob("*.onnx")) == []
+    assert plain.int8_files == () and list(tmp_path.glob("*.onnx")) == []
+
+
+@pytest.mark.integration
+def test_an_int8_export_is_kept_in_the_machines_cache_for_every_data_dir(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine's data dirs (a test's, a tool's, an eval's) share one export: the first
+    start builds it into the cache, whose directory only its owner may open, and into
+    its data dir; a new data dir's first start, or a tool's model with none, loads it
+    from the cache, and the new data dir gets its copy. A cache that cannot be written
+    (a read-only home) leaves it in the data dir alone."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SEMANTIK_CACHE_DIR", str(cache))
+    first = load_model(TINY_MODEL, "cpu", models_dir, "int8", tmp_path / "one")
+    (kept,) = (cache / "onnx").glob("int8-*.onnx")
+    assert first.int8_files == (kept, tmp_path / "one" / kept.name)
+    assert (cache / "onnx").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "one" / kept.name).read_bytes() == kept.read_bytes()
+
+    monkeypatch.setattr(onnx_pass, "export", refuse_export)
+    for choices in (tmp_path / "two", None):
+        again = load_model(TINY_MODEL, "cpu", models_dir, "int8", choices)
+        assert isinstance(again._documents, OnnxEncoder)
+        np.testing.assert_allclose(again.encode(PASSAGES), first.encode(PASSAGES), atol=1e-6)
+    assert (tmp_path / "two" / kept.name).read_bytes() == kept.read_bytes()
+
+    # The cache lost (a container's home), the data dir's copy serves.
+    kept.unlink()
+    load_model(TINY_MODEL, "cpu", models_dir, "int8", tmp_path / "two")
+    assert kept.is_file()
+
+    monkeypatch.undo()
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a directory")
+    monkeypatch.setenv("SEMANTIK_CACHE_DIR", str(blocked))
+    load_model(TINY_MODEL, "cpu", models_dir, "int8", tmp_path / "three")
+    assert len(list((tmp_path / "three").glob("int8-*.onnx"))) == 1
+    assert blocked.read_text() == "not a directory"
+
+
+@pytest.mark.unit
+def test_the_machines_cache_is_the_users_unless_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEMANTIK_CACHE_DIR", str(tmp_path / "set"))
+    assert onnx_pass.cache_directory() == tmp_path / "set"
+    monkeypatch.setenv("SEMANTIK_CACHE_DIR", " ")
+    assert onnx_pass.cache_directory() is None  # set but empty: no machine cache
+    monkeypatch.delenv("SEMANTIK_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert onnx_pass.cache_directory() == tmp_path / "xdg" / "semantik"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert onnx_pass.cache_directory() == tmp_path / "home" / ".cache" / "semantik"
 
 
 @pytest.mark.unit
