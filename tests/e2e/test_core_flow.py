@@ -94,10 +94,14 @@ async def test_quota_conflict_cancel_and_audit(small_quota: RunningSystem) -> No
 
         cancelled = await client.post(f"/api/v2/operations/{op_id}/cancel", headers=alice)
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-        # What the stopped scan registered is embedded and counted: no drift.
+        # What the stopped scan registered is embedded and counted: no drift. How far
+        # it got before the cancel reached it is the machine's speed (a fast one
+        # registers all 120 in the requests above); that it stops at all is the ingest
+        # service's test (test_service_operations: 0 < registered < all, every one
+        # published).
         collection = await settled(client, alice, base)
         assert collection["status"] == "pending" and collection["active_operation_id"] is None
-        assert collection["document_count"] < PAPERS
+        assert collection["document_count"] <= PAPERS
         assert collection["vector_count"] == collection["chunk_count"]
 
         index = await client.post(f"{base}/operations/index", headers=alice)
