@@ -23,7 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
@@ -105,10 +105,12 @@ def _records(sources: Path, number: int, args: argparse.Namespace) -> Path:
 
 async def _prepare(
     client: SemantikClient, sources: Path, args: argparse.Namespace
-) -> list[Collection]:
+) -> tuple[list[Collection], bool]:
     """The bench's collections, each ingested unless a kept data dir has it already
-    (named after what they hold, so other corpora in the same data dir stay apart)."""
+    (named after what they hold, so other corpora in the same data dir stay apart), and
+    whether any was ingested now."""
     prepared = []
+    ingested = False
     for number in range(1, args.collections + 1):
         name = f"bench-search-{_corpus(args)}-{number}"
         found = await client.collection_by_name(name)
@@ -116,8 +118,9 @@ async def _prepare(
         if found is None or found.active_operation_id or not found.document_count:
             records = _records(sources, number, args)
             found = await ingest_records(client, name, records, f"ingesting {name}")
+            ingested = True
         prepared.append(found)
-    return prepared
+    return prepared, ingested
 
 
 class ThroughServices:
@@ -354,7 +357,9 @@ def _build_indexes(root: Path, names: list[str]) -> None:
         store.close()
 
 
-async def _prepare_all(url: str, data_dir: Path, args: argparse.Namespace) -> list[Collection]:
+async def _prepare_all(
+    url: str, data_dir: Path, args: argparse.Namespace
+) -> tuple[list[Collection], bool]:
     async with SemantikClient(url, timeout=120) as client:
         await own_system_login(client, data_dir)
         return await _prepare(client, data_dir / "sources", args)
@@ -374,6 +379,12 @@ def _queries(args: argparse.Namespace) -> list[str]:
     return texts
 
 
+def _system(data_dir: Path, roots: list[Path]) -> AbstractContextManager[str]:
+    """The embedded system on ``data_dir``, its start said on stderr (it takes seconds)."""
+    print(f"starting Semantik on {data_dir}", file=sys.stderr, flush=True)
+    return embedded_system(data_dir, roots)
+
+
 def bench_search(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -388,20 +399,37 @@ def bench_search(args: argparse.Namespace) -> int:
         sources = data_dir / "sources"
         sources.mkdir(parents=True, exist_ok=True)
         roots = [sources] if args.beir is None else [sources, Path(args.beir)]
-        with embedded_system(data_dir, roots) as url:
-            prepared = asyncio.run(_prepare_all(url, data_dir, args))
-        # Each was ingested (or found whole) just now: it has an active generation.
-        generations = [(c.id, generation_name(c.id, c.active_generation or 0)) for c in prepared]
-        # The system has stopped: its shards are at rest, and their copy is what the
-        # in-process side opens while the system runs again.
-        _build_indexes(data_dir / "qdrant", [name for _, name in generations])
+        # The in-process side opens a copy of the shards made at rest (``InProcess``). A
+        # kept data dir's are at rest now, before its system starts: if they hold the
+        # collections whole, one start serves both the lookup and the measurement.
         shards = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "qdrant"
-        shutil.copytree(data_dir / "qdrant", shards)
-        direct = InProcess(shards, generations, args.facets, args.facet_depth)
-        stack.callback(direct.close)
-        with embedded_system(data_dir, roots) as url:
-            ids = [str(c.id) for c in prepared]
-            measured = asyncio.run(_measure(url, data_dir, ids, direct, queries))
+        if (data_dir / "qdrant").is_dir():
+            shutil.copytree(data_dir / "qdrant", shards)
+        measured: Latencies | None = None
+        with _system(data_dir, roots) as url:
+            prepared, ingested = asyncio.run(_prepare_all(url, data_dir, args))
+            # Each was ingested (or found whole) just now: it has an active generation.
+            generations = [
+                (c.id, generation_name(c.id, c.active_generation or 0)) for c in prepared
+            ]
+            names = [name for _, name in generations]
+            if not ingested and all((shards / name).is_dir() for name in names):
+                _build_indexes(shards, names)
+                direct = InProcess(shards, generations, args.facets, args.facet_depth)
+                stack.callback(direct.close)
+                ids = [str(c.id) for c in prepared]
+                measured = asyncio.run(_measure(url, data_dir, ids, direct, queries))
+        if measured is None:
+            # Ingested now: the system has stopped, its shards are at rest, and their
+            # copy is what the in-process side opens while the system runs again.
+            _build_indexes(data_dir / "qdrant", names)
+            shutil.rmtree(shards, ignore_errors=True)
+            shutil.copytree(data_dir / "qdrant", shards)
+            direct = InProcess(shards, generations, args.facets, args.facet_depth)
+            stack.callback(direct.close)
+            with _system(data_dir, roots) as url:
+                ids = [str(c.id) for c in prepared]
+                measured = asyncio.run(_measure(url, data_dir, ids, direct, queries))
         query_dtype = direct.model.query_dtype
     documents = [c.document_count for c in prepared]
     chunks = [c.chunk_count for c in prepared]
