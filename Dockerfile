@@ -124,8 +124,11 @@ RUN groupadd --system --gid 10001 semantik \
  && mkdir -p /data /sources /models \
  && chown semantik:semantik /data /models
 # DL3064 reads TOKENIZERS_PARALLELISM as a secret ("TOKEN"); nothing here is one.
+# SEMANTIK_CACHE_DIR is empty: a container has one data dir, which keeps a model's int8
+# export; a machine cache would only add a copy to /tmp (memory, under compose's tmpfs).
 # hadolint ignore=DL3064
 ENV SEMANTIK_DATA_DIR=/data \
+    SEMANTIK_CACHE_DIR= \
     SEMANTIK_HOST=0.0.0.0 \
     SEMANTIK_PORT=8080 \
     SEMANTIK_SOURCE_ROOTS=/sources \
