@@ -405,7 +405,15 @@ def bench_search(args: argparse.Namespace) -> int:
         shards = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "qdrant"
         if (data_dir / "qdrant").is_dir():
             shutil.copytree(data_dir / "qdrant", shards)
-        measured: Latencies | None = None
+
+        def measure(url: str, generations: list[tuple[Any, str]]) -> tuple[Latencies, InProcess]:
+            """Both sides in turns, the in-process one on the copy ``shards``."""
+            direct = InProcess(shards, generations, args.facets, args.facet_depth)
+            stack.callback(direct.close)
+            ids = [str(cid) for cid, _ in generations]
+            return asyncio.run(_measure(url, data_dir, ids, direct, queries)), direct
+
+        found: tuple[Latencies, InProcess] | None = None
         with _system(data_dir, roots) as url:
             prepared, ingested = asyncio.run(_prepare_all(url, data_dir, args))
             # Each was ingested (or found whole) just now: it has an active generation.
@@ -415,21 +423,16 @@ def bench_search(args: argparse.Namespace) -> int:
             names = [name for _, name in generations]
             if not ingested and all((shards / name).is_dir() for name in names):
                 _build_indexes(shards, names)
-                direct = InProcess(shards, generations, args.facets, args.facet_depth)
-                stack.callback(direct.close)
-                ids = [str(c.id) for c in prepared]
-                measured = asyncio.run(_measure(url, data_dir, ids, direct, queries))
-        if measured is None:
+                found = measure(url, generations)
+        if found is None:
             # Ingested now: the system has stopped, its shards are at rest, and their
             # copy is what the in-process side opens while the system runs again.
             _build_indexes(data_dir / "qdrant", names)
             shutil.rmtree(shards, ignore_errors=True)
             shutil.copytree(data_dir / "qdrant", shards)
-            direct = InProcess(shards, generations, args.facets, args.facet_depth)
-            stack.callback(direct.close)
             with _system(data_dir, roots) as url:
-                ids = [str(c.id) for c in prepared]
-                measured = asyncio.run(_measure(url, data_dir, ids, direct, queries))
+                found = measure(url, generations)
+        measured, direct = found
         query_dtype = direct.model.query_dtype
     documents = [c.document_count for c in prepared]
     chunks = [c.chunk_count for c in prepared]
