@@ -249,12 +249,9 @@ class EmbeddingModel:
             return ()
         model_dir, data_dir = self.kept_in
         cache = cache_directory()
-        directories = [cache / "onnx"] if cache is not None else []
+        places = [cache / "onnx" if cache is not None else None, data_dir]
         identity = model_identity(self.name, model_dir)
-        return tuple(
-            kept_file(directory, self.name, identity)
-            for directory in [*directories, *([data_dir] if data_dir is not None else [])]
-        )
+        return tuple(kept_file(place, self.name, identity) for place in places if place)
 
     def _build(self, precision: str) -> DocumentPass:
         """The documents' pass at ``precision`` (bf16 or int8) over the float32 encoder."""
@@ -538,8 +535,8 @@ INT8_MIN_COSINE = 0.997
 #: bfloat16 only where the CPU multiplies it natively (an emulated one was 5-10x slower
 #: than float32 on an AVX2 CPU); int8 only where it does not: where bfloat16 is native
 #: it encoded 2.0-2.4x float32's chunks/s and int8 1.3-1.7x, so building int8 there (an
-#: ONNX export, its smoothing and quantization: 8 s of a first start on a 2-core AMD
-#: EPYC, then kept in the data dir) would only lose the race.
+#: ONNX export, its smoothing and quantization: 5-8 s of a first start on a 2-core AMD
+#: EPYC, then kept: ``onnx_pass.onnx_int8_encoder``) would only lose the race.
 AUTO_MIN_COSINE = {"bf16": DOCUMENT_MIN_COSINE, "int8": INT8_MIN_COSINE}
 AUTO_PASSES = tuple(AUTO_MIN_COSINE)
 #: ``auto`` keeps a reduced-precision pass only if it takes at most this share of
@@ -550,8 +547,8 @@ DOCUMENT_MIN_GAIN = 0.9
 def int8_pass(encoder: SentenceTransformer, kept: Sequence[Path] = ()) -> DocumentPass:
     """Documents in dynamic int8: through ONNX Runtime (``onnx_pass``: 1.7x float32's
     chunks/s at a cosine of 0.990, where torch's own gave 1.45x at 0.973; its model kept
-    in ``kept`` between starts), else, for a model whose
-    chain does not export, torch's (``precision.int8_encoder``)."""
+    in ``kept`` between starts), else, for a model whose chain does not export,
+    torch's (``precision.int8_encoder``)."""
     try:
         return onnx_int8_encoder(encoder, kept)
     except Exception as exc:  # an exporter's or ONNX Runtime's refusal of this model
@@ -572,7 +569,7 @@ def bfloat16_pass(encoder: SentenceTransformer, _: Sequence[Path] = ()) -> Docum
 
 
 #: Each reduced precision's pass, built over the float32 encoder (and, for int8, the
-#: file its export is kept in).
+#: files its export is kept in).
 _BUILDERS: dict[str, Callable[[SentenceTransformer, Sequence[Path]], DocumentPass]] = {
     "bf16": bfloat16_pass,
     "int8": int8_pass,
