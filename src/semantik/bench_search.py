@@ -182,7 +182,12 @@ class InProcess:
     the system runs."""
 
     def __init__(
-        self, shards: Path, generations: list[tuple[Any, str]], facets: list[str], depth: int
+        self,
+        shards: Path,
+        generations: list[tuple[Any, str]],
+        facets: list[str],
+        depth: int,
+        choices: Path | None = None,
     ) -> None:
         from embedder_service.config import EmbedderSettings
         from embedder_service.model import WARM_QUERY_TOKENS, load_model
@@ -196,9 +201,16 @@ class InProcess:
         #: share (``facets.pool_share``) fell short of what the fusion took from it.
         self.pools_read_again = 0
         self.pools_read = 0
-        # Queries encoded as the system's embedder encodes them (SEMANTIK_QUERY_PRECISION).
-        queries = EmbedderSettings().query_precision
-        self.model = load_model(device="cpu", query_precision=queries)
+        # Queries encoded as the system's embedder encodes them: its settings, and its
+        # documents' pass (``auto``'s choice kept in ``choices``, the system's), which
+        # ``auto`` queries take where it is int8 (``EmbeddingModel.use_query_precision``).
+        settings = EmbedderSettings()
+        self.model = load_model(
+            device="cpu",
+            precision=settings.precision,
+            choices_dir=choices,
+            query_precision=settings.query_precision,
+        )
         self.store = EdgeVectorStore(shards)
         self.encoder = query_thread()
         # Warmed as the embedder's query thread is at start (QueryBatcher).
@@ -408,7 +420,9 @@ def bench_search(args: argparse.Namespace) -> int:
 
         def measure(url: str, generations: list[tuple[Any, str]]) -> tuple[Latencies, InProcess]:
             """Both sides in turns, the in-process one on the copy ``shards``."""
-            direct = InProcess(shards, generations, args.facets, args.facet_depth)
+            direct = InProcess(
+                shards, generations, args.facets, args.facet_depth, data_dir / "embedder"
+            )
             stack.callback(direct.close)
             ids = [str(cid) for cid, _ in generations]
             return asyncio.run(_measure(url, data_dir, ids, direct, queries)), direct

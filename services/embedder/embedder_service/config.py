@@ -43,8 +43,9 @@ class EmbedderSettings(ServiceSettings):
         validation_alias="SEMANTIK_QUERY_PRECISION",
         description=(
             "What queries are encoded in on a CPU: auto (float32, or bfloat16 where the "
-            "CPU multiplies it natively and it is close to float32 and faster) or int8 "
-            "(through ONNX Runtime: about twice as fast, at some cost in retrieval quality)"
+            "CPU multiplies it natively and it is close to float32 and faster; the "
+            "documents' int8 model where they encode in int8 and it is close to float32 "
+            "and faster) or int8 (through ONNX Runtime, whatever the race)"
         ),
     )
     optimize_after_seconds: float = Field(

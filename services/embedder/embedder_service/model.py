@@ -191,10 +191,10 @@ class EmbeddingModel:
         natively, int8 where it does not (``AUTO_PASSES``). bf16 and int8 are CPU
         passes: a GPU keeps its float16 (fp32 on CUDA is chosen at load).
 
-        Queries keep their own pass (``trace_queries``: float32, or bfloat16 within
-        ``BFLOAT16_MIN_COSINE``): each side is checked against the same float32 vectors,
-        so a collection's queries and documents stay comparable whatever its documents
-        were made with, and a query never carries int8's loss on top of the documents'.
+        Queries have their own pass (``trace_queries``: float32, or bfloat16 within
+        ``BFLOAT16_MIN_COSINE``; or the documents' int8 model, ``use_query_precision``):
+        each side is checked against the same float32 vectors, so a collection's queries
+        and documents stay comparable whatever its documents were made with.
 
         ``remembered`` keeps ``auto``'s choice for this model on this machine: a restart
         takes it again instead of probing and racing (seconds at every start), and the
@@ -442,17 +442,20 @@ class EmbeddingModel:
     def use_query_precision(self, requested: str) -> str:
         """Encode queries at ``requested`` (``QUERY_PRECISIONS``) from now on, and return
         what they are encoded in. ``auto`` keeps ``trace_queries``' pass (float32, or
-        bfloat16 within ``BFLOAT16_MIN_COSINE``). ``int8`` runs them through ONNX
-        Runtime with int8 matrix products (the documents' int8 model when they use one):
-        a query's time is reading the weights, and int8 reads a quarter of float32's,
-        half of bfloat16's (all-MiniLM-L6-v2 on one thread of an AVX512-BF16 Xeon: p50
-        2.4-2.8 against 6.0 ms for the bfloat16 trace; cosine to float32 0.987 at worst,
-        0.993 on average over 300 SciFact queries). It is a choice, never ``auto``'s:
-        its vectors are further from float32's than ``auto``'s bound, and it cost dense
-        NDCG@10 0.0048 on SciFact train and 0.0023 on NFCorpus dev (hybrid 0.0000 and
-        0.0002; README, "Encoder precision"). On a GPU, or for a model that does not
-        export, queries keep their pass, with a warning."""
+        bfloat16 within ``BFLOAT16_MIN_COSINE``), unless the documents encode through an
+        int8 model, which it then takes if it is close and faster
+        (``_try_int8_queries``). ``int8`` runs them through ONNX Runtime with int8
+        matrix products whatever the race (the documents' int8 model when they use one,
+        else an export of its own): a query's time is mostly reading the weights
+        (all-MiniLM-L6-v2 on one thread of an AVX512-VNNI AMD EPYC, p50: 3.6-4.0 ms
+        against 8.8-9.4 for the float32 trace and 3.8 for the bfloat16 one). Beside
+        float32 or bfloat16 documents it is a choice, never ``auto``'s: it exports a
+        model (seconds of a first start) where the bfloat16 trace is nearly as fast.
+        On a GPU, or for a model that does not export, queries keep their pass, with a
+        warning."""
         if requested == "auto":
+            if isinstance(self._documents, OnnxEncoder):
+                self._try_int8_queries(self._documents)
             return self.query_dtype
         if not self.device.startswith("cpu"):
             log.warning(
@@ -469,11 +472,7 @@ class EmbeddingModel:
         except Exception as exc:  # an exporter's or ONNX Runtime's refusal of this model
             log.warning("%s: queries keep %s; no int8 export: %s", self.name, self.query_dtype, exc)
             return self.query_dtype
-        expected = [self._encode(self._encoder, texts) for texts in _PROBES]
-        cosine = min(
-            _least_cosine(unit_rows(onnx.embed(t)), e)
-            for t, e in zip(_PROBES, expected, strict=True)
-        )
+        cosine = self._int8_probe_cosine(onnx)
         self._query_onnx, self.query_dtype = onnx, "int8"
         log.warning(
             "%s: queries encode in int8 through onnxruntime (asked for; least probe cosine "
@@ -482,6 +481,50 @@ class EmbeddingModel:
             cosine,
         )
         return self.query_dtype
+
+    def _int8_probe_cosine(self, onnx: OnnxEncoder) -> float:
+        """The least cosine of ``onnx``'s query vectors of ``_PROBES`` with float32's."""
+        return min(
+            _least_cosine(unit_rows(onnx.embed(texts)), self._encode(self._encoder, texts))
+            for texts in _PROBES
+        )
+
+    def _try_int8_queries(self, onnx: OnnxEncoder) -> bool:
+        """``auto``, where the documents already encode through an int8 model (``auto``'s
+        choice on a CPU without bfloat16 units, or asked for): serve queries through the
+        same model if each probe's vector keeps ``INT8_MIN_COSINE`` with float32's, the
+        documents' own bound, and it takes at most ``INT8_QUERY_MIN_GAIN`` of the trace's
+        time on one thread; else keep the trace. Nothing is built for it: where the
+        documents take float32 or bfloat16, queries keep their trace (the bfloat16 one
+        was within 0.5 ms of int8 a query on an AVX512-BF16 AMD EPYC, where an export
+        would cost seconds of a first start). The smoothed int8 pass kept 3,723 SciFact
+        and NFCorpus queries at a cosine of 0.9965 or more to float32's (7-bit weights;
+        0.9973 with 8-bit), and moved no NDCG@10 figure by more than 0.0018 (README,
+        "Encoder precision")."""
+        cosine = self._int8_probe_cosine(onnx)
+        if cosine < INT8_MIN_COSINE:
+            log.info(
+                "%s: queries keep the %s pass; int8 probe cosine %.4f < %s",
+                self.name,
+                self.query_dtype,
+                cosine,
+                INT8_MIN_COSINE,
+            )
+            return False
+        trace = self.query_dtype
+        timings = _race(self, {trace: self._traced, "int8": onnx})
+        if timings["int8"] > INT8_QUERY_MIN_GAIN * timings[trace]:
+            log.info("%s: queries keep the %s pass (%s)", self.name, trace, _ms(timings))
+            return False
+        self._query_onnx, self.query_dtype = onnx, "int8"
+        log.info(
+            "%s: queries encode in int8 through onnxruntime, the documents' model (%s; "
+            "least probe cosine to fp32 %.4f)",
+            self.name,
+            _ms(timings),
+            cosine,
+        )
+        return True
 
 
 #: Queries of up to this many tokens are encoded once at start on the query thread
@@ -501,6 +544,11 @@ _BFLOAT16_LAYOUTS = [
 BFLOAT16_MIN_COSINE = 0.9999
 #: The bfloat16 pass is kept only if it takes at most this share of the float32 one's time.
 BFLOAT16_MIN_GAIN = 0.9
+#: ``auto``'s int8 queries are taken only if they take at most this share of the trace's
+#: time. Not 0.9: beside the bfloat16 trace int8 is about as fast (4.3-4.9 against
+#: 4.0-4.3 ms on an AVX512-BF16 AMD EPYC, three starts), and such a race flips from start
+#: to start; beside the float32 trace it is far ahead (8.8-9.4 against 3.6-4.0 ms).
+INT8_QUERY_MIN_GAIN = 0.8
 #: A typical query (about 20 tokens), and how often each pass encodes it to be timed.
 _RACE_QUERY = ["do mutations in the tumour suppressor gene increase the risk of cancer?"]
 _RACE_ROUNDS = 15
@@ -644,21 +692,25 @@ def native_bfloat16() -> bool:
 
 
 def _race(model: EmbeddingModel, passes: dict[str, Any]) -> dict[str, float]:
-    """The median seconds of each trace in ``passes`` encoding ``_RACE_QUERY`` with one
-    torch thread, as queries are encoded (``queries.QUERY_THREADS``), after two warm-up
-    rounds; the model's trace is left as it was."""
-    installed, threads = model._traced, torch.get_num_threads()
+    """The median seconds of each query pass in ``passes`` (a trace, or an int8
+    ``OnnxEncoder``) encoding ``_RACE_QUERY``, after two warm-up rounds, on a thread of
+    its own with one torch thread, as the query thread encodes
+    (``query_batcher.QUERY_THREADS``): an ONNX Runtime session takes the thread count
+    of the thread it is made on. The model's query pass is left as it was."""
+    installed = model._traced, model._query_onnx
 
-    def encode(traced: Any) -> None:
-        model._traced = traced
+    def encode(candidate: Any) -> None:
+        if isinstance(candidate, OnnxEncoder):
+            model._query_onnx = candidate
+        else:
+            model._traced, model._query_onnx = candidate, None
         model.encode_queries(_RACE_QUERY)
 
-    torch.set_num_threads(1)
     try:
-        return _take_turns(passes, encode, _RACE_ROUNDS, 2)
+        with encoder_thread("query-race", 1) as racer:
+            return racer.submit(_take_turns, passes, encode, _RACE_ROUNDS, 2).result()
     finally:
-        model._traced = installed
-        torch.set_num_threads(threads)
+        model._traced, model._query_onnx = installed
 
 
 def _ms(timings: dict[str, float]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -631,6 +632,89 @@ def test_int8_queries_beside_float32_documents_export_their_own_model(
 def test_auto_queries_keep_the_traced_pass(model: EmbeddingModel) -> None:
     assert model.use_query_precision("auto") == model.query_dtype
     assert model._query_onnx is None
+
+
+@pytest.mark.unit
+@pytest.mark.usefixtures("passes_built_once")
+@pytest.mark.parametrize("outcome", ["faster", "slower", "too far"])
+def test_auto_queries_take_the_documents_int8_model_if_close_and_faster(
+    model: EmbeddingModel,
+    outcome: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Where the documents encode through an int8 model, ``auto`` queries race it against
+    their trace (here the eager float32 pass of a fresh model) and take it if it keeps
+    the documents' bound on the probes and is faster; nothing else is exported."""
+    caplog.set_level("INFO", logger=model_module.__name__)
+    raced: list[dict[str, object]] = []
+
+    def race(_: EmbeddingModel, passes: dict[str, object]) -> dict[str, float]:
+        raced.append(passes)
+        return {"float32": 1.0, "int8": 0.85 if outcome == "slower" else 0.5}
+
+    monkeypatch.setattr(model_module, "_race", race)
+    if outcome == "too far":  # a cosine of 1 cannot be had in int8
+        monkeypatch.setattr(model_module, "INT8_MIN_COSINE", 1.0 + 1e-6)
+    both = fresh(model)
+    both.use_precision("int8")
+    chosen = both.use_query_precision("auto")
+    if outcome == "faster":
+        assert chosen == "int8" == both.query_dtype
+        assert both._query_onnx is both._documents  # the documents' model, not another
+        assert (
+            "queries encode in int8 through onnxruntime, the documents' model "
+            "(float32 1000.0 ms, int8 500.0 ms; least probe cosine to fp32 0.99"
+        ) in caplog.text
+        got = both.encode_queries(QUERIES)
+        assert_close_unit_vectors(got, model.encode(QUERIES), model_module.INT8_MIN_COSINE)
+    else:
+        assert chosen == "float32" == both.query_dtype and both._query_onnx is None
+        said = "int8 probe cosine 0.99" if outcome == "too far" else "float32 1000.0 ms"
+        assert "queries keep the float32 pass" in caplog.text and said in caplog.text
+        np.testing.assert_allclose(both.encode_queries(QUERIES), model.encode(QUERIES), atol=1e-5)
+    if outcome == "too far":
+        assert raced == []
+    else:
+        assert raced == [{"float32": None, "int8": both._documents}]
+
+
+@pytest.mark.unit
+@pytest.mark.usefixtures("passes_built_once")
+@pytest.mark.parametrize("documents", ["fp32", "bf16"])
+def test_auto_queries_beside_float32_or_bfloat16_documents_keep_their_pass(
+    model: EmbeddingModel, documents: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(model_module, "onnx_int8_encoder", refuse_export)
+    monkeypatch.setattr(model_module, "_race", refuse_export)
+    kept = fresh(model)
+    kept.use_precision(documents)
+    assert kept.use_query_precision("auto") == "float32" and kept._query_onnx is None
+
+
+@pytest.mark.unit
+def test_the_race_times_int8_queries_on_a_thread_of_one_and_leaves_the_model_s_pass(
+    model: EmbeddingModel, int8: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ONNX Runtime takes a session's threads from the thread it is made on: the race
+    runs where torch has one thread, as the query thread does."""
+    made: list[tuple[str, int]] = []
+    session = OnnxEncoder.session
+
+    def counted(self: OnnxEncoder) -> object:
+        found = session(self)
+        made.append(
+            (threading.current_thread().name, found.get_session_options().intra_op_num_threads)
+        )
+        return found
+
+    monkeypatch.setattr(OnnxEncoder, "session", counted)
+    racer = fresh(model)
+    timings = model_module._race(racer, {"float32": None, "int8": int8._documents})
+    assert set(timings) == {"float32", "int8"} and all(t > 0 for t in timings.values())
+    assert racer._traced is None and racer._query_onnx is None
+    assert made and {threads for _, threads in made} == {1}
+    assert all(name.startswith("query-race") for name, _ in made)
 
 
 @pytest.mark.unit
