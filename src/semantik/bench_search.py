@@ -187,7 +187,7 @@ class InProcess:
         generations: list[tuple[Any, str]],
         facets: list[str],
         depth: int,
-        choices: Path | None = None,
+        choices: Path,
     ) -> None:
         from embedder_service.config import EmbedderSettings
         from embedder_service.model import WARM_QUERY_TOKENS, load_model

@@ -344,9 +344,7 @@ class EmbeddingModel:
         self.query_dtype = "float32"
         sample = self._features(["a query to trace the model with"])
         keys = [key for key, value in sample.items() if isinstance(value, torch.Tensor)]
-        # What each pass is checked against: the float32 pass, encoded once (documents
-        # at a reduced precision are checked against it too: ``use_precision``).
-        expected = [self._encode(self._encoder, texts) for texts in _PROBES]
+        expected = self._probe_vectors
         try:
             traced = self._trace(sample, keys)
             self._query_tokens = query_tokens(self._encoder, keys, self._features)
@@ -359,7 +357,7 @@ class EmbeddingModel:
             log.warning("%s: queries keep the eager pass; tracing failed: %s", self.name, exc)
             return False
         if native_bfloat16():
-            self._try_bfloat16(sample, keys, expected)
+            self._try_bfloat16(sample, keys)
         return True
 
     def _trace(self, sample: dict[str, Any], keys: list[str], optimize: bool = True) -> Any:
@@ -383,9 +381,7 @@ class EmbeddingModel:
                     traced = torch.jit.optimize_for_inference(traced)
         return traced
 
-    def _try_bfloat16(
-        self, sample: dict[str, Any], keys: list[str], expected: list[Vectors]
-    ) -> bool:
+    def _try_bfloat16(self, sample: dict[str, Any], keys: list[str]) -> bool:
         """Serve queries through a trace whose linear layers multiply in bfloat16, if it
         is faster than the float32 trace on this machine and each probe's vector keeps a
         cosine of at least ``BFLOAT16_MIN_COSINE`` with ``encode``'s (the documents'
@@ -415,7 +411,7 @@ class EmbeddingModel:
                 if fused:
                     fuse_gelu(half)
                 self._traced = half
-                for texts, want in zip(_PROBES, expected, strict=True):
+                for texts, want in zip(_PROBES, self._probe_vectors, strict=True):
                     cosines = np.sum(self.encode_queries(texts) * want, axis=1)
                     if cosines.min() < BFLOAT16_MIN_COSINE:
                         raise ValueError(f"cosine {cosines.min():.6f} with the float32 pass")
@@ -482,11 +478,17 @@ class EmbeddingModel:
         )
         return self.query_dtype
 
+    @functools.cached_property
+    def _probe_vectors(self) -> list[Vectors]:
+        """The float32 pass's vectors of ``_PROBES``, encoded once: what every query pass
+        (the trace, bfloat16, int8) is checked against."""
+        return [self._encode(self._encoder, texts) for texts in _PROBES]
+
     def _int8_probe_cosine(self, onnx: OnnxEncoder) -> float:
         """The least cosine of ``onnx``'s query vectors of ``_PROBES`` with float32's."""
         return min(
-            _least_cosine(unit_rows(onnx.embed(texts)), self._encode(self._encoder, texts))
-            for texts in _PROBES
+            _least_cosine(unit_rows(onnx.embed(texts)), want)
+            for texts, want in zip(_PROBES, self._probe_vectors, strict=True)
         )
 
     def _try_int8_queries(self, onnx: OnnxEncoder) -> bool:
